@@ -1,0 +1,400 @@
+"""The `rollcall` command: enrollment, recognition, reports and evaluation from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+
+from .errors import DuplicateNameError, RollcallError
+
+log = logging.getLogger("rollcall")
+
+
+# ---- helpers ----
+
+def _engine(args):
+    from .engine import Engine
+    from .settings import Settings
+
+    settings = Settings.load()
+    if getattr(args, "threshold", None) is not None:
+        settings.match_threshold = args.threshold
+    if getattr(args, "device", None):
+        settings.device = args.device
+    return Engine(settings)
+
+
+def _parse_day(text: str) -> date:
+    if text == "today":
+        return date.today()
+    if text == "yesterday":
+        return date.today() - timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, today or yesterday") from None
+
+
+class ProgressLine:
+    """A one-line progress bar on stderr when it is a terminal, periodic lines otherwise."""
+
+    def __init__(self, label: str, total: int | None):
+        self.label, self.total = label, total
+        self.tty = sys.stderr.isatty()
+        self._last = -1
+
+    def update(self, done: int, extra: str = "") -> None:
+        if self.total:
+            pct = int(100 * done / self.total)
+            if not self.tty and pct // 10 == self._last // 10 and done != self.total:
+                return
+            self._last = pct
+            bar = "#" * (pct // 4)
+            text = f"{self.label} [{bar:<25}] {done}/{self.total} {extra}"
+        else:
+            text = f"{self.label} {done} {extra}"
+        if self.tty:
+            sys.stderr.write("\r" + text[:120].ljust(120))
+        else:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def _print_report(report) -> None:
+    for name in report.people_added:
+        print(f"enrolled: {name}")
+    print(f"samples added: {report.samples_added}, already enrolled: {report.skipped_duplicates}, "
+          f"refused: {len(report.refused)}")
+    for refusal in report.refused:
+        print(f"  refused ({refusal.reason}): {refusal.message}")
+    for warning in report.warnings:
+        print(f"  warning: {warning}")
+
+
+# ---- commands ----
+
+def cmd_enroll(args) -> int:
+    from .enroll import Enroller
+
+    with _engine(args) as engine:
+        enroller = Enroller(engine)
+        try:
+            report = enroller.enroll_files(args.name, [Path(p) for p in args.images], external_id=args.external_id,
+                                           add_to_existing=args.add, allow_duplicate=args.separate)
+        except DuplicateNameError as exc:
+            print(f"error: {exc}\n  use --add to add the photos to them, or --separate for a new person "
+                  "with the same name", file=sys.stderr)
+            return 2
+        _print_report(report)
+        return 0 if report.samples_added or report.skipped_duplicates else 1
+
+
+def cmd_import(args) -> int:
+    from .enroll import Enroller
+
+    with _engine(args) as engine:
+        bar = None
+        report = None
+        for step in Enroller(engine).import_tree(Path(args.folder)):
+            bar = bar or ProgressLine("import", step.total)
+            bar.update(step.done, Path(step.current).name if step.current else "")
+            report = step.report
+        if bar:
+            bar.close()
+        _print_report(report)
+        return 0
+
+
+def cmd_people(args) -> int:
+    with _engine(args) as engine:
+        people = engine.store.list_people(search=args.search, include_inactive=args.all)
+        if args.json:
+            print(json.dumps([{"id": p.id, "name": p.name, "external_id": p.external_id,
+                               "samples": engine.store.count_samples(p.id), "active": p.active} for p in people]))
+            return 0
+        for p in people:
+            ext = f" [{p.external_id}]" if p.external_id else ""
+            print(f"{p.id:>5}  {p.name}{ext}  ({engine.store.count_samples(p.id)} samples)")
+        print(f"{len(people)} people")
+        return 0
+
+
+def cmd_delete(args) -> int:
+    with _engine(args) as engine:
+        person = engine.store.find_person(args.person)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print(f"error: refusing to delete {person.name} (id {person.id}) without --yes", file=sys.stderr)
+                return 2
+            if input(f"Delete {person.name} (id {person.id}) and all their photos? [y/N] ").strip().lower() != "y":
+                print("nothing deleted")
+                return 1
+        removed = engine.store.delete_person(person.id)
+        engine.gallery_changed()
+        print(f"deleted {person.name}: {removed['samples']} samples, {removed['events']} events")
+        return 0
+
+
+def cmd_identify(args) -> int:
+    from .images import load_image
+
+    with _engine(args) as engine:
+        matcher = engine.matcher()
+        status = 0
+        for path in args.images:
+            try:
+                rgb = load_image(path)
+            except RollcallError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            faces = engine.detector.detect(rgb)
+            results = matcher.match(engine.embedder().embed([f.crop for f in faces])) if faces else []
+            if not faces and not args.json:
+                print(f"{path}: no face found")
+            for face, result in zip(faces, results):
+                box = [round(float(v), 1) for v in face.box]
+                if args.json:
+                    print(json.dumps({"image": str(path), "box": box, "person": result.name,
+                                      "person_id": result.person_id, "similarity": round(result.similarity, 4)}))
+                else:
+                    who = result.name if result.is_known else "unknown"
+                    print(f"{path}: {who} (similarity {result.similarity:.3f}) at {box}")
+        return status
+
+
+def cmd_recognize(args) -> int:
+    from .recognize import RecognizeOptions, recognize_source
+    from .sources import open_source
+
+    stop = threading.Event()
+    with _engine(args) as engine:
+        options = RecognizeOptions.from_settings(engine.settings)
+        with open_source(args.source, stop_event=stop,
+                         on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source:
+            total = source.frame_count
+            bar = ProgressLine("frames", total) if total else None
+            marked = 0
+            try:
+                for result in recognize_source(engine, source, options):
+                    for event in result.events:
+                        who = event.person_name or "unknown"
+                        if event.kind != "unknown":
+                            marked += 1
+                        line = f"{event.time:%Y-%m-%d %H:%M:%S} {event.kind:<9} {who} ({event.similarity:.2f})"
+                        if bar and bar.tty:
+                            sys.stderr.write("\r" + " " * 120 + "\r")
+                        print(line, flush=True)
+                    if bar:
+                        bar.update(result.frame.index + 1)
+                    if args.max_frames and result.frame.index + 1 >= args.max_frames:
+                        break
+            except KeyboardInterrupt:
+                stop.set()
+            if bar:
+                bar.close()
+        print(f"{marked} marked")
+        return 0
+
+
+def cmd_report(args) -> int:
+    from .attendance import daily_report
+
+    with _engine(args) as engine:
+        rows = daily_report(engine.store, args.day)
+        print(f"Attendance on {args.day.isoformat()}: {len(rows)} people")
+        for row in rows:
+            ext = f" [{row.external_id}]" if row.external_id else ""
+            print(f"  {row.name}{ext}: first {row.first_seen:%H:%M:%S}, last {row.last_seen:%H:%M:%S}")
+        return 0
+
+
+def cmd_export(args) -> int:
+    from .attendance import export_csv
+
+    with _engine(args) as engine:
+        end = args.end or args.start
+        count = export_csv(engine.store, Path(args.out), args.start, end)
+        print(f"wrote {count} rows to {args.out}")
+        return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import save_roc_plot
+    from .verify import evaluate_pairs
+
+    with _engine(args) as engine:
+        bar = ProgressLine("images", None)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done)
+
+        report, notes = evaluate_pairs(engine, Path(args.pairs), Path(args.images), progress=progress)
+        bar.close()
+        for note in notes:
+            print(f"note: {note}")
+        figures = report.to_json()
+        folds = f" ({report.folds}-fold)" if report.folds else " (best threshold)"
+        std = f" ± {report.accuracy_std:.4f}" if report.accuracy_std else ""
+        print(f"pairs: {report.pairs}")
+        print(f"accuracy{folds}: {report.accuracy:.4f}{std}")
+        print(f"ROC AUC: {report.auc:.4f}")
+        print(f"TAR @ FAR=1e-3: {report.tar_at_far_1e3:.4f}")
+        print(f"suggested threshold: {report.threshold:.4f}")
+        plot = Path(args.plot)
+        save_roc_plot(report, plot, f"{engine.active_model_id()} on {Path(args.pairs).name}")
+        print(f"ROC plot: {plot}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2))
+            print(f"figures: {args.json}")
+        return 0
+
+
+def cmd_models(args) -> int:
+    from .models import BUILTIN_MODELS
+
+    with _engine(args) as engine:
+        if args.action == "fetch":
+            path = engine.registry.ensure_weights(args.name)
+            print(f"{args.name}: ready at {path}")
+            return 0
+        if args.action == "add":
+            path = engine.registry.add_file(Path(args.file), args.name, args.size, args.preprocessing)
+            print(f"{args.name}: imported to {path}")
+            return 0
+        active = engine.active_model_id()
+        for spec in BUILTIN_MODELS.values():
+            state = "ready" if engine.registry.is_available(spec.name) else "not downloaded"
+            mark = "*" if spec.name == active else " "
+            print(f"{mark} {spec.name:<20} {spec.embedding_size}-d  {state}  {spec.title}")
+        for record in engine.store.list_models():
+            if record.id not in BUILTIN_MODELS:
+                mark = "*" if record.id == active else " "
+                print(f"{mark} {record.id:<20} {record.embedding_size}-d  fine-tuned from {record.parent_id}")
+        return 0
+
+
+def cmd_activate(args) -> int:
+    with _engine(args) as engine:
+        bar = ProgressLine("re-embedding", None)
+        engine.activate_model(args.model, progress=lambda p: (setattr(bar, "total", p.total), bar.update(p.done)))
+        bar.close()
+        print(f"active model: {args.model}")
+        return 0
+
+
+# ---- parser ----
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rollcall", description="Face-recognition attendance.")
+    parser.add_argument("--home", help="data folder (default: ROLLCALL_HOME or the user data folder)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="compute device")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("enroll", help="enroll one person from photos")
+    p.add_argument("name")
+    p.add_argument("images", nargs="+", help="photo files of this person")
+    p.add_argument("--external-id", help="employee or student number")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--add", action="store_true", help="add the photos to the person with this name")
+    group.add_argument("--separate", action="store_true", help="enroll a second person with the same name")
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("import", help="import a folder with one sub-folder of photos per person")
+    p.add_argument("folder")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("people", help="list enrolled people")
+    p.add_argument("--search")
+    p.add_argument("--all", action="store_true", help="include inactive people")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_people)
+
+    p = sub.add_parser("delete", help="delete a person with their photos, embeddings and events")
+    p.add_argument("person", help="name or id")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("identify", help="identify every face in photos")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per face")
+    p.add_argument("--threshold", type=float, help="match threshold (default: settings)")
+    p.set_defaults(func=cmd_identify)
+
+    p = sub.add_parser("recognize", help="run recognition on a camera, video file, URL or image folder")
+    p.add_argument("source", help="camera index (0), video file, rtsp/http URL or image folder")
+    p.add_argument("--max-frames", type=int, default=0)
+    p.add_argument("--threshold", type=float)
+    p.set_defaults(func=cmd_recognize)
+
+    p = sub.add_parser("report", help="attendance for one day")
+    p.add_argument("day", nargs="?", type=_parse_day, default=date.today(), help="YYYY-MM-DD (default today)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="export attendance events as CSV")
+    p.add_argument("out", help="CSV file to write")
+    p.add_argument("--start", type=_parse_day, default=date.today())
+    p.add_argument("--end", type=_parse_day)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("eval", help="evaluate the active model")
+    eval_sub = p.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
+    lfw = eval_sub.add_parser("lfw", help="LFW-protocol verification on a pairs file")
+    lfw.add_argument("--pairs", required=True, help="pairs.txt (View 2) or pairsDevTest.txt (View 1)")
+    lfw.add_argument("--images", required=True, help="folder with <Name>/<Name>_NNNN.jpg")
+    lfw.add_argument("--plot", default="roc.png", help="ROC plot PNG (default roc.png)")
+    lfw.add_argument("--json", help="write the figures as JSON here")
+    lfw.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("models", help="list, fetch or import embedder models")
+    p.add_argument("action", nargs="?", choices=["list", "fetch", "add"], default="list")
+    p.add_argument("name", nargs="?", default="facenet-keras-128")
+    p.add_argument("--file", help="with add: a state-dict .pt file")
+    p.add_argument("--size", type=int, default=512, help="with add: embedding size")
+    p.add_argument("--preprocessing", choices=["fixed", "prewhiten"], default="fixed")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("activate", help="switch to another model version (re-embeds the gallery)")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_activate)
+
+    try:
+        from trainer.cli import add_train_parser
+    except ImportError:  # trainer not installed
+        add_train_parser = None
+    if add_train_parser is not None:
+        add_train_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.home:
+        os.environ["ROLLCALL_HOME"] = str(Path(args.home).expanduser())
+    try:
+        return int(args.func(args) or 0)
+    except RollcallError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""The one facade the GUI and the CLI hold: settings, the store, the models and the matcher.
+
+Heavy parts (MTCNN, the embedder) load lazily on first use. The matcher is rebuilt whenever the
+gallery changes; switching the active model builds the new gallery completely before the swap,
+so recognition never sees a half-re-embedded gallery.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .detect import FaceDetector
+from .embed import Embedder, EmbedderInfo, choose_device, configure_threads, describe_device
+from .errors import Cancelled, ModelNotFoundError
+from .match import GalleryMatcher
+from .models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
+from .records import ModelRecord
+from .settings import Settings
+from .store import GalleryStore
+
+log = logging.getLogger(__name__)
+
+CancelCheck = Callable[[], bool]
+
+# Loaded networks shared by every Engine in the process, keyed by model, weights file and checksum.
+_NETWORKS: dict[tuple[str, str, str], object] = {}
+_NETWORKS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ReembedProgress:
+    done: int
+    total: int
+    model_id: str
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None, store: GalleryStore | None = None,
+                 registry: ModelRegistry | None = None):
+        self.settings = settings or Settings.load()
+        self.store = store or GalleryStore(self.settings.database_path)
+        self.registry = registry or ModelRegistry()
+        self.device = choose_device(self.settings.device)
+        if self.device == "cpu":
+            configure_threads(self.settings.torch_threads)
+        self._lock = threading.RLock()
+        self._detector: FaceDetector | None = None
+        self._embedders: dict[str, Embedder] = {}
+        self._matcher: GalleryMatcher | None = None
+        self._active_model_id: str | None = None
+
+    # ---- lifecycle ----
+
+    @classmethod
+    def open(cls, home: Path | None = None, settings: Settings | None = None) -> "Engine":
+        settings = settings or Settings.load()
+        if home is not None:
+            settings.data_dir = str(home)
+        return cls(settings)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def device_description(self) -> str:
+        return describe_device(self.device)
+
+    # ---- models ----
+
+    def active_model_id(self) -> str:
+        with self._lock:
+            if self._active_model_id is None:
+                stored = self.store.active_model_id()
+                model_id = stored or self.settings.active_model or DEFAULT_MODEL
+                self.ensure_model_record(model_id)
+                if stored is None:
+                    self.store.set_active_model(model_id)
+                self._active_model_id = model_id
+            return self._active_model_id
+
+    def ensure_model_record(self, model_id: str) -> ModelRecord:
+        """The store's record for a model; built-in models are registered on first use."""
+        try:
+            return self.store.get_model(model_id)
+        except ModelNotFoundError:
+            if model_id not in BUILTIN_MODELS:
+                raise
+        spec = BUILTIN_MODELS[model_id]
+        record = ModelRecord(
+            id=spec.name, name=spec.title, base=spec.name, parent_id=None,
+            embedding_size=spec.embedding_size, weights_path=str(self.registry.cached_path(spec.name)),
+            created_at=datetime.now(timezone.utc),
+            settings={"preprocessing": spec.preprocessing, "crop_margin": spec.crop_margin}, metrics={},
+        )
+        return self.store.register_model(record)
+
+    def model_info(self, model_id: str) -> tuple[ModelRecord, EmbedderInfo]:
+        record = self.ensure_model_record(model_id)
+        base = BUILTIN_MODELS.get(record.base) or BUILTIN_MODELS[DEFAULT_MODEL]
+        info = EmbedderInfo(
+            model_id=record.id, embedding_size=record.embedding_size,
+            preprocessing=record.settings.get("preprocessing", base.preprocessing),
+            crop_margin=int(record.settings.get("crop_margin", base.crop_margin)), device=self.device,
+        )
+        return record, info
+
+    def load_network(self, model_id: str):
+        """A fresh copy of the model's InceptionResnetV1 with checked weights (CPU, eval mode)."""
+        record, info = self.model_info(model_id)
+        if record.id in BUILTIN_MODELS:
+            path = self.registry.ensure_weights(record.id)
+            return self.registry.load_into_network(path, info.embedding_size)
+        return self.registry.load_into_network(Path(record.weights_path), info.embedding_size,
+                                               trusted_sha256=record.settings.get("sha256"))
+
+    def _shared_network(self, model_id: str):
+        record, _ = self.model_info(model_id)
+        key = (record.id, record.weights_path, str(record.settings.get("sha256", "")))
+        with _NETWORKS_LOCK:
+            if key not in _NETWORKS:
+                _NETWORKS[key] = self.load_network(model_id)
+            return _NETWORKS[key]
+
+    def embedder(self, model_id: str | None = None) -> Embedder:
+        """The inference embedder for a model (loaded once per process; never trained in place)."""
+        model_id = model_id or self.active_model_id()
+        with self._lock:
+            if model_id not in self._embedders:
+                _, info = self.model_info(model_id)
+                self._embedders[model_id] = Embedder(self._shared_network(model_id), info)
+            return self._embedders[model_id]
+
+    @property
+    def detector(self) -> FaceDetector:
+        with self._lock:
+            if self._detector is None:
+                _, info = self.model_info(self.active_model_id())
+                self._detector = FaceDetector(device=self.device, margin=info.crop_margin)
+            return self._detector
+
+    # ---- gallery ----
+
+    def matcher(self) -> GalleryMatcher:
+        """The cached matcher for the active model (rebuilt after gallery changes)."""
+        with self._lock:
+            if self._matcher is None:
+                model_id = self.active_model_id()
+                self._matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.match_threshold,
+                                               self.settings.match_margin)
+            return self._matcher
+
+    def gallery_changed(self) -> None:
+        with self._lock:
+            self._matcher = None
+
+    def reembed(self, model_id: str, batch_size: int = 32, cancel: CancelCheck | None = None,
+                force: bool = False) -> Iterator[ReembedProgress]:
+        """Embed every stored crop that has no vector for `model_id` yet (all of them with force)."""
+        from .images import decode_jpeg
+
+        embedder = self.embedder(model_id)
+        if force:
+            sample_ids = [s.id for p in self.store.list_people(include_inactive=True)
+                          for s in self.store.list_samples(p.id)]
+        else:
+            sample_ids = self.store.samples_without_embedding(model_id)
+        total = len(sample_ids)
+        yield ReembedProgress(0, total, model_id)
+        for start in range(0, total, batch_size):
+            if cancel and cancel():
+                raise Cancelled("Re-embedding was cancelled; the active model is unchanged.")
+            chunk = sample_ids[start:start + batch_size]
+            crops = [decode_jpeg(self.store.sample_crop(sid)) for sid in chunk]
+            vectors = embedder.embed(crops)
+            self.store.put_embeddings(model_id, list(zip(chunk, vectors)))
+            yield ReembedProgress(min(start + batch_size, total), total, model_id)
+        if model_id == self.active_model_id():
+            self.gallery_changed()
+
+    def activate_model(self, model_id: str, cancel: CancelCheck | None = None,
+                       progress: Callable[[ReembedProgress], None] | None = None) -> None:
+        """Re-embed the gallery with `model_id`, then switch to it in one step."""
+        self.ensure_model_record(model_id)
+        for step in self.reembed(model_id, cancel=cancel):
+            if progress:
+                progress(step)
+        new_matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.match_threshold,
+                                     self.settings.match_margin)
+        self.store.set_active_model(model_id)
+        with self._lock:
+            self._active_model_id = model_id
+            self._matcher = new_matcher
+            self._detector = None  # crop margin may differ
+        self.settings.active_model = model_id
+
+    def apply_settings(self, settings: Settings) -> None:
+        with self._lock:
+            self.settings = settings
+            self._matcher = None

@@ -1,0 +1,270 @@
+"""Enrollment: quality gates, then photos, a folder-per-person tree or camera frames into the gallery.
+
+Each person's new samples and their embeddings are written in one transaction, so a crash
+mid-import leaves either all of a person's photos or none of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from .detect import DetectedFace, central_face
+from .engine import Engine
+from .errors import Cancelled, DuplicateNameError, EnrollmentError, ImageError, RollcallError
+from .images import encode_jpeg, file_sha256, is_image_path, sharpness
+from .records import Person
+from .store import clean_name, name_key
+
+log = logging.getLogger(__name__)
+
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class QualityGates:
+    min_face_px: int = 60
+    min_prob: float = 0.95
+    min_sharpness: float = 10.0
+    # With several faces, the central one is taken only if it is this much nearer the centre
+    # (as a fraction of the image diagonal) than any other face.
+    central_lead: float = 0.08
+
+    @classmethod
+    def from_settings(cls, settings) -> "QualityGates":
+        return cls(settings.min_face_px, settings.min_detection_prob, settings.min_sharpness)
+
+
+@dataclass
+class FaceCandidate:
+    """A face that passed the gates, ready to be stored."""
+
+    crop: np.ndarray
+    face: DetectedFace
+    source: str
+    content_hash: str
+    sharpness: float
+    note: str = ""  # e.g. "2 faces; took the one in the centre"
+
+
+@dataclass
+class Refusal:
+    source: str
+    reason: str  # no_face, several_faces, too_small, low_confidence, blurred, unreadable, duplicate
+    message: str
+
+
+@dataclass
+class EnrollReport:
+    people_added: list[str] = field(default_factory=list)
+    samples_added: int = 0
+    skipped_duplicates: int = 0
+    refused: list[Refusal] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    person_ids: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: "EnrollReport") -> None:
+        self.people_added += other.people_added
+        self.samples_added += other.samples_added
+        self.skipped_duplicates += other.skipped_duplicates
+        self.refused += other.refused
+        self.warnings += other.warnings
+        self.person_ids.update(other.person_ids)
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    done: int
+    total: int
+    current: str
+    report: EnrollReport
+
+
+def choose_face(faces: list[DetectedFace], frame_shape: tuple[int, ...], source: str,
+                gates: QualityGates) -> tuple[DetectedFace, str]:
+    """The face to enroll, or EnrollmentError. Several faces are accepted only when one is clearly central."""
+    if not faces:
+        raise EnrollmentError(f"{source}: no face found. Use a photo where the face is clearly visible.", "no_face")
+    if len(faces) == 1:
+        return faces[0], ""
+    chosen = central_face(faces, frame_shape)
+    diag = float(np.hypot(frame_shape[0], frame_shape[1]))
+    cy, cx = frame_shape[0] / 2, frame_shape[1] / 2
+
+    def distance(f: DetectedFace) -> float:
+        return float(np.hypot(f.center[0] - cx, f.center[1] - cy)) / diag
+
+    others = [distance(f) for f in faces if f is not chosen]
+    def covers_centre(f: DetectedFace) -> bool:
+        return bool(f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3])
+
+    clear_lead = min(others) - distance(chosen) >= gates.central_lead
+    if covers_centre(chosen) and clear_lead and not any(covers_centre(f) for f in faces if f is not chosen):
+        return chosen, f"{len(faces)} faces; took the one in the centre"
+    raise EnrollmentError(
+        f"{source}: {len(faces)} faces and none is clearly the subject. Use a photo of one person only.",
+        "several_faces",
+    )
+
+
+def check_quality(face: DetectedFace, crop: np.ndarray, source: str, gates: QualityGates) -> float:
+    if face.size_px < gates.min_face_px:
+        raise EnrollmentError(f"{source}: the face is too small ({face.size_px} px, need {gates.min_face_px}). "
+                              "Move closer to the camera or use a larger photo.", "too_small")
+    if face.prob < gates.min_prob:
+        raise EnrollmentError(f"{source}: the face is unclear (confidence {face.prob:.2f}). "
+                              "Face the camera in good light.", "low_confidence")
+    sharp = sharpness(crop)
+    if sharp < gates.min_sharpness:
+        raise EnrollmentError(f"{source}: the face is blurred (sharpness {sharp:.0f}, need {gates.min_sharpness:.0f}). "
+                              "Hold still.", "blurred")
+    return sharp
+
+
+class Enroller:
+    def __init__(self, engine: Engine, gates: QualityGates | None = None):
+        self.engine = engine
+        self.gates = gates or QualityGates.from_settings(engine.settings)
+
+    # ---- candidates ----
+
+    def candidate_from_frame(self, rgb: np.ndarray, source: str, content_hash: str | None = None,
+                             faces: list[DetectedFace] | None = None) -> FaceCandidate:
+        detector = self.engine.detector
+        faces = detector.detect(rgb) if faces is None else detector.add_crops(rgb, faces)
+        face, note = choose_face(faces, rgb.shape, source, self.gates)
+        sharp = check_quality(face, face.crop, source, self.gates)
+        digest = content_hash or hashlib.sha256(face.crop.tobytes()).hexdigest()
+        return FaceCandidate(face.crop, face, source, digest, sharp, note)
+
+    def candidate_from_file(self, path: Path) -> FaceCandidate:
+        from .images import load_image
+
+        rgb = load_image(path)
+        return self.candidate_from_frame(rgb, str(path), content_hash=file_sha256(path))
+
+    # ---- writing ----
+
+    def _existing_person(self, name: str) -> Person | None:
+        key = name_key(name)
+        matches = [p for p in self.engine.store.list_people(search=name) if name_key(p.name) == key]
+        return matches[0] if matches else None
+
+    def save(self, name: str, candidates: list[FaceCandidate], external_id: str | None = None,
+             person_id: int | None = None, allow_duplicate: bool = False) -> EnrollReport:
+        """Add a new person (or samples to `person_id`) with their faces and embeddings, atomically."""
+        store = self.engine.store
+        report = EnrollReport()
+        fresh = [c for c in candidates if store.find_sample_by_hash(c.content_hash) is None]
+        report.skipped_duplicates = len(candidates) - len(fresh)
+        if not fresh and person_id is None:
+            if candidates:
+                report.warnings.append(f"{name}: every photo is already enrolled; nothing added.")
+            return report
+        model_id = self.engine.active_model_id()
+        vectors = self.engine.embedder(model_id).embed([c.crop for c in fresh]) if fresh else np.zeros((0, 1))
+        report.warnings += self._lookalike_warnings(name, person_id, vectors)
+        with store.transaction():
+            if person_id is None:
+                person = store.add_person(name, external_id=external_id, allow_duplicate=allow_duplicate)
+                report.people_added.append(person.name)
+            else:
+                person = store.get_person(person_id)
+            items = []
+            for candidate, vector in zip(fresh, vectors):
+                sample = store.add_sample(person.id, encode_jpeg(candidate.crop), candidate.source,
+                                          candidate.content_hash, candidate.face.prob, candidate.face.size_px,
+                                          candidate.sharpness)
+                items.append((sample.id, vector))
+            store.put_embeddings(model_id, items)
+        report.samples_added = len(fresh)
+        report.person_ids[person.name] = person.id
+        self.engine.gallery_changed()
+        return report
+
+    def _lookalike_warnings(self, name: str, person_id: int | None, vectors: np.ndarray) -> list[str]:
+        if len(vectors) == 0:
+            return []
+        matcher = self.engine.matcher()
+        warn_at = max(matcher.threshold + 0.1, 0.65)  # well inside "same person" territory
+        warnings = []
+        for result in matcher.match(vectors):
+            if result.best_person_id is not None and result.best_person_id != person_id and result.similarity >= warn_at:
+                other = matcher.names.get(result.best_person_id, "?")
+                if name_key(other) != name_key(name):
+                    warnings.append(f"{name}: this face already matches {other} (similarity {result.similarity:.2f}). "
+                                    "Check that it is not the same person enrolled twice.")
+                    break
+        return warnings
+
+    # ---- entry points ----
+
+    def enroll_files(self, name: str, paths: Iterable[Path], external_id: str | None = None,
+                     add_to_existing: bool = False, allow_duplicate: bool = False,
+                     cancel: CancelCheck | None = None) -> EnrollReport:
+        """Enroll one person from photo files. Refused photos are reported, the rest are saved."""
+        name = clean_name(name)
+        report = EnrollReport()
+        candidates = []
+        for path in paths:
+            if cancel and cancel():
+                raise Cancelled("Enrollment cancelled; nothing was saved for this person.")
+            try:
+                candidates.append(self.candidate_from_file(Path(path)))
+            except (EnrollmentError, ImageError) as exc:
+                report.refused.append(Refusal(str(path), getattr(exc, "reason", "unreadable"), str(exc)))
+        if not candidates:
+            report.warnings.append(f"{name}: no usable photo; nobody was enrolled.")
+            return report
+        existing = self._existing_person(name)
+        person_id = None
+        if existing is not None and add_to_existing:
+            person_id = existing.id
+        elif existing is not None and not allow_duplicate:
+            raise DuplicateNameError(
+                f"{existing.name} is already enrolled (id {existing.id}). Add these photos to that person, "
+                "or enroll as a separate person with the same name.", existing.id)
+        report.merge(self.save(name, candidates, external_id, person_id, allow_duplicate))
+        return report
+
+    def import_tree(self, root: Path, cancel: CancelCheck | None = None) -> Iterator[ImportProgress]:
+        """Import a folder with one sub-folder per person (folder name = person name).
+
+        Yields progress after each photo. A person who already exists gets the new photos;
+        photos already in the gallery are skipped, so importing twice adds nothing.
+        """
+        root = Path(root)
+        if not root.is_dir():
+            raise RollcallError(f"{root} is not a folder. Choose a folder with one sub-folder per person.")
+        people = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        files = {p: sorted(f for f in p.iterdir() if f.is_file() and is_image_path(f)) for p in people}
+        total = sum(len(v) for v in files.values())
+        report = EnrollReport()
+        done = 0
+        yield ImportProgress(0, total, "", report)
+        for folder in people:
+            name = folder.name.replace("_", " ").strip()
+            candidates = []
+            for path in files[folder]:
+                if cancel and cancel():
+                    raise Cancelled(f"Import cancelled after {done} of {total} photos; "
+                                    "people saved so far are kept.")
+                try:
+                    if self.engine.store.find_sample_by_hash(file_sha256(path)) is not None:
+                        report.skipped_duplicates += 1
+                    else:
+                        candidates.append(self.candidate_from_file(path))
+                except (EnrollmentError, ImageError) as exc:
+                    report.refused.append(Refusal(str(path), getattr(exc, "reason", "unreadable"), str(exc)))
+                done += 1
+                yield ImportProgress(done, total, str(path), report)
+            if not candidates:
+                continue
+            existing = self._existing_person(name)
+            report.merge(self.save(name, candidates, person_id=existing.id if existing else None))
+            yield ImportProgress(done, total, str(folder), report)

@@ -1,0 +1,84 @@
+"""1-to-N matching against the enrolled gallery: cosine similarity, a per-person score, a
+threshold and a margin over the second-best person. "Unknown" is a first-class result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .records import GalleryMatrix
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    person_id: int | None  # None = unknown
+    name: str | None
+    similarity: float  # best person's score
+    runner_up: float  # second-best person's score (-1 when there is none)
+    best_person_id: int | None  # best candidate even when refused (for diagnostics and duplicates)
+
+    @property
+    def is_known(self) -> bool:
+        return self.person_id is not None
+
+    @property
+    def margin(self) -> float:
+        return self.similarity - self.runner_up
+
+
+class GalleryMatcher:
+    """Gallery vectors grouped by person, scored as each person's best-matching sample."""
+
+    def __init__(self, gallery: GalleryMatrix, threshold: float, margin: float):
+        self.model_id = gallery.model_id
+        self.threshold = float(threshold)
+        self.margin = float(margin)
+        self.names = dict(gallery.names)
+        order = np.argsort(gallery.person_ids, kind="stable")
+        self._vectors = np.ascontiguousarray(gallery.vectors[order], dtype=np.float32)
+        person_ids = gallery.person_ids[order]
+        if len(person_ids):
+            starts = np.flatnonzero(np.r_[True, person_ids[1:] != person_ids[:-1]])
+        else:
+            starts = np.zeros(0, np.int64)
+        self._starts = starts
+        self._people = person_ids[starts] if len(person_ids) else np.zeros(0, np.int64)
+
+    @property
+    def people_count(self) -> int:
+        return int(len(self._people))
+
+    @property
+    def sample_count(self) -> int:
+        return int(len(self._vectors))
+
+    def person_scores(self, queries: np.ndarray) -> np.ndarray:
+        """(M, P) per-person similarity for M query vectors (each person's best sample)."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        if self.people_count == 0:
+            return np.zeros((len(queries), 0), np.float32)
+        sims = queries @ self._vectors.T
+        return np.maximum.reduceat(sims, self._starts, axis=1)
+
+    def match(self, queries: np.ndarray) -> list[MatchResult]:
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        if len(queries) == 0 or queries.shape[1] == 0:
+            return []
+        scores = self.person_scores(queries)
+        results = []
+        for row in scores:
+            if row.size == 0:
+                results.append(MatchResult(None, None, -1.0, -1.0, None))
+                continue
+            if row.size == 1:
+                best_idx, best, second = 0, float(row[0]), -1.0
+            else:
+                top2 = np.argpartition(-row, 1)[:2]
+                top2 = top2[np.argsort(-row[top2])]
+                best_idx, best, second = int(top2[0]), float(row[top2[0]]), float(row[top2[1]])
+            pid = int(self._people[best_idx])
+            accepted = best >= self.threshold and best - second >= self.margin
+            results.append(MatchResult(pid if accepted else None, self.names.get(pid) if accepted else None,
+                                       best, second, pid))
+        return results

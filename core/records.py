@@ -1,0 +1,97 @@
+"""Typed records the store hands out. Callers never see raw database rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import numpy as np
+
+EVENT_KINDS = ("check_in", "check_out", "unknown")
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    external_id: str | None
+    created_at: datetime
+    active: bool
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One enrolled face crop; the JPEG bytes are fetched with GalleryStore.sample_crop()."""
+
+    id: int
+    person_id: int
+    source: str
+    content_hash: str
+    det_prob: float
+    face_px: int
+    sharpness: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: str
+    name: str
+    base: str  # registry name of the architecture/weights family
+    parent_id: str | None
+    embedding_size: int
+    weights_path: str
+    created_at: datetime
+    settings: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttendanceEvent:
+    id: int | None
+    person_id: int | None  # None = unknown face
+    person_name: str | None
+    kind: str  # one of EVENT_KINDS
+    time: datetime  # timezone-aware, local time
+    source: str
+    similarity: float
+    track_id: int | None = None
+    snapshot_jpeg: bytes | None = None  # lists leave this out; see GalleryStore.event_snapshot()
+
+    @property
+    def day(self) -> date:
+        return self.time.date()
+
+
+@dataclass(frozen=True, eq=False)
+class GalleryMatrix:
+    """All embeddings of one model, row i belonging to sample_ids[i] / person_ids[i]."""
+
+    model_id: str
+    vectors: np.ndarray  # float32 (N, D)
+    sample_ids: np.ndarray  # int64 (N,)
+    person_ids: np.ndarray  # int64 (N,)
+    names: dict[int, str]  # person id -> name
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One person's attendance on one day."""
+
+    person_id: int
+    name: str
+    external_id: str | None
+    first_seen: datetime
+    last_seen: datetime
+    events: int
+
+    @property
+    def day(self) -> date:
+        return self.first_seen.date()

@@ -1,0 +1,683 @@
+"""GalleryStore: the one owner of Rollcall's SQLite database.
+
+People, their face samples, embeddings per model, registered models and attendance events.
+One connection shared by the GUI's worker threads and the recognize loop, guarded by a
+re-entrant lock. Every write runs in a transaction: a failing write changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlite_utils import Database
+
+from core.errors import (
+    DuplicateNameError,
+    EnrollmentError,
+    InvalidInputError,
+    ModelNotFoundError,
+    PersonNotFoundError,
+    StoreError,
+)
+from core.records import EVENT_KINDS, AttendanceEvent, GalleryMatrix, ModelRecord, Person, Sample
+
+MAX_NAME_LEN = 200
+BUSY_TIMEOUT_S = 5.0
+_VECTOR_DTYPE = np.dtype("<f4")  # little-endian float32 on disk, whatever the machine
+_SAMPLE_COLUMNS = "id, person_id, source, content_hash, det_prob, face_px, sharpness, created_at"
+_EVENT_SELECT = (
+    "SELECT e.id, e.person_id, p.name AS person_name, e.kind, e.time, e.source, e.similarity,"
+    " e.track_id FROM events e LEFT JOIN people p ON p.id = e.person_id"
+)
+
+_SCHEMA_1 = """
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, external_id TEXT,
+    created_at TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1);
+CREATE INDEX people_name_key ON people(name_key);
+CREATE TABLE samples (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    crop_jpeg BLOB NOT NULL, source TEXT NOT NULL, content_hash TEXT NOT NULL,
+    det_prob REAL NOT NULL, face_px INTEGER NOT NULL, sharpness REAL NOT NULL,
+    created_at TEXT NOT NULL, UNIQUE (person_id, content_hash));
+CREATE INDEX samples_content_hash ON samples(content_hash);
+CREATE TABLE models (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, base TEXT NOT NULL, parent_id TEXT,
+    embedding_size INTEGER NOT NULL, weights_path TEXT NOT NULL, created_at TEXT NOT NULL,
+    settings_json TEXT NOT NULL DEFAULT '{}', metrics_json TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE embeddings (
+    sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL, PRIMARY KEY (sample_id, model_id));
+CREATE INDEX embeddings_model ON embeddings(model_id);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('check_in', 'check_out', 'unknown')),
+    time TEXT NOT NULL, ts REAL NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
+    similarity REAL NOT NULL, track_id INTEGER, snapshot_jpeg BLOB);
+CREATE INDEX events_day ON events(day, ts);
+CREATE INDEX events_person_day ON events(person_id, day, ts);
+CREATE INDEX events_ts ON events(ts);
+"""
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    for statement in filter(str.strip, _SCHEMA_1.split(";")):
+        conn.execute(statement)
+
+
+# Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _aware(moment: datetime) -> datetime:
+    """Naive datetimes are taken as local time."""
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
+def name_key(name: str) -> str:
+    """What two names must share to count as the same: case, spacing and Unicode form ignored."""
+    return unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
+
+
+def clean_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise InvalidInputError("A name must be text.")
+    name = name.strip()
+    if not name:
+        raise InvalidInputError("Please type a name; it cannot be empty or only spaces.")
+    if len(name) > MAX_NAME_LEN:
+        raise InvalidInputError(f"That name has {len(name)} characters; the limit is {MAX_NAME_LEN}.")
+    return name
+
+
+def _clean_external_id(external_id: str | None) -> str | None:
+    if external_id is None:
+        return None
+    external_id = str(external_id).strip()
+    if len(external_id) > MAX_NAME_LEN:
+        raise InvalidInputError(f"An external id can have at most {MAX_NAME_LEN} characters.")
+    return external_id or None
+
+
+def _json(value: dict) -> str:
+    # numpy scalars and paths sneak into metrics; store them as plain values
+    return json.dumps(value, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def _kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    return (kinds,) if isinstance(kinds, str) else (tuple(kinds) if kinds is not None else None)
+
+
+def _locked(method):
+    """Run a method under the store's lock; sqlite errors become StoreError."""
+
+    @functools.wraps(method)
+    def wrapper(self: "GalleryStore", *args, **kwargs):
+        with self._lock:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    return wrapper
+
+
+class GalleryStore:
+    """The one owner of the SQLite database. Thread-safe; usable as a context manager."""
+
+    def __init__(self, path: Path | str):
+        self.path = str(path) if str(path) == ":memory:" else Path(path).expanduser()
+        self._lock = threading.RLock()
+        self._tx_depth = 0
+        if self.path != ":memory:":
+            self._create_private_file(self.path)
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open the database {self.path}: {exc}.") from exc
+        try:
+            self._configure()
+            self._db = Database(self._conn, recursive_triggers=False, execute_plugins=False)
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def memory(cls) -> "GalleryStore":
+        return cls(":memory:")
+
+    # ---- connection, schema, transactions ----
+
+    @staticmethod
+    def _create_private_file(path: Path) -> None:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700)
+            os.chmod(path.parent, 0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            os.chmod(path, 0o600)  # faces are biometric data: owner only
+        except OSError:
+            pass
+
+    def _configure(self) -> None:
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a Rollcall database or is damaged ({exc}). "
+                "Move it aside or restore a backup."
+            ) from exc
+        if problems != ["ok"]:
+            raise StoreError(f"The database {self.path} is damaged: {'; '.join(problems[:5])}. Restore a backup.")
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"The database {self.path} was written by a newer Rollcall (schema {version}; this "
+                f"version knows up to {len(MIGRATIONS)}). Update Rollcall to open it."
+            )
+        if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise StoreError(f"{self.path} is an SQLite database, but not one of Rollcall's.")
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            with self._tx():
+                MIGRATIONS[number - 1](self._conn)
+                self._conn.execute(f"PRAGMA user_version = {number}")
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        lowered = text.lower()
+        if "full" in lowered:
+            return StoreError(f"The disk holding {self.path} is full; nothing was saved. Free some space.")
+        if "locked" in lowered or "busy" in lowered:
+            return StoreError(f"The database {self.path} is busy in another program; nothing was saved. Try again.")
+        if "readonly" in lowered or "read-only" in lowered:
+            return StoreError(f"The database {self.path} is read-only; nothing was saved.")
+        if "foreign key" in lowered:
+            text = "it refers to a person, sample or model that does not exist"
+        return StoreError(f"Database {self.path}: the change failed ({text}); nothing was changed.")
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT; nested use joins the outer transaction via a savepoint."""
+        with self._lock:
+            outer = self._tx_depth == 0
+            savepoint = f"sp{self._tx_depth}"
+            try:
+                self._conn.execute("BEGIN IMMEDIATE" if outer else f"SAVEPOINT {savepoint}")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+            self._tx_depth += 1
+            try:
+                yield
+                self._conn.execute("COMMIT" if outer else f"RELEASE {savepoint}")
+            except BaseException as exc:
+                if self._conn.in_transaction:  # an error may already have ended it
+                    try:
+                        if outer:
+                            self._conn.execute("ROLLBACK")
+                        else:
+                            self._conn.execute(f"ROLLBACK TO {savepoint}")
+                            self._conn.execute(f"RELEASE {savepoint}")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc) from exc
+                raise
+            finally:
+                self._tx_depth -= 1
+
+    @contextmanager
+    def transaction(self) -> Iterator["GalleryStore"]:
+        """Group several store calls into one all-or-nothing write (blocks other threads meanwhile)."""
+        with self._tx():
+            yield self
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "GalleryStore":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"GalleryStore({str(self.path)!r})"
+
+    def _scalar(self, sql: str, params: Sequence = ()) -> Any:
+        row = self._conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # ---- people ----
+
+    @staticmethod
+    def _person(row: dict) -> Person:
+        return Person(row["id"], row["name"], row["external_id"], datetime.fromisoformat(row["created_at"]),
+                      bool(row["active"]))
+
+    def _refuse_duplicate(self, name: str, except_id: int | None = None) -> None:
+        for row in self._db.query("SELECT id, name FROM people WHERE name_key = ? AND active = 1 AND id IS NOT ?",
+                                  [name_key(name), except_id]):
+            raise DuplicateNameError(
+                f"{row['name']!r} is already enrolled (id {row['id']}). Choose another name, "
+                "or add them anyway as a different person.", existing_id=row["id"])
+
+    @_locked
+    def add_person(self, name: str, external_id: str | None = None, allow_duplicate: bool = False) -> Person:
+        name, external_id = clean_name(name), _clean_external_id(external_id)
+        with self._tx():
+            if not allow_duplicate:
+                self._refuse_duplicate(name)
+            person_id = self._db["people"].insert(dict(
+                name=name, name_key=name_key(name), external_id=external_id,
+                created_at=_now().isoformat(), active=1)).last_pk
+            return self.get_person(person_id)
+
+    @_locked
+    def get_person(self, person_id: int) -> Person:
+        for row in self._db.query("SELECT * FROM people WHERE id = ?", [int(person_id)]):
+            return self._person(row)
+        raise PersonNotFoundError(f"No person with id {person_id} is enrolled.")
+
+    @_locked
+    def find_person(self, name_or_id: str) -> Person:
+        """An id (digits) or an exact name, case-insensitive. Active people win over inactive ones."""
+        text = str(name_or_id).strip()
+        if text.isascii() and text.isdigit():
+            try:
+                return self.get_person(int(text))
+            except PersonNotFoundError:
+                pass  # maybe someone is named with digits
+        matches = [self._person(r) for r in self._db.query(
+            "SELECT * FROM people WHERE name_key = ? ORDER BY active DESC, id", [name_key(text)])]
+        candidates = [p for p in matches if p.active] or matches
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise PersonNotFoundError(f"No one named {text!r} is enrolled.")
+        ids = ", ".join(str(p.id) for p in candidates)
+        raise PersonNotFoundError(f"Several people are named {text!r} (ids {ids}); use the id instead.")
+
+    @_locked
+    def list_people(self, search: str | None = None, include_inactive: bool = False) -> list[Person]:
+        sql, params = "SELECT * FROM people WHERE 1 = 1", []
+        if not include_inactive:
+            sql += " AND active = 1"
+        if search and search.strip():
+            sql += " AND (instr(name_key, ?) > 0 OR instr(lower(coalesce(external_id, '')), ?) > 0)"
+            params += [name_key(search), search.strip().lower()]
+        return [self._person(r) for r in self._db.query(sql + " ORDER BY name_key, id", params)]
+
+    @_locked
+    def rename_person(self, person_id: int, new_name: str, allow_duplicate: bool = False) -> Person:
+        new_name = clean_name(new_name)
+        with self._tx():
+            self.get_person(person_id)
+            if not allow_duplicate:
+                self._refuse_duplicate(new_name, except_id=person_id)
+            self._db["people"].update(person_id, dict(name=new_name, name_key=name_key(new_name)))
+            return self.get_person(person_id)
+
+    @_locked
+    def set_external_id(self, person_id: int, external_id: str | None) -> Person:
+        with self._tx():
+            self.get_person(person_id)
+            self._db["people"].update(person_id, dict(external_id=_clean_external_id(external_id)))
+            return self.get_person(person_id)
+
+    @_locked
+    def set_active(self, person_id: int, active: bool) -> Person:
+        """Inactive people keep their data but are left out of the gallery and of lists."""
+        with self._tx():
+            self.get_person(person_id)
+            self._db["people"].update(person_id, dict(active=int(bool(active))))
+            return self.get_person(person_id)
+
+    @_locked
+    def delete_person(self, person_id: int) -> dict[str, int]:
+        """Delete a person and everything about them; returns how many rows of each kind went."""
+        with self._tx():
+            self.get_person(person_id)
+            counts = {
+                "samples": self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id]),
+                "embeddings": self._scalar("SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id"
+                                           " WHERE s.person_id = ?", [person_id]),
+                "events": self._scalar("SELECT count(*) FROM events WHERE person_id = ?", [person_id]),
+            }
+            self._conn.execute("DELETE FROM people WHERE id = ?", [person_id])  # cascades
+            return counts
+
+    @_locked
+    def merge_people(self, keep_id: int, merge_id: int) -> dict[str, int]:
+        """Move merge_id's samples and events to keep_id, then delete merge_id."""
+        if int(keep_id) == int(merge_id):
+            raise InvalidInputError("Pick two different people to merge.")
+        with self._tx():
+            self.get_person(keep_id)
+            self.get_person(merge_id)
+            # a photo both already have stays with keep_id only
+            dropped = self._conn.execute(
+                "DELETE FROM samples WHERE person_id = ? AND content_hash IN"
+                " (SELECT content_hash FROM samples WHERE person_id = ?)", [merge_id, keep_id]).rowcount
+            samples = self._conn.execute("UPDATE samples SET person_id = ? WHERE person_id = ?",
+                                         [keep_id, merge_id]).rowcount
+            events = self._conn.execute("UPDATE events SET person_id = ? WHERE person_id = ?",
+                                        [keep_id, merge_id]).rowcount
+            self._conn.execute("DELETE FROM people WHERE id = ?", [merge_id])
+            return {"samples": samples, "events": events, "duplicate_samples_dropped": dropped}
+
+    # ---- samples ----
+
+    @staticmethod
+    def _sample(row: dict) -> Sample:
+        return Sample(row["id"], row["person_id"], row["source"], row["content_hash"], row["det_prob"],
+                      row["face_px"], row["sharpness"], datetime.fromisoformat(row["created_at"]))
+
+    def _samples_where(self, where: str, params: Sequence) -> list[Sample]:
+        sql = f"SELECT {_SAMPLE_COLUMNS} FROM samples WHERE {where} ORDER BY id"
+        return [self._sample(r) for r in self._db.query(sql, params)]
+
+    @_locked
+    def add_sample(self, person_id: int, crop_jpeg: bytes, source: str, content_hash: str,
+                   det_prob: float, face_px: int, sharpness: float) -> Sample:
+        if not crop_jpeg:
+            raise InvalidInputError("A face sample needs the crop's JPEG bytes.")
+        with self._tx():
+            person = self.get_person(person_id)
+            if self.has_sample(person_id, content_hash):
+                raise EnrollmentError(f"This photo is already enrolled for {person.name}.", reason="duplicate")
+            sample_id = self._db["samples"].insert(dict(
+                person_id=person_id, crop_jpeg=bytes(crop_jpeg), source=str(source), content_hash=content_hash,
+                det_prob=float(det_prob), face_px=int(face_px), sharpness=float(sharpness),
+                created_at=_now().isoformat())).last_pk
+            return self._samples_where("id = ?", [sample_id])[0]
+
+    @_locked
+    def has_sample(self, person_id: int, content_hash: str) -> bool:
+        return self._scalar("SELECT 1 FROM samples WHERE person_id = ? AND content_hash = ?",
+                            [person_id, content_hash]) is not None
+
+    @_locked
+    def find_sample_by_hash(self, content_hash: str) -> Sample | None:
+        found = self._samples_where("content_hash = ?", [content_hash])
+        return found[0] if found else None
+
+    @_locked
+    def list_samples(self, person_id: int) -> list[Sample]:
+        return self._samples_where("person_id = ?", [person_id])
+
+    @_locked
+    def sample_crop(self, sample_id: int) -> bytes:
+        crop = self._scalar("SELECT crop_jpeg FROM samples WHERE id = ?", [sample_id])
+        if crop is None:
+            raise InvalidInputError(f"No face sample with id {sample_id}.")
+        return bytes(crop)
+
+    @_locked
+    def delete_sample(self, sample_id: int) -> bool:
+        with self._tx():
+            return self._conn.execute("DELETE FROM samples WHERE id = ?", [sample_id]).rowcount > 0
+
+    @_locked
+    def count_samples(self, person_id: int | None = None) -> int:
+        if person_id is None:
+            return self._scalar("SELECT count(*) FROM samples")
+        return self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id])
+
+    # ---- embeddings ----
+
+    def _vector_blob(self, vector: np.ndarray, model: ModelRecord) -> bytes:
+        flat = np.asarray(vector, dtype=_VECTOR_DTYPE).reshape(-1)
+        if flat.size != model.embedding_size:
+            raise InvalidInputError(
+                f"An embedding has {flat.size} values but model {model.id!r} makes {model.embedding_size}.")
+        if not np.isfinite(flat).all():
+            raise InvalidInputError("An embedding contains NaN or infinite values.")
+        return flat.tobytes()
+
+    @_locked
+    def put_embeddings(self, model_id: str, items: Iterable[tuple[int, np.ndarray]]) -> int:
+        """Insert or overwrite (sample_id, vector) pairs for a model; returns how many."""
+        with self._tx():
+            model = self.get_model(model_id)
+            rows = [(int(sample_id), model_id, self._vector_blob(vector, model)) for sample_id, vector in items]
+            self._conn.executemany(
+                "INSERT INTO embeddings (sample_id, model_id, vector) VALUES (?, ?, ?)"
+                " ON CONFLICT (sample_id, model_id) DO UPDATE SET vector = excluded.vector", rows)
+            return len(rows)
+
+    @_locked
+    def replace_embeddings(self, model_id: str, items: Iterable[tuple[int, np.ndarray]]) -> int:
+        """Swap all of a model's embeddings for new ones in one step (re-embedding)."""
+        with self._tx():
+            self._conn.execute("DELETE FROM embeddings WHERE model_id = ?", [model_id])
+            return self.put_embeddings(model_id, items)
+
+    @_locked
+    def samples_without_embedding(self, model_id: str) -> list[int]:
+        rows = self._conn.execute(
+            "SELECT id FROM samples s WHERE NOT EXISTS (SELECT 1 FROM embeddings e"
+            " WHERE e.sample_id = s.id AND e.model_id = ?) ORDER BY id", [model_id])
+        return [row[0] for row in rows]
+
+    @_locked
+    def gallery(self, model_id: str, include_inactive: bool = False) -> GalleryMatrix:
+        """All of a model's embeddings as one matrix (active people only by default)."""
+        model = self.get_model(model_id)
+        active_only = "" if include_inactive else " AND p.active = 1"
+        rows = self._conn.execute(
+            "SELECT e.sample_id, s.person_id, e.vector FROM embeddings e"
+            " JOIN samples s ON s.id = e.sample_id JOIN people p ON p.id = s.person_id"
+            f" WHERE e.model_id = ?{active_only} ORDER BY e.sample_id", [model_id]).fetchall()
+        buffer = bytearray().join(row[2] for row in rows)  # one writable copy
+        if len(buffer) != len(rows) * model.embedding_size * _VECTOR_DTYPE.itemsize:
+            raise StoreError(f"Embeddings of model {model_id!r} in {self.path} have the wrong size; re-embed them.")
+        vectors = np.frombuffer(buffer, dtype=_VECTOR_DTYPE).reshape(len(rows), model.embedding_size)
+        person_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+        wanted = set(person_ids.tolist())
+        names = {pid: name for pid, name in self._conn.execute("SELECT id, name FROM people") if pid in wanted}
+        return GalleryMatrix(
+            model_id=model_id,
+            vectors=vectors.astype(np.float32, copy=False),
+            sample_ids=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+            person_ids=person_ids,
+            names=names,
+        )
+
+    # ---- models ----
+
+    @staticmethod
+    def _model(row: dict) -> ModelRecord:
+        return ModelRecord(row["id"], row["name"], row["base"], row["parent_id"], row["embedding_size"],
+                           row["weights_path"], datetime.fromisoformat(row["created_at"]),
+                           json.loads(row["settings_json"]), json.loads(row["metrics_json"]))
+
+    @_locked
+    def register_model(self, model: ModelRecord) -> ModelRecord:
+        """Insert or update a model record."""
+        if not model.id or int(model.embedding_size) <= 0:
+            raise InvalidInputError("A model needs an id and a positive embedding size.")
+        with self._tx():
+            self._db["models"].upsert(dict(
+                id=model.id, name=model.name, base=model.base, parent_id=model.parent_id,
+                embedding_size=int(model.embedding_size), weights_path=str(model.weights_path),
+                created_at=_aware(model.created_at).isoformat(),
+                settings_json=_json(model.settings), metrics_json=_json(model.metrics)), pk="id")
+            return self.get_model(model.id)
+
+    @_locked
+    def get_model(self, model_id: str) -> ModelRecord:
+        for row in self._db.query("SELECT * FROM models WHERE id = ?", [model_id]):
+            return self._model(row)
+        raise ModelNotFoundError(f"No model with id {model_id!r} is registered.")
+
+    @_locked
+    def list_models(self) -> list[ModelRecord]:
+        return [self._model(r) for r in self._db.query("SELECT * FROM models ORDER BY created_at, id")]
+
+    @_locked
+    def active_model_id(self) -> str | None:
+        return self._scalar("SELECT value FROM meta WHERE key = 'active_model'")
+
+    @_locked
+    def set_active_model(self, model_id: str) -> None:
+        with self._tx():
+            self.get_model(model_id)
+            self._conn.execute("INSERT INTO meta (key, value) VALUES ('active_model', ?)"
+                               " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [model_id])
+
+    @_locked
+    def update_model_metrics(self, model_id: str, metrics: dict) -> ModelRecord:
+        """Merge new metrics into the model's existing ones."""
+        with self._tx():
+            merged = {**self.get_model(model_id).metrics, **metrics}
+            self._db["models"].update(model_id, dict(metrics_json=_json(merged)))
+            return self.get_model(model_id)
+
+    # ---- attendance events ----
+
+    @staticmethod
+    def _event(row: dict) -> AttendanceEvent:
+        return AttendanceEvent(row["id"], row["person_id"], row["person_name"], row["kind"],
+                               datetime.fromisoformat(row["time"]), row["source"], row["similarity"],
+                               row["track_id"], None)
+
+    @_locked
+    def record_event(self, event: AttendanceEvent) -> AttendanceEvent:
+        """Save an event; it is committed (durable) when this returns. The day is the time's own date."""
+        if event.kind not in EVENT_KINDS:
+            raise InvalidInputError(f"Unknown event kind {event.kind!r}.")
+        if (event.person_id is None) != (event.kind == "unknown"):
+            raise InvalidInputError("Only 'unknown' events have no person, and they always have none.")
+        moment = _aware(event.time)
+        with self._tx():
+            name = self.get_person(event.person_id).name if event.person_id is not None else None
+            event_id = self._db["events"].insert(dict(
+                person_id=event.person_id, kind=event.kind, time=moment.isoformat(), ts=moment.timestamp(),
+                day=moment.date().isoformat(), source=str(event.source), similarity=float(event.similarity),
+                track_id=event.track_id, snapshot_jpeg=event.snapshot_jpeg)).last_pk
+        return replace(event, id=event_id, person_name=name, time=moment)
+
+    @_locked
+    def update_event_time(self, event_id: int, time: datetime, *, similarity: float | None = None,
+                          source: str | None = None, track_id: int | None = None,
+                          snapshot_jpeg: bytes | None = None) -> AttendanceEvent:
+        """Move an event to a new time (e.g. a later check-out); other fields change only when given."""
+        moment = _aware(time)
+        changes: dict[str, Any] = dict(time=moment.isoformat(), ts=moment.timestamp(), day=moment.date().isoformat())
+        for column, value in (("similarity", similarity), ("source", source), ("track_id", track_id),
+                              ("snapshot_jpeg", snapshot_jpeg)):
+            if value is not None:
+                changes[column] = value
+        with self._tx():
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            cursor = self._conn.execute(f"UPDATE events SET {assignments} WHERE id = ?", [*changes.values(), event_id])
+            if cursor.rowcount == 0:
+                raise InvalidInputError(f"No attendance event with id {event_id}.")
+            return self._event(next(self._db.query(f"{_EVENT_SELECT} WHERE e.id = ?", [event_id])))
+
+    def _event_query(self, start: date | None, end: date | None, person_id: int | None,
+                     kinds: str | Iterable[str] | None, order: str) -> tuple[str, list]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def where(clause: str, *values: Any) -> None:
+            clauses.append(clause)
+            params.extend(values)
+
+        if start is not None:
+            where("e.day >= ?", start.isoformat())
+        if end is not None:
+            where("e.day <= ?", end.isoformat())
+        if person_id is not None:
+            where("e.person_id = ?", person_id)
+        kinds = _kinds(kinds)
+        if kinds is not None:
+            where(f"e.kind IN ({', '.join('?' * len(kinds))})", *kinds)
+        condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return f"{_EVENT_SELECT}{condition} ORDER BY e.ts {order}, e.id {order}", params
+
+    @_locked
+    def events(self, start: date | None = None, end: date | None = None, person_id: int | None = None,
+               kinds: str | Iterable[str] | None = None) -> list[AttendanceEvent]:
+        """Events from start to end (inclusive local days), oldest first, without snapshots."""
+        sql, params = self._event_query(start, end, person_id, kinds, "ASC")
+        return [self._event(r) for r in self._db.query(sql, params)]
+
+    @_locked
+    def last_event(self, person_id: int, day: date | None = None,
+                   kinds: str | Iterable[str] | None = None) -> AttendanceEvent | None:
+        sql, params = self._event_query(day, day, person_id, kinds, "DESC")
+        for row in self._db.query(sql + " LIMIT 1", params):
+            return self._event(row)
+        return None
+
+    @_locked
+    def event_snapshot(self, event_id: int) -> bytes | None:
+        snapshot = self._scalar("SELECT snapshot_jpeg FROM events WHERE id = ?", [event_id])
+        return bytes(snapshot) if snapshot is not None else None
+
+    @_locked
+    def purge(self, older_than: datetime, unknown_snapshots_only: bool = False) -> int:
+        """Retention: delete events older than a moment, or only drop unknown faces' snapshots."""
+        cutoff = _aware(older_than).timestamp()
+        with self._tx():
+            if unknown_snapshots_only:
+                sql = ("UPDATE events SET snapshot_jpeg = NULL"
+                       " WHERE kind = 'unknown' AND ts < ? AND snapshot_jpeg IS NOT NULL")
+            else:
+                sql = "DELETE FROM events WHERE ts < ?"
+            return self._conn.execute(sql, [cutoff]).rowcount
+
+    # ---- health ----
+
+    @_locked
+    def stats(self) -> dict[str, int]:
+        """Counts for the status bar; 'people' counts active people only."""
+        return {
+            "people": self._scalar("SELECT count(*) FROM people WHERE active = 1"),
+            "samples": self._scalar("SELECT count(*) FROM samples"),
+            "events": self._scalar("SELECT count(*) FROM events"),
+            "models": self._scalar("SELECT count(*) FROM models"),
+        }
+
+    @_locked
+    def integrity_check(self) -> list[str]:
+        """Problems found in the database file and its links; an empty list means all is well."""
+        problems = [row[0] for row in self._conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        for table, rowid, parent, _ in self._conn.execute("PRAGMA foreign_key_check"):
+            problems.append(f"{table} row {rowid} refers to a missing {parent} row")
+        for model_id, count in self._conn.execute(
+                "SELECT e.model_id, count(*) FROM embeddings e JOIN models m ON m.id = e.model_id"
+                " WHERE length(e.vector) != 4 * m.embedding_size GROUP BY e.model_id"):
+            problems.append(f"{count} embeddings of model {model_id} have the wrong size; re-embed them")
+        return problems

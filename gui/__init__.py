@@ -1,0 +1,1 @@
+"""The PySide6 desktop app: widgets wired to core objects."""

