@@ -73,7 +73,7 @@ class ProgressLine:
 def _print_report(report) -> None:
     for name in report.people_added:
         print(f"enrolled: {name}")
-    print(f"samples added: {report.samples_added}, already enrolled: {report.skipped_duplicates}, "
+    print(f"samples added: {report.samples_added}, already in the gallery: {report.skipped_duplicates}, "
           f"refused: {len(report.refused)}")
     for refusal in report.refused:
         print(f"  refused ({refusal.reason}): {refusal.message}")

@@ -1,0 +1,137 @@
+"""The `rollcall` command end to end on real faces and the shared video."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from core.cli import main
+from tests.conftest import dev_people, dev_photos
+
+HAMILTON = "video/hamilton_640x360.mp4"
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def save_frames(video: Path, indices: list[int], folder: Path) -> list[Path]:
+    capture = cv2.VideoCapture(str(video))
+    paths, index = [], 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index in indices:
+            path = folder / f"frame_{index:03d}.jpg"
+            cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            paths.append(path)
+        index += 1
+    capture.release()
+    return paths
+
+
+def test_identify_json_reports_every_face(capsys, default_weights, faces):
+    person = dev_people()[0]
+    code, _, _ = run(capsys, "enroll", "Someone", *map(str, dev_photos(person)[:3]))
+    assert code == 0
+    code, out, _ = run(capsys, "identify", "--json", str(faces / "group" / "six_faces.jpg"),
+                       str(dev_photos(person)[5]))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 7
+    for row in rows:
+        assert set(row) >= {"image", "box", "person", "similarity"} and len(row["box"]) == 4
+    group = [r for r in rows if r["image"].endswith("six_faces.jpg")]
+    assert all(r["person"] is None for r in group)
+    assert rows[-1]["person"] == "Someone"
+
+
+def test_identify_bad_file_says_what_is_wrong(capsys, default_weights, tmp_path):
+    bad = tmp_path / "photo.jpg"
+    bad.write_bytes(b"\x00\x01garbage")
+    code, _, err = run(capsys, "identify", str(bad))
+    assert code == 1 and "not an image file" in err
+
+
+def test_people_delete_report_and_export(capsys, default_weights, tmp_path):
+    tree = tmp_path / "tree"
+    for person in dev_people()[:2]:
+        (tree / person.name).mkdir(parents=True)
+        for photo in dev_photos(person)[:2]:
+            (tree / person.name / photo.name).write_bytes(photo.read_bytes())
+    code, out, _ = run(capsys, "import", str(tree))
+    assert code == 0 and out.count("enrolled:") == 2
+    code, out, _ = run(capsys, "people", "--json")
+    people = json.loads(out)
+    assert len(people) == 2 and all(p["samples"] == 2 for p in people)
+    code, out, _ = run(capsys, "delete", str(people[0]["id"]), "--yes")
+    assert code == 0 and "deleted" in out
+    code, out, _ = run(capsys, "people", "--json")
+    assert [p["name"] for p in json.loads(out)] == [people[1]["name"]]
+    code, out, _ = run(capsys, "report")
+    assert code == 0 and "0 people" in out
+    out_csv = tmp_path / "attendance.csv"
+    code, out, _ = run(capsys, "export", str(out_csv))
+    assert code == 0 and out_csv.exists()
+    code, _, err = run(capsys, "delete", "Nobody At All", "--yes")
+    assert code == 2 and "error:" in err
+
+
+@pytest.mark.slow
+def test_recognize_marks_the_performer_exactly_once(capsys, default_weights, faces, tmp_path):
+    video = faces / HAMILTON
+    frames = save_frames(video, [100, 130, 160], tmp_path)
+    code, out, _ = run(capsys, "enroll", "Performer", *map(str, frames))
+    assert code == 0 and "enrolled: Performer" in out
+    code, out, err = run(capsys, "recognize", str(video))
+    assert code == 0, err
+    lines = [l for l in out.splitlines() if " check_in " in l or " unknown " in l or " check_out " in l]
+    marked = [l for l in lines if "unknown" not in l.split()[2]]
+    assert len(marked) == 1 and "Performer" in marked[0], out
+    assert "1 marked" in out
+    # The audience (frames 220-275) is logged as unknown, never as a person.
+    assert sum("unknown" in l for l in lines) >= 1
+    code, out, _ = run(capsys, "report")
+    assert "1 people" in out and "Performer" in out
+    export = tmp_path / "today.csv"
+    run(capsys, "export", str(export))
+    with open(export, encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["name"] for r in rows if r["kind"] == "check_in"] == ["Performer"]
+
+
+def test_eval_lfw_writes_figures_and_plot(capsys, default_weights, faces, tmp_path):
+    # A small pairs file in View 1 format: 10 same and 10 different pairs from the shared set.
+    source = (faces / "lfw_view1" / "pairsDevTest.txt").read_text().splitlines()
+    same = [l for l in source[1:] if len(l.split()) == 3][:10]
+    diff = [l for l in source[1:] if len(l.split()) == 4][:10]
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("\n".join(["10", *same, *diff]) + "\n")
+    plot, figures = tmp_path / "roc.png", tmp_path / "figures.json"
+    code, out, _ = run(capsys, "eval", "lfw", "--pairs", str(pairs), "--images",
+                       str(faces / "lfw_view1" / "images"), "--plot", str(plot), "--json", str(figures))
+    assert code == 0
+    data = json.loads(figures.read_text())
+    assert {"accuracy", "auc", "tar_at_far_1e-3", "threshold", "pairs"} <= set(data)
+    assert data["pairs"] == 20 and data["accuracy"] >= 0.9
+    assert plot.stat().st_size > 5000 and "accuracy" in out
+
+
+@pytest.mark.slow
+def test_lfw_view1_accuracy_of_the_default_model(capsys, default_weights, faces, tmp_path):
+    figures = tmp_path / "lfw.json"
+    code, out, _ = run(capsys, "eval", "lfw", "--pairs", str(faces / "lfw_view1" / "pairsDevTest.txt"),
+                       "--images", str(faces / "lfw_view1" / "images"), "--plot", str(tmp_path / "roc.png"),
+                       "--json", str(figures))
+    assert code == 0
+    data = json.loads(figures.read_text())
+    print(out)
+    assert data["pairs"] == 1000
+    assert data["accuracy"] >= 0.990
