@@ -139,8 +139,7 @@ def cmd_delete(args) -> int:
             if input(f"Delete {person.name} (id {person.id}) and all their photos? [y/N] ").strip().lower() != "y":
                 print("nothing deleted")
                 return 1
-        removed = engine.store.delete_person(person.id)
-        engine.gallery_changed()
+        removed = engine.delete_person(person.id)
         print(f"deleted {person.name}: {removed['samples']} samples, {removed['events']} events")
         return 0
 

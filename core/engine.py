@@ -53,6 +53,7 @@ class Engine:
         self._embedders: dict[str, Embedder] = {}
         self._matcher: GalleryMatcher | None = None
         self._active_model_id: str | None = None
+        self.housekeeping()
 
     # ---- lifecycle ----
 
@@ -71,6 +72,19 @@ class Engine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def housekeeping(self) -> None:
+        """Once a day: a backup of the database, and the retention purge. Never blocks the app."""
+        from datetime import timedelta
+
+        try:
+            if self.settings.backups_kept > 0:
+                self.store.auto_backup(self.settings.backups_path, keep=self.settings.backups_kept)
+            if self.settings.retention_days > 0:
+                cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.retention_days)
+                self.store.purge(cutoff)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must never stop attendance
+            log.warning("Daily backup/retention failed: %s", exc)
 
     @property
     def device_description(self) -> str:
@@ -159,6 +173,21 @@ class Engine:
                 self._matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.match_threshold,
                                                self.settings.match_margin)
             return self._matcher
+
+    def delete_person(self, person_id: int) -> dict[str, int]:
+        """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file."""
+        from .store import GalleryStore
+
+        removed = self.store.delete_person(person_id)
+        self.gallery_changed()
+        for backup in sorted(self.settings.backups_path.glob("rollcall-*.db")):
+            try:
+                with GalleryStore(backup) as old:
+                    if any(p.id == person_id for p in old.list_people(include_inactive=True)):
+                        old.delete_person(person_id)
+            except Exception as exc:  # noqa: BLE001 - report, but the live database is already clean
+                log.warning("Could not erase person %s from backup %s: %s", person_id, backup, exc)
+        return removed
 
     def gallery_changed(self) -> None:
         with self._lock:

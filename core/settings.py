@@ -79,7 +79,9 @@ class Settings:
     source: str = ""  # last source used: camera index, file, URL or folder
     # data
     data_dir: str = ""  # empty = home_dir()
-    retention_days: int = 0  # 0 = keep forever
+    retention_days: int = 0  # events and unknown-face snapshots older than this are purged; 0 = keep
+    backups_kept: int = 7  # one automatic backup a day, this many kept
+    admin_pin_hash: str = ""  # salted scrypt hash (core.security); empty = no PIN
     sound_on_mark: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -90,6 +92,10 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_path / "rollcall.db"
+
+    @property
+    def backups_path(self) -> Path:
+        return _private_mkdir(self.data_path / "backups")
 
     @classmethod
     def file_path(cls) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import unicodedata
@@ -188,6 +189,7 @@ class GalleryStore:
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA secure_delete = ON")  # deleted faces are overwritten, not just unlinked
             problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
         except sqlite3.DatabaseError as exc:
             raise StoreError(
@@ -374,7 +376,17 @@ class GalleryStore:
                 "events": self._scalar("SELECT count(*) FROM events WHERE person_id = ?", [person_id]),
             }
             self._conn.execute("DELETE FROM people WHERE id = ?", [person_id])  # cascades
-            return counts
+        self.erase_freed_space()
+        return counts
+
+    @_locked
+    def erase_freed_space(self) -> None:
+        """Make deleted rows unrecoverable: fold the WAL into the file, rebuild it, empty the WAL."""
+        if self.path == ":memory:" or self._tx_depth:
+            return
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.execute("VACUUM")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @_locked
     def merge_people(self, keep_id: int, merge_id: int) -> dict[str, int]:
@@ -658,6 +670,38 @@ class GalleryStore:
                 sql = "DELETE FROM events WHERE ts < ?"
             return self._conn.execute(sql, [cutoff]).rowcount
 
+    # ---- backups ----
+
+    @_locked
+    def backup_to(self, destination: Path | str) -> Path:
+        """A consistent copy made with SQLite's online backup API (safe while the app runs)."""
+        destination = Path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = destination.with_name(destination.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        self._create_private_file(tmp)
+        target = sqlite3.connect(str(tmp))
+        try:
+            self._conn.backup(target)
+            target.execute("PRAGMA journal_mode = DELETE")
+        except sqlite3.Error as exc:
+            target.close()
+            tmp.unlink(missing_ok=True)
+            raise self._error(exc) from exc
+        target.close()
+        os.replace(tmp, destination)
+        return destination
+
+    def auto_backup(self, folder: Path | str, keep: int = 7, today: date | None = None) -> Path | None:
+        """One backup a day in `folder`, keeping the newest `keep`. Returns the new file, if one was made."""
+        folder = Path(folder)
+        today = today or date.today()
+        target = folder / f"rollcall-{today.isoformat()}.db"
+        made = None if target.exists() else self.backup_to(target)
+        for old in sorted(folder.glob("rollcall-*.db"))[:-keep]:
+            old.unlink(missing_ok=True)
+        return made
+
     # ---- health ----
 
     @_locked
@@ -681,3 +725,30 @@ class GalleryStore:
                 " WHERE length(e.vector) != 4 * m.embedding_size GROUP BY e.model_id"):
             problems.append(f"{count} embeddings of model {model_id} have the wrong size; re-embed them")
         return problems
+
+
+def latest_backup(folder: Path | str) -> Path | None:
+    backups = sorted(Path(folder).glob("rollcall-*.db"))
+    return backups[-1] if backups else None
+
+
+def restore_backup(backup: Path | str, database: Path | str) -> Path:
+    """Put a backup in place of the database. The current file is kept beside it, renamed, never deleted."""
+    backup, database = Path(backup), Path(database)
+    with GalleryStore(backup) as check:  # refuses a damaged backup
+        problems = check.integrity_check()
+    if problems:
+        raise StoreError(f"The backup {backup} is damaged too: {problems[0]}")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    kept = database.with_name(f"{database.name}.damaged-{stamp}")
+    if database.exists():
+        os.replace(database, kept)
+    for suffix in ("-wal", "-shm"):
+        side = database.with_name(database.name + suffix)
+        if side.exists():
+            os.replace(side, kept.with_name(kept.name + suffix))
+    tmp = database.with_name(database.name + ".restore")
+    shutil.copyfile(backup, tmp)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, database)
+    return kept

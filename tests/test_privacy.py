@@ -1,0 +1,103 @@
+"""Erasure, backups, restore, retention, permissions and the admin PIN."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from core.engine import Engine
+from core.enroll import Enroller
+from core.errors import StoreError
+from core.records import AttendanceEvent
+from core.security import hash_pin, verify_pin
+from core.settings import Settings
+from core.store import GalleryStore, latest_backup, restore_backup
+from tests.conftest import dev_people, dev_photos
+
+SECRET_NAME = "Zebulon Quixote-Erasmus"
+
+
+def raw_bytes(db_path) -> bytes:
+    data = b""
+    for suffix in ("", "-wal", "-journal"):
+        path = db_path.with_name(db_path.name + suffix)
+        if path.exists():
+            data += path.read_bytes()
+    return data
+
+
+def test_deleted_person_is_gone_from_the_file_and_backups(engine):
+    person = dev_people()[5]
+    report = Enroller(engine).enroll_files(SECRET_NAME, dev_photos(person)[:3])
+    pid = report.person_ids[SECRET_NAME]
+    engine.store.record_event(AttendanceEvent(None, pid, None, "check_in", datetime.now(timezone.utc).astimezone(),
+                                              "cam", 0.9, snapshot_jpeg=b"\xff\xd8snapshot-of-zebulon"))
+    vectors = engine.store.gallery(engine.active_model_id()).vectors
+    backup = engine.store.backup_to(engine.settings.backups_path / "rollcall-2000-01-01.db")
+    db = engine.settings.database_path
+    assert SECRET_NAME.encode() in raw_bytes(db) + backup.read_bytes()
+
+    engine.delete_person(pid)
+    everything = raw_bytes(db) + backup.read_bytes()
+    assert SECRET_NAME.encode() not in everything
+    assert b"snapshot-of-zebulon" not in everything
+    for vector in vectors:
+        assert vector.tobytes() not in everything
+    # A backup made after the deletion does not have them either.
+    later = engine.store.backup_to(engine.settings.backups_path / "rollcall-2099-01-01.db")
+    assert SECRET_NAME.encode() not in later.read_bytes()
+
+
+def test_data_folder_and_database_are_owner_only(engine):
+    db = engine.settings.database_path
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(db.parent).st_mode) == 0o700
+
+
+def test_daily_backup_and_restore_of_a_corrupt_database(tmp_path):
+    settings = Settings(data_dir=str(tmp_path / "data"))
+    with GalleryStore(settings.database_path) as store:
+        store.add_person("Grace Hopper")
+        for day in range(1, 10):
+            store.auto_backup(settings.backups_path, keep=3, today=date(2026, 11, day))
+    backups = sorted(settings.backups_path.glob("rollcall-*.db"))
+    assert [b.name for b in backups] == [f"rollcall-2026-11-0{d}.db" for d in (7, 8, 9)]
+
+    settings.database_path.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))  # disk damage
+    with pytest.raises(StoreError) as info:
+        GalleryStore(settings.database_path)
+    assert str(settings.database_path) in str(info.value) and "backup" in str(info.value)
+    kept = restore_backup(latest_backup(settings.backups_path), settings.database_path)
+    assert kept.exists(), "the damaged file is kept, never deleted"
+    with GalleryStore(settings.database_path) as store:
+        assert [p.name for p in store.list_people()] == ["Grace Hopper"]
+
+
+def test_retention_purges_old_events_at_start(tmp_path):
+    settings = Settings(data_dir=str(tmp_path / "data"), retention_days=30)
+    with GalleryStore(settings.database_path) as store:
+        pid = store.add_person("Old Timer").id
+        old = datetime.now(timezone.utc).astimezone() - timedelta(days=45)
+        store.record_event(AttendanceEvent(None, pid, None, "check_in", old, "cam", 0.9))
+        store.record_event(AttendanceEvent(None, None, None, "unknown", old, "cam", 0.1, snapshot_jpeg=b"x"))
+        store.record_event(AttendanceEvent(None, pid, None, "check_in", datetime.now(timezone.utc).astimezone(),
+                                           "cam", 0.9))
+    engine = Engine(settings)
+    try:
+        events = engine.store.events()
+        assert len(events) == 1 and events[0].person_id == pid
+    finally:
+        engine.close()
+
+
+def test_admin_pin_is_a_salted_scrypt_hash():
+    stored = hash_pin("4321")
+    assert stored.startswith("scrypt$") and "4321" not in stored
+    assert verify_pin("4321", stored) and not verify_pin("1234", stored)
+    assert hash_pin("4321") != stored, "salted: the same PIN hashes differently"
+    assert not verify_pin("4321", "garbage")
+    with pytest.raises(ValueError):
+        hash_pin("12")
