@@ -11,7 +11,7 @@ import threading
 from datetime import date, timedelta
 from pathlib import Path
 
-from .errors import DuplicateNameError, RollcallError
+from .errors import DuplicateNameError, RollcallError, StoreError
 
 log = logging.getLogger("rollcall")
 
@@ -293,6 +293,34 @@ def cmd_activate(args) -> int:
         return 0
 
 
+def cmd_backup(args) -> int:
+    from datetime import datetime
+
+    from .settings import Settings
+    from .store import GalleryStore
+
+    settings = Settings.load()
+    target = Path(args.out) if args.out else settings.backups_path / f"rollcall-{datetime.now():%Y-%m-%d-%H%M%S}.db"
+    with GalleryStore(settings.database_path) as store:
+        store.backup_to(target)
+    print(f"backup written to {target}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from .settings import Settings
+    from .store import latest_backup, restore_backup
+
+    settings = Settings.load()
+    backup = Path(args.backup) if args.backup else latest_backup(settings.backups_path)
+    if backup is None:
+        print(f"error: no backup found in {settings.backups_path}", file=sys.stderr)
+        return 2
+    kept = restore_backup(backup, settings.database_path)
+    print(f"restored {backup}; the previous database file is kept as {kept}")
+    return 0
+
+
 # ---- parser ----
 
 def build_parser() -> argparse.ArgumentParser:
@@ -369,6 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.set_defaults(func=cmd_activate)
 
+    p = sub.add_parser("backup", help="write a backup copy of the database now")
+    p.add_argument("out", nargs="?", help="file to write (default: the backups folder)")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the database with a backup (the current file is kept)")
+    p.add_argument("backup", nargs="?", help="backup file (default: the newest automatic backup)")
+    p.set_defaults(func=cmd_restore)
+
     try:
         from trainer.cli import add_train_parser
     except ImportError:  # trainer not installed
@@ -387,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ROLLCALL_HOME"] = str(Path(args.home).expanduser())
     try:
         return int(args.func(args) or 0)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if "damaged" in str(exc) or "not a Rollcall database" in str(exc):
+            print("  to restore the newest automatic backup: rollcall restore", file=sys.stderr)
+        return 2
     except RollcallError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
