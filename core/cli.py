@@ -264,8 +264,10 @@ def cmd_models(args) -> int:
     from .models import BUILTIN_MODELS
 
     with _engine(args) as engine:
-        if args.action == "fetch":
-            path = engine.registry.ensure_weights(args.name)
+        if args.action == "fetch":  # the one explicit, user-started download
+            from .models import ModelRegistry
+
+            path = ModelRegistry(engine.registry.cache_dir, allow_network=True).ensure_weights(args.name)
             print(f"{args.name}: ready at {path}")
             return 0
         if args.action == "add":

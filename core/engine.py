@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .detect import FaceDetector
-from .embed import Embedder, EmbedderInfo, choose_device, configure_threads, describe_device
+from .embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
+                    describe_device, export_onnx, onnx_path_for)
 from .errors import Cancelled, ModelNotFoundError
 from .match import GalleryMatcher
 from .models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
@@ -44,13 +45,14 @@ class Engine:
                  registry: ModelRegistry | None = None):
         self.settings = settings or Settings.load()
         self.store = store or GalleryStore(self.settings.database_path)
-        self.registry = registry or ModelRegistry()
+        # No network at run time: weights are fetched only by an explicit `rollcall models fetch`.
+        self.registry = registry or ModelRegistry(allow_network=False)
         self.device = choose_device(self.settings.device)
         if self.device == "cpu":
             configure_threads(self.settings.torch_threads)
         self._lock = threading.RLock()
         self._detector: FaceDetector | None = None
-        self._embedders: dict[str, Embedder] = {}
+        self._embedders: dict[str, Embedder | OnnxEmbedder] = {}
         self._matcher: GalleryMatcher | None = None
         self._active_model_id: str | None = None
         self.housekeeping()
@@ -146,14 +148,49 @@ class Engine:
                 _NETWORKS[key] = self.load_network(model_id)
             return _NETWORKS[key]
 
-    def embedder(self, model_id: str | None = None) -> Embedder:
-        """The inference embedder for a model (loaded once per process; never trained in place)."""
+    def embedder(self, model_id: str | None = None) -> Embedder | OnnxEmbedder:
+        """The inference embedder for a model (loaded once per process; never trained in place).
+
+        On the CPU this is an ONNX Runtime session when onnxruntime is installed (faster at batch 1),
+        else torch; settings.extra["embed_backend"] or ROLLCALL_EMBED_BACKEND ("torch") override it.
+        """
         model_id = model_id or self.active_model_id()
         with self._lock:
             if model_id not in self._embedders:
                 _, info = self.model_info(model_id)
-                self._embedders[model_id] = Embedder(self._shared_network(model_id), info)
+                embedder = None
+                if choose_backend(self.device, str(self.settings.extra.get("embed_backend", "auto"))) == "onnx":
+                    try:
+                        embedder = OnnxEmbedder(self._onnx_file(model_id), info)
+                    except Exception as exc:  # noqa: BLE001 - any export/runtime failure falls back to torch
+                        log.warning("ONNX Runtime embedder unavailable for %s (%s: %s); using torch.",
+                                    model_id, type(exc).__name__, exc)
+                self._embedders[model_id] = embedder or Embedder(self._shared_network(model_id), info)
             return self._embedders[model_id]
+
+    def _onnx_file(self, model_id: str) -> Path:
+        """The cached ONNX export of a model's checked weights, exported on first use."""
+        import json
+        import os
+
+        from .models import verify_weights
+
+        record, _ = self.model_info(model_id)
+        if record.id in BUILTIN_MODELS:
+            weights = self.registry.ensure_weights(record.id)  # checks the sidecar's checksum
+            sha256 = json.loads(weights.with_name(weights.name + ".json").read_text())["sha256"]
+        else:
+            weights = Path(record.weights_path)
+            sha256 = verify_weights(weights, record.settings.get("sha256"))
+        beside = onnx_path_for(weights, sha256)
+        in_cache = Path(self.registry.cache_dir) / beside.name  # bundled weights sit in a read-only folder
+        for path in (beside, in_cache):
+            if path.exists():
+                return path
+        path = beside if os.access(weights.parent, os.W_OK) else in_cache
+        log.info("Exporting %s to ONNX at %s (once per weights file).", model_id, path)
+        export_onnx(self.load_network(model_id), path)
+        return path
 
     @property
     def detector(self) -> FaceDetector:

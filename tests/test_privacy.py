@@ -101,3 +101,34 @@ def test_admin_pin_is_a_salted_scrypt_hash():
     assert not verify_pin("4321", "garbage")
     with pytest.raises(ValueError):
         hash_pin("12")
+
+
+def test_enroll_and_recognize_make_no_network_connection(engine, monkeypatch, faces):
+    """All data stays local: any attempt to open a connection fails the test."""
+    import socket
+
+    from core.recognize import recognize_source
+    from core.sources import ImageFolderSource
+
+    attempts = []
+
+    def refuse(self, address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError("network access during a local-only test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    person = dev_people()[2]
+    Enroller(engine).enroll_files("Local Only", dev_photos(person)[:3])
+    results = list(recognize_source(engine, ImageFolderSource(person, fps=10.0)))
+    assert len(results) == len(dev_photos(person))
+    assert attempts == []
+
+
+def test_missing_weights_are_not_downloaded_silently(tmp_path):
+    from core.errors import WeightsError
+    from core.models import ModelRegistry
+
+    with pytest.raises(WeightsError, match="rollcall models fetch"):
+        ModelRegistry(tmp_path, allow_network=False).ensure_weights("facenet-keras-128")
+    assert not (tmp_path / "downloads").exists()
