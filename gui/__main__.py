@@ -1,0 +1,7 @@
+"""`python -m gui` opens the Rollcall window."""
+
+import sys
+
+from .app import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""`rollcall-gui` / `python -m gui`: open the main window. `--self-test [--image PATH]` checks the install."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen
+
+from core.errors import RollcallError
+from core.settings import Settings
+
+from .errors import install_excepthook, setup_logging
+from .live import preload_libraries
+from .style import apply_style
+from .widgets import icon
+
+
+def _splash_pixmap() -> QPixmap:
+    pixmap = QPixmap(420, 220)
+    pixmap.fill(QColor("#111827"))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.drawPixmap(36, 70, icon("rollcall").pixmap(80, 80))
+    painter.setPen(QColor("#f9fafb"))
+    font = QFont()
+    font.setPointSize(24)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(136, 112, "Rollcall")
+    font.setPointSize(10)
+    font.setBold(False)
+    painter.setFont(font)
+    painter.setPen(QColor("#9ca3af"))
+    painter.drawText(138, 138, "Loading the face models…")
+    painter.end()
+    return pixmap
+
+
+def _self_test_window(engine) -> str:
+    """Open the main window offscreen on the self-test's engine, then close it."""
+    from .main_window import MainWindow
+
+    app = QApplication.instance()
+    window = MainWindow(engine)
+    window.show()
+    app.processEvents()
+    if not window.isVisible():
+        raise RuntimeError("the main window did not show")
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return f"{window.windowTitle()!r} opened and closed ({app.platformName()})"
+
+
+def self_test(argv: list[str]) -> int:
+    """Headless check of everything the app needs; the logic is core.selftest (no Qt there)."""
+    import argparse
+
+    from core.selftest import run_self_test
+
+    parser = argparse.ArgumentParser(prog="Rollcall --self-test")
+    parser.add_argument("--self-test", action="store_true")
+    parser.add_argument("--image", help="a photo with one clear face (default: see core/selftest.py)")
+    args, _ = parser.parse_known_args(argv)
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before the QApplication loads a platform plugin
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_style(app)
+    return run_self_test(args.image, _self_test_window)
+
+
+def main(argv: list[str] | None = None) -> int:
+    if "--self-test" in (sys.argv if argv is None else argv)[1:]:
+        return self_test((sys.argv if argv is None else argv)[1:])
+    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
+    app.setApplicationName("Rollcall")
+    app.setOrganizationName("Rollcall")
+    app.setWindowIcon(icon("rollcall"))
+    apply_style(app)
+    settings = Settings.load()
+    try:
+        log_path = setup_logging(settings)
+    except OSError:
+        log_path = None
+    install_excepthook(log_path)
+
+    splash = QSplashScreen(_splash_pixmap(), Qt.WindowType.WindowStaysOnTopHint)
+    splash.show()
+    app.processEvents()
+    try:
+        from .admin import open_engine
+
+        engine = open_engine(settings, before_dialog=splash.close)  # a damaged database offers a backup
+        if engine is None:
+            return 1
+        preload_libraries()
+    except RollcallError as exc:
+        splash.close()
+        QMessageBox.critical(None, "Rollcall", str(exc))
+        return 1
+
+    from .main_window import MainWindow
+
+    window = MainWindow(engine)
+    window.show()
+    splash.finish(window)
+    try:
+        return app.exec()
+    finally:
+        engine.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

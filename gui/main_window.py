@@ -1,0 +1,288 @@
+"""The main window: a sidebar of panels, the status bar (device, model, gallery) and clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
+                               QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+
+from core.engine import Engine, ReembedProgress
+from core.errors import RollcallError
+
+from . import workers
+from .admin import AdminGuard
+from .dialogs import show_error
+from .live import preload_libraries
+from .panels.attendance import AttendancePanel
+from .panels.enroll import EnrollPanel
+from .panels.people import PeoplePanel
+from .panels.recognize import RecognizePanel
+from .retrain_panel import RetrainPanel
+from .settings_dialog import SettingsDialog
+from .widgets import icon
+from .workers import Worker
+
+log = logging.getLogger(__name__)
+
+
+def activate_model(engine: Engine, model_id: str, cancel) -> Iterator[ReembedProgress]:
+    """Re-embed the gallery with a model, then make it active (runs in a worker)."""
+    yield from engine.reembed(model_id, cancel=cancel)
+    engine.activate_model(model_id, cancel=cancel)
+    return model_id
+
+
+class MainWindow(QMainWindow):
+    PANELS = ("recognize", "enroll", "people", "attendance", "models")
+    GUARDED = frozenset({"enroll", "people", "attendance", "models"})  # ask for the admin PIN, when one is set
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        preload_libraries()
+        self.engine = engine
+        self.model_job: Worker | None = None
+        self.guard = AdminGuard(lambda: self.engine.settings, self)
+        self.setWindowTitle("Rollcall")
+        self.setWindowIcon(icon("rollcall"))
+        self.resize(1280, 800)
+
+        self.recognize_panel = RecognizePanel(engine)
+        self.enroll_panel = EnrollPanel(engine)
+        self.people_panel = PeoplePanel(engine)
+        self.attendance_panel = AttendancePanel(engine)
+        self.retrain_panel = RetrainPanel(engine)
+        panels = [self.recognize_panel, self.enroll_panel, self.people_panel, self.attendance_panel,
+                  self.retrain_panel]
+        titles = ["Recognize", "Enroll", "People", "Attendance", "Models"]
+        icons = ["recognize", "enroll", "people", "attendance", "models"]
+
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("content")
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setIconSize(QSize(20, 20))
+        for panel, title, icon_name in zip(panels, titles, icons):
+            self.stack.addWidget(panel)
+            self.nav.addItem(QListWidgetItem(icon(icon_name, light=True), title))
+        self.nav.setCurrentRow(0)
+        self.nav.currentRowChanged.connect(self._on_nav_row)
+
+        brand = QLabel("Rollcall")
+        brand.setObjectName("brand")
+        brand_sub = QLabel("Face attendance")
+        brand_sub.setObjectName("brandSub")
+        self.settings_button = QPushButton(icon("settings", light=True), "Settings")
+        self.settings_button.setObjectName("sidebarButton")
+        self.settings_button.clicked.connect(lambda: self.open_settings())
+        self.lock_button = QPushButton("Lock")
+        self.lock_button.setObjectName("sidebarButton")
+        self.lock_button.setToolTip("Lock the admin panels again; Recognize stays open.")
+        self.lock_button.clicked.connect(lambda: self.lock_admin())
+        self.lock_button.setVisible(False)
+        sidebar = QWidget()
+        sidebar.setObjectName("sidebar")
+        sidebar.setFixedWidth(200)
+        sidebar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(12, 18, 12, 14)
+        side.setSpacing(4)
+        side.addWidget(brand)
+        side.addWidget(brand_sub)
+        side.addWidget(self.nav, 1)
+        side.addWidget(self.lock_button)
+        side.addWidget(self.settings_button)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(sidebar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.device_label = QLabel()
+        self.model_label = QLabel()
+        self.gallery_label = QLabel()
+        self.job_progress = QProgressBar()
+        self.job_progress.setMaximumWidth(220)
+        self.job_progress.setVisible(False)
+        for widget in (self.job_progress, self.device_label, self.model_label, self.gallery_label):
+            self.statusBar().addPermanentWidget(widget)
+        self.statusBar().setSizeGripEnabled(False)
+
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
+
+        self.enroll_panel.gallery_changed.connect(self.on_gallery_changed)
+        self.enroll_panel.camera_needed.connect(lambda: self.recognize_panel.stop(wait=True))
+        self.recognize_panel.camera_needed.connect(lambda: self.enroll_panel.stop_capture(wait=True))
+        self.people_panel.gallery_changed.connect(self.on_gallery_changed)
+        self.people_panel.person_deleted.connect(self.on_person_deleted)
+        self.people_panel.person_renamed.connect(self.on_person_renamed)
+        self.recognize_panel.attendance_recorded.connect(self.attendance_panel.on_event)
+        self.recognize_panel.running_changed.connect(self._on_recognize_running)
+        self.retrain_panel.model_activated.connect(self.on_model_activated)
+        self.recognize_panel.source_status.connect(lambda message: self.statusBar().showMessage(message, 10_000))
+        self.guard.locked.connect(self._on_guard_locked)
+        self.guard.unlocked.connect(self._update_lock_button)
+        self.update_status()
+
+    # ---- navigation ----
+
+    def show_panel(self, name: str) -> QWidget:
+        """Switch to a panel (asking for the admin PIN where needed); returns the panel's widget."""
+        index = self.PANELS.index(name)
+        self.nav.setCurrentRow(index)
+        return self.stack.widget(index)
+
+    def current_panel(self) -> str:
+        return self.PANELS[self.stack.currentIndex()]
+
+    def _on_nav_row(self, row: int) -> None:
+        if row < 0 or row == self.stack.currentIndex():
+            return
+        name = self.PANELS[row]
+        if name in self.GUARDED and not self.guard.unlock(self):
+            self._select_row(self.stack.currentIndex())  # refused: stay where we were
+            return
+        self.stack.setCurrentIndex(row)
+        if name == "recognize":
+            self.guard.lock()  # back at the kiosk view: the admin panels close again
+
+    def _select_row(self, row: int) -> None:
+        blocked = self.nav.blockSignals(True)
+        try:
+            self.nav.setCurrentRow(row)
+        finally:
+            self.nav.blockSignals(blocked)
+
+    # ---- admin PIN ----
+
+    def lock_admin(self) -> None:
+        """Lock pressed: close the guard and go back to Recognize."""
+        self.guard.lock()
+        self._on_guard_locked()
+
+    def _on_guard_locked(self) -> None:
+        if self.guard.enabled and self.current_panel() in self.GUARDED:
+            self._select_row(0)
+            self.stack.setCurrentIndex(0)
+            self.statusBar().showMessage("Locked. Enter the admin PIN to open the other panels.", 5000)
+        self._update_lock_button()
+
+    def _update_lock_button(self) -> None:
+        self.lock_button.setVisible(self.guard.enabled and self.guard.is_unlocked())
+
+    # ---- status ----
+
+    def update_status(self) -> None:
+        try:
+            stats = self.engine.store.stats()
+            model = self.engine.active_model_id()
+        except RollcallError as exc:
+            self.statusBar().showMessage(str(exc))
+            return
+        self.device_label.setText(f"Device: {self.engine.device_description}")
+        self.model_label.setText(f"Model: {model}")
+        people, samples = stats["people"], stats["samples"]
+        self.gallery_label.setText(f"Gallery: {people} {'person' if people == 1 else 'people'}, {samples} samples")
+
+    def on_gallery_changed(self) -> None:
+        self.people_panel.refresh()
+        self.update_status()
+
+    def on_person_deleted(self, person_id: int) -> None:
+        self.recognize_panel.remove_person(person_id)
+        self.attendance_panel.refresh()
+        self.update_status()
+
+    def on_person_renamed(self, person_id: int, name: str) -> None:
+        self.recognize_panel.rename_person(person_id, name)
+        self.attendance_panel.refresh()
+
+    def on_model_activated(self, model_id: str) -> None:
+        self.engine.gallery_changed()
+        self.update_status()
+        self.statusBar().showMessage(f"Model {model_id} is now active.", 8000)
+
+    def _on_recognize_running(self, running: bool) -> None:
+        self.statusBar().showMessage("Recognizing…" if running else "", 0 if running else 3000)
+
+    # ---- settings ----
+
+    def open_settings(self) -> None:
+        if not self.guard.unlock(self):
+            return
+        dialog = SettingsDialog(self.engine, self)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        self.settings_applied(dialog)
+
+    def settings_applied(self, dialog: SettingsDialog) -> None:
+        self.recognize_panel.sound_box.setChecked(self.engine.settings.sound_on_mark)
+        message = "Settings saved. They apply the next time recognition starts."
+        if dialog.needs_restart:
+            message = "Settings saved. Restart Rollcall to use the new device or data folder."
+        if getattr(dialog, "pin_changed", False):
+            if self.guard.enabled:
+                self.guard.grant()  # the admin just typed the new PIN twice
+                message = "Settings saved. The admin PIN is set; press Lock when you leave."
+            else:
+                self.guard.lock()
+                message = "Settings saved. The admin PIN was removed."
+            self._update_lock_button()
+        self.statusBar().showMessage(message, 8000)
+        if dialog.model_to_activate:
+            self.start_model_activation(dialog.model_to_activate)
+        self.update_status()
+
+    def start_model_activation(self, model_id: str) -> None:
+        if self.model_job is not None:
+            return
+        self.model_job = Worker(activate_model, self.engine, model_id, name="activate model")
+        self.model_job.progress.connect(self._on_reembed_progress)
+        self.model_job.returned.connect(self.on_model_activated)
+        self.model_job.failed.connect(lambda message: show_error(self, message))
+        self.model_job.finished.connect(self._on_model_job_finished)
+        self.job_progress.setRange(0, 0)
+        self.job_progress.setFormat(f"Switching to {model_id}…")
+        self.job_progress.setVisible(True)
+        self.model_job.start()
+
+    def _on_reembed_progress(self, step: object) -> None:
+        if isinstance(step, ReembedProgress):
+            self.job_progress.setRange(0, max(step.total, 1))
+            self.job_progress.setValue(step.done)
+            self.job_progress.setFormat(f"Re-embedding {step.done}/{step.total}")
+
+    def _on_model_job_finished(self) -> None:
+        self.model_job = None
+        self.job_progress.setVisible(False)
+        self.update_status()
+
+    # ---- shutdown ----
+
+    def shutdown(self) -> None:
+        """Stop every worker and join its thread."""
+        self.guard.close()
+        self.recognize_panel.stop(wait=True)
+        self.enroll_panel.stop()
+        self.people_panel.stop()
+        stop_retrain = getattr(self.retrain_panel, "shutdown", None) or getattr(self.retrain_panel, "stop", None)
+        if callable(stop_retrain):
+            try:
+                stop_retrain()
+            except Exception:  # never block closing the window
+                log.exception("Stopping the retrain panel failed")
+        if not workers.stop_all():
+            log.warning("Some workers did not stop in time: %s", [w.name for w in workers.live_workers()])
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        self.shutdown()
+        super().closeEvent(event)

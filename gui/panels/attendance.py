@@ -1,0 +1,163 @@
+"""Attendance: who was there (today by default, or a date range), first and last time, CSV export."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHeaderView, QLabel, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.attendance import export_csv, range_report
+from core.engine import Engine
+from core.errors import RollcallError
+from core.records import DayRow
+
+from ..dialogs import show_error
+from ..widgets import Card, hbox, icon, panel_header
+
+COLUMNS = ["Date", "Name", "External ID", "First seen", "Last seen", "Sightings"]
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def _pydate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+class AttendancePanel(QWidget):
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.rows: list[DayRow] = []
+
+        today = _qdate(date.today())
+        self.start_edit = QDateEdit(today)
+        self.end_edit = QDateEdit(today)
+        for edit in (self.start_edit, self.end_edit):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("d MMM yyyy")
+        self.today_button = QPushButton("Today")
+        self.export_button = QPushButton(icon("download", light=True), "Export CSV…")
+        self.export_button.setProperty("primary", True)
+        self.summary_label = QLabel("")
+        self.summary_label.setObjectName("summary")
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("muted")
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setSortingEnabled(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+        card = Card()
+        card.body.addLayout(hbox(QLabel("From"), self.start_edit, QLabel("to"), self.end_edit, self.today_button,
+                                 None, self.export_button))
+        card.body.addWidget(self.summary_label)
+        card.body.addWidget(self.table, 1)
+        card.body.addWidget(self.status_label)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.setSpacing(12)
+        layout.addWidget(panel_header("Attendance", "Who was present, with the first and last time they were seen."))
+        layout.addWidget(card, 1)
+
+        self.start_edit.dateChanged.connect(self._start_changed)
+        self.end_edit.dateChanged.connect(self._end_changed)
+        self.today_button.clicked.connect(lambda: self.show_today())
+        self.export_button.clicked.connect(lambda: self.export())
+        self.refresh()
+
+    # ---- range ----
+
+    def date_range(self) -> tuple[date, date]:
+        return _pydate(self.start_edit.date()), _pydate(self.end_edit.date())
+
+    def set_range(self, start: date, end: date) -> None:
+        self.start_edit.blockSignals(True)
+        self.end_edit.blockSignals(True)
+        self.start_edit.setDate(_qdate(start))
+        self.end_edit.setDate(_qdate(end))
+        self.start_edit.blockSignals(False)
+        self.end_edit.blockSignals(False)
+        self.refresh()
+
+    def show_today(self) -> None:
+        self.set_range(date.today(), date.today())
+
+    def _start_changed(self, value: QDate) -> None:
+        if value > self.end_edit.date():
+            self.end_edit.setDate(value)  # refreshes through _end_changed
+        else:
+            self.refresh()
+
+    def _end_changed(self, value: QDate) -> None:
+        if value < self.start_edit.date():
+            self.start_edit.setDate(value)
+        else:
+            self.refresh()
+
+    # ---- table ----
+
+    def refresh(self) -> None:
+        start, end = self.date_range()
+        try:
+            self.rows = range_report(self.engine.store, start, end)
+        except RollcallError as exc:
+            self.rows = []
+            self.status_label.setText(str(exc))
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(self.rows))
+        for row, day_row in enumerate(self.rows):
+            first, last = day_row.first_seen, day_row.last_seen
+            cells = [day_row.day.isoformat(), day_row.name, day_row.external_id or "",
+                     first.strftime("%H:%M:%S"), last.strftime("%H:%M:%S"), str(day_row.events)]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, day_row.person_id)
+                if column == 5:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, column, item)
+        self.table.setSortingEnabled(True)
+        people = len({r.person_id for r in self.rows})
+        days = "today" if start == end == date.today() else (
+            f"on {start:%d %b %Y}" if start == end else f"from {start:%d %b %Y} to {end:%d %b %Y}")
+        self.summary_label.setText(f"{people} {'person' if people == 1 else 'people'} present {days}")
+
+    def names(self) -> list[str]:
+        return [r.name for r in self.rows]
+
+    def on_event(self, event) -> None:
+        """A new attendance event: refresh when its day is shown."""
+        start, end = self.date_range()
+        if start <= event.time.date() <= end:
+            self.refresh()
+
+    # ---- export ----
+
+    def export(self, path: str | None = None) -> None:
+        start, end = self.date_range()
+        if path is None:
+            suggested = f"attendance-{start.isoformat()}" + (f"-to-{end.isoformat()}" if end != start else "") + ".csv"
+            path, _ = QFileDialog.getSaveFileName(self, "Export attendance", suggested, "CSV files (*.csv)")
+        if not path:
+            return
+        if not path.lower().endswith(".csv"):
+            path += ".csv"
+        try:
+            count = export_csv(self.engine.store, path, start, end)
+        except (RollcallError, OSError) as exc:
+            show_error(self, f"Could not export: {exc}" if isinstance(exc, OSError) else str(exc))
+            return
+        self.status_label.setText(f"Exported {count} events to {path}")

@@ -1,0 +1,307 @@
+"""Recognize: the live view with face boxes, Start/Stop, and side lists of marked and unknown people.
+
+A worker thread reads frames, runs Recognizer.process and builds the QImage; the GUI thread only
+paints what arrives and adds attendance events to the lists.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterator
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage
+from PySide6.QtWidgets import (QApplication, QCheckBox, QLabel, QListWidget, QListWidgetItem, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from core.engine import Engine
+from core.recognize import FaceResult, FrameResult, RecognizeOptions, Recognizer
+from core.records import AttendanceEvent
+
+from ..dialogs import show_error
+from ..live import ImageMailbox, RateMeter, iter_frames, open_view_source
+from ..widgets import (Card, Overlay, SourcePicker, VideoView, hbox, icon, panel_header, pixmap_from_jpeg,
+                       qimage_from_bgr, rounded_pixmap)
+from ..workers import Worker
+
+log = logging.getLogger(__name__)
+
+MAX_LIST_ITEMS = 200
+KIND_LABELS = {"check_in": "Checked in", "check_out": "Checked out", "unknown": "Unknown"}
+
+
+@dataclass
+class LiveFrame:
+    """One processed frame for the GUI: the image (None when the GUI is behind) and what was found."""
+
+    image: QImage | None
+    result: FrameResult
+    fps: float
+    status: list[str]
+
+
+@dataclass
+class SourceStatus:
+    """Messages from the source while no frame comes, e.g. "Camera lost, reconnecting (try 2 of 5)…"."""
+
+    messages: list[str]
+
+
+def recognition_loop(engine: Engine, spec: str, mailbox: ImageMailbox,
+                     cancel_event: threading.Event) -> Iterator[LiveFrame | SourceStatus | str]:
+    """Runs in the worker thread: yields status strings, then one LiveFrame per processed frame.
+
+    The source's own messages (camera lost, reconnecting, reconnected) ride on the next frame, or come
+    as a SourceStatus while no frame arrives. A source that never comes back raises SourceError here."""
+    status: deque[str] = deque()
+    yield "Opening the source…"
+    with open_view_source(spec, engine.settings, cancel_event, status) as source:
+        yield "Loading the face models…"
+        _ = engine.detector, engine.embedder(), engine.matcher()  # load now, not on the first face
+        recognizer = Recognizer(engine, RecognizeOptions.from_settings(engine.settings), source_name=source.name)
+        meter = RateMeter()
+        yield ""
+        for frame in iter_frames(source, cancel_event, idle=True):
+            if frame is None:
+                if status:
+                    yield SourceStatus(_drain(status))
+                continue
+            result = recognizer.process(frame)
+            result.timings["total"] = sum(result.timings.values())
+            fps = meter.tick()
+            image = qimage_from_bgr(frame.image) if mailbox.try_send() else None
+            yield LiveFrame(image, result, fps, _drain(status))
+
+
+def _drain(status: deque[str]) -> list[str]:
+    messages = []
+    while status:
+        messages.append(status.popleft())
+    return messages
+
+
+def face_overlay(face: FaceResult) -> Overlay:
+    box = tuple(float(v) for v in face.box)
+    if face.state == "known":
+        return Overlay(box, f"{face.name or '?'}  {face.similarity:.2f}", "known")
+    if face.state == "unknown":
+        return Overlay(box, f"Unknown  {face.similarity:.2f}", "unknown")
+    if face.state == "too_small":
+        return Overlay(box, "", "too_small")
+    return Overlay(box, "…", "pending")
+
+
+class RecognizePanel(QWidget):
+    attendance_recorded = Signal(object)  # AttendanceEvent (check-in, check-out or unknown)
+    running_changed = Signal(bool)
+    camera_needed = Signal()  # emitted before starting, so a camera capture elsewhere can release the camera
+    source_status = Signal(str)  # "Camera lost, reconnecting (try 2 of 5)…", for the status bar
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.worker: Worker | None = None
+        self._mailbox = ImageMailbox()
+
+        self.source_picker = SourcePicker()
+        self.start_button = QPushButton(icon("play", light=True), "Start")
+        self.start_button.setProperty("primary", True)
+        self.stop_button = QPushButton(icon("stop"), "Stop")
+        self.stop_button.setEnabled(False)
+        self.sound_box = QCheckBox("Beep when someone is marked")
+        self.sound_box.setChecked(bool(engine.settings.sound_on_mark))
+        self.note_label = QLabel(self.source_picker.note)
+        self.note_label.setObjectName("note")
+        self.note_label.setWordWrap(True)
+        self.note_label.setVisible(bool(self.source_picker.note))
+
+        self.view = VideoView(placeholder="Choose a source and press Start")
+        self.stats_label = QLabel("")
+        self.stats_label.setObjectName("muted")
+
+        self.marked_list = self._make_list()
+        self.unknown_list = self._make_list()
+        self.marked_count = QLabel("0")
+        self.unknown_count = QLabel("0")
+        for label in (self.marked_count, self.unknown_count):
+            label.setObjectName("countBadge")
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.view, 1)
+        left_layout.addWidget(self.stats_label)
+
+        marked_card = Card()
+        marked_card.body.addLayout(hbox(self._title("Marked present"), None, self.marked_count))
+        marked_card.body.addWidget(self.marked_list)
+        unknown_card = Card()
+        unknown_card.body.addLayout(hbox(self._title("Unknown faces"), None, self.unknown_count))
+        unknown_card.body.addWidget(self.unknown_list)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(marked_card, 3)
+        right_layout.addWidget(unknown_card, 2)
+        right.setMinimumWidth(300)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.setSpacing(12)
+        layout.addWidget(panel_header("Recognize", "Watch a camera and mark who is present."))
+        layout.addLayout(hbox(QLabel("Source"), self.source_picker, self.start_button, self.stop_button, None,
+                              self.sound_box))
+        layout.addWidget(self.note_label)
+        layout.addWidget(splitter, 1)
+
+        self.start_button.clicked.connect(lambda: self.start())
+        self.stop_button.clicked.connect(lambda: self.stop())
+        self.sound_box.toggled.connect(self._sound_toggled)
+
+    @staticmethod
+    def _title(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("cardTitle")
+        return label
+
+    @staticmethod
+    def _make_list() -> QListWidget:
+        widget = QListWidget()
+        widget.setIconSize(QSize(48, 48))
+        widget.setWordWrap(True)
+        widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        widget.setSpacing(2)
+        widget.setObjectName("eventList")
+        return widget
+
+    # ---- running ----
+
+    def is_running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, spec: str | None = None) -> None:
+        if self.worker is not None:
+            return
+        spec = spec or self.source_picker.current_spec()
+        if not spec:
+            show_error(self, "No source chosen. Choose a camera, a video file, an image folder or a stream URL.")
+            return
+        self.camera_needed.emit()
+        self._mailbox = ImageMailbox()
+        self.worker = Worker(recognition_loop, self.engine, spec, self._mailbox, name="recognize")
+        self.worker.progress.connect(self._on_progress)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.returned.connect(self._on_source_ended)
+        self.worker.finished.connect(self._on_finished)
+        self.view.set_banner("Starting…")
+        self._set_running(True)
+        self.worker.start()
+
+    def stop(self, wait: bool = False) -> None:
+        """Ask the worker to stop; with wait, join it (used when the window closes)."""
+        if self.worker is None:
+            return
+        self.stop_button.setEnabled(False)
+        self.view.set_banner("Stopping…")
+        if wait:
+            self.worker.stop()
+        else:
+            self.worker.cancel()
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.source_picker.setEnabled(not running)
+        self.running_changed.emit(running)
+
+    def _on_progress(self, value: object) -> None:
+        if isinstance(value, str):
+            self.view.set_banner(value)
+            return
+        if isinstance(value, SourceStatus):
+            self._show_source_status(value.messages)
+            return
+        if not isinstance(value, LiveFrame):
+            return
+        if value.image is not None:
+            self._mailbox.received()
+            self.view.set_frame(value.image, [face_overlay(f) for f in value.result.faces], value.fps)
+        self._show_source_status(value.status)
+        timings = value.result.timings
+        stages = " · ".join(f"{name} {timings[name] * 1000:.0f} ms" for name in ("detect", "embed", "total")
+                            if name in timings)
+        faces = len(value.result.faces)
+        self.stats_label.setText(f"{value.fps:.1f} frames/s · {faces} face{'' if faces == 1 else 's'} · {stages}")
+        for event in value.result.events:
+            self._add_event(event)
+
+    def _show_source_status(self, messages: list[str]) -> None:
+        for message in messages:
+            self.view.set_banner(message, "warn")
+            self.source_status.emit(message)
+        if messages and messages[-1].endswith("reconnected."):
+            self.view.set_banner("")
+
+    def _add_event(self, event: AttendanceEvent) -> None:
+        known = event.person_id is not None
+        target = self.marked_list if known else self.unknown_list
+        when = event.time.strftime("%H:%M:%S")
+        if known:
+            text = f"{event.person_name}\n{KIND_LABELS.get(event.kind, event.kind)} {when} · {event.similarity:.2f}"
+        else:
+            text = f"Unknown visitor\nSeen {when} · best {event.similarity:.2f}"
+        item = QListWidgetItem(QIcon(rounded_pixmap(pixmap_from_jpeg(event.snapshot_jpeg), 48, 6)), text)
+        item.setData(Qt.ItemDataRole.UserRole, event.person_id)
+        target.insertItem(0, item)
+        while target.count() > MAX_LIST_ITEMS:
+            target.takeItem(target.count() - 1)
+        self.marked_count.setText(str(self.marked_list.count()))
+        self.unknown_count.setText(str(self.unknown_list.count()))
+        if known and self.sound_box.isChecked():
+            QApplication.beep()
+        self.attendance_recorded.emit(event)
+
+    def _on_failed(self, message: str) -> None:
+        self.view.set_banner("Stopped: the source failed", "error")
+        show_error(self, message)
+
+    def _on_source_ended(self, _result: object) -> None:
+        self.view.set_banner("The source has no more frames", "info")
+
+    def _on_finished(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None and worker.is_cancelled:
+            self.view.set_banner("Stopped")
+        self._set_running(False)
+
+    # ---- other panels' changes ----
+
+    def remove_person(self, person_id: int) -> None:
+        """A person was deleted: drop them from the marked list."""
+        for row in reversed(range(self.marked_list.count())):
+            if self.marked_list.item(row).data(Qt.ItemDataRole.UserRole) == person_id:
+                self.marked_list.takeItem(row)
+        self.marked_count.setText(str(self.marked_list.count()))
+
+    def rename_person(self, person_id: int, name: str) -> None:
+        for row in range(self.marked_list.count()):
+            item = self.marked_list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == person_id:
+                item.setText(name + "\n" + item.text().split("\n", 1)[-1])
+
+    def _sound_toggled(self, on: bool) -> None:
+        self.engine.settings.sound_on_mark = on
+        try:
+            self.engine.settings.save()
+        except OSError as exc:
+            log.warning("Could not save settings: %s", exc)
