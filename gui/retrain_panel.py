@@ -205,6 +205,7 @@ class RetrainPanel(QWidget):
         settings_card.body.addWidget(self.strategy_help)
         settings_card.body.addWidget(self.lfw_box)
         settings_card.body.addLayout(hbox(self.start_button, self.cancel_button, None))
+        settings_card.body.addStretch(1)
 
         # ---- progress ----
         self.progress_bar = QProgressBar()
@@ -378,8 +379,8 @@ class RetrainPanel(QWidget):
                 f"active triplets {progress.active_fraction * 100:.0f}%, d(a,p) {progress.mean_d_ap:.3f}, "
                 f"d(a,n) {progress.mean_d_an:.3f}")
         else:
-            if progress.total:
-                self.progress_bar.setRange(0, progress.total)
+            if progress.total_steps:
+                self.progress_bar.setRange(0, progress.total_steps)
                 self.progress_bar.setValue(progress.step)
             else:
                 self.progress_bar.setRange(0, 0)
