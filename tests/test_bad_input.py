@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -99,3 +99,32 @@ def test_twenty_faces_are_refused_for_enrollment(engine, tmp_path):
     count = int(str(info.value).split(": ")[1].split(" faces")[0])
     assert count >= 20
     assert engine.store.list_people() == []
+
+
+folder_names = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\\x00"),
+                       min_size=1, max_size=60).filter(lambda s: s.strip(" ._") and not s.startswith("."))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=folder_names)
+def test_import_takes_any_folder_name_as_the_person_name(engine, tmp_path_factory, name):
+    """A folder-per-person tree with an arbitrary (legal) folder name imports or says why not."""
+    import shutil
+
+    from core.enroll import Enroller
+    from tests.conftest import dev_people, dev_photos
+
+    root = tmp_path_factory.mktemp("tree")
+    try:
+        (root / name).mkdir()
+    except OSError:
+        return  # not a legal folder name on this file system
+    shutil.copy(dev_photos(dev_people()[7])[0], root / name / "photo.jpg")
+    report = list(Enroller(engine).import_tree(root))[-1].report
+    expected = name.replace("_", " ").strip()
+    people = [p.name for p in engine.store.list_people()]
+    if report.samples_added:
+        assert expected in people
+    else:
+        assert report.skipped_duplicates == 1 or report.refused or report.warnings
+    assert engine.store.integrity_check() == []
