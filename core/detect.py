@@ -3,10 +3,18 @@
 Every face comes back with its box, probability, 5 landmarks and an aligned square crop
 (the box plus a margin, resized to `crop_size`), the way the FaceNet embedders were trained.
 A frame with no face gives an empty list.
+
+On the CPU the three MTCNN networks run in ONNX Runtime when it is installed (exported in memory
+from facenet-pytorch's weights once per process; boxes agree with torch to 1e-3 px). The detector is
+about 1.5-2x faster that way; the rest of MTCNN (pyramid, NMS) is facenet-pytorch's code unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +22,10 @@ import cv2
 import numpy as np
 
 from .images import load_image, to_rgb
+
+log = logging.getLogger(__name__)
+
+DETECT_BACKEND_ENV = "ROLLCALL_DETECT_BACKEND"  # auto (default), onnx or torch
 
 
 @dataclass
@@ -84,6 +96,7 @@ class FaceDetector:
         margin: float = 32,
         crop_size: int = 160,
         min_prob: float = 0.9,
+        backend: str = "auto",  # "auto"/"onnx": ONNX Runtime nets on the CPU when available; "torch"
     ):
         from facenet_pytorch import MTCNN
 
@@ -101,9 +114,19 @@ class FaceDetector:
             post_process=False,
             device=device,
         )
+        self.backend = "torch"
+        backend = (os.environ.get(DETECT_BACKEND_ENV) or backend or "auto").lower()
+        if str(device) == "cpu" and backend in ("auto", "onnx"):
+            nets = _ort_mtcnn_nets(self._mtcnn)
+            if nets is not None:
+                self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet = nets
+                self.backend = "onnx"
 
-    def detect(self, rgb: np.ndarray, scale: float = 1.0, with_crops: bool = True) -> list[DetectedFace]:
-        return self.detect_batch([rgb], scale=scale, with_crops=with_crops)[0]
+    def detect(self, rgb: np.ndarray, scale: float = 1.0, with_crops: bool = True,
+               min_face_px: float | None = None, thresholds: tuple[float, float, float] | None = None
+               ) -> list[DetectedFace]:
+        return self.detect_batch([rgb], scale=scale, with_crops=with_crops, min_face_px=min_face_px,
+                                 thresholds=thresholds)[0]
 
     def detect_bgr(self, bgr: np.ndarray, **kw) -> tuple[np.ndarray, list[DetectedFace]]:
         rgb = to_rgb(bgr, "bgr")
@@ -114,11 +137,21 @@ class FaceDetector:
         return rgb, self.detect(rgb, **kw)
 
     def detect_batch(
-        self, frames: list[np.ndarray], scale: float = 1.0, with_crops: bool = True
+        self, frames: list[np.ndarray], scale: float = 1.0, with_crops: bool = True,
+        min_face_px: float | None = None, thresholds: tuple[float, float, float] | None = None,
     ) -> list[list[DetectedFace]]:
-        """Detect faces in RGB frames. Frames of one size run as one MTCNN batch."""
-        import torch
+        """Detect faces in RGB frames. Frames of one size run as one MTCNN batch.
 
+        min_face_px: smallest face to look for, in pixels of the frames as given (None: the
+        detector's min_face_size applied to the scaled frame, i.e. min_face_size / scale).
+        MTCNN's cost depends on this size, not on `scale`; a reduced scale mainly saves the
+        conversion and first pyramid level of a large frame.
+        thresholds: MTCNN's P/R/O-Net thresholds for this call (None: the detector's).
+        """
+        import torch
+        from facenet_pytorch.models.utils.detect_face import detect_face
+
+        minsize = self.min_face_size if min_face_px is None else max(12.0, float(min_face_px) * scale)
         frames = [to_rgb(f, "rgb") for f in frames]
         inputs = frames
         if scale != 1.0:
@@ -132,10 +165,20 @@ class FaceDetector:
                 for i in idx:
                     results[i] = []
                 continue
-            with torch.inference_mode():
-                boxes, probs, points = self._mtcnn.detect(np.stack([inputs[i] for i in idx]), landmarks=True)
+            m = self._mtcnn
+            with torch.inference_mode(), _torch_threads(1 if self.backend == "onnx" else None):
+                # MTCNN.detect without its PIL handling, with our minsize and thresholds
+                batch_boxes, batch_points = detect_face(np.stack([inputs[i] for i in idx]), minsize, m.pnet,
+                                                        m.rnet, m.onet, list(thresholds or m.thresholds),
+                                                        m.factor, m.device)
             for j, i in enumerate(idx):
-                results[i] = self._faces(frames[i], boxes[j], probs[j], points[j], 1.0 / scale, with_crops)
+                box, pts = np.asarray(batch_boxes[j]), np.asarray(batch_points[j])
+                if len(box) == 0:
+                    results[i] = []
+                    continue
+                order = np.argsort((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]))[::-1]  # largest first,
+                box, pts = box[order], pts[order]  # as MTCNN(select_largest=True).detect returns them
+                results[i] = self._faces(frames[i], box[:, :4], box[:, 4], pts, 1.0 / scale, with_crops)
         return results  # type: ignore[return-value]
 
     def _faces(self, rgb, boxes, probs, points, inv_scale, with_crops) -> list[DetectedFace]:
@@ -157,3 +200,97 @@ class FaceDetector:
             if face.crop is None:
                 face.crop = crop_face(rgb, face.box, self.margin, self.crop_size)
         return faces
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int | None):
+    """Run torch ops of the calling thread on `count` intra-op threads, then restore the setting.
+
+    With the networks in ONNX Runtime, what is left of MTCNN in torch is hundreds of tiny ops
+    (resampling, NMS), for which waking a second thread costs more than it saves, up to tens of
+    times more when another process keeps the other core busy. OpenMP keeps the count per thread,
+    so other threads (a trainer) are not affected.
+    """
+    if count is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous == count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+# ---- ONNX Runtime MTCNN networks --------------------------------------------------------------------
+
+_ORT_NETS: dict[int, tuple] = {}
+_ORT_NETS_LOCK = threading.Lock()
+
+
+def _ort_mtcnn_nets(mtcnn) -> tuple | None:
+    """P-, R- and O-Net as ONNX Runtime modules (shared per thread count), or None when
+    onnxruntime or the exporter is missing (then torch runs them)."""
+    from .embed import onnxruntime_available
+
+    if not onnxruntime_available():
+        return None
+    import torch
+
+    threads = torch.get_num_threads()
+    with _ORT_NETS_LOCK:
+        if threads not in _ORT_NETS:
+            try:
+                _ORT_NETS[threads] = (
+                    _OrtNet(mtcnn.pnet, (1, 3, 64, 80), {0: "batch", 2: "height", 3: "width"}),
+                    _OrtNet(mtcnn.rnet, (4, 3, 24, 24), {0: "batch"}),
+                    _OrtNet(mtcnn.onet, (4, 3, 48, 48), {0: "batch"}),
+                )
+            except Exception as exc:  # noqa: BLE001 - e.g. the `onnx` package is missing: use torch
+                log.warning("MTCNN runs in torch: ONNX export failed (%s: %s).", type(exc).__name__, exc)
+                return None
+        return _ORT_NETS[threads]
+
+
+_ORT_NET_CLASS = None
+
+
+def _OrtNet(net, example_shape, dynamic_axes):  # noqa: N802 - a class built on first use (torch is lazy)
+    global _ORT_NET_CLASS
+    if _ORT_NET_CLASS is None:
+        import torch
+
+        class OrtNet(torch.nn.Module):
+            """One exported MTCNN network behind torch's call interface (CPU tensors in and out)."""
+
+            def __init__(self, net, example_shape, dynamic_axes):
+                import io
+                import warnings
+
+                from .embed import ort_session
+
+                super().__init__()
+                # detect_face reads the model's dtype from its first parameter.
+                self.dtype_probe = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
+                example = torch.zeros(example_shape)
+                with torch.no_grad():
+                    outputs = [f"out{i}" for i in range(len(net(example)))]
+                buffer = io.BytesIO()
+                with torch.no_grad(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    torch.onnx.export(net, (example,), buffer, dynamo=False, input_names=["x"],
+                                      output_names=outputs, opset_version=17,
+                                      dynamic_axes={"x": dynamic_axes, **{o: {0: "batch"} for o in outputs}})
+                self.session = ort_session(buffer.getvalue())
+
+            def forward(self, x):
+                arrays = self.session.run(None, {"x": x.detach().float().contiguous().numpy()})
+                return tuple(torch.from_numpy(a) for a in arrays)
+
+        _ORT_NET_CLASS = OrtNet
+    return _ORT_NET_CLASS(net, example_shape, dynamic_axes)

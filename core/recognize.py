@@ -1,17 +1,30 @@
 """The live pipeline: source -> detect -> track -> embed -> match -> vote -> attendance events.
 
-Detection can run on every Nth frame and at a reduced scale; the tracker carries boxes between
-detections. Only new, unsettled or due-for-re-identification tracks are embedded, batched across
-faces. A person is marked only after consistent votes over several frames.
+Threads: `recognize_source` decodes on a helper thread (a live or paced source through
+LatestFrameGrabber, which drops stale frames; a file through a small read-ahead queue, which drops
+none) while the calling thread runs inference; the caller (CLI, GUI worker feeding the GUI thread)
+displays. Per frame:
+
+- MTCNN runs on every `detect_every`-th frame (and whenever the picture comes from a new file);
+  the IoU tracker carries boxes in between by their velocity. Large frames are detected at a
+  reduced scale with the same smallest face size in frame pixels, so nothing the full-scale
+  detector finds is lost (MTCNN's cost depends on that size, not on the scale).
+- Only new, unsettled or due-for-re-identification tracks are embedded, batched across faces.
+- A person is marked only after consistent votes over several frames.
+
+The defaults were chosen with benchmarks/realtime.py (see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+import cv2
 import numpy as np
 
 from .attendance import AttendanceBook, AttendanceRules
@@ -19,7 +32,7 @@ from .engine import Engine
 from .errors import PersonNotFoundError
 from .images import encode_jpeg, to_rgb
 from .records import AttendanceEvent
-from .sources import Frame, FrameSource
+from .sources import Frame, FrameSource, LatestFrameGrabber
 from .track import UNKNOWN, IouTracker, Track, needs_reidentification
 
 log = logging.getLogger(__name__)
@@ -29,12 +42,23 @@ CancelCheck = Callable[[], bool]
 
 @dataclass
 class RecognizeOptions:
-    detect_every: int = 1  # run MTCNN on every Nth frame; the tracker predicts in between
-    detect_scale: float = 1.0  # run MTCNN on a frame scaled by this factor
+    detect_every: int = 8  # run MTCNN on every Nth frame; the tracker predicts in between
+    detect_every_pending: int = 1  # ... every Nth while a face big enough to identify is not settled yet
+    detect_scale: float = 0.0  # run MTCNN on a frame scaled by this factor; 0 = auto (short side <= 540 px)
+    detect_min_face_px: int = 40  # smallest face MTCNN looks for, in frame pixels at any scale
+    # P-Net 0.8 instead of 0.6: ~40% fewer candidates for R-Net, no face lost on the Hamilton and
+    # crowd clips (benchmarks/README.md); the R/O-Net thresholds are MTCNN's own.
+    detect_thresholds: tuple[float, float, float] = (0.8, 0.7, 0.7)
     min_face_px: int = 40  # smaller faces are tracked but not identified
     reid_interval_s: float = 2.0  # tracks settled on a person are checked again this often
-    unknown_recheck_s: float = 0.2  # tracks settled as unknown are checked this often (a turning face)
+    unknown_recheck_s: float = 0.5  # tracks settled as unknown are checked this often (a turning face)
+    # ... except during a track's first `young_track_s`, while its best similarity is less than
+    # `ambiguous_below` under the match threshold (a face still turning to the camera): then at every
+    # detection, with detection at the `detect_every_pending` rate.
+    young_track_s: float = 1.0
+    ambiguous_below: float = 0.15
     unknown_delay_s: float = 1.0  # a track must stay unknown this long before it is logged
+    scene_cut_level: float = 20.0  # mean change of a 32x18 thumbnail (0-255) that counts as a new scene; 0 = off
     votes_needed: int = 3
     min_vote_fraction: float = 0.6
     log_unknown: bool = True
@@ -74,46 +98,111 @@ class Recognizer:
         self.book = book or AttendanceBook(engine.store, AttendanceRules.from_settings(engine.settings))
         self.source_name = source_name
         # A short vote window lets a track flip quickly once its face turns to the camera.
-        self.tracker = IouTracker(max_age_s=1.0, vote_window=max(5, 2 * self.options.votes_needed - 1))
+        # IoU 0.2 (not 0.3): with detection every few frames a bobbing head moves a third of its size.
+        self.tracker = IouTracker(iou_threshold=0.2, max_age_s=1.0,
+                                  vote_window=max(5, 2 * self.options.votes_needed - 1))
         self._frames = 0
+        self._since_detect = 0
+        self._last_source: str | None = None
+        self._thumb: np.ndarray | None = None
+        self.scene_cuts = 0
         self._probs: dict[int, float] = {}
         self._crops: dict[int, np.ndarray] = {}
+
+    def detection_scale(self, shape: tuple[int, ...]) -> float:
+        """The scale MTCNN runs at for frames of this shape."""
+        if self.options.detect_scale > 0:
+            return min(1.0, float(self.options.detect_scale))
+        return min(1.0, 540.0 / max(1, min(shape[:2])))
 
     def process(self, frame: Frame) -> FrameResult:
         opts = self.options
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        rgb = to_rgb(frame.image, "bgr")
-        detect_now = self._frames % max(1, opts.detect_every) == 0
+        new_picture = frame.source != self._last_source  # an image folder: every file is a new scene
+        self._last_source = frame.source
+        if self._scene_cut(frame.image) and not new_picture:
+            # A cut (or the camera knocked): boxes carried over would hand one person's identity to
+            # whoever now stands at the same place, so start tracking afresh.
+            self.tracker.reset()
+            self.scene_cuts += 1
+            new_picture = True
+        every = opts.detect_every_pending if self._identification_pending(frame.timestamp) else opts.detect_every
+        detect_now = new_picture or self._since_detect >= max(1, every) - 1
+        self._since_detect = 0 if detect_now else self._since_detect + 1
         self._frames += 1
         visible: list[Track]
         if detect_now:
-            faces = self.engine.detector.detect(rgb, scale=opts.detect_scale, with_crops=False)
+            image = frame.image
+            if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
+                    and image.dtype == np.uint8):  # odd formats (or none: ImageError) -> BGR uint8
+                image = np.ascontiguousarray(to_rgb(image, "bgr")[:, :, ::-1])
+            scale = self.detection_scale(image.shape)
+            small = image if scale >= 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            small_rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+            t_prep = time.perf_counter()
+            timings["prepare"] = t_prep - t0
+            faces = self.engine.detector.detect(small_rgb, with_crops=False, thresholds=opts.detect_thresholds,
+                                                min_face_px=max(12.0, opts.detect_min_face_px * scale))
+            if scale < 1.0:
+                for face in faces:
+                    face.box = face.box / np.float32(scale)
+                    face.landmarks = face.landmarks / np.float32(scale)
             t1 = time.perf_counter()
-            timings["detect"] = t1 - t0
+            timings["detect"] = t1 - t_prep
             boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
             visible = self.tracker.update(boxes, frame.timestamp)
+            for track in visible:
+                _translation_only(track)
             timings["track"] = time.perf_counter() - t1
             for track, face in zip(visible, faces):
                 self._probs[track.id] = face.prob
-            self._embed_due(rgb, visible, faces, frame.timestamp, timings)
+            self._embed_due(image, visible, faces, frame.timestamp, timings)
         else:
             visible = [t for t in self.tracker.predict(frame.timestamp) if t.misses == 0]
+            timings["track"] = time.perf_counter() - t0
         t2 = time.perf_counter()
         events = self._attendance(visible, frame.timestamp)
         timings["attendance"] = time.perf_counter() - t2
         return FrameResult(frame, [self._face_result(t) for t in visible], events, timings, detect_now)
 
-    def _embed_due(self, rgb, tracks: list[Track], faces, now: float, timings: dict[str, float]) -> None:
+    def _identification_pending(self, now: float) -> bool:
+        """A visible face big enough to identify is not settled yet, or is young and settled as
+        unknown (it may still turn to the camera)."""
+        for track in self.tracker.active_tracks():
+            if track.misses == 0 and (track.needs_embedding or track.identity is None
+                                      and self._interval(track, now) == 0.0):
+                box = track.observed_box
+                size = min(box[2] - box[0], box[3] - box[1])
+                # A face that was big enough once and hovers near the limit may grow back soon.
+                if size >= self.options.min_face_px * (0.75 if track.votes else 1.0):
+                    return True
+        return False
+
+    def _scene_cut(self, image) -> bool:
+        """True when this frame looks nothing like the previous one (a cut in a video)."""
+        if self.options.scene_cut_level <= 0 or not isinstance(image, np.ndarray) or image.ndim < 2:
+            return False
+        step = max(1, min(image.shape[:2]) // 90)
+        thumb = cv2.resize(np.ascontiguousarray(image[::step, ::step]), (32, 18),
+                           interpolation=cv2.INTER_AREA).astype(np.float32)
+        previous, self._thumb = self._thumb, thumb
+        if previous is None or previous.shape != thumb.shape:
+            return previous is not None
+        return float(np.abs(thumb - previous).mean()) > self.options.scene_cut_level
+
+    def _embed_due(self, bgr, tracks: list[Track], faces, now: float, timings: dict[str, float]) -> None:
         detector = self.engine.detector
         due = [(t, f) for t, f in zip(tracks, faces)
-               if f.size_px >= self.options.min_face_px and needs_reidentification(t, now, self._interval(t))]
+               if f.size_px >= self.options.min_face_px and needs_reidentification(t, now, self._interval(t, now))]
         if not due:
             return
         t0 = time.perf_counter()
         from .detect import crop_face
 
-        crops = [crop_face(rgb, f.box, detector.margin, detector.crop_size) for _, f in due]
+        # Crop from the full-resolution BGR frame; only the 160x160 crops are converted to RGB.
+        crops = [np.ascontiguousarray(crop_face(bgr, f.box, detector.margin, detector.crop_size)[:, :, ::-1])
+                 for _, f in due]
         vectors = self.engine.embedder().embed(crops)
         t1 = time.perf_counter()
         results = self.engine.matcher().match(vectors)
@@ -124,10 +213,16 @@ class Recognizer:
             track.settle(self.options.votes_needed, self.options.min_vote_fraction)
             self._crops[track.id] = crop
 
-    def _interval(self, track: Track) -> float:
+    def _interval(self, track: Track, now: float) -> float:
+        """How long after its last embedding a track is embedded again."""
         if track.identity is not None:
             return self.options.reid_interval_s
-        return self.options.unknown_recheck_s if track.settled_unknown else 0.0
+        if track.settled_unknown:
+            young = now - track.first_seen < self.options.young_track_s
+            best = max((similarity for _, similarity in track.votes), default=-1.0)
+            if not young or best < self.engine.matcher().threshold - self.options.ambiguous_below:
+                return self.options.unknown_recheck_s
+        return 0.0
 
     def _attendance(self, tracks: list[Track], now: float) -> list[AttendanceEvent]:
         events = []
@@ -173,14 +268,104 @@ class Recognizer:
         return FaceResult(track.id, track.box.copy(), "too_small" if small and not track.votes else "pending")
 
 
+def _translation_only(track: Track) -> None:
+    """Keep a track's box size between detections: extrapolating MTCNN's jittery size over several
+    frames shrinks or swells boxes until they no longer overlap the next detection."""
+    v = track.velocity
+    vx, vy = (v[0] + v[2]) / 2, (v[1] + v[3]) / 2
+    track.velocity = np.array([vx, vy, vx, vy], np.float32)
+
+
 def recognize_source(engine: Engine, source: FrameSource, options: RecognizeOptions | None = None,
-                     cancel: CancelCheck | None = None) -> Iterator[FrameResult]:
-    """Run recognition over a source until it ends or `cancel()` is true. Yields one result per frame."""
+                     cancel: CancelCheck | None = None, threaded: bool = True) -> Iterator[FrameResult]:
+    """Run recognition over a source until it ends or `cancel()` is true. Yields one result per frame.
+
+    threaded: decode on a helper thread while this one runs inference (see `decoded_frames`);
+    False reads the source on this thread. result.timings["decode"] is the time spent waiting for
+    (threaded) or reading (not threaded) the frame.
+    """
     recognizer = Recognizer(engine, options, source_name=source.name)
-    for frame in source:
-        if cancel and cancel():
-            break
+    frames = decoded_frames(source) if threaded else _timed(iter(source))
+    try:
+        for frame, waited in frames:
+            if cancel and cancel():
+                break
+            t0 = time.perf_counter()
+            result = recognizer.process(frame)
+            result.timings["total"] = time.perf_counter() - t0
+            result.timings["decode"] = waited
+            yield result
+    finally:
+        frames.close()
+
+
+def _timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
+    while True:
         t0 = time.perf_counter()
-        result = recognizer.process(frame)
-        result.timings["total"] = time.perf_counter() - t0
-        yield result
+        frame = next(frames, None)
+        if frame is None:
+            return
+        yield frame, time.perf_counter() - t0
+
+
+def decoded_frames(source: FrameSource, read_ahead: int = 4) -> Iterator[tuple[Frame, float]]:
+    """(frame, seconds waited for it), decoded on a helper thread.
+
+    A live or real-time paced source goes through LatestFrameGrabber: a frame that inference has
+    not taken before the next one arrives is dropped, so the picture is never late. A file read as
+    fast as possible goes through a queue of `read_ahead` frames: none is dropped, and decoding
+    overlaps inference. Closing the generator stops and joins the thread.
+    """
+    if source.is_live or getattr(source, "_realtime", False):
+        with LatestFrameGrabber(source) as grabber:
+            while True:
+                t0 = time.perf_counter()
+                frame = grabber.get(timeout=0.5)
+                if frame is not None:
+                    yield frame, time.perf_counter() - t0
+                elif grabber.ended:
+                    return
+        return
+    yield from _read_ahead(source, read_ahead)
+
+
+_END = object()
+
+
+def _read_ahead(source: FrameSource, size: int) -> Iterator[tuple[Frame, float]]:
+    frames: queue.Queue = queue.Queue(maxsize=max(1, size))
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                frames.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for frame in source:
+                if not put(frame):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            failure.append(exc)
+        put(_END)
+
+    thread = threading.Thread(target=run, name=f"decode {source.name}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            t0 = time.perf_counter()
+            item = frames.get()
+            if item is _END:
+                if failure:
+                    raise failure[0]
+                return
+            yield item, time.perf_counter() - t0
+    finally:
+        stop.set()
+        thread.join(5.0)

@@ -49,10 +49,11 @@ def _self_test_window(engine) -> str:
     app.processEvents()
     if not window.isVisible():
         raise RuntimeError("the main window did not show")
+    title = window.windowTitle()
     window.close()
     window.deleteLater()
     app.processEvents()
-    return f"{window.windowTitle()!r} opened and closed ({app.platformName()})"
+    return f"{title!r} opened and closed ({app.platformName()})"
 
 
 def self_test(argv: list[str]) -> int:
