@@ -179,6 +179,8 @@ def cmd_recognize(args) -> int:
     stop = threading.Event()
     with _engine(args) as engine:
         options = RecognizeOptions.from_settings(engine.settings)
+        if args.liveness:
+            options.require_liveness = True
         with open_source(args.source, stop_event=stop,
                          on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source:
             total = source.frame_count
@@ -365,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recognize", help="run recognition on a camera, video file, URL or image folder")
     p.add_argument("source", help="camera index (0), video file, rtsp/http URL or image folder")
     p.add_argument("--max-frames", type=int, default=0)
+    p.add_argument("--liveness", action="store_true",
+                   help="mark only faces that move like a live face (refuses a photo held up to the camera)")
     p.add_argument("--threshold", type=float)
     p.set_defaults(func=cmd_recognize)
 

@@ -35,12 +35,13 @@ def _masks() -> tuple[np.ndarray, np.ndarray]:
 MOVING, STILL = _masks()
 
 
-def canonical_face(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+def canonical_face(image: np.ndarray, landmarks: np.ndarray, order: str = "rgb") -> np.ndarray | None:
     """The face warped onto TEMPLATE, grey, standardised; None if the landmarks are degenerate."""
     matrix, _ = cv2.estimateAffinePartial2D(np.asarray(landmarks, np.float32), TEMPLATE)
     if matrix is None:
         return None
-    grey = cv2.cvtColor(cv2.warpAffine(rgb, matrix, (SIZE, SIZE)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    code = cv2.COLOR_BGR2GRAY if order == "bgr" else cv2.COLOR_RGB2GRAY
+    grey = cv2.cvtColor(cv2.warpAffine(image, matrix, (SIZE, SIZE)), code).astype(np.float32)
     return (grey - grey.mean()) / (grey.std() + 1e-3)
 
 
@@ -59,8 +60,8 @@ class LivenessChecker:
     _faces: deque = field(default_factory=deque)
     _scores: list[float] = field(default_factory=list)
 
-    def add(self, rgb: np.ndarray, landmarks: np.ndarray) -> None:
-        face = canonical_face(rgb, landmarks)
+    def add(self, image: np.ndarray, landmarks: np.ndarray, order: str = "rgb") -> None:
+        face = canonical_face(image, landmarks, order)
         if face is None:
             return
         self._faces.append(face)

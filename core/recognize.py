@@ -33,6 +33,7 @@ from .errors import PersonNotFoundError
 from .images import encode_jpeg, to_rgb
 from .records import AttendanceEvent
 from .sources import Frame, FrameSource, LatestFrameGrabber
+from .liveness import LivenessChecker
 from .track import UNKNOWN, IouTracker, Track, needs_reidentification
 
 log = logging.getLogger(__name__)
@@ -63,17 +64,20 @@ class RecognizeOptions:
     min_vote_fraction: float = 0.6
     log_unknown: bool = True
     unknown_min_prob: float = 0.97  # only confident detections are logged as unknown visitors
+    # Liveness (core.liveness): a known face is marked only once its landmarks show live, non-rigid
+    # motion over a window of frames; detection then runs on every frame until the verdict.
+    require_liveness: bool = False
 
     @classmethod
     def from_settings(cls, settings) -> "RecognizeOptions":
-        return cls(votes_needed=settings.votes_to_mark)
+        return cls(votes_needed=settings.votes_to_mark, require_liveness=settings.require_liveness)
 
 
 @dataclass
 class FaceResult:
     track_id: int
     box: np.ndarray
-    state: str  # "pending", "known", "unknown", "too_small"
+    state: str  # "pending", "known", "unknown", "too_small", "not_live" (a known face that looks like a photo)
     person_id: int | None = None
     name: str | None = None
     similarity: float = 0.0
@@ -108,6 +112,7 @@ class Recognizer:
         self.scene_cuts = 0
         self._probs: dict[int, float] = {}
         self._crops: dict[int, np.ndarray] = {}
+        self._liveness: dict[int, LivenessChecker] = {}
 
     def detection_scale(self, shape: tuple[int, ...]) -> float:
         """The scale MTCNN runs at for frames of this shape."""
@@ -157,6 +162,8 @@ class Recognizer:
             timings["track"] = time.perf_counter() - t1
             for track, face in zip(visible, faces):
                 self._probs[track.id] = face.prob
+                if opts.require_liveness and face.size_px >= opts.min_face_px:
+                    self._liveness.setdefault(track.id, LivenessChecker()).add(image, face.landmarks, "bgr")
             self._embed_due(image, visible, faces, frame.timestamp, timings)
         else:
             visible = [t for t in self.tracker.predict(frame.timestamp) if t.misses == 0]
@@ -166,10 +173,17 @@ class Recognizer:
         timings["attendance"] = time.perf_counter() - t2
         return FrameResult(frame, [self._face_result(t) for t in visible], events, timings, detect_now)
 
+    def _liveness_verdict(self, track: Track) -> bool | None:
+        checker = self._liveness.get(track.id)
+        return None if checker is None else checker.verdict()
+
     def _identification_pending(self, now: float) -> bool:
         """A visible face big enough to identify is not settled yet, or is young and settled as
-        unknown (it may still turn to the camera)."""
+        unknown (it may still turn to the camera), or awaits its liveness verdict."""
         for track in self.tracker.active_tracks():
+            if (self.options.require_liveness and track.misses == 0 and track.identity is not None
+                    and not track.marked and self._liveness_verdict(track) is None):
+                return True
             if track.misses == 0 and (track.needs_embedding or track.identity is None
                                       and self._interval(track, now) == 0.0):
                 box = track.observed_box
@@ -229,6 +243,8 @@ class Recognizer:
         for track in tracks:
             crop = self._crops.get(track.id)
             if track.identity is not None and not track.marked:
+                if self.options.require_liveness and self._liveness_verdict(track) is not True:
+                    continue  # not yet seen moving like a live face (or it looks like a photo)
                 track.marked = True
                 try:
                     event = self.book.observe(track.identity, track.identity_similarity, self.source_name,
@@ -251,6 +267,8 @@ class Recognizer:
         for stale in [k for k in self._crops if k not in live]:
             self._crops.pop(stale, None)
             self._probs.pop(stale, None)
+        for stale in [k for k in self._liveness if k not in live]:
+            self._liveness.pop(stale, None)
         return events
 
     def _recent_votes_unknown(self, track: Track) -> bool:
@@ -260,7 +278,8 @@ class Recognizer:
     def _face_result(self, track: Track) -> FaceResult:
         matcher = self.engine.matcher()
         if track.identity is not None:
-            return FaceResult(track.id, track.box.copy(), "known", track.identity,
+            state = "not_live" if self.options.require_liveness and self._liveness_verdict(track) is False else "known"
+            return FaceResult(track.id, track.box.copy(), state, track.identity,
                               matcher.names.get(track.identity), track.identity_similarity)
         if track.settled_unknown:
             return FaceResult(track.id, track.box.copy(), UNKNOWN, similarity=track.identity_similarity)

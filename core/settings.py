@@ -64,6 +64,7 @@ class Settings:
     cooldown_minutes: float = 10.0  # no second event for a person within this time
     checkout_mode: bool = False  # also record the last sighting of the day as check-out
     votes_to_mark: int = 3  # consistent frames before a person is marked
+    require_liveness: bool = False  # mark only faces that move like a live face (refuses a held-up photo)
     # enrollment quality gates
     min_face_px: int = 60
     min_detection_prob: float = 0.95

@@ -64,3 +64,34 @@ def test_live_performer_passes_and_a_moved_photo_is_refused(clip):
           f"photo accepted {false_accept:.2f} over {len(attack)}")
     assert false_reject <= 0.25
     assert false_accept == 0.0
+
+
+def test_recognizer_with_liveness_refuses_the_held_up_photo(engine, clip):
+    """The performer is marked from the live clip; a photo of him moved in front of the camera is
+    recognised (shown as not live) but never marked when liveness is required."""
+    from core.enroll import Enroller
+    from core.recognize import RecognizeOptions, Recognizer
+    from core.sources import Frame
+
+    enroller = Enroller(engine)
+    candidates = [enroller.candidate_from_frame(clip[i], f"frame {i}") for i in (100, 130, 160)]
+    enroller.save("Performer", candidates)
+
+    def run(frames, liveness: bool):
+        recognizer = Recognizer(engine, RecognizeOptions(require_liveness=liveness), source_name="test")
+        events, states = [], set()
+        for i, rgb in enumerate(frames):
+            result = recognizer.process(Frame(i, i / 30.0, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "test"))
+            events += [e for e in result.events if e.kind == "check_in"]
+            states |= {f.state for f in result.faces}
+        return events, states
+
+    attack = photo_attack(clip[130], 90)
+    live_events, _ = run(clip[90:180], liveness=True)
+    assert len(live_events) == 1
+    engine.store.delete_person(live_events[0].person_id)
+    enroller.save("Performer", candidates)
+    photo_events, states = run(attack, liveness=True)
+    assert photo_events == [] and "not_live" in states
+    without, _ = run(attack, liveness=False)
+    assert len(without) == 1, "without the check the photo would have been marked"
