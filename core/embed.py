@@ -77,8 +77,35 @@ class EmbedderInfo:
     device: str
 
 
-class Embedder:
-    """Runs an InceptionResnetV1 in inference mode. `embed` takes crops, returns unit vectors."""
+class _BatchedEmbedder:
+    """Shared by both backends: list or array of crops in, (N, D) unit vectors out, in batches."""
+
+    info: EmbedderInfo
+    batch_size: int
+
+    @property
+    def model_id(self) -> str:
+        return self.info.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.info.embedding_size
+
+    def embed(self, crops: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        if isinstance(crops, list):
+            crops = np.stack(crops) if crops else np.zeros((0, 160, 160, 3), np.uint8)
+        if len(crops) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        out = [self._embed_batch(preprocess(crops[start:start + self.batch_size], self.info.preprocessing))
+               for start in range(0, len(crops), self.batch_size)]
+        return np.concatenate(out).astype(np.float32)
+
+    def _embed_batch(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Embedder(_BatchedEmbedder):
+    """Runs an InceptionResnetV1 in torch inference mode. `embed` takes crops, returns unit vectors."""
 
     backend = "torch"
 
@@ -90,28 +117,12 @@ class Embedder:
         self.device = torch.device(info.device)
         self.network = network.to(self.device).eval()
 
-    @property
-    def model_id(self) -> str:
-        return self.info.model_id
-
-    @property
-    def dim(self) -> int:
-        return self.info.embedding_size
-
-    def embed(self, crops: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    def _embed_batch(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
-        if isinstance(crops, list):
-            crops = np.stack(crops) if crops else np.zeros((0, 160, 160, 3), np.uint8)
-        if len(crops) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        out = []
         with torch.inference_mode():
-            for start in range(0, len(crops), self.batch_size):
-                batch = torch.from_numpy(preprocess(crops[start:start + self.batch_size], self.info.preprocessing))
-                vectors = self.network(batch.to(self.device))
-                out.append(torch.nn.functional.normalize(vectors.float(), dim=1).cpu().numpy())
-        return np.concatenate(out).astype(np.float32)
+            vectors = self.network(torch.from_numpy(batch).to(self.device))
+            return torch.nn.functional.normalize(vectors.float(), dim=1).cpu().numpy()
 
 
 # ---- ONNX Runtime backend ------------------------------------------------------------------------
@@ -209,7 +220,7 @@ _SESSIONS: dict[tuple[str, int], object] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(_BatchedEmbedder):
     """The Embedder API (`embed`, `model_id`, `dim`, `info`) on an ONNX Runtime CPU session.
 
     Sessions are shared per file and thread count across the process; `run` is thread-safe.
@@ -229,23 +240,7 @@ class OnnxEmbedder:
             self.session = _SESSIONS[key]
         self._input = self.session.get_inputs()[0].name
 
-    @property
-    def model_id(self) -> str:
-        return self.info.model_id
-
-    @property
-    def dim(self) -> int:
-        return self.info.embedding_size
-
-    def embed(self, crops: np.ndarray | list[np.ndarray]) -> np.ndarray:
-        if isinstance(crops, list):
-            crops = np.stack(crops) if crops else np.zeros((0, 160, 160, 3), np.uint8)
-        if len(crops) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        out = []
-        for start in range(0, len(crops), self.batch_size):
-            batch = preprocess(crops[start:start + self.batch_size], self.info.preprocessing)
-            vectors = self.session.run(None, {self._input: batch})[0].astype(np.float32)
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            out.append(vectors / np.maximum(norms, 1e-12))  # as torch.nn.functional.normalize
-        return np.concatenate(out).astype(np.float32)
+    def _embed_batch(self, batch: np.ndarray) -> np.ndarray:
+        vectors = self.session.run(None, {self._input: batch})[0].astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)  # as torch.nn.functional.normalize
