@@ -89,6 +89,8 @@ def face_overlay(face: FaceResult) -> Overlay:
         return Overlay(box, f"{face.name or '?'}  {face.similarity:.2f}", "known")
     if face.state == "unknown":
         return Overlay(box, f"Unknown  {face.similarity:.2f}", "unknown")
+    if face.state == "not_live":  # recognised, but moves like a photo: not marked
+        return Overlay(box, f"{face.name or '?'}: photo?", "unknown")
     if face.state == "too_small":
         return Overlay(box, "", "too_small")
     return Overlay(box, "…", "pending")
