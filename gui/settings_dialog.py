@@ -52,6 +52,10 @@ class SettingsDialog(QDialog):
         self.cooldown.setToolTip("No second event for a person within this time.")
         self.sound = QCheckBox("Beep when someone is marked")
         self.sound.setChecked(current.sound_on_mark)
+        self.liveness = QCheckBox("Refuse photos held up to the camera (liveness check)")
+        self.liveness.setChecked(current.require_liveness)
+        self.liveness.setToolTip("Mark a person only after their face has moved like a live face for about "
+                                 "half a second. Stops a printed photo; a video replay still passes.")
 
         self.device = QComboBox()
         for value, label in DEVICES:
@@ -86,6 +90,7 @@ class SettingsDialog(QDialog):
         form.addRow("Match threshold", self.threshold)
         form.addRow("Cooldown", self.cooldown)
         form.addRow("", self.sound)
+        form.addRow("", self.liveness)
         compute = QGroupBox("Model and compute")
         form = self._form(compute)
         form.addRow("Active model", self.model)
@@ -169,6 +174,7 @@ class SettingsDialog(QDialog):
             match_threshold=round(self.threshold.value(), 4),
             cooldown_minutes=self.cooldown.value(),
             sound_on_mark=self.sound.isChecked(),
+            require_liveness=self.liveness.isChecked(),
             device=self.device.currentData(),
             active_model=self.engine.settings.active_model,  # switched by the activation job
             camera_width=int(width),

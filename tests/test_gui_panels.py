@@ -188,8 +188,10 @@ def test_settings_dialog_saves_one_typed_settings_object(qtbot, window, engine):
     dialog.cooldown.setValue(5)
     dialog.resolution.setCurrentIndex(dialog.resolution.findData("1280x720"))
     dialog.sound.setChecked(True)
+    dialog.liveness.setChecked(True)
     dialog.accept()
     saved = Settings.load()
+    assert saved.require_liveness
     assert (saved.match_threshold, saved.cooldown_minutes, saved.camera_width, saved.camera_height) == (
         0.62, 5.0, 1280, 720)
     assert saved.sound_on_mark
