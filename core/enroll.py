@@ -142,11 +142,11 @@ class Enroller:
         digest = content_hash or hashlib.sha256(face.crop.tobytes()).hexdigest()
         return FaceCandidate(face.crop, face, source, digest, sharp, note)
 
-    def candidate_from_file(self, path: Path) -> FaceCandidate:
+    def candidate_from_file(self, path: Path, content_hash: str | None = None) -> FaceCandidate:
         from .images import load_image
 
         rgb = load_image(path)
-        return self.candidate_from_frame(rgb, str(path), content_hash=file_sha256(path))
+        return self.candidate_from_frame(rgb, str(path), content_hash=content_hash or file_sha256(path))
 
     # ---- writing ----
 
@@ -255,10 +255,11 @@ class Enroller:
                     raise Cancelled(f"Import cancelled after {done} of {total} photos; "
                                     "people saved so far are kept.")
                 try:
-                    if self.engine.store.find_sample_by_hash(file_sha256(path)) is not None:
+                    digest = file_sha256(path)
+                    if self.engine.store.find_sample_by_hash(digest) is not None:
                         report.skipped_duplicates += 1
                     else:
-                        candidates.append(self.candidate_from_file(path))
+                        candidates.append(self.candidate_from_file(path, digest))
                 except (EnrollmentError, ImageError) as exc:
                     report.refused.append(Refusal(str(path), getattr(exc, "reason", "unreadable"), str(exc)))
                 done += 1
