@@ -41,10 +41,10 @@ def main(argv=None) -> int:
     import cv2
     import torch
 
-    from core.detect import FaceDetector, crop_face
-    from core.embed import Embedder, OnnxEmbedder, configure_threads
-    from core.engine import Engine
-    from core.settings import Settings
+    from core.vision.detect import FaceDetector, crop_face
+    from core.vision.embed import Embedder, OnnxEmbedder, configure_threads
+    from core.app.engine import Engine
+    from core.base.settings import Settings
 
     print(f"# Backends — {C.machine_line()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     engine = Engine(Settings())

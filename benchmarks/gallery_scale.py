@@ -28,8 +28,8 @@ def unit_vectors(rng, n: int, dim: int) -> np.ndarray:
 
 
 def bench_match(people: int, per_person: int, dim: int, repeats: int) -> dict:
-    from core.match import GalleryMatcher
-    from core.records import GalleryMatrix
+    from core.gallery.match import GalleryMatcher
+    from core.base.records import GalleryMatrix
 
     rng = np.random.default_rng(people)
     ids = np.repeat(np.arange(1, people + 1, dtype=np.int64), per_person)
@@ -56,8 +56,8 @@ def bench_match(people: int, per_person: int, dim: int, repeats: int) -> dict:
 
 def bench_store(people: int, per_person: int, dim: int) -> dict:
     """Fill a fresh store with `people` x `per_person` samples and embeddings, then time gallery()."""
-    from core.records import ModelRecord
-    from core.store import GalleryStore
+    from core.base.records import ModelRecord
+    from core.gallery.store import GalleryStore
 
     rng = np.random.default_rng(7)
     folder = Path(tempfile.mkdtemp(prefix="rollcall-gallery-"))

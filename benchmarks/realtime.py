@@ -68,15 +68,15 @@ def child_rollcall(payload: dict) -> dict:
         os.environ["ROLLCALL_DETECT_BACKEND"] = payload["detect_backend"]
     import cv2
 
-    from core.engine import Engine
-    from core.enroll import Enroller
-    from core.recognize import RecognizeOptions, recognize_source
-    from core.settings import Settings
-    from core.sources import VideoFileSource
+    from core.app.engine import Engine
+    from core.gallery.enroll import Enroller
+    from core.live.recognize import RecognizeOptions, recognize_source
+    from core.base.settings import Settings
+    from core.live.sources import VideoFileSource
 
     video = Path(payload["video"])
     engine = Engine(Settings(torch_threads=int(payload.get("threads", 0))))
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     enroll = C.read_frames(C.HAMILTON, C.ENROLL_FRAMES)
     candidates = [enroller.candidate_from_frame(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), f"hamilton#{i}")
                   for f, i in zip(enroll, C.ENROLL_FRAMES)]
@@ -112,7 +112,7 @@ def child_rollcall(payload: dict) -> dict:
     usage = C.Usage().start()
     started = time.perf_counter()
     with VideoFileSource(video, realtime=bool(payload.get("paced"))) as source:
-        for result in recognize_source(engine, source, options, threaded=payload.get("threaded", True)):
+        for result in engine.recognize(source, options, threaded=payload.get("threaded", True)):
             now = time.perf_counter()
             if payload.get("paced"):  # from the frame's moment in the paced stream to its result
                 stages["capture_to_result"] = max(stages.get("capture_to_result", 0.0),

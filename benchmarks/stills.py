@@ -24,9 +24,9 @@ def child(payload: dict) -> dict:
     C.fresh_home()
     os.environ["ROLLCALL_EMBED_BACKEND"] = payload["backend"]
     os.environ["ROLLCALL_DETECT_BACKEND"] = payload["backend"]
-    from core.engine import Engine
-    from core.enroll import Enroller
-    from core.settings import Settings
+    from core.app.engine import Engine
+    from core.gallery.enroll import Enroller
+    from core.base.settings import Settings
 
     engine = Engine(Settings())
     detector, embedder = engine.detector, engine.embedder()
@@ -46,7 +46,7 @@ def child(payload: dict) -> dict:
     embedder.embed = timed("embed", embedder.embed)
     usage = C.Usage().start()
     last = None
-    for last in Enroller(engine).import_tree(C.FACES / "dev"):
+    for last in engine.enroller().import_tree(C.FACES / "dev"):
         pass
     usage.stop()
     report = last.report

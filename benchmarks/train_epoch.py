@@ -38,10 +38,10 @@ def main() -> int:
     models_cache = Path(os.environ.get("ROLLCALL_MODELS_DIR", REPO / ".cache" / "models"))
     with tempfile.TemporaryDirectory(prefix="rollcall-bench-") as tmp:
         os.environ["ROLLCALL_HOME"] = str(Path(tmp) / "home")
-        from core.engine import Engine
-        from core.enroll import Enroller
-        from core.models import DEFAULT_MODEL, ModelRegistry
-        from core.settings import Settings
+        from core.app.engine import Engine
+        from core.gallery.enroll import Enroller
+        from core.vision.models import DEFAULT_MODEL, ModelRegistry
+        from core.base.settings import Settings
         from trainer.job import TrainConfig, run_training
         from trainer.network import DEFAULT_FROZEN
 
@@ -53,7 +53,7 @@ def main() -> int:
         engine = Engine(Settings(data_dir=str(Path(tmp) / "home"), device=args.device),
                         registry=ModelRegistry(models))
         started = time.perf_counter()
-        enroller = Enroller(engine)
+        enroller = engine.enroller()
         people = sorted(p for p in Path(args.faces).iterdir() if p.is_dir())[:args.people]
         for person in people:
             enroller.enroll_files(person.name.replace("_", " "), sorted(person.glob("*.jpg")))

@@ -1,6 +1,6 @@
 """Admin side of the app: the optional admin PIN guard, and recovering from a damaged database at start-up.
 
-The PIN is never stored: Settings.admin_pin_hash holds a salted scrypt hash (core.security).
+The PIN is never stored: Settings.admin_pin_hash holds a salted scrypt hash (core.base.security).
 Enrolling, deleting, exporting, retraining and settings sit behind `AdminGuard.unlock()`;
 Recognize never asks. Once unlocked, the guard stays open while the admin keeps using the app
 (UNLOCK_MINUTES of inactivity lock it again), or until Lock is pressed or the app returns to Recognize.
@@ -19,8 +19,8 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox,
                                QVBoxLayout, QWidget)
 
-from core.security import verify_pin
-from core.settings import Settings
+from core.base.security import verify_pin
+from core.base.settings import Settings
 
 from .dialogs import TITLE, show_error
 
@@ -253,9 +253,8 @@ def open_engine(settings: Settings, before_dialog: Callable[[], None] | None = N
     A damaged database (StoreError) offers the latest backup; after a restore the engine is opened again.
     Other RollcallErrors are raised as before.
     """
-    from core.engine import Engine
-    from core.errors import StoreError
-    from core.store import latest_backup, restore_backup
+    from core.app.engine import Engine
+    from core.base.errors import StoreError
 
     try:
         return Engine(settings)
@@ -265,15 +264,13 @@ def open_engine(settings: Settings, before_dialog: Callable[[], None] | None = N
     if before_dialog is not None:
         before_dialog()
     database = settings.database_path
-    try:
-        backup = latest_backup(settings.backups_path)
-    except OSError:
-        backup = None
+    backup = Engine.newest_backup(settings)
     if not ask_restore_backup(None, problem, backup, database):
         return None
     try:
-        kept = restore_backup(backup, database)
-        log.warning("Restored %s over the damaged database; the damaged file is kept as %s.", backup, kept)
+        restored = Engine.restore(settings, backup)
+        log.warning("Restored %s over the damaged database; the damaged file is kept as %s.",
+                    restored.backup, restored.previous_kept_as)
         return Engine(settings)
     except (StoreError, OSError) as exc:
         show_error(None, f"The restore did not work: {exc}\n\nThe damaged database was not deleted.")

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen
 
-from core.errors import RollcallError
-from core.settings import Settings
+from core.base.errors import RollcallError
+from core.base.settings import Settings
 
 from .errors import install_excepthook, setup_logging
 from .live import preload_libraries
@@ -57,10 +57,10 @@ def _self_test_window(engine) -> str:
 
 
 def self_test(argv: list[str]) -> int:
-    """Headless check of everything the app needs; the logic is core.selftest (no Qt there)."""
+    """Headless check of everything the app needs; the logic is core.app.selftest (no Qt there)."""
     import argparse
 
-    from core.selftest import run_self_test
+    from core.app.selftest import run_self_test
 
     parser = argparse.ArgumentParser(prog="Rollcall --self-test")
     parser.add_argument("--self-test", action="store_true")

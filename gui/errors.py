@@ -11,8 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.errors import RollcallError
-from core.settings import Settings
+from core.base.errors import RollcallError
+from core.base.settings import Settings
 
 log = logging.getLogger("rollcall.gui")
 

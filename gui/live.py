@@ -12,8 +12,8 @@ import time
 from collections import deque
 from typing import Iterator
 
-from core.settings import Settings
-from core.sources import Frame, FrameSource, LatestFrameGrabber, VideoFileSource, open_source
+from core.base.settings import Settings
+from core.live.sources import Frame, FrameSource, LatestFrameGrabber, VideoFileSource, open_source
 
 IMAGE_FOLDER_FPS = 5.0
 GRAB_POLL_S = 0.25  # how often a waiting reader checks for cancellation

@@ -10,8 +10,8 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
                                QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
-from core.engine import Engine, ReembedProgress
-from core.errors import RollcallError
+from core.app.engine import Engine, ReembedProgress
+from core.base.errors import RollcallError
 
 from . import workers
 from .admin import AdminGuard

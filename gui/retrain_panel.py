@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from core.engine import Engine, ReembedProgress
-from core.errors import RollcallError
+from core.app.engine import Engine, ReembedProgress
+from core.base.errors import RollcallError
 from trainer.job import METRIC_LABELS, TrainConfig, TrainProgress, TrainResult, activate, run_training
 from trainer.mining import STRATEGIES
 from trainer.network import MAX_FROZEN, STAGE_NAMES

@@ -1,4 +1,4 @@
-"""Settings: edits one typed core.settings.Settings object and saves it with Settings.save()."""
+"""Settings: edits one typed core.base.settings.Settings object and saves it with Settings.save()."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout,
                                QWidget)
 
-from core.engine import Engine
-from core.errors import InvalidInputError
-from core.models import BUILTIN_MODELS
-from core.security import hash_pin
-from core.settings import Settings
+from core.app.engine import Engine
+from core.base.errors import InvalidInputError
+from core.vision.models import BUILTIN_MODELS
+from core.base.security import hash_pin
+from core.base.settings import Settings
 
 from .dialogs import show_error
 from .widgets import hbox

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
-from core.resources import resource_path
+from core.base.resources import resource_path
 
 
 def _icon_url(name: str) -> str:

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPainterPath, 
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QInputDialog, QLabel, QListView,
                                QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget)
 
-from core.resources import app_root, resource_path
+from core.base.resources import app_root, resource_path
 
 # ---- images ----
 
@@ -322,7 +322,7 @@ def demo_video() -> Path | None:
 @functools.lru_cache(maxsize=1)
 def find_cameras() -> tuple[int, ...]:
     """Webcam indices that open (probed once per run)."""
-    from core.sources import list_cameras
+    from core.live.sources import list_cameras
 
     try:
         return tuple(list_cameras())
@@ -333,7 +333,7 @@ def find_cameras() -> tuple[int, ...]:
 class SourcePicker(QComboBox):
     """Choose what to watch: a webcam found, the demo video, a video file, an image folder or a URL.
 
-    current_spec() is what core.sources.open_source() takes. `note` says why the default was chosen
+    current_spec() is what core.live.sources.open_source() takes. `note` says why the default was chosen
     (for example: no webcam found, so the demo video is selected).
     """
 

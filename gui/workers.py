@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from core.errors import Cancelled, RollcallError
+from core.base.errors import Cancelled, RollcallError
 
 log = logging.getLogger(__name__)
 

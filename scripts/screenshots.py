@@ -63,12 +63,12 @@ def dev_people() -> list[Path]:
 
 def populate(engine) -> None:
     """Enroll dev people from photos and the demo clip's performer from its frames."""
-    from core.enroll import Enroller
-    from core.errors import EnrollmentError
-    from core.images import to_rgb
-    from core.sources import VideoFileSource
+    from core.gallery.enroll import Enroller
+    from core.base.errors import EnrollmentError
+    from core.vision.images import to_rgb
+    from core.live.sources import VideoFileSource
 
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     for person in dev_people():
         enroller.enroll_files(person.name.replace("_", " "), sorted(person.glob("*.jpg"))[:4],
                               external_id=f"S{1000 + len(person.name) * 7}")
@@ -98,7 +98,7 @@ def main() -> int:
     app.setWindowIcon(icon("rollcall"))
     apply_style(app)
 
-    from core.engine import Engine
+    from core.app.engine import Engine
     from gui.main_window import MainWindow
 
     engine = Engine()

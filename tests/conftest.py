@@ -43,15 +43,15 @@ def faces() -> Path:
 @pytest.fixture(scope="session")
 def default_weights() -> Path:
     """The converted default model (converted from the Keras file on first use)."""
-    from core.models import DEFAULT_MODEL, ModelRegistry
+    from core.vision.models import DEFAULT_MODEL, ModelRegistry
 
     return ModelRegistry(MODELS_CACHE).ensure_weights(DEFAULT_MODEL)
 
 
 @pytest.fixture
 def engine(default_weights, rollcall_home):
-    from core.engine import Engine
-    from core.settings import Settings
+    from core.app.engine import Engine
+    from core.base.settings import Settings
 
     eng = Engine(Settings())
     yield eng

@@ -15,9 +15,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.attendance import AttendanceBook, AttendanceRules  # noqa: E402
-from core.records import ModelRecord  # noqa: E402
-from core.store import GalleryStore  # noqa: E402
+from core.attendance.book import AttendanceBook, AttendanceRules  # noqa: E402
+from core.base.records import ModelRecord  # noqa: E402
+from core.gallery.store import GalleryStore  # noqa: E402
 
 MODEL = "crash-model"
 

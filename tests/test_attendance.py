@@ -7,9 +7,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from core.attendance import AttendanceBook, AttendanceRules, daily_report, export_csv, range_report
-from core.settings import Settings
-from core.store import GalleryStore
+from core.attendance.book import AttendanceBook, AttendanceRules
+from core.attendance.reports import daily_report, export_csv, range_report
+from core.base.settings import Settings
+from core.gallery.store import GalleryStore
 
 TZ = timezone(timedelta(hours=-5))
 MORNING = datetime(2024, 5, 6, 9, 0, tzinfo=TZ)

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core.errors import ImageError, InvalidInputError, RollcallError
-from core.images import MAX_PIXELS, load_image
-from core.store import GalleryStore, name_key
+from core.base.errors import ImageError, InvalidInputError, RollcallError
+from core.vision.images import MAX_PIXELS, load_image
+from core.gallery.store import GalleryStore, name_key
 
 names = st.text(min_size=1, max_size=200).filter(lambda s: s.strip() and "\x00" not in s)
 
@@ -85,8 +85,8 @@ def test_random_bytes_never_crash_the_image_reader(data):
 
 def test_twenty_faces_are_refused_for_enrollment(engine, tmp_path):
     """A collage of 20 real faces is refused with the number of faces it holds."""
-    from core.enroll import Enroller
-    from core.errors import EnrollmentError
+    from core.gallery.enroll import Enroller
+    from core.base.errors import EnrollmentError
     from tests.conftest import dev_people, dev_photos
 
     tiles = [np.asarray(Image.open(dev_photos(p)[0]).convert("RGB")) for p in dev_people()[:20]]
@@ -94,7 +94,7 @@ def test_twenty_faces_are_refused_for_enrollment(engine, tmp_path):
     path = tmp_path / "collage.jpg"
     Image.fromarray(np.vstack(rows)).save(path)
     with pytest.raises(EnrollmentError) as info:
-        Enroller(engine).candidate_from_file(path)
+        engine.enroller().candidate_from_file(path)
     assert info.value.reason == "several_faces"
     count = int(str(info.value).split(": ")[1].split(" faces")[0])
     assert count >= 20
@@ -111,7 +111,7 @@ def test_import_takes_any_folder_name_as_the_person_name(engine, tmp_path_factor
     """A folder-per-person tree with an arbitrary (legal) folder name imports or says why not."""
     import shutil
 
-    from core.enroll import Enroller
+    from core.gallery.enroll import Enroller
     from tests.conftest import dev_people, dev_photos
 
     root = tmp_path_factory.mktemp("tree")
@@ -120,7 +120,7 @@ def test_import_takes_any_folder_name_as_the_person_name(engine, tmp_path_factor
     except OSError:
         return  # not a legal folder name on this file system
     shutil.copy(dev_photos(dev_people()[7])[0], root / name / "photo.jpg")
-    report = list(Enroller(engine).import_tree(root))[-1].report
+    report = list(engine.enroller().import_tree(root))[-1].report
     expected = name.replace("_", " ").strip()
     people = [p.name for p in engine.store.list_people()]
     if report.samples_added:

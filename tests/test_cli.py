@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from core.cli import main
+from core.app.cli import main
 from tests.conftest import dev_people, dev_photos
 
 HAMILTON = "video/hamilton_640x360.mp4"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.store import GalleryStore
+from core.gallery.store import GalleryStore
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 KILLS_PER_MODE = 20

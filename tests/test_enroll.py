@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.enroll import Enroller
-from core.errors import DuplicateNameError, EnrollmentError
-from core.store import GalleryStore
+from core.gallery.enroll import Enroller
+from core.base.errors import DuplicateNameError, EnrollmentError
+from core.gallery.store import GalleryStore
 from tests.conftest import REPO, dev_people, dev_photos
 
 
@@ -31,12 +31,12 @@ def make_tree(root: Path, people: list[Path], count: int) -> Path:
 
 def test_photo_with_two_people_is_refused(engine, faces):
     with pytest.raises(EnrollmentError) as info:
-        Enroller(engine).candidate_from_file(faces / "group" / "two_people.jpg")
+        engine.enroller().candidate_from_file(faces / "group" / "two_people.jpg")
     assert info.value.reason == "several_faces" and "one person" in str(info.value)
 
 
 def test_group_photo_is_refused_and_nothing_saved(engine, faces):
-    report = Enroller(engine).enroll_files("Group", [faces / "group" / "six_faces.jpg"])
+    report = engine.enroller().enroll_files("Group", [faces / "group" / "six_faces.jpg"])
     assert report.samples_added == 0 and report.refused[0].reason == "several_faces"
     assert engine.store.list_people() == []
 
@@ -53,7 +53,7 @@ def test_no_face_and_tiny_face_are_refused(engine, tmp_path, faces):
     small = cv2.resize(img, (100, 100))
     canvas[450:550, 450:550] = small
     cv2.imwrite(str(tiny), canvas)
-    report = Enroller(engine).enroll_files("Nobody", [blank, tiny])
+    report = engine.enroller().enroll_files("Nobody", [blank, tiny])
     reasons = sorted(r.reason for r in report.refused)
     assert reasons == ["no_face", "too_small"]
     assert engine.store.list_people() == []
@@ -61,7 +61,7 @@ def test_no_face_and_tiny_face_are_refused(engine, tmp_path, faces):
 
 def test_duplicate_name_needs_a_choice(engine):
     people = dev_people()
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     enroller.enroll_files("Alex Doe", dev_photos(people[0])[:2])
     with pytest.raises(DuplicateNameError):
         enroller.enroll_files("  alex doe ", dev_photos(people[0])[2:3])
@@ -73,7 +73,7 @@ def test_duplicate_name_needs_a_choice(engine):
 
 def test_lookalike_warning_when_face_matches_someone_else(engine):
     person = dev_people()[3]
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     enroller.enroll_files("First Name", dev_photos(person)[:3])
     report = enroller.enroll_files("Other Name", dev_photos(person)[3:5])
     assert any("already matches First Name" in w for w in report.warnings)
@@ -81,7 +81,7 @@ def test_lookalike_warning_when_face_matches_someone_else(engine):
 
 def test_second_import_adds_nothing_and_delete_leaves_no_rows(engine, tmp_path):
     tree = make_tree(tmp_path / "people", dev_people()[:3], 3)
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     first = list(enroller.import_tree(tree))[-1].report
     assert len(first.people_added) == 3 and first.samples_added >= 8
     stats = engine.store.stats()
@@ -106,7 +106,7 @@ def test_kill_during_import_leaves_a_consistent_database(tmp_path, default_weigh
     tree = make_tree(tmp_path / "people", dev_people()[:12], 6)
     home = tmp_path / "killed-home"
     env = dict(os.environ, ROLLCALL_HOME=str(home))
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "import", str(tree)], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "core.app.cli", "import", str(tree)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db_path = home / "rollcall.db"
     deadline = time.time() + 120
@@ -131,7 +131,7 @@ def test_kill_during_import_leaves_a_consistent_database(tmp_path, default_weigh
         for person in people:
             assert store.count_samples(person.id) >= 1, "no person without photos"
     # Running the import again completes it without duplicates.
-    subprocess.run([sys.executable, "-m", "core.cli", "import", str(tree)], cwd=REPO, env=env, check=True,
+    subprocess.run([sys.executable, "-m", "core.app.cli", "import", str(tree)], cwd=REPO, env=env, check=True,
                    capture_output=True)
     with GalleryStore(db_path) as store:
         assert len(store.list_people()) == 12

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.evaluate import (
+from core.app.evaluate import (
     CURVE_COLOR,
     best_threshold,
     read_pairs,

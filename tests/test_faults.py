@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from core.cli import main
-from core.errors import StoreError
-from core.store import GalleryStore
+from core.app.cli import main
+from core.base.errors import StoreError
+from core.gallery.store import GalleryStore
 
 
 def test_locked_database_waits_then_writes(tmp_path):

@@ -38,7 +38,7 @@ class PinAnswers:
 
 @pytest.fixture
 def pin_window(window, engine, monkeypatch):
-    from core.security import hash_pin
+    from core.base.security import hash_pin
 
     engine.settings.admin_pin_hash = hash_pin(PIN)
     return window
@@ -114,8 +114,8 @@ def test_five_wrong_pins_pause_the_guard(qtbot, pin_window, dialogs, monkeypatch
 
 
 def test_settings_store_the_pin_only_as_a_scrypt_hash(qtbot, window, dialogs, engine):
-    from core.security import verify_pin
-    from core.settings import Settings
+    from core.base.security import verify_pin
+    from core.base.settings import Settings
     from gui.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(engine, window)
@@ -151,7 +151,7 @@ def test_settings_store_the_pin_only_as_a_scrypt_hash(qtbot, window, dialogs, en
 
 
 def _damaged_database_with_backup(settings):
-    from core.store import GalleryStore
+    from core.gallery.store import GalleryStore
 
     with GalleryStore(settings.database_path) as store:
         store.add_person("Ada Backup")
@@ -164,7 +164,7 @@ def _damaged_database_with_backup(settings):
 
 def test_damaged_database_offers_the_latest_backup_and_keeps_the_damaged_file(qtbot, dialogs, monkeypatch):
     import gui.admin as admin
-    from core.settings import Settings
+    from core.base.settings import Settings
 
     settings = Settings(backups_kept=0)
     backup = _damaged_database_with_backup(settings)
@@ -204,7 +204,7 @@ def test_damaged_database_offers_the_latest_backup_and_keeps_the_damaged_file(qt
 def test_damaged_database_quit_leaves_everything_in_place(qtbot, qapp, dialogs, monkeypatch):
     import gui.admin as admin
     import gui.app as app_module
-    from core.settings import Settings
+    from core.base.settings import Settings
 
     settings = Settings()
     _damaged_database_with_backup(settings)
@@ -221,8 +221,8 @@ def test_damaged_database_quit_leaves_everything_in_place(qtbot, qapp, dialogs, 
 
 def test_camera_lost_messages_reach_the_recognize_panel(qtbot, window, dialogs, monkeypatch):
     import gui.live as live
-    from core.errors import SourceError
-    from core.sources import FrameSource
+    from core.base.errors import SourceError
+    from core.live.sources import FrameSource
 
     release = threading.Event()
     opened: list[dict] = []

@@ -160,10 +160,10 @@ def test_whole_flow(qtbot, window, dialogs, faces, tmp_path, monkeypatch):
 
 
 def test_delete_can_be_declined(qtbot, window, dialogs, engine, faces):
-    from core.enroll import Enroller
+    from core.gallery.enroll import Enroller
 
     person = dev_people()[3]
-    Enroller(engine).enroll_files(person.name, dev_photos(person)[:2])
+    engine.enroller().enroll_files(person.name, dev_photos(person)[:2])
     panel = window.show_panel("people")
     panel.refresh()
     assert panel.names() == [person.name]

@@ -30,9 +30,9 @@ def small_face_image(photo: Path, target: Path) -> Path:
 
 
 def enroll(engine, person: Path, photos: slice, name: str | None = None):
-    from core.enroll import Enroller
+    from core.gallery.enroll import Enroller
 
-    return Enroller(engine).enroll_files(name or person.name.replace("_", " "), dev_photos(person)[photos])
+    return engine.enroller().enroll_files(name or person.name.replace("_", " "), dev_photos(person)[photos])
 
 
 def test_capture_guidance_then_duplicate_name_adds_to_existing(qtbot, window, dialogs, engine, faces, tmp_path,
@@ -143,7 +143,7 @@ def test_people_rename_search_add_and_remove_samples(qtbot, window, dialogs, eng
 
 
 def test_attendance_today_range_and_export(qtbot, window, dialogs, engine, faces, tmp_path, monkeypatch):
-    from core.attendance import AttendanceBook
+    from core.attendance.book import AttendanceBook
 
     people = [enroll(engine, p, slice(0, 1)).person_ids for p in dev_people()[9:11]]
     ids = [next(iter(ids.values())) for ids in people]
@@ -179,7 +179,7 @@ def test_attendance_today_range_and_export(qtbot, window, dialogs, engine, faces
 
 
 def test_settings_dialog_saves_one_typed_settings_object(qtbot, window, engine):
-    from core.settings import Settings
+    from core.base.settings import Settings
     from gui.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(engine, window)
@@ -253,8 +253,8 @@ def test_excepthook_logs_and_shows_a_dialog(qtbot, dialogs, monkeypatch, tmp_pat
     import logging
 
     import gui.errors as errors
-    from core.errors import SourceError
-    from core.settings import Settings
+    from core.base.errors import SourceError
+    from core.base.settings import Settings
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)

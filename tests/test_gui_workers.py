@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from core.errors import Cancelled, SourceError  # noqa: E402
+from core.base.errors import Cancelled, SourceError  # noqa: E402
 from gui import workers  # noqa: E402
 from gui.workers import Worker  # noqa: E402
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.detect import central_face
-from core.engine import Engine
-from core.enroll import Enroller
-from core.images import load_image
-from core.settings import Settings
+from core.vision.detect import central_face
+from core.app.engine import Engine
+from core.gallery.enroll import Enroller
+from core.vision.images import load_image
+from core.base.settings import Settings
 from tests.conftest import dev_people, dev_photos
 
 
@@ -18,7 +18,7 @@ def gallery_engine(tmp_path_factory, default_weights):
     """Photos 1-4 of each of the 32 dev people enrolled."""
     settings = Settings(data_dir=str(tmp_path_factory.mktemp("home")))
     engine = Engine(settings)
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     for person in dev_people():
         enroller.enroll_files(person.name.replace("_", " "), dev_photos(person)[:4])
     yield engine

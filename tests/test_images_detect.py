@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.detect import FaceDetector, central_face
-from core.errors import ImageError
-from core.images import load_image, to_rgb
+from core.vision.detect import FaceDetector, central_face
+from core.base.errors import ImageError
+from core.vision.images import load_image, to_rgb
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.detect import FaceDetector
-from core.liveness import LivenessChecker
+from core.vision.detect import FaceDetector
+from core.vision.liveness import LivenessChecker
 
 SEGMENT = 30  # one second of video per verdict
 
@@ -69,16 +69,16 @@ def test_live_performer_passes_and_a_moved_photo_is_refused(clip):
 def test_recognizer_with_liveness_refuses_the_held_up_photo(engine, clip):
     """The performer is marked from the live clip; a photo of him moved in front of the camera is
     recognised (shown as not live) but never marked when liveness is required."""
-    from core.enroll import Enroller
-    from core.recognize import RecognizeOptions, Recognizer
-    from core.sources import Frame
+    from core.gallery.enroll import Enroller
+    from core.live.recognize import RecognizeOptions, Recognizer
+    from core.live.sources import Frame
 
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     candidates = [enroller.candidate_from_frame(clip[i], f"frame {i}") for i in (100, 130, 160)]
     enroller.save("Performer", candidates)
 
     def run(frames, liveness: bool):
-        recognizer = Recognizer(engine, RecognizeOptions(require_liveness=liveness), source_name="test")
+        recognizer = engine.recognizer(RecognizeOptions(require_liveness=liveness), source_name="test")
         events, states = [], set()
         for i, rgb in enumerate(frames):
             result = recognizer.process(Frame(i, i / 30.0, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "test"))

@@ -7,8 +7,8 @@ import shutil
 import threading
 from datetime import datetime, timezone
 
-from core.enroll import Enroller
-from core.records import ModelRecord
+from core.gallery.enroll import Enroller
+from core.base.records import ModelRecord
 from tests.conftest import dev_people, dev_photos
 
 
@@ -25,7 +25,7 @@ def register_copy(engine, default_weights, tmp_path) -> str:
 
 
 def test_matcher_is_always_complete_during_a_model_switch(engine, default_weights, tmp_path):
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     for person in dev_people()[:6]:
         enroller.enroll_files(person.name, dev_photos(person)[:4])
     total = engine.store.count_samples()

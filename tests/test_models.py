@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import WeightsError
-from core.keras_facenet import GAMMA_CONSTANT, build_network, convert
-from core.models import DEFAULT_MODEL, KERAS_H5_MEMBER, ModelRegistry, verify_weights
+from core.base.errors import WeightsError
+from core.vision.keras_facenet import GAMMA_CONSTANT, build_network, convert
+from core.vision.models import DEFAULT_MODEL, KERAS_H5_MEMBER, ModelRegistry, verify_weights
 from tests.conftest import MODELS_CACHE
 
 
@@ -77,14 +77,14 @@ def test_tampered_weights_are_caught_by_checksum(default_weights, tmp_path):
 def test_garbage_weights_file_with_matching_checksum_still_gives_clear_error(tmp_path):
     bogus = tmp_path / "bogus.pt"
     bogus.write_bytes(b"this is not a torch checkpoint")
-    from core.images import file_sha256
+    from core.vision.images import file_sha256
 
     with pytest.raises(WeightsError, match="cannot be read"):
         ModelRegistry(tmp_path).load_into_network(bogus, 128, trusted_sha256=file_sha256(bogus))
 
 
 def test_unknown_model_name_lists_the_known_ones():
-    from core.errors import ModelNotFoundError
+    from core.base.errors import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError, match=DEFAULT_MODEL):
         ModelRegistry().spec("no-such-model")

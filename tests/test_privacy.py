@@ -8,13 +8,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from core.engine import Engine
-from core.enroll import Enroller
-from core.errors import StoreError
-from core.records import AttendanceEvent
-from core.security import hash_pin, verify_pin
-from core.settings import Settings
-from core.store import GalleryStore, latest_backup, restore_backup
+from core.app.engine import Engine
+from core.gallery.enroll import Enroller
+from core.base.errors import StoreError
+from core.base.records import AttendanceEvent
+from core.base.security import hash_pin, verify_pin
+from core.base.settings import Settings
+from core.gallery.store import GalleryStore, latest_backup, restore_backup
 from tests.conftest import dev_people, dev_photos
 
 SECRET_NAME = "Zebulon Quixote-Erasmus"
@@ -31,7 +31,7 @@ def raw_bytes(db_path) -> bytes:
 
 def test_deleted_person_is_gone_from_the_file_and_backups(engine):
     person = dev_people()[5]
-    report = Enroller(engine).enroll_files(SECRET_NAME, dev_photos(person)[:3])
+    report = engine.enroller().enroll_files(SECRET_NAME, dev_photos(person)[:3])
     pid = report.person_ids[SECRET_NAME]
     engine.store.record_event(AttendanceEvent(None, pid, None, "check_in", datetime.now(timezone.utc).astimezone(),
                                               "cam", 0.9, snapshot_jpeg=b"\xff\xd8snapshot-of-zebulon"))
@@ -107,8 +107,8 @@ def test_enroll_and_recognize_make_no_network_connection(engine, monkeypatch, fa
     """All data stays local: any attempt to open a connection fails the test."""
     import socket
 
-    from core.recognize import recognize_source
-    from core.sources import ImageFolderSource
+    from core.live.recognize import recognize_source
+    from core.live.sources import ImageFolderSource
 
     attempts = []
 
@@ -119,15 +119,15 @@ def test_enroll_and_recognize_make_no_network_connection(engine, monkeypatch, fa
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     person = dev_people()[2]
-    Enroller(engine).enroll_files("Local Only", dev_photos(person)[:3])
-    results = list(recognize_source(engine, ImageFolderSource(person, fps=10.0)))
+    engine.enroller().enroll_files("Local Only", dev_photos(person)[:3])
+    results = list(engine.recognize(ImageFolderSource(person, fps=10.0)))
     assert len(results) == len(dev_photos(person))
     assert attempts == []
 
 
 def test_missing_weights_are_not_downloaded_silently(tmp_path):
-    from core.errors import WeightsError
-    from core.models import ModelRegistry
+    from core.base.errors import WeightsError
+    from core.vision.models import ModelRegistry
 
     with pytest.raises(WeightsError, match="rollcall models fetch"):
         ModelRegistry(tmp_path, allow_network=False).ensure_weights("facenet-keras-128")

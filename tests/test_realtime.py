@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from core.detect import crop_face
-from core.enroll import Enroller, FaceCandidate
-from core.recognize import RecognizeOptions, Recognizer, recognize_source
-from core.sources import Frame, VideoFileSource
-from core.track import IouTracker
+from core.vision.detect import crop_face
+from core.gallery.enroll import Enroller, FaceCandidate
+from core.live.recognize import RecognizeOptions, Recognizer, recognize_source
+from core.live.sources import Frame, VideoFileSource
+from core.live.track import IouTracker
 
 CROWD = "video/crowd_1920x1080.mp4"
 HAMILTON = "video/hamilton_640x360.mp4"
@@ -72,14 +72,14 @@ def test_fast_pipeline_marks_everyone_the_naive_loop_finds(engine, faces):
         same = next((p for p in people if float(p[0] @ mean) > 0.7), None)
         if same is None:
             people.append((mean, crops))
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     for n, (_, crops) in enumerate(people):
         candidates = [FaceCandidate(crop, _Face(), f"crowd#{n}.{k}", hashlib.sha256(crop.tobytes()).hexdigest(), 100.0)
                       for k, crop in enumerate(crops)]
         enroller.save(f"Crowd {n}", candidates)
     enrolled = {f"Crowd {n}" for n in range(len(people))}
 
-    recognizer = Recognizer(engine, RecognizeOptions.from_settings(engine.settings), source_name="crowd")
+    recognizer = engine.recognizer(RecognizeOptions.from_settings(engine.settings), source_name="crowd")
     marked, detections = set(), 0
     for index, bgr in enumerate(frames):
         result = recognizer.process(Frame(index, index / fps, bgr, "crowd"))
@@ -99,7 +99,7 @@ class _Face:
 
 
 def test_onnx_embedder_matches_torch(engine, monkeypatch):
-    from core.embed import Embedder
+    from core.vision.embed import Embedder
 
     embedder = engine.embedder()
     if embedder.backend != "onnx":
@@ -119,8 +119,8 @@ def test_embedder_backend_can_be_forced_to_torch(engine, monkeypatch):
 
 
 def test_onnx_detector_matches_torch(faces):
-    from core.detect import FaceDetector
-    from core.images import load_image
+    from core.vision.detect import FaceDetector
+    from core.vision.images import load_image
 
     fast, plain = FaceDetector(), FaceDetector(backend="torch")
     if fast.backend != "onnx":
@@ -133,8 +133,8 @@ def test_onnx_detector_matches_torch(faces):
 
 def test_reduced_scale_keeps_the_smallest_face_size(faces):
     """detect(min_face_px=...) looks for the same smallest face at any scale."""
-    from core.detect import FaceDetector
-    from core.images import load_image
+    from core.vision.detect import FaceDetector
+    from core.vision.images import load_image
 
     detector = FaceDetector()
     rgb = load_image(faces / "group" / "six_faces.jpg")
@@ -145,7 +145,7 @@ def test_reduced_scale_keeps_the_smallest_face_size(faces):
 
 def test_decode_thread_reads_ahead_and_stops_with_the_consumer(engine, faces):
     with VideoFileSource(faces / HAMILTON) as source:
-        results = recognize_source(engine, source)
+        results = engine.recognize(source)
         first = [next(results) for _ in range(5)]
         assert [r.frame.index for r in first] == [0, 1, 2, 3, 4]
         assert any(t.name.startswith("decode ") for t in threading.enumerate())
@@ -155,7 +155,7 @@ def test_decode_thread_reads_ahead_and_stops_with_the_consumer(engine, faces):
 
 def test_every_file_of_an_image_folder_is_detected(engine, faces):
     """Unrelated pictures (an image folder) are never covered by boxes carried from the previous one."""
-    recognizer = Recognizer(engine, RecognizeOptions(detect_every=8), source_name="folder")
+    recognizer = engine.recognizer(RecognizeOptions(detect_every=8), source_name="folder")
     photos = sorted((faces / "dev_unknown").glob("*.jpg"))[:3]
     for i, path in enumerate(photos):
         result = recognizer.process(Frame(i, i, cv2.imread(str(path)), str(path)))
@@ -166,7 +166,7 @@ def test_a_scene_cut_starts_new_tracks(engine, faces):
     """Hamilton cuts from the performer to the audience at frame 211: the performer's track must
     not be handed to the audience member standing where he stood."""
     frames = read_frames(faces / HAMILTON, 214)
-    recognizer = Recognizer(engine, RecognizeOptions.from_settings(engine.settings), source_name="h")
+    recognizer = engine.recognizer(RecognizeOptions.from_settings(engine.settings), source_name="h")
     before = None
     for index in range(205, 214):
         result = recognizer.process(Frame(index, index / 30, frames[index], "h"))

@@ -42,7 +42,7 @@ def test_self_test_from_source_passes(faces, default_weights, tmp_path):
 
 
 def test_self_test_reports_fail_and_restores_env(default_weights, rollcall_home, tmp_path):
-    from core.selftest import run_self_test
+    from core.app.selftest import run_self_test
 
     out = io.StringIO()
     before = os.environ["ROLLCALL_HOME"]
@@ -73,7 +73,7 @@ def _fake_bundle(tmp_path: Path, weights: Path | None) -> Path:
 @pytest.mark.parametrize("bundled", [True, False])
 def test_frozen_weights_must_come_from_bundle(default_weights, tmp_path, monkeypatch, bundled):
     """Frozen, the self-test ignores ROLLCALL_MODELS_DIR and the user's cache: only the bundle counts."""
-    from core.selftest import SelfTest
+    from core.app.selftest import SelfTest
 
     bundle = _fake_bundle(tmp_path, default_weights if bundled else None)
     monkeypatch.setattr(sys, "frozen", True, raising=False)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import SourceError
-from core.sources import (
+from core.base.errors import SourceError
+from core.live.sources import (
     CameraSource,
     Frame,
     FrameSource,

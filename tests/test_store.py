@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from core.errors import (
+from core.base.errors import (
     DuplicateNameError,
     EnrollmentError,
     InvalidInputError,
@@ -20,8 +20,8 @@ from core.errors import (
     PersonNotFoundError,
     StoreError,
 )
-from core.records import AttendanceEvent, ModelRecord
-from core.store import MAX_NAME_LEN, MIGRATIONS, GalleryStore
+from core.base.records import AttendanceEvent, ModelRecord
+from core.gallery.store import MAX_NAME_LEN, MIGRATIONS, GalleryStore
 
 TZ = timezone(timedelta(hours=2))
 DIM = 8

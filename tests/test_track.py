@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.track import UNKNOWN, IouTracker, Track, iou_matrix, needs_reidentification
+from core.live.track import UNKNOWN, IouTracker, Track, iou_matrix, needs_reidentification
 
 
 def box(x: float, y: float, size: float = 100) -> list[float]:

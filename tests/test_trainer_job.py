@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.engine import Engine
-from core.enroll import Enroller
-from core.errors import Cancelled, InvalidInputError, RollcallError
-from core.images import decode_jpeg, file_sha256
-from core.models import DEFAULT_MODEL, ModelRegistry
-from core.settings import Settings
+from core.app.engine import Engine
+from core.gallery.enroll import Enroller
+from core.base.errors import Cancelled, InvalidInputError, RollcallError
+from core.vision.images import decode_jpeg, file_sha256
+from core.vision.models import DEFAULT_MODEL, ModelRegistry
+from core.base.settings import Settings
 from tests.conftest import MODELS_CACHE, dev_people, dev_photos
 from trainer.cli import add_train_parser, progress_line, run_train
 from trainer.data import Augment, CropSource, PKSampler, split_samples
@@ -33,7 +33,7 @@ def enroll_people(folder: Path, count: int, default_weights: Path) -> Path:
     """A gallery of `count` dev people with all 8 photos each; returns the database file."""
     engine = Engine(Settings(data_dir=str(folder)), registry=ModelRegistry(MODELS_CACHE))
     try:
-        enroller = Enroller(engine)
+        enroller = engine.enroller()
         for person in dev_people()[:count]:
             enroller.enroll_files(person.name.replace("_", " "), dev_photos(person))
         return engine.settings.database_path

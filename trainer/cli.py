@@ -49,8 +49,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_train(args) -> int:
-    from core.engine import Engine
-    from core.settings import Settings
+    from core.app.engine import Engine
+    from core.base.settings import Settings
 
     settings = Settings.load()
     if getattr(args, "device", None):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from core.errors import RollcallError
-from core.images import decode_jpeg
+from core.base.errors import RollcallError
+from core.vision.images import decode_jpeg
 
 
 @dataclass

@@ -21,8 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from core.errors import Cancelled, InvalidInputError, RollcallError
-from core.records import ModelRecord
+from core.base.errors import Cancelled, InvalidInputError, RollcallError
+from core.base.records import ModelRecord
 
 from .data import Augment, CropSource, PKSampler, split_samples
 from .loss import DEFAULT_MARGIN, batch_loss, distance_spread
@@ -188,13 +188,13 @@ def run_training(engine, config: TrainConfig | None = None,
 
     network: train this module instead of the base model's network (tests and experiments; it must
     map (N, 3, 160, 160) float tensors to (N, D) embeddings).
-    Raises core.errors.Cancelled when `cancel()` turns true (nothing is written), RollcallError
+    Raises core.base.errors.Cancelled when `cancel()` turns true (nothing is written), RollcallError
     when the gallery cannot be trained on. A collapsed run returns collapsed=True and saves nothing.
     """
     import torch
 
-    from core.embed import choose_device, preprocess
-    from core.keras_facenet import build_network
+    from core.vision.embed import choose_device, preprocess
+    from core.vision.keras_facenet import build_network
 
     config = config or TrainConfig()
     config.check()
@@ -375,7 +375,7 @@ def run_training(engine, config: TrainConfig | None = None,
 def _save_model(engine, network, config: TrainConfig, base_record: ModelRecord, info, before: dict, after: dict,
                 training: dict) -> ModelRecord:
     """Weights file (checksummed, atomic) then the store record; a failure removes the file again."""
-    from core.models import BUILTIN_MODELS, write_checked
+    from core.vision.models import BUILTIN_MODELS, write_checked
 
     cache_dir = Path(engine.registry.cache_dir)
     model_id = new_model_id()

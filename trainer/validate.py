@@ -3,7 +3,7 @@
 Held-out metrics (from the gallery split in trainer.data):
 
 - identification_accuracy: closed-set rank-1 accuracy. The enrolled vectors are the training
-  samples, each held-out sample is a query, scored like recognition does (core.match: a person's
+  samples, each held-out sample is a query, scored like recognition does (core.gallery.match: a person's
   score is their best-matching sample).
 - verification_accuracy: pairs of (held-out sample, training sample): every same-person pair
   plus as many different-person pairs (drawn with a fixed seed). The threshold is the
@@ -14,7 +14,7 @@ Held-out metrics (from the gallery split in trainer.data):
   samples, inactive ones counting 0 (trainer.loss.soft_triplet_loss).
 
 LFW View 1 (a forgetting check on faces the model never trains on): the 1,000 pairs of
-pairsDevTest.txt, accuracy at the best threshold over all pairs (core.evaluate). MTCNN over the
+pairsDevTest.txt, accuracy at the best threshold over all pairs (core.app.evaluate). MTCNN over the
 1,549 photos takes about 50 s on a 2-core CPU, so the crops (the labelled person's face: the one
 nearest the centre, with the model's crop margin) are detected once and cached as JPEG bytes in
 `<models cache>/lfw/` and in memory.
@@ -33,9 +33,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from core.errors import Cancelled
-from core.evaluate import best_threshold, read_pairs, verification_report
-from core.images import decode_jpeg, encode_jpeg, load_image
+from core.base.errors import Cancelled
+from core.app.evaluate import best_threshold, read_pairs, verification_report
+from core.vision.images import decode_jpeg, encode_jpeg, load_image
 
 from .data import Split, _same_size
 from .loss import soft_triplet_loss
@@ -54,7 +54,7 @@ def default_lfw_dir() -> Path | None:
     env = os.environ.get(LFW_ENV)
     if env:
         return Path(env).expanduser()
-    from core.resources import app_root
+    from core.base.resources import app_root
 
     candidate = app_root().parent / "shared" / "data" / "faces" / "lfw_view1"
     return candidate if (candidate / "pairsDevTest.txt").exists() else None
@@ -90,7 +90,7 @@ def embed_networks(networks: Mapping[str, object], crops, preprocessing: str, de
     """
     import torch
 
-    from core.embed import preprocess
+    from core.vision.embed import preprocess
 
     names = list(networks)
     nets = [networks[n] for n in names]
@@ -155,8 +155,8 @@ def _balanced_pairs(left_ids, left_people, right_ids, right_people, rng, skip_se
 def held_out_metrics(vectors: Mapping[int, np.ndarray], split: Split, margin: float = 0.2,
                      seed: int = 0) -> dict:
     """Identification and verification on the held-out samples (see the module docstring)."""
-    from core.match import GalleryMatcher
-    from core.records import GalleryMatrix
+    from core.gallery.match import GalleryMatcher
+    from core.base.records import GalleryMatrix
 
     train_ids = [sid for pid in split.people for sid in split.train[pid]]
     train_people = [pid for pid in split.people for _ in split.train[pid]]
@@ -293,7 +293,7 @@ def _write_cache(path: Path, names: list[str], jpegs: list[bytes], fallbacks: in
 
 def _detect_lfw(images_dir: Path, names: list[str], crop_margin: int, device: str, detector,
                 cancel: CancelCheck | None, progress) -> tuple[list[bytes], int]:
-    from core.detect import FaceDetector, central_face, crop_face
+    from core.vision.detect import FaceDetector, central_face, crop_face
 
     if detector is None or getattr(detector, "margin", None) != crop_margin:
         detector = FaceDetector(device=device, margin=crop_margin)

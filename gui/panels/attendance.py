@@ -8,10 +8,10 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from core.attendance import export_csv, range_report
-from core.engine import Engine
-from core.errors import RollcallError
-from core.records import DayRow
+from core.attendance.reports import export_csv, range_report
+from core.app.engine import Engine
+from core.base.errors import RollcallError
+from core.base.records import DayRow
 
 from ..dialogs import show_error
 from ..widgets import Card, hbox, icon, panel_header

@@ -13,10 +13,10 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (QFileDialog, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSpinBox, QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from core.engine import Engine
-from core.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
-from core.errors import DuplicateNameError, EnrollmentError
-from core.images import to_rgb
+from core.app.engine import Engine
+from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
+from core.base.errors import DuplicateNameError, EnrollmentError
+from core.vision.images import to_rgb
 
 from ..dialogs import ADD_TO_EXISTING, KEEP_SEPARATE, ask_duplicate_name, show_error
 from ..live import ImageMailbox, iter_frames, open_view_source
@@ -49,7 +49,7 @@ class CaptureStep:
 def capture_loop(engine: Engine, spec: str, wanted: int, mailbox: ImageMailbox,
                  cancel_event: threading.Event) -> Iterator[CaptureStep | str]:
     """Runs in the worker thread: checks each frame against the quality gates, takes `wanted` samples."""
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     yield "Opening the source…"
     with open_view_source(spec, engine.settings, cancel_event) as source:
         yield "Loading the face detector…"
@@ -78,16 +78,16 @@ def capture_loop(engine: Engine, spec: str, wanted: int, mailbox: ImageMailbox,
 
 def save_samples(engine: Engine, name: str, candidates: list[FaceCandidate], external_id: str | None,
                  person_id: int | None, allow_duplicate: bool) -> EnrollReport:
-    return Enroller(engine).save(name, candidates, external_id, person_id, allow_duplicate)
+    return engine.enroller().save(name, candidates, external_id, person_id, allow_duplicate)
 
 
 def enroll_files(engine: Engine, name: str, paths: list[Path], external_id: str | None, add_to_existing: bool,
                  allow_duplicate: bool, cancel: Callable[[], bool]) -> EnrollReport:
-    return Enroller(engine).enroll_files(name, paths, external_id, add_to_existing, allow_duplicate, cancel)
+    return engine.enroller().enroll_files(name, paths, external_id, add_to_existing, allow_duplicate, cancel)
 
 
 def import_tree(engine: Engine, root: Path, cancel: Callable[[], bool]) -> Iterator[ImportProgress]:
-    return (yield from Enroller(engine).import_tree(root, cancel))
+    return (yield from engine.enroller().import_tree(root, cancel))
 
 
 class EnrollPanel(QWidget):

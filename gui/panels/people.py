@@ -10,10 +10,10 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget, QFileDialog)
 
-from core.engine import Engine
-from core.enroll import EnrollReport, Enroller, Refusal
-from core.errors import DuplicateNameError, EnrollmentError, ImageError, RollcallError
-from core.records import Person
+from core.app.engine import Engine
+from core.gallery.enroll import EnrollReport, Enroller, Refusal
+from core.base.errors import DuplicateNameError, EnrollmentError, ImageError, RollcallError
+from core.base.records import Person
 
 from ..dialogs import confirm, show_error
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
@@ -25,7 +25,7 @@ PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 def add_photos(engine: Engine, person_id: int, paths: list[Path], cancel: Callable[[], bool]) -> EnrollReport:
     """Add photos to one person by id (works even when two people share a name)."""
-    enroller = Enroller(engine)
+    enroller = engine.enroller()
     person = engine.store.get_person(person_id)
     report = EnrollReport()
     candidates = []

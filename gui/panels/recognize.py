@@ -17,9 +17,9 @@ from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import (QApplication, QCheckBox, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
-from core.engine import Engine
-from core.recognize import FaceResult, FrameResult, RecognizeOptions, Recognizer
-from core.records import AttendanceEvent
+from core.app.engine import Engine
+from core.live.recognize import FaceResult, FrameResult, RecognizeOptions, Recognizer
+from core.base.records import AttendanceEvent
 
 from ..dialogs import show_error
 from ..live import ImageMailbox, RateMeter, iter_frames, open_view_source
@@ -61,7 +61,7 @@ def recognition_loop(engine: Engine, spec: str, mailbox: ImageMailbox,
     with open_view_source(spec, engine.settings, cancel_event, status) as source:
         yield "Loading the face models…"
         _ = engine.detector, engine.embedder(), engine.matcher()  # load now, not on the first face
-        recognizer = Recognizer(engine, RecognizeOptions.from_settings(engine.settings), source_name=source.name)
+        recognizer = engine.recognizer(RecognizeOptions.from_settings(engine.settings), source_name=source.name)
         meter = RateMeter()
         yield ""
         for frame in iter_frames(source, cancel_event, idle=True):

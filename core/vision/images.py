@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from core.base.errors import ImageError
 
 # Refuse decompression bombs: a kiosk photo never needs more than 50 megapixels.
 MAX_PIXELS = 50_000_000

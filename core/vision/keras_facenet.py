@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WeightsError
+from core.base.errors import WeightsError
 
 EMBEDDING_SIZE = 128
 GAMMA_CONSTANT = "constant 1 (Keras BatchNorm scale=False)"

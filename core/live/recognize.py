@@ -27,14 +27,14 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from .attendance import AttendanceBook, AttendanceRules
-from .engine import Engine
-from .errors import PersonNotFoundError
-from .images import encode_jpeg, to_rgb
-from .records import AttendanceEvent
-from .sources import Frame, FrameSource, LatestFrameGrabber
-from .liveness import LivenessChecker
-from .track import UNKNOWN, IouTracker, Track, needs_reidentification
+from core.attendance.book import AttendanceBook, AttendanceRules
+from core.gallery.parts import PipelineParts
+from core.base.errors import PersonNotFoundError
+from core.vision.images import encode_jpeg, to_rgb
+from core.base.records import AttendanceEvent
+from core.live.sources import Frame, FrameSource, LatestFrameGrabber
+from core.vision.liveness import LivenessChecker
+from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class RecognizeOptions:
     min_vote_fraction: float = 0.6
     log_unknown: bool = True
     unknown_min_prob: float = 0.97  # only confident detections are logged as unknown visitors
-    # Liveness (core.liveness): a known face is marked only once its landmarks show live, non-rigid
+    # Liveness (core.vision.liveness): a known face is marked only once its landmarks show live, non-rigid
     # motion over a window of frames; detection then runs on every frame until the verdict.
     require_liveness: bool = False
 
@@ -95,11 +95,11 @@ class FrameResult:
 class Recognizer:
     """Stateful per-source recognizer: feed it frames in order."""
 
-    def __init__(self, engine: Engine, options: RecognizeOptions | None = None,
+    def __init__(self, parts: PipelineParts, options: RecognizeOptions | None = None,
                  book: AttendanceBook | None = None, source_name: str = ""):
-        self.engine = engine
-        self.options = options or RecognizeOptions.from_settings(engine.settings)
-        self.book = book or AttendanceBook(engine.store, AttendanceRules.from_settings(engine.settings))
+        self.parts = parts
+        self.options = options or RecognizeOptions()
+        self.book = book or AttendanceBook(parts.store, AttendanceRules())
         self.source_name = source_name
         # A short vote window lets a track flip quickly once its face turns to the camera.
         # IoU 0.2 (not 0.3): with detection every few frames a bobbing head moves a third of its size.
@@ -147,7 +147,7 @@ class Recognizer:
             small_rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
             t_prep = time.perf_counter()
             timings["prepare"] = t_prep - t0
-            faces = self.engine.detector.detect(small_rgb, with_crops=False, thresholds=opts.detect_thresholds,
+            faces = self.parts.detector().detect(small_rgb, with_crops=False, thresholds=opts.detect_thresholds,
                                                 min_face_px=max(12.0, opts.detect_min_face_px * scale))
             if scale < 1.0:
                 for face in faces:
@@ -206,20 +206,20 @@ class Recognizer:
         return float(np.abs(thumb - previous).mean()) > self.options.scene_cut_level
 
     def _embed_due(self, bgr, tracks: list[Track], faces, now: float, timings: dict[str, float]) -> None:
-        detector = self.engine.detector
+        detector = self.parts.detector()
         due = [(t, f) for t, f in zip(tracks, faces)
                if f.size_px >= self.options.min_face_px and needs_reidentification(t, now, self._interval(t, now))]
         if not due:
             return
         t0 = time.perf_counter()
-        from .detect import crop_face
+        from core.vision.detect import crop_face
 
         # Crop from the full-resolution BGR frame; only the 160x160 crops are converted to RGB.
         crops = [np.ascontiguousarray(crop_face(bgr, f.box, detector.margin, detector.crop_size)[:, :, ::-1])
                  for _, f in due]
-        vectors = self.engine.embedder().embed(crops)
+        vectors = self.parts.embedder().embed(crops)
         t1 = time.perf_counter()
-        results = self.engine.matcher().match(vectors)
+        results = self.parts.matcher().match(vectors)
         timings["embed"] = t1 - t0
         timings["match"] = time.perf_counter() - t1
         for (track, _), crop, result in zip(due, crops, results):
@@ -234,7 +234,7 @@ class Recognizer:
         if track.settled_unknown:
             young = now - track.first_seen < self.options.young_track_s
             best = max((similarity for _, similarity in track.votes), default=-1.0)
-            if not young or best < self.engine.matcher().threshold - self.options.ambiguous_below:
+            if not young or best < self.parts.matcher().threshold - self.options.ambiguous_below:
                 return self.options.unknown_recheck_s
         return 0.0
 
@@ -250,7 +250,7 @@ class Recognizer:
                     event = self.book.observe(track.identity, track.identity_similarity, self.source_name,
                                               track_id=track.id, snapshot_jpeg=encode_jpeg(crop) if crop is not None else None)
                 except PersonNotFoundError:  # deleted while we were running
-                    self.engine.gallery_changed()
+                    self.parts.gallery_changed()
                     continue
                 if event is not None:
                     events.append(event)
@@ -276,7 +276,7 @@ class Recognizer:
         return len(recent) == self.options.votes_needed and all(person is None for person, _ in recent)
 
     def _face_result(self, track: Track) -> FaceResult:
-        matcher = self.engine.matcher()
+        matcher = self.parts.matcher()
         if track.identity is not None:
             state = "not_live" if self.options.require_liveness and self._liveness_verdict(track) is False else "known"
             return FaceResult(track.id, track.box.copy(), state, track.identity,
@@ -295,15 +295,14 @@ def _translation_only(track: Track) -> None:
     track.velocity = np.array([vx, vy, vx, vy], np.float32)
 
 
-def recognize_source(engine: Engine, source: FrameSource, options: RecognizeOptions | None = None,
-                     cancel: CancelCheck | None = None, threaded: bool = True) -> Iterator[FrameResult]:
+def recognize_source(recognizer: Recognizer, source: FrameSource, cancel: CancelCheck | None = None,
+                     threaded: bool = True) -> Iterator[FrameResult]:
     """Run recognition over a source until it ends or `cancel()` is true. Yields one result per frame.
 
     threaded: decode on a helper thread while this one runs inference (see `decoded_frames`);
     False reads the source on this thread. result.timings["decode"] is the time spent waiting for
     (threaded) or reading (not threaded) the frame.
     """
-    recognizer = Recognizer(engine, options, source_name=source.name)
     frames = decoded_frames(source) if threaded else _timed(iter(source))
     try:
         for frame, waited in frames:

@@ -14,12 +14,12 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .detect import DetectedFace, central_face
-from .engine import Engine
-from .errors import Cancelled, DuplicateNameError, EnrollmentError, ImageError, RollcallError
-from .images import encode_jpeg, file_sha256, is_image_path, sharpness
-from .records import Person
-from .store import clean_name, name_key
+from core.vision.detect import DetectedFace, central_face
+from core.base.errors import Cancelled, DuplicateNameError, EnrollmentError, ImageError, RollcallError
+from core.vision.images import encode_jpeg, file_sha256, is_image_path, sharpness
+from core.base.records import Person
+from core.gallery.parts import PipelineParts
+from core.gallery.store import clean_name, name_key
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +127,15 @@ def check_quality(face: DetectedFace, crop: np.ndarray, source: str, gates: Qual
 
 
 class Enroller:
-    def __init__(self, engine: Engine, gates: QualityGates | None = None):
-        self.engine = engine
-        self.gates = gates or QualityGates.from_settings(engine.settings)
+    def __init__(self, parts: PipelineParts, gates: QualityGates | None = None):
+        self.parts = parts
+        self.gates = gates or QualityGates()
 
     # ---- candidates ----
 
     def candidate_from_frame(self, rgb: np.ndarray, source: str, content_hash: str | None = None,
                              faces: list[DetectedFace] | None = None) -> FaceCandidate:
-        detector = self.engine.detector
+        detector = self.parts.detector()
         faces = detector.detect(rgb) if faces is None else detector.add_crops(rgb, faces)
         face, note = choose_face(faces, rgb.shape, source, self.gates)
         sharp = check_quality(face, face.crop, source, self.gates)
@@ -143,7 +143,7 @@ class Enroller:
         return FaceCandidate(face.crop, face, source, digest, sharp, note)
 
     def candidate_from_file(self, path: Path, content_hash: str | None = None) -> FaceCandidate:
-        from .images import load_image
+        from core.vision.images import load_image
 
         rgb = load_image(path)
         return self.candidate_from_frame(rgb, str(path), content_hash=content_hash or file_sha256(path))
@@ -152,13 +152,13 @@ class Enroller:
 
     def _existing_person(self, name: str) -> Person | None:
         key = name_key(name)
-        matches = [p for p in self.engine.store.list_people(search=name) if name_key(p.name) == key]
+        matches = [p for p in self.parts.store.list_people(search=name) if name_key(p.name) == key]
         return matches[0] if matches else None
 
     def save(self, name: str, candidates: list[FaceCandidate], external_id: str | None = None,
              person_id: int | None = None, allow_duplicate: bool = False) -> EnrollReport:
         """Add a new person (or samples to `person_id`) with their faces and embeddings, atomically."""
-        store = self.engine.store
+        store = self.parts.store
         report = EnrollReport()
         fresh = [c for c in candidates if store.find_sample_by_hash(c.content_hash) is None]
         report.skipped_duplicates = len(candidates) - len(fresh)
@@ -166,8 +166,9 @@ class Enroller:
             if candidates:
                 report.warnings.append(f"{name}: every photo is already enrolled; nothing added.")
             return report
-        model_id = self.engine.active_model_id()
-        vectors = self.engine.embedder(model_id).embed([c.crop for c in fresh]) if fresh else np.zeros((0, 1))
+        embedder = self.parts.embedder()
+        model_id = embedder.model_id
+        vectors = embedder.embed([c.crop for c in fresh]) if fresh else np.zeros((0, 1))
         report.warnings += self._lookalike_warnings(name, person_id, vectors)
         with store.transaction():
             if person_id is None:
@@ -184,13 +185,13 @@ class Enroller:
             store.put_embeddings(model_id, items)
         report.samples_added = len(fresh)
         report.person_ids[person.name] = person.id
-        self.engine.gallery_changed()
+        self.parts.gallery_changed()
         return report
 
     def _lookalike_warnings(self, name: str, person_id: int | None, vectors: np.ndarray) -> list[str]:
         if len(vectors) == 0:
             return []
-        matcher = self.engine.matcher()
+        matcher = self.parts.matcher()
         warn_at = max(matcher.threshold + 0.1, 0.65)  # well inside "same person" territory
         warnings = []
         for result in matcher.match(vectors):
@@ -256,7 +257,7 @@ class Enroller:
                                     "people saved so far are kept.")
                 try:
                     digest = file_sha256(path)
-                    if self.engine.store.find_sample_by_hash(digest) is not None:
+                    if self.parts.store.find_sample_by_hash(digest) is not None:
                         report.skipped_duplicates += 1
                     else:
                         candidates.append(self.candidate_from_file(path, digest))

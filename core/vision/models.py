@@ -22,10 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .errors import ModelNotFoundError, WeightsError
-from .images import file_sha256
-from .resources import bundled_models_dir
-from .settings import models_dir
+from core.base.errors import ModelNotFoundError, WeightsError
+from core.vision.images import file_sha256
+from core.base.resources import bundled_models_dir
+from core.base.settings import models_dir
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class ModelRegistry:
         raise WeightsError(f"Model {name} has no weights. Import a file with `rollcall models add`.")
 
     def _convert_keras(self, spec: ModelSpec) -> Path:
-        from .keras_facenet import convert
+        from core.vision.keras_facenet import convert
 
         with tempfile.TemporaryDirectory() as tmp:
             h5 = self._keras_h5(Path(tmp))
@@ -297,7 +297,7 @@ class ModelRegistry:
 
     def load_into_network(self, path: Path, embedding_size: int, trusted_sha256: str | None = None):
         """An InceptionResnetV1 in eval mode with the checked weights from `path`."""
-        from .keras_facenet import build_network
+        from core.vision.keras_facenet import build_network
 
         state = load_state_dict(path, trusted_sha256)
         state = {k: v for k, v in state.items() if not k.startswith("logits.")}

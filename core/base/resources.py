@@ -9,7 +9,7 @@ from pathlib import Path
 def app_root() -> Path:
     """The folder holding `resources/`: the bundle's _MEIPASS when frozen, else the checkout."""
     frozen_root = getattr(sys, "_MEIPASS", None)
-    return Path(frozen_root) if frozen_root else Path(__file__).resolve().parent.parent
+    return Path(frozen_root) if frozen_root else Path(__file__).resolve().parents[2]
 
 
 def resource_path(*parts: str) -> Path:

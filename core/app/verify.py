@@ -7,10 +7,10 @@ from typing import Callable
 
 import numpy as np
 
-from .detect import central_face, crop_face
-from .engine import Engine
-from .evaluate import VerificationReport, read_pairs, verification_report
-from .images import load_image
+from core.vision.detect import central_face, crop_face
+from core.app.engine import Engine
+from core.app.evaluate import VerificationReport, read_pairs, verification_report
+from core.vision.images import load_image
 
 Progress = Callable[[int, int], None]
 

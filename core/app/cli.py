@@ -11,7 +11,7 @@ import threading
 from datetime import date, timedelta
 from pathlib import Path
 
-from .errors import DuplicateNameError, RollcallError, StoreError
+from core.base.errors import DuplicateNameError, RollcallError, StoreError
 
 log = logging.getLogger("rollcall")
 
@@ -19,8 +19,8 @@ log = logging.getLogger("rollcall")
 # ---- helpers ----
 
 def _engine(args):
-    from .engine import Engine
-    from .settings import Settings
+    from core.app.engine import Engine
+    from core.base.settings import Settings
 
     settings = Settings.load()
     if getattr(args, "threshold", None) is not None:
@@ -84,10 +84,10 @@ def _print_report(report) -> None:
 # ---- commands ----
 
 def cmd_enroll(args) -> int:
-    from .enroll import Enroller
+    from core.gallery.enroll import Enroller
 
     with _engine(args) as engine:
-        enroller = Enroller(engine)
+        enroller = engine.enroller()
         try:
             report = enroller.enroll_files(args.name, [Path(p) for p in args.images], external_id=args.external_id,
                                            add_to_existing=args.add, allow_duplicate=args.separate)
@@ -100,12 +100,12 @@ def cmd_enroll(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .enroll import Enroller
+    from core.gallery.enroll import Enroller
 
     with _engine(args) as engine:
         bar = None
         report = None
-        for step in Enroller(engine).import_tree(Path(args.folder)):
+        for step in engine.enroller().import_tree(Path(args.folder)):
             bar = bar or ProgressLine("import", step.total)
             bar.update(step.done, Path(step.current).name if step.current else "")
             report = step.report
@@ -145,7 +145,7 @@ def cmd_delete(args) -> int:
 
 
 def cmd_identify(args) -> int:
-    from .images import load_image
+    from core.vision.images import load_image
 
     with _engine(args) as engine:
         matcher = engine.matcher()
@@ -173,8 +173,8 @@ def cmd_identify(args) -> int:
 
 
 def cmd_recognize(args) -> int:
-    from .recognize import RecognizeOptions, recognize_source
-    from .sources import open_source
+    from core.live.recognize import RecognizeOptions, recognize_source
+    from core.live.sources import open_source
 
     stop = threading.Event()
     with _engine(args) as engine:
@@ -187,7 +187,7 @@ def cmd_recognize(args) -> int:
             bar = ProgressLine("frames", total) if total else None
             marked = 0
             try:
-                for result in recognize_source(engine, source, options):
+                for result in engine.recognize(source, options):
                     for event in result.events:
                         who = event.person_name or "unknown"
                         if event.kind != "unknown":
@@ -209,7 +209,7 @@ def cmd_recognize(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .attendance import daily_report
+    from core.attendance.reports import daily_report
 
     with _engine(args) as engine:
         rows = daily_report(engine.store, args.day)
@@ -221,7 +221,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .attendance import export_csv
+    from core.attendance.reports import export_csv
 
     with _engine(args) as engine:
         end = args.end or args.start
@@ -231,8 +231,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import save_roc_plot
-    from .verify import evaluate_pairs
+    from core.app.evaluate import save_roc_plot
+    from core.app.verify import evaluate_pairs
 
     with _engine(args) as engine:
         bar = ProgressLine("images", None)
@@ -263,11 +263,11 @@ def cmd_eval(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from .models import BUILTIN_MODELS
+    from core.vision.models import BUILTIN_MODELS
 
     with _engine(args) as engine:
         if args.action == "fetch":  # the one explicit, user-started download
-            from .models import ModelRegistry
+            from core.vision.models import ModelRegistry
 
             path = ModelRegistry(engine.registry.cache_dir, allow_network=True).ensure_weights(args.name)
             print(f"{args.name}: ready at {path}")
@@ -300,8 +300,8 @@ def cmd_activate(args) -> int:
 def cmd_backup(args) -> int:
     from datetime import datetime
 
-    from .settings import Settings
-    from .store import GalleryStore
+    from core.base.settings import Settings
+    from core.gallery.store import GalleryStore
 
     settings = Settings.load()
     target = Path(args.out) if args.out else settings.backups_path / f"rollcall-{datetime.now():%Y-%m-%d-%H%M%S}.db"
@@ -312,16 +312,11 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from .settings import Settings
-    from .store import latest_backup, restore_backup
+    from core.app.engine import Engine
+    from core.base.settings import Settings
 
-    settings = Settings.load()
-    backup = Path(args.backup) if args.backup else latest_backup(settings.backups_path)
-    if backup is None:
-        print(f"error: no backup found in {settings.backups_path}", file=sys.stderr)
-        return 2
-    kept = restore_backup(backup, settings.database_path)
-    print(f"restored {backup}; the previous database file is kept as {kept}")
+    restored = Engine.restore(Settings.load(), Path(args.backup) if args.backup else None)
+    print(f"restored {restored.backup}; the previous database file is kept as {restored.previous_kept_as}")
     return 0
 
 
@@ -411,13 +406,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup", nargs="?", help="backup file (default: the newest automatic backup)")
     p.set_defaults(func=cmd_restore)
 
-    try:
-        from trainer.cli import add_train_parser
-    except ImportError:  # trainer not installed
-        add_train_parser = None
-    if add_train_parser is not None:
-        add_train_parser(sub)
+    for register in command_plugins():
+        register(sub)
     return parser
+
+
+PLUGIN_GROUP = "rollcall.commands"
+
+
+def command_plugins() -> list:
+    """Commands contributed by installed packages (the trainer's `train`) through entry points.
+
+    The core never imports the trainer: the full edition declares it in pyproject.toml, and the
+    kiosk edition, which has no trainer, simply has no such entry point.
+    """
+    from importlib.metadata import entry_points
+
+    plugins = []
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            plugins.append(entry.load())
+        except ImportError as exc:  # a partial install: say so, keep the other commands
+            logging.getLogger(__name__).warning("Command plugin %s unavailable: %s", entry.name, exc)
+    return plugins
 
 
 def main(argv: list[str] | None = None) -> int:

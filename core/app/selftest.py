@@ -56,8 +56,8 @@ def seconds_since_process_start() -> float | None:
 
 def find_image(explicit: str | os.PathLike | None = None) -> Path | None:
     """The face photo the self-test uses (see the module docstring for the order)."""
-    from .images import is_image_path
-    from .resources import app_root, resource_path
+    from core.vision.images import is_image_path
+    from core.base.resources import app_root, resource_path
 
     if explicit:
         return Path(explicit)
@@ -108,7 +108,7 @@ class SelfTest:
 
     def run(self) -> int:
         started = time.perf_counter()
-        from .resources import app_root
+        from core.base.resources import app_root
 
         where = "bundle" if is_frozen() else "source checkout"
         self.say(f"Rollcall self-test: {where} at {app_root()} (Python {sys.version.split()[0]}, {sys.platform})")
@@ -142,7 +142,7 @@ class SelfTest:
     def _isolate(self, home: Path) -> None:
         """A temporary data folder. Frozen: an empty model cache, so only the bundle can supply weights.
         From source: the user's model cache (there is no bundle to fall back on, and no download)."""
-        from .settings import HOME_ENV, MODELS_ENV, models_dir
+        from core.base.settings import HOME_ENV, MODELS_ENV, models_dir
 
         if is_frozen():
             os.environ.pop(MODELS_ENV, None)
@@ -166,7 +166,7 @@ class SelfTest:
     # ---- checks ----
 
     def _check_resources(self) -> str:
-        from .resources import resource_path
+        from core.base.resources import resource_path
 
         icons = resource_path("icons")
         svgs = sorted(icons.glob("*.svg")) if icons.is_dir() else []
@@ -175,7 +175,7 @@ class SelfTest:
         return f"{len(svgs)} icons in {icons}"
 
     def _check_image(self) -> str:
-        from .images import load_image
+        from core.vision.images import load_image
 
         path = find_image(self.image_arg)
         if path is None:
@@ -187,8 +187,8 @@ class SelfTest:
         return f"{path} ({rgb.shape[1]}x{rgb.shape[0]})"
 
     def _check_weights(self) -> str:
-        from .models import DEFAULT_MODEL, ModelRegistry, verify_weights
-        from .resources import bundled_models_dir
+        from core.vision.models import DEFAULT_MODEL, ModelRegistry, verify_weights
+        from core.base.resources import bundled_models_dir
 
         registry = ModelRegistry(allow_network=False)
         path = registry.ensure_weights(DEFAULT_MODEL)  # checks the sidecar's sha256
@@ -202,8 +202,8 @@ class SelfTest:
         return f"{path.name} sha256 {digest[:12]}… verified, from the {origin} ({path.parent})"
 
     def _check_engine(self) -> str:
-        from .engine import Engine
-        from .settings import Settings
+        from core.app.engine import Engine
+        from core.base.settings import Settings
 
         engine = Engine(Settings.load())
         self.state["engine"] = engine
@@ -242,7 +242,7 @@ class SelfTest:
     def _check_detect_embed(self) -> str:
         import numpy as np
 
-        from .detect import central_face
+        from core.vision.detect import central_face
 
         path, rgb = self.state["image"]  # type: ignore[misc]
         faces = self.state["detector"].detect(rgb)  # type: ignore[attr-defined]
@@ -256,10 +256,10 @@ class SelfTest:
         return f"{len(faces)} face(s), prob {face.prob:.3f}, {face.size_px} px; {len(vector)}-d unit vector"
 
     def _check_enroll(self) -> str:
-        from .enroll import Enroller
+        from core.gallery.enroll import Enroller
 
         path, _ = self.state["image"]  # type: ignore[misc]
-        report = Enroller(self.state["engine"]).enroll_files(SELF_TEST_NAME, [path])  # type: ignore[arg-type]
+        report = self.state["engine"].enroller().enroll_files(SELF_TEST_NAME, [path])  # type: ignore[arg-type]
         if report.samples_added != 1:
             reasons = "; ".join(r.message for r in report.refused) or "; ".join(report.warnings)
             raise RuntimeError(f"expected 1 sample enrolled, got {report.samples_added} ({reasons})")

@@ -82,7 +82,7 @@ class Settings:
     data_dir: str = ""  # empty = home_dir()
     retention_days: int = 0  # events and unknown-face snapshots older than this are purged; 0 = keep
     backups_kept: int = 7  # one automatic backup a day, this many kept
-    admin_pin_hash: str = ""  # salted scrypt hash (core.security); empty = no PIN
+    admin_pin_hash: str = ""  # salted scrypt hash (core.base.security); empty = no PIN
     sound_on_mark: bool = False
     extra: dict = field(default_factory=dict)
 

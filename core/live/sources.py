@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from core.errors import SourceError
+from core.base.errors import SourceError
 
 log = logging.getLogger(__name__)
 

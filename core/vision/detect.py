@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .images import load_image, to_rgb
+from core.vision.images import load_image, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ _ORT_NETS_LOCK = threading.Lock()
 def _ort_mtcnn_nets(mtcnn) -> tuple | None:
     """P-, R- and O-Net as ONNX Runtime modules (shared per thread count), or None when
     onnxruntime or the exporter is missing (then torch runs them)."""
-    from .embed import onnxruntime_available
+    from core.vision.embed import onnxruntime_available
 
     if not onnxruntime_available():
         return None
@@ -272,7 +272,7 @@ def _OrtNet(net, example_shape, dynamic_axes):  # noqa: N802 - a class built on 
                 import io
                 import warnings
 
-                from .embed import ort_session
+                from core.vision.embed import ort_session
 
                 super().__init__()
                 # detect_face reads the model's dtype from its first parameter.

@@ -77,7 +77,7 @@ class EmbedderInfo:
     device: str
 
 
-class _BatchedEmbedder:
+class BatchedEmbedder:
     """Shared by both backends: list or array of crops in, (N, D) unit vectors out, in batches."""
 
     info: EmbedderInfo
@@ -104,7 +104,7 @@ class _BatchedEmbedder:
         raise NotImplementedError
 
 
-class Embedder(_BatchedEmbedder):
+class Embedder(BatchedEmbedder):
     """Runs an InceptionResnetV1 in torch inference mode. `embed` takes crops, returns unit vectors."""
 
     backend = "torch"
@@ -220,7 +220,7 @@ _SESSIONS: dict[tuple[str, int], object] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-class OnnxEmbedder(_BatchedEmbedder):
+class OnnxEmbedder(BatchedEmbedder):
     """The Embedder API (`embed`, `model_id`, `dim`, `info`) on an ONNX Runtime CPU session.
 
     Sessions are shared per file and thread count across the process; `run` is thread-safe.

@@ -14,15 +14,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .detect import FaceDetector
-from .embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
+from core.vision.detect import FaceDetector
+from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
-from .errors import Cancelled, ModelNotFoundError
-from .match import GalleryMatcher
-from .models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
-from .records import ModelRecord
-from .settings import Settings
-from .store import GalleryStore
+from core.base.errors import Cancelled, ModelNotFoundError, StoreError
+from core.gallery.enroll import Enroller, QualityGates
+from core.gallery.match import GalleryMatcher
+from core.gallery.parts import PipelineParts
+from core.attendance.book import AttendanceBook, AttendanceRules
+from core.live.recognize import FrameResult, RecognizeOptions, Recognizer, recognize_source
+from core.live.sources import FrameSource
+from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
+from core.base.records import ModelRecord
+from core.base.settings import Settings
+from core.gallery.store import GalleryStore, latest_backup, restore_backup
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,12 @@ CancelCheck = Callable[[], bool]
 # Loaded networks shared by every Engine in the process, keyed by model, weights file and checksum.
 _NETWORKS: dict[tuple[str, str, str], object] = {}
 _NETWORKS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RestoreRecord:
+    backup: Path  # the backup now in use
+    previous_kept_as: Path | None  # the replaced (perhaps damaged) database, renamed
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,25 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+    # ---- recovery (works while the database cannot be opened) ----
+
+    @staticmethod
+    def newest_backup(settings: Settings) -> Path | None:
+        """The newest backup in the settings' backups folder, or None."""
+        try:
+            return latest_backup(settings.backups_path)
+        except OSError:
+            return None
+
+    @staticmethod
+    def restore(settings: Settings, backup: Path | None = None) -> RestoreRecord:
+        """Replace the database with `backup` (default: the newest); the replaced file is kept."""
+        backup = backup or Engine.newest_backup(settings)
+        if backup is None:
+            raise StoreError(f"No backup found in {settings.backups_path}.")
+        kept = restore_backup(backup, settings.database_path)
+        return RestoreRecord(backup=Path(backup), previous_kept_as=kept)
 
     def __enter__(self) -> "Engine":
         return self
@@ -173,7 +203,7 @@ class Engine:
         import json
         import os
 
-        from .models import verify_weights
+        from core.vision.models import verify_weights
 
         record, _ = self.model_info(model_id)
         if record.id in BUILTIN_MODELS:
@@ -200,6 +230,26 @@ class Engine:
                 self._detector = FaceDetector(device=self.device, margin=info.crop_margin)
             return self._detector
 
+    # ---- pipeline stages ----
+
+    @property
+    def parts(self) -> PipelineParts:
+        return PipelineParts(store=self.store, detector=lambda: self.detector, embedder=lambda: self.embedder(),
+                             matcher=self.matcher, gallery_changed=self.gallery_changed)
+
+    def enroller(self) -> Enroller:
+        return Enroller(self.parts, QualityGates.from_settings(self.settings))
+
+    def recognizer(self, options: RecognizeOptions | None = None, source_name: str = "") -> Recognizer:
+        options = options or RecognizeOptions.from_settings(self.settings)
+        book = AttendanceBook(self.store, AttendanceRules.from_settings(self.settings))
+        return Recognizer(self.parts, options, book, source_name=source_name)
+
+    def recognize(self, source: FrameSource, options: RecognizeOptions | None = None,
+                  cancel: CancelCheck | None = None, threaded: bool = True) -> Iterator[FrameResult]:
+        """Recognise a source until it ends or `cancel()` is true; one result per frame."""
+        yield from recognize_source(self.recognizer(options, source.name), source, cancel, threaded)
+
     # ---- gallery ----
 
     def matcher(self) -> GalleryMatcher:
@@ -213,7 +263,7 @@ class Engine:
 
     def delete_person(self, person_id: int) -> dict[str, int]:
         """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file."""
-        from .store import GalleryStore
+        from core.gallery.store import GalleryStore, latest_backup, restore_backup
 
         removed = self.store.delete_person(person_id)
         self.gallery_changed()
@@ -233,7 +283,7 @@ class Engine:
     def reembed(self, model_id: str, batch_size: int = 32, cancel: CancelCheck | None = None,
                 force: bool = False) -> Iterator[ReembedProgress]:
         """Embed every stored crop that has no vector for `model_id` yet (all of them with force)."""
-        from .images import decode_jpeg
+        from core.vision.images import decode_jpeg
 
         embedder = self.embedder(model_id)
         if force:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .records import GalleryMatrix
+from core.base.records import GalleryMatrix
 
 
 @dataclass(frozen=True)

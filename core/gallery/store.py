@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
-from core.errors import (
+from core.base.errors import (
     DuplicateNameError,
     EnrollmentError,
     InvalidInputError,
@@ -32,7 +32,7 @@ from core.errors import (
     PersonNotFoundError,
     StoreError,
 )
-from core.records import EVENT_KINDS, AttendanceEvent, GalleryMatrix, ModelRecord, Person, Sample
+from core.base.records import EVENT_KINDS, AttendanceEvent, GalleryMatrix, ModelRecord, Person, Sample
 
 MAX_NAME_LEN = 200
 BUSY_TIMEOUT_S = 5.0

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import os
 
-from .errors import InvalidInputError
+from core.base.errors import InvalidInputError
 
 # scrypt cost: ~50 ms on a small PC, which makes guessing a 4-8 digit PIN from a stolen file slow.
 N, R, P = 2**14, 8, 1
