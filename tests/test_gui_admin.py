@@ -40,7 +40,7 @@ class PinAnswers:
 def pin_window(window, engine, monkeypatch):
     from core.base.security import hash_pin
 
-    engine.settings.admin_pin_hash = hash_pin(PIN)
+    engine.settings.security.admin_pin_hash = hash_pin(PIN)
     return window
 
 
@@ -123,7 +123,7 @@ def test_settings_store_the_pin_only_as_a_scrypt_hash(qtbot, window, dialogs, en
     dialog.pin_repeat.setText(PIN + "0")
     dialog.accept()
     assert dialog.result() != QDialog.DialogCode.Accepted
-    assert "not the same" in dialogs.errors()[-1] and not engine.settings.admin_pin_hash
+    assert "not the same" in dialogs.errors()[-1] and not engine.settings.security.admin_pin_hash
 
     dialog.pin_repeat.setText(PIN)
     dialog.accept()
@@ -164,9 +164,9 @@ def _damaged_database_with_backup(settings):
 
 def test_damaged_database_offers_the_latest_backup_and_keeps_the_damaged_file(qtbot, dialogs, monkeypatch):
     import gui.admin as admin
-    from core.base.settings import Settings
+    from core.base.settings import Settings, StorageSettings
 
-    settings = Settings(backups_kept=0)
+    settings = Settings(storage=StorageSettings(backups_kept=0))
     backup = _damaged_database_with_backup(settings)
 
     # The real dialog names the backup's date and says the damaged file is kept.
