@@ -211,17 +211,17 @@ def test_settings_dialog_saves_one_typed_settings_object(qtbot, window, engine):
 
 def test_source_picker_offers_demo_and_says_why(qtbot, monkeypatch, tmp_path):
     import gui.widgets as widgets
+    from core.base.settings import CameraSettings
 
     video = tmp_path / "demo.mp4"
     video.write_bytes(b"not really a video")
     monkeypatch.setattr(widgets, "find_cameras", lambda: ())
-    monkeypatch.setattr(widgets, "demo_video", lambda: video)
-    picker = widgets.SourcePicker()
+    picker = widgets.SourcePicker(CameraSettings(demo_video=str(video)))
     qtbot.addWidget(picker)
     assert picker.current_spec() == str(video)
     assert "No webcam found" in picker.note and "demo video" in picker.note
 
-    monkeypatch.setattr(widgets, "demo_video", lambda: None)
+    monkeypatch.setattr(widgets, "demo_video", lambda configured="": None)
     picker = widgets.SourcePicker()
     qtbot.addWidget(picker)
     assert picker.current_spec() == "" and "not installed" in picker.note
