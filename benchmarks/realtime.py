@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -62,27 +61,28 @@ VIDEOS = {"hamilton": C.HAMILTON, "crowd": C.CROWD}
 
 def child_rollcall(payload: dict) -> dict:
     C.fresh_home()
-    if payload.get("embed_backend"):
-        os.environ["ROLLCALL_EMBED_BACKEND"] = payload["embed_backend"]
-    if payload.get("detect_backend"):
-        os.environ["ROLLCALL_DETECT_BACKEND"] = payload["detect_backend"]
     import cv2
 
     from core.app.engine import Engine
     from core.gallery.enroll import Enroller
-    from core.live.recognize import RecognizeOptions, recognize_source
-    from core.base.settings import Settings
+    from core.live.recognize import recognize_source
+    from core.base.settings import ComputeSettings, Settings
     from core.live.sources import VideoFileSource
 
     video = Path(payload["video"])
-    engine = Engine(Settings(torch_threads=int(payload.get("threads", 0))))
+    compute = ComputeSettings(torch_threads=int(payload.get("threads", 0)))
+    if payload.get("embed_backend"):
+        compute.embed_backend = payload["embed_backend"]
+    if payload.get("detect_backend"):
+        compute.detect_backend = payload["detect_backend"]
+    engine = Engine(Settings(compute=compute))
     enroller = engine.enroller()
     enroll = C.read_frames(C.HAMILTON, C.ENROLL_FRAMES)
     candidates = [enroller.candidate_from_frame(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), f"hamilton#{i}")
                   for f, i in zip(enroll, C.ENROLL_FRAMES)]
     enroller.save("Performer", candidates)
 
-    options = RecognizeOptions.from_settings(engine.settings)
+    options = engine.settings.recognition
     for key in ("detect_every", "detect_every_pending", "detect_scale"):
         if key in payload:
             setattr(options, key, payload[key])

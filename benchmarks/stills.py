@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,13 +21,12 @@ import _common as C  # noqa: E402
 
 def child(payload: dict) -> dict:
     C.fresh_home()
-    os.environ["ROLLCALL_EMBED_BACKEND"] = payload["backend"]
-    os.environ["ROLLCALL_DETECT_BACKEND"] = payload["backend"]
     from core.app.engine import Engine
     from core.gallery.enroll import Enroller
-    from core.base.settings import Settings
+    from core.base.settings import ComputeSettings, Settings
 
-    engine = Engine(Settings())
+    backend = payload["backend"]
+    engine = Engine(Settings(compute=ComputeSettings(embed_backend=backend, detect_backend=backend)))
     detector, embedder = engine.detector, engine.embedder()
     engine.matcher()
     spent = {"detect": 0.0, "embed": 0.0}

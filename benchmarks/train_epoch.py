@@ -41,7 +41,7 @@ def main() -> int:
         from core.app.engine import Engine
         from core.gallery.enroll import Enroller
         from core.vision.models import DEFAULT_MODEL, ModelRegistry
-        from core.base.settings import Settings
+        from core.base.settings import ComputeSettings, Settings, StorageSettings
         from trainer.job import TrainConfig, run_training
         from trainer.network import DEFAULT_FROZEN
 
@@ -50,7 +50,8 @@ def main() -> int:
         models.mkdir()
         for path in (weights, weights.with_name(weights.name + ".json")):
             os.symlink(path, models / path.name)
-        engine = Engine(Settings(data_dir=str(Path(tmp) / "home"), device=args.device),
+        engine = Engine(Settings(storage=StorageSettings(data_dir=str(Path(tmp) / "home")),
+                                 compute=ComputeSettings(device=args.device)),
                         registry=ModelRegistry(models))
         started = time.perf_counter()
         enroller = engine.enroller()

@@ -1,9 +1,10 @@
 """Admin side of the app: the optional admin PIN guard, and recovering from a damaged database at start-up.
 
-The PIN is never stored: Settings.admin_pin_hash holds a salted scrypt hash (core.base.security).
+The PIN is never stored: settings.security.admin_pin_hash holds a salted scrypt hash (core.base.security).
 Enrolling, deleting, exporting, retraining and settings sit behind `AdminGuard.unlock()`;
 Recognize never asks. Once unlocked, the guard stays open while the admin keeps using the app
-(UNLOCK_MINUTES of inactivity lock it again), or until Lock is pressed or the app returns to Recognize.
+(security.unlock_minutes of inactivity lock it again), or until Lock is pressed or the app returns to
+Recognize. The PIN policy (tries, pause) is the `security` section of the settings.
 """
 
 from __future__ import annotations
@@ -20,15 +21,11 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QLabel, 
                                QVBoxLayout, QWidget)
 
 from core.base.security import verify_pin
-from core.base.settings import Settings
+from core.base.settings import SecuritySettings, Settings
 
 from .dialogs import TITLE, show_error
 
 log = logging.getLogger(__name__)
-
-UNLOCK_MINUTES = 5.0  # minutes without a click or key press before the guard locks again
-MAX_TRIES = 5  # wrong PINs in a row before a pause
-LOCKOUT_S = 30.0  # the pause after MAX_TRIES wrong PINs
 
 _ACTIVITY = (QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.Wheel)
 
@@ -88,35 +85,36 @@ class AdminGuard(QObject):
     """Decides whether admin actions may run. With no PIN set, everything is open.
 
     unlock(parent) asks for the PIN when needed and returns True when the action may go ahead.
-    A wrong PIN is asked again with a clear message; after MAX_TRIES wrong PINs in a row the guard
-    refuses for LOCKOUT_S seconds without asking.
+    A wrong PIN is asked again with a clear message; after security.pin_tries wrong PINs in a row the
+    guard refuses for security.lockout_s seconds without asking. The policy is read when it is needed,
+    so a changed setting applies at once.
     """
 
     locked = Signal()  # the guard closed again (Lock pressed, inactivity or returning to Recognize)
     unlocked = Signal()
 
     def __init__(self, settings: Callable[[], Settings], parent: QObject | None = None, *,
-                 unlock_minutes: float = UNLOCK_MINUTES, max_tries: int = MAX_TRIES, lockout_s: float = LOCKOUT_S,
                  clock: Callable[[], float] = time.monotonic):
         super().__init__(parent)
         self._settings = settings
-        self.max_tries = max_tries
-        self.lockout_s = lockout_s
         self._clock = clock
         self._unlocked = False
         self._failures = 0
         self._blocked_until = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(max(1, int(unlock_minutes * 60_000)))
         self._timer.timeout.connect(self._expired)
         self._filtering = False
 
     # ---- state ----
 
     @property
+    def policy(self) -> SecuritySettings:
+        return self._settings().security
+
+    @property
     def pin_hash(self) -> str:
-        return self._settings().admin_pin_hash or ""
+        return self.policy.admin_pin_hash
 
     @property
     def enabled(self) -> bool:
@@ -151,16 +149,17 @@ class AdminGuard(QObject):
                 self.grant()
                 return True
             self._failures += 1
-            left = self.max_tries - self._failures
+            tries, lockout_s = self.policy.pin_tries, self.policy.lockout_s
+            left = tries - self._failures
             log.info("Wrong admin PIN (%d in a row).", self._failures)
             if left <= 0:
                 self._failures = 0
-                self._blocked_until = self._clock() + self.lockout_s
-                show_error(parent, f"Wrong PIN, {self.max_tries} times in a row. "
-                                   f"Wait {int(self.lockout_s)} seconds, then try again.")
+                self._blocked_until = self._clock() + lockout_s
+                show_error(parent, f"Wrong PIN, {tries} times in a row. "
+                                   f"Wait {int(lockout_s)} seconds, then try again.")
                 return False
-            tries = "try" if left == 1 else "tries"
-            message = f"Wrong PIN. {left} {tries} left before a {int(self.lockout_s)}-second wait."
+            message = (f"Wrong PIN. {left} {'try' if left == 1 else 'tries'} left "
+                       f"before a {int(lockout_s)}-second wait.")
 
     def grant(self) -> None:
         """Open the guard without asking (the admin just proved the PIN, e.g. by setting it)."""
@@ -172,9 +171,9 @@ class AdminGuard(QObject):
             self.unlocked.emit()
 
     def touch(self) -> None:
-        """Activity: keep the guard open for another UNLOCK_MINUTES."""
+        """Activity: keep the guard open for another security.unlock_minutes."""
         if self._unlocked:
-            self._timer.start()
+            self._timer.start(self._unlock_ms())
 
     def lock(self) -> None:
         was = self._unlocked
@@ -183,6 +182,9 @@ class AdminGuard(QObject):
         self._watch_activity(False)
         if was:
             self.locked.emit()
+
+    def _unlock_ms(self) -> int:
+        return max(1, int(self.policy.unlock_minutes * 60_000))
 
     def _expired(self) -> None:
         log.info("Admin guard locked after %.0f minutes without activity.", self._timer.interval() / 60_000)
@@ -202,7 +204,7 @@ class AdminGuard(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
         if event.type() in _ACTIVITY and self._unlocked:
-            self._timer.start()
+            self._timer.start(self._unlock_ms())
         return False
 
     def close(self) -> None:
@@ -250,7 +252,8 @@ def ask_restore_backup(parent: QWidget | None, message: str, backup: Path | None
 def open_engine(settings: Settings, before_dialog: Callable[[], None] | None = None):
     """The Engine on `settings`, or None when the user chose to quit.
 
-    A damaged database (StoreError) offers the latest backup; after a restore the engine is opened again.
+    A damaged database (a StoreError whose kind a restore fixes) offers the latest backup; after a
+    restore the engine is opened again.
     Other RollcallErrors are raised as before.
     """
     from core.app.engine import Engine
@@ -259,6 +262,8 @@ def open_engine(settings: Settings, before_dialog: Callable[[], None] | None = N
     try:
         return Engine(settings)
     except StoreError as exc:
+        if not exc.kind.restore_helps:  # locked, disk full, ...: a backup would not help
+            raise
         problem = str(exc)
     log.error("The database could not be opened: %s", problem)
     if before_dialog is not None:

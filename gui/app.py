@@ -80,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Rollcall")
     app.setWindowIcon(icon("rollcall"))
     apply_style(app)
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except RollcallError as exc:  # a settings file with a wrong value: say which, change nothing
+        QMessageBox.critical(None, "Rollcall", str(exc))
+        return 1
     try:
         log_path = setup_logging(settings)
     except OSError:

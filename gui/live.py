@@ -26,8 +26,8 @@ def open_view_source(spec: str, settings: Settings, cancel_event: threading.Even
         if status is not None:
             status.append(message)
 
-    return open_source(spec, realtime=True, fps=IMAGE_FOLDER_FPS, width=settings.camera_width,
-                       height=settings.camera_height, stop_event=cancel_event, on_status=on_status)
+    return open_source(spec, realtime=True, fps=IMAGE_FOLDER_FPS, width=settings.camera.width_px,
+                       height=settings.camera.height_px, stop_event=cancel_event, on_status=on_status)
 
 
 def iter_frames(source: FrameSource, cancel_event: threading.Event, idle: bool = False) -> Iterator[Frame | None]:

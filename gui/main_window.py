@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
         self.settings_applied(dialog)
 
     def settings_applied(self, dialog: SettingsDialog) -> None:
-        self.recognize_panel.sound_box.setChecked(self.engine.settings.sound_on_mark)
+        self.recognize_panel.sound_box.setChecked(self.engine.settings.attendance.sound_on_mark)
         message = "Settings saved. They apply the next time recognition starts."
         if dialog.needs_restart:
             message = "Settings saved. Restart Rollcall to use the new device or data folder."

@@ -328,7 +328,7 @@ class RetrainPanel(QWidget):
             margin=self.margin_spin.value(), learning_rate=self.lr_spin.value(),
             optimizer=self.optimizer_box.currentText(), epochs=self.epochs_spin.value(),
             steps_per_epoch=self.steps_spin.value() or None, frozen_blocks=self.frozen_spin.value(),
-            lfw=self.lfw_box.isChecked(), device=self.engine.settings.device,
+            lfw=self.lfw_box.isChecked(), device=self.engine.settings.compute.device,
         )
 
     # ---- training ----

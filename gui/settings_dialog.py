@@ -1,14 +1,16 @@
-"""Settings: edits one typed core.base.settings.Settings object and saves it with Settings.save()."""
+"""Settings: edits the sections of one typed core.base.settings.Settings object and saves it with Settings.save().
+
+Every field of a section not shown here keeps its value (the dialog edits a copy of the engine's settings)."""
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QVBoxLayout,
-                               QWidget)
+                               QFormLayout, QGridLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from core.app.engine import Engine
 from core.base.errors import InvalidInputError
@@ -38,29 +40,31 @@ class SettingsDialog(QDialog):
         self.pin_changed = False  # set, changed or removed on OK
         current = engine.settings
 
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setSingleStep(0.01)
-        self.threshold.setDecimals(2)
-        self.threshold.setValue(current.match_threshold)
-        self.threshold.setToolTip("Cosine similarity a face must reach to count as someone. Higher = stricter.")
-        self.cooldown = QDoubleSpinBox()
-        self.cooldown.setRange(0.0, 24 * 60)
-        self.cooldown.setDecimals(1)
-        self.cooldown.setSuffix(" min")
-        self.cooldown.setValue(current.cooldown_minutes)
-        self.cooldown.setToolTip("No second event for a person within this time.")
+        # recognition
+        self.threshold = self._number(current.recognition.match_threshold, 0.0, 1.0, 0.01, 2,
+                                      "Cosine similarity a face must reach to count as someone. Higher = stricter.")
+        self.margin = self._number(current.recognition.match_margin, 0.0, 1.0, 0.01, 2,
+                                   "The best person must beat the second-best by this much.")
+        self.votes = self._whole(current.recognition.votes_to_mark, 1, 20,
+                                 "Consistent recognitions of a face before the person is marked.")
+        # attendance
+        self.cooldown = self._number(current.attendance.cooldown_minutes, 0.0, 24 * 60, 1.0, 1,
+                                     "No second event for a person within this time.", " min")
+        self.checkout = QCheckBox("Also record the last sighting of the day as check-out")
+        self.checkout.setChecked(current.attendance.checkout_mode)
         self.sound = QCheckBox("Beep when someone is marked")
-        self.sound.setChecked(current.sound_on_mark)
+        self.sound.setChecked(current.attendance.sound_on_mark)
+        # liveness
         self.liveness = QCheckBox("Refuse photos held up to the camera (liveness check)")
-        self.liveness.setChecked(current.require_liveness)
+        self.liveness.setChecked(current.liveness.enabled)
         self.liveness.setToolTip("Mark a person only after their face has moved like a live face for about "
                                  "half a second. Stops a printed photo; a video replay still passes.")
 
+        # compute
         self.device = QComboBox()
         for value, label in DEVICES:
             self.device.addItem(label, value)
-        self._select(self.device, current.device)
+        self._select(self.device, current.compute.device)
         self.model = QComboBox()
         known = {m.id: m.name for m in engine.store.list_models()}
         for model_id, spec in BUILTIN_MODELS.items():
@@ -69,40 +73,55 @@ class SettingsDialog(QDialog):
             self.model.addItem(f"{model_id}: {title}" if title != model_id else model_id, model_id)
         self._select(self.model, engine.active_model_id())
 
+        # camera
+        self.camera_index = self._whole(current.camera.index, 0, 99, "The webcam the source picker starts from.")
         self.resolution = QComboBox()
         sizes = list(RESOLUTIONS)
-        if (current.camera_width, current.camera_height) not in sizes:
-            sizes.append((current.camera_width, current.camera_height))
+        if (current.camera.width_px, current.camera.height_px) not in sizes:
+            sizes.append((current.camera.width_px, current.camera.height_px))
         for width, height in sizes:
             self.resolution.addItem(f"{width} × {height}", f"{width}x{height}")
-        self._select(self.resolution, f"{current.camera_width}x{current.camera_height}")
+        self._select(self.resolution, f"{current.camera.width_px}x{current.camera.height_px}")
 
-        self.data_dir = QLineEdit(current.data_dir)
-        self.data_dir.setPlaceholderText(str(current.data_path) if not current.data_dir else "")
+        # storage
+        self.data_dir = QLineEdit(current.storage.data_dir)
+        self.data_dir.setPlaceholderText(str(current.data_path) if not current.storage.data_dir else "")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
+        self.backups_kept = self._whole(current.storage.backups_kept, 0, 365,
+                                        "One automatic backup a day; this many are kept. 0 = none.")
+        self.retention_days = self._whole(current.storage.retention_days, 0, 36_500,
+                                          "Attendance events older than this are deleted. 0 = keep them all.",
+                                          " days")
 
-        for field in (self.threshold, self.cooldown):
-            field.setMaximumWidth(140)
-
-        recognition = QGroupBox("Recognition and attendance")
+        recognition = QGroupBox("Recognition")
         form = self._form(recognition)
         form.addRow("Match threshold", self.threshold)
-        form.addRow("Cooldown", self.cooldown)
-        form.addRow("", self.sound)
+        form.addRow("Margin over the next person", self.margin)
+        form.addRow("Votes to mark", self.votes)
         form.addRow("", self.liveness)
+        attendance = QGroupBox("Attendance")
+        form = self._form(attendance)
+        form.addRow("Cooldown", self.cooldown)
+        form.addRow("", self.checkout)
+        form.addRow("", self.sound)
         compute = QGroupBox("Model and compute")
         form = self._form(compute)
         form.addRow("Active model", self.model)
         form.addRow("Device", self.device)
         form.addRow("", self._note(f"Now using {engine.device_description}."))
-        camera = QGroupBox("Camera and data")
+        camera = QGroupBox("Camera")
         form = self._form(camera)
+        form.addRow("Camera number", self.camera_index)
         form.addRow("Camera resolution", self.resolution)
+        storage = QGroupBox("Storage")
+        form = self._form(storage)
         form.addRow("Data folder", hbox(self.data_dir, browse))
+        form.addRow("Backups kept", self.backups_kept)
+        form.addRow("Keep attendance for", self.retention_days)
         form.addRow("", self._note("Changing the device or the data folder takes effect after a restart."))
 
-        has_pin = bool(current.admin_pin_hash)
+        has_pin = bool(current.security.admin_pin_hash)
         self.pin_edit = QLineEdit()
         self.pin_repeat = QLineEdit()
         for edit, hint in ((self.pin_edit, "Change the PIN" if has_pin else "At least 4 characters"),
@@ -114,8 +133,11 @@ class SettingsDialog(QDialog):
         self.remove_pin.setVisible(has_pin)
         self.remove_pin.toggled.connect(lambda on: (self.pin_edit.setEnabled(not on),
                                                     self.pin_repeat.setEnabled(not on)))
-        admin = QGroupBox("Admin PIN")
-        form = self._form(admin)
+        self.pin_tries = self._whole(current.security.pin_tries, 1, 100, "Wrong PINs in a row before a pause.")
+        self.lockout = self._number(current.security.lockout_s, 0.0, 3600.0, 5.0, 0,
+                                    "The pause after too many wrong PINs.", " s")
+        security = QGroupBox("Security: admin PIN")
+        form = self._form(security)
         pin_note = self._note(
             "A PIN is set: enrolling, deleting, exporting, retraining and settings ask for it. Recognize never does."
             if has_pin else
@@ -124,6 +146,8 @@ class SettingsDialog(QDialog):
         form.addRow("New PIN" if not has_pin else "Change PIN", self.pin_edit)
         form.addRow("Repeat PIN", self.pin_repeat)
         form.addRow("", self.remove_pin)
+        form.addRow("Wrong PINs before a pause", self.pin_tries)
+        form.addRow("Pause", self.lockout)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         for button in buttons.buttons():
@@ -131,12 +155,36 @@ class SettingsDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Ok).setProperty("primary", True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(14)
+        for index, group in enumerate((recognition, attendance, compute, camera, storage, security)):
+            grid.addWidget(group, index // 2, index % 2)
         layout = QVBoxLayout(self)
-        layout.addWidget(recognition)
-        layout.addWidget(compute)
-        layout.addWidget(camera)
-        layout.addWidget(admin)
+        layout.addLayout(grid)
         layout.addWidget(buttons)
+
+    @staticmethod
+    def _number(value: float, low: float, high: float, step: float, decimals: int, tip: str,
+                suffix: str = "") -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setRange(low, high)
+        box.setSingleStep(step)
+        box.setDecimals(decimals)
+        box.setSuffix(suffix)
+        box.setValue(value)
+        box.setToolTip(tip)
+        box.setMaximumWidth(140)
+        return box
+
+    @staticmethod
+    def _whole(value: int, low: int, high: int, tip: str, suffix: str = "") -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(low, high)
+        box.setSuffix(suffix)
+        box.setValue(value)
+        box.setToolTip(tip)
+        box.setMaximumWidth(140)
+        return box
 
     @staticmethod
     def _form(group: QGroupBox) -> QFormLayout:
@@ -167,25 +215,30 @@ class SettingsDialog(QDialog):
             self.data_dir.setText(folder)
 
     def edited_settings(self) -> Settings:
-        """The settings as edited in the dialog (not saved)."""
+        """The settings as edited in the dialog (not saved); the PIN hash is left as it was."""
         width, height = (int(v) for v in self.resolution.currentData().split("x"))
-        return dataclasses.replace(
-            self.engine.settings,
-            match_threshold=round(self.threshold.value(), 4),
-            cooldown_minutes=self.cooldown.value(),
-            sound_on_mark=self.sound.isChecked(),
-            require_liveness=self.liveness.isChecked(),
-            device=self.device.currentData(),
-            active_model=self.engine.settings.active_model,  # switched by the activation job
-            camera_width=int(width),
-            camera_height=int(height),
-            data_dir=self.data_dir.text().strip(),
-        )
+        edited = copy.deepcopy(self.engine.settings)  # the active model is switched by the activation job
+        edited.recognition.match_threshold = round(self.threshold.value(), 4)
+        edited.recognition.match_margin = round(self.margin.value(), 4)
+        edited.recognition.votes_to_mark = self.votes.value()
+        edited.attendance.cooldown_minutes = self.cooldown.value()
+        edited.attendance.checkout_mode = self.checkout.isChecked()
+        edited.attendance.sound_on_mark = self.sound.isChecked()
+        edited.liveness.enabled = self.liveness.isChecked()
+        edited.compute.device = self.device.currentData()
+        edited.camera.index = self.camera_index.value()
+        edited.camera.width_px, edited.camera.height_px = width, height
+        edited.storage.data_dir = self.data_dir.text().strip()
+        edited.storage.backups_kept = self.backups_kept.value()
+        edited.storage.retention_days = self.retention_days.value()
+        edited.security.pin_tries = self.pin_tries.value()
+        edited.security.lockout_s = self.lockout.value()
+        return edited
 
     def edited_pin_hash(self) -> str:
         """The admin PIN hash to save: unchanged, a new scrypt hash, or "" when removed.
         Raises InvalidInputError when the two PIN fields differ or the PIN is too short."""
-        current = self.engine.settings.admin_pin_hash
+        current = self.engine.settings.security.admin_pin_hash
         if current and self.remove_pin.isChecked():
             return ""
         pin, repeat = self.pin_edit.text().strip(), self.pin_repeat.text().strip()
@@ -202,8 +255,9 @@ class SettingsDialog(QDialog):
         except InvalidInputError as exc:
             show_error(self, str(exc))
             return
-        new = dataclasses.replace(self.edited_settings(), admin_pin_hash=pin_hash)
-        self.needs_restart = new.device != old.device or new.data_dir != old.data_dir
+        new = self.edited_settings()
+        new.security.admin_pin_hash = pin_hash
+        self.needs_restart = new.compute.device != old.compute.device or new.storage.data_dir != old.storage.data_dir
         chosen_model = self.model.currentData()
         self.model_to_activate = chosen_model if chosen_model != self.engine.active_model_id() else None
         try:
@@ -211,6 +265,6 @@ class SettingsDialog(QDialog):
         except OSError as exc:
             show_error(self, f"Could not save the settings ({exc}). Check that the folder is writable.")
             return
-        self.pin_changed = new.admin_pin_hash != old.admin_pin_hash
+        self.pin_changed = new.security.admin_pin_hash != old.security.admin_pin_hash
         self.engine.apply_settings(new)
         super().accept()

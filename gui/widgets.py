@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QInp
                                QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget)
 
 from core.base.resources import app_root, resource_path
+from core.base.settings import CameraSettings
 
 # ---- images ----
 
@@ -303,15 +303,15 @@ def hbox(*widgets, stretch_at: int | None = None, spacing: int = 8) -> QHBoxLayo
 # ---- sources ----
 
 DEMO_VIDEO_NAME = "hamilton_640x360.mp4"
-DEMO_ENV = "ROLLCALL_DEMO_VIDEO"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 
 
-def demo_video() -> Path | None:
-    """The demo source: $ROLLCALL_DEMO_VIDEO, a video in resources/demo, or the shared clip beside the checkout."""
+def demo_video(configured: str = "") -> Path | None:
+    """The demo source: settings.camera.demo_video, a video in resources/demo, or the shared clip beside
+    the checkout."""
     candidates: list[Path] = []
-    if os.environ.get(DEMO_ENV):
-        candidates.append(Path(os.environ[DEMO_ENV]).expanduser())
+    if configured:
+        candidates.append(Path(configured).expanduser())
     demo_dir = resource_path("demo")
     if demo_dir.is_dir():
         candidates += sorted(p for p in demo_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
@@ -330,18 +330,31 @@ def find_cameras() -> tuple[int, ...]:
         return ()
 
 
+def _starting_source(camera: CameraSettings, cameras: tuple[int, ...]) -> str:
+    """The source to preselect: the last one used while it still exists, else the configured camera."""
+    last = camera.last_source.strip()
+    if last.isdigit():
+        if int(last) in cameras:
+            return last
+    elif last and ("://" in last or Path(last).expanduser().exists()):
+        return last
+    return str(camera.index) if camera.index in cameras else ""
+
+
 class SourcePicker(QComboBox):
     """Choose what to watch: a webcam found, the demo video, a video file, an image folder or a URL.
 
     current_spec() is what core.live.sources.open_source() takes. `note` says why the default was chosen
-    (for example: no webcam found, so the demo video is selected).
+    (for example: no webcam found, so the demo video is selected). It starts from the camera
+    settings: the last source used when it is still there, else the configured camera.
     """
 
     spec_changed = Signal(str)
     _ACTIONS = ("video", "folder", "url")
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, camera: CameraSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        camera = camera or CameraSettings()
         self.setMinimumWidth(260)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._previous = 0
@@ -349,7 +362,7 @@ class SourcePicker(QComboBox):
         cameras = find_cameras()
         for index in cameras:
             self.addItem(icon("camera"), f"Camera {index}", ("source", str(index)))
-        demo = demo_video()
+        demo = demo_video(camera.demo_video)
         if demo is not None:
             self.addItem(icon("film"), f"Demo video ({demo.name})", ("source", str(demo)))
         self.insertSeparator(self.count())
@@ -366,6 +379,9 @@ class SourcePicker(QComboBox):
                          "an image folder or a stream URL.")
         self.setCurrentIndex(0 if (cameras or demo is not None) else -1)
         self._previous = self.currentIndex()
+        start = _starting_source(camera, cameras)
+        if start:
+            self.set_spec(start)
         self.activated.connect(self._on_activated)
 
     def current_spec(self) -> str:

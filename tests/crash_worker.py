@@ -15,7 +15,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.attendance.book import AttendanceBook, AttendanceRules  # noqa: E402
+from core.attendance.book import AttendanceBook  # noqa: E402
+from core.base.settings import AttendanceSettings  # noqa: E402
 from core.base.records import ModelRecord  # noqa: E402
 from core.gallery.store import GalleryStore  # noqa: E402
 
@@ -50,7 +51,7 @@ def main() -> None:
             print(f"person {person.id}", flush=True)
         elif mode == "attendance":
             people = store.list_people() or [store.add_person(f"Visitor {i}") for i in range(20)]
-            book = AttendanceBook(store, AttendanceRules(cooldown=timedelta(0)),
+            book = AttendanceBook(store, AttendanceSettings(cooldown_minutes=0.0),
                                   clock=lambda: datetime.now(timezone.utc).astimezone() + timedelta(days=n))
             event = book.observe(people[n % len(people)].id, 0.9, "crash-cam", snapshot_jpeg=rng.bytes(3000))
             if event is not None:

@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from core.attendance.book import AttendanceBook, AttendanceRules
+from core.attendance.book import AttendanceBook
 from core.attendance.reports import daily_report, export_csv, range_report
-from core.base.settings import Settings
+from core.base.settings import AttendanceSettings, Settings
 from core.gallery.store import GalleryStore
 
 TZ = timezone(timedelta(hours=-5))
@@ -34,7 +34,7 @@ def store(tmp_path):
 
 
 def book(store, clock, checkout=False, cooldown_min=10):
-    return AttendanceBook(store, AttendanceRules(timedelta(minutes=cooldown_min), checkout), clock)
+    return AttendanceBook(store, AttendanceSettings(cooldown_minutes=cooldown_min, checkout_mode=checkout), clock)
 
 
 def test_check_in_once_per_day(store):
@@ -164,7 +164,7 @@ def test_export_csv_round_trip_and_formula_escaping(store, tmp_path):
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values())
 
 
-def test_rules_from_settings():
-    rules = AttendanceRules.from_settings(Settings(cooldown_minutes=2.5, checkout_mode=True))
-    assert rules == AttendanceRules(timedelta(minutes=2.5), True)
-    assert AttendanceRules.from_settings(Settings()) == AttendanceRules()
+def test_rules_are_the_attendance_section_of_the_settings():
+    settings = Settings(attendance=AttendanceSettings(cooldown_minutes=2.5, checkout_mode=True))
+    assert settings.attendance.cooldown == timedelta(minutes=2.5) and settings.attendance.checkout_mode
+    assert Settings().attendance == AttendanceSettings()

@@ -40,7 +40,7 @@ class PinAnswers:
 def pin_window(window, engine, monkeypatch):
     from core.base.security import hash_pin
 
-    engine.settings.admin_pin_hash = hash_pin(PIN)
+    engine.settings.security.admin_pin_hash = hash_pin(PIN)
     return window
 
 
@@ -123,14 +123,14 @@ def test_settings_store_the_pin_only_as_a_scrypt_hash(qtbot, window, dialogs, en
     dialog.pin_repeat.setText(PIN + "0")
     dialog.accept()
     assert dialog.result() != QDialog.DialogCode.Accepted
-    assert "not the same" in dialogs.errors()[-1] and not engine.settings.admin_pin_hash
+    assert "not the same" in dialogs.errors()[-1] and not engine.settings.security.admin_pin_hash
 
     dialog.pin_repeat.setText(PIN)
     dialog.accept()
     assert dialog.result() == QDialog.DialogCode.Accepted and dialog.pin_changed
     window.settings_applied(dialog)
     text = Settings.file_path().read_text(encoding="utf-8")
-    stored = json.loads(text)["admin_pin_hash"]
+    stored = json.loads(text)["security"]["admin_pin_hash"]
     assert stored.startswith("scrypt$") and verify_pin(PIN, stored) and not verify_pin("000000", stored)
     assert PIN not in text
     assert window.guard.enabled and window.guard.is_unlocked()  # the admin who set it is not asked at once
@@ -140,13 +140,13 @@ def test_settings_store_the_pin_only_as_a_scrypt_hash(qtbot, window, dialogs, en
     too_short.pin_edit.setText("12")
     too_short.pin_repeat.setText("12")
     too_short.accept()
-    assert "at least 4" in dialogs.errors()[-1] and Settings.load().admin_pin_hash == stored
+    assert "at least 4" in dialogs.errors()[-1] and Settings.load().security.admin_pin_hash == stored
 
     remove = SettingsDialog(engine, window)
     remove.remove_pin.setChecked(True)
     remove.accept()
     window.settings_applied(remove)
-    assert Settings.load().admin_pin_hash == "" and not window.guard.enabled
+    assert Settings.load().security.admin_pin_hash == "" and not window.guard.enabled
     assert not window.lock_button.isVisibleTo(window)
 
 
@@ -164,9 +164,9 @@ def _damaged_database_with_backup(settings):
 
 def test_damaged_database_offers_the_latest_backup_and_keeps_the_damaged_file(qtbot, dialogs, monkeypatch):
     import gui.admin as admin
-    from core.base.settings import Settings
+    from core.base.settings import Settings, StorageSettings
 
-    settings = Settings(backups_kept=0)
+    settings = Settings(storage=StorageSettings(backups_kept=0))
     backup = _damaged_database_with_backup(settings)
 
     # The real dialog names the backup's date and says the damaged file is kept.

@@ -191,11 +191,11 @@ def test_settings_dialog_saves_one_typed_settings_object(qtbot, window, engine):
     dialog.liveness.setChecked(True)
     dialog.accept()
     saved = Settings.load()
-    assert saved.require_liveness
-    assert (saved.match_threshold, saved.cooldown_minutes, saved.camera_width, saved.camera_height) == (
-        0.62, 5.0, 1280, 720)
-    assert saved.sound_on_mark
-    assert engine.settings.match_threshold == 0.62
+    assert saved.liveness.enabled
+    assert (saved.recognition.match_threshold, saved.attendance.cooldown_minutes, saved.camera.width_px,
+            saved.camera.height_px) == (0.62, 5.0, 1280, 720)
+    assert saved.attendance.sound_on_mark
+    assert engine.settings.recognition.match_threshold == 0.62
     assert engine.matcher().threshold == 0.62
     assert dialog.model_to_activate is None and not dialog.needs_restart
     window.settings_applied(dialog)
@@ -211,17 +211,17 @@ def test_settings_dialog_saves_one_typed_settings_object(qtbot, window, engine):
 
 def test_source_picker_offers_demo_and_says_why(qtbot, monkeypatch, tmp_path):
     import gui.widgets as widgets
+    from core.base.settings import CameraSettings
 
     video = tmp_path / "demo.mp4"
     video.write_bytes(b"not really a video")
     monkeypatch.setattr(widgets, "find_cameras", lambda: ())
-    monkeypatch.setattr(widgets, "demo_video", lambda: video)
-    picker = widgets.SourcePicker()
+    picker = widgets.SourcePicker(CameraSettings(demo_video=str(video)))
     qtbot.addWidget(picker)
     assert picker.current_spec() == str(video)
     assert "No webcam found" in picker.note and "demo video" in picker.note
 
-    monkeypatch.setattr(widgets, "demo_video", lambda: None)
+    monkeypatch.setattr(widgets, "demo_video", lambda configured="": None)
     picker = widgets.SourcePicker()
     qtbot.addWidget(picker)
     assert picker.current_spec() == "" and "not installed" in picker.note
@@ -254,7 +254,7 @@ def test_excepthook_logs_and_shows_a_dialog(qtbot, dialogs, monkeypatch, tmp_pat
 
     import gui.errors as errors
     from core.base.errors import SourceError
-    from core.base.settings import Settings
+    from core.base.settings import Settings, StorageSettings
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
@@ -263,7 +263,7 @@ def test_excepthook_logs_and_shows_a_dialog(qtbot, dialogs, monkeypatch, tmp_pat
     handlers = list(root.handlers)
     level = root.level
     try:
-        log_path = errors.setup_logging(Settings(data_dir=str(tmp_path / "data")))
+        log_path = errors.setup_logging(Settings(storage=StorageSettings(data_dir=str(tmp_path / "data"))))
         errors.install_excepthook(log_path)
         try:
             raise ValueError("boom")

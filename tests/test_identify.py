@@ -9,14 +9,14 @@ from core.vision.detect import central_face
 from core.app.engine import Engine
 from core.gallery.enroll import Enroller
 from core.vision.images import load_image
-from core.base.settings import Settings
+from core.base.settings import Settings, StorageSettings
 from tests.conftest import dev_people, dev_photos
 
 
 @pytest.fixture(scope="module")
 def gallery_engine(tmp_path_factory, default_weights):
     """Photos 1-4 of each of the 32 dev people enrolled."""
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("home")))
+    settings = Settings(storage=StorageSettings(data_dir=str(tmp_path_factory.mktemp("home"))))
     engine = Engine(settings)
     enroller = engine.enroller()
     for person in dev_people():

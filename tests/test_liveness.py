@@ -70,7 +70,7 @@ def test_recognizer_with_liveness_refuses_the_held_up_photo(engine, clip):
     """The performer is marked from the live clip; a photo of him moved in front of the camera is
     recognised (shown as not live) but never marked when liveness is required."""
     from core.gallery.enroll import Enroller
-    from core.live.recognize import RecognizeOptions, Recognizer
+    from core.live.recognize import FaceState, Recognizer
     from core.live.sources import Frame
 
     enroller = engine.enroller()
@@ -78,7 +78,8 @@ def test_recognizer_with_liveness_refuses_the_held_up_photo(engine, clip):
     enroller.save("Performer", candidates)
 
     def run(frames, liveness: bool):
-        recognizer = engine.recognizer(RecognizeOptions(require_liveness=liveness), source_name="test")
+        engine.settings.liveness.enabled = liveness
+        recognizer = engine.recognizer(source_name="test")
         events, states = [], set()
         for i, rgb in enumerate(frames):
             result = recognizer.process(Frame(i, i / 30.0, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "test"))
@@ -92,6 +93,6 @@ def test_recognizer_with_liveness_refuses_the_held_up_photo(engine, clip):
     engine.store.delete_person(live_events[0].person_id)
     enroller.save("Performer", candidates)
     photo_events, states = run(attack, liveness=True)
-    assert photo_events == [] and "not_live" in states
+    assert photo_events == [] and FaceState.NOT_LIVE in states
     without, _ = run(attack, liveness=False)
     assert len(without) == 1, "without the check the photo would have been marked"

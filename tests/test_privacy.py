@@ -13,7 +13,7 @@ from core.gallery.enroll import Enroller
 from core.base.errors import StoreError
 from core.base.records import AttendanceEvent
 from core.base.security import hash_pin, verify_pin
-from core.base.settings import Settings
+from core.base.settings import Settings, StorageSettings
 from core.gallery.store import GalleryStore, latest_backup, restore_backup
 from tests.conftest import dev_people, dev_photos
 
@@ -58,7 +58,7 @@ def test_data_folder_and_database_are_owner_only(engine):
 
 
 def test_daily_backup_and_restore_of_a_corrupt_database(tmp_path):
-    settings = Settings(data_dir=str(tmp_path / "data"))
+    settings = Settings(storage=StorageSettings(data_dir=str(tmp_path / "data")))
     with GalleryStore(settings.database_path) as store:
         store.add_person("Grace Hopper")
         for day in range(1, 10):
@@ -77,7 +77,7 @@ def test_daily_backup_and_restore_of_a_corrupt_database(tmp_path):
 
 
 def test_retention_purges_old_events_at_start(tmp_path):
-    settings = Settings(data_dir=str(tmp_path / "data"), retention_days=30)
+    settings = Settings(storage=StorageSettings(data_dir=str(tmp_path / "data"), retention_days=30))
     with GalleryStore(settings.database_path) as store:
         pid = store.add_person("Old Timer").id
         old = datetime.now(timezone.utc).astimezone() - timedelta(days=45)

@@ -12,7 +12,8 @@ import pytest
 
 from core.vision.detect import crop_face
 from core.gallery.enroll import Enroller, FaceCandidate
-from core.live.recognize import RecognizeOptions, Recognizer, recognize_source
+from core.base.settings import RecognitionSettings
+from core.live.recognize import Recognizer, recognize_source
 from core.live.sources import Frame, VideoFileSource
 from core.live.track import IouTracker
 
@@ -79,7 +80,7 @@ def test_fast_pipeline_marks_everyone_the_naive_loop_finds(engine, faces):
         enroller.save(f"Crowd {n}", candidates)
     enrolled = {f"Crowd {n}" for n in range(len(people))}
 
-    recognizer = engine.recognizer(RecognizeOptions.from_settings(engine.settings), source_name="crowd")
+    recognizer = engine.recognizer(source_name="crowd")
     marked, detections = set(), 0
     for index, bgr in enumerate(frames):
         result = recognizer.process(Frame(index, index / fps, bgr, "crowd"))
@@ -113,8 +114,8 @@ def test_onnx_embedder_matches_torch(engine, monkeypatch):
     assert embedder.embed([]).shape == (0, embedder.dim)
 
 
-def test_embedder_backend_can_be_forced_to_torch(engine, monkeypatch):
-    monkeypatch.setenv("ROLLCALL_EMBED_BACKEND", "torch")
+def test_embedder_backend_can_be_forced_to_torch(engine):
+    engine.settings.compute.embed_backend = "torch"
     assert engine.embedder().backend == "torch"
 
 
@@ -155,7 +156,7 @@ def test_decode_thread_reads_ahead_and_stops_with_the_consumer(engine, faces):
 
 def test_every_file_of_an_image_folder_is_detected(engine, faces):
     """Unrelated pictures (an image folder) are never covered by boxes carried from the previous one."""
-    recognizer = engine.recognizer(RecognizeOptions(detect_every=8), source_name="folder")
+    recognizer = engine.recognizer(RecognitionSettings(detect_every=8), source_name="folder")
     photos = sorted((faces / "dev_unknown").glob("*.jpg"))[:3]
     for i, path in enumerate(photos):
         result = recognizer.process(Frame(i, i, cv2.imread(str(path)), str(path)))
@@ -166,7 +167,7 @@ def test_a_scene_cut_starts_new_tracks(engine, faces):
     """Hamilton cuts from the performer to the audience at frame 211: the performer's track must
     not be handed to the audience member standing where he stood."""
     frames = read_frames(faces / HAMILTON, 214)
-    recognizer = engine.recognizer(RecognizeOptions.from_settings(engine.settings), source_name="h")
+    recognizer = engine.recognizer(source_name="h")
     before = None
     for index in range(205, 214):
         result = recognizer.process(Frame(index, index / 30, frames[index], "h"))

@@ -54,7 +54,7 @@ def _cmd_train(args) -> int:
 
     settings = Settings.load()
     if getattr(args, "device", None):
-        settings.device = args.device
+        settings.compute.device = args.device
     with Engine(settings) as engine:
         return run_train(args, engine)
 
@@ -62,7 +62,7 @@ def _cmd_train(args) -> int:
 def config_from_args(args, engine=None) -> TrainConfig:
     device = getattr(args, "train_device", None) or getattr(args, "device", None)
     if not device and engine is not None:
-        device = engine.settings.device
+        device = engine.settings.compute.device
     return TrainConfig(
         strategy=args.strategy, P=args.P, K=args.K, margin=args.margin, learning_rate=args.lr,
         optimizer=args.optimizer, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,

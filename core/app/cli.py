@@ -24,9 +24,11 @@ def _engine(args):
 
     settings = Settings.load()
     if getattr(args, "threshold", None) is not None:
-        settings.match_threshold = args.threshold
+        settings.recognition.match_threshold = args.threshold
     if getattr(args, "device", None):
-        settings.device = args.device
+        settings.compute.device = args.device
+    if getattr(args, "liveness", False):
+        settings.liveness.enabled = True
     return Engine(settings)
 
 
@@ -173,24 +175,23 @@ def cmd_identify(args) -> int:
 
 
 def cmd_recognize(args) -> int:
-    from core.live.recognize import RecognizeOptions, recognize_source
+    from core.base.records import EventKind
     from core.live.sources import open_source
 
     stop = threading.Event()
     with _engine(args) as engine:
-        options = RecognizeOptions.from_settings(engine.settings)
-        if args.liveness:
-            options.require_liveness = True
-        with open_source(args.source, stop_event=stop,
+        camera = engine.settings.camera
+        source_spec = args.source or camera.last_source or str(camera.index)
+        with open_source(source_spec, width=camera.width_px, height=camera.height_px, stop_event=stop,
                          on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source:
             total = source.frame_count
             bar = ProgressLine("frames", total) if total else None
             marked = 0
             try:
-                for result in engine.recognize(source, options):
+                for result in engine.recognize(source):
                     for event in result.events:
                         who = event.person_name or "unknown"
-                        if event.kind != "unknown":
+                        if event.kind is not EventKind.UNKNOWN:
                             marked += 1
                         line = f"{event.time:%Y-%m-%d %H:%M:%S} {event.kind:<9} {who} ({event.similarity:.2f})"
                         if bar and bar.tty:
@@ -360,7 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_identify)
 
     p = sub.add_parser("recognize", help="run recognition on a camera, video file, URL or image folder")
-    p.add_argument("source", help="camera index (0), video file, rtsp/http URL or image folder")
+    p.add_argument("source", nargs="?", default="",
+                   help="camera index (0), video file, rtsp/http URL or image folder "
+                        "(default: the last source used, else the camera in the settings)")
     p.add_argument("--max-frames", type=int, default=0)
     p.add_argument("--liveness", action="store_true",
                    help="mark only faces that move like a live face (refuses a photo held up to the camera)")
@@ -442,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if "damaged" in str(exc) or "not a Rollcall database" in str(exc):
+        if exc.kind.restore_helps:
             print("  to restore the newest automatic backup: rollcall restore", file=sys.stderr)
         return 2
     except RollcallError as exc:

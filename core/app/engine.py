@@ -17,16 +17,16 @@ from typing import Callable, Iterator
 from core.vision.detect import FaceDetector
 from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
-from core.base.errors import Cancelled, ModelNotFoundError, StoreError
-from core.gallery.enroll import Enroller, QualityGates
+from core.base.errors import Cancelled, ModelNotFoundError, StoreError, StoreProblem
+from core.gallery.enroll import Enroller
 from core.gallery.match import GalleryMatcher
 from core.gallery.parts import PipelineParts
-from core.attendance.book import AttendanceBook, AttendanceRules
-from core.live.recognize import FrameResult, RecognizeOptions, Recognizer, recognize_source
+from core.attendance.book import AttendanceBook
+from core.live.recognize import FrameResult, Recognizer, recognize_source
 from core.live.sources import FrameSource
 from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
 from core.base.records import ModelRecord
-from core.base.settings import Settings
+from core.base.settings import RecognitionSettings, Settings
 from core.gallery.store import GalleryStore, latest_backup, restore_backup
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,9 @@ class Engine:
         self.store = store or GalleryStore(self.settings.database_path)
         # No network at run time: weights are fetched only by an explicit `rollcall models fetch`.
         self.registry = registry or ModelRegistry(allow_network=False)
-        self.device = choose_device(self.settings.device)
+        self.device = choose_device(self.settings.compute.device)
         if self.device == "cpu":
-            configure_threads(self.settings.torch_threads)
+            configure_threads(self.settings.compute.torch_threads)
         self._lock = threading.RLock()
         self._detector: FaceDetector | None = None
         self._embedders: dict[str, Embedder | OnnxEmbedder] = {}
@@ -74,7 +74,7 @@ class Engine:
     def open(cls, home: Path | None = None, settings: Settings | None = None) -> "Engine":
         settings = settings or Settings.load()
         if home is not None:
-            settings.data_dir = str(home)
+            settings.storage.data_dir = str(home)
         return cls(settings)
 
     def close(self) -> None:
@@ -95,7 +95,7 @@ class Engine:
         """Replace the database with `backup` (default: the newest); the replaced file is kept."""
         backup = backup or Engine.newest_backup(settings)
         if backup is None:
-            raise StoreError(f"No backup found in {settings.backups_path}.")
+            raise StoreError(f"No backup found in {settings.backups_path}.", StoreProblem.NO_BACKUP)
         kept = restore_backup(backup, settings.database_path)
         return RestoreRecord(backup=Path(backup), previous_kept_as=kept)
 
@@ -110,10 +110,11 @@ class Engine:
         from datetime import timedelta
 
         try:
-            if self.settings.backups_kept > 0:
-                self.store.auto_backup(self.settings.backups_path, keep=self.settings.backups_kept)
-            if self.settings.retention_days > 0:
-                cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.retention_days)
+            storage = self.settings.storage
+            if storage.backups_kept > 0:
+                self.store.auto_backup(self.settings.backups_path, keep=storage.backups_kept)
+            if storage.retention_days > 0:
+                cutoff = datetime.now(timezone.utc) - timedelta(days=storage.retention_days)
                 self.store.purge(cutoff)
         except Exception as exc:  # noqa: BLE001 - housekeeping must never stop attendance
             log.warning("Daily backup/retention failed: %s", exc)
@@ -128,7 +129,7 @@ class Engine:
         with self._lock:
             if self._active_model_id is None:
                 stored = self.store.active_model_id()
-                model_id = stored or self.settings.active_model or DEFAULT_MODEL
+                model_id = stored or self.settings.compute.active_model or DEFAULT_MODEL
                 self.ensure_model_record(model_id)
                 if stored is None:
                     self.store.set_active_model(model_id)
@@ -182,14 +183,14 @@ class Engine:
         """The inference embedder for a model (loaded once per process; never trained in place).
 
         On the CPU this is an ONNX Runtime session when onnxruntime is installed (faster at batch 1),
-        else torch; settings.extra["embed_backend"] or ROLLCALL_EMBED_BACKEND ("torch") override it.
+        else torch; settings.compute.embed_backend ("torch") overrides it.
         """
         model_id = model_id or self.active_model_id()
         with self._lock:
             if model_id not in self._embedders:
                 _, info = self.model_info(model_id)
                 embedder = None
-                if choose_backend(self.device, str(self.settings.extra.get("embed_backend", "auto"))) == "onnx":
+                if choose_backend(self.device, self.settings.compute.embed_backend) == "onnx":
                     try:
                         embedder = OnnxEmbedder(self._onnx_file(model_id), info)
                     except Exception as exc:  # noqa: BLE001 - any export/runtime failure falls back to torch
@@ -227,7 +228,8 @@ class Engine:
         with self._lock:
             if self._detector is None:
                 _, info = self.model_info(self.active_model_id())
-                self._detector = FaceDetector(device=self.device, margin=info.crop_margin)
+                self._detector = FaceDetector(device=self.device, margin=info.crop_margin,
+                                              backend=self.settings.compute.detect_backend)
             return self._detector
 
     # ---- pipeline stages ----
@@ -238,14 +240,15 @@ class Engine:
                              matcher=self.matcher, gallery_changed=self.gallery_changed)
 
     def enroller(self) -> Enroller:
-        return Enroller(self.parts, QualityGates.from_settings(self.settings))
+        return Enroller(self.parts, self.settings.enrollment)
 
-    def recognizer(self, options: RecognizeOptions | None = None, source_name: str = "") -> Recognizer:
-        options = options or RecognizeOptions.from_settings(self.settings)
-        book = AttendanceBook(self.store, AttendanceRules.from_settings(self.settings))
-        return Recognizer(self.parts, options, book, source_name=source_name)
+    def recognizer(self, options: RecognitionSettings | None = None, source_name: str = "") -> Recognizer:
+        """A recognizer with the settings' recognition (or `options`), tracking, liveness and attendance sections."""
+        settings = self.settings
+        return Recognizer(self.parts, options or settings.recognition, AttendanceBook(self.store, settings.attendance),
+                          source_name=source_name, tracking=settings.tracking, liveness=settings.liveness)
 
-    def recognize(self, source: FrameSource, options: RecognizeOptions | None = None,
+    def recognize(self, source: FrameSource, options: RecognitionSettings | None = None,
                   cancel: CancelCheck | None = None, threaded: bool = True) -> Iterator[FrameResult]:
         """Recognise a source until it ends or `cancel()` is true; one result per frame."""
         yield from recognize_source(self.recognizer(options, source.name), source, cancel, threaded)
@@ -257,8 +260,8 @@ class Engine:
         with self._lock:
             if self._matcher is None:
                 model_id = self.active_model_id()
-                self._matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.match_threshold,
-                                               self.settings.match_margin)
+                self._matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.recognition.match_threshold,
+                                               self.settings.recognition.match_margin)
             return self._matcher
 
     def delete_person(self, person_id: int) -> dict[str, int]:
@@ -311,14 +314,14 @@ class Engine:
         for step in self.reembed(model_id, cancel=cancel):
             if progress:
                 progress(step)
-        new_matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.match_threshold,
-                                     self.settings.match_margin)
+        new_matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.recognition.match_threshold,
+                                     self.settings.recognition.match_margin)
         self.store.set_active_model(model_id)
         with self._lock:
             self._active_model_id = model_id
             self._matcher = new_matcher
             self._detector = None  # crop margin may differ
-        self.settings.active_model = model_id
+        self.settings.compute.active_model = model_id
 
     def apply_settings(self, settings: Settings) -> None:
         with self._lock:

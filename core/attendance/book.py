@@ -4,18 +4,18 @@ A person's first sighting on a day is their check-in. Within the cooldown nothin
 recorded. In check-out mode later sightings move that day's single check-out to the latest
 sighting. The store is the source of truth, so a restarted app never marks anyone twice.
 Days are calendar days of the event time's own offset; pass local, timezone-aware times.
+The rules are the `attendance` section of the settings (AttendanceSettings).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime
 
-from core.base.errors import InvalidInputError
-from core.base.records import AttendanceEvent
-from core.base.settings import Settings
+from core.base.records import AttendanceEvent, EventKind
+from core.base.settings import AttendanceSettings
 from core.gallery.store import GalleryStore
 
 
@@ -23,28 +23,13 @@ def local_now() -> datetime:
     return datetime.now().astimezone()
 
 
-@dataclass(frozen=True)
-class AttendanceRules:
-    cooldown: timedelta = timedelta(minutes=10)
-    checkout_mode: bool = False
-
-    def __post_init__(self) -> None:
-        if self.cooldown < timedelta(0):
-            raise InvalidInputError("The cooldown cannot be negative.")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "AttendanceRules":
-        return cls(cooldown=timedelta(minutes=max(0.0, float(settings.cooldown_minutes))),
-                   checkout_mode=bool(settings.checkout_mode))
-
-
 class AttendanceBook:
     """Turns recognitions into attendance events according to the rules."""
 
-    def __init__(self, store: GalleryStore, rules: AttendanceRules | None = None,
+    def __init__(self, store: GalleryStore, rules: AttendanceSettings | None = None,
                  clock: Callable[[], datetime] = local_now):
         self.store = store
-        self.rules = rules or AttendanceRules()
+        self.rules = rules or AttendanceSettings()
         self.clock = clock
         self._lock = threading.Lock()
         # person id -> (day, quiet until; None = rest of the day): skips the store while nothing can happen
@@ -56,7 +41,7 @@ class AttendanceBook:
         when = when or self.clock()
         if when.tzinfo is None:
             when = when.astimezone()  # naive = local time
-        event = AttendanceEvent(None, person_id, None, "unknown", when, source, similarity, track_id, snapshot_jpeg)
+        event = AttendanceEvent(None, person_id, None, EventKind.UNKNOWN, when, source, similarity, track_id, snapshot_jpeg)
         if person_id is None:
             return self.store.record_event(event)  # the caller logs an unknown face once per track
         with self._lock:
@@ -67,15 +52,16 @@ class AttendanceBook:
         cached = self._quiet.get(person_id)
         if cached and cached[0] == day and (cached[1] is None or when < cached[1]):
             return None
-        last = self.store.last_event(person_id, day, kinds=("check_in", "check_out"))
+        last = self.store.last_event(person_id, day, kinds=(EventKind.CHECK_IN, EventKind.CHECK_OUT))
         if last is None:
-            return self._remember(self.store.record_event(_as_kind(event, "check_in")))
+            return self._remember(self.store.record_event(_as_kind(event, EventKind.CHECK_IN)))
         if when - last.time < self.rules.cooldown or not self.rules.checkout_mode:
             self._remember(last)
             return None
-        checkout = last if last.kind == "check_out" else self.store.last_event(person_id, day, kinds="check_out")
+        checkout = (last if last.kind is EventKind.CHECK_OUT
+                    else self.store.last_event(person_id, day, kinds=EventKind.CHECK_OUT))
         if checkout is None:
-            return self._remember(self.store.record_event(_as_kind(event, "check_out")))
+            return self._remember(self.store.record_event(_as_kind(event, EventKind.CHECK_OUT)))
         return self._remember(self.store.update_event_time(
             checkout.id, when, similarity=event.similarity, source=event.source,
             track_id=event.track_id, snapshot_jpeg=event.snapshot_jpeg))
@@ -94,5 +80,5 @@ class AttendanceBook:
                 self._quiet.pop(person_id, None)
 
 
-def _as_kind(event: AttendanceEvent, kind: str) -> AttendanceEvent:
+def _as_kind(event: AttendanceEvent, kind: EventKind) -> AttendanceEvent:
     return replace(event, kind=kind)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 
 class RollcallError(Exception):
     """Base class: the message is meant for the user, not a traceback."""
@@ -23,12 +25,29 @@ class SourceError(RollcallError):
     """A camera, video file, URL or folder that cannot be opened or stopped delivering frames."""
 
 
-class EnrollmentError(RollcallError):
-    """A photo or frame refused for enrollment; `reason` is a short machine-readable code."""
+class SettingsError(RollcallError):
+    """A settings file or value that cannot be used (wrong type, unreadable file); nothing was changed."""
 
-    def __init__(self, message: str, reason: str = "refused"):
+
+class RefusalReason(enum.StrEnum):
+    """Why a photo or frame was not enrolled."""
+
+    NO_FACE = "no_face"
+    SEVERAL_FACES = "several_faces"
+    TOO_SMALL = "too_small"
+    LOW_CONFIDENCE = "low_confidence"
+    BLURRED = "blurred"
+    UNREADABLE = "unreadable"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"  # any other reason
+
+
+class EnrollmentError(RollcallError):
+    """A photo or frame refused for enrollment; `reason` says why."""
+
+    def __init__(self, message: str, reason: RefusalReason = RefusalReason.REFUSED):
         super().__init__(message)
-        self.reason = reason
+        self.reason = RefusalReason(reason)
 
 
 class DuplicateNameError(RollcallError):
@@ -43,8 +62,31 @@ class PersonNotFoundError(RollcallError):
     """No enrolled person matches the given id or name."""
 
 
+class StoreProblem(enum.StrEnum):
+    """What kind of trouble a StoreError is."""
+
+    DAMAGED = "damaged"  # corrupt file: a backup can be restored
+    NOT_ROLLCALL = "not_rollcall"  # an SQLite file (or not even that) that is not Rollcall's
+    NEWER_SCHEMA = "newer_schema"  # written by a newer Rollcall
+    CANNOT_OPEN = "cannot_open"
+    LOCKED = "locked"  # busy in another program
+    DISK_FULL = "disk_full"
+    READ_ONLY = "read_only"
+    NO_BACKUP = "no_backup"
+    WRITE_FAILED = "write_failed"  # any other failed change (nothing was changed)
+
+    @property
+    def restore_helps(self) -> bool:
+        """True when restoring a backup is the fix."""
+        return self in (StoreProblem.DAMAGED, StoreProblem.NOT_ROLLCALL)
+
+
 class StoreError(RollcallError):
-    """The database cannot be opened, is corrupt, or a write failed (nothing was changed)."""
+    """The database cannot be opened, is corrupt, or a write failed (nothing was changed); see `kind`."""
+
+    def __init__(self, message: str, kind: StoreProblem = StoreProblem.WRITE_FAILED):
+        super().__init__(message)
+        self.kind = StoreProblem(kind)
 
 
 class Cancelled(RollcallError):

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
 
-EVENT_KINDS = ("check_in", "check_out", "unknown")
+
+
+class EventKind(enum.StrEnum):
+    """What an attendance event records; the text is what the database and exports hold."""
+
+    CHECK_IN = "check_in"
+    CHECK_OUT = "check_out"
+    UNKNOWN = "unknown"  # a face that matched nobody enrolled
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class AttendanceEvent:
     id: int | None
     person_id: int | None  # None = unknown face
     person_name: str | None
-    kind: str  # one of EVENT_KINDS
+    kind: EventKind
     time: datetime  # timezone-aware, local time
     source: str
     similarity: float

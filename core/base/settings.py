@@ -1,25 +1,40 @@
-"""One typed settings object with defaults, saved as JSON in the user's config folder.
+"""One typed settings object, in sections, with defaults; saved as JSON in the user's config folder.
 
 Where things live:
 - ROLLCALL_HOME set: data, models and settings.json all live in that folder (tests use this).
 - otherwise: data and models in platformdirs' user data dir, settings.json in the user config dir.
+
+Each section is a dataclass whose fields carry their default and unit (`_s`, `_px`, `_minutes`, ...).
+The section *is* the options object of the stage that uses it (the recognizer reads
+`RecognitionSettings`, the tracker `TrackingSettings`, ...), so there is one copy of every tunable.
+Values are checked when a section is built: a wrong type or a negative number raises SettingsError
+naming the key, so a bad settings.json is refused with a clear message instead of half-applied.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import json
 import logging
+import math
 import os
+import typing
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any, ClassVar
 
 import platformdirs
+
+from core.base.errors import SettingsError
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "Rollcall"
 HOME_ENV = "ROLLCALL_HOME"
+MODELS_ENV = "ROLLCALL_MODELS_DIR"
 
 
 def _private_mkdir(path: Path) -> Path:
@@ -44,51 +59,274 @@ def config_dir() -> Path:
     return _private_mkdir(path)
 
 
-MODELS_ENV = "ROLLCALL_MODELS_DIR"
-
-
 def models_dir(home: Path | None = None) -> Path:
     """Cached weights: ROLLCALL_MODELS_DIR, else <data folder>/models."""
     env = os.environ.get(MODELS_ENV)
     return _private_mkdir(Path(env).expanduser() if env else (home or home_dir()) / "models")
 
 
-@dataclass
-class Settings:
-    """Everything a user or admin can change. Unknown keys in the file are ignored."""
+class Device(enum.StrEnum):
+    AUTO = "auto"  # CUDA, then Apple MPS, then the CPU
+    CPU = "cpu"
+    CUDA = "cuda"
+    MPS = "mps"
 
-    # matching
+
+class Backend(enum.StrEnum):
+    """Which runtime runs a network on the CPU."""
+
+    AUTO = "auto"  # ONNX Runtime when installed, else torch
+    ONNX = "onnx"
+    TORCH = "torch"
+
+
+# ---- checking values ----
+
+
+def _type_name(expected: Any) -> str:
+    if isinstance(expected, type) and issubclass(expected, enum.Enum):
+        return "one of " + ", ".join(repr(m.value) for m in expected)
+    if typing.get_origin(expected) is tuple:
+        return f"a list of {len(typing.get_args(expected))} numbers"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(
+        expected, getattr(expected, "__name__", str(expected)))
+
+
+def _checked(key: str, value: Any, expected: Any) -> Any:
+    """`value` as the field's type, or SettingsError naming the key, the value and the type wanted."""
+    def refuse(extra: str = "") -> SettingsError:
+        return SettingsError(f"Setting {key} = {json.dumps(value, default=str)} is not {_type_name(expected)}{extra}.")
+
+    if expected is bool:
+        if not isinstance(value, bool):  # bool("false") is True: only JSON true/false count
+            raise refuse()
+        return value
+    if expected in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise refuse()
+        if expected is int and not isinstance(value, int):
+            raise refuse()
+        if not math.isfinite(value) or value < 0:
+            raise refuse(" (it must be zero or more)")
+        return expected(value)
+    if expected is str:
+        if not isinstance(value, str):
+            raise refuse()
+        return value
+    if isinstance(expected, type) and issubclass(expected, enum.Enum):
+        try:
+            return expected(value)
+        except ValueError:
+            raise refuse() from None
+    if typing.get_origin(expected) is tuple:
+        items = typing.get_args(expected)
+        if not isinstance(value, (list, tuple)) or len(value) != len(items):
+            raise refuse()
+        return tuple(_checked(f"{key}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, items)))
+    raise TypeError(f"{key}: settings of type {expected!r} are not supported")
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+class _Section:
+    """Base of every section: every value set is checked (and JSON lists/ints normalised), when the
+    section is built and when a field is assigned later."""
+
+    NAME: ClassVar[str] = ""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        expected = _field_types(type(self)).get(name)
+        if expected is not None:
+            value = _checked(f"{self.NAME}.{name}", value, expected)
+        object.__setattr__(self, name, value)
+
+
+# ---- the sections ----
+
+
+@dataclass
+class RecognitionSettings(_Section):
+    """Matching and the live pipeline (core.live.recognize). Defaults chosen with benchmarks/realtime.py."""
+
+    NAME: ClassVar[str] = "recognition"
     match_threshold: float = 0.55  # cosine similarity a face must reach to be anyone
-    match_margin: float = 0.05  # best person must beat the second-best by this much
-    # attendance
-    cooldown_minutes: float = 10.0  # no second event for a person within this time
-    checkout_mode: bool = False  # also record the last sighting of the day as check-out
-    votes_to_mark: int = 3  # consistent frames before a person is marked
-    require_liveness: bool = False  # mark only faces that move like a live face (refuses a held-up photo)
-    # enrollment quality gates
+    match_margin: float = 0.05  # the best person must beat the second-best by this much
+    votes_to_mark: int = 3  # consistent recognitions before a person is marked
+    min_vote_fraction: float = 0.6  # ... and they must be this share of a track's recent votes
+    detect_every: int = 8  # run MTCNN on every Nth frame; the tracker predicts in between
+    detect_every_pending: int = 1  # ... every Nth while a face big enough to identify is not settled yet
+    detect_scale: float = 0.0  # run MTCNN on a frame scaled by this factor; 0 = auto (see detect_short_side_px)
+    detect_short_side_px: int = 540  # auto scale: frames are shrunk until their short side is at most this
+    detect_min_face_px: int = 40  # smallest face MTCNN looks for, in frame pixels at any scale
+    # P-Net 0.8 instead of 0.6: ~40% fewer candidates for R-Net, no face lost on the Hamilton and
+    # crowd clips (benchmarks/README.md); the R/O-Net thresholds are MTCNN's own.
+    detect_thresholds: tuple[float, float, float] = (0.8, 0.7, 0.7)
+    min_face_px: int = 40  # smaller faces are tracked but not identified
+    pending_size_fraction: float = 0.75  # a face once big enough stays "pending" down to this share of min_face_px
+    reid_interval_s: float = 2.0  # tracks settled on a person are checked again this often
+    unknown_recheck_s: float = 0.5  # tracks settled as unknown are checked this often (a turning face)
+    # ... except during a track's first `young_track_s`, while its best similarity is less than
+    # `ambiguous_below` under the match threshold (a face still turning to the camera): then at every
+    # detection, with detection at the `detect_every_pending` rate.
+    young_track_s: float = 1.0
+    ambiguous_below: float = 0.15
+    unknown_delay_s: float = 1.0  # a track must stay unknown this long before it is logged
+    scene_cut_level: float = 20.0  # mean change of a 32x18 thumbnail (0-255) that counts as a new scene; 0 = off
+    log_unknown: bool = True  # log each stranger once per track, with a snapshot
+    unknown_min_prob: float = 0.97  # only confident detections are logged as unknown visitors
+
+
+@dataclass
+class TrackingSettings(_Section):
+    """The IoU tracker (core.live.track)."""
+
+    NAME: ClassVar[str] = "tracking"
+    # 0.2 (not 0.3): with detection every few frames a bobbing head moves a third of its size.
+    iou_threshold: float = 0.2
+    max_age_s: float = 1.0  # a track unseen this long is dropped
+    max_misses: int = 5  # ... or after this many detections in a row without it
+    min_vote_window: int = 5  # recent votes kept per track (at least 2 * votes_to_mark - 1): short, to flip fast
+    velocity_smoothing: float = 0.5  # weight of the newest velocity measurement
+
+
+@dataclass
+class EnrollmentSettings(_Section):
+    """Quality gates for enrollment photos and frames (core.gallery.enroll), and camera capture."""
+
+    NAME: ClassVar[str] = "enrollment"
     min_face_px: int = 60
     min_detection_prob: float = 0.95
-    min_sharpness: float = 10.0
-    # compute
-    device: str = "auto"  # auto, cpu, cuda, mps
-    torch_threads: int = 0  # 0 = let Rollcall choose
-    active_model: str = "facenet-keras-128"
-    # camera
-    camera_index: int = 0
-    camera_width: int = 640
-    camera_height: int = 480
-    source: str = ""  # last source used: camera index, file, URL or folder
-    # data
+    min_sharpness: float = 10.0  # variance of the Laplacian of the crop
+    # With several faces, the central one is taken only if it is this much nearer the centre
+    # (as a fraction of the image diagonal) than any other face.
+    central_lead: float = 0.08
+    lookalike_similarity: float = 0.65  # warn when a new face matches someone else at least this well ...
+    lookalike_above_threshold: float = 0.1  # ... and at least this far above the match threshold
+    capture_gap_s: float = 0.6  # between accepted camera samples, so they differ a little
+    capture_samples: int = 5  # samples a camera capture takes by default
+
+
+@dataclass
+class AttendanceSettings(_Section):
+    """Who is marked when (core.attendance.book)."""
+
+    NAME: ClassVar[str] = "attendance"
+    cooldown_minutes: float = 10.0  # no second event for a person within this time
+    checkout_mode: bool = False  # also record the last sighting of the day as check-out
+    sound_on_mark: bool = False
+
+    @property
+    def cooldown(self) -> timedelta:
+        return timedelta(minutes=self.cooldown_minutes)
+
+
+@dataclass
+class LivenessSettings(_Section):
+    """The cheap photo-attack check (core.vision.liveness)."""
+
+    NAME: ClassVar[str] = "liveness"
+    enabled: bool = False  # mark only faces that move like a live face (refuses a held-up photo)
+    window_frames: int = 15  # frames per motion measurement
+    threshold: float = 0.8  # motion score a live face reaches (about 1 live, 0.7 for a photo)
+
+
+@dataclass
+class SecuritySettings(_Section):
+    """The optional admin PIN (gui.admin)."""
+
+    NAME: ClassVar[str] = "security"
+    admin_pin_hash: str = ""  # salted scrypt hash (core.base.security); empty = no PIN
+    pin_tries: int = 5  # wrong PINs in a row before a pause
+    lockout_s: float = 30.0  # the pause after too many wrong PINs
+    unlock_minutes: float = 5.0  # minutes without a click or key press before the guard locks again
+
+
+@dataclass
+class StorageSettings(_Section):
+    NAME: ClassVar[str] = "storage"
     data_dir: str = ""  # empty = home_dir()
     retention_days: int = 0  # events and unknown-face snapshots older than this are purged; 0 = keep
     backups_kept: int = 7  # one automatic backup a day, this many kept
-    admin_pin_hash: str = ""  # salted scrypt hash (core.base.security); empty = no PIN
-    sound_on_mark: bool = False
-    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ComputeSettings(_Section):
+    NAME: ClassVar[str] = "compute"
+    device: Device = Device.AUTO
+    torch_threads: int = 0  # 0 = let Rollcall choose
+    embed_backend: Backend = Backend.AUTO  # the embedder on the CPU
+    detect_backend: Backend = Backend.AUTO  # MTCNN's networks on the CPU
+    active_model: str = "facenet-keras-128"  # used until the gallery records its own active model
+
+
+@dataclass
+class CameraSettings(_Section):
+    NAME: ClassVar[str] = "camera"
+    index: int = 0  # the webcam the source picker starts from
+    width_px: int = 640
+    height_px: int = 480
+    last_source: str = ""  # last source used: camera index, file, URL or folder ("" = none yet)
+    demo_video: str = ""  # the demo clip offered without a webcam ("" = the bundled one)
+
+
+SECTIONS: dict[str, type[_Section]] = {cls.NAME: cls for cls in (
+    RecognitionSettings, TrackingSettings, EnrollmentSettings, AttendanceSettings, LivenessSettings,
+    SecuritySettings, StorageSettings, ComputeSettings, CameraSettings)}
+
+# The flat settings.json of earlier versions: old key -> (section, field).
+FLAT_KEYS: dict[str, tuple[str, str]] = {
+    "match_threshold": ("recognition", "match_threshold"),
+    "match_margin": ("recognition", "match_margin"),
+    "votes_to_mark": ("recognition", "votes_to_mark"),
+    "cooldown_minutes": ("attendance", "cooldown_minutes"),
+    "checkout_mode": ("attendance", "checkout_mode"),
+    "sound_on_mark": ("attendance", "sound_on_mark"),
+    "require_liveness": ("liveness", "enabled"),
+    "min_face_px": ("enrollment", "min_face_px"),
+    "min_detection_prob": ("enrollment", "min_detection_prob"),
+    "min_sharpness": ("enrollment", "min_sharpness"),
+    "device": ("compute", "device"),
+    "torch_threads": ("compute", "torch_threads"),
+    "active_model": ("compute", "active_model"),
+    "camera_index": ("camera", "index"),
+    "camera_width": ("camera", "width_px"),
+    "camera_height": ("camera", "height_px"),
+    "source": ("camera", "last_source"),
+    "data_dir": ("storage", "data_dir"),
+    "retention_days": ("storage", "retention_days"),
+    "backups_kept": ("storage", "backups_kept"),
+    "admin_pin_hash": ("security", "admin_pin_hash"),
+}
+FLAT_EXTRA_KEYS: dict[str, tuple[str, str]] = {"embed_backend": ("compute", "embed_backend")}
+
+
+@dataclass
+class Settings:
+    """Everything a user or admin can change, in sections."""
+
+    recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    enrollment: EnrollmentSettings = field(default_factory=EnrollmentSettings)
+    attendance: AttendanceSettings = field(default_factory=AttendanceSettings)
+    liveness: LivenessSettings = field(default_factory=LivenessSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    compute: ComputeSettings = field(default_factory=ComputeSettings)
+    camera: CameraSettings = field(default_factory=CameraSettings)
+
+    def __post_init__(self) -> None:
+        for name, cls in SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise SettingsError(f"Settings section {name} must be a {cls.__name__}.")
 
     @property
     def data_path(self) -> Path:
-        return _private_mkdir(Path(self.data_dir).expanduser()) if self.data_dir else home_dir()
+        data_dir = self.storage.data_dir
+        return _private_mkdir(Path(data_dir).expanduser()) if data_dir else home_dir()
 
     @property
     def database_path(self) -> Path:
@@ -102,35 +340,70 @@ class Settings:
     def file_path(cls) -> Path:
         return config_dir() / "settings.json"
 
+    # ---- reading and writing ----
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Settings":
+        """Settings from parsed JSON: sections, or the flat format of earlier versions.
+
+        Raises SettingsError for a value of the wrong type; unknown keys are logged and ignored.
+        """
+        if not isinstance(raw, dict):
+            raise SettingsError("The settings must be a JSON object with one entry per section.")
+        values: dict[str, dict] = {name: {} for name in SECTIONS}
+        migrated: dict[str, dict] = {name: {} for name in SECTIONS}
+        for key, value in raw.items():
+            if key in SECTIONS:
+                if not isinstance(value, dict):
+                    raise SettingsError(f"Settings section {key} must be a JSON object, not {json.dumps(value)}.")
+                values[key].update(value)
+            elif key in FLAT_KEYS:
+                section, name = FLAT_KEYS[key]
+                migrated[section][name] = value
+            elif key == "extra" and isinstance(value, dict):
+                for extra_key, extra_value in value.items():
+                    if extra_key in FLAT_EXTRA_KEYS:
+                        section, name = FLAT_EXTRA_KEYS[extra_key]
+                        migrated[section][name] = extra_value
+                    else:
+                        log.warning("Ignoring the unknown setting extra.%s.", extra_key)
+            else:
+                log.warning("Ignoring the unknown setting %s.", key)
+        sections = {}
+        for name, section_cls in SECTIONS.items():
+            known = {f.name for f in dataclasses.fields(section_cls)}  # type: ignore[arg-type]
+            merged = {**migrated[name], **values[name]}  # a sectioned value wins over an old flat one
+            for unknown in sorted(set(merged) - known):
+                log.warning("Ignoring the unknown setting %s.%s.", name, unknown)
+            sections[name] = section_cls(**{k: v for k, v in merged.items() if k in known})
+        return cls(**sections)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
+        """The saved settings, or the defaults when there is no file yet.
+
+        A file that cannot be read or holds a wrong value raises SettingsError (never silently the
+        defaults: saving them later would throw away the admin PIN and the calibrated thresholds).
+        """
         path = path or cls.file_path()
         if not path.exists():
             return cls()
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            log.warning("Settings file %s is unreadable (%s); using defaults.", path, exc)
-            return cls()
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        values = {}
-        for key, value in raw.items():
-            if key not in known:
-                continue
-            default = getattr(cls(), key)
-            if isinstance(default, bool):
-                value = bool(value)
-            elif isinstance(default, (int, float)) and not isinstance(value, (int, float)):
-                log.warning("Setting %s=%r is not a number; using the default.", key, value)
-                continue
-            elif isinstance(default, int) and not isinstance(default, bool):
-                value = int(value)
-            values[key] = value
-        return cls(**values)
+            raise SettingsError(f"The settings file {path} cannot be read ({exc}). Fix it, or move it aside "
+                                "to start from the default settings.") from exc
+        try:
+            return cls.from_dict(raw)
+        except SettingsError as exc:
+            raise SettingsError(f"{path}: {exc} Fix it, or delete that line to use the default.") from None
 
     def save(self, path: Path | None = None) -> Path:
         path = path or self.file_path()
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2), encoding="utf-8")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
         os.replace(tmp, path)  # atomic: a crash never leaves half a file
         return path

@@ -15,29 +15,17 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from core.vision.detect import DetectedFace, central_face
-from core.base.errors import Cancelled, DuplicateNameError, EnrollmentError, ImageError, RollcallError
+from core.base.errors import (Cancelled, DuplicateNameError, EnrollmentError, ImageError, RefusalReason,
+                               RollcallError)
 from core.vision.images import encode_jpeg, file_sha256, is_image_path, sharpness
 from core.base.records import Person
+from core.base.settings import EnrollmentSettings
 from core.gallery.parts import PipelineParts
 from core.gallery.store import clean_name, name_key
 
 log = logging.getLogger(__name__)
 
 CancelCheck = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class QualityGates:
-    min_face_px: int = 60
-    min_prob: float = 0.95
-    min_sharpness: float = 10.0
-    # With several faces, the central one is taken only if it is this much nearer the centre
-    # (as a fraction of the image diagonal) than any other face.
-    central_lead: float = 0.08
-
-    @classmethod
-    def from_settings(cls, settings) -> "QualityGates":
-        return cls(settings.min_face_px, settings.min_detection_prob, settings.min_sharpness)
 
 
 @dataclass
@@ -55,7 +43,7 @@ class FaceCandidate:
 @dataclass
 class Refusal:
     source: str
-    reason: str  # no_face, several_faces, too_small, low_confidence, blurred, unreadable, duplicate
+    reason: RefusalReason
     message: str
 
 
@@ -86,10 +74,10 @@ class ImportProgress:
 
 
 def choose_face(faces: list[DetectedFace], frame_shape: tuple[int, ...], source: str,
-                gates: QualityGates) -> tuple[DetectedFace, str]:
+                gates: EnrollmentSettings) -> tuple[DetectedFace, str]:
     """The face to enroll, or EnrollmentError. Several faces are accepted only when one is clearly central."""
     if not faces:
-        raise EnrollmentError(f"{source}: no face found. Use a photo where the face is clearly visible.", "no_face")
+        raise EnrollmentError(f"{source}: no face found. Use a photo where the face is clearly visible.", RefusalReason.NO_FACE)
     if len(faces) == 1:
         return faces[0], ""
     chosen = central_face(faces, frame_shape)
@@ -108,28 +96,28 @@ def choose_face(faces: list[DetectedFace], frame_shape: tuple[int, ...], source:
         return chosen, f"{len(faces)} faces; took the one in the centre"
     raise EnrollmentError(
         f"{source}: {len(faces)} faces and none is clearly the subject. Use a photo of one person only.",
-        "several_faces",
+        RefusalReason.SEVERAL_FACES,
     )
 
 
-def check_quality(face: DetectedFace, crop: np.ndarray, source: str, gates: QualityGates) -> float:
+def check_quality(face: DetectedFace, crop: np.ndarray, source: str, gates: EnrollmentSettings) -> float:
     if face.size_px < gates.min_face_px:
         raise EnrollmentError(f"{source}: the face is too small ({face.size_px} px, need {gates.min_face_px}). "
-                              "Move closer to the camera or use a larger photo.", "too_small")
-    if face.prob < gates.min_prob:
+                              "Move closer to the camera or use a larger photo.", RefusalReason.TOO_SMALL)
+    if face.prob < gates.min_detection_prob:
         raise EnrollmentError(f"{source}: the face is unclear (confidence {face.prob:.2f}). "
-                              "Face the camera in good light.", "low_confidence")
+                              "Face the camera in good light.", RefusalReason.LOW_CONFIDENCE)
     sharp = sharpness(crop)
     if sharp < gates.min_sharpness:
         raise EnrollmentError(f"{source}: the face is blurred (sharpness {sharp:.0f}, need {gates.min_sharpness:.0f}). "
-                              "Hold still.", "blurred")
+                              "Hold still.", RefusalReason.BLURRED)
     return sharp
 
 
 class Enroller:
-    def __init__(self, parts: PipelineParts, gates: QualityGates | None = None):
+    def __init__(self, parts: PipelineParts, gates: EnrollmentSettings | None = None):
         self.parts = parts
-        self.gates = gates or QualityGates()
+        self.gates = gates or EnrollmentSettings()
 
     # ---- candidates ----
 
@@ -192,7 +180,8 @@ class Enroller:
         if len(vectors) == 0:
             return []
         matcher = self.parts.matcher()
-        warn_at = max(matcher.threshold + 0.1, 0.65)  # well inside "same person" territory
+        # well inside "same person" territory
+        warn_at = max(matcher.threshold + self.gates.lookalike_above_threshold, self.gates.lookalike_similarity)
         warnings = []
         for result in matcher.match(vectors):
             if result.best_person_id is not None and result.best_person_id != person_id and result.similarity >= warn_at:
@@ -218,7 +207,7 @@ class Enroller:
             try:
                 candidates.append(self.candidate_from_file(Path(path)))
             except (EnrollmentError, ImageError) as exc:
-                report.refused.append(Refusal(str(path), getattr(exc, "reason", "unreadable"), str(exc)))
+                report.refused.append(Refusal(str(path), getattr(exc, "reason", RefusalReason.UNREADABLE), str(exc)))
         if not candidates:
             report.warnings.append(f"{name}: no usable photo; nobody was enrolled.")
             return report
@@ -262,7 +251,7 @@ class Enroller:
                     else:
                         candidates.append(self.candidate_from_file(path, digest))
                 except (EnrollmentError, ImageError) as exc:
-                    report.refused.append(Refusal(str(path), getattr(exc, "reason", "unreadable"), str(exc)))
+                    report.refused.append(Refusal(str(path), getattr(exc, "reason", RefusalReason.UNREADABLE), str(exc)))
                 done += 1
                 yield ImportProgress(done, total, str(path), report)
             if not candidates:

@@ -30,9 +30,11 @@ from core.base.errors import (
     InvalidInputError,
     ModelNotFoundError,
     PersonNotFoundError,
+    RefusalReason,
     StoreError,
+    StoreProblem,
 )
-from core.base.records import EVENT_KINDS, AttendanceEvent, GalleryMatrix, ModelRecord, Person, Sample
+from core.base.records import AttendanceEvent, EventKind, GalleryMatrix, ModelRecord, Person, Sample
 
 MAX_NAME_LEN = 200
 BUSY_TIMEOUT_S = 5.0
@@ -157,7 +159,7 @@ class GalleryStore:
                 str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open the database {self.path}: {exc}.") from exc
+            raise StoreError(f"Cannot open the database {self.path}: {exc}.", StoreProblem.CANNOT_OPEN) from exc
         try:
             self._configure()
             self._db = Database(self._conn, recursive_triggers=False, execute_plugins=False)
@@ -194,20 +196,21 @@ class GalleryStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"{self.path} is not a Rollcall database or is damaged ({exc}). "
-                "Move it aside or restore a backup."
+                "Move it aside or restore a backup.", StoreProblem.DAMAGED
             ) from exc
         if problems != ["ok"]:
-            raise StoreError(f"The database {self.path} is damaged: {'; '.join(problems[:5])}. Restore a backup.")
+            raise StoreError(f"The database {self.path} is damaged: {'; '.join(problems[:5])}. Restore a backup.",
+                             StoreProblem.DAMAGED)
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise StoreError(
                 f"The database {self.path} was written by a newer Rollcall (schema {version}; this "
-                f"version knows up to {len(MIGRATIONS)}). Update Rollcall to open it."
+                f"version knows up to {len(MIGRATIONS)}). Update Rollcall to open it.", StoreProblem.NEWER_SCHEMA
             )
         if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise StoreError(f"{self.path} is an SQLite database, but not one of Rollcall's.")
+            raise StoreError(f"{self.path} is an SQLite database, but not one of Rollcall's.", StoreProblem.NOT_ROLLCALL)
         for number in range(version + 1, len(MIGRATIONS) + 1):
             with self._tx():
                 MIGRATIONS[number - 1](self._conn)
@@ -217,11 +220,13 @@ class GalleryStore:
         text = str(exc)
         lowered = text.lower()
         if "full" in lowered:
-            return StoreError(f"The disk holding {self.path} is full; nothing was saved. Free some space.")
+            return StoreError(f"The disk holding {self.path} is full; nothing was saved. Free some space.",
+                              StoreProblem.DISK_FULL)
         if "locked" in lowered or "busy" in lowered:
-            return StoreError(f"The database {self.path} is busy in another program; nothing was saved. Try again.")
+            return StoreError(f"The database {self.path} is busy in another program; nothing was saved. Try again.",
+                              StoreProblem.LOCKED)
         if "readonly" in lowered or "read-only" in lowered:
-            return StoreError(f"The database {self.path} is read-only; nothing was saved.")
+            return StoreError(f"The database {self.path} is read-only; nothing was saved.", StoreProblem.READ_ONLY)
         if "foreign key" in lowered:
             text = "it refers to a person, sample or model that does not exist"
         return StoreError(f"Database {self.path}: the change failed ({text}); nothing was changed.")
@@ -426,7 +431,7 @@ class GalleryStore:
         with self._tx():
             person = self.get_person(person_id)
             if self.has_sample(person_id, content_hash):
-                raise EnrollmentError(f"This photo is already enrolled for {person.name}.", reason="duplicate")
+                raise EnrollmentError(f"This photo is already enrolled for {person.name}.", reason=RefusalReason.DUPLICATE)
             sample_id = self._db["samples"].insert(dict(
                 person_id=person_id, crop_jpeg=bytes(crop_jpeg), source=str(source), content_hash=content_hash,
                 det_prob=float(det_prob), face_px=int(face_px), sharpness=float(sharpness),
@@ -512,7 +517,8 @@ class GalleryStore:
             f" WHERE e.model_id = ?{active_only} ORDER BY e.sample_id", [model_id]).fetchall()
         buffer = bytearray().join(row[2] for row in rows)  # one writable copy
         if len(buffer) != len(rows) * model.embedding_size * _VECTOR_DTYPE.itemsize:
-            raise StoreError(f"Embeddings of model {model_id!r} in {self.path} have the wrong size; re-embed them.")
+            raise StoreError(f"Embeddings of model {model_id!r} in {self.path} have the wrong size; re-embed them.",
+                             StoreProblem.DAMAGED)
         vectors = np.frombuffer(buffer, dtype=_VECTOR_DTYPE).reshape(len(rows), model.embedding_size)
         person_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
         wanted = set(person_ids.tolist())
@@ -579,25 +585,27 @@ class GalleryStore:
 
     @staticmethod
     def _event(row: dict) -> AttendanceEvent:
-        return AttendanceEvent(row["id"], row["person_id"], row["person_name"], row["kind"],
+        return AttendanceEvent(row["id"], row["person_id"], row["person_name"], EventKind(row["kind"]),
                                datetime.fromisoformat(row["time"]), row["source"], row["similarity"],
                                row["track_id"], None)
 
     @_locked
     def record_event(self, event: AttendanceEvent) -> AttendanceEvent:
         """Save an event; it is committed (durable) when this returns. The day is the time's own date."""
-        if event.kind not in EVENT_KINDS:
-            raise InvalidInputError(f"Unknown event kind {event.kind!r}.")
-        if (event.person_id is None) != (event.kind == "unknown"):
+        try:
+            kind = EventKind(event.kind)
+        except ValueError:
+            raise InvalidInputError(f"Unknown event kind {event.kind!r}.") from None
+        if (event.person_id is None) != (kind is EventKind.UNKNOWN):
             raise InvalidInputError("Only 'unknown' events have no person, and they always have none.")
         moment = _aware(event.time)
         with self._tx():
             name = self.get_person(event.person_id).name if event.person_id is not None else None
             event_id = self._db["events"].insert(dict(
-                person_id=event.person_id, kind=event.kind, time=moment.isoformat(), ts=moment.timestamp(),
+                person_id=event.person_id, kind=kind.value, time=moment.isoformat(), ts=moment.timestamp(),
                 day=moment.date().isoformat(), source=str(event.source), similarity=float(event.similarity),
                 track_id=event.track_id, snapshot_jpeg=event.snapshot_jpeg)).last_pk
-        return replace(event, id=event_id, person_name=name, time=moment)
+        return replace(event, id=event_id, person_name=name, time=moment, kind=kind)
 
     @_locked
     def update_event_time(self, event_id: int, time: datetime, *, similarity: float | None = None,
@@ -738,7 +746,7 @@ def restore_backup(backup: Path | str, database: Path | str) -> Path:
     with GalleryStore(backup) as check:  # refuses a damaged backup
         problems = check.integrity_check()
     if problems:
-        raise StoreError(f"The backup {backup} is damaged too: {problems[0]}")
+        raise StoreError(f"The backup {backup} is damaged too: {problems[0]}", StoreProblem.DAMAGED)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     kept = database.with_name(f"{database.name}.damaged-{stamp}")
     if database.exists():

@@ -17,6 +17,7 @@ The defaults were chosen with benchmarks/realtime.py (see benchmarks/README.md).
 
 from __future__ import annotations
 
+import enum
 import logging
 import queue
 import threading
@@ -27,11 +28,12 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from core.attendance.book import AttendanceBook, AttendanceRules
+from core.attendance.book import AttendanceBook
 from core.gallery.parts import PipelineParts
 from core.base.errors import PersonNotFoundError
 from core.vision.images import encode_jpeg, to_rgb
 from core.base.records import AttendanceEvent
+from core.base.settings import LivenessSettings, RecognitionSettings, TrackingSettings
 from core.live.sources import Frame, FrameSource, LatestFrameGrabber
 from core.vision.liveness import LivenessChecker
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
@@ -39,45 +41,22 @@ from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 log = logging.getLogger(__name__)
 
 CancelCheck = Callable[[], bool]
+MTCNN_SMALLEST_FACE_PX = 12.0  # P-Net's window: MTCNN cannot look for smaller faces
 
 
-@dataclass
-class RecognizeOptions:
-    detect_every: int = 8  # run MTCNN on every Nth frame; the tracker predicts in between
-    detect_every_pending: int = 1  # ... every Nth while a face big enough to identify is not settled yet
-    detect_scale: float = 0.0  # run MTCNN on a frame scaled by this factor; 0 = auto (short side <= 540 px)
-    detect_min_face_px: int = 40  # smallest face MTCNN looks for, in frame pixels at any scale
-    # P-Net 0.8 instead of 0.6: ~40% fewer candidates for R-Net, no face lost on the Hamilton and
-    # crowd clips (benchmarks/README.md); the R/O-Net thresholds are MTCNN's own.
-    detect_thresholds: tuple[float, float, float] = (0.8, 0.7, 0.7)
-    min_face_px: int = 40  # smaller faces are tracked but not identified
-    reid_interval_s: float = 2.0  # tracks settled on a person are checked again this often
-    unknown_recheck_s: float = 0.5  # tracks settled as unknown are checked this often (a turning face)
-    # ... except during a track's first `young_track_s`, while its best similarity is less than
-    # `ambiguous_below` under the match threshold (a face still turning to the camera): then at every
-    # detection, with detection at the `detect_every_pending` rate.
-    young_track_s: float = 1.0
-    ambiguous_below: float = 0.15
-    unknown_delay_s: float = 1.0  # a track must stay unknown this long before it is logged
-    scene_cut_level: float = 20.0  # mean change of a 32x18 thumbnail (0-255) that counts as a new scene; 0 = off
-    votes_needed: int = 3
-    min_vote_fraction: float = 0.6
-    log_unknown: bool = True
-    unknown_min_prob: float = 0.97  # only confident detections are logged as unknown visitors
-    # Liveness (core.vision.liveness): a known face is marked only once its landmarks show live, non-rigid
-    # motion over a window of frames; detection then runs on every frame until the verdict.
-    require_liveness: bool = False
-
-    @classmethod
-    def from_settings(cls, settings) -> "RecognizeOptions":
-        return cls(votes_needed=settings.votes_to_mark, require_liveness=settings.require_liveness)
+class FaceState(enum.StrEnum):
+    PENDING = "pending"  # being identified
+    KNOWN = "known"
+    UNKNOWN = UNKNOWN  # settled: nobody enrolled
+    TOO_SMALL = "too_small"  # tracked, too small to identify
+    NOT_LIVE = "not_live"  # a known face that looks like a photo (liveness check on)
 
 
 @dataclass
 class FaceResult:
     track_id: int
     box: np.ndarray
-    state: str  # "pending", "known", "unknown", "too_small", "not_live" (a known face that looks like a photo)
+    state: FaceState
     person_id: int | None = None
     name: str | None = None
     similarity: float = 0.0
@@ -95,16 +74,15 @@ class FrameResult:
 class Recognizer:
     """Stateful per-source recognizer: feed it frames in order."""
 
-    def __init__(self, parts: PipelineParts, options: RecognizeOptions | None = None,
-                 book: AttendanceBook | None = None, source_name: str = ""):
+    def __init__(self, parts: PipelineParts, options: RecognitionSettings | None = None,
+                 book: AttendanceBook | None = None, source_name: str = "",
+                 tracking: TrackingSettings | None = None, liveness: LivenessSettings | None = None):
         self.parts = parts
-        self.options = options or RecognizeOptions()
-        self.book = book or AttendanceBook(parts.store, AttendanceRules())
+        self.options = options or RecognitionSettings()
+        self.liveness = liveness or LivenessSettings()
+        self.book = book or AttendanceBook(parts.store)
         self.source_name = source_name
-        # A short vote window lets a track flip quickly once its face turns to the camera.
-        # IoU 0.2 (not 0.3): with detection every few frames a bobbing head moves a third of its size.
-        self.tracker = IouTracker(iou_threshold=0.2, max_age_s=1.0,
-                                  vote_window=max(5, 2 * self.options.votes_needed - 1))
+        self.tracker = IouTracker.from_settings(tracking or TrackingSettings(), self.options.votes_to_mark)
         self._frames = 0
         self._since_detect = 0
         self._last_source: str | None = None
@@ -118,7 +96,7 @@ class Recognizer:
         """The scale MTCNN runs at for frames of this shape."""
         if self.options.detect_scale > 0:
             return min(1.0, float(self.options.detect_scale))
-        return min(1.0, 540.0 / max(1, min(shape[:2])))
+        return min(1.0, self.options.detect_short_side_px / max(1, min(shape[:2])))
 
     def process(self, frame: Frame) -> FrameResult:
         opts = self.options
@@ -148,7 +126,7 @@ class Recognizer:
             t_prep = time.perf_counter()
             timings["prepare"] = t_prep - t0
             faces = self.parts.detector().detect(small_rgb, with_crops=False, thresholds=opts.detect_thresholds,
-                                                min_face_px=max(12.0, opts.detect_min_face_px * scale))
+                                                min_face_px=max(MTCNN_SMALLEST_FACE_PX, opts.detect_min_face_px * scale))
             if scale < 1.0:
                 for face in faces:
                     face.box = face.box / np.float32(scale)
@@ -162,8 +140,9 @@ class Recognizer:
             timings["track"] = time.perf_counter() - t1
             for track, face in zip(visible, faces):
                 self._probs[track.id] = face.prob
-                if opts.require_liveness and face.size_px >= opts.min_face_px:
-                    self._liveness.setdefault(track.id, LivenessChecker()).add(image, face.landmarks, "bgr")
+                if self.liveness.enabled and face.size_px >= opts.min_face_px:
+                    checker = self._liveness.setdefault(track.id, LivenessChecker.from_settings(self.liveness))
+                    checker.add(image, face.landmarks, "bgr")
             self._embed_due(image, visible, faces, frame.timestamp, timings)
         else:
             visible = [t for t in self.tracker.predict(frame.timestamp) if t.misses == 0]
@@ -181,7 +160,7 @@ class Recognizer:
         """A visible face big enough to identify is not settled yet, or is young and settled as
         unknown (it may still turn to the camera), or awaits its liveness verdict."""
         for track in self.tracker.active_tracks():
-            if (self.options.require_liveness and track.misses == 0 and track.identity is not None
+            if (self.liveness.enabled and track.misses == 0 and track.identity is not None
                     and not track.marked and self._liveness_verdict(track) is None):
                 return True
             if track.misses == 0 and (track.needs_embedding or track.identity is None
@@ -189,7 +168,7 @@ class Recognizer:
                 box = track.observed_box
                 size = min(box[2] - box[0], box[3] - box[1])
                 # A face that was big enough once and hovers near the limit may grow back soon.
-                if size >= self.options.min_face_px * (0.75 if track.votes else 1.0):
+                if size >= self.options.min_face_px * (self.options.pending_size_fraction if track.votes else 1.0):
                     return True
         return False
 
@@ -224,7 +203,7 @@ class Recognizer:
         timings["match"] = time.perf_counter() - t1
         for (track, _), crop, result in zip(due, crops, results):
             track.add_vote(result.person_id, result.similarity, at=now)
-            track.settle(self.options.votes_needed, self.options.min_vote_fraction)
+            track.settle(self.options.votes_to_mark, self.options.min_vote_fraction)
             self._crops[track.id] = crop
 
     def _interval(self, track: Track, now: float) -> float:
@@ -243,7 +222,7 @@ class Recognizer:
         for track in tracks:
             crop = self._crops.get(track.id)
             if track.identity is not None and not track.marked:
-                if self.options.require_liveness and self._liveness_verdict(track) is not True:
+                if self.liveness.enabled and self._liveness_verdict(track) is not True:
                     continue  # not yet seen moving like a live face (or it looks like a photo)
                 track.marked = True
                 try:
@@ -272,19 +251,21 @@ class Recognizer:
         return events
 
     def _recent_votes_unknown(self, track: Track) -> bool:
-        recent = list(track.votes)[-self.options.votes_needed:]
-        return len(recent) == self.options.votes_needed and all(person is None for person, _ in recent)
+        recent = list(track.votes)[-self.options.votes_to_mark:]
+        return len(recent) == self.options.votes_to_mark and all(person is None for person, _ in recent)
 
     def _face_result(self, track: Track) -> FaceResult:
         matcher = self.parts.matcher()
         if track.identity is not None:
-            state = "not_live" if self.options.require_liveness and self._liveness_verdict(track) is False else "known"
+            looks_like_photo = self.liveness.enabled and self._liveness_verdict(track) is False
+            state = FaceState.NOT_LIVE if looks_like_photo else FaceState.KNOWN
             return FaceResult(track.id, track.box.copy(), state, track.identity,
                               matcher.names.get(track.identity), track.identity_similarity)
         if track.settled_unknown:
-            return FaceResult(track.id, track.box.copy(), UNKNOWN, similarity=track.identity_similarity)
+            return FaceResult(track.id, track.box.copy(), FaceState.UNKNOWN, similarity=track.identity_similarity)
         small = min(track.box[2] - track.box[0], track.box[3] - track.box[1]) < self.options.min_face_px
-        return FaceResult(track.id, track.box.copy(), "too_small" if small and not track.votes else "pending")
+        return FaceResult(track.id, track.box.copy(),
+                          FaceState.TOO_SMALL if small and not track.votes else FaceState.PENDING)
 
 
 def _translation_only(track: Track) -> None:

@@ -21,6 +21,8 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from core.base.settings import TrackingSettings
+
 UNKNOWN: Literal["unknown"] = "unknown"  # settled_identity() result for a settled stranger
 DEFAULT_VOTE_WINDOW = 10
 
@@ -166,16 +168,17 @@ class IouTracker:
     """Matches detections to tracks by IoU (Hungarian assignment on the predicted boxes).
 
     A track survives up to `max_misses` consecutive updates without a match and at most
-    `max_age_s` seconds since it was last seen; then it is dropped.
+    `max_age_s` seconds since it was last seen; then it is dropped. The recognizer builds it from
+    the `tracking` settings section (`from_settings`).
     """
 
     def __init__(
         self,
-        iou_threshold: float = 0.3,
-        max_misses: int = 5,
-        max_age_s: float = 1.0,
+        iou_threshold: float = TrackingSettings.iou_threshold,
+        max_misses: int = TrackingSettings.max_misses,
+        max_age_s: float = TrackingSettings.max_age_s,
         vote_window: int = DEFAULT_VOTE_WINDOW,
-        velocity_smoothing: float = 0.5,
+        velocity_smoothing: float = TrackingSettings.velocity_smoothing,
     ):
         self.iou_threshold = iou_threshold
         self.max_misses = max_misses
@@ -184,6 +187,14 @@ class IouTracker:
         self.velocity_smoothing = velocity_smoothing  # weight of the newest velocity measurement
         self._tracks: list[Track] = []
         self._ids = itertools.count(1)
+
+    @classmethod
+    def from_settings(cls, tracking: TrackingSettings, votes_to_mark: int) -> "IouTracker":
+        """A tracker with the section's parameters; the vote window holds at least 2 * votes_to_mark - 1
+        votes, so a majority of `votes_to_mark` is possible."""
+        return cls(iou_threshold=tracking.iou_threshold, max_misses=tracking.max_misses,
+                   max_age_s=tracking.max_age_s, vote_window=max(tracking.min_vote_window, 2 * votes_to_mark - 1),
+                   velocity_smoothing=tracking.velocity_smoothing)
 
     def reset(self) -> None:
         self._tracks.clear()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ from core.vision.images import load_image, to_rgb
 
 log = logging.getLogger(__name__)
 
-DETECT_BACKEND_ENV = "ROLLCALL_DETECT_BACKEND"  # auto (default), onnx or torch
 
 
 @dataclass
@@ -115,7 +113,7 @@ class FaceDetector:
             device=device,
         )
         self.backend = "torch"
-        backend = (os.environ.get(DETECT_BACKEND_ENV) or backend or "auto").lower()
+        backend = str(backend or "auto").lower()  # settings.compute.detect_backend
         if str(device) == "cpu" and backend in ("auto", "onnx"):
             nets = _ort_mtcnn_nets(self._mtcnn)
             if nets is not None:

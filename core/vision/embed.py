@@ -133,7 +133,6 @@ class Embedder(BatchedEmbedder):
 # export. Without onnxruntime (or without the `onnx` package the exporter needs, when nothing is
 # cached yet) the torch Embedder is used. GPUs run torch: the onnxruntime wheel here is the CPU build.
 
-EMBED_BACKEND_ENV = "ROLLCALL_EMBED_BACKEND"  # auto (default), onnx or torch
 ONNX_EXPORT_VERSION = 1  # bump when the export recipe changes: old cached files are then ignored
 ONNX_OPSET = 17
 
@@ -145,8 +144,8 @@ def onnxruntime_available() -> bool:
 
 
 def choose_backend(device: str, preference: str = "auto") -> str:
-    """"onnx" or "torch" for the embedder. ROLLCALL_EMBED_BACKEND overrides `preference`."""
-    preference = (os.environ.get(EMBED_BACKEND_ENV) or preference or "auto").lower()
+    """"onnx" or "torch" for the embedder; `preference` is settings.compute.embed_backend."""
+    preference = str(preference or "auto").lower()
     if preference not in ("auto", "onnx", "torch"):
         log.warning("Unknown embedder backend %r; using auto.", preference)
         preference = "auto"

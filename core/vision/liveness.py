@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from core.base.settings import LivenessSettings
+
 # Canonical positions of the eyes, nose and mouth corners in a 112x112 face (the ArcFace layout).
 TEMPLATE = np.float32([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]])
 SIZE = 112
@@ -55,10 +57,14 @@ def motion_score(faces: list[np.ndarray]) -> float:
 class LivenessChecker:
     """Feed one track's frames; `verdict()` is None until `window` frames were seen."""
 
-    window: int = 15
-    threshold: float = 0.8
+    window: int = LivenessSettings.window_frames
+    threshold: float = LivenessSettings.threshold
     _faces: deque = field(default_factory=deque)
     _scores: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, liveness: LivenessSettings) -> "LivenessChecker":
+        return cls(window=liveness.window_frames, threshold=liveness.threshold)
 
     def add(self, image: np.ndarray, landmarks: np.ndarray, order: str = "rgb") -> None:
         face = canonical_face(image, landmarks, order)

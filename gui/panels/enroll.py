@@ -24,7 +24,6 @@ from ..widgets import (Card, Overlay, SourcePicker, ThumbnailStrip, VideoView, h
                        qimage_from_bgr)
 from ..workers import Worker, user_message
 
-CAPTURE_GAP_S = 0.6  # between accepted samples, so they differ a little
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 # EnrollmentError.reason -> what the person in front of the camera should do
@@ -63,7 +62,7 @@ def capture_loop(engine: Engine, spec: str, wanted: int, mailbox: ImageMailbox,
                 candidate = enroller.candidate_from_frame(rgb, f"{source.name} frame {frame.index}", faces=faces)
                 chosen = candidate.face
                 now = time.monotonic()
-                if now - last_taken >= CAPTURE_GAP_S:
+                if now - last_taken >= engine.settings.enrollment.capture_gap_s:
                     sample, last_taken, taken = candidate, now, taken + 1
                 guidance, good = f"Good: sample {taken} of {wanted}", True
             except EnrollmentError as exc:
@@ -131,10 +130,10 @@ class EnrollPanel(QWidget):
     # ---- layout ----
 
     def _build_capture_tab(self) -> QWidget:
-        self.capture_source = SourcePicker()
+        self.capture_source = SourcePicker(self.engine.settings.camera)
         self.sample_count = QSpinBox()
         self.sample_count.setRange(1, 30)
-        self.sample_count.setValue(5)
+        self.sample_count.setValue(self.engine.settings.enrollment.capture_samples)
         self.capture_button = QPushButton(icon("play", light=True), "Start capture")
         self.capture_button.setProperty("primary", True)
         self.capture_stop_button = QPushButton(icon("stop"), "Stop")

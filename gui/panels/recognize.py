@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QLabel, QListWidget, QLi
                                QSplitter, QVBoxLayout, QWidget)
 
 from core.app.engine import Engine
-from core.live.recognize import FaceResult, FrameResult, RecognizeOptions, Recognizer
+from core.live.recognize import FaceResult, FaceState, FrameResult, Recognizer
 from core.base.records import AttendanceEvent
 
 from ..dialogs import show_error
@@ -61,7 +61,7 @@ def recognition_loop(engine: Engine, spec: str, mailbox: ImageMailbox,
     with open_view_source(spec, engine.settings, cancel_event, status) as source:
         yield "Loading the face models…"
         _ = engine.detector, engine.embedder(), engine.matcher()  # load now, not on the first face
-        recognizer = engine.recognizer(RecognizeOptions.from_settings(engine.settings), source_name=source.name)
+        recognizer = engine.recognizer(source_name=source.name)
         meter = RateMeter()
         yield ""
         for frame in iter_frames(source, cancel_event, idle=True):
@@ -85,13 +85,13 @@ def _drain(status: deque[str]) -> list[str]:
 
 def face_overlay(face: FaceResult) -> Overlay:
     box = tuple(float(v) for v in face.box)
-    if face.state == "known":
+    if face.state is FaceState.KNOWN:
         return Overlay(box, f"{face.name or '?'}  {face.similarity:.2f}", "known")
-    if face.state == "unknown":
+    if face.state is FaceState.UNKNOWN:
         return Overlay(box, f"Unknown  {face.similarity:.2f}", "unknown")
-    if face.state == "not_live":  # recognised, but moves like a photo: not marked
+    if face.state is FaceState.NOT_LIVE:  # recognised, but moves like a photo: not marked
         return Overlay(box, f"{face.name or '?'}: photo?", "unknown")
-    if face.state == "too_small":
+    if face.state is FaceState.TOO_SMALL:
         return Overlay(box, "", "too_small")
     return Overlay(box, "…", "pending")
 
@@ -108,13 +108,13 @@ class RecognizePanel(QWidget):
         self.worker: Worker | None = None
         self._mailbox = ImageMailbox()
 
-        self.source_picker = SourcePicker()
+        self.source_picker = SourcePicker(engine.settings.camera)
         self.start_button = QPushButton(icon("play", light=True), "Start")
         self.start_button.setProperty("primary", True)
         self.stop_button = QPushButton(icon("stop"), "Stop")
         self.stop_button.setEnabled(False)
         self.sound_box = QCheckBox("Beep when someone is marked")
-        self.sound_box.setChecked(bool(engine.settings.sound_on_mark))
+        self.sound_box.setChecked(engine.settings.attendance.sound_on_mark)
         self.note_label = QLabel(self.source_picker.note)
         self.note_label.setObjectName("note")
         self.note_label.setWordWrap(True)
@@ -198,6 +198,8 @@ class RecognizePanel(QWidget):
         if not spec:
             show_error(self, "No source chosen. Choose a camera, a video file, an image folder or a stream URL.")
             return
+        self.engine.settings.camera.last_source = spec
+        self._save_settings()
         self.camera_needed.emit()
         self._mailbox = ImageMailbox()
         self.worker = Worker(recognition_loop, self.engine, spec, self._mailbox, name="recognize")
@@ -302,7 +304,10 @@ class RecognizePanel(QWidget):
                 item.setText(name + "\n" + item.text().split("\n", 1)[-1])
 
     def _sound_toggled(self, on: bool) -> None:
-        self.engine.settings.sound_on_mark = on
+        self.engine.settings.attendance.sound_on_mark = on
+        self._save_settings()
+
+    def _save_settings(self) -> None:
         try:
             self.engine.settings.save()
         except OSError as exc:
