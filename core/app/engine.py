@@ -486,7 +486,7 @@ class Engine:
             vectors = embedder.embed(crops)
             self.store.put_embeddings(model_id, list(zip(chunk, vectors)))
             yield ReembedProgress(min(start + batch_size, total), total, model_id)
-        if model_id == self.active_model_id():
+        if total and model_id == self.active_model_id():
             self._publish(Changes.of(SAMPLES, model_ids=[model_id]))
 
     def activation(self, model_id: str, cancel: CancelCheck | None = None
