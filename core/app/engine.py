@@ -257,10 +257,12 @@ class Engine:
                     on_status: Callable[[str], None] | None = None, realtime: bool = False) -> FrameSource:
         """A camera, video file, URL or image folder, at the camera size from the settings.
 
-        realtime: a video file plays at its own rate and an image folder at IMAGE_FOLDER_FPS (live views).
+        realtime: a video file plays at its own rate and an image folder at IMAGE_FOLDER_FPS (live views);
+        otherwise frames come as fast as they are used, an image folder's one second apart.
         """
-        return open_source(spec, realtime=realtime, fps=IMAGE_FOLDER_FPS, width=self.settings.camera_width,
-                           height=self.settings.camera_height, stop_event=stop_event, on_status=on_status)
+        paced = {"realtime": True, "fps": IMAGE_FOLDER_FPS} if realtime else {}
+        return open_source(spec, width=self.settings.camera_width, height=self.settings.camera_height,
+                           stop_event=stop_event, on_status=on_status, **paced)
 
     def warm_up(self) -> None:
         """Load the detector, the embedder and the matcher now, not on the first face."""
