@@ -80,7 +80,7 @@ def child_rollcall(payload: dict) -> dict:
     enroll = C.read_frames(C.HAMILTON, C.ENROLL_FRAMES)
     candidates = [enroller.candidate_from_frame(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), f"hamilton#{i}")
                   for f, i in zip(enroll, C.ENROLL_FRAMES)]
-    enroller.save("Performer", candidates)
+    engine.enroll_candidates("Performer", candidates)
 
     options = engine.settings.recognition
     for key in ("detect_every", "detect_every_pending", "detect_scale"):

@@ -44,7 +44,7 @@ def child(payload: dict) -> dict:
     embedder.embed = timed("embed", embedder.embed)
     usage = C.Usage().start()
     last = None
-    for last in engine.enroller().import_tree(C.FACES / "dev"):
+    for last in engine.import_folder(C.FACES / "dev"):
         pass
     usage.stop()
     report = last.report

@@ -54,11 +54,10 @@ def main() -> int:
                                  compute=ComputeSettings(device=args.device)),
                         registry=ModelRegistry(models))
         started = time.perf_counter()
-        enroller = engine.enroller()
         people = sorted(p for p in Path(args.faces).iterdir() if p.is_dir())[:args.people]
         for person in people:
-            enroller.enroll_files(person.name.replace("_", " "), sorted(person.glob("*.jpg")))
-        print(f"enrolled {engine.store.count_samples()} photos of {len(people)} people "
+            engine.enroll_files(person.name.replace("_", " "), sorted(person.glob("*.jpg")))
+        print(f"enrolled {engine.stats().samples} photos of {len(people)} people "
               f"in {time.perf_counter() - started:.1f} s")
 
         frozen = DEFAULT_FROZEN if args.frozen_blocks is None else args.frozen_blocks

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterator
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
                                QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
+from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine, ReembedProgress
 from core.base.errors import RollcallError
 
@@ -24,27 +24,21 @@ from .panels.recognize import RecognizePanel
 from .retrain_panel import RetrainPanel
 from .settings_dialog import SettingsDialog
 from .widgets import icon
-from .workers import Worker
+from .workers import Job
 
 log = logging.getLogger(__name__)
-
-
-def activate_model(engine: Engine, model_id: str, cancel) -> Iterator[ReembedProgress]:
-    """Re-embed the gallery with a model, then make it active (runs in a worker)."""
-    yield from engine.reembed(model_id, cancel=cancel)
-    engine.activate_model(model_id, cancel=cancel)
-    return model_id
 
 
 class MainWindow(QMainWindow):
     PANELS = ("recognize", "enroll", "people", "attendance", "models")
     GUARDED = frozenset({"enroll", "people", "attendance", "models"})  # ask for the admin PIN, when one is set
+    changed = Signal(object)  # the engine's Changes, from whichever thread made them, delivered on the GUI thread
 
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
         preload_libraries()
         self.engine = engine
-        self.model_job: Worker | None = None
+        self.model_job: Job | None = None
         self.guard = AdminGuard(lambda: self.engine.settings, self)
         self.setWindowTitle("Rollcall")
         self.setWindowIcon(icon("rollcall"))
@@ -119,15 +113,12 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         self.addAction(quit_action)
 
-        self.enroll_panel.gallery_changed.connect(self.on_gallery_changed)
         self.enroll_panel.camera_needed.connect(lambda: self.recognize_panel.stop(wait=True))
         self.recognize_panel.camera_needed.connect(lambda: self.enroll_panel.stop_capture(wait=True))
-        self.people_panel.gallery_changed.connect(self.on_gallery_changed)
-        self.people_panel.person_deleted.connect(self.on_person_deleted)
-        self.people_panel.person_renamed.connect(self.on_person_renamed)
-        self.recognize_panel.attendance_recorded.connect(self.attendance_panel.on_event)
         self.recognize_panel.running_changed.connect(self._on_recognize_running)
         self.retrain_panel.model_activated.connect(self.on_model_activated)
+        self.changed.connect(self.on_changes)
+        self._unsubscribe = engine.subscribe(self.changed.emit)
         self.recognize_panel.source_status.connect(lambda message: self.statusBar().showMessage(message, 10_000))
         self.guard.locked.connect(self._on_guard_locked)
         self.guard.unlocked.connect(self._update_lock_button)
@@ -183,32 +174,26 @@ class MainWindow(QMainWindow):
 
     def update_status(self) -> None:
         try:
-            stats = self.engine.store.stats()
+            stats = self.engine.stats()
             model = self.engine.active_model_id()
         except RollcallError as exc:
             self.statusBar().showMessage(str(exc))
             return
         self.device_label.setText(f"Device: {self.engine.device_description}")
         self.model_label.setText(f"Model: {model}")
-        people, samples = stats["people"], stats["samples"]
+        people, samples = stats.people, stats.samples
         self.gallery_label.setText(f"Gallery: {people} {'person' if people == 1 else 'people'}, {samples} samples")
 
-    def on_gallery_changed(self) -> None:
-        self.people_panel.refresh()
-        self.update_status()
-
-    def on_person_deleted(self, person_id: int) -> None:
-        self.recognize_panel.remove_person(person_id)
-        self.attendance_panel.refresh()
-        self.update_status()
-
-    def on_person_renamed(self, person_id: int, name: str) -> None:
-        self.recognize_panel.rename_person(person_id, name)
-        self.attendance_panel.refresh()
+    def on_changes(self, changes: Changes) -> None:
+        """Every engine change arrives here; each panel refreshes only for the kinds it shows."""
+        for panel in (self.recognize_panel, self.people_panel, self.attendance_panel, self.retrain_panel):
+            on_changes = getattr(panel, "on_changes", None)
+            if on_changes is not None:
+                on_changes(changes)
+        if changes.touches(ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.MODELS, ChangeKind.SETTINGS):
+            self.update_status()
 
     def on_model_activated(self, model_id: str) -> None:
-        self.engine.gallery_changed()
-        self.update_status()
         self.statusBar().showMessage(f"Model {model_id} is now active.", 8000)
 
     def _on_recognize_running(self, running: bool) -> None:
@@ -245,9 +230,9 @@ class MainWindow(QMainWindow):
     def start_model_activation(self, model_id: str) -> None:
         if self.model_job is not None:
             return
-        self.model_job = Worker(activate_model, self.engine, model_id, name="activate model")
-        self.model_job.progress.connect(self._on_reembed_progress)
-        self.model_job.returned.connect(self.on_model_activated)
+        self.model_job = Job(self.engine.activation, model_id, name="activate model")
+        self.model_job.yielded.connect(self._on_reembed_progress)
+        self.model_job.returned.connect(lambda outcome: self.on_model_activated(outcome.value))
         self.model_job.failed.connect(lambda message: show_error(self, message))
         self.model_job.finished.connect(self._on_model_job_finished)
         self.job_progress.setRange(0, 0)
@@ -270,6 +255,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop every worker and join its thread."""
+        self._unsubscribe()
         self.guard.close()
         self.recognize_panel.stop(wait=True)
         self.enroll_panel.stop()
@@ -281,7 +267,7 @@ class MainWindow(QMainWindow):
             except Exception:  # never block closing the window
                 log.exception("Stopping the retrain panel failed")
         if not workers.stop_all():
-            log.warning("Some workers did not stop in time: %s", [w.name for w in workers.live_workers()])
+            log.warning("Some jobs did not stop in time: %s", [job.name for job in workers.live_jobs()])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self.shutdown()

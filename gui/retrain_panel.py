@@ -1,7 +1,7 @@
 """Models: fine-tune the face embedder on the enrolled people, compare before/after, activate or roll back.
 
-Training (trainer.job.run_training) and activation (re-embedding the gallery) run in gui.workers
-workers; this panel only shows their progress. The live plot is painted with QPainter.
+Training (trainer.job.run_training) and activation (Engine.activation: re-embedding the gallery, then the
+switch) run in gui.workers jobs; this panel only shows their progress. The live plot is painted with QPainter.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine import Engine, ReembedProgress
 from core.base.errors import RollcallError
-from trainer.job import METRIC_LABELS, TrainConfig, TrainProgress, TrainResult, activate, run_training
+from trainer.job import METRIC_LABELS, TrainConfig, TrainProgress, TrainResult, run_training
 from trainer.mining import STRATEGIES
 from trainer.network import MAX_FROZEN, STAGE_NAMES
 from trainer.validate import default_lfw_dir
 
 from .widgets import Card, hbox, icon, panel_header
-from .workers import Worker
+from .workers import Job
 
 LOSS_COLOR = QColor("#2563eb")
 ACTIVE_COLOR = QColor("#f59e0b")
@@ -33,13 +34,6 @@ STRATEGY_HELP = {
             "model early in training; use a small learning rate.",
     "all": "Every valid triplet in the batch; the loss averages the active ones.",
 }
-
-
-def activation_job(engine: Engine, model_id: str, cancel):
-    """Re-embed the gallery with `model_id` (yielding progress), then switch to it."""
-    yield from engine.reembed(model_id, cancel=cancel)
-    activate(engine, model_id, cancel=cancel)
-    return model_id
 
 
 class LossPlot(QWidget):
@@ -138,8 +132,8 @@ class RetrainPanel(QWidget):
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
-        self.job: Worker | None = None
-        self.activation: Worker | None = None
+        self.job: Job | None = None
+        self.activation: Job | None = None
         self.last_result: TrainResult | None = None
 
         # ---- settings ----
@@ -283,7 +277,7 @@ class RetrainPanel(QWidget):
     # ---- state ----
 
     def is_busy(self) -> bool:
-        return any(job is not None and job.is_running() for job in (self.job, self.activation))
+        return any(job is not None and not job.has_ended() for job in (self.job, self.activation))
 
     def _set_busy(self) -> None:
         training = self.job is not None
@@ -295,14 +289,14 @@ class RetrainPanel(QWidget):
 
     def _parent_of_active(self) -> str | None:
         try:
-            return self.engine.store.get_model(self.engine.active_model_id()).parent_id
+            return self.engine.model(self.engine.active_model_id()).parent_id
         except RollcallError:
             return None
 
     def refresh_models(self, select: str | None = None) -> None:
         try:
             active = self.engine.active_model_id()
-            records = self.engine.store.list_models()
+            records = self.engine.models()
         except RollcallError as exc:
             self.active_label.setText(str(exc))
             return
@@ -351,9 +345,9 @@ class RetrainPanel(QWidget):
         self.results_table.setRowCount(0)
         self.progress_bar.setRange(0, 0)
         self.status_label.setText("Starting…")
-        self.job = Worker(train, name="retrain")
+        self.job = Job(train, name="retrain")
         self.job.returned.connect(self._on_result)
-        self.job.cancelled.connect(lambda: self.status_label.setText("Training cancelled; nothing was saved."))
+        self.job.aborted.connect(lambda: self.status_label.setText("Training cancelled; nothing was saved."))
         self.job.failed.connect(lambda message: self.status_label.setText(f"Training failed: {message}"))
         self.job.finished.connect(self._on_job_finished)
         self.job.start()
@@ -437,10 +431,10 @@ class RetrainPanel(QWidget):
     def _start_activation(self, model_id: str) -> None:
         if self.job is not None or self.activation is not None:
             return
-        self.activation = Worker(activation_job, self.engine, model_id, name="activate model")
-        self.activation.progress.connect(self._on_reembed)
+        self.activation = Job(self.engine.activation, model_id, name="activate model")
+        self.activation.yielded.connect(self._on_reembed)
         self.activation.returned.connect(self._on_activated)
-        self.activation.cancelled.connect(lambda: self.status_label.setText("Switching models was cancelled."))
+        self.activation.aborted.connect(lambda: self.status_label.setText("Switching models was cancelled."))
         self.activation.failed.connect(lambda message: self.status_label.setText(f"Could not switch: {message}"))
         self.activation.finished.connect(self._on_activation_finished)
         self.progress_bar.setRange(0, 0)
@@ -453,7 +447,8 @@ class RetrainPanel(QWidget):
             self.progress_bar.setRange(0, max(step.total, 1))
             self.progress_bar.setValue(step.done)
 
-    def _on_activated(self, model_id: object) -> None:
+    def _on_activated(self, outcome: Outcome[str]) -> None:
+        model_id = outcome.value
         self.status_label.setText(f"{model_id} is now the active model.")
         self.model_activated.emit(str(model_id))
 
@@ -462,6 +457,10 @@ class RetrainPanel(QWidget):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
         self.refresh_models()
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(ChangeKind.MODELS):
+            self.refresh_models()
 
     # ---- shutdown ----
 

@@ -66,7 +66,7 @@ class SettingsDialog(QDialog):
             self.device.addItem(label, value)
         self._select(self.device, current.compute.device)
         self.model = QComboBox()
-        known = {m.id: m.name for m in engine.store.list_models()}
+        known = {m.id: m.name for m in engine.models()}
         for model_id, spec in BUILTIN_MODELS.items():
             known.setdefault(model_id, spec.title)
         for model_id, title in known.items():

@@ -1,18 +1,19 @@
-"""Run a core function or generator off the GUI thread (modelled on napari's thread workers).
+"""Run a core function or generator off the GUI thread, on superqt's GeneratorWorker (napari's thread workers).
 
-    worker = Worker(enroller.import_tree, root)      # a generator: each yielded value is progress
-    worker.progress.connect(show_progress)
-    worker.returned.connect(show_report)            # the function's return value
-    worker.failed.connect(show_error)               # a message the user can act on
-    worker.finished.connect(cleanup)                # always last, after returned/failed/cancelled
-    worker.start()
+    job = Job(engine.import_folder, root)   # a generator: each yielded value arrives on `yielded`
+    job.yielded.connect(show_progress)
+    job.returned.connect(show_report)       # the return value
+    job.failed.connect(show_error)          # a message the user can act on (errored: the exception)
+    job.aborted.connect(say_cancelled)      # cancelled, by quit() or by the job raising Cancelled
+    job.finished.connect(cleanup)           # always last
+    job.start()
     ...
-    worker.stop()                                   # cancel, then join the thread
+    job.stop()                              # cancel, then wait until the job has ended
 
-Cancellation is cooperative: if the function takes a `cancel` parameter it gets `event.is_set`;
-if it takes `cancel_event` it gets the threading.Event itself (for sources that wait on it).
-A generator is also stopped between yields. Every worker started is kept alive until its thread
-has finished, and `stop_all()` stops and joins every one (the main window calls it on close).
+Cancellation is cooperative: a function that takes `cancel` gets `cancel_event.is_set`, one that
+takes `cancel_event` gets the threading.Event itself (for sources that wait on it), and a generator
+is stopped (and closed, on the worker thread) between yields. `stop_all()` stops and waits for
+every job (the main window calls it on close).
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ import threading
 import weakref
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QThreadPool, Signal
+from superqt.utils import GeneratorWorker
+from superqt.utils._qthreading import GeneratorWorkerSignals
 
 from core.base.errors import Cancelled, RollcallError
 
 log = logging.getLogger(__name__)
 
-_running: set["Worker"] = set()  # strong references while a thread runs
-_created: "weakref.WeakSet[Worker]" = weakref.WeakSet()
+# Jobs such as recognition run for hours, so the pool must not be sized to the CPU count (2 here):
+# recognition, a People refresh and a training run must all be able to run at once.
+MIN_POOL_THREADS = 16
+STOP_TIMEOUT_MS = 10_000
+
+_created: "weakref.WeakSet[Job]" = weakref.WeakSet()
 
 
 def user_message(exc: BaseException) -> str:
@@ -44,34 +51,37 @@ def user_message(exc: BaseException) -> str:
     return f"Unexpected error ({type(exc).__name__}: {exc}). Details were written to the log file."
 
 
-class _Thread(QThread):
-    def __init__(self, worker: "Worker"):
-        super().__init__()
-        self._worker = worker
-
-    def run(self) -> None:
-        self._worker._run()
+class JobSignals(GeneratorWorkerSignals):
+    failed = Signal(str)  # user_message(exception), emitted just after `errored`
 
 
-class Worker(QObject):
-    progress = Signal(object)  # each value a generator yields
-    returned = Signal(object)  # the function's (or generator's) return value
-    failed = Signal(str)  # a user-facing message
-    errored = Signal(object)  # the exception itself, for callers that handle some kinds (e.g. DuplicateNameError)
-    cancelled = Signal()
-    finished = Signal()  # always emitted last
+class _JobRuntimeError(Exception):
+    """Carries a RuntimeError past superqt, which takes any RuntimeError for a deleted worker and drops it
+    (with no `errored` and no `finished`)."""
 
+    def __init__(self, error: RuntimeError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _run(function: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """The job's body as a generator, so that even a plain function runs only on the worker thread."""
+    try:
+        result = function(*args, **kwargs)
+        if inspect.isgenerator(result):
+            result = yield from result
+        return result
+    except RuntimeError as exc:
+        raise _JobRuntimeError(exc) from exc
+
+
+class Job(GeneratorWorker):
     def __init__(self, function: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any):
-        super().__init__()
-        self.name = name or getattr(function, "__name__", "worker")
+        self.name = name or getattr(function, "__name__", "job")
         self.cancel_event = threading.Event()
-        self._function = function
-        self._args = args
-        self._kwargs = self._with_cancel(function, kwargs)
-        self._thread = _Thread(self)
-        self._thread.setObjectName(self.name)
-        self._thread.finished.connect(self._forget)
-        self.started = False
+        self._ended = threading.Event()
+        self.started_once = False
+        super().__init__(_run, function, args, self._with_cancel(function, kwargs), SignalsClass=JobSignals)
         _created.add(self)
 
     def _with_cancel(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -88,88 +98,79 @@ class Worker(QObject):
 
     # ---- control (GUI thread) ----
 
-    @property
-    def thread(self) -> QThread:
-        return self._thread
-
-    def start(self) -> "Worker":
-        self.started = True
-        _running.add(self)
-        self._thread.start()
+    def start(self) -> "Job":
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), MIN_POOL_THREADS))
+        self.started_once = True
+        super().start()
         return self
 
-    def cancel(self) -> None:
+    def quit(self) -> None:
         """Ask the job to stop; it ends at its next check."""
         self.cancel_event.set()
+        super().quit()
 
-    def is_running(self) -> bool:
-        return self._thread.isRunning()
+    cancel = quit
 
     @property
     def is_cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
-    def stop(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel and join the thread; True when it has finished."""
-        self.cancel()
-        if not self.started:
-            return True
-        if self._thread.wait(timeout_ms):
-            return True
-        log.warning("Worker %s did not stop within %d ms.", self.name, timeout_ms)
-        return False
+    def has_ended(self) -> bool:
+        """True once the job was started and its body has returned (or never started)."""
+        return not self.started_once or self._ended.is_set()
 
-    def _forget(self) -> None:
-        _running.discard(self)
+    def stop(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
+        """Cancel and wait for the job to end; True when it has."""
+        self.quit()
+        if not self.started_once:
+            return True
+        if self._ended.wait(timeout_ms / 1000):
+            return True
+        log.warning("Job %s did not stop within %d ms.", self.name, timeout_ms)
+        return False
 
     # ---- the worker thread ----
 
-    def _run(self) -> None:
+    def work(self) -> Any:
         try:
-            result = self._function(*self._args, **self._kwargs)
-            if inspect.isgenerator(result):
-                result = self._drain(result)
-            if self.cancel_event.is_set():
-                self.cancelled.emit()
-            else:
-                self.returned.emit(result)
+            result = super().work()
+            if self.abort_requested and not isinstance(result, BaseException):
+                self._gen.close()  # stopped between yields: run its `finally` here, on the worker thread
+            return result
         except Cancelled:
-            self.cancelled.emit()
-        except BaseException as exc:  # shown to the user, never a console traceback
+            self.cancel_event.set()
+            self._abort_requested = True  # superqt then emits no `returned`
+            self.aborted.emit()
+            return None
+        except Exception as raised:  # shown to the user, never a console traceback
+            exc = raised.error if isinstance(raised, _JobRuntimeError) else raised
             if isinstance(exc, RollcallError):
                 log.info("%s failed: %s", self.name, exc)
             else:
                 log.exception("%s failed", self.name)
+            self._abort_requested = True  # superqt then emits no `returned`
             self.errored.emit(exc)
             self.failed.emit(user_message(exc))
+            return None
         finally:
-            self.finished.emit()
-
-    def _drain(self, generator) -> Any:
-        try:
-            while True:
-                if self.cancel_event.is_set():
-                    generator.close()
-                    return None
-                value = next(generator)
-                self.progress.emit(value)
-        except StopIteration as stop:
-            return stop.value
+            self._ended.set()
 
 
-def live_workers() -> list[Worker]:
-    """Workers whose thread is still running."""
-    return [w for w in list(_running) if w.is_running()]
+def live_jobs() -> list[Job]:
+    """Jobs started and not yet ended."""
+    return [job for job in list(_created) if not job.has_ended()]
 
 
-def all_workers() -> list[Worker]:
-    """Every worker created and not yet garbage-collected (tests check they all finished)."""
+def all_jobs() -> list[Job]:
+    """Every job created and not yet garbage-collected (tests check they all ended)."""
     return list(_created)
 
 
-def stop_all(timeout_ms: int = 10_000) -> bool:
-    """Cancel every running worker, then join them all; True when none is left running."""
-    workers = list(_running)
-    for worker in workers:
-        worker.cancel()
-    return all([worker.stop(timeout_ms) for worker in workers])
+def stop_all(timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
+    """Cancel every running job, then wait for them all; True when none is left running."""
+    jobs = live_jobs()
+    for job in jobs:
+        job.quit()
+    stopped = all([job.stop(timeout_ms) for job in jobs])
+    return stopped and QThreadPool.globalInstance().waitForDone(timeout_ms)

@@ -63,15 +63,14 @@ def dev_people() -> list[Path]:
 
 def populate(engine) -> None:
     """Enroll dev people from photos and the demo clip's performer from its frames."""
-    from core.gallery.enroll import Enroller
     from core.base.errors import EnrollmentError
     from core.vision.images import to_rgb
     from core.live.sources import VideoFileSource
 
-    enroller = engine.enroller()
     for person in dev_people():
-        enroller.enroll_files(person.name.replace("_", " "), sorted(person.glob("*.jpg"))[:4],
-                              external_id=f"S{1000 + len(person.name) * 7}")
+        engine.enroll_files(person.name.replace("_", " "), sorted(person.glob("*.jpg"))[:4],
+                            external_id=f"S{1000 + len(person.name) * 7}")
+    enroller = engine.enroller()
     candidates = []
     with VideoFileSource(VIDEO) as video:
         for frame in video:
@@ -82,7 +81,7 @@ def populate(engine) -> None:
                 except EnrollmentError:
                     pass
     if candidates:
-        enroller.save("Demo Performer", candidates, external_id="GUEST-1")
+        engine.enroll_candidates("Demo Performer", candidates, external_id="GUEST-1")
 
 
 def main() -> int:
@@ -163,7 +162,8 @@ def main() -> int:
 
     people = window.show_panel("people")
     people.refresh()
-    people.select_person(engine.store.find_person("Demo Performer").id)
+    wait_until(lambda: not people.is_refreshing())
+    people.select_person(engine.find_person("Demo Performer").id)
     wait(200)
     save(window, "people")
 

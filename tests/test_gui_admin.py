@@ -220,7 +220,7 @@ def test_damaged_database_quit_leaves_everything_in_place(qtbot, qapp, dialogs, 
 
 
 def test_camera_lost_messages_reach_the_recognize_panel(qtbot, window, dialogs, monkeypatch):
-    import gui.live as live
+    import core.app.engine as engine_module
     from core.base.errors import SourceError
     from core.live.sources import FrameSource
 
@@ -255,7 +255,7 @@ def test_camera_lost_messages_reach_the_recognize_panel(qtbot, window, dialogs, 
         opened.append(kwargs)
         return LostCamera(kwargs.get("on_status"), kwargs.get("stop_event"))
 
-    monkeypatch.setattr(live, "open_source", fake_open_source)
+    monkeypatch.setattr(engine_module, "open_source", fake_open_source)
     panel = window.show_panel("recognize")
     banners: list[str] = []
     original = panel.view.set_banner

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -65,11 +66,11 @@ def window(qtbot, engine, dialogs):
     main.show()
     qtbot.waitExposed(main)
     yield main
-    created = workers.all_workers()  # strong references, so none is collected before the check
+    created = workers.all_jobs()  # strong references, so none is collected before the check
     main.close()
-    not_finished = [w.name for w in created if w.started and not w.thread.isFinished()]
-    assert not not_finished, f"worker threads still running after close: {not_finished}"
-    assert not workers.live_workers()
+    not_finished = [job.name for job in created if not job.has_ended()]
+    assert not not_finished, f"jobs still running after close: {not_finished}"
+    assert not workers.live_jobs()
 
 
 def copy_people_tree(root: Path, people: list[Path], photos: slice) -> Path:
@@ -106,7 +107,7 @@ def test_whole_flow(qtbot, window, dialogs, faces, tmp_path, monkeypatch):
     assert report.samples_added + len(report.refused) == 12
     assert window.enroll_panel.progress.value() == window.enroll_panel.progress.maximum()
     assert window.enroll_panel.refused_list.topLevelItemCount() == len(report.refused)
-    assert sorted(window.people_panel.names()) == sorted(names)
+    wait_idle(qtbot, lambda: sorted(window.people_panel.names()) == sorted(names))  # refreshed in a worker
     assert "3 people" in window.gallery_label.text()
 
     # 2. Recognize an image folder: photos 5-8 of the first person, twice over, so the votes settle.
@@ -150,7 +151,8 @@ def test_whole_flow(qtbot, window, dialogs, faces, tmp_path, monkeypatch):
     dialogs.question_answer = QMessageBox.StandardButton.Yes
     people_panel.delete_button.click()
     assert ("question" in [kind for kind, _ in dialogs.shown])
-    assert names[0] not in people_panel.names()
+    wait_idle(qtbot, lambda: people_panel.job is None and not people_panel.is_refreshing()
+              and names[0] not in people_panel.names())
     assert sorted(people_panel.names()) == sorted(names[1:])
     assert attendance.table.rowCount() == 0
     assert recognize.marked_list.count() == 0
@@ -160,16 +162,42 @@ def test_whole_flow(qtbot, window, dialogs, faces, tmp_path, monkeypatch):
 
 
 def test_delete_can_be_declined(qtbot, window, dialogs, engine, faces):
-    from core.gallery.enroll import Enroller
-
     person = dev_people()[3]
-    engine.enroller().enroll_files(person.name, dev_photos(person)[:2])
+    engine.enroll_files(person.name, dev_photos(person)[:2])
     panel = window.show_panel("people")
-    panel.refresh()
-    assert panel.names() == [person.name]
+    wait_idle(qtbot, lambda: panel.names() == [person.name])
     dialogs.question_answer = QMessageBox.StandardButton.No
     panel.delete_button.click()
-    assert panel.names() == [person.name]
+    assert panel.job is None and panel.names() == [person.name]
+
+
+def test_delete_and_people_list_run_off_the_gui_thread(qtbot, window, dialogs, engine, faces, monkeypatch):
+    """Erasing (VACUUM, backups rewritten) and reading the People list never block the window."""
+    person = dev_people()[4]
+    engine.enroll_files(person.name, dev_photos(person)[:2])
+    panel = window.show_panel("people")
+    wait_idle(qtbot, lambda: panel.names() == [person.name] and not panel.is_refreshing())
+    deleted_on: list[threading.Thread] = []
+    listed_on: list[threading.Thread] = []
+    delete_person, people = engine.delete_person, engine.people
+
+    def recording_delete(person_id):
+        deleted_on.append(threading.current_thread())
+        return delete_person(person_id)
+
+    def recording_people(*args, **kwargs):
+        listed_on.append(threading.current_thread())
+        return people(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "delete_person", recording_delete)
+    monkeypatch.setattr(engine, "people", recording_people)
+    dialogs.question_answer = QMessageBox.StandardButton.Yes
+    panel.delete_button.click()
+    wait_idle(qtbot, lambda: panel.job is None and not panel.is_refreshing() and panel.names() == [])
+    assert len(deleted_on) == 1 and deleted_on[0] is not threading.main_thread()
+    assert listed_on and threading.main_thread() not in listed_on
+    assert panel.status_label.text() == f"Deleted {person.name}."
+    assert "0 people" in window.gallery_label.text() and not dialogs.errors()
 
 
 def test_responsive_while_recognizing(qtbot, window, dialogs, faces):
@@ -222,4 +250,4 @@ def test_close_while_running_stops_workers(qtbot, window, faces):
     qtbot.waitUntil(lambda: recognize.view.frames_shown >= 3, timeout=WAIT_MS)
     worker = recognize.worker
     window.close()
-    assert worker.thread.isFinished()
+    assert worker.has_ended()

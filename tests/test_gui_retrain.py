@@ -97,4 +97,4 @@ def test_panel_cancels_trains_activates_and_rolls_back(qtbot, panel_engine):
 
     panel.shutdown()
     assert not panel.is_busy()
-    assert workers.live_workers() == []
+    assert workers.live_jobs() == []

@@ -399,7 +399,7 @@ def _save_model(engine, network, config: TrainConfig, base_record: ModelRecord, 
                       "train": asdict(config)},
             metrics={"before": before, "after": after, "training": training},
         )
-        return engine.store.register_model(record)
+        return engine.register_model(record).value
     except BaseException:
         for leftover in (path, sidecar, path.with_name(path.name + ".tmp")):
             leftover.unlink(missing_ok=True)

@@ -86,13 +86,10 @@ def _print_report(report) -> None:
 # ---- commands ----
 
 def cmd_enroll(args) -> int:
-    from core.gallery.enroll import Enroller
-
     with _engine(args) as engine:
-        enroller = engine.enroller()
         try:
-            report = enroller.enroll_files(args.name, [Path(p) for p in args.images], external_id=args.external_id,
-                                           add_to_existing=args.add, allow_duplicate=args.separate)
+            report = engine.enroll_files(args.name, [Path(p) for p in args.images], external_id=args.external_id,
+                                         add_to_existing=args.add, allow_duplicate=args.separate).value
         except DuplicateNameError as exc:
             print(f"error: {exc}\n  use --add to add the photos to them, or --separate for a new person "
                   "with the same name", file=sys.stderr)
@@ -102,12 +99,10 @@ def cmd_enroll(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from core.gallery.enroll import Enroller
-
     with _engine(args) as engine:
         bar = None
         report = None
-        for step in engine.enroller().import_tree(Path(args.folder)):
+        for step in engine.import_folder(Path(args.folder)):
             bar = bar or ProgressLine("import", step.total)
             bar.update(step.done, Path(step.current).name if step.current else "")
             report = step.report
@@ -119,21 +114,21 @@ def cmd_import(args) -> int:
 
 def cmd_people(args) -> int:
     with _engine(args) as engine:
-        people = engine.store.list_people(search=args.search, include_inactive=args.all)
+        people = engine.people(search=args.search, include_inactive=args.all)
         if args.json:
-            print(json.dumps([{"id": p.id, "name": p.name, "external_id": p.external_id,
-                               "samples": engine.store.count_samples(p.id), "active": p.active} for p in people]))
+            print(json.dumps([{"id": o.person.id, "name": o.person.name, "external_id": o.person.external_id,
+                               "samples": o.samples, "active": o.person.active} for o in people]))
             return 0
-        for p in people:
-            ext = f" [{p.external_id}]" if p.external_id else ""
-            print(f"{p.id:>5}  {p.name}{ext}  ({engine.store.count_samples(p.id)} samples)")
+        for o in people:
+            ext = f" [{o.person.external_id}]" if o.person.external_id else ""
+            print(f"{o.person.id:>5}  {o.person.name}{ext}  ({o.samples} samples)")
         print(f"{len(people)} people")
         return 0
 
 
 def cmd_delete(args) -> int:
     with _engine(args) as engine:
-        person = engine.store.find_person(args.person)
+        person = engine.find_person(args.person)
         if not args.yes:
             if not sys.stdin.isatty():
                 print(f"error: refusing to delete {person.name} (id {person.id}) without --yes", file=sys.stderr)
@@ -141,7 +136,7 @@ def cmd_delete(args) -> int:
             if input(f"Delete {person.name} (id {person.id}) and all their photos? [y/N] ").strip().lower() != "y":
                 print("nothing deleted")
                 return 1
-        removed = engine.delete_person(person.id)
+        removed = engine.delete_person(person.id).value
         print(f"deleted {person.name}: {removed['samples']} samples, {removed['events']} events")
         return 0
 
@@ -176,14 +171,13 @@ def cmd_identify(args) -> int:
 
 def cmd_recognize(args) -> int:
     from core.base.records import EventKind
-    from core.live.sources import open_source
 
     stop = threading.Event()
     with _engine(args) as engine:
         camera = engine.settings.camera
         source_spec = args.source or camera.last_source or str(camera.index)
-        with open_source(source_spec, width=camera.width_px, height=camera.height_px, stop_event=stop,
-                         on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source:
+        with engine.open_source(source_spec, stop_event=stop,
+                                on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source:
             total = source.frame_count
             bar = ProgressLine("frames", total) if total else None
             marked = 0
@@ -210,10 +204,8 @@ def cmd_recognize(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from core.attendance.reports import daily_report
-
     with _engine(args) as engine:
-        rows = daily_report(engine.store, args.day)
+        rows = engine.day_report(args.day)
         print(f"Attendance on {args.day.isoformat()}: {len(rows)} people")
         for row in rows:
             ext = f" [{row.external_id}]" if row.external_id else ""
@@ -222,11 +214,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from core.attendance.reports import export_csv
-
     with _engine(args) as engine:
         end = args.end or args.start
-        count = export_csv(engine.store, Path(args.out), args.start, end)
+        count = engine.export_csv(Path(args.out), args.start, end)
         print(f"wrote {count} rows to {args.out}")
         return 0
 
@@ -282,7 +272,7 @@ def cmd_models(args) -> int:
             state = "ready" if engine.registry.is_available(spec.name) else "not downloaded"
             mark = "*" if spec.name == active else " "
             print(f"{mark} {spec.name:<20} {spec.embedding_size}-d  {state}  {spec.title}")
-        for record in engine.store.list_models():
+        for record in engine.models():
             if record.id not in BUILTIN_MODELS:
                 mark = "*" if record.id == active else " "
                 print(f"{mark} {record.id:<20} {record.embedding_size}-d  fine-tuned from {record.parent_id}")
@@ -299,15 +289,8 @@ def cmd_activate(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from datetime import datetime
-
-    from core.base.settings import Settings
-    from core.gallery.store import GalleryStore
-
-    settings = Settings.load()
-    target = Path(args.out) if args.out else settings.backups_path / f"rollcall-{datetime.now():%Y-%m-%d-%H%M%S}.db"
-    with GalleryStore(settings.database_path) as store:
-        store.backup_to(target)
+    with _engine(args) as engine:
+        target = engine.backup(Path(args.out) if args.out else None).value
     print(f"backup written to {target}")
     return 0
 

@@ -10,24 +10,31 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterable, Iterator
 
 from core.vision.detect import FaceDetector
 from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
 from core.base.errors import Cancelled, ModelNotFoundError, StoreError, StoreProblem
-from core.gallery.enroll import Enroller
+from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
 from core.gallery.match import GalleryMatcher
 from core.gallery.parts import PipelineParts
 from core.attendance.book import AttendanceBook
-from core.live.recognize import FrameResult, Recognizer, recognize_source
-from core.live.sources import FrameSource
+from core.attendance.reports import daily_report, export_csv, range_report
+from core.live.capture import CaptureProgress, capture_samples
+from core.live.recognize import FrameResult, Recognizer, decoded_frames, recognize_source
+from core.live.sources import FrameSource, open_source
 from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
-from core.base.records import ModelRecord
+from core.base.records import DayRow, GalleryStats, ModelRecord, Person, PersonOverview, Sample
 from core.base.settings import RecognitionSettings, Settings
 from core.gallery.store import GalleryStore, latest_backup, restore_backup
+from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
+
+PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS,
+                                             ChangeKind.MODELS, ChangeKind.SETTINGS)
+IMAGE_FOLDER_FPS = 5.0  # an image folder shown live is a slideshow at this rate
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,7 @@ class Engine:
         self._embedders: dict[str, Embedder | OnnxEmbedder] = {}
         self._matcher: GalleryMatcher | None = None
         self._active_model_id: str | None = None
+        self._subscribers: list[Subscriber] = []
         self.housekeeping()
 
     # ---- lifecycle ----
@@ -248,10 +256,188 @@ class Engine:
         return Recognizer(self.parts, options or settings.recognition, AttendanceBook(self.store, settings.attendance),
                           source_name=source_name, tracking=settings.tracking, liveness=settings.liveness)
 
+    def open_source(self, spec: str | int, stop_event: threading.Event | None = None,
+                    on_status: Callable[[str], None] | None = None, realtime: bool = False) -> FrameSource:
+        """A camera, video file, URL or image folder, at the camera size from the settings.
+
+        realtime: a video file plays at its own rate and an image folder at IMAGE_FOLDER_FPS (live views);
+        otherwise frames come as fast as they are used, an image folder's one second apart.
+        """
+        paced = {"realtime": True, "fps": IMAGE_FOLDER_FPS} if realtime else {}
+        return open_source(spec, width=self.settings.camera.width_px, height=self.settings.camera.height_px,
+                           stop_event=stop_event, on_status=on_status, **paced)
+
+    def warm_up(self) -> None:
+        """Load the detector, the embedder and the matcher now, not on the first face."""
+        _ = self.detector, self.embedder(), self.matcher()
+
     def recognize(self, source: FrameSource, options: RecognitionSettings | None = None,
-                  cancel: CancelCheck | None = None, threaded: bool = True) -> Iterator[FrameResult]:
-        """Recognise a source until it ends or `cancel()` is true; one result per frame."""
-        yield from recognize_source(self.recognizer(options, source.name), source, cancel, threaded)
+                  cancel: CancelCheck | None = None, threaded: bool = True,
+                  paced: bool = False) -> Iterator[FrameResult]:
+        """Recognise a source until it ends or `cancel()` is true; one result per frame.
+
+        Frames that wrote attendance events are published as EVENTS changes. paced: see decoded_frames.
+        """
+        for result in recognize_source(self.recognizer(options, source.name), source, cancel, threaded, paced):
+            if result.events:
+                self._publish(Changes.of(EVENTS, person_ids=[e.person_id for e in result.events
+                                                             if e.person_id is not None]))
+            yield result
+
+    def capture(self, source: FrameSource, wanted: int, cancel: CancelCheck | None = None,
+                paced: bool = True) -> Iterator[CaptureProgress]:
+        """Face samples for enrollment from a live source, with guidance; save them with enroll_candidates."""
+        enroller = self.enroller()
+        detector = self.detector
+        frames = (frame for frame, _ in decoded_frames(source, paced=paced))
+        try:
+            yield from capture_samples(enroller, detector, frames, wanted, source.name, cancel,
+                                       self.settings.enrollment.capture_gap_s)
+        finally:
+            frames.close()
+
+    # ---- change notification ----
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call `subscriber(changes)` after every operation that changed something (from the thread that
+        ran it); returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+        return unsubscribe
+
+    def _publish(self, changes: Changes) -> Changes:
+        """Drop what the change makes stale, then tell every subscriber once."""
+        if not changes:
+            return changes
+        if changes.touches(PEOPLE, SAMPLES):  # activate_model swaps in its own new matcher
+            self.gallery_changed()
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber(changes)
+            except Exception:  # noqa: BLE001 - the change is committed; a broken listener must not undo that
+                log.exception("A change subscriber failed")
+        return changes
+
+    def _done(self, value, changes: Changes) -> Outcome:
+        return Outcome(value, self._publish(changes))
+
+    @staticmethod
+    def _enroll_changes(report: EnrollReport) -> Changes:
+        kinds = [SAMPLES] if report.samples_added else []
+        if report.people_added:
+            kinds.append(PEOPLE)
+        return Changes.of(*kinds, person_ids=report.person_ids.values(), sample_ids=report.sample_ids)
+
+    # ---- queries ----
+
+    def people(self, search: str | None = None, include_inactive: bool = False) -> list[PersonOverview]:
+        """People with their sample counts (one query)."""
+        return self.store.people_overview(search, include_inactive)
+
+    def person(self, person_id: int) -> Person:
+        return self.store.get_person(person_id)
+
+    def find_person(self, name_or_id: str) -> Person:
+        return self.store.find_person(name_or_id)
+
+    def samples(self, person_id: int) -> list[Sample]:
+        return self.store.list_samples(person_id)
+
+    def sample_crop(self, sample_id: int) -> bytes:
+        return self.store.sample_crop(sample_id)
+
+    def models(self) -> list[ModelRecord]:
+        return self.store.list_models()
+
+    def model(self, model_id: str) -> ModelRecord:
+        return self.store.get_model(model_id)
+
+    def stats(self) -> GalleryStats:
+        return GalleryStats(**self.store.stats())
+
+    def day_report(self, day: date) -> list[DayRow]:
+        return daily_report(self.store, day)
+
+    def range_report(self, start: date, end: date) -> list[DayRow]:
+        return range_report(self.store, start, end)
+
+    def export_csv(self, path: Path | str, start: date, end: date) -> int:
+        """Write the events from `start` to `end` as CSV; returns the number of rows."""
+        return export_csv(self.store, path, start, end)
+
+    # ---- enrollment ----
+
+    def enroll_files(self, name: str, paths: Iterable[Path], external_id: str | None = None,
+                     add_to_existing: bool = False, allow_duplicate: bool = False,
+                     cancel: CancelCheck | None = None) -> Outcome[EnrollReport]:
+        """Enroll one person from photo files (see Enroller.enroll_files)."""
+        report = self.enroller().enroll_files(name, [Path(p) for p in paths], external_id, add_to_existing,
+                                              allow_duplicate, cancel)
+        return self._done(report, self._enroll_changes(report))
+
+    def enroll_candidates(self, name: str, candidates: list[FaceCandidate], external_id: str | None = None,
+                          person_id: int | None = None, allow_duplicate: bool = False) -> Outcome[EnrollReport]:
+        """Save captured faces as a new person, or as more samples of `person_id`."""
+        report = self.enroller().save(name, candidates, external_id, person_id, allow_duplicate)
+        return self._done(report, self._enroll_changes(report))
+
+    def add_photos(self, person_id: int, paths: Iterable[Path],
+                   cancel: CancelCheck | None = None) -> Outcome[EnrollReport]:
+        """Add photo files to one person by id."""
+        report = self.enroller().add_files(person_id, [Path(p) for p in paths], cancel)
+        return self._done(report, self._enroll_changes(report))
+
+    def import_folder(self, root: Path, cancel: CancelCheck | None = None
+                      ) -> Generator[ImportProgress, None, Outcome[EnrollReport]]:
+        """Import a folder with one sub-folder per person, yielding progress after each photo.
+
+        People saved before a cancel or an error are kept, and published as changes.
+        """
+        report = EnrollReport()
+        try:
+            for step in self.enroller().import_tree(Path(root), cancel):
+                report = step.report
+                yield step
+        finally:
+            changes = self._publish(self._enroll_changes(report))
+        return Outcome(report, changes)
+
+    # ---- people ----
+
+    def rename_person(self, person_id: int, new_name: str, allow_duplicate: bool = False) -> Outcome[Person]:
+        person = self.store.rename_person(person_id, new_name, allow_duplicate=allow_duplicate)
+        return self._done(person, Changes.of(PEOPLE, person_ids=[person.id]))
+
+    def set_external_id(self, person_id: int, external_id: str | None) -> Outcome[Person]:
+        person = self.store.set_external_id(person_id, external_id)
+        return self._done(person, Changes.of(PEOPLE, person_ids=[person.id]))
+
+    def merge_people(self, keep_id: int, merge_id: int) -> Outcome[dict[str, int]]:
+        """Move `merge_id`'s samples and events to `keep_id`, then delete `merge_id`."""
+        moved = self.store.merge_people(keep_id, merge_id)
+        return self._done(moved, Changes.of(PEOPLE, SAMPLES, EVENTS, person_ids=[keep_id, merge_id],
+                                            deleted_person_ids=[merge_id]))
+
+    def remove_samples(self, sample_ids: Iterable[int]) -> Outcome[int]:
+        """Remove face samples (with their embeddings); returns how many were removed."""
+        sample_ids = [int(i) for i in sample_ids]
+        with self.store.transaction():
+            removed = sum(self.store.delete_sample(sample_id) for sample_id in sample_ids)
+        return self._done(removed, Changes.of(SAMPLES, sample_ids=sample_ids) if removed else Changes())
+
+    # ---- backups ----
+
+    def backup(self, destination: Path | None = None) -> Outcome[Path]:
+        """Write a backup copy of the database now (default: a time-stamped file in the backups folder)."""
+        destination = destination or self.settings.backups_path / f"rollcall-{datetime.now():%Y-%m-%d-%H%M%S}.db"
+        return Outcome(self.store.backup_to(destination))
 
     # ---- gallery ----
 
@@ -264,12 +450,13 @@ class Engine:
                                                self.settings.recognition.match_margin)
             return self._matcher
 
-    def delete_person(self, person_id: int) -> dict[str, int]:
+    def delete_person(self, person_id: int) -> Outcome[dict[str, int]]:
         """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file."""
         from core.gallery.store import GalleryStore, latest_backup, restore_backup
 
         removed = self.store.delete_person(person_id)
-        self.gallery_changed()
+        changes = self._publish(Changes.of(PEOPLE, SAMPLES, EVENTS, person_ids=[person_id],
+                                           deleted_person_ids=[person_id]))
         for backup in sorted(self.settings.backups_path.glob("rollcall-*.db")):
             try:
                 with GalleryStore(backup) as old:
@@ -277,9 +464,10 @@ class Engine:
                         old.delete_person(person_id)
             except Exception as exc:  # noqa: BLE001 - report, but the live database is already clean
                 log.warning("Could not erase person %s from backup %s: %s", person_id, backup, exc)
-        return removed
+        return Outcome(removed, changes)
 
     def gallery_changed(self) -> None:
+        """Drop the cached matcher (the engine's own operations do this; callers never need to)."""
         with self._lock:
             self._matcher = None
 
@@ -304,11 +492,17 @@ class Engine:
             vectors = embedder.embed(crops)
             self.store.put_embeddings(model_id, list(zip(chunk, vectors)))
             yield ReembedProgress(min(start + batch_size, total), total, model_id)
-        if model_id == self.active_model_id():
-            self.gallery_changed()
+        if total and model_id == self.active_model_id():
+            self._publish(Changes.of(SAMPLES, model_ids=[model_id]))
+
+    def activation(self, model_id: str, cancel: CancelCheck | None = None
+                   ) -> Generator[ReembedProgress, None, Outcome[str]]:
+        """activate_model as a generator: re-embedding progress, then the switch."""
+        yield from self.reembed(model_id, cancel=cancel)
+        return Outcome(model_id, self.activate_model(model_id, cancel=cancel))  # nothing left to re-embed
 
     def activate_model(self, model_id: str, cancel: CancelCheck | None = None,
-                       progress: Callable[[ReembedProgress], None] | None = None) -> None:
+                       progress: Callable[[ReembedProgress], None] | None = None) -> Changes:
         """Re-embed the gallery with `model_id`, then switch to it in one step."""
         self.ensure_model_record(model_id)
         for step in self.reembed(model_id, cancel=cancel):
@@ -322,8 +516,15 @@ class Engine:
             self._matcher = new_matcher
             self._detector = None  # crop margin may differ
         self.settings.compute.active_model = model_id
+        return self._publish(Changes.of(MODELS, model_ids=[model_id]))
+
+    def register_model(self, record: ModelRecord) -> Outcome[ModelRecord]:
+        """Add a model version (the trainer's hand-off); it becomes active only through activate_model."""
+        registered = self.store.register_model(record)
+        return self._done(registered, Changes.of(MODELS, model_ids=[registered.id]))
 
     def apply_settings(self, settings: Settings) -> None:
         with self._lock:
             self.settings = settings
             self._matcher = None
+        self._publish(Changes.of(SETTINGS))

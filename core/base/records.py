@@ -103,3 +103,20 @@ class DayRow:
     @property
     def day(self) -> date:
         return self.first_seen.date()
+
+
+@dataclass(frozen=True)
+class PersonOverview:
+    """A person as lists show them: with their sample count and first sample (for a thumbnail)."""
+
+    person: Person
+    samples: int
+    first_sample_id: int | None
+
+
+@dataclass(frozen=True)
+class GalleryStats:
+    people: int  # active people
+    samples: int
+    events: int
+    models: int

@@ -55,6 +55,7 @@ class EnrollReport:
     refused: list[Refusal] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     person_ids: dict[str, int] = field(default_factory=dict)
+    sample_ids: list[int] = field(default_factory=list)  # the samples saved
 
     def merge(self, other: "EnrollReport") -> None:
         self.people_added += other.people_added
@@ -63,6 +64,7 @@ class EnrollReport:
         self.refused += other.refused
         self.warnings += other.warnings
         self.person_ids.update(other.person_ids)
+        self.sample_ids += other.sample_ids
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class Enroller:
                 items.append((sample.id, vector))
             store.put_embeddings(model_id, items)
         report.samples_added = len(fresh)
+        report.sample_ids = [sample_id for sample_id, _ in items]
         report.person_ids[person.name] = person.id
         self.parts.gallery_changed()
         return report
@@ -200,14 +203,7 @@ class Enroller:
         """Enroll one person from photo files. Refused photos are reported, the rest are saved."""
         name = clean_name(name)
         report = EnrollReport()
-        candidates = []
-        for path in paths:
-            if cancel and cancel():
-                raise Cancelled("Enrollment cancelled; nothing was saved for this person.")
-            try:
-                candidates.append(self.candidate_from_file(Path(path)))
-            except (EnrollmentError, ImageError) as exc:
-                report.refused.append(Refusal(str(path), getattr(exc, "reason", RefusalReason.UNREADABLE), str(exc)))
+        candidates = self.candidates_from_files(paths, report, cancel)
         if not candidates:
             report.warnings.append(f"{name}: no usable photo; nobody was enrolled.")
             return report
@@ -221,6 +217,28 @@ class Enroller:
                 "or enroll as a separate person with the same name.", existing.id)
         report.merge(self.save(name, candidates, external_id, person_id, allow_duplicate))
         return report
+
+    def add_files(self, person_id: int, paths: Iterable[Path], cancel: CancelCheck | None = None) -> EnrollReport:
+        """Add photo files to one person by id (works even when two people share a name)."""
+        person = self.parts.store.get_person(person_id)
+        report = EnrollReport()
+        candidates = self.candidates_from_files(paths, report, cancel)
+        if candidates:
+            report.merge(self.save(person.name, candidates, person_id=person.id))
+        return report
+
+    def candidates_from_files(self, paths: Iterable[Path], report: EnrollReport,
+                              cancel: CancelCheck | None = None) -> list[FaceCandidate]:
+        """A candidate per usable photo; the others are added to `report` as refusals."""
+        candidates = []
+        for path in paths:
+            if cancel and cancel():
+                raise Cancelled("Enrollment cancelled; nothing was saved for this person.")
+            try:
+                candidates.append(self.candidate_from_file(Path(path)))
+            except (EnrollmentError, ImageError) as exc:
+                report.refused.append(Refusal(str(path), getattr(exc, "reason", "unreadable"), str(exc)))
+        return candidates
 
     def import_tree(self, root: Path, cancel: CancelCheck | None = None) -> Iterator[ImportProgress]:
         """Import a folder with one sub-folder per person (folder name = person name).

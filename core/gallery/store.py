@@ -34,7 +34,7 @@ from core.base.errors import (
     StoreError,
     StoreProblem,
 )
-from core.base.records import AttendanceEvent, EventKind, GalleryMatrix, ModelRecord, Person, Sample
+from core.base.records import AttendanceEvent, EventKind, GalleryMatrix, ModelRecord, Person, PersonOverview, Sample
 
 MAX_NAME_LEN = 200
 BUSY_TIMEOUT_S = 5.0
@@ -334,15 +334,30 @@ class GalleryStore:
         ids = ", ".join(str(p.id) for p in candidates)
         raise PersonNotFoundError(f"Several people are named {text!r} (ids {ids}); use the id instead.")
 
+    @staticmethod
+    def _people_filter(search: str | None, include_inactive: bool) -> tuple[str, list]:
+        sql, params = " WHERE 1 = 1", []
+        if not include_inactive:
+            sql += " AND p.active = 1"
+        if search and search.strip():
+            sql += " AND (instr(p.name_key, ?) > 0 OR instr(lower(coalesce(p.external_id, '')), ?) > 0)"
+            params += [name_key(search), search.strip().lower()]
+        return sql, params
+
     @_locked
     def list_people(self, search: str | None = None, include_inactive: bool = False) -> list[Person]:
-        sql, params = "SELECT * FROM people WHERE 1 = 1", []
-        if not include_inactive:
-            sql += " AND active = 1"
-        if search and search.strip():
-            sql += " AND (instr(name_key, ?) > 0 OR instr(lower(coalesce(external_id, '')), ?) > 0)"
-            params += [name_key(search), search.strip().lower()]
-        return [self._person(r) for r in self._db.query(sql + " ORDER BY name_key, id", params)]
+        where, params = self._people_filter(search, include_inactive)
+        return [self._person(r) for r in self._db.query(
+            f"SELECT p.* FROM people p{where} ORDER BY p.name_key, p.id", params)]
+
+    @_locked
+    def people_overview(self, search: str | None = None, include_inactive: bool = False) -> list[PersonOverview]:
+        """People with their sample count and first sample, in one query."""
+        where, params = self._people_filter(search, include_inactive)
+        sql = (f"SELECT p.*, count(s.id) AS sample_count, min(s.id) AS first_sample_id FROM people p"
+               f" LEFT JOIN samples s ON s.person_id = p.id{where} GROUP BY p.id ORDER BY p.name_key, p.id")
+        return [PersonOverview(self._person(r), r["sample_count"], r["first_sample_id"])
+                for r in self._db.query(sql, params)]
 
     @_locked
     def rename_person(self, person_id: int, new_name: str, allow_duplicate: bool = False) -> Person:

@@ -277,14 +277,14 @@ def _translation_only(track: Track) -> None:
 
 
 def recognize_source(recognizer: Recognizer, source: FrameSource, cancel: CancelCheck | None = None,
-                     threaded: bool = True) -> Iterator[FrameResult]:
+                     threaded: bool = True, paced: bool = False) -> Iterator[FrameResult]:
     """Run recognition over a source until it ends or `cancel()` is true. Yields one result per frame.
 
     threaded: decode on a helper thread while this one runs inference (see `decoded_frames`);
     False reads the source on this thread. result.timings["decode"] is the time spent waiting for
-    (threaded) or reading (not threaded) the frame.
+    (threaded) or reading (not threaded) the frame. paced: see `decoded_frames`.
     """
-    frames = decoded_frames(source) if threaded else _timed(iter(source))
+    frames = decoded_frames(source, paced=paced) if threaded else _timed(iter(source))
     try:
         for frame, waited in frames:
             if cancel and cancel():
@@ -307,25 +307,48 @@ def _timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
         yield frame, time.perf_counter() - t0
 
 
-def decoded_frames(source: FrameSource, read_ahead: int = 4) -> Iterator[tuple[Frame, float]]:
+GRAB_POLL_S = 0.5  # how long a reader waits for a live frame before checking again
+
+
+def decoded_frames(source: FrameSource, read_ahead: int = 4, paced: bool = False) -> Iterator[tuple[Frame, float]]:
     """(frame, seconds waited for it), decoded on a helper thread.
 
     A live or real-time paced source goes through LatestFrameGrabber: a frame that inference has
     not taken before the next one arrives is dropped, so the picture is never late. A file read as
     fast as possible goes through a queue of `read_ahead` frames: none is dropped, and decoding
-    overlaps inference. Closing the generator stops and joins the thread.
+    overlaps inference. paced: such a file's frames are handed out no sooner than their
+    timestamps (an image folder shown as a slideshow), still every one of them.
+    Closing the generator stops and joins the thread.
     """
     if source.is_live or getattr(source, "_realtime", False):
         with LatestFrameGrabber(source) as grabber:
             while True:
                 t0 = time.perf_counter()
-                frame = grabber.get(timeout=0.5)
+                frame = grabber.get(timeout=GRAB_POLL_S)
                 if frame is not None:
                     yield frame, time.perf_counter() - t0
-                elif grabber.ended:
+                elif grabber.ended or source.stopped:
                     return
         return
-    yield from _read_ahead(source, read_ahead)
+    frames = _read_ahead(source, read_ahead)
+    yield from (_paced(frames, source) if paced else frames)
+
+
+PACE_POLL_S = 0.05  # a paced reader checks this often whether the source was stopped
+
+
+def _paced(frames: Iterator[tuple[Frame, float]], source: FrameSource) -> Iterator[tuple[Frame, float]]:
+    started = time.monotonic()
+    try:
+        for frame, waited in frames:
+            t0 = time.perf_counter()
+            while (due := started + frame.timestamp - time.monotonic()) > 0:
+                if source.stopped:
+                    return
+                time.sleep(min(due, PACE_POLL_S))
+            yield frame, waited + time.perf_counter() - t0
+    finally:
+        frames.close()
 
 
 _END = object()

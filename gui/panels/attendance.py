@@ -8,7 +8,7 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from core.attendance.reports import export_csv, range_report
+from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.base.errors import RollcallError
 from core.base.records import DayRow
@@ -113,7 +113,7 @@ class AttendancePanel(QWidget):
     def refresh(self) -> None:
         start, end = self.date_range()
         try:
-            self.rows = range_report(self.engine.store, start, end)
+            self.rows = self.engine.range_report(start, end)
         except RollcallError as exc:
             self.rows = []
             self.status_label.setText(str(exc))
@@ -138,10 +138,9 @@ class AttendancePanel(QWidget):
     def names(self) -> list[str]:
         return [r.name for r in self.rows]
 
-    def on_event(self, event) -> None:
-        """A new attendance event: refresh when its day is shown."""
-        start, end = self.date_range()
-        if start <= event.time.date() <= end:
+    def on_changes(self, changes: Changes) -> None:
+        """New events, or people renamed or deleted: the table shows both."""
+        if changes.touches(ChangeKind.EVENTS, ChangeKind.PEOPLE):
             self.refresh()
 
     # ---- export ----
@@ -156,7 +155,7 @@ class AttendancePanel(QWidget):
         if not path.lower().endswith(".csv"):
             path += ".csv"
         try:
-            count = export_csv(self.engine.store, path, start, end)
+            count = self.engine.export_csv(path, start, end)
         except (RollcallError, OSError) as exc:
             show_error(self, f"Could not export: {exc}" if isinstance(exc, OSError) else str(exc))
             return

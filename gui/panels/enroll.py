@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -13,27 +12,18 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (QFileDialog, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSpinBox, QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from core.app.changes import Outcome
 from core.app.engine import Engine
-from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
-from core.base.errors import DuplicateNameError, EnrollmentError
-from core.vision.images import to_rgb
+from core.gallery.enroll import EnrollReport, FaceCandidate, ImportProgress
+from core.base.errors import DuplicateNameError
 
 from ..dialogs import ADD_TO_EXISTING, KEEP_SEPARATE, ask_duplicate_name, show_error
-from ..live import ImageMailbox, iter_frames, open_view_source
+from ..live import ImageMailbox
 from ..widgets import (Card, Overlay, SourcePicker, ThumbnailStrip, VideoView, hbox, icon, panel_header,
                        qimage_from_bgr)
-from ..workers import Worker, user_message
+from ..workers import Job, user_message
 
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
-
-# EnrollmentError.reason -> what the person in front of the camera should do
-GUIDANCE = {
-    "no_face": "No face found: look at the camera",
-    "too_small": "Move closer",
-    "several_faces": "Only one face please",
-    "blurred": "Hold still",
-    "low_confidence": "Face the camera in good light",
-}
 
 
 @dataclass
@@ -45,59 +35,28 @@ class CaptureStep:
     sample: FaceCandidate | None = None
 
 
-def capture_loop(engine: Engine, spec: str, wanted: int, mailbox: ImageMailbox,
+def capture_view(engine: Engine, spec: str, wanted: int, mailbox: ImageMailbox,
                  cancel_event: threading.Event) -> Iterator[CaptureStep | str]:
-    """Runs in the worker thread: checks each frame against the quality gates, takes `wanted` samples."""
-    enroller = engine.enroller()
+    """Runs in the worker: Engine.capture's progress, with the frame as a QImage and the faces as overlays."""
     yield "Opening the source…"
-    with open_view_source(spec, engine.settings, cancel_event) as source:
+    with engine.open_source(spec, cancel_event, realtime=True) as source:
         yield "Loading the face detector…"
-        detector = engine.detector
-        taken, last_taken = 0, float("-inf")
-        for frame in iter_frames(source, cancel_event):
-            rgb = to_rgb(frame.image, "bgr")
-            faces = detector.detect(rgb, with_crops=False)
-            sample, chosen = None, None
-            try:
-                candidate = enroller.candidate_from_frame(rgb, f"{source.name} frame {frame.index}", faces=faces)
-                chosen = candidate.face
-                now = time.monotonic()
-                if now - last_taken >= engine.settings.enrollment.capture_gap_s:
-                    sample, last_taken, taken = candidate, now, taken + 1
-                guidance, good = f"Good: sample {taken} of {wanted}", True
-            except EnrollmentError as exc:
-                guidance, good = GUIDANCE.get(exc.reason, str(exc)), False
-            overlays = [Overlay(tuple(float(v) for v in f.box), "", "chosen" if f is chosen else "other")
-                        for f in faces]
-            image = qimage_from_bgr(frame.image) if mailbox.try_send() else None
-            yield CaptureStep(image, overlays, guidance, good, sample)
-            if taken >= wanted:
-                return
-
-
-def save_samples(engine: Engine, name: str, candidates: list[FaceCandidate], external_id: str | None,
-                 person_id: int | None, allow_duplicate: bool) -> EnrollReport:
-    return engine.enroller().save(name, candidates, external_id, person_id, allow_duplicate)
-
-
-def enroll_files(engine: Engine, name: str, paths: list[Path], external_id: str | None, add_to_existing: bool,
-                 allow_duplicate: bool, cancel: Callable[[], bool]) -> EnrollReport:
-    return engine.enroller().enroll_files(name, paths, external_id, add_to_existing, allow_duplicate, cancel)
-
-
-def import_tree(engine: Engine, root: Path, cancel: Callable[[], bool]) -> Iterator[ImportProgress]:
-    return (yield from engine.enroller().import_tree(root, cancel))
+        _ = engine.detector
+        for step in engine.capture(source, wanted, cancel_event.is_set):
+            overlays = [Overlay(tuple(float(v) for v in f.box), "", "chosen" if f is step.chosen else "other")
+                        for f in step.faces]
+            image = qimage_from_bgr(step.frame.image) if mailbox.try_send() else None
+            yield CaptureStep(image, overlays, step.guidance, step.good, step.sample)
 
 
 class EnrollPanel(QWidget):
-    gallery_changed = Signal()
     camera_needed = Signal()  # emitted before capture starts, so the live view can release the camera
 
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
-        self.capture_worker: Worker | None = None
-        self.job: Worker | None = None
+        self.capture_worker: Job | None = None
+        self.job: Job | None = None
         self.samples: list[FaceCandidate] = []
         self.last_report: EnrollReport | None = None
         self._mailbox = ImageMailbox()
@@ -232,8 +191,8 @@ class EnrollPanel(QWidget):
         if wanted <= 0:
             self.capture_status.setText("Enough samples taken. Save them, or clear them to start again.")
             return
-        self.capture_worker = Worker(capture_loop, self.engine, spec, wanted, self._mailbox, name="capture")
-        self.capture_worker.progress.connect(self._on_capture_step)
+        self.capture_worker = Job(capture_view, self.engine, spec, wanted, self._mailbox, name="capture")
+        self.capture_worker.yielded.connect(self._on_capture_step)
         self.capture_worker.failed.connect(self._on_capture_failed)
         self.capture_worker.returned.connect(self._on_capture_done)
         self.capture_worker.finished.connect(self._on_capture_finished)
@@ -297,8 +256,8 @@ class EnrollPanel(QWidget):
             else:
                 self.save_captured(allow_duplicate=True)
 
-        self._start_job(Worker(save_samples, self.engine, name, list(self.samples), self._external_id(),
-                               person_id, allow_duplicate, name="save samples"),
+        self._start_job(Job(self.engine.enroll_candidates, name, list(self.samples), self._external_id(),
+                            person_id, allow_duplicate, name="save samples"),
                         f"Saving {len(self.samples)} samples of {name}…", again, clear_samples=True)
 
     # ---- import ----
@@ -321,8 +280,8 @@ class EnrollPanel(QWidget):
             self.import_photos(paths, add_to_existing=choice == ADD_TO_EXISTING,
                                allow_duplicate=choice == KEEP_SEPARATE)
 
-        self._start_job(Worker(enroll_files, self.engine, name, [Path(p) for p in paths], self._external_id(),
-                               add_to_existing, allow_duplicate, name="enroll photos"),
+        self._start_job(Job(self.engine.enroll_files, name, [Path(p) for p in paths], self._external_id(),
+                            add_to_existing, allow_duplicate, name="enroll photos"),
                         f"Checking {len(paths)} photos of {name}…", again)
 
     def import_folder(self, root: str | None = None) -> None:
@@ -330,7 +289,7 @@ class EnrollPanel(QWidget):
             root = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per person")
         if not root:
             return
-        self._start_job(Worker(import_tree, self.engine, Path(root), name="import folder"),
+        self._start_job(Job(self.engine.import_folder, Path(root), name="import folder"),
                         f"Importing {root}…", None)
 
     def cancel_job(self) -> None:
@@ -346,7 +305,7 @@ class EnrollPanel(QWidget):
 
     # ---- jobs ----
 
-    def _start_job(self, worker: Worker, text: str, on_duplicate: Callable[[str, int | None], None] | None,
+    def _start_job(self, worker: Job, text: str, on_duplicate: Callable[[str, int | None], None] | None,
                    clear_samples: bool = False) -> None:
         if self.job is not None:
             return
@@ -357,10 +316,10 @@ class EnrollPanel(QWidget):
         self.summary_label.setText("")
         self.current_label.setText(text)
         self.progress.setRange(0, 0)  # busy until the first progress report
-        worker.progress.connect(self._on_import_progress)
+        worker.yielded.connect(self._on_import_progress)
         worker.returned.connect(lambda report: self._on_job_done(report, clear_samples))
         worker.errored.connect(lambda exc: self._on_job_error(exc, on_duplicate))
-        worker.cancelled.connect(lambda: self.current_label.setText("Cancelled."))
+        worker.aborted.connect(lambda: self.current_label.setText("Cancelled."))
         worker.finished.connect(self._on_job_finished)
         worker.start()
         self._update_buttons()
@@ -391,6 +350,8 @@ class EnrollPanel(QWidget):
         self._refusals_shown = len(refused)
 
     def _on_job_done(self, report: object, clear_samples: bool) -> None:
+        if isinstance(report, Outcome):
+            report = report.value
         if isinstance(report, EnrollReport):
             self.last_report = report
         report = self.last_report
@@ -413,8 +374,6 @@ class EnrollPanel(QWidget):
             self.clear_samples()
             self.name_edit.clear()
             self.external_id_edit.clear()
-        if report.samples_added or report.people_added:
-            self.gallery_changed.emit()
 
     def _on_job_error(self, exc: object, on_duplicate: Callable[[str, int | None], None] | None) -> None:
         self.progress.setRange(0, 1)

@@ -2,54 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget, QFileDialog)
 
+from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine import Engine
-from core.gallery.enroll import EnrollReport, Enroller, Refusal
-from core.base.errors import DuplicateNameError, EnrollmentError, ImageError, RollcallError
-from core.base.records import Person
+from core.gallery.enroll import EnrollReport
+from core.base.errors import DuplicateNameError, RollcallError
+from core.base.records import GalleryStats, PersonOverview
 
 from ..dialogs import confirm, show_error
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
-from ..workers import Worker
+from ..workers import Job
 
 LIST_THUMB = 44
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
+OVERVIEW_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
-def add_photos(engine: Engine, person_id: int, paths: list[Path], cancel: Callable[[], bool]) -> EnrollReport:
-    """Add photos to one person by id (works even when two people share a name)."""
-    enroller = engine.enroller()
-    person = engine.store.get_person(person_id)
-    report = EnrollReport()
-    candidates = []
-    for path in paths:
-        if cancel():
-            return report
-        try:
-            candidates.append(enroller.candidate_from_file(path))
-        except (EnrollmentError, ImageError) as exc:
-            report.refused.append(Refusal(str(path), getattr(exc, "reason", "unreadable"), str(exc)))
-    if candidates:
-        report.merge(enroller.save(person.name, candidates, person_id=person_id))
-    return report
+@dataclass(frozen=True)
+class PeopleListing:
+    """What the People list shows, read off the GUI thread."""
+
+    people: list[PersonOverview]
+    stats: GalleryStats
+    crops: dict[int, bytes]  # first-sample thumbnails not cached yet
+
+
+def read_listing(engine: Engine, search: str, cached: frozenset[int]) -> PeopleListing:
+    """Runs in a worker: the people (one query), the totals and the new thumbnails' JPEG bytes."""
+    people = engine.people(search=search)
+    crops = {}
+    for overview in people:
+        sample_id = overview.first_sample_id
+        if sample_id is not None and sample_id not in cached:
+            try:
+                crops[sample_id] = engine.sample_crop(sample_id)
+            except RollcallError:  # removed meanwhile; the next refresh shows it right
+                continue
+    return PeopleListing(people, engine.stats(), crops)
 
 
 class PeoplePanel(QWidget):
-    gallery_changed = Signal()
-    person_deleted = Signal(int)
-    person_renamed = Signal(int, str)
-
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
-        self.job: Worker | None = None
+        self.job: Job | None = None  # adding photos or deleting a person
+        self.listing_job: Job | None = None
+        self._listing_stale = False  # asked to refresh while a listing was being read
         self._thumbs: dict[int, QPixmap] = {}  # sample id -> pixmap
 
         self.search_edit = QLineEdit()
@@ -132,13 +137,10 @@ class PeoplePanel(QWidget):
     def _thumbnail(self, sample_id: int) -> QPixmap:
         if sample_id not in self._thumbs:
             try:
-                self._thumbs[sample_id] = pixmap_from_jpeg(self.engine.store.sample_crop(sample_id))
+                self._thumbs[sample_id] = pixmap_from_jpeg(self.engine.sample_crop(sample_id))
             except RollcallError:
                 self._thumbs[sample_id] = QPixmap()
         return self._thumbs[sample_id]
-
-    def people(self) -> list[Person]:
-        return self.engine.store.list_people(search=self.search_edit.text())
 
     def names(self) -> list[str]:
         return [self.people_list.item(i).data(Qt.ItemDataRole.UserRole + 1) for i in range(self.people_list.count())]
@@ -148,20 +150,42 @@ class PeoplePanel(QWidget):
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
     def refresh(self) -> None:
+        """Read the list again in a worker; it is shown when it arrives."""
+        if self.listing_job is not None:
+            self._listing_stale = True
+            return
+        self._listing_stale = False
+        self.listing_job = Job(read_listing, self.engine, self.search_edit.text(), frozenset(self._thumbs),
+                               name="people list")
+        self.listing_job.returned.connect(self._show_listing)
+        self.listing_job.failed.connect(self.count_label.setText)
+        self.listing_job.finished.connect(self._on_listing_finished)
+        self.listing_job.start()
+
+    def is_refreshing(self) -> bool:
+        return self.listing_job is not None
+
+    def _on_listing_finished(self) -> None:
+        self.listing_job = None
+        if self._listing_stale:
+            self.refresh()
+
+    def _show_listing(self, listing: PeopleListing) -> None:
+        for sample_id, jpeg in listing.crops.items():
+            self._thumbs[sample_id] = pixmap_from_jpeg(jpeg)
         selected = self.current_person_id()
-        store = self.engine.store
         self.people_list.blockSignals(True)
         self.people_list.clear()
-        people = self.people()
-        for person in people:
-            samples = store.list_samples(person.id)
-            thumb = self._thumbnail(samples[0].id) if samples else QPixmap()
-            detail = f"{len(samples)} sample{'s' if len(samples) != 1 else ''}"
+        for overview in listing.people:
+            person = overview.person
+            thumb = self._thumbs.get(overview.first_sample_id, QPixmap())
+            detail = f"{overview.samples} sample{'s' if overview.samples != 1 else ''}"
             if person.external_id:
                 detail = f"ID {person.external_id} · {detail}"
             item = QListWidgetItem(QIcon(rounded_pixmap(thumb, LIST_THUMB, LIST_THUMB / 2)), f"{person.name}\n{detail}")
             item.setData(Qt.ItemDataRole.UserRole, person.id)
             item.setData(Qt.ItemDataRole.UserRole + 1, person.name)
+            item.setData(OVERVIEW_ROLE, overview)
             item.setSizeHint(QSize(0, LIST_THUMB + 12))
             self.people_list.addItem(item)
             if person.id == selected:
@@ -169,10 +193,13 @@ class PeoplePanel(QWidget):
         if self.people_list.currentItem() is None and self.people_list.count():
             self.people_list.setCurrentRow(0)
         self.people_list.blockSignals(False)
-        total = store.stats()["people"]
-        shown = len(people)
+        total, shown = listing.stats.people, len(listing.people)
         self.count_label.setText(f"{total} people enrolled" if shown == total else f"{shown} of {total} people")
         self._show_current()
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(ChangeKind.PEOPLE, ChangeKind.SAMPLES):
+            self.refresh()
 
     def select_person(self, person_id: int) -> None:
         for i in range(self.people_list.count()):
@@ -187,8 +214,8 @@ class PeoplePanel(QWidget):
             self._update_buttons()
             return
         try:
-            person = self.engine.store.get_person(person_id)
-            samples = self.engine.store.list_samples(person_id)
+            person = self.engine.person(person_id)
+            samples = self.engine.samples(person_id)
         except RollcallError:  # deleted meanwhile
             self.details_stack.setCurrentIndex(0)
             return
@@ -215,52 +242,43 @@ class PeoplePanel(QWidget):
 
     # ---- actions ----
 
-    def _changed(self) -> None:
-        self.engine.gallery_changed()
-        self.refresh()
-        self.gallery_changed.emit()
-
     def rename_current(self, new_name: str | None = None) -> None:
         person_id = self.current_person_id()
         if person_id is None:
             return
-        old = self.engine.store.get_person(person_id).name
+        old = self.people_list.currentItem().data(Qt.ItemDataRole.UserRole + 1)
         if new_name is None:
             new_name, ok = QInputDialog.getText(self, "Rename", f"New name for {old}:", text=old)
             if not ok:
                 return
         try:
             try:
-                person = self.engine.store.rename_person(person_id, new_name)
+                self.engine.rename_person(person_id, new_name)
             except DuplicateNameError as exc:
                 if not confirm(self, "Name already enrolled", f"{exc}\n\nKeep both people with this name?"):
                     return
-                person = self.engine.store.rename_person(person_id, new_name, allow_duplicate=True)
+                self.engine.rename_person(person_id, new_name, allow_duplicate=True)
         except RollcallError as exc:
             show_error(self, str(exc))
-            return
-        self.person_renamed.emit(person.id, person.name)
-        self._changed()
 
     def delete_current(self) -> None:
-        person_id = self.current_person_id()
-        if person_id is None:
+        """Ask, then erase the person in a worker (the database is vacuumed and the backups scrubbed)."""
+        item = self.people_list.currentItem()
+        if item is None or self.job is not None:
             return
-        store = self.engine.store
-        person = store.get_person(person_id)
-        samples = store.count_samples(person_id)
+        overview: PersonOverview = item.data(OVERVIEW_ROLE)
+        person = overview.person
         if not confirm(self, "Delete person",
-                       f"Delete {person.name}, their {samples} face samples and all their attendance records?\n\n"
-                       "This cannot be undone.", "Delete"):
+                       f"Delete {person.name}, their {overview.samples} face samples and all their attendance "
+                       "records?\n\nThis cannot be undone.", "Delete"):
             return
-        try:
-            self.engine.delete_person(person_id)  # also erases them from the backups
-        except RollcallError as exc:
-            show_error(self, str(exc))
-            return
-        self.status_label.setText(f"Deleted {person.name}.")
-        self.person_deleted.emit(person_id)
-        self._changed()
+        self.job = Job(self.engine.delete_person, person.id, name="delete person")
+        self.job.returned.connect(lambda _outcome: self.status_label.setText(f"Deleted {person.name}."))
+        self.job.failed.connect(lambda message: show_error(self, message))
+        self.job.finished.connect(self._on_job_finished)
+        self.status_label.setText(f"Deleting {person.name}…")
+        self.job.start()
+        self._update_buttons()
 
     def remove_selected_samples(self) -> None:
         items = self.samples_view.selectedItems()
@@ -269,11 +287,9 @@ class PeoplePanel(QWidget):
         if not confirm(self, "Remove samples", f"Remove {len(items)} selected sample(s) from this person?"):
             return
         try:
-            for item in items:
-                self.engine.store.delete_sample(item.data(Qt.ItemDataRole.UserRole))
+            self.engine.remove_samples([item.data(Qt.ItemDataRole.UserRole) for item in items])
         except RollcallError as exc:
             show_error(self, str(exc))
-        self._changed()
 
     def add_photos_to_current(self, paths: list[str] | None = None) -> None:
         person_id = self.current_person_id()
@@ -283,7 +299,7 @@ class PeoplePanel(QWidget):
             paths, _ = QFileDialog.getOpenFileNames(self, "Add photos", "", PHOTO_FILTER)
         if not paths:
             return
-        self.job = Worker(add_photos, self.engine, person_id, [Path(p) for p in paths], name="add photos")
+        self.job = Job(self.engine.add_photos, person_id, [Path(p) for p in paths], name="add photos")
         self.job.returned.connect(self._on_photos_added)
         self.job.failed.connect(lambda message: show_error(self, message))
         self.job.finished.connect(self._on_job_finished)
@@ -291,7 +307,8 @@ class PeoplePanel(QWidget):
         self.job.start()
         self._update_buttons()
 
-    def _on_photos_added(self, report: EnrollReport) -> None:
+    def _on_photos_added(self, outcome: Outcome[EnrollReport]) -> None:
+        report = outcome.value
         text = f"Added {report.samples_added} samples."
         if report.skipped_duplicates:
             text += f" {report.skipped_duplicates} were already enrolled."
@@ -299,13 +316,12 @@ class PeoplePanel(QWidget):
             text += " Refused: " + "; ".join(f"{Path(r.source).name} ({r.reason.replace('_', ' ')})"
                                              for r in report.refused)
         self.status_label.setText(" ".join([text, *report.warnings]))
-        if report.samples_added:
-            self._changed()
 
     def _on_job_finished(self) -> None:
         self.job = None
         self._update_buttons()
 
     def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
+        for job in (self.job, self.listing_job):
+            if job is not None:
+                job.stop()

@@ -1,31 +1,32 @@
 """Recognize: the live view with face boxes, Start/Stop, and side lists of marked and unknown people.
 
-A worker thread reads frames, runs Recognizer.process and builds the QImage; the GUI thread only
-paints what arrives and adds attendance events to the lists.
+A worker runs Engine.recognize (core's pipeline) and turns each result's frame into a QImage; the GUI
+thread only paints what arrives and adds attendance events to the lists.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import (QApplication, QCheckBox, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
+from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
-from core.live.recognize import FaceResult, FaceState, FrameResult, Recognizer
+from core.live.recognize import FaceResult, FaceState, FrameResult
+from core.base.errors import RollcallError
 from core.base.records import AttendanceEvent
 
 from ..dialogs import show_error
-from ..live import ImageMailbox, RateMeter, iter_frames, open_view_source
+from ..live import ImageMailbox, RateMeter
 from ..widgets import (Card, Overlay, SourcePicker, VideoView, hbox, icon, panel_header, pixmap_from_jpeg,
                        qimage_from_bgr, rounded_pixmap)
-from ..workers import Worker
+from ..workers import Job
 
 log = logging.getLogger(__name__)
 
@@ -40,47 +41,22 @@ class LiveFrame:
     image: QImage | None
     result: FrameResult
     fps: float
-    status: list[str]
 
 
-@dataclass
-class SourceStatus:
-    """Messages from the source while no frame comes, e.g. "Camera lost, reconnecting (try 2 of 5)…"."""
+def live_view(engine: Engine, spec: str, mailbox: ImageMailbox, on_status: Callable[[str], None],
+              cancel_event: threading.Event) -> Iterator[LiveFrame | str]:
+    """Runs in the worker: status strings, then Engine.recognize's results with their frame as a QImage.
 
-    messages: list[str]
-
-
-def recognition_loop(engine: Engine, spec: str, mailbox: ImageMailbox,
-                     cancel_event: threading.Event) -> Iterator[LiveFrame | SourceStatus | str]:
-    """Runs in the worker thread: yields status strings, then one LiveFrame per processed frame.
-
-    The source's own messages (camera lost, reconnecting, reconnected) ride on the next frame, or come
-    as a SourceStatus while no frame arrives. A source that never comes back raises SourceError here."""
-    status: deque[str] = deque()
+    The source's own messages (camera lost, reconnecting) go to `on_status` from its reading thread."""
     yield "Opening the source…"
-    with open_view_source(spec, engine.settings, cancel_event, status) as source:
+    with engine.open_source(spec, cancel_event, on_status, realtime=True) as source:
         yield "Loading the face models…"
-        _ = engine.detector, engine.embedder(), engine.matcher()  # load now, not on the first face
-        recognizer = engine.recognizer(source_name=source.name)
+        engine.warm_up()
         meter = RateMeter()
         yield ""
-        for frame in iter_frames(source, cancel_event, idle=True):
-            if frame is None:
-                if status:
-                    yield SourceStatus(_drain(status))
-                continue
-            result = recognizer.process(frame)
-            result.timings["total"] = sum(result.timings.values())
-            fps = meter.tick()
-            image = qimage_from_bgr(frame.image) if mailbox.try_send() else None
-            yield LiveFrame(image, result, fps, _drain(status))
-
-
-def _drain(status: deque[str]) -> list[str]:
-    messages = []
-    while status:
-        messages.append(status.popleft())
-    return messages
+        for result in engine.recognize(source, cancel=cancel_event.is_set, paced=True):
+            image = qimage_from_bgr(result.frame.image) if mailbox.try_send() else None
+            yield LiveFrame(image, result, meter.tick())
 
 
 def face_overlay(face: FaceResult) -> Overlay:
@@ -97,16 +73,17 @@ def face_overlay(face: FaceResult) -> Overlay:
 
 
 class RecognizePanel(QWidget):
-    attendance_recorded = Signal(object)  # AttendanceEvent (check-in, check-out or unknown)
     running_changed = Signal(bool)
     camera_needed = Signal()  # emitted before starting, so a camera capture elsewhere can release the camera
     source_status = Signal(str)  # "Camera lost, reconnecting (try 2 of 5)…", for the status bar
+    _source_message = Signal(str)  # emitted from the source's reading thread, delivered on the GUI thread
 
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
-        self.worker: Worker | None = None
+        self.worker: Job | None = None
         self._mailbox = ImageMailbox()
+        self._source_message.connect(lambda message: self._show_source_status([message]))
 
         self.source_picker = SourcePicker(engine.settings.camera)
         self.start_button = QPushButton(icon("play", light=True), "Start")
@@ -202,8 +179,8 @@ class RecognizePanel(QWidget):
         self._save_settings()
         self.camera_needed.emit()
         self._mailbox = ImageMailbox()
-        self.worker = Worker(recognition_loop, self.engine, spec, self._mailbox, name="recognize")
-        self.worker.progress.connect(self._on_progress)
+        self.worker = Job(live_view, self.engine, spec, self._mailbox, self._source_message.emit, name="recognize")
+        self.worker.yielded.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
         self.worker.returned.connect(self._on_source_ended)
         self.worker.finished.connect(self._on_finished)
@@ -232,15 +209,11 @@ class RecognizePanel(QWidget):
         if isinstance(value, str):
             self.view.set_banner(value)
             return
-        if isinstance(value, SourceStatus):
-            self._show_source_status(value.messages)
-            return
         if not isinstance(value, LiveFrame):
             return
         if value.image is not None:
             self._mailbox.received()
             self.view.set_frame(value.image, [face_overlay(f) for f in value.result.faces], value.fps)
-        self._show_source_status(value.status)
         timings = value.result.timings
         stages = " · ".join(f"{name} {timings[name] * 1000:.0f} ms" for name in ("detect", "embed", "total")
                             if name in timings)
@@ -273,7 +246,6 @@ class RecognizePanel(QWidget):
         self.unknown_count.setText(str(self.unknown_list.count()))
         if known and self.sound_box.isChecked():
             QApplication.beep()
-        self.attendance_recorded.emit(event)
 
     def _on_failed(self, message: str) -> None:
         self.view.set_banner("Stopped: the source failed", "error")
@@ -288,7 +260,20 @@ class RecognizePanel(QWidget):
             self.view.set_banner("Stopped")
         self._set_running(False)
 
-    # ---- other panels' changes ----
+    # ---- changes elsewhere ----
+
+    def on_changes(self, changes: Changes) -> None:
+        """People deleted or renamed: drop or rename them in the marked list."""
+        if not changes.touches(ChangeKind.PEOPLE):
+            return
+        for person_id in changes.deleted_person_ids:
+            self.remove_person(person_id)
+        shown = {self.marked_list.item(row).data(Qt.ItemDataRole.UserRole) for row in range(self.marked_list.count())}
+        for person_id in (changes.person_ids - changes.deleted_person_ids) & shown:
+            try:
+                self.rename_person(person_id, self.engine.person(person_id).name)
+            except RollcallError:  # merged away meanwhile; the list keeps the old name
+                log.info("Person %s is gone; not renamed in the marked list.", person_id)
 
     def remove_person(self, person_id: int) -> None:
         """A person was deleted: drop them from the marked list."""
