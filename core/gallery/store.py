@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -25,6 +27,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from core.base.errors import (
+    DuplicateExternalIdError,
     DuplicateNameError,
     EnrollmentError,
     InvalidInputError,
@@ -33,6 +36,8 @@ from core.base.errors import (
     StoreError,
 )
 from core.base.records import EVENT_KINDS, AttendanceEvent, GalleryMatrix, ModelRecord, Person, Sample
+
+log = logging.getLogger(__name__)
 
 MAX_NAME_LEN = 200
 BUSY_TIMEOUT_S = 5.0
@@ -82,8 +87,59 @@ def _migration_1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Tables whose ids callers cache (thumbnails, attendance books): AUTOINCREMENT never reuses a deleted id.
+_NEVER_REUSED_ID_TABLES = ("people", "samples", "events")
+_PLAIN_ID_COLUMN = re.compile(r"\bid INTEGER PRIMARY KEY\b(?! AUTOINCREMENT)")
+_EXTERNAL_ID_INDEX = ("CREATE UNIQUE INDEX people_external_id ON people(external_id)"
+                      " WHERE external_id IS NOT NULL")
+
+
+def _rebuild_with_autoincrement(conn: sqlite3.Connection, table: str) -> None:
+    """SQLite's table-rebuild recipe (foreign keys are off meanwhile): same columns, rows and indexes."""
+    create_sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
+    index_sqls = [row[0] for row in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table])]
+    rebuilt = f"{table}_rebuilt"
+    conn.execute(_PLAIN_ID_COLUMN.sub("id INTEGER PRIMARY KEY AUTOINCREMENT",
+                                      create_sql.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {rebuilt} (", 1)))
+    conn.execute(f"INSERT INTO {rebuilt} SELECT * FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
+    for index_sql in index_sqls:
+        conn.execute(index_sql)
+
+
+def _set_aside_shared_external_ids(conn: sqlite3.Connection) -> list[str]:
+    """Before external IDs become unique: the first enrolled holder keeps a shared ID, the others'
+    copies move to external_id_conflicts (nothing is lost). Returns one line per ID set aside."""
+    conn.execute("CREATE TABLE external_id_conflicts (person_id INTEGER NOT NULL REFERENCES people(id)"
+                 " ON DELETE CASCADE, external_id TEXT NOT NULL, kept_by INTEGER NOT NULL)")
+    notes = []
+    shared = conn.execute("SELECT external_id, min(id) FROM people WHERE external_id IS NOT NULL"
+                          " GROUP BY external_id HAVING count(*) > 1").fetchall()
+    for external_id, keeper_id in shared:
+        keeper = conn.execute("SELECT name FROM people WHERE id = ?", [keeper_id]).fetchone()[0]
+        others = conn.execute("SELECT id, name FROM people WHERE external_id = ? AND id != ? ORDER BY id",
+                              [external_id, keeper_id]).fetchall()
+        conn.executemany("INSERT INTO external_id_conflicts (person_id, external_id, kept_by) VALUES (?, ?, ?)",
+                         [(person_id, external_id, keeper_id) for person_id, _ in others])
+        conn.execute("UPDATE people SET external_id = NULL WHERE external_id = ? AND id != ?", [external_id, keeper_id])
+        names = ", ".join(f"{name} (id {person_id})" for person_id, name in others)
+        notes.append(f"External ID {external_id!r} was shared: {keeper} (id {keeper_id}) keeps it; it was removed "
+                     f"from {names}. Give them their own external ID.")
+    return notes
+
+
+def _migration_2(conn: sqlite3.Connection) -> None:
+    for note in _set_aside_shared_external_ids(conn):
+        log.warning(note)
+    for table in _NEVER_REUSED_ID_TABLES:
+        _rebuild_with_autoincrement(conn, table)
+    conn.execute(_EXTERNAL_ID_INDEX)
+
+
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 
 
 def _now() -> datetime:
@@ -208,10 +264,20 @@ class GalleryStore:
             )
         if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise StoreError(f"{self.path} is an SQLite database, but not one of Rollcall's.")
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            with self._tx():
-                MIGRATIONS[number - 1](self._conn)
-                self._conn.execute(f"PRAGMA user_version = {number}")
+        if version == len(MIGRATIONS):
+            return
+        self._conn.execute("PRAGMA foreign_keys = OFF")  # a rebuilt table's DROP must not cascade
+        try:
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                with self._tx():
+                    MIGRATIONS[number - 1](self._conn)
+                    broken = self._conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(f"Upgrading {self.path} to schema {number} broke {len(broken)} links; "
+                                         "nothing was changed.")
+                    self._conn.execute(f"PRAGMA user_version = {number}")
+        finally:
+            self._conn.execute("PRAGMA foreign_keys = ON")
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
@@ -293,12 +359,23 @@ class GalleryStore:
                 f"{row['name']!r} is already enrolled (id {row['id']}). Choose another name, "
                 "or add them anyway as a different person.", existing_id=row["id"])
 
+    def _refuse_taken_external_id(self, external_id: str | None, except_id: int | None = None) -> None:
+        if external_id is None:
+            return
+        for row in self._db.query("SELECT id, name, active FROM people WHERE external_id = ? AND id IS NOT ?",
+                                  [external_id, except_id]):
+            state = "" if row["active"] else ", inactive"
+            raise DuplicateExternalIdError(
+                f"External ID {external_id!r} already belongs to {row['name']} (id {row['id']}{state}). "
+                "Each person needs their own external ID.", external_id=external_id, existing_id=row["id"])
+
     @_locked
     def add_person(self, name: str, external_id: str | None = None, allow_duplicate: bool = False) -> Person:
         name, external_id = clean_name(name), _clean_external_id(external_id)
         with self._tx():
             if not allow_duplicate:
                 self._refuse_duplicate(name)
+            self._refuse_taken_external_id(external_id)
             person_id = self._db["people"].insert(dict(
                 name=name, name_key=name_key(name), external_id=external_id,
                 created_at=_now().isoformat(), active=1)).last_pk
@@ -353,7 +430,9 @@ class GalleryStore:
     def set_external_id(self, person_id: int, external_id: str | None) -> Person:
         with self._tx():
             self.get_person(person_id)
-            self._db["people"].update(person_id, dict(external_id=_clean_external_id(external_id)))
+            external_id = _clean_external_id(external_id)
+            self._refuse_taken_external_id(external_id, except_id=person_id)
+            self._db["people"].update(person_id, dict(external_id=external_id))
             return self.get_person(person_id)
 
     @_locked
