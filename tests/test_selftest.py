@@ -80,7 +80,7 @@ def test_frozen_weights_must_come_from_bundle(default_weights, tmp_path, monkeyp
     monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)
     test = SelfTest(out=io.StringIO())
     test._isolate(tmp_path / "home")
-    assert "ROLLCALL_MODELS_DIR" not in os.environ
+    assert os.environ["ROLLCALL_MODELS_DIR"] == str(tmp_path / "home" / "empty-model-cache")
     ok = test.check("weights", test._check_weights)
     text = test.out.getvalue()
     if bundled:

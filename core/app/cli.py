@@ -263,18 +263,24 @@ def cmd_eval(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from core.vision.models import BUILTIN_MODELS
+    from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, IMPORTED_BASE
 
+    if args.action == "add" and not (args.name and args.file):
+        print("error: models add needs a new model's name and its weights: "
+              "rollcall models add NAME --file WEIGHTS.pt [--size 512]", file=sys.stderr)
+        return 2
     with _engine(args) as engine:
         if args.action == "fetch":  # the one explicit, user-started download
             from core.vision.models import ModelRegistry
 
-            path = ModelRegistry(engine.registry.cache_dir, allow_network=True).ensure_weights(args.name)
-            print(f"{args.name}: ready at {path}")
+            name = args.name or DEFAULT_MODEL
+            path = ModelRegistry(engine.registry.cache_dir, allow_network=True).ensure_weights(name)
+            print(f"{name}: ready at {path}")
             return 0
         if args.action == "add":
-            path = engine.registry.add_file(Path(args.file), args.name, args.size, args.preprocessing)
-            print(f"{args.name}: imported to {path}")
+            record = engine.add_model(Path(args.file), args.name, args.size, args.preprocessing)
+            print(f"{record.id}: registered ({record.embedding_size}-d, weights {record.weights_path}); "
+                  f"activate it with: rollcall activate {record.id}")
             return 0
         active = engine.active_model_id()
         for spec in BUILTIN_MODELS.values():
@@ -284,7 +290,9 @@ def cmd_models(args) -> int:
         for record in engine.store.list_models():
             if record.id not in BUILTIN_MODELS:
                 mark = "*" if record.id == active else " "
-                print(f"{mark} {record.id:<20} {record.embedding_size}-d  fine-tuned from {record.parent_id}")
+                origin = (f"imported from {record.settings.get('source')}" if record.base == IMPORTED_BASE
+                          else f"fine-tuned from {record.parent_id}")
+                print(f"{mark} {record.id:<20} {record.embedding_size}-d  {origin}")
         return 0
 
 
@@ -388,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list, fetch or import embedder models")
     p.add_argument("action", nargs="?", choices=["list", "fetch", "add"], default="list")
-    p.add_argument("name", nargs="?", default="facenet-keras-128")
+    p.add_argument("name", nargs="?", help="fetch: a built-in model (default: the default model); add: a new name")
     p.add_argument("--file", help="with add: a state-dict .pt file")
     p.add_argument("--size", type=int, default=512, help="with add: embedding size")
     p.add_argument("--preprocessing", choices=["fixed", "prewhiten"], default="fixed")

@@ -151,6 +151,11 @@ class Engine:
         )
         return self.store.register_model(record)
 
+    def add_model(self, weights: Path, name: str, embedding_size: int, preprocessing: str) -> ModelRecord:
+        """Register a user's weights file as a new model version (checked to load; a used name is refused)."""
+        self.store.refuse_taken_model_id(name)  # before the file is copied
+        return self.store.add_model(self.registry.import_weights(weights, name, embedding_size, preprocessing))
+
     def model_info(self, model_id: str) -> tuple[ModelRecord, EmbedderInfo]:
         record = self.ensure_model_record(model_id)
         base = BUILTIN_MODELS.get(record.base) or BUILTIN_MODELS[DEFAULT_MODEL]

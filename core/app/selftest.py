@@ -142,12 +142,10 @@ class SelfTest:
     def _isolate(self, home: Path) -> None:
         """A temporary data folder. Frozen: an empty model cache, so only the bundle can supply weights.
         From source: the user's model cache (there is no bundle to fall back on, and no download)."""
-        from core.base.settings import HOME_ENV, MODELS_ENV, models_dir
+        from core.base.settings import HOME_ENV, MODELS_ENV
 
         if is_frozen():
-            os.environ.pop(MODELS_ENV, None)
-        elif not os.environ.get(MODELS_ENV):
-            os.environ[MODELS_ENV] = str(models_dir())  # resolved before ROLLCALL_HOME changes
+            os.environ[MODELS_ENV] = str(home / "empty-model-cache")
         os.environ[HOME_ENV] = str(home)
 
     def _run_checks(self) -> None:

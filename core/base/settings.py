@@ -47,10 +47,12 @@ def config_dir() -> Path:
 MODELS_ENV = "ROLLCALL_MODELS_DIR"
 
 
-def models_dir(home: Path | None = None) -> Path:
-    """Cached weights: ROLLCALL_MODELS_DIR, else <data folder>/models."""
+def models_dir() -> Path:
+    """Weights shared by every data folder: ROLLCALL_MODELS_DIR, else the user's cache folder for Rollcall.
+    Never inside a data folder, so `--home` / ROLLCALL_HOME finds the installed model too."""
     env = os.environ.get(MODELS_ENV)
-    return _private_mkdir(Path(env).expanduser() if env else (home or home_dir()) / "models")
+    default = Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "models"
+    return _private_mkdir(Path(env).expanduser() if env else default)
 
 
 @dataclass

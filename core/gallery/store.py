@@ -626,6 +626,18 @@ class GalleryStore:
             return self.get_model(model.id)
 
     @_locked
+    def refuse_taken_model_id(self, model_id: str) -> None:
+        if self._scalar("SELECT 1 FROM models WHERE id = ?", [model_id]):
+            raise InvalidInputError(f"A model named {model_id!r} is already registered; choose another name.")
+
+    @_locked
+    def add_model(self, model: ModelRecord) -> ModelRecord:
+        """Register a new model version; a name already in use is refused, never overwritten."""
+        with self._tx():
+            self.refuse_taken_model_id(model.id)
+            return self.register_model(model)
+
+    @_locked
     def get_model(self, model_id: str) -> ModelRecord:
         for row in self._db.query("SELECT * FROM models WHERE id = ?", [model_id]):
             return self._model(row)
