@@ -266,8 +266,8 @@ def test_delete_person_leaves_nothing_behind(store, db_path):
         store.put_embeddings("m1", [(s.id, np.ones(DIM)) for s in samples])
         store.record_event(event(person.id))
         store.record_event(event(person.id, "check_out", snapshot=b"jpg"))
-    counts = store.delete_person(gone.id)
-    assert counts == {"samples": 3, "embeddings": 3, "events": 2}
+    deleted = store.delete_person(gone.id)
+    assert (deleted.samples, deleted.embeddings, deleted.events) == (3, 3, 2)
     with raw(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM people WHERE id = ?", [gone.id]).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM samples WHERE person_id = ?", [gone.id]).fetchone()[0] == 0

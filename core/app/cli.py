@@ -27,7 +27,10 @@ def _engine(args):
         settings.match_threshold = args.threshold
     if getattr(args, "device", None):
         settings.device = args.device
-    return Engine(settings)
+    engine = Engine(settings)
+    for problem in engine.housekeeping_status.problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    return engine
 
 
 def _parse_day(text: str) -> date:
@@ -140,8 +143,10 @@ def cmd_delete(args) -> int:
                 print("nothing deleted")
                 return 1
         removed = engine.delete_person(person.id)
-        print(f"deleted {person.name}: {removed['samples']} samples, {removed['events']} events")
-        return 0
+        print(f"deleted {person.name}: {removed.samples} samples, {removed.events} events")
+        for problem in removed.problems():
+            print(f"warning: {problem}", file=sys.stderr)
+        return 0 if removed.fully_erased else 1
 
 
 def cmd_identify(args) -> int:

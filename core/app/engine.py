@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,9 +25,9 @@ from core.attendance.book import AttendanceBook, AttendanceRules
 from core.live.recognize import FrameResult, RecognizeOptions, Recognizer, recognize_source
 from core.live.sources import FrameSource
 from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
-from core.base.records import ModelRecord
+from core.base.records import FileProblem, HousekeepingStatus, ModelRecord, PersonDeleted
 from core.base.settings import Settings
-from core.gallery.store import GalleryStore, latest_backup, restore_backup
+from core.gallery.store import GalleryStore, erase_person_from_backups, latest_backup, restore_backup
 
 log = logging.getLogger(__name__)
 
@@ -105,18 +105,29 @@ class Engine:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def housekeeping(self) -> None:
-        """Once a day: a backup of the database, and the retention purge. Never blocks the app."""
+    def housekeeping(self) -> HousekeepingStatus:
+        """Once a day: a backup of the database, the retention purge and the owner-only check. Never blocks
+        the app: what failed is in the status (kept as `housekeeping_status` for the GUI and CLI to show)."""
         from datetime import timedelta
 
+        backup_made = backup_error = purge_error = None
+        purged = 0
         try:
             if self.settings.backups_kept > 0:
-                self.store.auto_backup(self.settings.backups_path, keep=self.settings.backups_kept)
+                backup_made = self.store.auto_backup(self.settings.backups_path, keep=self.settings.backups_kept)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must never stop attendance
+            backup_error = str(exc)
+        try:
             if self.settings.retention_days > 0:
                 cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.retention_days)
-                self.store.purge(cutoff)
-        except Exception as exc:  # noqa: BLE001 - housekeeping must never stop attendance
-            log.warning("Daily backup/retention failed: %s", exc)
+                purged = self.store.purge(cutoff)
+        except Exception as exc:  # noqa: BLE001
+            purge_error = str(exc)
+        self.housekeeping_status = HousekeepingStatus(backup_made, backup_error, purged, purge_error,
+                                                      tuple(self.store.not_owner_only()))
+        for problem in self.housekeeping_status.problems():
+            log.warning("Housekeeping: %s", problem)
+        return self.housekeeping_status
 
     @property
     def device_description(self) -> str:
@@ -266,20 +277,17 @@ class Engine:
                                                self.settings.match_margin)
             return self._matcher
 
-    def delete_person(self, person_id: int) -> dict[str, int]:
-        """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file."""
-        from core.gallery.store import GalleryStore, latest_backup, restore_backup
-
+    def delete_person(self, person_id: int) -> PersonDeleted:
+        """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file.
+        Backups that could not be scrubbed are named in `backups_not_scrubbed`."""
         removed = self.store.delete_person(person_id)
         self.gallery_changed()
-        for backup in sorted(self.settings.backups_path.glob("rollcall-*.db")):
-            try:
-                with GalleryStore(backup) as old:
-                    if any(p.id == person_id for p in old.list_people(include_inactive=True)):
-                        old.delete_person(person_id)
-            except Exception as exc:  # noqa: BLE001 - report, but the live database is already clean
-                log.warning("Could not erase person %s from backup %s: %s", person_id, backup, exc)
-        return removed
+        try:
+            backups = self.settings.backups_path
+        except OSError as exc:
+            return replace(removed, backups_not_scrubbed=(FileProblem(self.settings.data_path, str(exc)),))
+        scrubbed, not_scrubbed = erase_person_from_backups(backups, person_id)
+        return replace(removed, backups_scrubbed=scrubbed, backups_not_scrubbed=not_scrubbed)
 
     def gallery_changed(self) -> None:
         with self._lock:

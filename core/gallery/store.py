@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,14 +34,26 @@ from core.base.errors import (
     InvalidInputError,
     ModelNotFoundError,
     PersonNotFoundError,
+    RollcallError,
     StoreError,
 )
-from core.base.records import EVENT_KINDS, AttendanceEvent, GalleryMatrix, ModelRecord, Person, Sample
+from core.base.records import (
+    EVENT_KINDS,
+    AttendanceEvent,
+    FileProblem,
+    GalleryMatrix,
+    ModelRecord,
+    Person,
+    PersonDeleted,
+    Sample,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_NAME_LEN = 200
 BUSY_TIMEOUT_S = 5.0
+PRIVATE_FILE_MODE = 0o600  # faces are biometric data: the database is the owner's only
+PRIVATE_FOLDER_MODE = 0o700
 _VECTOR_DTYPE = np.dtype("<f4")  # little-endian float32 on disk, whatever the machine
 _SAMPLE_COLUMNS = "id, person_id, source, content_hash, det_prob, face_px, sharpness, created_at"
 _EVENT_SELECT = (
@@ -231,14 +244,29 @@ class GalleryStore:
     @staticmethod
     def _create_private_file(path: Path) -> None:
         if not path.parent.exists():
-            path.parent.mkdir(parents=True, mode=0o700)
-            os.chmod(path.parent, 0o700)
+            path.parent.mkdir(parents=True, mode=PRIVATE_FOLDER_MODE)
+            os.chmod(path.parent, PRIVATE_FOLDER_MODE)
         if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
         try:
-            os.chmod(path, 0o600)  # faces are biometric data: owner only
-        except OSError:
-            pass
+            os.chmod(path, PRIVATE_FILE_MODE)  # faces are biometric data: owner only
+        except OSError as exc:
+            log.warning("Cannot make %s owner-only: %s", path, exc)  # not_owner_only() reports it
+
+    def not_owner_only(self) -> list[FileProblem]:
+        """The database file or its folder where others may read them (a chmod failed or was undone)."""
+        if self.path == ":memory:" or os.name != "posix":
+            return []
+        problems = []
+        for path, wanted in ((self.path, PRIVATE_FILE_MODE), (self.path.parent, PRIVATE_FOLDER_MODE)):
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except OSError as exc:
+                problems.append(FileProblem(path, f"its permissions cannot be read: {exc}"))
+                continue
+            if mode & ~wanted:
+                problems.append(FileProblem(path, f"mode {mode:o}, expected {wanted:o}"))
+        return problems
 
     def _configure(self) -> None:
         try:
@@ -444,19 +472,20 @@ class GalleryStore:
             return self.get_person(person_id)
 
     @_locked
-    def delete_person(self, person_id: int) -> dict[str, int]:
-        """Delete a person and everything about them; returns how many rows of each kind went."""
+    def delete_person(self, person_id: int) -> PersonDeleted:
+        """Delete a person and everything about them; says how many rows of each kind went."""
         with self._tx():
             self.get_person(person_id)
-            counts = {
-                "samples": self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id]),
-                "embeddings": self._scalar("SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id"
-                                           " WHERE s.person_id = ?", [person_id]),
-                "events": self._scalar("SELECT count(*) FROM events WHERE person_id = ?", [person_id]),
-            }
+            deleted = PersonDeleted(
+                person_id=person_id,
+                samples=self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id]),
+                embeddings=self._scalar("SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id"
+                                        " WHERE s.person_id = ?", [person_id]),
+                events=self._scalar("SELECT count(*) FROM events WHERE person_id = ?", [person_id]),
+            )
             self._conn.execute("DELETE FROM people WHERE id = ?", [person_id])  # cascades
         self.erase_freed_space()
-        return counts
+        return deleted
 
     @_locked
     def erase_freed_space(self) -> None:
@@ -818,6 +847,21 @@ class GalleryStore:
         return problems
 
 
+def erase_person_from_backups(folder: Path, person_id: int) -> tuple[tuple[Path, ...], tuple[FileProblem, ...]]:
+    """Delete a person from every backup in `folder` that holds them: (backups scrubbed, backups that failed)."""
+    scrubbed, failed = [], []
+    for backup in sorted(Path(folder).glob("rollcall-*.db")):
+        try:
+            with GalleryStore(backup) as old:
+                if any(p.id == person_id for p in old.list_people(include_inactive=True)):
+                    old.delete_person(person_id)
+                    scrubbed.append(backup)
+        except (RollcallError, OSError) as exc:
+            log.warning("Could not erase person %s from backup %s: %s", person_id, backup, exc)
+            failed.append(FileProblem(backup, str(exc)))
+    return tuple(scrubbed), tuple(failed)
+
+
 def latest_backup(folder: Path | str) -> Path | None:
     backups = sorted(Path(folder).glob("rollcall-*.db"))
     return backups[-1] if backups else None
@@ -840,6 +884,6 @@ def restore_backup(backup: Path | str, database: Path | str) -> Path:
             os.replace(side, kept.with_name(kept.name + suffix))
     tmp = database.with_name(database.name + ".restore")
     shutil.copyfile(backup, tmp)
-    os.chmod(tmp, 0o600)
+    os.chmod(tmp, PRIVATE_FILE_MODE)
     os.replace(tmp, database)
     return kept

@@ -254,11 +254,14 @@ class PeoplePanel(QWidget):
                        "This cannot be undone.", "Delete"):
             return
         try:
-            self.engine.delete_person(person_id)  # also erases them from the backups
+            deleted = self.engine.delete_person(person_id)  # also erases them from the backups
         except RollcallError as exc:
             show_error(self, str(exc))
             return
-        self.status_label.setText(f"Deleted {person.name}.")
+        self.status_label.setText(f"Deleted {person.name}." if deleted.fully_erased
+                                  else f"Deleted {person.name}, but not from every backup.")
+        if not deleted.fully_erased:
+            show_error(self, f"{person.name} is deleted from the database, but " + "; ".join(deleted.problems()))
         self.person_deleted.emit(person_id)
         self._changed()
 
