@@ -66,6 +66,7 @@ class Engine:
         self._embedders: dict[str, Embedder | OnnxEmbedder] = {}
         self._matcher: GalleryMatcher | None = None
         self._active_model_id: str | None = None
+        self.embed_fallback_reason: str | None = None  # why ONNX Runtime was planned but torch runs
         self.housekeeping()
 
     # ---- lifecycle ----
@@ -205,14 +206,25 @@ class Engine:
             if model_id not in self._embedders:
                 _, info = self.model_info(model_id)
                 embedder = None
-                if choose_backend(self.device, str(self.settings.extra.get("embed_backend", "auto"))) == "onnx":
+                if self.planned_embed_backend() == "onnx":
                     try:
                         embedder = OnnxEmbedder(self._onnx_file(model_id), info)
                     except Exception as exc:  # noqa: BLE001 - any export/runtime failure falls back to torch
-                        log.warning("ONNX Runtime embedder unavailable for %s (%s: %s); using torch.",
-                                    model_id, type(exc).__name__, exc)
+                        self.embed_fallback_reason = f"{type(exc).__name__}: {exc}"
+                        log.warning("ONNX Runtime embedder unavailable for %s (%s); using torch.",
+                                    model_id, self.embed_fallback_reason)
                 self._embedders[model_id] = embedder or Embedder(self._shared_network(model_id), info)
             return self._embedders[model_id]
+
+    def planned_embed_backend(self) -> str:
+        """"onnx" or "torch": the embedder backend this device and the settings call for."""
+        return choose_backend(self.device, str(self.settings.extra.get("embed_backend", "auto")))
+
+    @property
+    def embed_backend(self) -> str:
+        """The backend the active model's embedder really runs on; after a fallback to torch,
+        `embed_fallback_reason` says why."""
+        return self.embedder().backend
 
     def _onnx_file(self, model_id: str) -> Path:
         """The cached ONNX export of a model's checked weights, exported on first use."""
