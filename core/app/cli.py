@@ -44,33 +44,19 @@ def _parse_day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, today or yesterday") from None
 
 
-class ProgressLine:
-    """A one-line progress bar on stderr when it is a terminal, periodic lines otherwise."""
+def _progress(label: str, total: int | None = None):
+    """A tqdm progress bar on stderr; left out when stderr is not a terminal (logs stay clean)."""
+    from tqdm import tqdm
 
-    def __init__(self, label: str, total: int | None):
-        self.label, self.total = label, total
-        self.tty = sys.stderr.isatty()
-        self._last = -1
+    return tqdm(total=total, desc=label, file=sys.stderr, disable=None, dynamic_ncols=True, leave=False)
 
-    def update(self, done: int, extra: str = "") -> None:
-        if self.total:
-            pct = int(100 * done / self.total)
-            if not self.tty and pct // 10 == self._last // 10 and done != self.total:
-                return
-            self._last = pct
-            bar = "#" * (pct // 4)
-            text = f"{self.label} [{bar:<25}] {done}/{self.total} {extra}"
-        else:
-            text = f"{self.label} {done} {extra}"
-        if self.tty:
-            sys.stderr.write("\r" + text[:120].ljust(120))
-        else:
-            sys.stderr.write(text + "\n")
-        sys.stderr.flush()
 
-    def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
+def _advance(bar, done: int, total: int | None = None, extra: str = "") -> None:
+    if total is not None:
+        bar.total = total
+    bar.update(done - bar.n)
+    if extra:
+        bar.set_postfix_str(extra, refresh=False)
 
 
 def _print_report(report) -> None:
@@ -106,14 +92,11 @@ def cmd_import(args) -> int:
     from core.gallery.enroll import Enroller
 
     with _engine(args) as engine:
-        bar = None
         report = None
-        for step in engine.enroller().import_tree(Path(args.folder)):
-            bar = bar or ProgressLine("import", step.total)
-            bar.update(step.done, Path(step.current).name if step.current else "")
-            report = step.report
-        if bar:
-            bar.close()
+        with _progress("import") as bar:
+            for step in engine.enroller().import_tree(Path(args.folder)):
+                _advance(bar, step.done, step.total, Path(step.current).name if step.current else "")
+                report = step.report
         _print_report(report)
         return 0
 
@@ -188,27 +171,21 @@ def cmd_recognize(args) -> int:
             options.require_liveness = True
         with open_source(args.source, stop_event=stop,
                          on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source:
-            total = source.frame_count
-            bar = ProgressLine("frames", total) if total else None
             marked = 0
-            try:
-                for result in engine.recognize(source, options):
-                    for event in result.events:
-                        who = event.person_name or "unknown"
-                        if event.kind != "unknown":
-                            marked += 1
-                        line = f"{event.time:%Y-%m-%d %H:%M:%S} {event.kind:<9} {who} ({event.similarity:.2f})"
-                        if bar and bar.tty:
-                            sys.stderr.write("\r" + " " * 120 + "\r")
-                        print(line, flush=True)
-                    if bar:
-                        bar.update(result.frame.index + 1)
-                    if args.max_frames and result.frame.index + 1 >= args.max_frames:
-                        break
-            except KeyboardInterrupt:
-                stop.set()
-            if bar:
-                bar.close()
+            with _progress("frames", source.frame_count or None) as bar:
+                try:
+                    for result in engine.recognize(source, options):
+                        for event in result.events:
+                            who = event.person_name or "unknown"
+                            if event.kind != "unknown":
+                                marked += 1
+                            bar.write(f"{event.time:%Y-%m-%d %H:%M:%S} {event.kind:<9} {who} ({event.similarity:.2f})",
+                                      file=sys.stdout)
+                        _advance(bar, result.frame.index + 1)
+                        if args.max_frames and result.frame.index + 1 >= args.max_frames:
+                            break
+                except KeyboardInterrupt:
+                    stop.set()
         print(f"{marked} marked")
         return 0
 
@@ -240,14 +217,9 @@ def cmd_eval(args) -> int:
     from core.app.verify import evaluate_pairs
 
     with _engine(args) as engine:
-        bar = ProgressLine("images", None)
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done)
-
-        report, notes = evaluate_pairs(engine, Path(args.pairs), Path(args.images), progress=progress)
-        bar.close()
+        with _progress("images") as bar:
+            report, notes = evaluate_pairs(engine, Path(args.pairs), Path(args.images),
+                                           progress=lambda done, total: _advance(bar, done, total))
         for note in notes:
             print(f"note: {note}")
         figures = report.to_json()
@@ -303,9 +275,8 @@ def cmd_models(args) -> int:
 
 def cmd_activate(args) -> int:
     with _engine(args) as engine:
-        bar = ProgressLine("re-embedding", None)
-        engine.activate_model(args.model, progress=lambda p: (setattr(bar, "total", p.total), bar.update(p.done)))
-        bar.close()
+        with _progress("re-embedding") as bar:
+            engine.activate_model(args.model, progress=lambda step: _advance(bar, step.done, step.total))
         print(f"active model: {args.model}")
         return 0
 

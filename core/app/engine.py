@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from core.base.cancel import CancelCheck
 from core.vision.detect import FaceDetector
 from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
@@ -31,7 +32,6 @@ from core.gallery.store import GalleryStore, erase_person_from_backups, latest_b
 
 log = logging.getLogger(__name__)
 
-CancelCheck = Callable[[], bool]
 
 # Loaded networks shared by every Engine in the process, keyed by model, weights file and checksum.
 _NETWORKS: dict[tuple[str, str, str], object] = {}
@@ -70,13 +70,6 @@ class Engine:
         self.housekeeping()
 
     # ---- lifecycle ----
-
-    @classmethod
-    def open(cls, home: Path | None = None, settings: Settings | None = None) -> "Engine":
-        settings = settings or Settings.load()
-        if home is not None:
-            settings.data_dir = str(home)
-        return cls(settings)
 
     def close(self) -> None:
         self.store.close()

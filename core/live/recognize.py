@@ -22,11 +22,12 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
 
+from core.base.cancel import CancelCheck
 from core.attendance.book import AttendanceBook, AttendanceRules
 from core.gallery.parts import PipelineParts
 from core.base.errors import PersonNotFoundError
@@ -37,8 +38,6 @@ from core.vision.liveness import LivenessChecker
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 
 log = logging.getLogger(__name__)
-
-CancelCheck = Callable[[], bool]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QFileDialog, QHeaderView, QLabel, QLineEdit, QPro
 from core.app.engine import Engine
 from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
 from core.base.errors import DuplicateNameError, EnrollmentError
-from core.vision.images import to_rgb
+from core.vision.images import photo_file_filter, to_rgb
 
 from ..dialogs import ADD_TO_EXISTING, KEEP_SEPARATE, ask_duplicate_name, show_error
 from ..live import ImageMailbox, iter_frames, open_view_source
@@ -25,7 +25,7 @@ from ..widgets import (Card, Overlay, SourcePicker, ThumbnailStrip, VideoView, h
 from ..workers import Worker, user_message
 
 CAPTURE_GAP_S = 0.6  # between accepted samples, so they differ a little
-PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
+PHOTO_FILTER = photo_file_filter()
 
 # EnrollmentError.reason -> what the person in front of the camera should do
 GUIDANCE = {

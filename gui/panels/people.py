@@ -14,13 +14,14 @@ from core.app.engine import Engine
 from core.gallery.enroll import EnrollReport, Enroller, Refusal
 from core.base.errors import DuplicateNameError, EnrollmentError, ImageError, RollcallError
 from core.base.records import Person
+from core.vision.images import photo_file_filter
 
 from ..dialogs import confirm, show_error
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
 from ..workers import Worker
 
 LIST_THUMB = 44
-PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
+PHOTO_FILTER = photo_file_filter()
 
 
 def add_photos(engine: Engine, person_id: int, paths: list[Path], cancel: Callable[[], bool]) -> EnrollReport:
