@@ -241,6 +241,8 @@ def cmd_eval(args) -> int:
             bar.total = total
             bar.update(done)
 
+        if _eval_fused(engine, args, progress, bar):  # a fused model: its members and the fusion side by side
+            return 0
         report, notes = evaluate_pairs(engine, Path(args.pairs), Path(args.images), progress=progress)
         bar.close()
         for note in notes:
@@ -260,6 +262,23 @@ def cmd_eval(args) -> int:
             Path(args.json).write_text(json.dumps(figures, indent=2))
             print(f"figures: {args.json}")
         return 0
+
+
+def _eval_fused(engine, args, progress, bar) -> bool:
+    from core.app import fusion_eval
+
+    side = fusion_eval.evaluate_side_by_side(engine, Path(args.pairs), Path(args.images), progress)
+    if side is None:
+        return False
+    bar.close()
+    for line in [*(f"note: {n}" for n in side.notes), *fusion_eval.side_by_side_lines(side)]:
+        print(line)
+    plot = fusion_eval.save_side_by_side_plot(side, Path(args.plot), f"{engine.active_model_id()} on {Path(args.pairs).name}")
+    print(f"ROC plot: {plot}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(fusion_eval.side_by_side_json(side), indent=2))
+        print(f"figures: {args.json}")
+    return True
 
 
 def cmd_models(args) -> int:
@@ -285,6 +304,9 @@ def cmd_models(args) -> int:
             if record.id not in BUILTIN_MODELS:
                 mark = "*" if record.id == active else " "
                 print(f"{mark} {record.id:<20} {record.embedding_size}-d  fine-tuned from {record.parent_id}")
+        from core.app.fusion_setup import status_lines
+
+        print("\n".join(status_lines(engine)))
         return 0
 
 

@@ -266,8 +266,15 @@ def _centered_text(canvas: np.ndarray, text: str, center_x: int, baseline_y: int
     cv2.putText(canvas, text, (center_x - width // 2, baseline_y), _FONT, scale, _BLACK, thickness, cv2.LINE_AA)
 
 
-def render_roc(report: VerificationReport, title: str, size: int = 600) -> np.ndarray:
-    """The ROC curve as a BGR image: axes, ticks 0..1, diagonal, curve and a summary box."""
+OTHER_COLORS = ((40, 160, 40), (40, 40, 210), (160, 40, 160))  # BGR: green, red, purple
+
+
+def render_roc(report: VerificationReport, title: str, size: int = 600,
+               others: tuple[tuple[str, VerificationReport], ...] = (), label: str = "") -> np.ndarray:
+    """The ROC curve as a BGR image: axes, ticks 0..1, diagonal, curve and a summary box.
+
+    others: more (name, report) curves on the same axes, with a legend (`label` names the main one);
+    the summary box describes the main report."""
     canvas = np.full((size, size, 3), 255, dtype=np.uint8)
     left, right, top, bottom = 80, size - 30, 60, size - 70
     plot_w, plot_h = right - left, bottom - top
@@ -293,6 +300,14 @@ def render_roc(report: VerificationReport, title: str, size: int = 600) -> np.nd
     cv2.rectangle(canvas, (left, top), (right, bottom), _BLACK, 1)
     xs, ys = to_px(np.r_[report.roc_fpr, 1.0], np.r_[report.roc_tpr, 1.0])
     cv2.polylines(canvas, [np.stack([xs, ys], axis=1).reshape(-1, 1, 2)], False, CURVE_COLOR, 2, cv2.LINE_AA)
+    for row, (name, other) in enumerate(((label, report), *others) if others else ()):
+        color = CURVE_COLOR if row == 0 else OTHER_COLORS[(row - 1) % len(OTHER_COLORS)]
+        if row:
+            ox, oy = to_px(np.r_[other.roc_fpr, 1.0], np.r_[other.roc_tpr, 1.0])
+            cv2.polylines(canvas, [np.stack([ox, oy], axis=1).reshape(-1, 1, 2)], False, color, 2, cv2.LINE_AA)
+        y = top + 22 + 22 * row
+        cv2.line(canvas, (left + 12, y - 5), (left + 40, y - 5), color, 3)
+        cv2.putText(canvas, f"{name}  AUC {other.auc:.4f}", (left + 48, y), _FONT, 0.45, _BLACK, 1, cv2.LINE_AA)
 
     _centered_text(canvas, title, size // 2, 35, 0.7, 2)
     _centered_text(canvas, "False accept rate", (left + right) // 2, size - 22, 0.6)
@@ -318,11 +333,12 @@ def render_roc(report: VerificationReport, title: str, size: int = 600) -> np.nd
     return canvas
 
 
-def save_roc_plot(report: VerificationReport, path: Path, title: str) -> Path:
-    """Write the ROC curve as a ~600x600 PNG."""
+def save_roc_plot(report: VerificationReport, path: Path, title: str,
+                  others: tuple[tuple[str, VerificationReport], ...] = (), label: str = "") -> Path:
+    """Write the ROC curve (and `others` on the same axes) as a ~600x600 PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(".png", render_roc(report, title))
+    ok, encoded = cv2.imencode(".png", render_roc(report, title, others=others, label=label))
     if not ok:
         raise OSError(f"Could not encode the ROC plot for {path}.")
     path.write_bytes(encoded.tobytes())  # works with non-ASCII paths, unlike cv2.imwrite on Windows

@@ -60,6 +60,7 @@ class Settings:
     # matching
     match_threshold: float = 0.55  # cosine similarity a face must reach to be anyone
     match_margin: float = 0.05  # best person must beat the second-best by this much
+    strangers_per_1000: float = 10.0  # target: strangers marked as someone, per 1,000; sets the threshold
     # attendance
     cooldown_minutes: float = 10.0  # no second event for a person within this time
     checkout_mode: bool = False  # also record the last sighting of the day as check-out
@@ -72,7 +73,7 @@ class Settings:
     # compute
     device: str = "auto"  # auto, cpu, cuda, mps
     torch_threads: int = 0  # 0 = let Rollcall choose
-    active_model: str = "facenet-keras-128"
+    active_model: str = "facenet-keras-128+sface"  # FaceNet fused with SFace
     # camera
     camera_index: int = 0
     camera_width: int = 640
