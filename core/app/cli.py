@@ -158,7 +158,10 @@ def cmd_identify(args) -> int:
                 status = 1
                 continue
             faces = engine.detector.detect(rgb)
-            results = matcher.match(engine.embedder().embed([f.crop for f in faces])) if faces else []
+            from core.vision.fused import model_input
+
+            embedder = engine.embedder()
+            results = matcher.match(embedder.embed([model_input(embedder, rgb, f) for f in faces])) if faces else []
             if not faces and not args.json:
                 print(f"{path}: no face found")
             for face, result in zip(faces, results):

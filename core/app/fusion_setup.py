@@ -215,3 +215,10 @@ def status_lines(engine: "Engine") -> list[str]:
     if estimate is not None:
         lines.append(f"matching ({engine.matcher().model_id}): {estimate.describe()}, margin {engine.matcher().margin:.3f}")
     return lines
+
+
+def keep_fusion(engine: "Engine", model_id: str) -> str:
+    """The model to activate for a new FaceNet version: fused with SFace when the active model is fused."""
+    if fused_members(engine.active_model_id()) and not fused_members(model_id) and model_id != SFACE_MODEL:
+        return fused_counterpart(model_id)
+    return model_id
