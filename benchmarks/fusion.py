@@ -86,6 +86,13 @@ def main() -> int:
 
     rows = {"FaceNet": cos["facenet"], "SFace": cos["sface"], "SFace from 160 crop": cos["sface_from_crop"],
             "fused": fused("facenet", "sface"), "fused (SFace from 160 crop)": fused("facenet", "sface_from_crop")}
+    for name, embedder, crops in (("FaceNet", facenet, faces["facenet"]), ("SFace", sface, faces["sface"])):
+        for batch in (1, 8):
+            embedder.embed(crops[:batch])  # warm
+            t0 = time.perf_counter()
+            for start in range(0, 64, batch):
+                embedder.embed(crops[start:start + batch])
+            print(f"{name}: {(time.perf_counter() - t0) / 64 * 1000:.1f} ms per face at batch {batch}")
     print(f"\n{'model':<30} {'accuracy':>9} {'AUC':>8} {'TAR@1e-3':>9}")
     for name, scores in rows.items():
         r = verification_report(scores, same)

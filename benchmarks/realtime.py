@@ -38,6 +38,7 @@ CONFIGS = {
     # name: how the child runs it
     "rollcall": {"pipeline": "rollcall"},  # the defaults: ONNX Runtime, detect every 3rd frame, decode thread
     "rollcall-torch": {"pipeline": "rollcall", "embed_backend": "torch", "detect_backend": "torch"},
+    "rollcall-facenet": {"pipeline": "rollcall", "model": "facenet-keras-128"},  # FaceNet alone, not fused
     "rollcall-every1": {"pipeline": "rollcall", "detect_every": 1},
     "rollcall-every3": {"pipeline": "rollcall", "detect_every": 3},
     "rollcall-every10": {"pipeline": "rollcall", "detect_every": 10},
@@ -75,7 +76,8 @@ def child_rollcall(payload: dict) -> dict:
     from core.live.sources import VideoFileSource
 
     video = Path(payload["video"])
-    engine = Engine(Settings(torch_threads=int(payload.get("threads", 0))))
+    engine = Engine(Settings(torch_threads=int(payload.get("threads", 0)),
+                             active_model=payload.get("model", Settings().active_model)))
     enroller = engine.enroller()
     enroll = C.read_frames(C.HAMILTON, C.ENROLL_FRAMES)
     candidates = [enroller.candidate_from_frame(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), f"hamilton#{i}")

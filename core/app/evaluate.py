@@ -270,10 +270,10 @@ OTHER_COLORS = ((40, 160, 40), (40, 40, 210), (160, 40, 160))  # BGR: green, red
 
 
 def render_roc(report: VerificationReport, title: str, size: int = 600,
-               others: tuple[tuple[str, VerificationReport], ...] = (), label: str = "") -> np.ndarray:
+               others: tuple[tuple[str, VerificationReport], ...] = (), main_name: str = "") -> np.ndarray:
     """The ROC curve as a BGR image: axes, ticks 0..1, diagonal, curve and a summary box.
 
-    others: more (name, report) curves on the same axes, with a legend (`label` names the main one);
+    others: more (name, report) curves on the same axes, with a legend (`main_name` names the main one);
     the summary box describes the main report."""
     canvas = np.full((size, size, 3), 255, dtype=np.uint8)
     left, right, top, bottom = 80, size - 30, 60, size - 70
@@ -300,7 +300,7 @@ def render_roc(report: VerificationReport, title: str, size: int = 600,
     cv2.rectangle(canvas, (left, top), (right, bottom), _BLACK, 1)
     xs, ys = to_px(np.r_[report.roc_fpr, 1.0], np.r_[report.roc_tpr, 1.0])
     cv2.polylines(canvas, [np.stack([xs, ys], axis=1).reshape(-1, 1, 2)], False, CURVE_COLOR, 2, cv2.LINE_AA)
-    for row, (name, other) in enumerate(((label, report), *others) if others else ()):
+    for row, (name, other) in enumerate(((main_name, report), *others) if others else ()):
         color = CURVE_COLOR if row == 0 else OTHER_COLORS[(row - 1) % len(OTHER_COLORS)]
         if row:
             ox, oy = to_px(np.r_[other.roc_fpr, 1.0], np.r_[other.roc_tpr, 1.0])
@@ -334,11 +334,11 @@ def render_roc(report: VerificationReport, title: str, size: int = 600,
 
 
 def save_roc_plot(report: VerificationReport, path: Path, title: str,
-                  others: tuple[tuple[str, VerificationReport], ...] = (), label: str = "") -> Path:
+                  others: tuple[tuple[str, VerificationReport], ...] = (), main_name: str = "") -> Path:
     """Write the ROC curve (and `others` on the same axes) as a ~600x600 PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(".png", render_roc(report, title, others=others, label=label))
+    ok, encoded = cv2.imencode(".png", render_roc(report, title, others=others, main_name=main_name))
     if not ok:
         raise OSError(f"Could not encode the ROC plot for {path}.")
     path.write_bytes(encoded.tobytes())  # works with non-ASCII paths, unlike cv2.imwrite on Windows

@@ -126,4 +126,4 @@ def save_side_by_side_plot(side: SideBySide, path: Path, title: str) -> Path:
     from core.app.evaluate import save_roc_plot
 
     others = tuple(zip(side.names[:-1], side.reports[:-1]))
-    return save_roc_plot(side.reports[-1], path, title, others=others, label=side.names[-1])
+    return save_roc_plot(side.reports[-1], path, title, others=others, main_name=side.names[-1])
