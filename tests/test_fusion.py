@@ -197,3 +197,31 @@ def test_open_set_at_the_apps_own_threshold(fused_engine, faces):
     result = identify_set(fused_engine, dataset, refused=refused)
     assert result.strangers_per_1000 <= 20.0, result.lines()
     assert result.top1 >= 0.94, result.lines()
+
+
+def test_a_fine_tuned_facenet_is_fused_the_same_way(fused_engine, default_weights, tmp_path, faces):
+    """A new FaceNet version (registered as a training run does) activated from the fused model stays fused."""
+    import json
+    from datetime import datetime, timezone
+
+    from core.app.fusion_setup import keep_fusion
+    from core.base.records import ModelRecord
+
+    _enroll_dev(fused_engine, people=3, photos=2)
+    target = tmp_path / "ft-copy.pt"
+    shutil.copy(default_weights, target)
+    sha = json.loads(default_weights.with_name(default_weights.name + ".json").read_text())["sha256"]
+    base = fused_engine.ensure_model_record(FACENET_MODEL)
+    fused_engine.store.register_model(ModelRecord(
+        "ft-copy", "copy", base.base, base.id, base.embedding_size, str(target), datetime.now(timezone.utc),
+        settings={**base.settings, "sha256": sha}, metrics={}))
+    chosen = keep_fusion(fused_engine, "ft-copy")
+    assert chosen == "ft-copy+sface"
+    fused_engine.activate_model(chosen)
+    record = fused_engine.store.get_model(chosen)
+    assert record.parent_id == FUSED_MODEL and record.embedding_size == 256
+    matcher = fused_engine.matcher()
+    assert matcher.scale is not None and matcher.people_count == 3
+    assert len(fused_engine.store.gallery("ft-copy")) == 6  # FaceNet re-embedded under the new version
+    fused_engine.activate_model(record.parent_id)  # roll back: the parent fusion
+    assert fused_engine.matcher().model_id == FUSED_MODEL

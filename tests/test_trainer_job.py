@@ -26,12 +26,13 @@ from trainer.cli import add_train_parser, progress_line, run_train
 from trainer.data import Augment, CropSource, PKSampler, split_samples
 from trainer.job import COLLAPSE_PATIENCE, TrainConfig, TrainProgress, activate, roll_back, run_training
 
+# These tests train and switch FaceNet versions, so they run on FaceNet alone (not the fused default).
 TINY = dict(P=4, K=2, epochs=1, steps_per_epoch=2, frozen_blocks=7)  # only the head trains: ~1 s a step
 
 
 def enroll_people(folder: Path, count: int, default_weights: Path) -> Path:
     """A gallery of `count` dev people with all 8 photos each; returns the database file."""
-    engine = Engine(Settings(data_dir=str(folder)), registry=ModelRegistry(MODELS_CACHE))
+    engine = Engine(Settings(data_dir=str(folder), active_model=DEFAULT_MODEL), registry=ModelRegistry(MODELS_CACHE))
     try:
         enroller = engine.enroller()
         for person in dev_people()[:count]:
@@ -57,7 +58,7 @@ def engine_from(database: Path, tmp_path: Path) -> Engine:
             os.symlink(MODELS_CACHE / name, models / name)
         except OSError:
             (shutil.copytree if name == "lfw" else shutil.copy)(MODELS_CACHE / name, models / name)
-    return Engine(Settings(data_dir=str(home)), registry=ModelRegistry(models))
+    return Engine(Settings(data_dir=str(home), active_model=DEFAULT_MODEL), registry=ModelRegistry(models))
 
 
 def written(engine: Engine) -> set[str]:
