@@ -12,7 +12,7 @@ import numpy as np
 from core.app.evaluate import VerificationReport, read_pairs, verification_report
 from core.gallery.fusion import ScoreScale
 from core.vision.detect import DetectedFace, FaceDetector, central_face
-from core.vision.fused import FusedEmbedder, facenet_input, sface_input, template_landmarks
+from core.vision.fused import FusedEmbedder, FusedInput, facenet_input, sface_input, template_landmarks
 from core.vision.images import load_image
 
 Progress = Callable[[int, int], None]
@@ -79,8 +79,6 @@ def evaluate_fused_pairs(embedder: FusedEmbedder, scale: ScoreScale, detector: F
     paths = sorted({p.path_a for p in pairs} | {p.path_b for p in pairs})
     index = {path: i for i, path in enumerate(paths)}
     faces = prepare_faces(detector, paths, embedder.info.crop_margin, progress)
-    from core.vision.fused import FusedInput
-
     vectors = embedder.embed([FusedInput((faces.facenet[i], faces.sface[i])) for i in range(len(paths))])
     a = np.array([index[p.path_a] for p in pairs])
     b = np.array([index[p.path_b] for p in pairs])

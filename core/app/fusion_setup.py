@@ -151,7 +151,7 @@ def score_scale(engine: "Engine", members: tuple[str, ...]) -> ScoreScale:
 
 def decision(engine: "Engine", model_id: str) -> tuple[float, float]:
     """(threshold floor, margin) on the model's own score scale."""
-    family = fused_members(model_id) and FUSED_MODEL or model_id
+    family = FUSED_MODEL if fused_members(model_id) else model_id  # a fine-tuned fusion decides as the default
     if family in DECISIONS:
         return DECISIONS[family]
     return engine.settings.match_threshold, engine.settings.match_margin  # FaceNet cosines

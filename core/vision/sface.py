@@ -54,7 +54,7 @@ def alignment_matrix(landmarks: np.ndarray) -> np.ndarray:
     """The 2x3 similarity transform taking MTCNN's 5 landmarks onto the template."""
     points = np.asarray(landmarks, np.float32).reshape(5, 2)
     matrix, _ = cv2.estimateAffinePartial2D(points, ARCFACE_TEMPLATE, method=cv2.LMEDS)
-    if matrix is None:  # degenerate landmarks (all on one point): scale the box onto the template
+    if matrix is None:  # degenerate landmarks (all on one point)
         raise ValueError("The 5 landmarks do not define a face (they coincide).")
     return matrix
 
