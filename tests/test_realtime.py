@@ -8,6 +8,8 @@ import threading
 
 import cv2
 import numpy as np
+
+from core.app.fusion_setup import facenet_of
 import pytest
 
 from core.vision.detect import crop_face
@@ -101,7 +103,7 @@ class _Face:
 def test_onnx_embedder_matches_torch(engine, monkeypatch):
     from core.vision.embed import Embedder
 
-    embedder = engine.embedder()
+    embedder = engine.embedder(facenet_of(engine.active_model_id()))  # the fused default's FaceNet
     if embedder.backend != "onnx":
         pytest.skip("onnxruntime is not installed")
     torch_embedder = Embedder(engine.load_network(engine.active_model_id()), embedder.info)
@@ -115,7 +117,7 @@ def test_onnx_embedder_matches_torch(engine, monkeypatch):
 
 def test_embedder_backend_can_be_forced_to_torch(engine, monkeypatch):
     monkeypatch.setenv("ROLLCALL_EMBED_BACKEND", "torch")
-    assert engine.embedder().backend == "torch"
+    assert engine.embedder(facenet_of(engine.active_model_id())).backend == "torch"
 
 
 def test_onnx_detector_matches_torch(faces):
