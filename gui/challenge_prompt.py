@@ -9,7 +9,7 @@ seconds. Switched off with Settings > "Ask recognised people to move their head"
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPolygonF
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPolygonF
 from PySide6.QtWidgets import QWidget
 
 from core.live.challenge import ChallengePrompt
@@ -42,8 +42,19 @@ def arrow_polygon(move: HeadMove, box: QRectF) -> QPolygonF:
     return QPolygonF([QPointF(box.left() + x * w, box.top() + y * h) for x, y in unit])
 
 
+def fitted(font: QFont, text: str, width: float, largest: int, smallest: int) -> QFont:
+    """`font` at the largest pixel size (from `largest` down to `smallest`) at which `text` fits `width`."""
+    fitted_font = QFont(font)
+    for size in range(largest, smallest - 1, -1):
+        fitted_font.setPixelSize(size)
+        if QFontMetrics(fitted_font).horizontalAdvance(text) <= width:
+            break
+    return fitted_font
+
+
 class ChallengePromptOverlay(QWidget):
-    """Lies over the top of its parent (the video view) and follows its size; hidden when idle."""
+    """Lies over the bottom of its parent (the video view), below the face, and follows its size;
+    hidden when idle."""
 
     def __init__(self, parent: QWidget):
         super().__init__(parent)
@@ -80,7 +91,7 @@ class ChallengePromptOverlay(QWidget):
     def _fit(self) -> None:
         parent = self.parentWidget()
         height = max(150, min(230, int(parent.height() * 0.34)))
-        self.setGeometry(0, 0, parent.width(), height)
+        self.setGeometry(0, parent.height() - height, parent.width(), height)
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
         prompt = self._prompt
@@ -106,25 +117,24 @@ class ChallengePromptOverlay(QWidget):
         text_width = panel.right() - left - 24
         font = QFont(self.font())
         font.setBold(True)
-        font.setPixelSize(max(16, int(panel.height() * 0.13)))
+        greeting = f"{self._name}, one more check" if self._name else "One more check"
+        step = f"{greeting}  ·  step {prompt.step + 1} of {prompt.steps}"
+        font = fitted(font, step, text_width, max(16, int(panel.height() * 0.13)), 12)
         painter.setFont(font)
         painter.setPen(QColor("#cbd5e1"))
-        greeting = f"{self._name}, one more step" if self._name else "One more step"
-        step = f"{greeting}  ·  {prompt.step + 1} of {prompt.steps}"
         painter.drawText(QRectF(left, panel.top() + 14, text_width, font.pixelSize() * 1.5),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, step)
 
-        big = QFont(font)
-        big.setPixelSize(max(24, int(panel.height() * 0.25)))
+        big = fitted(font, self.instruction(), text_width, max(24, int(panel.height() * 0.25)), 18)
         painter.setFont(big)
         painter.setPen(QColor("white"))
         instruction_top = panel.top() + 14 + font.pixelSize() * 1.5
         painter.drawText(QRectF(left, instruction_top, text_width, big.pixelSize() * 1.4),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.instruction())
 
-        small = QFont(font)
-        small.setBold(False)
-        small.setPixelSize(max(13, int(panel.height() * 0.09)))
+        plain = QFont(font)
+        plain.setBold(False)
+        small = fitted(plain, HINT, text_width, max(13, int(panel.height() * 0.09)), 11)
         painter.setFont(small)
         painter.setPen(QColor("#cbd5e1"))
         hint_top = instruction_top + big.pixelSize() * 1.4

@@ -57,7 +57,7 @@ def main() -> int:
     recognize.source_picker.set_spec(str(VIDEO), f"Demo video ({VIDEO.name})")
     recognize.start()
     prompt = recognize.challenge_prompt
-    shown = wait_until(lambda: prompt.isVisible() and recognize.view.frames_shown > 0, 60)
+    shown = wait_until(lambda: prompt.isVisible() and prompt.prompt.remaining_s < 6.5, 60)
     wait(150)
     if shown:
         DOCS.mkdir(exist_ok=True)

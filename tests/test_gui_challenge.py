@@ -37,6 +37,7 @@ def test_the_prompt_shows_over_the_video_and_hides_when_done(qtbot):
     prompt.show_prompt(ChallengePrompt(HeadMove.TURN_LEFT, 0, 2, 4.6, 6.0), "Ada")
     assert prompt.isVisible() and prompt.instruction() == "Turn your head to your left"
     assert prompt.width() == view.width() and 150 <= prompt.height() <= 230
+    assert prompt.geometry().bottom() == view.rect().bottom()  # below the face, over the bottom of the video
     image = prompt.grab().toImage()
     colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 4) for y in range(0, image.height(), 4)}
     assert ACCENT.name() in colours  # the arrow and the time bar

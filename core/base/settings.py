@@ -241,6 +241,7 @@ class LivenessSettings(_Section):
     challenge_lift: float = 0.08  # drop of the nose towards the eye line that looking up needs (share of eyes-to-mouth)
     challenge_parallax: float = 0.15  # nose off the plane of eyes and mouth a step needs (inter-ocular distances)
     challenge_hold: int = 2  # detections in a row a step must hold
+    challenge_neutral_frames: int = 3  # detections whose median landmarks are the neutral pose
     challenge_min_face_px: int = 60  # smaller faces are not judged (landmark noise)
     challenge_retry_s: float = 3.0  # pause after a failed challenge before the next one
     challenge_once_per_day: bool = True  # a person who passed today is not asked again today

@@ -43,6 +43,7 @@ class Challenge:
     rules: LivenessSettings
     person_id: int | None = None
     neutral: np.ndarray | None = None
+    _first: list[np.ndarray] = field(default_factory=list)  # the first detections, for the neutral pose
     step: int = 0
     held: int = 0  # detections in a row the current step has held
     flat_moves: int = 0  # detections that moved the asked way without parallax (a picture turned)
@@ -73,7 +74,10 @@ class Challenge:
         if self.expired(now, looks_flat):
             return self.outcome
         if self.neutral is None:
-            self.neutral = np.asarray(landmarks, np.float32).reshape(5, 2).copy()
+            # The neutral pose: the median of the first few detections (one frame's landmarks jitter).
+            self._first.append(np.asarray(landmarks, np.float32).reshape(5, 2).copy())
+            if len(self._first) >= max(1, self.rules.challenge_neutral_frames):
+                self.neutral = np.median(np.stack(self._first), axis=0)
             return None
         change = PoseChange.between(self.neutral, landmarks)
         move = self.moves[self.step]
