@@ -98,6 +98,10 @@ def run(photos: int | None, seconds: float, fps: float, cache: Path | None = Non
             row[f"{instrument}_outcomes"] = {o: sum(v.outcome == o for v in tried) for o in {v.outcome for v in tried}}
             row[f"accepted_{instrument}"] = [v.name for v in tried if v.accepted]
         figures["variants"][name] = row
+    peaks = {kind: max((pa.peak_parallax(o, rules) for o in attacks if o.presentation.attack == kind), default=0.0)
+             for kind in ("print", "screen")}
+    figures["largest_attack_parallax"] = peaks  # held for challenge_hold detections; a step needs challenge_parallax
+    figures["parallax_needed"] = rules.challenge_parallax
     figures["seconds"] = round(time.perf_counter() - t0, 1)
     return figures
 
@@ -118,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:>20}: APCER print {row['APCER_print']:.1%} ({row['print_presentations']}), "
               f"screen {row['APCER_screen']:.1%} ({row['screen_presentations']}); BPCER {row['BPCER']:.1%}; "
               f"median time to pass {median:.2f} s" if median is not None else f"{name}: nobody passed")
+    peaks = figures["largest_attack_parallax"]
+    print(f"largest nose parallax an attack held: print {peaks['print']:.3f}, screen {peaks['screen']:.3f} "
+          f"(a step needs {figures['parallax_needed']:.2f} inter-ocular distances)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0

@@ -26,7 +26,7 @@ import numpy as np
 from core.base.records import ChallengeOutcome
 from core.base.settings import LivenessSettings
 from core.live.challenge import Challenge
-from core.vision.challenge import HeadMove
+from core.vision.challenge import HeadMove, PoseChange
 from core.vision.detect import central_face
 from core.vision.liveness import LivenessChecker
 
@@ -243,3 +243,22 @@ def passive_only(observed: Observed) -> Verdict:
         if verdict is True:
             return Verdict(presentation.name, presentation.attack, True, "passed", i / presentation.fps)
     return Verdict(presentation.name, presentation.attack, False, "failed", len(observed.passive) / presentation.fps)
+
+
+def peak_parallax(observed: Observed, rules: LivenessSettings) -> float:
+    """The largest nose parallax, in any direction a step can ask for, that a presentation held
+    for `challenge_hold` detections in a row against its neutral pose: how close it came."""
+    first = [lm for lm, px in zip(observed.landmarks, observed.face_px)
+             if lm is not None and px >= rules.challenge_min_face_px]
+    count = max(1, rules.challenge_neutral_frames)
+    if len(first) <= count:
+        return 0.0
+    neutral = np.median(np.stack(first[:count]), axis=0)
+    changes = [PoseChange.between(neutral, lm) for lm in first[count:]]
+    hold = max(1, rules.challenge_hold)
+    peak = 0.0
+    for move in HeadMove:
+        series = [c.movement(move)[1] if c else 0.0 for c in changes]
+        for i in range(len(series) - hold + 1):
+            peak = max(peak, min(series[i:i + hold]))
+    return peak
