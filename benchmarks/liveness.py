@@ -55,7 +55,8 @@ def observe_all(photos: int | None, seconds: float, fps: float, rules, out=print
     detector = FaceDetector(min_face_size=40, thresholds=(0.8, 0.7, 0.7))
     t0 = time.perf_counter()
     presentations = pa.hamilton_presentations(read_frames(HAMILTON), seconds=seconds)
-    observations = [pa.observe(p, detector, rules) for p in presentations]
+    seen: dict = {}  # the bona fide presentations share the clip's frames
+    observations = [pa.observe(p, detector, rules, seen) for p in presentations]
     attacks = attack_set(photos, seconds)
     for i, (path, moves, instrument, seed) in enumerate(attacks):
         photo = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
@@ -97,6 +98,7 @@ def run(photos: int | None, seconds: float, fps: float, cache: Path | None = Non
             row[f"{instrument}_presentations"] = len(tried)
             row[f"{instrument}_outcomes"] = {o: sum(v.outcome == o for v in tried) for o in {v.outcome for v in tried}}
             row[f"accepted_{instrument}"] = [v.name for v in tried if v.accepted]
+            row[f"{instrument}_passing_a_step"] = [v.name for v in tried if v.steps_passed > 0]
         figures["variants"][name] = row
     peaks = {kind: max((pa.peak_parallax(o, rules) for o in attacks if o.presentation.attack == kind), default=0.0)
              for kind in ("print", "screen")}

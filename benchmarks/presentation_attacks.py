@@ -38,7 +38,7 @@ SCREEN_ZOOM = 2  # display pixels per photo pixel
 # and the two-step challenges the movement after it satisfies, read off the frames by eye:
 # to his right from about frame 106, chin up from about 114 until 134.
 HAMILTON_CLOSE_UP = (82, 211)
-HAMILTON_STARTS = range(84, 108, 2)
+HAMILTON_STARTS = range(84, 107)
 HAMILTON_ANSWERS = (HeadMove.TURN_RIGHT, HeadMove.LOOK_UP)
 MIRRORED = {HeadMove.TURN_RIGHT: HeadMove.TURN_LEFT, HeadMove.TURN_LEFT: HeadMove.TURN_RIGHT,
             HeadMove.LOOK_UP: HeadMove.LOOK_UP}
@@ -53,6 +53,7 @@ class Presentation:
     moves: tuple[HeadMove, ...]
     fps: float
     attack: str | None  # None = bona fide; else the attack instrument ("print", "screen")
+    frame_keys: tuple | None = None  # names of the frames, for presentations that share frames
 
 
 def _background(rng: np.random.Generator) -> np.ndarray:
@@ -170,11 +171,16 @@ def hamilton_presentations(clip_bgr: list[np.ndarray], starts=HAMILTON_STARTS,
     frames mirrored (a real head turning the other way)."""
     end = HAMILTON_CLOSE_UP[1]
     presentations = []
+    mirrored = {}
     for start in starts:
-        frames = clip_bgr[start:min(end, start + int(seconds * fps))]
-        presentations.append(Presentation(f"hamilton@{start}", frames, HAMILTON_ANSWERS, fps, None))
-        presentations.append(Presentation(f"hamilton-mirrored@{start}", [np.ascontiguousarray(f[:, ::-1]) for f in frames],
-                                          tuple(MIRRORED[m] for m in HAMILTON_ANSWERS), fps, None))
+        indices = range(start, min(end, start + int(seconds * fps)))
+        frames = [clip_bgr[i] for i in indices]
+        presentations.append(Presentation(f"hamilton@{start}", frames, HAMILTON_ANSWERS, fps, None,
+                                          tuple(("hamilton", i) for i in indices)))
+        flipped = [mirrored.setdefault(i, np.ascontiguousarray(clip_bgr[i][:, ::-1])) for i in indices]
+        presentations.append(Presentation(f"hamilton-mirrored@{start}", flipped,
+                                          tuple(MIRRORED[m] for m in HAMILTON_ANSWERS), fps, None,
+                                          tuple(("hamilton-mirrored", i) for i in indices)))
     return presentations
 
 
@@ -185,6 +191,7 @@ class Verdict:
     accepted: bool
     outcome: str  # ChallengeOutcome's value
     seconds: float  # from the prompt to the outcome
+    steps_passed: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,13 +205,21 @@ class Observed:
     passive: list[bool | None]
 
 
-def observe(presentation: Presentation, detector, rules: LivenessSettings) -> Observed:
-    """Detect the face in every frame (MTCNN, as the recognizer does) and run the passive check."""
+def observe(presentation: Presentation, detector, rules: LivenessSettings, seen: dict | None = None) -> Observed:
+    """Detect the face in every frame (MTCNN, as the recognizer does) and run the passive check.
+
+    seen: detections by frame key, shared by presentations made of the same frames."""
     passive = LivenessChecker.from_settings(rules)
     landmarks, sizes, verdicts = [], [], []
-    for bgr in presentation.frames:
-        faces = detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), with_crops=False)
-        face = central_face(faces, bgr.shape) if faces else None
+    keys = presentation.frame_keys or [None] * len(presentation.frames)
+    for bgr, key in zip(presentation.frames, keys):
+        if seen is not None and key is not None and key in seen:
+            face = seen[key]
+        else:
+            faces = detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), with_crops=False)
+            face = central_face(faces, bgr.shape) if faces else None
+            if seen is not None and key is not None:
+                seen[key] = face
         if face is not None:
             passive.add(bgr, face.landmarks, "bgr")
         landmarks.append(None if face is None else face.landmarks)
@@ -232,7 +247,8 @@ def judge(observed: Observed, rules: LivenessSettings) -> Verdict:
         challenge.expired(float("inf"), looks_flat)
         challenge.ended_at = rules.challenge_time_s
     accepted = challenge.outcome is ChallengeOutcome.PASSED
-    return Verdict(presentation.name, presentation.attack, accepted, challenge.outcome.value, challenge.seconds())
+    return Verdict(presentation.name, presentation.attack, accepted, challenge.outcome.value, challenge.seconds(),
+                   challenge.step)
 
 
 def passive_only(observed: Observed) -> Verdict:

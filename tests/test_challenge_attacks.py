@@ -50,7 +50,8 @@ def test_attacks_are_refused_and_the_performer_passes(faces, clip_bgr, detector)
                for i in range(12) for instrument in ("print", "screen")]
     # The bona fide recordings stop 3 s after the prompt: a pass must come before that.
     real = pa.hamilton_presentations(clip_bgr, starts=range(84, 108, 4), seconds=3.0)
-    verdicts = [pa.judge(pa.observe(p, detector, rules), rules) for p in attacks + real]
+    seen: dict = {}
+    verdicts = [pa.judge(pa.observe(p, detector, rules, seen), rules) for p in attacks + real]
     accepted = {kind: [v.name for v in verdicts if v.attack == kind and v.accepted] for kind in ("print", "screen")}
     rejected = [v.name for v in verdicts if v.attack is None and not v.accepted]
     times = [v.seconds for v in verdicts if v.attack is None and v.accepted]

@@ -239,7 +239,8 @@ class LivenessSettings(_Section):
     challenge_time_s: float = 6.0  # to complete all of them
     challenge_turn: float = 0.15  # nose movement against the eyes a turn needs (inter-ocular distances)
     challenge_lift: float = 0.08  # drop of the nose towards the eye line that looking up needs (share of eyes-to-mouth)
-    challenge_parallax: float = 0.15  # nose off the plane of eyes and mouth a step needs (inter-ocular distances)
+    challenge_parallax: float = 0.15  # nose off the plane of eyes and mouth a turn needs (inter-ocular distances)
+    challenge_lift_parallax: float = 0.15  # ... and looking up needs
     challenge_hold: int = 2  # detections in a row a step must hold
     challenge_neutral_frames: int = 3  # detections whose median landmarks are the neutral pose
     challenge_min_face_px: int = 60  # smaller faces are not judged (landmark noise)

@@ -61,8 +61,12 @@ class Challenge:
     def seconds(self) -> float:
         return (self.ended_at if self.ended_at is not None else self.started_at) - self.started_at
 
-    def _needed(self, move: HeadMove) -> float:
-        return self.rules.challenge_lift if move is HeadMove.LOOK_UP else self.rules.challenge_turn
+    def _needed(self, move: HeadMove) -> tuple[float, float]:
+        """(movement, parallax) a step needs."""
+        rules = self.rules
+        if move is HeadMove.LOOK_UP:
+            return rules.challenge_lift, rules.challenge_lift_parallax
+        return rules.challenge_turn, rules.challenge_parallax
 
     def observe(self, landmarks: np.ndarray, now: float, looks_flat: bool = False) -> ChallengeOutcome | None:
         """Judge one detection; returns the outcome once the challenge ends.
@@ -82,12 +86,13 @@ class Challenge:
         change = PoseChange.between(self.neutral, landmarks)
         move = self.moves[self.step]
         movement, parallax = (0.0, 0.0) if change is None else change.movement(move)
-        moved = movement >= self._needed(move)
-        if moved and parallax >= self.rules.challenge_parallax and not looks_flat:
+        movement_needed, parallax_needed = self._needed(move)
+        moved = movement >= movement_needed
+        if moved and parallax >= parallax_needed and not looks_flat:
             self.held += 1
         else:
             self.held = 0
-            if moved and parallax < self.rules.challenge_parallax / 2:
+            if moved and parallax < parallax_needed / 2:
                 self.flat_moves += 1
         if self.held >= max(1, self.rules.challenge_hold):
             self.step, self.held = self.step + 1, 0
