@@ -115,8 +115,8 @@ class Admission(enum.StrEnum):
     """What the desk says about marking a recognised track now."""
 
     MARK = "mark"  # passed (or passed earlier today): mark the person
-    WAIT = "wait"  # a challenge is running, or a retry is pending
-    REFUSED = "refused"  # the last challenge on this track failed or timed out
+    WAIT = "wait"  # a challenge is running (started now if one was due)
+    REFUSED = "refused"  # the last challenge on this track failed or timed out; the next starts after challenge_retry_s
 
 
 @dataclass(frozen=True)
