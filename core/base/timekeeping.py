@@ -123,15 +123,20 @@ class AuditAction(enum.StrEnum):
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One line of the append-only audit log."""
+    """One line of the append-only audit log.
+
+    People are named by id only ("person 3"): erasing a person must remove their name from the
+    database file, and the log itself is never edited. Views show the current name beside the id.
+    """
 
     id: int
     at: datetime
     actor: str
     action: AuditAction
-    subject: str  # what it was about, in words ("Ada Lovelace (id 3)", "event 17", "2026-11")
+    subject: str  # what it was about ("person 3", "event 17", "2026-11", "group Night")
     reason: str
     details: dict = field(default_factory=dict)
+    person_id: int | None = None
 
 
 class DayStatus(enum.StrEnum):

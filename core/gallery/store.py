@@ -35,6 +35,7 @@ from core.base.errors import (
     StoreProblem,
 )
 from core.base.records import AttendanceEvent, EventKind, GalleryMatrix, ModelRecord, Person, PersonOverview, Sample
+from core.gallery.timekeeping_store import TimekeepingTables, migrate_timekeeping
 
 MAX_NAME_LEN = 200
 BUSY_TIMEOUT_S = 5.0
@@ -85,7 +86,7 @@ def _migration_1(conn: sqlite3.Connection) -> None:
 
 
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, migrate_timekeeping]
 
 
 def _now() -> datetime:
@@ -145,8 +146,9 @@ def _locked(method):
     return wrapper
 
 
-class GalleryStore:
-    """The one owner of the SQLite database. Thread-safe; usable as a context manager."""
+class GalleryStore(TimekeepingTables):
+    """The one owner of the SQLite database. Thread-safe; usable as a context manager.
+    Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables."""
 
     def __init__(self, path: Path | str):
         self.path = str(path) if str(path) == ":memory:" else Path(path).expanduser()
