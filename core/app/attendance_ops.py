@@ -19,7 +19,7 @@ from core.attendance.schedule import DAY, localize, make_schedule, month_days, m
 from core.attendance.status import AttendanceFacts, day_statuses, person_statuses
 from core.attendance.timesheet import Timesheet, build_timesheet
 from core.base.errors import InvalidInputError, MonthLockedError
-from core.base.records import Person
+from core.base.records import AttendanceEvent, Person
 from core.base.timekeeping import (AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave,
                                    PersonDay)
 from core.app.changes import ChangeKind, Changes, Outcome
@@ -104,9 +104,9 @@ class AttendanceOperations:
         return build_timesheet(facts, month, *self._moments(),
                                locked=month_key(month) in self.store.locked_months())
 
-    def export_timesheet(self, month: date | str, path: Path | str) -> Path:
-        """Write a month's timesheet as .xlsx or .csv (by the suffix)."""
-        return export_timesheet(self.timesheet(month), path)
+    def export_timesheet(self, month: date | str, path: Path | str, with_days: bool = False) -> Path:
+        """Write a month's timesheet as .xlsx or .csv (by the suffix); with_days adds the XLSX's Days sheet."""
+        return export_timesheet(self.timesheet(month), path, with_days)
 
     def chart_series(self, month: date | str) -> list[Series]:
         """Attendance rate per day, arrivals against the schedule start, late arrivals per person."""
@@ -139,8 +139,26 @@ class AttendanceOperations:
     def locked_months(self) -> list[str]:
         return self.store.locked_months()
 
-    def event(self, event_id: int):
+    def event(self, event_id: int) -> AttendanceEvent:
         return self.store.get_event(event_id)
+
+    def events_on(self, day: date, person_id: int | None = None) -> list[AttendanceEvent]:
+        """Raw events of a site-zone calendar day (all people, or one), oldest first."""
+        zone = self.site_zone()
+        events = self.store.events_between(localize(datetime.combine(day, time()), zone),
+                                           localize(datetime.combine(day + DAY, time()), zone))
+        return [e for e in events if person_id is None or e.person_id == person_id]
+
+    def arrival(self, event: AttendanceEvent) -> PersonDay | None:
+        """The person-day this event opened (its first punch), e.g. to show a late arrival as it happens."""
+        if event.person_id is None:
+            return None
+        day = event.time.astimezone(self.site_zone()).date()
+        for person_day in self.person_history(event.person_id, day - DAY, day):
+            if person_day.first_seen is not None and int(person_day.first_seen.timestamp()) == int(
+                    event.time.timestamp()):
+                return person_day
+        return None
 
     # ---- mutations (each audited) ----
 

@@ -325,7 +325,7 @@ def cmd_audit(args) -> int:
 
 def cmd_timesheet(args) -> int:
     with _engine(args) as engine:
-        path = engine.export_timesheet(args.month, Path(args.out))
+        path = engine.export_timesheet(args.month, Path(args.out), with_days=args.days)
         print(f"timesheet {args.month} written to {path}")
         return 0
 
@@ -549,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("timesheet", help="a month's timesheet as XLSX or CSV")
     p.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     p.add_argument("-o", "--out", required=True, help="FILE.xlsx or FILE.csv")
+    p.add_argument("--days", action="store_true", help="XLSX: add a sheet with one row per person per day")
     p.set_defaults(func=cmd_timesheet)
 
     p = sub.add_parser("lock", help="lock a month once its timesheet is final")

@@ -1,7 +1,7 @@
 """Timesheet exports payroll accepts: CSV (UTF-8 with BOM) and XLSX, formula injection neutralised in both.
 
 Both hold the grid (one row per person, one column per day, then the totals). The XLSX also has a
-"Days" sheet with one row per person per day, and a legend. openpyxl is imported only here.
+legend, and on request a "Days" sheet with one row per person per day. openpyxl is imported only here.
 """
 
 from __future__ import annotations
@@ -75,44 +75,51 @@ def write_csv(sheet: Timesheet, path: Path) -> None:
     _replace_atomically(path, write)
 
 
-def write_xlsx(sheet: Timesheet, path: Path) -> None:
+def write_xlsx(sheet: Timesheet, path: Path, with_days: bool = False) -> None:
+    """The grid and a legend; with_days adds a "Days" sheet, one row per person per day (10x the cells)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    workbook = Workbook()
-    grid = workbook.active
-    grid.title = f"Timesheet {sheet.title}"
-    days = workbook.create_sheet("Days")
-    key = workbook.create_sheet("Legend")
-    for worksheet, header, rows in ((grid, grid_header(sheet), grid_rows(sheet)),
-                                    (days, DAY_COLUMNS, day_rows(sheet)), (key, ["Code", "Status"], legend())):
-        worksheet.append(header)
-        for cell in worksheet[1]:
-            cell.font = Font(bold=True)
-        for values in rows:
-            worksheet.append([None] * len(values))
-            for column, value in enumerate(values, start=1):
-                cell = worksheet.cell(row=worksheet.max_row, column=column)
-                if isinstance(value, str):
-                    cell.value = value
-                    cell.data_type = "s"  # never a formula, whatever the text starts with
-                    cell.quotePrefix = value.startswith(FORMULA_STARTS)  # Excel keeps it text when edited
-                else:
-                    cell.value = value
+    workbook = Workbook(write_only=True)  # streams rows: a month of 1,000 people writes in about a second
+    bold = Font(bold=True)
+
+    def text_cell(worksheet, value: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(worksheet, value=value)
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+        if value.startswith(FORMULA_STARTS):
+            cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+        return cell
+
+    sheets = [(f"Timesheet {sheet.title}", grid_header(sheet), grid_rows(sheet))]
+    if with_days:
+        sheets.append(("Days", DAY_COLUMNS, day_rows(sheet)))
+    sheets.append(("Legend", ["Code", "Status"], legend()))
+    for title, header, rows in sheets:
+        worksheet = workbook.create_sheet(title)
         worksheet.freeze_panes = "B2"
-    if sheet.locked:
-        key.append(["", f"{sheet.title} is locked: this timesheet is final."])
+        heading = []
+        for name in header:
+            cell = text_cell(worksheet, name)
+            cell.font = bold
+            heading.append(cell)
+        worksheet.append(heading)
+        for values in rows:
+            worksheet.append([text_cell(worksheet, v) if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+                              for v in values])
+        if title == "Legend" and sheet.locked:
+            worksheet.append(["", f"{sheet.title} is locked: this timesheet is final."])
     _replace_atomically(path, workbook.save)
 
 
-def export_timesheet(sheet: Timesheet, path: Path | str) -> Path:
-    """Write the timesheet as .csv or .xlsx (by the file's suffix)."""
+def export_timesheet(sheet: Timesheet, path: Path | str, with_days: bool = False) -> Path:
+    """Write the timesheet as .csv or .xlsx (by the file's suffix); with_days: see write_xlsx."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         write_csv(sheet, path)
     elif suffix == ".xlsx":
-        write_xlsx(sheet, path)
+        write_xlsx(sheet, path, with_days)
     else:
         raise InvalidInputError(f"Cannot write {path.name}: a timesheet is saved as .xlsx or .csv.")
     return path

@@ -116,7 +116,7 @@ def _person_day(index: _Index, person: RosterEntry, day: date, reported: float, 
         return PersonDay(status=DayStatus.DAY_OFF, **base)
 
     schedule = group.schedule
-    grace = schedule.grace.total_seconds()
+    grace = schedule.grace_minutes * 60.0
     if not inside:
         if reported >= window.end:
             status = DayStatus.ABSENT

@@ -17,6 +17,7 @@ from core.base.timekeeping import (AuditAction, AuditEntry, Correction, Correcti
                                    RosterEntry, Schedule)
 
 MAX_GROUP_NAME_LEN = 100
+_EVENT_KINDS = {kind.value: kind for kind in EventKind}  # a dict lookup: 60,000 Enum() calls are slow
 
 TIMEKEEPING_SCHEMA = """
 CREATE TABLE groups (
@@ -216,7 +217,9 @@ class TimekeepingTables:
         rows = self._conn.execute(
             "SELECT id, person_id, kind, time, source, similarity, track_id FROM events"
             " WHERE ts >= ? AND ts < ? ORDER BY ts, id", [_utc(start).timestamp(), _utc(end).timestamp()])
-        return [AttendanceEvent(eid, pid, None, EventKind(kind), datetime.fromisoformat(moment), source, sim, track)
+        kinds = _EVENT_KINDS
+        parse = datetime.fromisoformat
+        return [AttendanceEvent(eid, pid, None, kinds[kind], parse(moment), source, sim, track)
                 for eid, pid, kind, moment, source, sim, track in rows]
 
     @_guarded
