@@ -128,7 +128,7 @@ class TodayView(QWidget):
         self.correct_button.clicked.connect(lambda: self.open_correction())
         self.table.doubleClicked.connect(lambda _: self.open_correction())
         self.timer = QTimer(self)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(lambda: self.refresh() if self.isVisible() else None)
         self.timer.start(BOARD_REFRESH_MS)
         self.reload_groups()
 

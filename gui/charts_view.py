@@ -20,8 +20,8 @@ START_LINE_COLOR = "#d9534f"
 def _plot(series: Series) -> pg.PlotWidget:
     plot = pg.PlotWidget(background="w")
     plot.setTitle(series.title, color="#111827", size="11pt")
-    plot.setLabel("left", series.y_label)
-    plot.setLabel("bottom", series.x_label)
+    plot.setLabel("left", series.x_label if series.horizontal else series.y_label)
+    plot.setLabel("bottom", series.y_label if series.horizontal else series.x_label)
     plot.showGrid(y=True, alpha=0.2)
     plot.setMouseEnabled(x=False, y=False)
     plot.hideButtons()
@@ -34,7 +34,13 @@ def draw(plot: pg.PlotWidget, series: Series) -> None:
         x = [v + HISTOGRAM_BIN_MINUTES / 2 for v in series.x_values]
         plot.addItem(pg.BarGraphItem(x=x, height=list(series.values), width=HISTOGRAM_BIN_MINUTES * 0.9,
                                      brush=BAR_COLOR))
-        plot.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(START_LINE_COLOR, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)))
+        start_pen = pg.mkPen(START_LINE_COLOR, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
+        plot.addItem(pg.InfiniteLine(pos=0, angle=90, pen=start_pen))
+        return
+    if series.horizontal:
+        positions = list(range(len(series.values)))[::-1]  # the first (largest) on top
+        plot.addItem(pg.BarGraphItem(x0=0, y=positions, width=list(series.values), height=0.7, brush=BAR_COLOR))
+        plot.getAxis("left").setTicks([list(zip(positions, series.labels))])
         return
     positions = list(range(len(series.values)))
     plot.addItem(pg.BarGraphItem(x=positions, height=list(series.values), width=0.7, brush=BAR_COLOR))

@@ -27,10 +27,12 @@ class Series:
     labels: tuple[str, ...]
     values: tuple[float, ...]
     x_values: tuple[float, ...] = ()  # numeric positions (histogram bin starts); empty = categories
+    horizontal: bool = False  # categories down the side (long labels such as names)
 
 
 def attendance_rate_per_day(days: Iterable[PersonDay]) -> Series:
-    """Share of the people expected that day (working day, no holiday or leave) who attended."""
+    """Share of the people expected that day (working day, no holiday or leave) who attended; days on
+    which nobody was expected (weekends, holidays) are left out rather than shown as 0 %."""
     expected: Counter[date] = Counter()
     attended: Counter[date] = Counter()
     all_days: set[date] = set()
@@ -39,7 +41,7 @@ def attendance_rate_per_day(days: Iterable[PersonDay]) -> Series:
         if d.status in EXPECTED:
             expected[d.day] += 1
             attended[d.day] += d.status.attended
-    ordered = sorted(all_days)
+    ordered = [d for d in sorted(all_days) if expected[d]]
     return Series("Attendance rate per day", "day", "% attended", tuple(f"{d.day}" for d in ordered),
                   tuple(round(100.0 * attended[d] / expected[d], 1) if expected[d] else 0.0 for d in ordered))
 
@@ -71,7 +73,7 @@ def late_arrivals_per_person(days: Iterable[PersonDay], top: int = 20) -> Series
             late[d.name] += 1
     ranked = sorted(late.items(), key=lambda item: (-item[1], item[0].casefold()))[:top]
     return Series("Late arrivals per person", "person", "days late", tuple(n for n, _ in ranked),
-                  tuple(float(c) for _, c in ranked))
+                  tuple(float(c) for _, c in ranked), horizontal=True)
 
 
 def save_png(series: Series, path: Path | str) -> Path:
@@ -88,13 +90,17 @@ def save_png(series: Series, path: Path | str) -> Path:
         axes.bar(series.x_values, series.values, width=HISTOGRAM_BIN_MINUTES, align="edge", color="#3b7dd8")
         axes.axvline(0, color="#d9534f", linestyle="--", label="schedule start")
         axes.legend()
+    elif series.horizontal:
+        positions = list(range(len(series.values)))[::-1]  # the first (largest) on top
+        axes.barh(positions, series.values, color="#3b7dd8")
+        axes.set_yticks(positions, list(series.labels), fontsize=8)
     else:
         positions = range(len(series.values))
         axes.bar(positions, series.values, color="#3b7dd8")
         axes.set_xticks(list(positions), list(series.labels), rotation=60, ha="right", fontsize=8)
     axes.set_title(series.title)
-    axes.set_xlabel(series.x_label)
-    axes.set_ylabel(series.y_label)
+    axes.set_xlabel(series.y_label if series.horizontal else series.x_label)
+    axes.set_ylabel(series.x_label if series.horizontal else series.y_label)
     figure.tight_layout()
     figure.savefig(path, format="png")
     return path

@@ -160,8 +160,14 @@ class AttendancePanel(QWidget):
         self._refresh_current()
         return view
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._refresh_current()
+
     def _refresh_current(self) -> None:
-        """Only the visible HR view is recomputed (a month's timesheet is not free)."""
+        """Only the visible HR view is recomputed, and only while the panel shows (a month is not free)."""
+        if not self.isVisible():
+            return
         view = self.tabs.currentWidget()
         if view is self.history_view:
             self.history_view.reload_people()
