@@ -85,8 +85,8 @@ def record_month(engine, people, day, now, holiday, leave, rng, zone) -> None:
             late = rng.random() < lateness * 0.35
             arrive = datetime.combine(day, schedule.start) + timedelta(
                 minutes=rng.uniform(6, 40) if late else rng.uniform(-25, 4))
-            leave = datetime.combine(day, schedule.start) + schedule.length + timedelta(minutes=rng.uniform(-15, 45))
-            for kind, wall in ((EventKind.CHECK_IN, arrive), (EventKind.CHECK_OUT, leave)):
+            depart = datetime.combine(day, schedule.start) + schedule.length + timedelta(minutes=rng.uniform(-15, 45))
+            for kind, wall in ((EventKind.CHECK_IN, arrive), (EventKind.CHECK_OUT, depart)):
                 moment = localize(wall, zone)
                 if moment < now:
                     engine.store.record_event(AttendanceEvent(None, person.id, None, kind, moment, "kiosk-1",
