@@ -105,3 +105,17 @@ def test_recognize_list_shows_a_late_arrival_differently(qtbot, window, engine, 
     assert item.text().splitlines()[1].startswith("Late 3 min")
     assert item.data(Qt.ItemDataRole.UserRole + 1) == 3
     assert item.background().color().name() != panel.marked_list.palette().base().color().name()
+
+
+def test_people_panel_sets_the_group(qtbot, window, engine, office):
+    ada, bob, _, _ = office
+    night = engine.add_group("Night", "22:00", "06:00", 0, "mon-fri").value
+    panel = window.show_panel("people")
+    panel.refresh()
+    qtbot.waitUntil(lambda: not panel.is_refreshing(), timeout=5000)
+    panel.select_person(bob.id)
+    assert panel.group_box.currentText() == "Office"
+    panel.group_box.setCurrentIndex(panel.group_box.findData(night.id))
+    panel.group_box.activated.emit(panel.group_box.currentIndex())
+    assert engine.person_group(bob.id) == night
+    assert engine.audit_log(1)[0].action is AuditAction.GROUP_ASSIGN and engine.audit_log(1)[0].person_id == bob.id
