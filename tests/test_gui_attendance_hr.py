@@ -119,3 +119,16 @@ def test_people_panel_sets_the_group(qtbot, window, engine, office):
     panel.group_box.activated.emit(panel.group_box.currentIndex())
     assert engine.person_group(bob.id) == night
     assert engine.audit_log(1)[0].action is AuditAction.GROUP_ASSIGN and engine.audit_log(1)[0].person_id == bob.id
+
+
+def test_settings_take_the_site_time_zone_and_refuse_a_wrong_one(qtbot, window, dialogs, engine):
+    from gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(engine, window)
+    dialog.time_zone.setEditText("Mars/Olympus_Mons")
+    dialog.accept()
+    assert "not a time zone" in dialogs.errors()[-1] and engine.settings.attendance.time_zone == ""
+    dialog.time_zone.setCurrentIndex(dialog.time_zone.findData("Europe/Berlin"))
+    dialog.accept()
+    assert engine.settings.attendance.time_zone == "Europe/Berlin"
+    assert str(engine.site_zone()) == "Europe/Berlin"
