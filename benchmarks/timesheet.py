@@ -55,6 +55,7 @@ def populate(engine, people: int, events: int, seed: int = 7) -> None:
         conn.executemany(
             "INSERT INTO events (person_id, kind, time, ts, day, source, similarity) VALUES (?, ?, ?, ?, ?, 'bench', 0.9)",
             [(p, k, m.isoformat(), m.timestamp(), m.date().isoformat()) for p, k, m in rows[:events]])
+        conn.execute("UPDATE people SET created_at = '2026-01-01T00:00:00+00:00'")  # enrolled before the month
     engine.add_holiday(date(2026, 10, 3), "Unity day", actor="bench")
     for person_id, _ in ids[:50]:
         engine.add_leave(person_id, date(2026, 10, 19), date(2026, 10, 23), "vacation", actor="bench")

@@ -29,7 +29,7 @@ STATUS_COLORS: dict[DayStatus, str] = {
     DayStatus.PRESENT: "#dcfce7", DayStatus.LATE: "#fef3c7", DayStatus.EARLY_LEAVE: "#ffedd5",
     DayStatus.SHORT_DAY: "#ffedd5", DayStatus.INCOMPLETE: "#e0e7ff", DayStatus.ABSENT: "#fee2e2",
     DayStatus.PENDING: "#f3f4f6", DayStatus.HOLIDAY: "#e0f2fe", DayStatus.ON_LEAVE: "#ede9fe",
-    DayStatus.DAY_OFF: "#ffffff", DayStatus.UNSCHEDULED: "#ffffff",
+    DayStatus.DAY_OFF: "#ffffff", DayStatus.UNSCHEDULED: "#ffffff", DayStatus.NOT_ENROLLED: "#ffffff",
 }
 STATUS_LABELS: dict[DayStatus, str] = {status: status.value.replace("_", " ").capitalize() for status in DayStatus}
 

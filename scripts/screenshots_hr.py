@@ -65,11 +65,22 @@ def populate(engine) -> None:
     engine.add_holiday(holiday, "Company day", actor="admin")
     leave = engine.add_leave(people[2][0].id, first + timedelta(days=16), first + timedelta(days=20), "vacation",
                              actor="hr").value
+    enrolled_before(engine.settings.database_path, first)
     with engine.store.transaction():  # one commit for the month's events (the kiosk writes them one by one)
         record_month(engine, people, first, now, holiday, leave, rng, zone)
     engine.punch(people[4][0].id, datetime.combine(first + timedelta(days=3), time(8, 57)), "badge reader was down",
                  actor="hr")
     engine.lock_month(f"{first - timedelta(days=1):%Y-%m}", actor="payroll")
+
+
+def enrolled_before(database: Path, first) -> None:
+    """The people were enrolled before this month (the rules leave days before enrollment out)."""
+    import sqlite3
+
+    conn = sqlite3.connect(database)
+    with conn:
+        conn.execute("UPDATE people SET created_at = ?", [f"{first - timedelta(days=30)}T00:00:00+00:00"])
+    conn.close()
 
 
 def record_month(engine, people, day, now, holiday, leave, rng, zone) -> None:

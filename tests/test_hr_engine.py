@@ -26,6 +26,14 @@ def at(day: date, hh: int, mm: int) -> datetime:
     return datetime(day.year, day.month, day.day, hh, mm, tzinfo=ZoneInfo(ZONE))
 
 
+def enrolled_long_ago(engine) -> None:
+    """The rules leave days before enrollment out; these people were enrolled before the test's month."""
+    conn = sqlite3.connect(engine.settings.database_path)
+    with conn:
+        conn.execute("UPDATE people SET created_at = '2026-01-01T00:00:00+00:00'")
+    conn.close()
+
+
 @pytest.fixture
 def hr(rollcall_home):
     """An engine on a real database file; no face model is needed for the rules."""
@@ -39,6 +47,7 @@ def hr(rollcall_home):
         person = engine.store.add_person(name, external_id="@E" + name[:1])
         engine.assign_group(person.id, group.id, actor="admin")
         people.append(person)
+    enrolled_long_ago(engine)
     yield engine, people
     engine.close()
 

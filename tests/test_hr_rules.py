@@ -197,3 +197,11 @@ def test_bad_schedules_are_refused_with_a_clear_message():
         make_schedule("9am", "17:00", 0, "mon-fri", 0)
     with pytest.raises(InvalidInputError, match="same time"):
         make_schedule("09:00", "09:00", 0, "mon-fri", 0)
+
+
+def test_days_before_enrollment_are_not_absences():
+    hired = RosterEntry(4, "New Hire", None, 1, at(MONDAY, 14, 0))
+    f = facts(roster=[hired])
+    days = [MONDAY - timedelta(days=1), MONDAY, MONDAY + timedelta(days=1)]
+    statuses = [d.status for d in day_statuses(f, days, at(MONDAY + timedelta(days=1), 23, 0))]
+    assert statuses == [DayStatus.NOT_ENROLLED, DayStatus.ABSENT, DayStatus.ABSENT]  # the day of enrollment counts

@@ -15,7 +15,8 @@ The rules for a person on a working day of their group's schedule:
 - once the shift is over: a last punch before end - grace is `early_leave`; fewer hours from first to
   last punch than the schedule's minimum is `short_day`; one punch only in check-out mode is
   `incomplete`.
-- precedence: holiday, leave, day off, then incomplete, late, early leave, short day, present.
+- precedence: not enrolled yet (days before enrollment), holiday, leave, day off, then incomplete,
+  late, early leave, short day, present.
 Punches in the same second count once; any number of sightings in between change nothing.
 """
 
@@ -106,6 +107,8 @@ def _person_day(index: _Index, person: RosterEntry, day: date, reported: float, 
                 group=group.name if group else None, day=day, first_seen=first, last_seen=last,
                 punches=len(inside), hours=hours, final=reported >= window.closes)
 
+    if person.enrolled_at is not None and day < person.enrolled_at.astimezone(facts.zone).date():
+        return PersonDay(status=DayStatus.NOT_ENROLLED, **base)
     if day in index.site_holidays or (group is not None and (day, group.id) in index.group_holidays):
         return PersonDay(status=DayStatus.HOLIDAY, **base)
     if any(item.covers(day) for item in index.leave.get(person.person_id, ())):

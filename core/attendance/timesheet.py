@@ -15,7 +15,7 @@ from .status import AttendanceFacts, day_statuses
 STATUS_CODES: dict[DayStatus, str] = {
     DayStatus.PRESENT: "P", DayStatus.LATE: "L", DayStatus.EARLY_LEAVE: "E", DayStatus.SHORT_DAY: "S",
     DayStatus.INCOMPLETE: "I", DayStatus.ABSENT: "A", DayStatus.PENDING: "?", DayStatus.HOLIDAY: "H",
-    DayStatus.ON_LEAVE: "LV", DayStatus.DAY_OFF: "-", DayStatus.UNSCHEDULED: "",
+    DayStatus.ON_LEAVE: "LV", DayStatus.DAY_OFF: "-", DayStatus.UNSCHEDULED: "", DayStatus.NOT_ENROLLED: "",
 }
 
 

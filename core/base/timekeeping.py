@@ -64,6 +64,7 @@ class RosterEntry:
     name: str
     external_id: str | None
     group_id: int | None
+    enrolled_at: datetime | None = None  # days before this (in the site's zone) are not_enrolled
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class DayStatus(enum.StrEnum):
     ON_LEAVE = "on_leave"
     DAY_OFF = "day_off"  # not one of the group's working days
     UNSCHEDULED = "unscheduled"  # in no group and not seen
+    NOT_ENROLLED = "not_enrolled"  # a day before the person was enrolled
 
     @property
     def attended(self) -> bool:

@@ -165,9 +165,10 @@ class TimekeepingTables:
     def roster(self, include_inactive: bool = False) -> list[RosterEntry]:
         active = "" if include_inactive else " WHERE p.active = 1"
         rows = self._conn.execute(
-            "SELECT p.id, p.name, p.external_id, m.group_id FROM people p"
+            "SELECT p.id, p.name, p.external_id, m.group_id, p.created_at FROM people p"
             f" LEFT JOIN group_members m ON m.person_id = p.id{active} ORDER BY p.name_key, p.id")
-        return [RosterEntry(*row) for row in rows]
+        return [RosterEntry(pid, name, ext, gid, datetime.fromisoformat(created))
+                for pid, name, ext, gid, created in rows]
 
     # ---- holidays and leave ----
 
