@@ -34,6 +34,8 @@ from core.base.records import (DayRow, FileProblem, GalleryStats, HousekeepingSt
 from core.base.settings import RecognitionSettings, Settings
 from core.gallery.store import GalleryStore, erase_person_from_backups, latest_backup, restore_backup
 from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
+from core.app.attendance_ops import AttendanceOperations
+from core.base.timekeeping import AuditAction
 
 PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS,
                                              ChangeKind.MODELS, ChangeKind.SETTINGS)
@@ -60,7 +62,7 @@ class ReembedProgress:
     model_id: str
 
 
-class Engine:
+class Engine(AttendanceOperations):
     def __init__(self, settings: Settings | None = None, store: GalleryStore | None = None,
                  registry: ModelRegistry | None = None):
         self.settings = settings or Settings.load()
@@ -440,7 +442,10 @@ class Engine:
     # ---- people ----
 
     def rename_person(self, person_id: int, new_name: str, allow_duplicate: bool = False) -> Outcome[Person]:
-        person = self.store.rename_person(person_id, new_name, allow_duplicate=allow_duplicate)
+        with self.store.transaction():
+            before = self.store.get_person(person_id)  # the log keeps no names (erasure): see AuditEntry
+            person = self.store.rename_person(person_id, new_name, allow_duplicate=allow_duplicate)
+            self._audit_person(AuditAction.PERSON_RENAME, before)
         return self._done(person, Changes.of(PEOPLE, person_ids=[person.id]))
 
     def set_external_id(self, person_id: int, external_id: str | None) -> Outcome[Person]:
@@ -449,7 +454,10 @@ class Engine:
 
     def merge_people(self, keep_id: int, merge_id: int) -> Outcome[dict[str, int]]:
         """Move `merge_id`'s samples and events to `keep_id`, then delete `merge_id`."""
-        moved = self.store.merge_people(keep_id, merge_id)
+        with self.store.transaction():
+            merged = self.store.get_person(merge_id)
+            moved = self.store.merge_people(keep_id, merge_id)
+            self._audit_person(AuditAction.PERSON_MERGE, merged, {"into_person_id": keep_id, **moved})
         return self._done(moved, Changes.of(PEOPLE, SAMPLES, EVENTS, person_ids=[keep_id, merge_id],
                                             deleted_person_ids=[merge_id]))
 
@@ -478,8 +486,14 @@ class Engine:
 
     def delete_person(self, person_id: int) -> Outcome[PersonDeleted]:
         """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file.
-        Backups that could not be scrubbed are named in the record's `backups_not_scrubbed`."""
-        removed = self.store.delete_person(person_id)
+        Backups that could not be scrubbed are named in the record's `backups_not_scrubbed`.
+        The audit log records the delete by id only (no name outlives the erasure)."""
+        with self.store.transaction():
+            person = self.store.get_person(person_id)
+            removed = self.store.delete_person(person_id)
+            self._audit_person(AuditAction.PERSON_DELETE, person, {
+                "samples": removed.samples, "embeddings": removed.embeddings, "events": removed.events})
+        self.store.erase_freed_space()  # skipped inside the transaction
         changes = self._publish(Changes.of(PEOPLE, SAMPLES, EVENTS, person_ids=[person_id],
                                            deleted_person_ids=[person_id]))
         try:

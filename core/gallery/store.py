@@ -52,6 +52,7 @@ from core.base.records import (
     PersonOverview,
     Sample,
 )
+from core.gallery.timekeeping_store import TimekeepingTables, migrate_timekeeping
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,8 @@ def _migration_challenges(conn: sqlite3.Connection) -> None:
 
 
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
+                                                        migrate_timekeeping]
 
 
 def _now() -> datetime:
@@ -228,8 +230,9 @@ def _locked(method):
     return wrapper
 
 
-class GalleryStore:
-    """The one owner of the SQLite database. Thread-safe; usable as a context manager."""
+class GalleryStore(TimekeepingTables):
+    """The one owner of the SQLite database. Thread-safe; usable as a context manager.
+    Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables."""
 
     def __init__(self, path: Path | str):
         self.path = str(path) if str(path) == ":memory:" else Path(path).expanduser()
