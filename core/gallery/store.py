@@ -52,7 +52,7 @@ from core.base.records import (
     PersonOverview,
     Sample,
 )
-from core.gallery.timekeeping_store import TimekeepingTables, migrate_timekeeping
+from core.gallery.timekeeping_store import TimekeepingTables, migrate_group_challenge, migrate_timekeeping
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _migration_challenges(conn: sqlite3.Connection) -> None:
 
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
-                                                        migrate_timekeeping]
+                                                        migrate_timekeeping, migrate_group_challenge]
 
 
 def _now() -> datetime:
