@@ -19,6 +19,7 @@ class ChangeKind(Enum):
     EVENTS = "events"  # attendance events written or removed
     MODELS = "models"  # a model registered or the active model switched
     SETTINGS = "settings"
+    SITE = "site"  # joined or left a site, or a sync round ran (connection, queue)
 
 
 @dataclass(frozen=True)

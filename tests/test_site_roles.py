@@ -1,0 +1,131 @@
+"""Site mode against a real PostgreSQL: schema, joining, the kiosk's least-privilege role, sync basics."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import psycopg
+import pytest
+
+from core.site.connection import SiteError, SiteProblem, credentials_path, load_credentials
+from core.site.service import SiteRole
+from tests.site_kit import enroll, local_uuids, server_counts, server_uuids, station, sync, write_events
+
+
+@pytest.fixture
+def site(pg, tmp_path):
+    cluster, url = pg
+    admin = station(tmp_path / "admin")
+    enroll(admin.store, "Ada Lovelace", seed=1)
+    admin.init(url)
+    kiosk = station(tmp_path / "kiosk")
+    kiosk.join(url, "north door")
+    yield cluster, url, admin, kiosk
+    admin.close()
+    kiosk.close()
+
+
+def test_init_and_join_copy_the_gallery_and_keep_credentials_private(site, tmp_path):
+    cluster, url, admin, kiosk = site
+    assert admin.role is SiteRole.ADMIN and kiosk.role is SiteRole.KIOSK
+    people = kiosk.store.list_people()
+    assert [p.name for p in people] == ["Ada Lovelace"]
+    assert kiosk.store.count_samples() == 2
+    assert len(kiosk.store.gallery("facenet-keras-128")) == 2
+    for folder in (tmp_path / "admin", tmp_path / "kiosk"):
+        mode = stat.S_IMODE(os.stat(credentials_path(folder)).st_mode)
+        assert mode == 0o600
+    kiosk_login = load_credentials(tmp_path / "kiosk")
+    assert kiosk_login.user.endswith("_kiosk_north_door") and cluster.password not in kiosk_login.url
+    settings_json = tmp_path / "home" / "settings.json"
+    assert not settings_json.exists() or cluster.password not in settings_json.read_text()
+    assert "password" not in kiosk.status(check_server=False).server
+
+
+def test_kiosk_role_can_add_events_and_read_the_gallery_but_not_edit_people(site, tmp_path):
+    cluster, url, admin, kiosk = site
+    kiosk_url = load_credentials(tmp_path / "kiosk").url
+    with psycopg.connect(kiosk_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM people").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 2
+        for statement in ("DELETE FROM people", "UPDATE people SET name = 'x'",
+                          "INSERT INTO people (uuid, name, created_at, version) VALUES (gen_random_uuid(), 'x', now(), 1)",
+                          "DELETE FROM samples", "UPDATE embeddings SET vector = ''::bytea", "DELETE FROM events",
+                          "UPDATE site_meta SET gallery_version = 0", "UPDATE kiosks SET name = 'x'",
+                          "TRUNCATE events", "DROP TABLE people"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+        # another station's events are out of reach: inserting under the admin's id is refused
+        admin_id = conn.execute("SELECT id FROM kiosks WHERE is_admin").fetchone()[0]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day,"
+                         " kiosk_utc_offset_min, source, similarity) VALUES (gen_random_uuid(), %s, 1, 'unknown',"
+                         " now(), current_date, 0, 'x', 0)", [admin_id])
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT name FROM people").fetchone()[0] == "Ada Lovelace"
+
+
+def test_events_upload_once_and_erasure_reaches_the_kiosk(site):
+    cluster, url, admin, kiosk = site
+    person = kiosk.store.list_people()[0]
+    written = write_events(kiosk.store, 120, person_id=person.id)
+    first, second = sync(kiosk), sync(kiosk)
+    assert (first.uploaded, first.queue_left, second.uploaded) == (120, 0, 0)
+    with psycopg.connect(url) as conn:
+        on_server, distinct = server_counts(conn, "north door")
+        assert (on_server, distinct) == (len(written), len(written))
+        assert server_uuids(conn, "north door") == local_uuids(kiosk.store)
+        kiosk_person = conn.execute("SELECT DISTINCT person_uuid::text FROM events").fetchall()
+    assert kiosk_person == [(admin.store.person_uuid(admin.store.list_people()[0].id),)]
+    # erasure on the admin station: server first, then every kiosk at its next sync
+    ada = admin.store.list_people()[0]
+    admin.erase_on_server([admin.store.person_uuid(ada.id)])
+    admin.store.delete_person(ada.id)
+    report = sync(kiosk)
+    assert report.pull.erased_people == 1
+    assert kiosk.store.list_people(include_inactive=True) == [] and kiosk.store.count_samples() == 0
+    assert len(kiosk.store.gallery("facenet-keras-128")) == 0
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM people").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM samples").fetchone()[0] == 0
+        assert server_counts(conn) == (0, 0)  # their attendance goes too
+
+
+def test_kiosk_refuses_gallery_edits(site):
+    _, _, _, kiosk = site
+    with pytest.raises(SiteError) as refused:
+        kiosk.require_gallery_edit()
+    assert refused.value.problem is SiteProblem.NEEDS_ADMIN and "admin station" in str(refused.value)
+
+
+def test_server_down_is_a_clear_error_and_events_stay_queued(site):
+    cluster, url, admin, kiosk = site
+    write_events(kiosk.store, 5)
+    cluster.stop()
+    try:
+        with pytest.raises(SiteError) as down:
+            sync(kiosk)
+        assert down.value.problem is SiteProblem.UNREACHABLE
+        assert "cannot be reached" in str(down.value) and cluster.password not in str(down.value)
+        status = kiosk.status()
+        assert status.reachable is False and status.queue == 5
+    finally:
+        cluster.start()
+    assert sync(kiosk).uploaded == 5
+    assert kiosk.status().queue == 0
+
+
+def test_leave_keeps_local_data_and_refuses_with_unsent_events(site, tmp_path):
+    cluster, url, admin, kiosk = site
+    write_events(kiosk.store, 3)
+    cluster.stop()
+    try:
+        with pytest.raises(SiteError) as refused:
+            kiosk.leave()
+        assert refused.value.problem is SiteProblem.UNSENT_EVENTS
+    finally:
+        cluster.start()
+    kiosk.leave()
+    assert kiosk.role is SiteRole.STANDALONE and not credentials_path(tmp_path / "kiosk").exists()
+    assert kiosk.store.stats()["events"] == 3 and kiosk.store.stats()["people"] == 1
