@@ -179,7 +179,8 @@ class SiteGallery:
     models: list[ModelRecord] = field(default_factory=list)
     erased_people: list[str] = field(default_factory=list)  # person UUIDs
     erased_samples: list[str] = field(default_factory=list)  # sample UUIDs
+    merged_people: dict[str, str] = field(default_factory=dict)  # merged person UUID -> the kept person's UUID
 
     def __bool__(self) -> bool:
         return any((self.people, self.samples, self.embeddings, self.models, self.erased_people,
-                    self.erased_samples))
+                    self.erased_samples, self.merged_people))

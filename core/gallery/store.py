@@ -705,8 +705,11 @@ class GalleryStore:
         return bytes(snapshot) if snapshot is not None else None
 
     @_locked
-    def purge(self, older_than: datetime, unknown_snapshots_only: bool = False) -> int:
-        """Retention: delete events older than a moment, or only drop unknown faces' snapshots."""
+    def purge(self, older_than: datetime, unknown_snapshots_only: bool = False,
+              keep_seq_above: int | None = None) -> int:
+        """Retention: delete events older than a moment, or only drop unknown faces' snapshots.
+
+        keep_seq_above: events numbered above this (not yet on the site server) are never deleted."""
         cutoff = _aware(older_than).timestamp()
         with self._tx():
             if unknown_snapshots_only:
@@ -714,7 +717,9 @@ class GalleryStore:
                        " WHERE kind = 'unknown' AND ts < ? AND snapshot_jpeg IS NOT NULL")
             else:
                 sql = "DELETE FROM events WHERE ts < ?"
-            return self._conn.execute(sql, [cutoff]).rowcount
+            if keep_seq_above is None:
+                return self._conn.execute(sql, [cutoff]).rowcount
+            return self._conn.execute(sql + " AND seq <= ?", [cutoff, int(keep_seq_above)]).rowcount
 
     # ---- site mode (core.site): sequence numbers, the outbox, the gallery by UUID ----
 
@@ -834,13 +839,17 @@ class GalleryStore:
                 "INSERT INTO embeddings (sample_id, model_id, vector) SELECT id, ?, ? FROM samples WHERE uuid = ?"
                 " ON CONFLICT (sample_id, model_id) DO UPDATE SET vector = excluded.vector",
                 [(e.model_id, e.vector, e.sample_uuid) for e in changes.embeddings])
+            for merged_uuid, kept_uuid in changes.merged_people.items():
+                merged, kept = person_ids.get(merged_uuid), person_ids.get(kept_uuid)
+                if merged is not None and kept is not None:
+                    self.merge_people(kept, merged)  # their local events move to the person kept
             erased_samples = sum(self._conn.execute("DELETE FROM samples WHERE uuid = ?", [u]).rowcount
                                  for u in changes.erased_samples)
             erased_people = sum(self._conn.execute("DELETE FROM people WHERE uuid = ?", [u]).rowcount
                                 for u in changes.erased_people)
         if erased_people or erased_samples:
             self.erase_freed_space()
-        return {"people": len(changes.people), "samples": len(changes.samples),
+        return {"people": len(changes.people), "samples": len(changes.samples), "merged": len(changes.merged_people),
                 "embeddings": len(changes.embeddings), "erased_people": erased_people,
                 "erased_samples": erased_samples}
 

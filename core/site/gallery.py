@@ -71,10 +71,12 @@ def fetch_changes(conn: psycopg.Connection, since: int) -> tuple[int, str | None
         embeddings = [SiteEmbedding(r[0], r[1], bytes(r[2])) for r in conn.execute(
             "SELECT s.uuid::text, e.model_id, e.vector FROM embeddings e JOIN samples s ON s.id = e.sample_id"
             " WHERE e.version > %s", [since], binary=True)]
-        erased = conn.execute("SELECT uuid::text, kind FROM erasures WHERE version > %s", [since]).fetchall()
+        erased = conn.execute("SELECT uuid::text, kind, merged_into::text FROM erasures WHERE version > %s",
+                              [since]).fetchall()
     return version, active_model, SiteGallery(
-        people, samples, embeddings, models, erased_people=[u for u, kind in erased if kind == "person"],
-        erased_samples=[u for u, kind in erased if kind == "sample"])
+        people, samples, embeddings, models, erased_people=[u for u, kind, _ in erased if kind == "person"],
+        erased_samples=[u for u, kind, _ in erased if kind == "sample"],
+        merged_people={u: into for u, kind, into in erased if kind == "merged"})
 
 
 def pull(conn: psycopg.Connection, store: GalleryStore) -> PullReport:
@@ -112,11 +114,14 @@ def push(conn: psycopg.Connection, gallery: SiteGallery, active_model: str | Non
                 cursor.execute("DELETE FROM events WHERE person_uuid = ANY(%s::uuid[])", [gallery.erased_people])
             if gallery.erased_samples:
                 cursor.execute("DELETE FROM samples WHERE uuid = ANY(%s::uuid[])", [gallery.erased_samples])
-            erasures = ([(u, "person", version) for u in gallery.erased_people]
-                        + [(u, "sample", version) for u in gallery.erased_samples])
+            erasures = ([(u, "person", None, version) for u in gallery.erased_people]
+                        + [(u, "sample", None, version) for u in gallery.erased_samples]
+                        + [(u, "merged", kept, version) for u, kept in gallery.merged_people.items()])
+            # tombstones first: a person erased (or merged away) is never brought back by an upsert below
             if erasures:
-                cursor.executemany("INSERT INTO erasures (uuid, kind, version) VALUES (%s, %s, %s)"
-                                   " ON CONFLICT (uuid) DO UPDATE SET version = excluded.version", erasures)
+                cursor.executemany("INSERT INTO erasures (uuid, kind, merged_into, version) VALUES (%s, %s, %s, %s)"
+                                   " ON CONFLICT (uuid) DO UPDATE SET kind = excluded.kind,"
+                                   " merged_into = excluded.merged_into, version = excluded.version", erasures)
             if gallery.people:  # a person erased by another admin station is never brought back
                 cursor.executemany(
                     "INSERT INTO people (uuid, name, external_id, created_at, active, version)"
@@ -142,6 +147,9 @@ def push(conn: psycopg.Connection, gallery: SiteGallery, active_model: str | Non
                     " vector = excluded.vector, version = excluded.version"
                     " WHERE embeddings.vector IS DISTINCT FROM excluded.vector",
                     [(e.model_id, e.vector, version, e.sample_uuid) for e in gallery.embeddings])
+            for merged, kept in gallery.merged_people.items():  # after the samples moved to the person kept
+                cursor.execute("UPDATE events SET person_uuid = %s WHERE person_uuid = %s", [kept, merged])
+                cursor.execute("DELETE FROM people WHERE uuid = %s", [merged])
         conn.execute("SELECT pg_notify(%s, %s)", [GALLERY_CHANNEL, str(version)])
     return version
 

@@ -23,13 +23,16 @@ ACKED_KEY = "site_acked_seq"
 _INSERT = """
 INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, revision, person_uuid, kind, kiosk_time, kiosk_day,
                     kiosk_utc_offset_min, source, similarity, track_id)
-SELECT v.event_uuid, %s, v.seq, v.revision, v.person_uuid, v.kind, v.kiosk_time, v.kiosk_day, v.offset_min,
+SELECT v.event_uuid, %s, v.seq, v.revision,
+       coalesce((SELECT m.merged_into FROM erasures m WHERE m.uuid = v.person_uuid AND m.kind = 'merged'),
+                v.person_uuid), v.kind, v.kiosk_time, v.kiosk_day, v.offset_min,
        v.source, v.similarity, v.track_id
 FROM unnest(%s::uuid[], %s::bigint[], %s::integer[], %s::uuid[], %s::text[], %s::timestamptz[], %s::date[],
             %s::integer[], %s::text[], %s::real[], %s::integer[])
      AS v(event_uuid, seq, revision, person_uuid, kind, kiosk_time, kiosk_day, offset_min, source, similarity,
           track_id)
-WHERE v.person_uuid IS NULL OR NOT EXISTS (SELECT 1 FROM erasures x WHERE x.uuid = v.person_uuid)
+WHERE v.person_uuid IS NULL
+   OR NOT EXISTS (SELECT 1 FROM erasures x WHERE x.uuid = v.person_uuid AND x.kind = 'person')
 ON CONFLICT (event_uuid) DO NOTHING
 """
 

@@ -52,7 +52,8 @@ CREATE TABLE embeddings (
     vector bytea NOT NULL, version bigint NOT NULL, PRIMARY KEY (sample_id, model_id));
 CREATE INDEX embeddings_version ON embeddings (version);
 CREATE TABLE erasures (
-    uuid uuid PRIMARY KEY, kind text NOT NULL CHECK (kind IN ('person', 'sample')), version bigint NOT NULL);
+    uuid uuid PRIMARY KEY, kind text NOT NULL CHECK (kind IN ('person', 'sample', 'merged')),
+    merged_into uuid CHECK ((kind = 'merged') = (merged_into IS NOT NULL)), version bigint NOT NULL);
 CREATE INDEX erasures_version ON erasures (version);
 CREATE TABLE kiosks (
     id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL UNIQUE, db_role text UNIQUE,
