@@ -46,8 +46,9 @@ def free_port() -> int:
 class PgCluster:
     """initdb + pg_ctl in a temporary folder; `url()` gives a libpq URL for a role and database."""
 
-    def __init__(self, bin_dir: Path):
+    def __init__(self, bin_dir: Path, durable: bool = False):
         self.bin_dir = bin_dir
+        self.durable = durable  # fsync on (benchmarks); tests skip it for speed
         self.root = Path(tempfile.mkdtemp(prefix="rollcall-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -77,8 +78,9 @@ class PgCluster:
         return self
 
     def start(self) -> None:
+        fsync = "on" if self.durable else "off"
         self._run(self.bin_dir / "pg_ctl", "-D", self.data, "-l", self.root / "log", "-w", "-t", START_TIMEOUT_S,
-                  "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+                  "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync={fsync}"
                         " -c max_connections=200", "start")
 
     def stop(self, mode: str = "fast") -> None:
