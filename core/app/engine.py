@@ -605,7 +605,11 @@ class Engine:
 
     def site_sync(self, cancel: CancelCheck | None = None) -> Generator[SyncProgress, None, Outcome[SyncReport]]:
         """One push-and-pull round with the site server; raises SiteError when it cannot be reached."""
-        report = yield from self.site.sync(cancel)
+        try:
+            report = yield from self.site.sync(cancel)
+        except SiteError:
+            self._publish(Changes.of(SITE))  # the status bar shows the station offline, with its queue
+            raise
         return Outcome(report, self._publish(self._sync_changes(report)))
 
     def sync_site_now(self) -> Outcome[SyncReport]:
