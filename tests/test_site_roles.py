@@ -129,3 +129,15 @@ def test_leave_keeps_local_data_and_refuses_with_unsent_events(site, tmp_path):
     kiosk.leave()
     assert kiosk.role is SiteRole.STANDALONE and not credentials_path(tmp_path / "kiosk").exists()
     assert kiosk.store.stats()["events"] == 3 and kiosk.store.stats()["people"] == 1
+
+
+def test_join_needs_the_owner_and_says_so(site, tmp_path):
+    cluster, url, admin, kiosk = site
+    stranger = station(tmp_path / "stranger")
+    with pytest.raises(SiteError) as refused:
+        stranger.join(load_credentials(tmp_path / "kiosk").url, "sneaky")  # a kiosk's login cannot add kiosks
+    assert refused.value.problem is SiteProblem.NOT_ALLOWED and "owner" in str(refused.value)
+    with pytest.raises(SiteError) as wrong:
+        stranger.join(cluster.url(url.rsplit("/", 1)[1].split("?")[0], password="wrong"), "x")
+    assert wrong.value.problem is SiteProblem.NOT_ALLOWED and "wrong" not in str(wrong.value).split("(")[0]
+    assert stranger.role is SiteRole.STANDALONE

@@ -9,7 +9,8 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -191,11 +192,24 @@ class Site:
                             SiteProblem.NOT_ALLOWED)
         return conn
 
+    @staticmethod
+    @contextmanager
+    def _server_errors(credentials: Credentials) -> Iterator[None]:
+        """psycopg's errors while joining, as messages a user can act on."""
+        try:
+            yield
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise SiteError(f"The server refused: {exc.diag.message_primary}. The address given to `site init` or "
+                            "`site join` must be the database owner's, with the CREATEROLE right.",
+                            SiteProblem.NOT_ALLOWED) from None
+        except psycopg.OperationalError as exc:
+            raise unreachable(credentials, exc) from None
+
     def init(self, url: str, station: str = ADMIN_STATION_DEFAULT) -> SiteStatus:
         """Make this data folder an admin station: create or update the schema, upload the local gallery."""
         self._refuse_if_joined()
         credentials = check_url(url)
-        with self._admin_connection(credentials) as conn:
+        with self._server_errors(credentials), self._admin_connection(credentials) as conn:
             migrate(conn)
             kiosk_id, _, _, high = register_station(conn, station, is_admin=True)
             site_gallery.push(conn, self.store.site_gallery(), self.store.active_model_id())
@@ -217,11 +231,11 @@ class Site:
                             "server: join with an empty data folder, or make this one the admin station with "
                             "`rollcall site init`.", SiteProblem.ALREADY_JOINED)
         admin = check_url(url)
-        with self._admin_connection(admin) as conn:
+        with self._server_errors(admin), self._admin_connection(admin) as conn:
             check_schema(conn)
             kiosk_id, login, password, high = register_station(conn, kiosk.strip(), is_admin=False)
         own = admin.with_login(login, password)
-        with connect(own, self.settings) as conn:  # the kiosk's own login works before anything is saved
+        with self._server_errors(own), connect(own, self.settings) as conn:  # the kiosk's own login works first
             site_gallery.pull(conn, self.store)
         self.store.raise_event_seq(high)
         save_credentials(self.data_dir, own)
