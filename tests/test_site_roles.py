@@ -33,6 +33,9 @@ def test_init_and_join_copy_the_gallery_and_keep_credentials_private(site, tmp_p
     assert [p.name for p in people] == ["Ada Lovelace"]
     assert kiosk.store.count_samples() == 2
     assert len(kiosk.store.gallery("facenet-keras-128")) == 2
+    # a kiosk keeps face templates (embeddings), not face photos; the admin station keeps both
+    assert {kiosk.store.sample_crop(s.id) for s in kiosk.store.list_samples(people[0].id)} == {b""}
+    assert all(admin.store.sample_crop(s.id) for s in admin.store.list_samples(admin.store.list_people()[0].id))
     for folder in (tmp_path / "admin", tmp_path / "kiosk"):
         mode = stat.S_IMODE(os.stat(credentials_path(folder)).st_mode)
         assert mode == 0o600

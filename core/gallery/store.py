@@ -815,30 +815,29 @@ class GalleryStore:
             for model in changes.models:
                 if self._scalar("SELECT 1 FROM models WHERE id = ?", [model.id]) is None:
                     self.register_model(model)
-            for person in changes.people:
-                self._conn.execute(
-                    "INSERT INTO people (uuid, name, name_key, external_id, created_at, active)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET name = excluded.name,"
-                    " name_key = excluded.name_key, external_id = excluded.external_id, active = excluded.active",
-                    [person.uuid, person.name, name_key(person.name), person.external_id,
-                     _aware(person.created_at).isoformat(), int(person.active)])
-            person_ids = self.person_ids_by_uuid()
-            for sample in changes.samples:
-                person_id = person_ids[sample.person_uuid]
-                if self._conn.execute("UPDATE samples SET person_id = ? WHERE uuid = ?",
-                                      [person_id, sample.uuid]).rowcount:
-                    continue
-                self._conn.execute("DELETE FROM samples WHERE person_id = ? AND content_hash = ?",
-                                   [person_id, sample.content_hash])  # the same photo under an older UUID
-                self._conn.execute(
-                    "INSERT INTO samples (uuid, person_id, crop_jpeg, source, content_hash, det_prob, face_px,"
-                    " sharpness, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [sample.uuid, person_id, sample.crop_jpeg, sample.source, sample.content_hash, sample.det_prob,
-                     sample.face_px, sample.sharpness, _aware(sample.created_at).isoformat()])
             self._conn.executemany(
-                "INSERT INTO embeddings (sample_id, model_id, vector) SELECT id, ?, ? FROM samples WHERE uuid = ?"
+                "INSERT INTO people (uuid, name, name_key, external_id, created_at, active)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET name = excluded.name,"
+                " name_key = excluded.name_key, external_id = excluded.external_id, active = excluded.active",
+                [(p.uuid, p.name, name_key(p.name), p.external_id, _aware(p.created_at).isoformat(), int(p.active))
+                 for p in changes.people])
+            person_ids = self.person_ids_by_uuid()
+            known = {row[0] for row in self._conn.execute("SELECT uuid FROM samples")}
+            self._conn.executemany(  # a sample moved to another person (a merge)
+                "UPDATE OR IGNORE samples SET person_id = ? WHERE uuid = ?",
+                [(person_ids[s.person_uuid], s.uuid) for s in changes.samples if s.uuid in known])
+            self._conn.executemany(  # the same photo of the same person under an older UUID takes the new one
+                "INSERT INTO samples (uuid, person_id, crop_jpeg, source, content_hash, det_prob, face_px, sharpness,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (person_id, content_hash) DO UPDATE SET uuid = excluded.uuid",
+                [(s.uuid, person_ids[s.person_uuid], s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px,
+                  s.sharpness, _aware(s.created_at).isoformat()) for s in changes.samples if s.uuid not in known])
+            sample_ids = dict(self._conn.execute("SELECT uuid, id FROM samples").fetchall())
+            self._conn.executemany(
+                "INSERT INTO embeddings (sample_id, model_id, vector) VALUES (?, ?, ?)"
                 " ON CONFLICT (sample_id, model_id) DO UPDATE SET vector = excluded.vector",
-                [(e.model_id, e.vector, e.sample_uuid) for e in changes.embeddings])
+                [(sample_ids[e.sample_uuid], e.model_id, e.vector) for e in changes.embeddings
+                 if e.sample_uuid in sample_ids])
             for merged_uuid, kept_uuid in changes.merged_people.items():
                 merged, kept = person_ids.get(merged_uuid), person_ids.get(kept_uuid)
                 if merged is not None and kept is not None:

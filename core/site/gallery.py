@@ -52,8 +52,10 @@ def _model(row) -> ModelRecord:
     return ModelRecord(row[0], row[1], row[2], row[3], row[4], "", row[5], row[6], row[7])
 
 
-def fetch_changes(conn: psycopg.Connection, since: int) -> tuple[int, str | None, SiteGallery]:
-    """Everything changed after version `since`, from one consistent snapshot."""
+def fetch_changes(conn: psycopg.Connection, since: int, with_crops: bool) -> tuple[int, str | None, SiteGallery]:
+    """Everything changed after version `since`, from one consistent snapshot.
+
+    Without crops (kiosks), samples come as face templates only: their embeddings, no photo."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         version, active_model = conn.execute("SELECT gallery_version, active_model FROM site_meta").fetchone()
@@ -65,9 +67,9 @@ def fetch_changes(conn: psycopg.Connection, since: int) -> tuple[int, str | None
         people = [SitePerson(*r) for r in conn.execute(
             "SELECT uuid::text, name, external_id, created_at, active FROM people WHERE version > %s", [since])]
         samples = [SiteSample(r[0], r[1], bytes(r[2]), *r[3:]) for r in conn.execute(
-            "SELECT s.uuid::text, p.uuid::text, s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px,"
+            "SELECT s.uuid::text, p.uuid::text, CASE WHEN %s THEN s.crop_jpeg ELSE ''::bytea END, s.source, s.content_hash, s.det_prob, s.face_px,"
             " s.sharpness, s.created_at FROM samples s JOIN people p ON p.id = s.person_id WHERE s.version > %s",
-            [since], binary=True)]
+            [with_crops, since], binary=True)]
         embeddings = [SiteEmbedding(r[0], r[1], bytes(r[2])) for r in conn.execute(
             "SELECT s.uuid::text, e.model_id, e.vector FROM embeddings e JOIN samples s ON s.id = e.sample_id"
             " WHERE e.version > %s", [since], binary=True)]
@@ -79,13 +81,15 @@ def fetch_changes(conn: psycopg.Connection, since: int) -> tuple[int, str | None
         merged_people={u: into for u, kind, into in erased if kind == "merged"})
 
 
-def pull(conn: psycopg.Connection, store: GalleryStore) -> PullReport:
-    """Apply the server's gallery changes since this station's version (nothing when it is current)."""
+def pull(conn: psycopg.Connection, store: GalleryStore, with_crops: bool) -> PullReport:
+    """Apply the server's gallery changes since this station's version (nothing when it is current).
+
+    with_crops: admin stations keep the face photos (they re-embed); kiosks keep only the templates."""
     since = local_version(store)
-    version, active_model, changes = fetch_changes(conn, since)
+    version, active_model, changes = fetch_changes(conn, since, with_crops)
     if version < since:  # the server was rebuilt or restored: start over from nothing
         since = 0
-        version, active_model, changes = fetch_changes(conn, since)
+        version, active_model, changes = fetch_changes(conn, since, with_crops)
     if version == since:
         return PullReport(since, version, active_model=active_model)
     with store.transaction():

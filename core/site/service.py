@@ -213,7 +213,7 @@ class Site:
             migrate(conn)
             kiosk_id, _, _, high = register_station(conn, station, is_admin=True)
             site_gallery.push(conn, self.store.site_gallery(), self.store.active_model_id())
-            site_gallery.pull(conn, self.store)
+            site_gallery.pull(conn, self.store, with_crops=True)
         self.store.raise_event_seq(high)
         save_credentials(self.data_dir, credentials)
         self.store.set_meta_values({ROLE_KEY: SiteRole.ADMIN, STATION_KEY: station, KIOSK_ID_KEY: str(kiosk_id),
@@ -236,7 +236,7 @@ class Site:
             kiosk_id, login, password, high = register_station(conn, kiosk.strip(), is_admin=False)
         own = admin.with_login(login, password)
         with self._server_errors(own), connect(own, self.settings) as conn:  # the kiosk's own login works first
-            site_gallery.pull(conn, self.store)
+            site_gallery.pull(conn, self.store, with_crops=False)
         self.store.raise_event_seq(high)
         save_credentials(self.data_dir, own)
         self.store.set_meta_values({ROLE_KEY: SiteRole.KIOSK, STATION_KEY: kiosk.strip(),
@@ -291,7 +291,7 @@ class Site:
                 if cancel and cancel():
                     raise Cancelled("Sync stopped; the rest goes at the next sync.")
                 yield SyncProgress(SyncStage.PULL)
-                pulled = site_gallery.pull(conn, self.store)
+                pulled = site_gallery.pull(conn, self.store, with_crops=self.role is SiteRole.ADMIN)
                 queue = outbox.queue_length(self.store)
                 with conn.transaction():
                     if self.role is SiteRole.KIOSK:
