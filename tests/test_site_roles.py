@@ -144,3 +144,19 @@ def test_join_needs_the_owner_and_says_so(site, tmp_path):
         stranger.join(cluster.url(url.rsplit("/", 1)[1].split("?")[0], password="wrong"), "x")
     assert wrong.value.problem is SiteProblem.NOT_ALLOWED and "wrong" not in str(wrong.value).split("(")[0]
     assert stranger.role is SiteRole.STANDALONE
+
+
+def test_a_moved_check_out_replaces_its_row_on_the_server(site):
+    from datetime import timedelta
+
+    cluster, url, admin, kiosk = site
+    person = kiosk.store.list_people()[0]
+    event = write_events(kiosk.store, 1, person_id=person.id)[0]
+    sync(kiosk)
+    later = event.time + timedelta(hours=8)
+    kiosk.store.update_event_time(event.id, later, similarity=0.9)  # check-out mode moves the day's last sighting
+    assert sync(kiosk).uploaded == 1
+    assert sync(kiosk).uploaded == 0
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT kiosk_time, revision, similarity FROM events").fetchall()
+    assert len(rows) == 1 and rows[0][0] == later and rows[0][1] == 1 and abs(rows[0][2] - 0.9) < 1e-6
