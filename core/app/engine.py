@@ -22,7 +22,7 @@ from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportPro
 from core.gallery.match import GalleryMatcher
 from core.gallery.parts import PipelineParts
 from core.attendance.book import AttendanceBook
-from core.attendance.reports import daily_report, export_csv, range_report
+from core.attendance.reports import export_csv, range_report
 from core.live.capture import CaptureProgress, capture_samples
 from core.live.recognize import FrameResult, Recognizer, decoded_frames, recognize_source
 from core.live.sources import FrameSource, open_source
@@ -32,7 +32,7 @@ from core.base.settings import RecognitionSettings, Settings
 from core.gallery.store import GalleryStore, latest_backup, restore_backup
 from core.site.connection import SiteError
 from core.site.outbox import acked_seq
-from core.site.reports import SiteDayRow, check_range, export_site_csv, site_range_report
+from core.site.reports import check_range, export_site_csv, site_range_report
 from core.site.service import BackgroundSync, Site, SiteRole, SiteStatus, SyncProgress, SyncReport
 from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
 
