@@ -21,15 +21,22 @@ class CuttingProxy:
         self._lock = threading.Lock()
         self._cuts_left = 0
         self.cuts_done = 0
+        self._pattern = b"INSERT INTO events"
+        self._before = False
         self.down = False
         self._stop = threading.Event()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._thread = threading.Thread(target=self._accept, daemon=True, name="cutting-proxy")
         self._thread.start()
 
-    def cut_after_commits(self, count: int) -> None:
+    def cut_after_commits(self, count: int, pattern: bytes = b"INSERT INTO events") -> None:
         with self._lock:
-            self._cuts_left = count
+            self._cuts_left, self._pattern, self._before = count, pattern, False
+
+    def cut_before_commits(self, count: int, pattern: bytes) -> None:
+        """The connection drops before COMMIT reaches the server: the transaction is rolled back."""
+        with self._lock:
+            self._cuts_left, self._pattern, self._before = count, pattern, True
 
     def set_down(self, down: bool) -> None:
         self.down = down
@@ -80,8 +87,10 @@ class CuttingProxy:
                     if not data:
                         return
                     if sock is client:
-                        inserting = inserting or b"INSERT INTO events" in data
+                        inserting = inserting or self._pattern in data
                         if inserting and b"COMMIT" in data and self._take_cut():
+                            if self._before:
+                                return  # the server never sees the COMMIT and rolls back
                             server.sendall(data)
                             _read_reply(server)  # the server has committed and answered ...
                             return  # ... and the station never hears it

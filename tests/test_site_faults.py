@@ -213,3 +213,26 @@ def test_two_admin_stations_edit_at_once(site, tmp_path):
         assert len(names) == 2 * people_each + 1 and final_name in names
         assert len(admin.store.gallery("facenet-keras-128")) == 2 * (2 * people_each + 1)
     second.close()
+
+
+def test_an_admin_edit_cut_off_midway_is_sent_at_the_next_sync(site, tmp_path):
+    cluster, url, admin, kiosk = site
+    proxy = CuttingProxy(cluster.port)
+    try:
+        through(proxy, tmp_path / "admin")
+        admin.close()
+        ada = admin.store.list_people()[0]
+        admin.require_gallery_edit()  # the server answers ...
+        admin.store.rename_person(ada.id, "Ada King")
+        proxy.cut_before_commits(1, b"INSERT INTO people")
+        admin.push_people([ada.id])  # ... then the connection drops before COMMIT: kept here, marked unsent
+        assert proxy.cuts_done == 1 and "cannot be reached" in admin.status(check_server=False).error
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT name FROM people").fetchone()[0] == "Ada Lovelace"
+        assert sync(admin).gallery_pushed
+    finally:
+        proxy.close()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT name FROM people").fetchone()[0] == "Ada King"
+    sync(kiosk)
+    assert [p.name for p in kiosk.store.list_people()] == ["Ada King"]
