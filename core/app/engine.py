@@ -576,6 +576,7 @@ class Engine:
     def apply_settings(self, settings: Settings) -> None:
         with self._lock:
             self.settings = settings
+            self.site.settings = settings.site
             self._matcher = None
         self._publish(Changes.of(SETTINGS))
 
