@@ -160,3 +160,51 @@ def test_a_moved_check_out_replaces_its_row_on_the_server(site):
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT kiosk_time, revision, similarity FROM events").fetchall()
     assert len(rows) == 1 and rows[0][0] == later and rows[0][1] == 1 and abs(rows[0][2] - 0.9) < 1e-6
+
+
+def test_tls_with_sslmode_verify_full(pg, tmp_path):
+    """sslmode in the URL: the station's connections are encrypted and the server's certificate checked."""
+    import shutil
+    import subprocess
+
+    cluster, url = pg
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", certs / "server.key",
+                    "-out", certs / "server.crt"], check=True, capture_output=True)
+    for name in ("server.key", "server.crt"):
+        target = cluster.data / name
+        shutil.copy(certs / name, target)
+        os.chmod(target, 0o600)
+        if os.geteuid() == 0:
+            shutil.chown(target, "postgres", "postgres")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET ssl = on")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        secure = url.replace("sslmode=disable", f"sslmode=verify-full&sslrootcert={certs / 'server.crt'}")
+        admin = station(tmp_path / "admin")
+        admin.init(secure)
+        kiosk = station(tmp_path / "kiosk")
+        kiosk.join(secure, "tls kiosk")
+        assert "sslmode=verify-full" in kiosk.status().server
+        for site in (admin, kiosk):
+            encrypted = site._run(lambda conn: conn.execute(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0])
+            assert encrypted is True
+        wrong_ca = tmp_path / "other.crt"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x",
+                        "-keyout", tmp_path / "other.key", "-out", wrong_ca], check=True, capture_output=True)
+        stranger = station(tmp_path / "stranger")
+        with pytest.raises(SiteError) as refused:
+            stranger.join(secure.replace(str(certs / "server.crt"), str(wrong_ca)), "mitm")
+        assert refused.value.problem is SiteProblem.UNREACHABLE and "certificate" in str(refused.value)
+        admin.close()
+        kiosk.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET ssl")
+            conn.execute("SELECT pg_reload_conf()")
