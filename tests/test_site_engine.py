@@ -92,9 +92,14 @@ def test_admin_edits_reach_the_kiosk_and_merges_keep_attendance(stations):
     assert holders == [(admin.store.person_uuid(ada),)]
     rows = admin.range_report(date.today() - timedelta(days=1), date.today() + timedelta(days=1))
     assert [(r.name, r.events, r.kiosks) for r in rows] == [("Ada King", 6, ("door",))]
+    backup = kiosk.backup().value  # the kiosk's backup still holds Ada ...
     admin.delete_person(ada)
     kiosk.sync_site_now()
     assert kiosk.people() == [] and kiosk.stats().samples == 0
+    from core.gallery.store import GalleryStore
+
+    with GalleryStore(backup) as old:  # ... until the erasure reaches the kiosk
+        assert old.list_people(include_inactive=True) == [] and old.count_samples() == 0
     with psycopg.connect(url) as conn:
         assert server_counts(conn) == (0, 0)
 

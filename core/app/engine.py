@@ -625,8 +625,23 @@ class Engine:
         changes = Changes.of(SITE)
         if report.pull is not None and report.pull.changed:
             self._after_pull()
+            self._erase_from_backups(report.pull.erased_person_uuids)
             changes = changes | Changes.of(PEOPLE, SAMPLES, EVENTS, MODELS)
         return changes
+
+    def _erase_from_backups(self, person_uuids: Iterable[str]) -> None:
+        """People erased on the site server leave this station's backup files too."""
+        from core.base.records import SiteGallery
+
+        erased = SiteGallery(erased_people=list(person_uuids))
+        if not erased:
+            return
+        for backup in sorted(self.settings.backups_path.glob("rollcall-*.db")):
+            try:
+                with GalleryStore(backup) as old:
+                    old.apply_site_gallery(erased)
+            except Exception as exc:  # noqa: BLE001 - report, but the live database is already clean
+                log.warning("Could not erase people from backup %s: %s", backup, exc)
 
     def _after_pull(self) -> None:
         """The site's active model (when this station has it) and a fresh matcher."""

@@ -33,6 +33,7 @@ class PullReport:
     erased_people: int = 0
     erased_samples: int = 0
     active_model: str | None = None
+    erased_person_uuids: tuple[str, ...] = ()  # erased here: the station scrubs its backups of them too
 
     @property
     def changed(self) -> bool:
@@ -96,7 +97,8 @@ def pull(conn: psycopg.Connection, store: GalleryStore, with_crops: bool) -> Pul
         counts = store.apply_site_gallery(changes)
         store.set_meta_values({GALLERY_VERSION_KEY: str(version), ACTIVE_MODEL_KEY: active_model})
     return PullReport(since, version, counts["people"], counts["samples"], counts["embeddings"],
-                      counts["erased_people"], counts["erased_samples"], active_model)
+                      counts["erased_people"], counts["erased_samples"], active_model,
+                      tuple(changes.erased_people))
 
 
 def push(conn: psycopg.Connection, gallery: SiteGallery, active_model: str | None = None) -> int:
