@@ -26,8 +26,11 @@ BIN_ENV = "ROLLCALL_PG_BIN"
 
 
 def find_bin_dir() -> Path | None:
-    candidates = [os.environ.get(BIN_ENV, "")]
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    """ROLLCALL_PG_BIN when set (and only it), else the newest Debian install, else pg_config's."""
+    if os.environ.get(BIN_ENV):
+        candidates = [os.environ[BIN_ENV]]
+        return next((Path(c) for c in candidates if (Path(c) / "initdb").exists()), None)
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
     pg_config = shutil.which("pg_config")
     if pg_config:
         candidates.append(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip())

@@ -208,3 +208,19 @@ def test_tls_with_sslmode_verify_full(pg, tmp_path):
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("ALTER SYSTEM RESET ssl")
             conn.execute("SELECT pg_reload_conf()")
+
+
+def test_without_a_postgresql_server_only_site_tests_skip_and_say_why(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ROLLCALL_PG_BIN": str(tmp_path / "no-postgresql"), "PYTHONPATH": str(repo)}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                             "tests/test_site_roles.py::test_kiosk_refuses_gallery_edits",
+                             "tests/test_settings.py::test_every_section_round_trips"],
+                            cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed, 1 skipped" in result.stdout
+    assert "site tests need PostgreSQL's server binaries" in result.stdout
