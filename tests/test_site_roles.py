@@ -129,8 +129,15 @@ def test_leave_keeps_local_data_and_refuses_with_unsent_events(site, tmp_path):
         assert refused.value.problem is SiteProblem.UNSENT_EVENTS
     finally:
         cluster.start()
+    old_login = load_credentials(tmp_path / "kiosk").url
     kiosk.leave()
     assert kiosk.role is SiteRole.STANDALONE and not credentials_path(tmp_path / "kiosk").exists()
+    with psycopg.connect(old_login, autocommit=True) as conn:  # the login that left adds nothing more
+        kiosk_id = conn.execute("SELECT id FROM kiosks WHERE name = 'north door'").fetchone()[0]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day,"
+                         " kiosk_utc_offset_min, source, similarity) VALUES (gen_random_uuid(), %s, 99, 'unknown',"
+                         " now(), current_date, 0, 'x', 0)", [kiosk_id])
     assert kiosk.store.stats()["events"] == 3 and kiosk.store.stats()["people"] == 1
 
 

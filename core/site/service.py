@@ -250,8 +250,8 @@ class Site:
         try:
             for _ in self.sync():
                 pass
-            self._run(lambda conn: (conn.execute("SELECT rollcall_leave()") if self.role is SiteRole.KIOSK
-                                    else None, conn.commit()))
+            if self.role is SiteRole.KIOSK:  # its login can add no more events
+                self._run(lambda conn: conn.execute("SELECT rollcall_leave()"))
         except SiteError as exc:
             if not force:
                 raise SiteError(f"{exc} Leave anyway with --force: {outbox.queue_length(self.store)} queued events "
@@ -323,7 +323,7 @@ class Site:
                             "on the admin station, which writes them to the site server. Nothing was changed here.",
                             SiteProblem.NEEDS_ADMIN)
         if role is SiteRole.ADMIN:
-            self._run(lambda conn: (conn.execute("SELECT 1"), conn.commit()))
+            self._run(lambda conn: conn.execute("SELECT 1"))
 
     def push(self, gallery: SiteGallery, active_model: str | None = None) -> None:
         """Send an admin edit now; if the server went away meanwhile, a full push follows at the next sync."""
