@@ -19,7 +19,6 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from core.base.records import EventKind
 from core.site.connection import Credentials, SiteError, SiteProblem, load_credentials, save_credentials
 from tests.site_kit import enroll, local_uuids, server_counts, server_uuids, station, sync, write_events
 from tests.site_proxy import CuttingProxy
