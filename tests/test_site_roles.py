@@ -231,3 +231,22 @@ def test_without_a_postgresql_server_only_site_tests_skip_and_say_why(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed, 1 skipped" in result.stdout
     assert "site tests need PostgreSQL's server binaries" in result.stdout
+
+
+def test_a_refused_upload_says_so_and_keeps_the_queue(site):
+    cluster, url, admin, kiosk = site
+    write_events(kiosk.store, 7)
+    from core.site.schema import kiosk_group_role
+
+    group = kiosk_group_role(load_credentials(kiosk.data_dir).database)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'REVOKE INSERT ON events FROM "{group}"')
+    with pytest.raises(SiteError) as refused:
+        sync(kiosk)
+    assert refused.value.problem is SiteProblem.SERVER_ERROR and "permission denied" in str(refused.value)
+    assert kiosk.status().queue == 7
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'GRANT INSERT ON events TO "{group}"')
+    assert sync(kiosk).uploaded == 7
+    with psycopg.connect(url) as conn:
+        assert server_counts(conn, "north door") == (7, 7)

@@ -31,6 +31,7 @@ class SiteProblem(enum.StrEnum):
     NEWER_SCHEMA = "newer_schema"
     UNSENT_EVENTS = "unsent_events"  # leaving would strand events
     BAD_URL = "bad_url"
+    SERVER_ERROR = "server_error"  # the server refused a statement (nothing was changed by it)
 
 
 class SiteError(RollcallError):

@@ -34,6 +34,12 @@ LAST_SYNC_KEY, LAST_ERROR_KEY, DIRTY_KEY = "site_last_sync", "site_last_error", 
 ADMIN_STATION_DEFAULT = "admin"
 
 
+def server_error(exc: psycopg.Error) -> SiteError:
+    detail = exc.diag.message_primary if getattr(exc, "diag", None) and exc.diag.message_primary else str(exc)
+    return SiteError(f"The site server refused a statement ({type(exc).__name__}: {detail}); it changed nothing. "
+                     "Local data is kept; tell the site's admin if this stays.", SiteProblem.SERVER_ERROR)
+
+
 class SiteRole(enum.StrEnum):
     STANDALONE = "standalone"  # no site: SQLite only
     ADMIN = "admin"  # edits the gallery on the server; reads the whole site's attendance
@@ -166,6 +172,8 @@ class Site:
             except psycopg.OperationalError as exc:
                 self.close()
                 raise unreachable(self.credentials(), exc) from None
+            except psycopg.Error as exc:
+                raise server_error(exc) from None
 
     def close(self) -> None:
         with self._lock:
@@ -204,6 +212,8 @@ class Site:
                             SiteProblem.NOT_ALLOWED) from None
         except psycopg.OperationalError as exc:
             raise unreachable(credentials, exc) from None
+        except psycopg.Error as exc:
+            raise server_error(exc) from None
 
     def init(self, url: str, station: str = ADMIN_STATION_DEFAULT) -> SiteStatus:
         """Make this data folder an admin station: create or update the schema, upload the local gallery."""
@@ -301,9 +311,9 @@ class Site:
                         conn.execute("UPDATE kiosks SET last_contact = now(), queue_length = %s, acked_seq = %s,"
                                      " gallery_version = %s WHERE id = %s",
                                      [queue, outbox.acked_seq(self.store), pulled.to_version, kiosk_id])
-            except psycopg.OperationalError as exc:
+            except psycopg.Error as exc:
                 self.close()
-                error = unreachable(credentials, exc)
+                error = unreachable(credentials, exc) if isinstance(exc, psycopg.OperationalError) else server_error(exc)
                 self.store.set_meta_values({LAST_ERROR_KEY: str(error)})
                 raise error from None
             except SiteError as exc:
