@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine import Engine, ReembedProgress
 from core.base.errors import RollcallError
-from trainer.job import METRIC_LABELS, TrainConfig, TrainProgress, TrainResult, run_training
+from trainer.job import TrainConfig, TrainProgress, TrainResult, run_training
 from trainer.mining import STRATEGIES
 from trainer.network import MAX_FROZEN, STAGE_NAMES
 from trainer.validate import default_lfw_dir
@@ -399,20 +399,14 @@ class RetrainPanel(QWidget):
         self._set_busy()
 
     def show_results(self, result: TrainResult) -> None:
-        rows = [(key, result.before.get(key), result.after.get(key)) for key in METRIC_LABELS
-                if key in result.before or key in result.after]
+        rows = result.results()
         self.results_table.setRowCount(len(rows))
-        self.results_table.setVerticalHeaderLabels([METRIC_LABELS[key] for key, _, _ in rows])
-        for row, (key, before, after) in enumerate(rows):
-            percent = "accuracy" in key
-            change = after - before if isinstance(before, (int, float)) and isinstance(after, (int, float)) else None
-            for column, value in enumerate((before, after, change)):
-                text = "—" if value is None else (f"{value * 100:+.2f}" if column == 2 and percent else
-                                                  f"{value:+.4f}" if column == 2 else
-                                                  f"{value * 100:.2f}%" if percent else f"{value:.4f}")
+        self.results_table.setVerticalHeaderLabels([row.label for row in rows])
+        for index, row in enumerate(rows):
+            for column, text in enumerate((row.before, row.after, row.change)):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.results_table.setItem(row, column, item)
+                self.results_table.setItem(index, column, item)
 
     # ---- activation ----
 

@@ -2,7 +2,7 @@
 # `make package`: build the one-folder app dist/Rollcall/ with PyInstaller (build.spec), then run the
 # built executable's --self-test from a temporary folder outside the source tree, with an empty
 # environment (env -i: no venv, no PYTHONPATH, a fresh HOME) and, where the kernel allows it, no network.
-#   ROLLCALL_SELFTEST_IMAGE=photo.jpg   face photo for the self-test (default: ../shared/data/faces/dev/*/*_0001.jpg)
+#   ROLLCALL_SELFTEST_IMAGE=photo.jpg   another face photo for the self-test (default: the bundled one)
 #   ROLLCALL_PACKAGE_CUDA=1             keep every CUDA library (default: a CPU-only bundle, see build.spec)
 #   PACKAGE_CLEAN=1                     rebuild from scratch (pyinstaller --clean)
 set -euo pipefail
@@ -25,18 +25,17 @@ clean=(); [[ "${PACKAGE_CLEAN:-0}" == 1 ]] && clean=(--clean)
 step "built dist/Rollcall in $((SECONDS - start)) s: $(du -sh dist/Rollcall | cut -f1)"
 
 image=${ROLLCALL_SELFTEST_IMAGE:-}
-if [[ -z "$image" ]]; then
-  image=$(ls "$ROOT"/../shared/data/faces/dev/*/*_0001.jpg 2>/dev/null | head -n1 || true)
-fi
-[[ -n "$image" && -f "$image" ]] \
-  || fail "no face photo for the self-test" "set ROLLCALL_SELFTEST_IMAGE to a photo with one clear face"
+[[ -z "$image" || -f "$image" ]] || fail "ROLLCALL_SELFTEST_IMAGE=$image does not exist" "unset it or name a photo"
 
 # A copy of the bundle outside the source tree (hard links: instant, no extra space), so the self-test
 # can reach nothing in the checkout, and whatever it writes never lands in dist/.
 work=$(mktemp -d "${TMPDIR:-/tmp}/rollcall-package.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp -al dist/Rollcall "$work/Rollcall" 2>/dev/null || cp -a dist/Rollcall "$work/Rollcall"
-cp "$image" "$work/face.${image##*.}" && image="$work/face.${image##*.}"
+image_args=()  # no arguments: the bundled public-domain photo, as a user would run it
+if [[ -n "$image" ]]; then
+  cp "$image" "$work/face.${image##*.}" && image_args=(--image "$work/face.${image##*.}")
+fi
 mkdir -p "$work/home"
 offline=()
 if command -v unshare >/dev/null 2>&1 && unshare -rn true 2>/dev/null; then
@@ -45,6 +44,6 @@ fi
 step "self-test of the built app in $work (${offline:+no network, }empty environment)"
 cd "$work"
 env -i PATH=/usr/bin:/bin HOME="$work/home" LANG=C.UTF-8 TMPDIR="$work" \
-  "${offline[@]}" ./Rollcall/Rollcall --self-test --image "$image" \
+  "${offline[@]}" ./Rollcall/Rollcall --self-test "${image_args[@]}" \
   || fail "the built app's self-test failed" "read the FAIL lines above"
 step "dist/Rollcall is ready ($(du -sh "$ROOT/dist/Rollcall" | cut -f1)); run it with dist/Rollcall/Rollcall"

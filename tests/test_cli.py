@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import pytest
 
 from core.app.cli import main
-from tests.conftest import dev_people, dev_photos
+from tests.conftest import REPO, dev_people, dev_photos
 
 HAMILTON = "video/hamilton_640x360.mp4"
 
@@ -135,3 +138,82 @@ def test_lfw_view1_accuracy_of_the_default_model(capsys, default_weights, faces,
     print(out)
     assert data["pairs"] == 1000
     assert data["accuracy"] >= 0.990
+
+
+def test_a_second_person_with_an_existing_external_id_is_refused(capsys, default_weights):
+    ada, bob = dev_people()[:2]
+    code, _, _ = run(capsys, "enroll", "Ada", str(dev_photos(ada)[0]), "--external-id", "E1")
+    assert code == 0
+    code, out, err = run(capsys, "enroll", "Bob", str(dev_photos(bob)[0]), "--external-id", "E1")
+    assert code == 2 and "External ID 'E1' already belongs to Ada" in err, err
+    code, out, _ = run(capsys, "people", "--json")
+    assert [(p["name"], p["external_id"]) for p in json.loads(out)] == [("Ada", "E1")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG folders decide the user cache on Linux")
+def test_a_fresh_data_folder_finds_the_installed_model(default_weights, faces, tmp_path):
+    """Model files are shared by every data folder: `--home`/ROLLCALL_HOME never hides the installed model."""
+    user_cache = tmp_path / "xdg-cache"
+    installed = user_cache / "Rollcall" / "models"
+    installed.mkdir(parents=True)
+    for path in default_weights.parent.glob(f"{default_weights.name}*"):  # the weights and their checksum
+        (installed / path.name).symlink_to(path)
+    home = tmp_path / "fresh-home"
+    env = {key: value for key, value in os.environ.items() if key != "ROLLCALL_MODELS_DIR"}
+    env.update(ROLLCALL_HOME=str(home), XDG_CACHE_HOME=str(user_cache), XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+               XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), PYTHONPATH=str(REPO))
+    photo = dev_photos(dev_people()[0])[0]
+    result = subprocess.run([sys.executable, "-m", "core.app.cli", "identify", str(photo)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "unknown" in result.stdout and "not installed" not in result.stderr
+    assert not (home / "models").exists(), "no model files inside the data folder"
+    result = subprocess.run([sys.executable, "-m", "core.app.cli", "--home", str(tmp_path / "other-home"),
+                             "models", "list"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "facenet-keras-128    128-d  ready" in result.stdout, result.stdout
+
+
+@pytest.fixture
+def own_models_dir(tmp_path, monkeypatch):
+    """Imported models are written to a folder of this test's own, not the shared test cache."""
+    folder = tmp_path / "models"
+    monkeypatch.setenv("ROLLCALL_MODELS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def small_weights(tmp_path_factory) -> Path:
+    import torch
+
+    from core.vision.keras_facenet import build_network
+
+    path = tmp_path_factory.mktemp("weights") / "my-weights.pt"
+    torch.save(build_network(64).state_dict(), path)
+    return path
+
+
+def test_models_add_needs_a_name_and_a_file(capsys, own_models_dir, small_weights):
+    code, _, err = run(capsys, "models", "add")
+    assert code == 2 and "rollcall models add NAME --file WEIGHTS.pt" in err
+    code, _, err = run(capsys, "models", "add", "mine")
+    assert code == 2 and "--file" in err
+    code, _, err = run(capsys, "models", "add", "mine", "--file", str(small_weights.with_name("missing.pt")))
+    assert code == 2 and "does not exist" in err
+
+
+def test_models_add_registers_a_new_version_and_never_overwrites(capsys, engine, own_models_dir, small_weights):
+    code, _, err = run(capsys, "models", "add", "facenet-keras-128", "--file", str(small_weights), "--size", "64")
+    assert code == 2 and "built-in model and is never replaced" in err
+    assert not list(own_models_dir.glob("facenet-keras-128*")), "nothing written for a refused name"
+    code, _, err = run(capsys, "models", "add", "mine", "--file", str(small_weights), "--size", "128")
+    assert code == 2 and "does not fit a 128-d FaceNet" in err
+    code, out, err = run(capsys, "models", "add", "mine", "--file", str(small_weights), "--size", "64")
+    assert code == 0 and "mine: registered (64-d" in out, err
+    code, out, _ = run(capsys, "models", "list")
+    assert any(line.split()[:2] == ["mine", "64-d"] and f"imported from {small_weights}" in line
+               for line in out.splitlines()), out
+    record = engine.store.get_model("mine")
+    assert record.parent_id is None and Path(record.weights_path).parent == own_models_dir
+    assert engine.load_network("mine").last_linear.out_features == 64, "the registered file loads"
+    code, _, err = run(capsys, "models", "add", "mine", "--file", str(small_weights), "--size", "64")
+    assert code == 2 and "'mine' is already registered" in err

@@ -60,7 +60,7 @@ def test_enroll_rename_external_id_add_remove_delete(engine, heard, faces):
     deleted = engine.delete_person(ada)
     changes = only(heard, deleted)
     assert changes.kinds == {PEOPLE, SAMPLES, EVENTS} and changes.deleted_person_ids == {ada}
-    assert deleted.value["samples"] == 2
+    assert deleted.value.samples == 2
     assert engine.people() == [] and engine.stats().people == 0
     with pytest.raises(PersonNotFoundError):
         engine.person(ada)

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from core.app.cli import main
 from core.app.engine import Engine
 from core.gallery.enroll import Enroller
 from core.base.errors import StoreError
@@ -55,6 +56,60 @@ def test_data_folder_and_database_are_owner_only(engine):
     db = engine.settings.database_path
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(db.parent).st_mode) == 0o700
+
+
+def test_a_backup_that_cannot_be_scrubbed_is_named_to_the_user(rollcall_home, capsys):
+    settings = Settings()
+    with GalleryStore(settings.database_path) as store:
+        store.add_person(SECRET_NAME)
+        good = store.backup_to(settings.backups_path / "rollcall-2000-01-01.db")
+    damaged = settings.backups_path / "rollcall-2000-01-02.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\x13" * 4096)
+    engine = Engine(settings)
+    try:
+        deleted = engine.delete_person(engine.find_person(SECRET_NAME).id).value
+    finally:
+        engine.close()
+    assert good in deleted.backups_scrubbed and SECRET_NAME.encode() not in good.read_bytes()
+    assert [problem.path for problem in deleted.backups_not_scrubbed] == [damaged]
+    assert not deleted.fully_erased
+
+    with GalleryStore(settings.database_path) as store:
+        store.add_person(SECRET_NAME)
+    assert main(["delete", SECRET_NAME, "--yes"]) == 1, "an unfinished erasure is not reported as success"
+    out, err = capsys.readouterr()
+    assert f"deleted {SECRET_NAME}" in out
+    assert f"warning: the backup {damaged} may still hold this person" in err and "delete that file" in err
+
+
+def test_a_failed_daily_backup_is_reported(rollcall_home, capsys):
+    rollcall_home.mkdir(parents=True)
+    (rollcall_home / "backups").write_text("a file where the backups folder should be")
+    engine = Engine(Settings())
+    try:
+        status = engine.housekeeping_status
+        assert status.backup_made is None and status.backup_error and not status.ok
+    finally:
+        engine.close()
+    assert main(["people"]) == 0
+    assert "warning: the daily backup failed:" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_failed_chmod_is_reported(rollcall_home, monkeypatch, capsys):
+    settings = Settings()
+    GalleryStore(settings.database_path).close()
+    os.chmod(settings.database_path, 0o644)
+    os.chmod(settings.data_path, 0o755)
+
+    def refuse(path, mode, **kwargs):
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(os, "chmod", refuse)  # e.g. a file system that keeps its own permissions
+    assert main(["people"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {settings.database_path} is not private to this user (mode 644, expected 600)" in err
+    assert f"warning: {settings.data_path} is not private to this user (mode 755, expected 700)" in err
 
 
 def test_daily_backup_and_restore_of_a_corrupt_database(tmp_path):

@@ -102,9 +102,11 @@ class _Face:
 def test_onnx_embedder_matches_torch(engine, monkeypatch):
     from core.vision.embed import Embedder
 
+    if engine.planned_embed_backend() != "onnx":
+        pytest.skip("ONNX Runtime is not installed, or this device runs torch")
     embedder = engine.embedder()
-    if embedder.backend != "onnx":
-        pytest.skip("onnxruntime is not installed")
+    assert engine.embed_backend == embedder.backend == "onnx", \
+        f"ONNX Runtime was expected but the engine fell back to torch: {engine.embed_fallback_reason}"
     torch_embedder = Embedder(engine.load_network(engine.active_model_id()), embedder.info)
     crops = (np.random.default_rng(0).random((5, 160, 160, 3)) * 255).astype(np.uint8)
     a, b = embedder.embed(crops), torch_embedder.embed(crops)
@@ -116,16 +118,33 @@ def test_onnx_embedder_matches_torch(engine, monkeypatch):
 
 def test_embedder_backend_can_be_forced_to_torch(engine):
     engine.settings.compute.embed_backend = "torch"
-    assert engine.embedder().backend == "torch"
+    assert engine.planned_embed_backend() == engine.embed_backend == "torch"
+    assert engine.embed_fallback_reason is None, "a chosen backend is not a fallback"
+
+
+def test_a_fallback_from_onnx_is_visible(engine, monkeypatch):
+    """When the ONNX export fails, the engine runs torch and says why, so the ONNX tests above can fail."""
+    from core.vision.embed import onnxruntime_available
+
+    if not onnxruntime_available() or engine.device != "cpu":
+        pytest.skip("ONNX Runtime runs the embedder on the CPU only")
+    engine.settings.compute.embed_backend = "onnx"
+    monkeypatch.setattr(engine, "_onnx_file", lambda model_id: engine.settings.data_path / "missing.onnx")
+    assert engine.planned_embed_backend() == "onnx"
+    assert engine.embed_backend == "torch"
+    assert "missing.onnx" in engine.embed_fallback_reason
 
 
 def test_onnx_detector_matches_torch(faces):
     from core.vision.detect import FaceDetector
     from core.vision.images import load_image
 
-    fast, plain = FaceDetector(), FaceDetector(backend="torch")
-    if fast.backend != "onnx":
+    from core.vision.embed import onnxruntime_available
+
+    if not onnxruntime_available():
         pytest.skip("onnxruntime is not installed")
+    fast, plain = FaceDetector(), FaceDetector(backend="torch")
+    assert fast.backend == "onnx", "ONNX Runtime is installed but MTCNN fell back to torch (see the log)"
     rgb = load_image(faces / "group" / "six_faces.jpg")
     a, b = fast.detect(rgb), plain.detect(rgb)
     assert len(a) == len(b) >= 5

@@ -13,21 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, dev_people, dev_photos
+from conftest import REPO
 
 CHECKS = ("resources", "image", "weights", "engine", "main window", "MTCNN", "embedder", "detect + embed",
           "enroll", "recognise")
 
 
-def first_face(faces) -> Path:
-    return dev_photos(dev_people()[0])[0]
-
-
-def test_self_test_from_source_passes(faces, default_weights, tmp_path):
+def test_self_test_from_source_passes_with_no_arguments(default_weights, tmp_path):
+    """As the installed app runs it: no --image, so the bundled public-domain photo is used."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
     env.pop("ROLLCALL_HOME", None)  # the self-test makes its own temporary home
+    env.pop("ROLLCALL_SELFTEST_IMAGE", None)
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "gui", "--self-test", "--image", str(first_face(faces))],
+    result = subprocess.run([sys.executable, "-m", "gui", "--self-test"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - start
     out = result.stdout
@@ -36,6 +34,7 @@ def test_self_test_from_source_passes(faces, default_weights, tmp_path):
         assert any(line.startswith("OK") and f"  {name} " in line for line in out.splitlines()), (name, out)
     assert "FAIL" not in out
     assert "recognised 'Self Test'" in out
+    assert str(REPO / "resources" / "selftest" / "eileen_collins.jpg") in out
     assert "Self-test passed" in out
     assert elapsed < 60, f"self-test took {elapsed:.0f} s"
     assert not list(tmp_path.iterdir()), "the self-test must not write into the working directory"
@@ -80,7 +79,7 @@ def test_frozen_weights_must_come_from_bundle(default_weights, tmp_path, monkeyp
     monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)
     test = SelfTest(out=io.StringIO())
     test._isolate(tmp_path / "home")
-    assert "ROLLCALL_MODELS_DIR" not in os.environ
+    assert os.environ["ROLLCALL_MODELS_DIR"] == str(tmp_path / "home" / "empty-model-cache")
     ok = test.check("weights", test._check_weights)
     text = test.out.getvalue()
     if bundled:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from core.base.errors import (
+    DuplicateExternalIdError,
     DuplicateNameError,
     EnrollmentError,
     InvalidInputError,
@@ -21,7 +22,7 @@ from core.base.errors import (
     StoreError,
 )
 from core.base.records import AttendanceEvent, ModelRecord
-from core.gallery.store import MAX_NAME_LEN, MIGRATIONS, GalleryStore
+from core.gallery.store import _SCHEMA_1, MAX_NAME_LEN, MIGRATIONS, GalleryStore
 
 TZ = timezone(timedelta(hours=2))
 DIM = 8
@@ -265,8 +266,8 @@ def test_delete_person_leaves_nothing_behind(store, db_path):
         store.put_embeddings("m1", [(s.id, np.ones(DIM)) for s in samples])
         store.record_event(event(person.id))
         store.record_event(event(person.id, "check_out", snapshot=b"jpg"))
-    counts = store.delete_person(gone.id)
-    assert counts == {"samples": 3, "embeddings": 3, "events": 2}
+    deleted = store.delete_person(gone.id)
+    assert (deleted.samples, deleted.embeddings, deleted.events) == (3, 3, 2)
     with raw(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM people WHERE id = ?", [gone.id]).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM samples WHERE person_id = ?", [gone.id]).fetchone()[0] == 0
@@ -279,6 +280,85 @@ def test_delete_person_leaves_nothing_behind(store, db_path):
     assert store.integrity_check() == []
     with pytest.raises(PersonNotFoundError):
         store.delete_person(gone.id)
+
+
+def test_ids_of_deleted_people_samples_and_events_are_never_reused(store):
+    """Caches keyed by id (thumbnails, attendance books) must never show a deleted person's data."""
+    make_model(store)
+    ada = store.add_person("Ada")
+    ada_sample = add_sample(store, ada.id, "ada-1")
+    ada_event = store.record_event(event(ada.id))
+    store.delete_person(ada.id)
+    bob = store.add_person("Bob")
+    assert bob.id != ada.id
+    assert add_sample(store, bob.id, "bob-1").id != ada_sample.id
+    assert store.record_event(event(bob.id)).id != ada_event.id
+    kept = add_sample(store, bob.id, "bob-2")
+    store.delete_sample(kept.id)
+    assert add_sample(store, bob.id, "bob-3").id > kept.id
+
+
+def test_external_ids_are_unique(store):
+    ada = store.add_person("Ada", external_id="E1")
+    with pytest.raises(DuplicateExternalIdError, match=r"'E1' already belongs to Ada \(id \d+\)") as caught:
+        store.add_person("Bob", external_id=" E1 ")
+    assert caught.value.existing_id == ada.id
+    assert [p.name for p in store.list_people()] == ["Ada"], "the refused person is not saved"
+    bob = store.add_person("Bob", external_id="E2")
+    with pytest.raises(DuplicateExternalIdError, match="Ada"):
+        store.set_external_id(bob.id, "E1")
+    assert store.get_person(bob.id).external_id == "E2"
+    assert store.set_external_id(ada.id, "E1").external_id == "E1"  # keeping one's own is fine
+    store.set_active(ada.id, False)
+    with pytest.raises(DuplicateExternalIdError, match="inactive"):
+        store.add_person("Cy", external_id="E1")
+    store.add_person("Dee")
+    store.add_person("Eve")  # no external ID: any number of people
+    with pytest.raises(StoreError):  # the database itself refuses, whatever the caller
+        with store.transaction():
+            store._conn.execute("UPDATE people SET external_id = 'E1' WHERE name = 'Dee'")
+
+
+def _schema_1_database(path) -> None:
+    """A database as Rollcall wrote it before schema 2: two people share an external ID."""
+    with raw(path) as conn:
+        for statement in filter(str.strip, _SCHEMA_1.split(";")):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.executemany("INSERT INTO people (id, name, name_key, external_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                         [(1, "Ada", "ada", "E1", "2024-01-01T09:00:00+00:00"),
+                          (2, "Bob", "bob", "E1", "2024-01-02T09:00:00+00:00"),
+                          (3, "Cy", "cy", "E3", "2024-01-03T09:00:00+00:00")])
+        conn.execute("INSERT INTO models (id, name, base, embedding_size, weights_path, created_at)"
+                     " VALUES ('m1', 'M', 'facenet', 8, '/w.pt', '2024-01-01T00:00:00+00:00')")
+        conn.execute("INSERT INTO samples (id, person_id, crop_jpeg, source, content_hash, det_prob, face_px,"
+                     " sharpness, created_at) VALUES (7, 2, x'ffd8', 'b.jpg', 'h7', 0.99, 100, 30, '2024-01-02')")
+        conn.execute("INSERT INTO embeddings VALUES (7, 'm1', ?)", [np.ones(DIM, "<f4").tobytes()])
+        conn.execute("INSERT INTO events (id, person_id, kind, time, ts, day, source, similarity)"
+                     " VALUES (5, 2, 'check_in', '2024-01-02T09:00:00+00:00', 1704186000, '2024-01-02', 'cam', 0.8)")
+
+
+def test_upgrade_keeps_data_and_sets_a_shared_external_id_aside(db_path, caplog):
+    db_path.parent.mkdir(parents=True)
+    _schema_1_database(db_path)
+    with GalleryStore(db_path) as store:
+        assert "External ID 'E1' was shared: Ada (id 1) keeps it; it was removed from Bob (id 2)" in caplog.text
+        assert [(p.id, p.external_id) for p in store.list_people()] == [(1, "E1"), (2, None), (3, "E3")]
+        assert store._conn.execute("SELECT person_id, external_id, kept_by FROM external_id_conflicts"
+                                   ).fetchall() == [(2, "E1", 1)]
+        assert [s.id for s in store.list_samples(2)] == [7]
+        assert store.gallery("m1").sample_ids.tolist() == [7]
+        assert [(e.id, e.person_name) for e in store.events()] == [(5, "Bob")]
+        assert store.integrity_check() == []
+        indexes = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"people_name_key", "people_external_id", "samples_content_hash", "events_day",
+                "events_person_day", "events_ts"} <= indexes
+        assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        store.delete_person(2)  # foreign keys still cascade after the rebuild
+        assert store.count_samples() == 0 and store.events() == []
+        assert store._conn.execute("SELECT count(*) FROM external_id_conflicts").fetchone()[0] == 0
+        assert store.add_person("Dee").id == 4, "ids go on from the highest ever used (3); 2 is never handed out again"
+        assert store.add_person("Bob", external_id="E2").id == 5
 
 
 def test_merge_people_moves_samples_and_events(store):

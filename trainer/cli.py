@@ -7,10 +7,9 @@ core/cli.py calls `add_train_parser(subparsers)`; the parser's `func` opens the 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
-from .job import METRIC_LABELS, TrainConfig, TrainProgress, activate, run_training
+from .job import TrainConfig, TrainProgress, TrainResult, activate, run_training
 from .mining import STRATEGIES
 from .network import DEFAULT_FROZEN, MAX_FROZEN, STAGE_NAMES
 
@@ -72,23 +71,11 @@ def config_from_args(args, engine=None) -> TrainConfig:
     )
 
 
-def _fmt(key: str, value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{value * 100:.2f}%" if "accuracy" in key else f"{value:.4f}"
-
-
-def results_table(before: dict, after: dict) -> str:
-    rows = [(label, _fmt(key, before.get(key)), _fmt(key, after.get(key)), key) for key, label in METRIC_LABELS.items()
-            if key in before or key in after]
-    width = max((len(r[0]) for r in rows), default=10)
+def results_table(result: TrainResult) -> str:
+    rows = result.results()
+    width = max((len(row.label) for row in rows), default=10)
     lines = [f"{'':<{width}}  {'before':>10}  {'after':>10}  {'change':>9}"]
-    for label, b, a, key in rows:
-        change = ""
-        if isinstance(before.get(key), (int, float)) and isinstance(after.get(key), (int, float)):
-            delta = after[key] - before[key]
-            change = f"{delta * 100:+.2f}" if "accuracy" in key else f"{delta:+.4f}"
-        lines.append(f"{label:<{width}}  {b:>10}  {a:>10}  {change:>9}")
+    lines += [f"{row.label:<{width}}  {row.before:>10}  {row.after:>10}  {row.change:>9}" for row in rows]
     return "\n".join(lines)
 
 
@@ -116,7 +103,7 @@ def run_train(args, engine, out=None) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=out)
     print(file=out)
-    print(results_table(result.before, result.after), file=out)
+    print(results_table(result), file=out)
     print(file=out)
     if result.collapsed:
         print(f"error: {result.message}", file=out)

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from core.base.cancel import CancelCheck
 from core.base.errors import Cancelled, InvalidInputError, RollcallError
 from core.base.records import ModelRecord
 
@@ -59,7 +60,6 @@ COLLAPSE_DISTANCE = 1e-4  # mean anchor-positive and anchor-negative distance of
 COLLAPSE_PATIENCE = 3  # consecutive collapsed steps before the run is stopped
 MAX_CACHED_EVAL_SAMPLES = 1000  # keep frozen-stage features of at most this many gallery crops (~0.3 GB)
 
-CancelCheck = Callable[[], bool]
 
 
 @dataclass
@@ -149,10 +149,8 @@ class TrainResult:
     def saved(self) -> bool:
         return self.model_id is not None
 
-    def comparison(self) -> list[tuple[str, object, object]]:
-        """(metric, before, after) rows for a results table."""
-        keys = [k for k in METRIC_LABELS if k in self.before or k in self.after]
-        return [(METRIC_LABELS[k], self.before.get(k), self.after.get(k)) for k in keys]
+    def results(self) -> list[ResultRow]:
+        return results_rows(self.before, self.after)
 
 
 METRIC_LABELS = {
@@ -163,6 +161,38 @@ METRIC_LABELS = {
     "lfw_accuracy": "LFW View 1 accuracy",
     "lfw_auc": "LFW View 1 AUC",
 }
+NO_VALUE = "—"
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One metric of the before/after table, as text (the CLI and the Models panel show the same)."""
+
+    label: str
+    before: str
+    after: str
+    change: str
+
+
+def _metric_text(value, percent: bool, signed: bool = False) -> str:
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return NO_VALUE
+    if percent:
+        return f"{value * 100:+.2f}" if signed else f"{value * 100:.2f}%"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def results_rows(before: dict, after: dict) -> list[ResultRow]:
+    """The before/after table: one row per measured metric, accuracies in percent."""
+    rows = []
+    for key, label in METRIC_LABELS.items():
+        if key not in before and key not in after:
+            continue
+        old, new, percent = before.get(key), after.get(key), "accuracy" in key
+        change = new - old if isinstance(old, (int, float)) and isinstance(new, (int, float)) else None
+        rows.append(ResultRow(label, _metric_text(old, percent), _metric_text(new, percent),
+                              _metric_text(change, percent, signed=True)))
+    return rows
 
 
 def new_model_id(now: datetime | None = None) -> str:

@@ -33,6 +33,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from core.base.cancel import CancelCheck
 from core.base.errors import Cancelled
 from core.app.evaluate import best_threshold, read_pairs, verification_report
 from core.vision.images import decode_jpeg, encode_jpeg, load_image
@@ -43,7 +44,6 @@ from .network import effective_frozen, is_staged, run_stages
 
 log = logging.getLogger(__name__)
 
-CancelCheck = Callable[[], bool]
 LFW_ENV = "ROLLCALL_LFW_DIR"
 LFW_CACHE_VERSION = 1
 MAX_SOFT_LOSS_SAMPLES = 240  # the all-triplets summary is O(N^3)
@@ -293,7 +293,8 @@ def _write_cache(path: Path, names: list[str], jpegs: list[bytes], fallbacks: in
 
 def _detect_lfw(images_dir: Path, names: list[str], crop_margin: int, device: str, detector,
                 cancel: CancelCheck | None, progress) -> tuple[list[bytes], int]:
-    from core.vision.detect import FaceDetector, central_face, crop_face
+    from core.app.verify import labelled_face_crop
+    from core.vision.detect import FaceDetector
 
     if detector is None or getattr(detector, "margin", None) != crop_margin:
         detector = FaceDetector(device=device, margin=crop_margin)
@@ -305,13 +306,8 @@ def _detect_lfw(images_dir: Path, names: list[str], crop_margin: int, device: st
             raise Cancelled("Training was cancelled; nothing was saved.")
         frames = [load_image(images_dir / n) for n in names[start:start + chunk]]
         for rgb, faces in zip(frames, detector.detect_batch(frames)):
-            face = central_face(faces, rgb.shape)
-            if face is not None:
-                crop = face.crop
-            else:  # LFW photos are centred on the labelled face: fall back to the middle
-                h, w = rgb.shape[:2]
-                crop = crop_face(rgb, np.array([w * 0.3, h * 0.28, w * 0.7, h * 0.72], np.float32), crop_margin)
-                fallbacks += 1
+            crop, fell_back = labelled_face_crop(rgb, faces, crop_margin)
+            fallbacks += fell_back
             jpegs.append(encode_jpeg(crop))
         if progress:
             progress(min(start + chunk, len(names)), len(names))

@@ -29,7 +29,10 @@ def _engine(args):
         settings.compute.device = args.device
     if getattr(args, "liveness", False):
         settings.liveness.enabled = True
-    return Engine(settings)
+    engine = Engine(settings)
+    for problem in engine.housekeeping_status.problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    return engine
 
 
 def _parse_day(text: str) -> date:
@@ -43,33 +46,19 @@ def _parse_day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, today or yesterday") from None
 
 
-class ProgressLine:
-    """A one-line progress bar on stderr when it is a terminal, periodic lines otherwise."""
+def _progress(label: str, total: int | None = None):
+    """A tqdm progress bar on stderr; left out when stderr is not a terminal (logs stay clean)."""
+    from tqdm import tqdm
 
-    def __init__(self, label: str, total: int | None):
-        self.label, self.total = label, total
-        self.tty = sys.stderr.isatty()
-        self._last = -1
+    return tqdm(total=total, desc=label, file=sys.stderr, disable=None, dynamic_ncols=True, leave=False)
 
-    def update(self, done: int, extra: str = "") -> None:
-        if self.total:
-            pct = int(100 * done / self.total)
-            if not self.tty and pct // 10 == self._last // 10 and done != self.total:
-                return
-            self._last = pct
-            bar = "#" * (pct // 4)
-            text = f"{self.label} [{bar:<25}] {done}/{self.total} {extra}"
-        else:
-            text = f"{self.label} {done} {extra}"
-        if self.tty:
-            sys.stderr.write("\r" + text[:120].ljust(120))
-        else:
-            sys.stderr.write(text + "\n")
-        sys.stderr.flush()
 
-    def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
+def _advance(bar, done: int, total: int | None = None, extra: str = "") -> None:
+    if total is not None:
+        bar.total = total
+    bar.update(done - bar.n)
+    if extra:
+        bar.set_postfix_str(extra, refresh=False)
 
 
 def _print_report(report) -> None:
@@ -100,14 +89,11 @@ def cmd_enroll(args) -> int:
 
 def cmd_import(args) -> int:
     with _engine(args) as engine:
-        bar = None
         report = None
-        for step in engine.import_folder(Path(args.folder)):
-            bar = bar or ProgressLine("import", step.total)
-            bar.update(step.done, Path(step.current).name if step.current else "")
-            report = step.report
-        if bar:
-            bar.close()
+        with _progress("import") as bar:
+            for step in engine.import_folder(Path(args.folder)):
+                _advance(bar, step.done, step.total, Path(step.current).name if step.current else "")
+                report = step.report
         _print_report(report)
         return 0
 
@@ -137,8 +123,10 @@ def cmd_delete(args) -> int:
                 print("nothing deleted")
                 return 1
         removed = engine.delete_person(person.id).value
-        print(f"deleted {person.name}: {removed['samples']} samples, {removed['events']} events")
-        return 0
+        print(f"deleted {person.name}: {removed.samples} samples, {removed.events} events")
+        for problem in removed.problems():
+            print(f"warning: {problem}", file=sys.stderr)
+        return 0 if removed.fully_erased else 1
 
 
 def cmd_identify(args) -> int:
@@ -181,27 +169,21 @@ def cmd_recognize(args) -> int:
         source_spec = args.source or camera.last_source or str(camera.index)
         with engine.open_source(source_spec, stop_event=stop,
                                 on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source:
-            total = source.frame_count
-            bar = ProgressLine("frames", total) if total else None
             marked = 0
-            try:
-                for result in engine.recognize(source):
-                    for event in result.events:
-                        who = event.person_name or "unknown"
-                        if event.kind is not EventKind.UNKNOWN:
-                            marked += 1
-                        line = f"{event.time:%Y-%m-%d %H:%M:%S} {event.kind:<9} {who} ({event.similarity:.2f})"
-                        if bar and bar.tty:
-                            sys.stderr.write("\r" + " " * 120 + "\r")
-                        print(line, flush=True)
-                    if bar:
-                        bar.update(result.frame.index + 1)
-                    if args.max_frames and result.frame.index + 1 >= args.max_frames:
-                        break
-            except KeyboardInterrupt:
-                stop.set()
-            if bar:
-                bar.close()
+            with _progress("frames", source.frame_count or None) as bar:
+                try:
+                    for result in engine.recognize(source):
+                        for event in result.events:
+                            who = event.person_name or "unknown"
+                            if event.kind is not EventKind.UNKNOWN:
+                                marked += 1
+                            bar.write(f"{event.time:%Y-%m-%d %H:%M:%S} {event.kind:<9} {who} ({event.similarity:.2f})",
+                                      file=sys.stdout)
+                        _advance(bar, result.frame.index + 1)
+                        if args.max_frames and result.frame.index + 1 >= args.max_frames:
+                            break
+                except KeyboardInterrupt:
+                    stop.set()
         print(f"{marked} marked")
         if engine.site.joined:
             engine.stop_site_sync()
@@ -313,14 +295,9 @@ def cmd_eval(args) -> int:
     from core.app.verify import evaluate_pairs
 
     with _engine(args) as engine:
-        bar = ProgressLine("images", None)
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done)
-
-        report, notes = evaluate_pairs(engine, Path(args.pairs), Path(args.images), progress=progress)
-        bar.close()
+        with _progress("images") as bar:
+            report, notes = evaluate_pairs(engine, Path(args.pairs), Path(args.images),
+                                           progress=lambda done, total: _advance(bar, done, total))
         for note in notes:
             print(f"note: {note}")
         figures = report.to_json()
@@ -341,18 +318,24 @@ def cmd_eval(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from core.vision.models import BUILTIN_MODELS
+    from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, IMPORTED_BASE
 
+    if args.action == "add" and not (args.name and args.file):
+        print("error: models add needs a new model's name and its weights: "
+              "rollcall models add NAME --file WEIGHTS.pt [--size 512]", file=sys.stderr)
+        return 2
     with _engine(args) as engine:
         if args.action == "fetch":  # the one explicit, user-started download
             from core.vision.models import ModelRegistry
 
-            path = ModelRegistry(engine.registry.cache_dir, allow_network=True).ensure_weights(args.name)
-            print(f"{args.name}: ready at {path}")
+            name = args.name or DEFAULT_MODEL
+            path = ModelRegistry(engine.registry.cache_dir, allow_network=True).ensure_weights(name)
+            print(f"{name}: ready at {path}")
             return 0
         if args.action == "add":
-            path = engine.registry.add_file(Path(args.file), args.name, args.size, args.preprocessing)
-            print(f"{args.name}: imported to {path}")
+            record = engine.add_model(Path(args.file), args.name, args.size, args.preprocessing)
+            print(f"{record.id}: registered ({record.embedding_size}-d, weights {record.weights_path}); "
+                  f"activate it with: rollcall activate {record.id}")
             return 0
         active = engine.active_model_id()
         for spec in BUILTIN_MODELS.values():
@@ -362,15 +345,16 @@ def cmd_models(args) -> int:
         for record in engine.models():
             if record.id not in BUILTIN_MODELS:
                 mark = "*" if record.id == active else " "
-                print(f"{mark} {record.id:<20} {record.embedding_size}-d  fine-tuned from {record.parent_id}")
+                origin = (f"imported from {record.settings.get('source')}" if record.base == IMPORTED_BASE
+                          else f"fine-tuned from {record.parent_id}")
+                print(f"{mark} {record.id:<20} {record.embedding_size}-d  {origin}")
         return 0
 
 
 def cmd_activate(args) -> int:
     with _engine(args) as engine:
-        bar = ProgressLine("re-embedding", None)
-        engine.activate_model(args.model, progress=lambda p: (setattr(bar, "total", p.total), bar.update(p.done)))
-        bar.close()
+        with _progress("re-embedding") as bar:
+            engine.activate_model(args.model, progress=lambda step: _advance(bar, step.done, step.total))
         print(f"active model: {args.model}")
         return 0
 
@@ -477,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list, fetch or import embedder models")
     p.add_argument("action", nargs="?", choices=["list", "fetch", "add"], default="list")
-    p.add_argument("name", nargs="?", default="facenet-keras-128")
+    p.add_argument("name", nargs="?", help="fetch: a built-in model (default: the default model); add: a new name")
     p.add_argument("--file", help="with add: a state-dict .pt file")
     p.add_argument("--size", type=int, default=512, help="with add: embedding size")
     p.add_argument("--preprocessing", choices=["fixed", "prewhiten"], default="fixed")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Generator, Iterable, Iterator
 
+from core.base.cancel import CancelCheck
 from core.vision.detect import FaceDetector
 from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
@@ -27,9 +28,10 @@ from core.live.capture import CaptureProgress, capture_samples
 from core.live.recognize import FrameResult, Recognizer, decoded_frames, recognize_source
 from core.live.sources import FrameSource, open_source
 from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
-from core.base.records import DayRow, GalleryStats, ModelRecord, Person, PersonOverview, Sample
+from core.base.records import (DayRow, FileProblem, GalleryStats, HousekeepingStatus, ModelRecord, Person,
+                                PersonDeleted, PersonOverview, Sample)
 from core.base.settings import RecognitionSettings, Settings
-from core.gallery.store import GalleryStore, latest_backup, restore_backup
+from core.gallery.store import GalleryStore, erase_person_from_backups, latest_backup, restore_backup
 from core.site.connection import SiteError
 from core.site.outbox import acked_seq
 from core.site.reports import check_range, export_site_csv, site_range_report
@@ -42,7 +44,6 @@ IMAGE_FOLDER_FPS = 5.0  # an image folder shown live is a slideshow at this rate
 
 log = logging.getLogger(__name__)
 
-CancelCheck = Callable[[], bool]
 
 # Loaded networks shared by every Engine in the process, keyed by model, weights file and checksum.
 _NETWORKS: dict[tuple[str, str, str], object] = {}
@@ -78,19 +79,13 @@ class Engine:
         self._matcher: GalleryMatcher | None = None
         self._active_model_id: str | None = None
         self._subscribers: list[Subscriber] = []
+        self.embed_fallback_reason: str | None = None  # why ONNX Runtime was planned but torch runs
         data_dir = Path(self.store.path).parent if self.store.path != ":memory:" else self.settings.data_path
         self.site = Site(self.store, data_dir, self.settings.site)
         self._background_sync: BackgroundSync | None = None
         self.housekeeping()
 
     # ---- lifecycle ----
-
-    @classmethod
-    def open(cls, home: Path | None = None, settings: Settings | None = None) -> "Engine":
-        settings = settings or Settings.load()
-        if home is not None:
-            settings.storage.data_dir = str(home)
-        return cls(settings)
 
     def close(self) -> None:
         self.stop_site_sync()
@@ -122,20 +117,31 @@ class Engine:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def housekeeping(self) -> None:
-        """Once a day: a backup of the database, and the retention purge. Never blocks the app."""
+    def housekeeping(self) -> HousekeepingStatus:
+        """Once a day: a backup of the database, the retention purge and the owner-only check. Never blocks
+        the app: what failed is in the status (kept as `housekeeping_status` for the GUI and CLI to show)."""
         from datetime import timedelta
 
+        backup_made = backup_error = purge_error = None
+        purged = 0
         try:
             storage = self.settings.storage
             if storage.backups_kept > 0:
-                self.store.auto_backup(self.settings.backups_path, keep=storage.backups_kept)
-            if storage.retention_days > 0:
-                cutoff = datetime.now(timezone.utc) - timedelta(days=storage.retention_days)
-                unsent_after = acked_seq(self.store) if self.site.joined else None  # never purge the outbox
-                self.store.purge(cutoff, keep_seq_above=unsent_after)
+                backup_made = self.store.auto_backup(self.settings.backups_path, keep=storage.backups_kept)
         except Exception as exc:  # noqa: BLE001 - housekeeping must never stop attendance
-            log.warning("Daily backup/retention failed: %s", exc)
+            backup_error = str(exc)
+        try:
+            if self.settings.storage.retention_days > 0:
+                cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.storage.retention_days)
+                unsent_after = acked_seq(self.store) if self.site.joined else None  # never purge the outbox
+                purged = self.store.purge(cutoff, keep_seq_above=unsent_after)
+        except Exception as exc:  # noqa: BLE001
+            purge_error = str(exc)
+        self.housekeeping_status = HousekeepingStatus(backup_made, backup_error, purged, purge_error,
+                                                      tuple(self.store.not_owner_only()))
+        for problem in self.housekeeping_status.problems():
+            log.warning("Housekeeping: %s", problem)
+        return self.housekeeping_status
 
     @property
     def device_description(self) -> str:
@@ -169,6 +175,11 @@ class Engine:
             settings={"preprocessing": spec.preprocessing, "crop_margin": spec.crop_margin}, metrics={},
         )
         return self.store.register_model(record)
+
+    def add_model(self, weights: Path, name: str, embedding_size: int, preprocessing: str) -> ModelRecord:
+        """Register a user's weights file as a new model version (checked to load; a used name is refused)."""
+        self.store.refuse_taken_model_id(name)  # before the file is copied
+        return self.store.add_model(self.registry.import_weights(weights, name, embedding_size, preprocessing))
 
     def model_info(self, model_id: str) -> tuple[ModelRecord, EmbedderInfo]:
         record = self.ensure_model_record(model_id)
@@ -208,14 +219,25 @@ class Engine:
             if model_id not in self._embedders:
                 _, info = self.model_info(model_id)
                 embedder = None
-                if choose_backend(self.device, self.settings.compute.embed_backend) == "onnx":
+                if self.planned_embed_backend() == "onnx":
                     try:
                         embedder = OnnxEmbedder(self._onnx_file(model_id), info)
                     except Exception as exc:  # noqa: BLE001 - any export/runtime failure falls back to torch
-                        log.warning("ONNX Runtime embedder unavailable for %s (%s: %s); using torch.",
-                                    model_id, type(exc).__name__, exc)
+                        self.embed_fallback_reason = f"{type(exc).__name__}: {exc}"
+                        log.warning("ONNX Runtime embedder unavailable for %s (%s); using torch.",
+                                    model_id, self.embed_fallback_reason)
                 self._embedders[model_id] = embedder or Embedder(self._shared_network(model_id), info)
             return self._embedders[model_id]
+
+    def planned_embed_backend(self) -> str:
+        """"onnx" or "torch": the embedder backend this device and the settings call for."""
+        return choose_backend(self.device, self.settings.compute.embed_backend)
+
+    @property
+    def embed_backend(self) -> str:
+        """The backend the active model's embedder really runs on; after a fallback to torch,
+        `embed_fallback_reason` says why."""
+        return self.embedder().backend
 
     def _onnx_file(self, model_id: str) -> Path:
         """The cached ONNX export of a model's checked weights, exported on first use."""
@@ -490,23 +512,22 @@ class Engine:
                                                self.settings.recognition.match_margin)
             return self._matcher
 
-    def delete_person(self, person_id: int) -> Outcome[dict[str, int]]:
-        """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file."""
-        from core.gallery.store import GalleryStore, latest_backup, restore_backup
-
+    def delete_person(self, person_id: int) -> Outcome[PersonDeleted]:
+        """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file.
+        Backups that could not be scrubbed are named in the record's `backups_not_scrubbed`.
+        On a site's admin station the server erases them first (and every kiosk at its next sync)."""
         self.site.require_gallery_edit()
         self.site.erase_on_server(person_uuids=[self.store.person_uuid(person_id)])  # refused there: kept here
         removed = self.store.delete_person(person_id)
         changes = self._publish(Changes.of(PEOPLE, SAMPLES, EVENTS, person_ids=[person_id],
                                            deleted_person_ids=[person_id]))
-        for backup in sorted(self.settings.backups_path.glob("rollcall-*.db")):
-            try:
-                with GalleryStore(backup) as old:
-                    if any(p.id == person_id for p in old.list_people(include_inactive=True)):
-                        old.delete_person(person_id)
-            except Exception as exc:  # noqa: BLE001 - report, but the live database is already clean
-                log.warning("Could not erase person %s from backup %s: %s", person_id, backup, exc)
-        return Outcome(removed, changes)
+        try:
+            backups = self.settings.backups_path
+        except OSError as exc:
+            problem = FileProblem(self.settings.data_path, str(exc))
+            return Outcome(replace(removed, backups_not_scrubbed=(problem,)), changes)
+        scrubbed, not_scrubbed = erase_person_from_backups(backups, person_id)
+        return Outcome(replace(removed, backups_scrubbed=scrubbed, backups_not_scrubbed=not_scrubbed), changes)
 
     def gallery_changed(self) -> None:
         """Drop the cached matcher (the engine's own operations do this; callers never need to)."""

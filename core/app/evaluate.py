@@ -1,4 +1,4 @@
-"""Face verification metrics following the LFW protocol (pure numpy; drawing with OpenCV).
+"""Face verification metrics following the LFW protocol (scikit-learn's ROC and AUC; matplotlib plots).
 
 Inputs are one similarity per pair (higher = more alike, e.g. cosine) and whether the pair shows
 the same person. A pair is predicted "same" when similarity >= threshold.
@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
+from sklearn import metrics
 
 FAR_TARGET = 1e-3
 
@@ -140,19 +140,13 @@ class VerificationReport:
 
 
 def roc_curve(similarities: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ROC points (fpr, tpr, thresholds) from the strictest threshold to the loosest.
+    """ROC points (fpr, tpr, thresholds) from the strictest threshold to the loosest, one per distinct score.
 
     Point k means "same if similarity >= thresholds[k]"; the first point (0, 0) has threshold +inf.
     """
     scores, labels = _check_inputs(similarities, same)
-    order = np.argsort(-scores, kind="mergesort")
-    scores, labels = scores[order], labels[order]
-    true_accepts = np.cumsum(labels)
-    false_accepts = np.cumsum(~labels)
-    last_of_value = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # one point per distinct score
-    tpr = np.r_[0.0, true_accepts[last_of_value] / max(labels.sum(), 1)]
-    fpr = np.r_[0.0, false_accepts[last_of_value] / max((~labels).sum(), 1)]
-    thresholds = np.r_[np.inf, scores[last_of_value]]
+    fpr, tpr, thresholds = metrics.roc_curve(labels, scores, drop_intermediate=False)
+    thresholds[0] = np.inf  # scikit-learn's "accept nothing" point
     return fpr, tpr, thresholds
 
 
@@ -198,11 +192,6 @@ def _check_inputs(similarities: np.ndarray, same: np.ndarray) -> tuple[np.ndarra
     return scores, labels
 
 
-def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
-    integrate = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 only has trapz
-    return float(integrate(y, x))
-
-
 def verification_report(
     similarities: np.ndarray, same: np.ndarray, folds: np.ndarray | None = None
 ) -> VerificationReport:
@@ -239,7 +228,7 @@ def verification_report(
     return VerificationReport(
         accuracy=accuracy,
         accuracy_std=accuracy_std,
-        auc=_trapezoid(tpr, fpr),
+        auc=float(metrics.roc_auc_score(labels, scores)),
         tar_at_far_1e3=tar_at_far(fpr, tpr, FAR_TARGET),
         threshold=threshold,
         pairs=len(scores),
@@ -254,76 +243,44 @@ def verification_report(
     )
 
 
-# ROC plot (OpenCV: matplotlib is not a dependency) ---------------------------------------------
+# ROC plot ------------------------------------------------------------------------------------------
 
-_WHITE, _BLACK, _GREY, _LIGHT = (255, 255, 255), (30, 30, 30), (150, 150, 150), (225, 225, 225)
-CURVE_COLOR = (200, 90, 20)  # BGR: a strong blue
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-def _centered_text(canvas: np.ndarray, text: str, center_x: int, baseline_y: int, scale: float, thickness: int = 1) -> None:
-    (width, _), _ = cv2.getTextSize(text, _FONT, scale, thickness)
-    cv2.putText(canvas, text, (center_x - width // 2, baseline_y), _FONT, scale, _BLACK, thickness, cv2.LINE_AA)
+CURVE_COLOR = (200, 90, 20)  # BGR (as OpenCV reads the PNG back): a strong blue
+PLOT_SIZE_PX = 600
+PLOT_DPI = 100
 
 
-def render_roc(report: VerificationReport, title: str, size: int = 600) -> np.ndarray:
-    """The ROC curve as a BGR image: axes, ticks 0..1, diagonal, curve and a summary box."""
-    canvas = np.full((size, size, 3), 255, dtype=np.uint8)
-    left, right, top, bottom = 80, size - 30, 60, size - 70
-    plot_w, plot_h = right - left, bottom - top
+def save_roc_plot(report: VerificationReport, path: Path, title: str) -> Path:
+    """Write the ROC curve as a 600x600 PNG: axes, chance diagonal, curve and a summary box.
+    matplotlib is imported here only, with the Agg backend (no display, and nothing for the app to load)."""
+    import matplotlib
 
-    def to_px(x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        return (left + np.asarray(x) * plot_w).round().astype(np.int32), (bottom - np.asarray(y) * plot_h).round().astype(np.int32)
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
 
-    for tick in np.linspace(0, 1, 6):  # grid, ticks and tick labels
-        px, py = to_px(tick, tick)
-        cv2.line(canvas, (int(px), top), (int(px), bottom), _LIGHT, 1)
-        cv2.line(canvas, (left, int(py)), (right, int(py)), _LIGHT, 1)
-        cv2.line(canvas, (int(px), bottom), (int(px), bottom + 6), _BLACK, 1)
-        cv2.line(canvas, (left - 6, int(py)), (left, int(py)), _BLACK, 1)
-        label = f"{tick:.1f}"
-        _centered_text(canvas, label, int(px), bottom + 24, 0.5)
-        (width, height), _ = cv2.getTextSize(label, _FONT, 0.5, 1)
-        cv2.putText(canvas, label, (left - 10 - width, int(py) + height // 2), _FONT, 0.5, _BLACK, 1, cv2.LINE_AA)
-
-    for start in np.arange(0.0, 1.0, 0.04):  # dashed chance diagonal
-        (x1, x2), (y1, y2) = to_px(np.array([start, start + 0.02]), np.array([start, start + 0.02]))
-        cv2.line(canvas, (int(x1), int(y1)), (int(x2), int(y2)), _GREY, 1, cv2.LINE_AA)
-
-    cv2.rectangle(canvas, (left, top), (right, bottom), _BLACK, 1)
-    xs, ys = to_px(np.r_[report.roc_fpr, 1.0], np.r_[report.roc_tpr, 1.0])
-    cv2.polylines(canvas, [np.stack([xs, ys], axis=1).reshape(-1, 1, 2)], False, CURVE_COLOR, 2, cv2.LINE_AA)
-
-    _centered_text(canvas, title, size // 2, 35, 0.7, 2)
-    _centered_text(canvas, "False accept rate", (left + right) // 2, size - 22, 0.6)
-    y_label = np.full((30, plot_h, 3), 255, dtype=np.uint8)
-    _centered_text(y_label, "True accept rate", plot_h // 2, 21, 0.6)
-    canvas[top:bottom, 12:42] = cv2.rotate(y_label, cv2.ROTATE_90_COUNTERCLOCKWISE)
-
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blue, green, red = CURVE_COLOR
+    side = PLOT_SIZE_PX / PLOT_DPI
+    figure = Figure(figsize=(side, side), dpi=PLOT_DPI, layout="constrained")
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1)
+    axes.plot(np.r_[report.roc_fpr, 1.0], np.r_[report.roc_tpr, 1.0], color=(red / 255, green / 255, blue / 255),
+              linewidth=2)
+    axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="False accept rate", ylabel="True accept rate", title=title)
+    axes.grid(color="0.9")
     accuracy = f"Accuracy {report.accuracy * 100:.2f}%"
     if report.accuracy_std is not None:
-        accuracy += f" +/- {report.accuracy_std * 100:.2f}"
-    lines = [
+        accuracy += f" ± {report.accuracy_std * 100:.2f}"
+    summary = "\n".join([
         f"AUC {report.auc:.4f}",
         accuracy,
         f"TAR@FAR=1e-3 {report.tar_at_far_1e3 * 100:.1f}%",
         f"Threshold {report.threshold:.3f}",
         f"{report.pairs} pairs" + (f", {report.folds} folds" if report.folds else ""),
-    ]
-    box_left, box_top = left + plot_w // 2 - 20, bottom - 20 - 24 * len(lines)
-    cv2.rectangle(canvas, (box_left - 8, box_top - 6), (right - 8, bottom - 12), _WHITE, -1)
-    cv2.rectangle(canvas, (box_left - 8, box_top - 6), (right - 8, bottom - 12), _GREY, 1)
-    for row, line in enumerate(lines):
-        cv2.putText(canvas, line, (box_left, box_top + 18 + 24 * row), _FONT, 0.5, _BLACK, 1, cv2.LINE_AA)
-    return canvas
-
-
-def save_roc_plot(report: VerificationReport, path: Path, title: str) -> Path:
-    """Write the ROC curve as a ~600x600 PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(".png", render_roc(report, title))
-    if not ok:
-        raise OSError(f"Could not encode the ROC plot for {path}.")
-    path.write_bytes(encoded.tobytes())  # works with non-ASCII paths, unlike cv2.imwrite on Windows
+    ])
+    axes.text(0.97, 0.05, summary, transform=axes.transAxes, ha="right", va="bottom",
+              bbox={"facecolor": "white", "edgecolor": "0.6"})
+    with open(path, "wb") as out:  # works with non-ASCII paths everywhere
+        figure.savefig(out, format="png")
     return path

@@ -9,9 +9,9 @@ Everything is written to a temporary ROLLCALL_HOME that is removed afterwards; t
 and settings are never touched. When frozen, ROLLCALL_MODELS_DIR is ignored and the cache is empty,
 so the weights must come from the bundle (no network is needed or used).
 
-The face photo, in order: the `image` argument (`--image PATH`), ROLLCALL_SELFTEST_IMAGE, an image in
-resources/selftest/, then ../shared/data/faces/dev/*/*_0001.jpg beside a source checkout. No face
-photo is bundled: facenet-pytorch ships none, and the repository keeps no face data.
+The face photo, in order: the `image` argument (`--image PATH`), ROLLCALL_SELFTEST_IMAGE, then the
+bundled public-domain portrait resources/selftest/eileen_collins.jpg (provenance: resources/README.md),
+so `--self-test` needs no arguments.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 IMAGE_ENV = "ROLLCALL_SELFTEST_IMAGE"
+BUNDLED_IMAGE = ("selftest", "eileen_collins.jpg")  # under resources/: public domain, see resources/README.md
 SELF_TEST_NAME = "Self Test"
 WindowCheck = Callable[[object], str]  # (engine) -> detail; raises on failure
 
@@ -54,25 +55,15 @@ def seconds_since_process_start() -> float | None:
         return None
 
 
-def find_image(explicit: str | os.PathLike | None = None) -> Path | None:
+def find_image(explicit: str | os.PathLike | None = None) -> Path:
     """The face photo the self-test uses (see the module docstring for the order)."""
-    from core.vision.images import is_image_path
-    from core.base.resources import app_root, resource_path
+    from core.base.resources import resource_path
 
     if explicit:
         return Path(explicit)
     if os.environ.get(IMAGE_ENV):
         return Path(os.environ[IMAGE_ENV])
-    folder = resource_path("selftest")
-    if folder.is_dir():
-        found = sorted(p for p in folder.iterdir() if is_image_path(p))
-        if found:
-            return found[0]
-    if not is_frozen():
-        found = sorted((app_root().parent / "shared" / "data" / "faces" / "dev").glob("*/*_0001.jpg"))
-        if found:
-            return found[0]
-    return None
+    return resource_path(*BUNDLED_IMAGE)
 
 
 class SelfTest:
@@ -142,12 +133,10 @@ class SelfTest:
     def _isolate(self, home: Path) -> None:
         """A temporary data folder. Frozen: an empty model cache, so only the bundle can supply weights.
         From source: the user's model cache (there is no bundle to fall back on, and no download)."""
-        from core.base.settings import HOME_ENV, MODELS_ENV, models_dir
+        from core.base.settings import HOME_ENV, MODELS_ENV
 
         if is_frozen():
-            os.environ.pop(MODELS_ENV, None)
-        elif not os.environ.get(MODELS_ENV):
-            os.environ[MODELS_ENV] = str(models_dir())  # resolved before ROLLCALL_HOME changes
+            os.environ[MODELS_ENV] = str(home / "empty-model-cache")
         os.environ[HOME_ENV] = str(home)
 
     def _run_checks(self) -> None:
@@ -178,10 +167,9 @@ class SelfTest:
         from core.vision.images import load_image
 
         path = find_image(self.image_arg)
-        if path is None:
-            raise FileNotFoundError(
-                f"no face photo to test with: pass --image PATH or set {IMAGE_ENV} "
-                "(any photo with one clear face, e.g. ../shared/data/faces/dev/<name>/<name>_0001.jpg)")
+        if not path.is_file():
+            raise FileNotFoundError(f"the face photo {path} is missing: pass --image PATH (any photo with "
+                                    f"one clear face) or set {IMAGE_ENV}")
         rgb = load_image(path)
         self.state["image"] = (path, rgb)
         return f"{path} ({rgb.shape[1]}x{rgb.shape[0]})"
@@ -256,8 +244,6 @@ class SelfTest:
         return f"{len(faces)} face(s), prob {face.prob:.3f}, {face.size_px} px; {len(vector)}-d unit vector"
 
     def _check_enroll(self) -> str:
-        from core.gallery.enroll import Enroller
-
         path, _ = self.state["image"]  # type: ignore[misc]
         report = self.state["engine"].enroller().enroll_files(SELF_TEST_NAME, [path])  # type: ignore[arg-type]
         if report.samples_added != 1:

@@ -7,29 +7,38 @@ from typing import Callable
 
 import numpy as np
 
-from core.vision.detect import central_face, crop_face
+from core.vision.detect import DEFAULT_CROP_SIZE, DetectedFace, central_face, crop_face
 from core.app.engine import Engine
 from core.app.evaluate import VerificationReport, read_pairs, verification_report
 from core.vision.images import load_image
 
 Progress = Callable[[int, int], None]
 
+# LFW photos are centred on the labelled face: where MTCNN finds none, this middle part is the face.
+LFW_FALLBACK_BOX = (0.3, 0.28, 0.7, 0.72)  # left, top, right, bottom as fractions of width and height
+
+
+def labelled_face_crop(rgb: np.ndarray, faces: list[DetectedFace], margin: float,
+                       crop_size: int = DEFAULT_CROP_SIZE) -> tuple[np.ndarray, bool]:
+    """The crop of an LFW photo's labelled (most central) face, and whether the fallback box was used."""
+    face = central_face(faces, rgb.shape)
+    if face is not None:
+        return face.crop, False
+    height, width = rgb.shape[:2]
+    box = np.array(LFW_FALLBACK_BOX, np.float32) * np.array([width, height, width, height], np.float32)
+    return crop_face(rgb, box, margin, crop_size), True
+
 
 def face_crops(engine: Engine, paths: list[Path], progress: Progress | None = None) -> tuple[np.ndarray, list[str]]:
-    """The labelled (most central) face of each photo; a centre crop where MTCNN finds none."""
+    """The labelled (most central) face of each photo; the middle of the photo where MTCNN finds none."""
     detector = engine.detector
     crops, notes = [], []
     for i, path in enumerate(paths):
         rgb = load_image(path)
-        face = central_face(detector.detect(rgb), rgb.shape)
-        if face is None:
-            h, w = rgb.shape[:2]
-            side = min(h, w) * 0.5
-            box = np.array([(w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2], np.float32)
-            crops.append(crop_face(rgb, box, detector.margin, detector.crop_size))
-            notes.append(f"no face found in {path}; used a centre crop")
-        else:
-            crops.append(face.crop)
+        crop, fell_back = labelled_face_crop(rgb, detector.detect(rgb), detector.margin, detector.crop_size)
+        crops.append(crop)
+        if fell_back:
+            notes.append(f"no face found in {path}; used the middle of the photo")
         if progress:
             progress(i + 1, len(paths))
     return np.stack(crops), notes

@@ -58,6 +58,15 @@ class DuplicateNameError(RollcallError):
         self.existing_id = existing_id
 
 
+class DuplicateExternalIdError(RollcallError):
+    """Another person already has this external ID (employee or student number)."""
+
+    def __init__(self, message: str, external_id: str, existing_id: int):
+        super().__init__(message)
+        self.external_id = external_id
+        self.existing_id = existing_id
+
+
 class PersonNotFoundError(RollcallError):
     """No enrolled person matches the given id or name."""
 

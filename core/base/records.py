@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -120,6 +121,59 @@ class GalleryStats:
     samples: int
     events: int
     models: int
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file or folder an operation could not finish with, and why (in words for the user)."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class PersonDeleted:
+    """What deleting a person removed. Backups that still hold them are named, never hidden."""
+
+    person_id: int
+    samples: int
+    embeddings: int
+    events: int
+    backups_scrubbed: tuple[Path, ...] = ()
+    backups_not_scrubbed: tuple[FileProblem, ...] = ()
+
+    @property
+    def fully_erased(self) -> bool:
+        return not self.backups_not_scrubbed
+
+    def problems(self) -> list[str]:
+        return [f"the backup {problem.path} may still hold this person ({problem.reason}); "
+                "delete that file to finish the erasure" for problem in self.backups_not_scrubbed]
+
+
+@dataclass(frozen=True)
+class HousekeepingStatus:
+    """The daily chores at start-up: backup, retention purge and the owner-only permission check."""
+
+    backup_made: Path | None = None
+    backup_error: str | None = None
+    events_purged: int = 0
+    purge_error: str | None = None
+    not_owner_only: tuple[FileProblem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems()
+
+    def problems(self) -> list[str]:
+        found = [f"the daily backup failed: {self.backup_error}"] if self.backup_error else []
+        if self.purge_error:
+            found.append(f"the retention purge failed: {self.purge_error}")
+        found += [f"{problem.path} is not private to this user ({problem.reason})" for problem in self.not_owner_only]
+        return found
 
 
 # ---- site mode: what a station exchanges with the site server (core.site) ----

@@ -1,8 +1,9 @@
 """One typed settings object, in sections, with defaults; saved as JSON in the user's config folder.
 
 Where things live:
-- ROLLCALL_HOME set: data, models and settings.json all live in that folder (tests use this).
-- otherwise: data and models in platformdirs' user data dir, settings.json in the user config dir.
+- ROLLCALL_HOME set: the data and settings.json live in that folder (tests use this).
+- otherwise: data in platformdirs' user data dir, settings.json in the user config dir.
+- models (shared by every data folder): ROLLCALL_MODELS_DIR, else the user cache dir (see models_dir).
 
 Each section is a dataclass whose fields carry their default and unit (`_s`, `_px`, `_minutes`, ...).
 The section *is* the options object of the stage that uses it (the recognizer reads
@@ -59,10 +60,12 @@ def config_dir() -> Path:
     return _private_mkdir(path)
 
 
-def models_dir(home: Path | None = None) -> Path:
-    """Cached weights: ROLLCALL_MODELS_DIR, else <data folder>/models."""
+def models_dir() -> Path:
+    """Weights shared by every data folder: ROLLCALL_MODELS_DIR, else the user's cache folder for Rollcall.
+    Never inside a data folder, so `--home` / ROLLCALL_HOME finds the installed model too."""
     env = os.environ.get(MODELS_ENV)
-    return _private_mkdir(Path(env).expanduser() if env else (home or home_dir()) / "models")
+    default = Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "models"
+    return _private_mkdir(Path(env).expanduser() if env else default)
 
 
 class Device(enum.StrEnum):

@@ -10,10 +10,11 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
+from core.base.cancel import CancelCheck
 from core.vision.detect import DetectedFace, central_face
 from core.base.errors import (Cancelled, DuplicateNameError, EnrollmentError, ImageError, RefusalReason,
                                RollcallError)
@@ -24,8 +25,6 @@ from core.gallery.parts import PipelineParts
 from core.gallery.store import clean_name, name_key
 
 log = logging.getLogger(__name__)
-
-CancelCheck = Callable[[], bool]
 
 
 @dataclass

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import re
 import shutil
 import sqlite3
+import stat
 import threading
 import unicodedata
 import uuid
@@ -26,20 +29,40 @@ import numpy as np
 from sqlite_utils import Database
 
 from core.base.errors import (
+    DuplicateExternalIdError,
     DuplicateNameError,
     EnrollmentError,
     InvalidInputError,
     ModelNotFoundError,
     PersonNotFoundError,
     RefusalReason,
+    RollcallError,
     StoreError,
     StoreProblem,
 )
-from core.base.records import (AttendanceEvent, EventKind, GalleryMatrix, ModelRecord, OutboxEvent, Person,
-                                PersonOverview, Sample, SiteEmbedding, SiteGallery, SitePerson, SiteSample)
+from core.base.records import (
+    AttendanceEvent,
+    EventKind,
+    FileProblem,
+    GalleryMatrix,
+    ModelRecord,
+    OutboxEvent,
+    Person,
+    PersonDeleted,
+    PersonOverview,
+    Sample,
+    SiteEmbedding,
+    SiteGallery,
+    SitePerson,
+    SiteSample,
+)
+
+log = logging.getLogger(__name__)
 
 MAX_NAME_LEN = 200
 BUSY_TIMEOUT_S = 5.0
+PRIVATE_FILE_MODE = 0o600  # faces are biometric data: the database is the owner's only
+PRIVATE_FOLDER_MODE = 0o700
 _VECTOR_DTYPE = np.dtype("<f4")  # little-endian float32 on disk, whatever the machine
 _SAMPLE_COLUMNS = "id, person_id, source, content_hash, det_prob, face_px, sharpness, created_at"
 _EVENT_SELECT = (
@@ -86,6 +109,57 @@ def _migration_1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Tables whose ids callers cache (thumbnails, attendance books): AUTOINCREMENT never reuses a deleted id.
+_NEVER_REUSED_ID_TABLES = ("people", "samples", "events")
+_PLAIN_ID_COLUMN = re.compile(r"\bid INTEGER PRIMARY KEY\b(?! AUTOINCREMENT)")
+_EXTERNAL_ID_INDEX = ("CREATE UNIQUE INDEX people_external_id ON people(external_id)"
+                      " WHERE external_id IS NOT NULL")
+
+
+def _rebuild_with_autoincrement(conn: sqlite3.Connection, table: str) -> None:
+    """SQLite's table-rebuild recipe (foreign keys are off meanwhile): same columns, rows and indexes."""
+    create_sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
+    index_sqls = [row[0] for row in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table])]
+    rebuilt = f"{table}_rebuilt"
+    conn.execute(_PLAIN_ID_COLUMN.sub("id INTEGER PRIMARY KEY AUTOINCREMENT",
+                                      create_sql.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {rebuilt} (", 1)))
+    conn.execute(f"INSERT INTO {rebuilt} SELECT * FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
+    for index_sql in index_sqls:
+        conn.execute(index_sql)
+
+
+def _set_aside_shared_external_ids(conn: sqlite3.Connection) -> list[str]:
+    """Before external IDs become unique: the first enrolled holder keeps a shared ID, the others'
+    copies move to external_id_conflicts (nothing is lost). Returns one line per ID set aside."""
+    conn.execute("CREATE TABLE external_id_conflicts (person_id INTEGER NOT NULL REFERENCES people(id)"
+                 " ON DELETE CASCADE, external_id TEXT NOT NULL, kept_by INTEGER NOT NULL)")
+    notes = []
+    shared = conn.execute("SELECT external_id, min(id) FROM people WHERE external_id IS NOT NULL"
+                          " GROUP BY external_id HAVING count(*) > 1").fetchall()
+    for external_id, keeper_id in shared:
+        keeper = conn.execute("SELECT name FROM people WHERE id = ?", [keeper_id]).fetchone()[0]
+        others = conn.execute("SELECT id, name FROM people WHERE external_id = ? AND id != ? ORDER BY id",
+                              [external_id, keeper_id]).fetchall()
+        conn.executemany("INSERT INTO external_id_conflicts (person_id, external_id, kept_by) VALUES (?, ?, ?)",
+                         [(person_id, external_id, keeper_id) for person_id, _ in others])
+        conn.execute("UPDATE people SET external_id = NULL WHERE external_id = ? AND id != ?", [external_id, keeper_id])
+        names = ", ".join(f"{name} (id {person_id})" for person_id, name in others)
+        notes.append(f"External ID {external_id!r} was shared: {keeper} (id {keeper_id}) keeps it; it was removed "
+                     f"from {names}. Give them their own external ID.")
+    return notes
+
+
+def _migration_2(conn: sqlite3.Connection) -> None:
+    for note in _set_aside_shared_external_ids(conn):
+        log.warning(note)
+    for table in _NEVER_REUSED_ID_TABLES:
+        _rebuild_with_autoincrement(conn, table)
+    conn.execute(_EXTERNAL_ID_INDEX)
+
+
 def _new_uuid() -> str:
     return str(uuid.uuid4())
 
@@ -106,7 +180,7 @@ def _migration_site_ids(conn: sqlite3.Connection) -> None:
 
 
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_site_ids]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_site_ids]
 
 
 def _now() -> datetime:
@@ -198,14 +272,29 @@ class GalleryStore:
     @staticmethod
     def _create_private_file(path: Path) -> None:
         if not path.parent.exists():
-            path.parent.mkdir(parents=True, mode=0o700)
-            os.chmod(path.parent, 0o700)
+            path.parent.mkdir(parents=True, mode=PRIVATE_FOLDER_MODE)
+            os.chmod(path.parent, PRIVATE_FOLDER_MODE)
         if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
         try:
-            os.chmod(path, 0o600)  # faces are biometric data: owner only
-        except OSError:
-            pass
+            os.chmod(path, PRIVATE_FILE_MODE)  # faces are biometric data: owner only
+        except OSError as exc:
+            log.warning("Cannot make %s owner-only: %s", path, exc)  # not_owner_only() reports it
+
+    def not_owner_only(self) -> list[FileProblem]:
+        """The database file or its folder where others may read them (a chmod failed or was undone)."""
+        if self.path == ":memory:" or os.name != "posix":
+            return []
+        problems = []
+        for path, wanted in ((self.path, PRIVATE_FILE_MODE), (self.path.parent, PRIVATE_FOLDER_MODE)):
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except OSError as exc:
+                problems.append(FileProblem(path, f"its permissions cannot be read: {exc}"))
+                continue
+            if mode & ~wanted:
+                problems.append(FileProblem(path, f"mode {mode:o}, expected {wanted:o}"))
+        return problems
 
     def _configure(self) -> None:
         try:
@@ -232,10 +321,20 @@ class GalleryStore:
             )
         if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise StoreError(f"{self.path} is an SQLite database, but not one of Rollcall's.", StoreProblem.NOT_ROLLCALL)
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            with self._tx():
-                MIGRATIONS[number - 1](self._conn)
-                self._conn.execute(f"PRAGMA user_version = {number}")
+        if version == len(MIGRATIONS):
+            return
+        self._conn.execute("PRAGMA foreign_keys = OFF")  # a rebuilt table's DROP must not cascade
+        try:
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                with self._tx():
+                    MIGRATIONS[number - 1](self._conn)
+                    broken = self._conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(f"Upgrading {self.path} to schema {number} broke {len(broken)} links; "
+                                         "nothing was changed.", StoreProblem.WRITE_FAILED)
+                    self._conn.execute(f"PRAGMA user_version = {number}")
+        finally:
+            self._conn.execute("PRAGMA foreign_keys = ON")
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
@@ -319,12 +418,23 @@ class GalleryStore:
                 f"{row['name']!r} is already enrolled (id {row['id']}). Choose another name, "
                 "or add them anyway as a different person.", existing_id=row["id"])
 
+    def _refuse_taken_external_id(self, external_id: str | None, except_id: int | None = None) -> None:
+        if external_id is None:
+            return
+        for row in self._db.query("SELECT id, name, active FROM people WHERE external_id = ? AND id IS NOT ?",
+                                  [external_id, except_id]):
+            state = "" if row["active"] else ", inactive"
+            raise DuplicateExternalIdError(
+                f"External ID {external_id!r} already belongs to {row['name']} (id {row['id']}{state}). "
+                "Each person needs their own external ID.", external_id=external_id, existing_id=row["id"])
+
     @_locked
     def add_person(self, name: str, external_id: str | None = None, allow_duplicate: bool = False) -> Person:
         name, external_id = clean_name(name), _clean_external_id(external_id)
         with self._tx():
             if not allow_duplicate:
                 self._refuse_duplicate(name)
+            self._refuse_taken_external_id(external_id)
             person_id = self._db["people"].insert(dict(
                 uuid=_new_uuid(), name=name, name_key=name_key(name), external_id=external_id,
                 created_at=_now().isoformat(), active=1)).last_pk
@@ -394,7 +504,9 @@ class GalleryStore:
     def set_external_id(self, person_id: int, external_id: str | None) -> Person:
         with self._tx():
             self.get_person(person_id)
-            self._db["people"].update(person_id, dict(external_id=_clean_external_id(external_id)))
+            external_id = _clean_external_id(external_id)
+            self._refuse_taken_external_id(external_id, except_id=person_id)
+            self._db["people"].update(person_id, dict(external_id=external_id))
             return self.get_person(person_id)
 
     @_locked
@@ -406,19 +518,20 @@ class GalleryStore:
             return self.get_person(person_id)
 
     @_locked
-    def delete_person(self, person_id: int) -> dict[str, int]:
-        """Delete a person and everything about them; returns how many rows of each kind went."""
+    def delete_person(self, person_id: int) -> PersonDeleted:
+        """Delete a person and everything about them; says how many rows of each kind went."""
         with self._tx():
             self.get_person(person_id)
-            counts = {
-                "samples": self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id]),
-                "embeddings": self._scalar("SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id"
-                                           " WHERE s.person_id = ?", [person_id]),
-                "events": self._scalar("SELECT count(*) FROM events WHERE person_id = ?", [person_id]),
-            }
+            deleted = PersonDeleted(
+                person_id=person_id,
+                samples=self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id]),
+                embeddings=self._scalar("SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id"
+                                        " WHERE s.person_id = ?", [person_id]),
+                events=self._scalar("SELECT count(*) FROM events WHERE person_id = ?", [person_id]),
+            )
             self._conn.execute("DELETE FROM people WHERE id = ?", [person_id])  # cascades
         self.erase_freed_space()
-        return counts
+        return deleted
 
     @_locked
     def erase_freed_space(self) -> None:
@@ -587,6 +700,18 @@ class GalleryStore:
                 created_at=_aware(model.created_at).isoformat(),
                 settings_json=_json(model.settings), metrics_json=_json(model.metrics)), pk="id")
             return self.get_model(model.id)
+
+    @_locked
+    def refuse_taken_model_id(self, model_id: str) -> None:
+        if self._scalar("SELECT 1 FROM models WHERE id = ?", [model_id]):
+            raise InvalidInputError(f"A model named {model_id!r} is already registered; choose another name.")
+
+    @_locked
+    def add_model(self, model: ModelRecord) -> ModelRecord:
+        """Register a new model version; a name already in use is refused, never overwritten."""
+        with self._tx():
+            self.refuse_taken_model_id(model.id)
+            return self.register_model(model)
 
     @_locked
     def get_model(self, model_id: str) -> ModelRecord:
@@ -815,6 +940,13 @@ class GalleryStore:
             for model in changes.models:
                 if self._scalar("SELECT 1 FROM models WHERE id = ?", [model.id]) is None:
                     self.register_model(model)
+            erased_samples = sum(self._conn.execute("DELETE FROM samples WHERE uuid = ?", [u]).rowcount
+                                 for u in changes.erased_samples)
+            erased_people = sum(self._conn.execute("DELETE FROM people WHERE uuid = ?", [u]).rowcount
+                                for u in changes.erased_people)
+            # external IDs are unique: one that moved between people in this batch is freed first
+            self._conn.executemany("UPDATE people SET external_id = NULL WHERE uuid = ?",
+                                   [(p.uuid,) for p in changes.people])
             self._conn.executemany(
                 "INSERT INTO people (uuid, name, name_key, external_id, created_at, active)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET name = excluded.name,"
@@ -842,10 +974,6 @@ class GalleryStore:
                 merged, kept = person_ids.get(merged_uuid), person_ids.get(kept_uuid)
                 if merged is not None and kept is not None:
                     self.merge_people(kept, merged)  # their local events move to the person kept
-            erased_samples = sum(self._conn.execute("DELETE FROM samples WHERE uuid = ?", [u]).rowcount
-                                 for u in changes.erased_samples)
-            erased_people = sum(self._conn.execute("DELETE FROM people WHERE uuid = ?", [u]).rowcount
-                                for u in changes.erased_people)
         if erased_people or erased_samples:
             self.erase_freed_space()
         return {"people": len(changes.people), "samples": len(changes.samples), "merged": len(changes.merged_people),
@@ -909,6 +1037,21 @@ class GalleryStore:
         return problems
 
 
+def erase_person_from_backups(folder: Path, person_id: int) -> tuple[tuple[Path, ...], tuple[FileProblem, ...]]:
+    """Delete a person from every backup in `folder` that holds them: (backups scrubbed, backups that failed)."""
+    scrubbed, failed = [], []
+    for backup in sorted(Path(folder).glob("rollcall-*.db")):
+        try:
+            with GalleryStore(backup) as old:
+                if any(p.id == person_id for p in old.list_people(include_inactive=True)):
+                    old.delete_person(person_id)
+                    scrubbed.append(backup)
+        except (RollcallError, OSError) as exc:
+            log.warning("Could not erase person %s from backup %s: %s", person_id, backup, exc)
+            failed.append(FileProblem(backup, str(exc)))
+    return tuple(scrubbed), tuple(failed)
+
+
 def latest_backup(folder: Path | str) -> Path | None:
     backups = sorted(Path(folder).glob("rollcall-*.db"))
     return backups[-1] if backups else None
@@ -931,6 +1074,6 @@ def restore_backup(backup: Path | str, database: Path | str) -> Path:
             os.replace(side, kept.with_name(kept.name + suffix))
     tmp = database.with_name(database.name + ".restore")
     shutil.copyfile(backup, tmp)
-    os.chmod(tmp, 0o600)
+    os.chmod(tmp, PRIVATE_FILE_MODE)
     os.replace(tmp, database)
     return kept

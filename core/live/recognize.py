@@ -23,11 +23,12 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
 
+from core.base.cancel import CancelCheck
 from core.attendance.book import AttendanceBook
 from core.gallery.parts import PipelineParts
 from core.base.errors import PersonNotFoundError
@@ -40,9 +41,7 @@ from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 
 log = logging.getLogger(__name__)
 
-CancelCheck = Callable[[], bool]
 MTCNN_SMALLEST_FACE_PX = 12.0  # P-Net's window: MTCNN cannot look for smaller faces
-
 
 class FaceState(enum.StrEnum):
     PENDING = "pending"  # being identified

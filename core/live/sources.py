@@ -31,10 +31,10 @@ import cv2
 import numpy as np
 
 from core.base.errors import SourceError
+from core.vision.images import image_suffixes_text, is_image_path
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 STREAM_OPEN_TIMEOUT_MS = 5000  # a dead stream URL fails within this time instead of hanging
 STREAM_READ_TIMEOUT_MS = 5000
@@ -496,12 +496,12 @@ class ImageFolderSource(FrameSource):
         if not self.folder.is_dir():
             raise SourceError(f"Folder not found: {self.folder}. Choose an existing image folder.")
         self.files = sorted(
-            (p for p in self.folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+            (p for p in self.folder.iterdir() if p.is_file() and is_image_path(p)),
             key=lambda p: p.name,
         )
         if not self.files:
             raise SourceError(
-                f"No images (jpg, jpeg, png, bmp, webp) in folder {self.folder}. Choose another folder."
+                f"No images ({image_suffixes_text()}) in folder {self.folder}. Choose another folder."
             )
         self._fps = float(fps) if fps and fps > 0 else 1.0
         self._position = 0  # next file to try
@@ -665,8 +665,3 @@ class LatestFrameGrabber:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def latest_frame_reader(source: FrameSource) -> LatestFrameGrabber:
-    """Start a LatestFrameGrabber on `source` (use it as a context manager)."""
-    return LatestFrameGrabber(source)

@@ -39,6 +39,7 @@ CREATE TABLE people (
     external_id text, created_at timestamptz NOT NULL, active boolean NOT NULL DEFAULT true,
     version bigint NOT NULL, changed_by text NOT NULL DEFAULT session_user);
 CREATE INDEX people_version ON people (version);
+CREATE UNIQUE INDEX people_external_id ON people (external_id) WHERE external_id IS NOT NULL;
 CREATE TABLE samples (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, uuid uuid NOT NULL UNIQUE,
     person_id bigint NOT NULL REFERENCES people (id) ON DELETE CASCADE, crop_jpeg bytea NOT NULL,

@@ -15,15 +15,14 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-from core.vision.images import load_image, to_rgb
+from core.vision.images import to_rgb
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CROP_SIZE = 160  # pixels: the square input the FaceNet embedders were trained on
 
 
 @dataclass
@@ -50,7 +49,7 @@ class DetectedFace:
         return float(self.box[0] + self.box[2]) / 2, float(self.box[1] + self.box[3]) / 2
 
 
-def crop_face(rgb: np.ndarray, box: np.ndarray, margin: float = 32, size: int = 160) -> np.ndarray:
+def crop_face(rgb: np.ndarray, box: np.ndarray, margin: float = 32, size: int = DEFAULT_CROP_SIZE) -> np.ndarray:
     """Square crop of `box` plus `margin` (in output pixels, as facenet-pytorch counts it).
 
     Parts outside the frame are padded with black instead of squeezing the face.
@@ -92,7 +91,7 @@ class FaceDetector:
         min_face_size: int = 40,
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
         margin: float = 32,
-        crop_size: int = 160,
+        crop_size: int = DEFAULT_CROP_SIZE,
         min_prob: float = 0.9,
         backend: str = "auto",  # "auto"/"onnx": ONNX Runtime nets on the CPU when available; "torch"
     ):
@@ -125,14 +124,6 @@ class FaceDetector:
                ) -> list[DetectedFace]:
         return self.detect_batch([rgb], scale=scale, with_crops=with_crops, min_face_px=min_face_px,
                                  thresholds=thresholds)[0]
-
-    def detect_bgr(self, bgr: np.ndarray, **kw) -> tuple[np.ndarray, list[DetectedFace]]:
-        rgb = to_rgb(bgr, "bgr")
-        return rgb, self.detect(rgb, **kw)
-
-    def detect_file(self, path: Path | str, **kw) -> tuple[np.ndarray, list[DetectedFace]]:
-        rgb = load_image(path)
-        return rgb, self.detect(rgb, **kw)
 
     def detect_batch(
         self, frames: list[np.ndarray], scale: float = 1.0, with_crops: bool = True,
@@ -267,10 +258,7 @@ def _OrtNet(net, example_shape, dynamic_axes):  # noqa: N802 - a class built on 
             """One exported MTCNN network behind torch's call interface (CPU tensors in and out)."""
 
             def __init__(self, net, example_shape, dynamic_axes):
-                import io
-                import warnings
-
-                from core.vision.embed import ort_session
+                from core.vision.embed import onnx_export_bytes, ort_session
 
                 super().__init__()
                 # detect_face reads the model's dtype from its first parameter.
@@ -278,13 +266,8 @@ def _OrtNet(net, example_shape, dynamic_axes):  # noqa: N802 - a class built on 
                 example = torch.zeros(example_shape)
                 with torch.no_grad():
                     outputs = [f"out{i}" for i in range(len(net(example)))]
-                buffer = io.BytesIO()
-                with torch.no_grad(), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    torch.onnx.export(net, (example,), buffer, dynamo=False, input_names=["x"],
-                                      output_names=outputs, opset_version=17,
-                                      dynamic_axes={"x": dynamic_axes, **{o: {0: "batch"} for o in outputs}})
-                self.session = ort_session(buffer.getvalue())
+                self.session = ort_session(onnx_export_bytes(
+                    net, example, "x", outputs, {"x": dynamic_axes, **{o: {0: "batch"} for o in outputs}}))
 
             def forward(self, x):
                 arrays = self.session.run(None, {"x": x.detach().float().contiguous().numpy()})

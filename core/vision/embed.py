@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.vision.detect import DEFAULT_CROP_SIZE
+
 log = logging.getLogger(__name__)
 
 
@@ -93,7 +95,7 @@ class BatchedEmbedder:
 
     def embed(self, crops: np.ndarray | list[np.ndarray]) -> np.ndarray:
         if isinstance(crops, list):
-            crops = np.stack(crops) if crops else np.zeros((0, 160, 160, 3), np.uint8)
+            crops = np.stack(crops) if crops else np.zeros((0, DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3), np.uint8)
         if len(crops) == 0:
             return np.zeros((0, self.dim), np.float32)
         out = [self._embed_batch(preprocess(crops[start:start + self.batch_size], self.info.preprocessing))
@@ -168,10 +170,24 @@ def onnx_path_for(weights: Path, sha256: str) -> Path:
     return weights.with_name(f"{weights.stem}.{sha256[:16]}.v{ONNX_EXPORT_VERSION}.onnx")
 
 
-def export_onnx(network, path: Path, crop_size: int = 160) -> Path:
-    """Export an InceptionResnetV1 (eval mode, CPU) to `path` atomically; batch size is dynamic."""
+def onnx_export_bytes(network, example, input_name: str, output_names: list[str], dynamic_axes: dict) -> bytes:
+    """The one ONNX export recipe (the embedder and MTCNN's nets): torch's TorchScript exporter at
+    ONNX_OPSET, warnings silenced, the model as bytes."""
+    import io
     import warnings
 
+    import torch
+
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(network, (example,), buffer, dynamo=False, input_names=[input_name],
+                          output_names=output_names, opset_version=ONNX_OPSET, dynamic_axes=dynamic_axes)
+    return buffer.getvalue()
+
+
+def export_onnx(network, path: Path, crop_size: int = DEFAULT_CROP_SIZE) -> Path:
+    """Export an InceptionResnetV1 (eval mode, CPU) to `path` atomically; batch size is dynamic."""
     import torch
 
     path = Path(path)
@@ -180,13 +196,8 @@ def export_onnx(network, path: Path, crop_size: int = 160) -> Path:
     was_training = network.training
     network.eval()
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                network.cpu(), (torch.zeros(2, 3, crop_size, crop_size),), str(tmp), dynamo=False,
-                input_names=["crops"], output_names=["embeddings"], opset_version=ONNX_OPSET,
-                dynamic_axes={"crops": {0: "batch"}, "embeddings": {0: "batch"}},
-            )
+        tmp.write_bytes(onnx_export_bytes(network.cpu(), torch.zeros(2, 3, crop_size, crop_size), "crops",
+                                          ["embeddings"], {"crops": {0: "batch"}, "embeddings": {0: "batch"}}))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -22,6 +22,16 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+def image_suffixes_text() -> str:
+    """The photo suffixes as a user reads them: "bmp, gif, jpeg, …"."""
+    return ", ".join(sorted(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES))
+
+
+def photo_file_filter() -> str:
+    """A file dialog's filter for every photo Rollcall reads."""
+    return f"Images ({' '.join(f'*{suffix}' for suffix in sorted(IMAGE_SUFFIXES))})"
+
+
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

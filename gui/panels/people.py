@@ -15,13 +15,14 @@ from core.app.engine import Engine
 from core.gallery.enroll import EnrollReport
 from core.base.errors import DuplicateNameError, RollcallError
 from core.base.records import GalleryStats, PersonOverview
+from core.vision.images import photo_file_filter
 
 from ..dialogs import confirm, show_error
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
 from ..workers import Job
 
 LIST_THUMB = 44
-PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
+PHOTO_FILTER = photo_file_filter()
 OVERVIEW_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
@@ -273,12 +274,19 @@ class PeoplePanel(QWidget):
                        "records?\n\nThis cannot be undone.", "Delete"):
             return
         self.job = Job(self.engine.delete_person, person.id, name="delete person")
-        self.job.returned.connect(lambda _outcome: self.status_label.setText(f"Deleted {person.name}."))
+        self.job.returned.connect(lambda outcome: self._on_deleted(person.name, outcome.value))
         self.job.failed.connect(lambda message: show_error(self, message))
         self.job.finished.connect(self._on_job_finished)
         self.status_label.setText(f"Deleting {person.name}…")
         self.job.start()
         self._update_buttons()
+
+    def _on_deleted(self, name: str, deleted) -> None:
+        """Say whether the erasure reached every backup (see PersonDeleted)."""
+        self.status_label.setText(f"Deleted {name}." if deleted.fully_erased
+                                  else f"Deleted {name}, but not from every backup.")
+        if not deleted.fully_erased:
+            show_error(self, f"{name} is deleted from the database, but " + "; ".join(deleted.problems()))
 
     def remove_selected_samples(self) -> None:
         items = self.samples_view.selectedItems()
