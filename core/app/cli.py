@@ -248,23 +248,20 @@ def cmd_site(args) -> int:
             print("left the site; this station is standalone again and keeps its local data")
             return 0
         if args.action == "sync":
-            bar = None
-            try:
-                generator = engine.site_sync()
-                while True:
-                    step = next(generator)
-                    if step.total:
-                        bar = bar or ProgressLine("upload", step.total)
-                        bar.update(step.done)
-            except StopIteration as done:
-                report = done.value.value
-            except SiteError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                print(f"  {engine.site_status(check_server=False).queue} events stay queued on this station",
-                      file=sys.stderr)
-                return 3
-            if bar:
-                bar.close()
+            with _progress("upload") as bar:
+                try:
+                    generator = engine.site_sync()
+                    while True:
+                        step = next(generator)
+                        if step.total:
+                            _advance(bar, step.done, step.total)
+                except StopIteration as done:
+                    report = done.value.value
+                except SiteError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    print(f"  {engine.site_status(check_server=False).queue} events stay queued on this station",
+                          file=sys.stderr)
+                    return 3
             pulled = report.pull
             print(f"sent {report.uploaded} events, {report.queue_left} queued; gallery version "
                   f"{pulled.to_version if pulled else '?'} ({pulled.people if pulled else 0} people, "
