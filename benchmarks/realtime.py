@@ -37,6 +37,7 @@ CONFIGS = {
     # name: how the child runs it
     "rollcall": {"pipeline": "rollcall"},  # the defaults: ONNX Runtime, detect every 3rd frame, decode thread
     "rollcall-torch": {"pipeline": "rollcall", "embed_backend": "torch", "detect_backend": "torch"},
+    "rollcall-facenet": {"pipeline": "rollcall", "model": "facenet-keras-128"},  # FaceNet alone, not fused
     "rollcall-every1": {"pipeline": "rollcall", "detect_every": 1},
     "rollcall-every3": {"pipeline": "rollcall", "detect_every": 3},
     "rollcall-every10": {"pipeline": "rollcall", "detect_every": 10},
@@ -70,7 +71,8 @@ def child_rollcall(payload: dict) -> dict:
     from core.live.sources import VideoFileSource
 
     video = Path(payload["video"])
-    compute = ComputeSettings(torch_threads=int(payload.get("threads", 0)))
+    compute = ComputeSettings(torch_threads=int(payload.get("threads", 0)),
+                              active_model=payload.get("model", ComputeSettings().active_model))
     if payload.get("embed_backend"):
         compute.embed_backend = payload["embed_backend"]
     if payload.get("detect_backend"):

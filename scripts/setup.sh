@@ -47,7 +47,7 @@ else
   echo "$WANT" > "$STAMP"
 fi
 
-step "checking the default face model (fetched and converted once, then cached)"
-"$VENV/bin/rollcall" models fetch facenet-keras-128 \
+step "checking the default face models, FaceNet and SFace (fetched and converted once, then cached)"
+"$VENV/bin/rollcall" models fetch facenet-keras-128+sface \
   || fail "the default model could not be prepared" "see the message above; it names the file and the fix"
 step "ready"

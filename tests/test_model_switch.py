@@ -7,6 +7,7 @@ import shutil
 import threading
 from datetime import datetime, timezone
 
+from core.app.fusion_setup import facenet_of
 from core.gallery.enroll import Enroller
 from core.base.records import ModelRecord
 from tests.conftest import dev_people, dev_photos
@@ -17,7 +18,7 @@ def register_copy(engine, default_weights, tmp_path) -> str:
     target = tmp_path / "ft-copy.pt"
     shutil.copy(default_weights, target)
     sha = json.loads(default_weights.with_name(default_weights.name + ".json").read_text())["sha256"]
-    base = engine.ensure_model_record(engine.active_model_id())
+    base = engine.ensure_model_record(facenet_of(engine.active_model_id()))  # fine-tuning trains FaceNet
     engine.store.register_model(ModelRecord(
         "ft-copy", "copy", base.base, base.id, base.embedding_size, str(target), datetime.now(timezone.utc),
         settings={**base.settings, "sha256": sha}, metrics={}))

@@ -92,6 +92,6 @@ def test_unknown_model_name_lists_the_known_ones():
 
 def test_converted_model_embeds_to_unit_128d(engine):
     crops = np.random.default_rng(0).integers(0, 255, (3, 160, 160, 3), dtype=np.uint8)
-    vectors = engine.embedder().embed(crops)
+    vectors = engine.embedder(DEFAULT_MODEL).embed(crops)  # FaceNet alone (the default fuses it with SFace)
     assert vectors.shape == (3, 128) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

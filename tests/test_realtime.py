@@ -8,6 +8,8 @@ import threading
 
 import cv2
 import numpy as np
+
+from core.app.fusion_setup import facenet_of
 import pytest
 
 from core.vision.detect import crop_face
@@ -104,7 +106,7 @@ def test_onnx_embedder_matches_torch(engine, monkeypatch):
 
     if engine.planned_embed_backend() != "onnx":
         pytest.skip("ONNX Runtime is not installed, or this device runs torch")
-    embedder = engine.embedder()
+    embedder = engine.embedder(facenet_of(engine.active_model_id()))  # the fused default's FaceNet
     assert engine.embed_backend == embedder.backend == "onnx", \
         f"ONNX Runtime was expected but the engine fell back to torch: {engine.embed_fallback_reason}"
     torch_embedder = Embedder(engine.load_network(engine.active_model_id()), embedder.info)

@@ -24,6 +24,7 @@ def make_engine(folder, interval_s: float = 60.0) -> Engine:
     settings.storage.data_dir = str(folder)
     settings.storage.backups_kept = 0
     settings.site = SiteSettings(sync_interval_s=interval_s, connect_timeout_s=2)
+    settings.compute.active_model = MODEL.id  # the synthetic people have embeddings of this model only
     return Engine(settings)
 
 

@@ -20,18 +20,20 @@ from core.gallery.enroll import Enroller
 from core.base.errors import Cancelled, InvalidInputError, RollcallError
 from core.vision.images import decode_jpeg, file_sha256
 from core.vision.models import DEFAULT_MODEL, ModelRegistry
-from core.base.settings import Settings, StorageSettings
+from core.base.settings import ComputeSettings, Settings, StorageSettings
 from tests.conftest import MODELS_CACHE, dev_people, dev_photos
 from trainer.cli import add_train_parser, progress_line, run_train
 from trainer.data import Augment, CropSource, PKSampler, split_samples
 from trainer.job import COLLAPSE_PATIENCE, TrainConfig, TrainProgress, activate, roll_back, run_training
 
+# These tests train and switch FaceNet versions, so they run on FaceNet alone (not the fused default).
 TINY = dict(P=4, K=2, epochs=1, steps_per_epoch=2, frozen_blocks=7)  # only the head trains: ~1 s a step
 
 
 def enroll_people(folder: Path, count: int, default_weights: Path) -> Path:
     """A gallery of `count` dev people with all 8 photos each; returns the database file."""
-    engine = Engine(Settings(storage=StorageSettings(data_dir=str(folder))), registry=ModelRegistry(MODELS_CACHE))
+    engine = Engine(Settings(storage=StorageSettings(data_dir=str(folder)), compute=ComputeSettings(active_model=DEFAULT_MODEL)),
+                    registry=ModelRegistry(MODELS_CACHE))
     try:
         enroller = engine.enroller()
         for person in dev_people()[:count]:
@@ -57,7 +59,8 @@ def engine_from(database: Path, tmp_path: Path) -> Engine:
             os.symlink(MODELS_CACHE / name, models / name)
         except OSError:
             (shutil.copytree if name == "lfw" else shutil.copy)(MODELS_CACHE / name, models / name)
-    return Engine(Settings(storage=StorageSettings(data_dir=str(home))), registry=ModelRegistry(models))
+    return Engine(Settings(storage=StorageSettings(data_dir=str(home)), compute=ComputeSettings(active_model=DEFAULT_MODEL)),
+                  registry=ModelRegistry(models))
 
 
 def written(engine: Engine) -> set[str]:

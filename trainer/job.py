@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from core.base.cancel import CancelCheck
+from core.app.fusion_setup import facenet_of, keep_fusion
 from core.base.errors import Cancelled, InvalidInputError, RollcallError
 from core.base.records import ModelRecord
 
@@ -242,7 +243,7 @@ def run_training(engine, config: TrainConfig | None = None,
         report(TrainProgress(0, step, total, math.nan, math.nan, math.nan, math.nan, math.nan, phase, message))
 
     device = choose_device(config.device)
-    base_id = config.base_model or engine.active_model_id()
+    base_id = facenet_of(config.base_model or engine.active_model_id())  # a fused model trains its FaceNet
     base_record, info = engine.model_info(base_id)
     warnings: list[str] = []
     rng = np.random.default_rng(config.seed)
@@ -441,7 +442,7 @@ def _save_model(engine, network, config: TrainConfig, base_record: ModelRecord, 
 
 def activate(engine, model_id: str, cancel: CancelCheck | None = None, progress=None) -> None:
     """Re-embed the whole gallery with `model_id`, then make it the active model (atomic switch)."""
-    engine.activate_model(model_id, cancel=cancel, progress=progress)
+    engine.activate_model(keep_fusion(engine, model_id), cancel=cancel, progress=progress)  # fused stays fused
 
 
 def roll_back(engine, cancel: CancelCheck | None = None, progress=None) -> str:

@@ -143,7 +143,10 @@ def cmd_identify(args) -> int:
                 status = 1
                 continue
             faces = engine.detector.detect(rgb)
-            results = matcher.match(engine.embedder().embed([f.crop for f in faces])) if faces else []
+            from core.vision.fused import model_input
+
+            embedder = engine.embedder()
+            results = matcher.match(embedder.embed([model_input(embedder, rgb, f) for f in faces])) if faces else []
             if not faces and not args.json:
                 print(f"{path}: no face found")
             for face, result in zip(faces, results):
@@ -293,8 +296,12 @@ def cmd_eval(args) -> int:
 
     with _engine(args) as engine:
         with _progress("images") as bar:
-            report, notes = evaluate_pairs(engine, Path(args.pairs), Path(args.images),
-                                           progress=lambda done, total: _advance(bar, done, total))
+            def progress(done: int, total: int) -> None:
+                _advance(bar, done, total)
+
+            if _eval_fused(engine, args, progress, bar):  # a fused model: its members and the fusion side by side
+                return 0
+            report, notes = evaluate_pairs(engine, Path(args.pairs), Path(args.images), progress=progress)
         for note in notes:
             print(f"note: {note}")
         figures = report.to_json()
@@ -312,6 +319,23 @@ def cmd_eval(args) -> int:
             Path(args.json).write_text(json.dumps(figures, indent=2))
             print(f"figures: {args.json}")
         return 0
+
+
+def _eval_fused(engine, args, progress, bar) -> bool:
+    from core.app import fusion_eval
+
+    side = fusion_eval.evaluate_side_by_side(engine, Path(args.pairs), Path(args.images), progress)
+    if side is None:
+        return False
+    bar.close()
+    for line in [*(f"note: {n}" for n in side.notes), *fusion_eval.side_by_side_lines(side)]:
+        print(line)
+    plot = fusion_eval.save_side_by_side_plot(side, Path(args.plot), f"{engine.active_model_id()} on {Path(args.pairs).name}")
+    print(f"ROC plot: {plot}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(fusion_eval.side_by_side_json(side), indent=2))
+        print(f"figures: {args.json}")
+    return True
 
 
 def cmd_models(args) -> int:
@@ -345,6 +369,9 @@ def cmd_models(args) -> int:
                 origin = (f"imported from {record.settings.get('source')}" if record.base == IMPORTED_BASE
                           else f"fine-tuned from {record.parent_id}")
                 print(f"{mark} {record.id:<20} {record.embedding_size}-d  {origin}")
+        from core.app.fusion_setup import status_lines
+
+        print("\n".join(status_lines(engine)))
         return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Generator, Iterable, Iterator
 
 from core.base.cancel import CancelCheck
+from core.app import fusion_setup
 from core.vision.detect import FaceDetector
 from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
@@ -80,6 +81,7 @@ class Engine:
         self._active_model_id: str | None = None
         self._subscribers: list[Subscriber] = []
         self.embed_fallback_reason: str | None = None  # why ONNX Runtime was planned but torch runs
+        self.fusion = fusion_setup.FusionState()
         data_dir = Path(self.store.path).parent if self.store.path != ":memory:" else self.settings.data_path
         self.site = Site(self.store, data_dir, self.settings.site)
         self._background_sync: BackgroundSync | None = None
@@ -166,7 +168,7 @@ class Engine:
             return self.store.get_model(model_id)
         except ModelNotFoundError:
             if model_id not in BUILTIN_MODELS:
-                raise
+                return fusion_setup.ensure_fused_record(self, model_id) or self.store.get_model(model_id)
         spec = BUILTIN_MODELS[model_id]
         record = ModelRecord(
             id=spec.name, name=spec.title, base=spec.name, parent_id=None,
@@ -193,7 +195,7 @@ class Engine:
 
     def load_network(self, model_id: str):
         """A fresh copy of the model's InceptionResnetV1 with checked weights (CPU, eval mode)."""
-        record, info = self.model_info(model_id)
+        record, info = self.model_info(fusion_setup.facenet_of(model_id))
         if record.id in BUILTIN_MODELS:
             path = self.registry.ensure_weights(record.id)
             return self.registry.load_into_network(path, info.embedding_size)
@@ -217,6 +219,10 @@ class Engine:
         model_id = model_id or self.active_model_id()
         with self._lock:
             if model_id not in self._embedders:
+                special = fusion_setup.build_embedder(self, model_id)  # SFace, or a fused model
+                if special is not None:
+                    self._embedders[model_id] = special
+                    return special
                 _, info = self.model_info(model_id)
                 embedder = None
                 if self.planned_embed_backend() == "onnx":
@@ -235,9 +241,9 @@ class Engine:
 
     @property
     def embed_backend(self) -> str:
-        """The backend the active model's embedder really runs on; after a fallback to torch,
-        `embed_fallback_reason` says why."""
-        return self.embedder().backend
+        """The backend the active model's FaceNet really runs on (a fused model's SFace always runs in ONNX
+        Runtime); after a fallback to torch, `embed_fallback_reason` says why."""
+        return self.embedder(fusion_setup.facenet_of(self.active_model_id())).backend
 
     def _onnx_file(self, model_id: str) -> Path:
         """The cached ONNX export of a model's checked weights, exported on first use."""
@@ -507,9 +513,7 @@ class Engine:
         """The cached matcher for the active model (rebuilt after gallery changes)."""
         with self._lock:
             if self._matcher is None:
-                model_id = self.active_model_id()
-                self._matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.recognition.match_threshold,
-                                               self.settings.recognition.match_margin)
+                self._matcher = fusion_setup.build_matcher(self, self.active_model_id())
             return self._matcher
 
     def delete_person(self, person_id: int) -> Outcome[PersonDeleted]:
@@ -540,6 +544,11 @@ class Engine:
         from core.vision.images import decode_jpeg
 
         self.site.require_gallery_edit()
+        if fusion_setup.fused_members(model_id):  # each member under its own id
+            yield from fusion_setup.reembed_members(self, model_id, batch_size, cancel, force)
+            if model_id == self.active_model_id():
+                self.gallery_changed()
+            return
         embedder = self.embedder(model_id)
         if force:
             sample_ids = [s.id for p in self.store.list_people(include_inactive=True)
@@ -576,8 +585,7 @@ class Engine:
         for step in self.reembed(model_id, cancel=cancel):
             if progress:
                 progress(step)
-        new_matcher = GalleryMatcher(self.store.gallery(model_id), self.settings.recognition.match_threshold,
-                                     self.settings.recognition.match_margin)
+        new_matcher = fusion_setup.build_matcher(self, model_id)
         self.store.set_active_model(model_id)
         with self._lock:
             self._active_model_id = model_id

@@ -250,8 +250,11 @@ PLOT_SIZE_PX = 600
 PLOT_DPI = 100
 
 
-def save_roc_plot(report: VerificationReport, path: Path, title: str) -> Path:
+def save_roc_plot(report: VerificationReport, path: Path, title: str,
+                  others: tuple[tuple[str, VerificationReport], ...] = (), main_name: str = "") -> Path:
     """Write the ROC curve as a 600x600 PNG: axes, chance diagonal, curve and a summary box.
+    others: more (name, report) curves on the same axes, with a legend (`main_name` names the main one);
+    the summary box describes the main report.
     matplotlib is imported here only, with the Agg backend (no display, and nothing for the app to load)."""
     import matplotlib
 
@@ -266,7 +269,11 @@ def save_roc_plot(report: VerificationReport, path: Path, title: str) -> Path:
     axes = figure.subplots()
     axes.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1)
     axes.plot(np.r_[report.roc_fpr, 1.0], np.r_[report.roc_tpr, 1.0], color=(red / 255, green / 255, blue / 255),
-              linewidth=2)
+              linewidth=2, label=f"{main_name}  AUC {report.auc:.4f}")
+    for name, other in others:
+        axes.plot(np.r_[other.roc_fpr, 1.0], np.r_[other.roc_tpr, 1.0], linewidth=1.5, label=f"{name}  AUC {other.auc:.4f}")
+    if others:
+        axes.legend(loc="upper left")
     axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="False accept rate", ylabel="True accept rate", title=title)
     axes.grid(color="0.9")
     accuracy = f"Accuracy {report.accuracy * 100:.2f}%"

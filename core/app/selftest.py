@@ -237,10 +237,14 @@ class SelfTest:
         if not faces:
             raise RuntimeError(f"no face found in {path}")
         face = central_face(faces, rgb.shape) or max(faces, key=lambda f: f.prob)
-        vector = self.state["embedder"].embed([face.crop])[0]  # type: ignore[attr-defined]
-        norm = float(np.linalg.norm(vector))
-        if abs(norm - 1.0) > 1e-3:
-            raise RuntimeError(f"embedding norm {norm:.4f}, expected 1")
+        from core.vision.fused import member_vectors, model_input
+
+        embedder = self.state["embedder"]
+        vector = embedder.embed([model_input(embedder, rgb, face)])[0]  # type: ignore[attr-defined]
+        for member, part in member_vectors(embedder, vector).items():  # a fused model: one unit vector each
+            norm = float(np.linalg.norm(part))
+            if abs(norm - 1.0) > 1e-3:
+                raise RuntimeError(f"{member} embedding norm {norm:.4f}, expected 1")
         return f"{len(faces)} face(s), prob {face.prob:.3f}, {face.size_px} px; {len(vector)}-d unit vector"
 
     def _check_enroll(self) -> str:
@@ -256,7 +260,10 @@ class SelfTest:
         path, rgb = self.state["image"]  # type: ignore[misc]
         engine = self.state["engine"]
         faces = engine.detector.detect(rgb)  # type: ignore[attr-defined]
-        results = engine.matcher().match(engine.embedder().embed([f.crop for f in faces]))  # type: ignore[attr-defined]
+        from core.vision.fused import model_input
+
+        embedder = engine.embedder()  # type: ignore[attr-defined]
+        results = engine.matcher().match(embedder.embed([model_input(embedder, rgb, f) for f in faces]))  # type: ignore[attr-defined]
         hits = [r for r in results if r.is_known and r.person_id == self.state["enrolled"]]
         if not hits:
             best = max((r.similarity for r in results), default=-1.0)

@@ -158,6 +158,9 @@ class RecognitionSettings(_Section):
     NAME: ClassVar[str] = "recognition"
     match_threshold: float = 0.55  # cosine similarity a face must reach to be anyone
     match_margin: float = 0.05  # the best person must beat the second-best by this much
+    # Fused models set their threshold from the gallery itself, for this many strangers marked per 1,000
+    # (core.gallery.calibration); match_threshold/match_margin are for a single FaceNet's cosines.
+    strangers_per_1000: float = 10.0
     votes_to_mark: int = 3  # consistent recognitions before a person is marked
     min_vote_fraction: float = 0.6  # ... and they must be this share of a track's recent votes
     detect_every: int = 8  # run MTCNN on every Nth frame; the tracker predicts in between
@@ -263,7 +266,7 @@ class ComputeSettings(_Section):
     torch_threads: int = 0  # 0 = let Rollcall choose
     embed_backend: Backend = Backend.AUTO  # the embedder on the CPU
     detect_backend: Backend = Backend.AUTO  # MTCNN's networks on the CPU
-    active_model: str = "facenet-keras-128"  # used until the gallery records its own active model
+    active_model: str = "facenet-keras-128+sface"  # FaceNet fused with SFace; used until the gallery records its own
 
 
 @dataclass

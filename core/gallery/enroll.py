@@ -16,6 +16,7 @@ import numpy as np
 
 from core.base.cancel import CancelCheck
 from core.vision.detect import DetectedFace, central_face
+from core.vision.fused import member_vectors, model_input
 from core.base.errors import (Cancelled, DuplicateNameError, EnrollmentError, ImageError, RefusalReason,
                                RollcallError)
 from core.vision.images import encode_jpeg, file_sha256, is_image_path, sharpness
@@ -37,6 +38,7 @@ class FaceCandidate:
     content_hash: str
     sharpness: float
     note: str = ""  # e.g. "2 faces; took the one in the centre"
+    model_input: object = None  # what the active embedder takes (its own crops); None: `crop`
 
 
 @dataclass
@@ -129,7 +131,8 @@ class Enroller:
         face, note = choose_face(faces, rgb.shape, source, self.gates)
         sharp = check_quality(face, face.crop, source, self.gates)
         digest = content_hash or hashlib.sha256(face.crop.tobytes()).hexdigest()
-        return FaceCandidate(face.crop, face, source, digest, sharp, note)
+        return FaceCandidate(face.crop, face, source, digest, sharp, note,
+                             model_input(self.parts.embedder(), rgb, face))
 
     def candidate_from_file(self, path: Path, content_hash: str | None = None) -> FaceCandidate:
         from core.vision.images import load_image
@@ -156,8 +159,8 @@ class Enroller:
                 report.warnings.append(f"{name}: every photo is already enrolled; nothing added.")
             return report
         embedder = self.parts.embedder()
-        model_id = embedder.model_id
-        vectors = embedder.embed([c.crop for c in fresh]) if fresh else np.zeros((0, 1))
+        vectors = embedder.embed([c.crop if c.model_input is None else c.model_input for c in fresh]) \
+            if fresh else np.zeros((0, embedder.dim))
         report.warnings += self._lookalike_warnings(name, person_id, vectors)
         with store.transaction():
             if person_id is None:
@@ -165,15 +168,13 @@ class Enroller:
                 report.people_added.append(person.name)
             else:
                 person = store.get_person(person_id)
-            items = []
-            for candidate, vector in zip(fresh, vectors):
-                sample = store.add_sample(person.id, encode_jpeg(candidate.crop), candidate.source,
-                                          candidate.content_hash, candidate.face.prob, candidate.face.size_px,
-                                          candidate.sharpness)
-                items.append((sample.id, vector))
-            store.put_embeddings(model_id, items)
+            sample_ids = [store.add_sample(person.id, encode_jpeg(candidate.crop), candidate.source,
+                                           candidate.content_hash, candidate.face.prob, candidate.face.size_px,
+                                           candidate.sharpness).id for candidate in fresh]
+            for member_id, block in member_vectors(embedder, vectors).items():  # a fused model: each member's
+                store.put_embeddings(member_id, list(zip(sample_ids, block)))
         report.samples_added = len(fresh)
-        report.sample_ids = [sample_id for sample_id, _ in items]
+        report.sample_ids = list(sample_ids)
         report.person_ids[person.name] = person.id
         self.parts.gallery_changed()
         return report

@@ -3,11 +3,13 @@ threshold and a margin over the second-best person. "Unknown" is a first-class r
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.base.records import GalleryMatrix
+from core.gallery.fusion import ScoreScale
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,9 @@ class MatchResult:
 class GalleryMatcher:
     """Gallery vectors grouped by person, scored as each person's best-matching sample."""
 
-    def __init__(self, gallery: GalleryMatrix, threshold: float, margin: float):
+    def __init__(self, gallery: GalleryMatrix, threshold: float, margin: float, scale: ScoreScale | None = None):
         self.model_id = gallery.model_id
+        self.scale = scale  # a fused model's: the score is the mean of the members' normalised cosines
         self.threshold = float(threshold)
         self.margin = float(margin)
         self.names = dict(gallery.names)
@@ -58,8 +61,30 @@ class GalleryMatcher:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if self.people_count == 0:
             return np.zeros((len(queries), 0), np.float32)
-        sims = queries @ self._vectors.T
-        return np.maximum.reduceat(sims, self._starts, axis=1)
+        return np.maximum.reduceat(self.sample_scores(queries), self._starts, axis=1)
+
+    def sample_scores(self, queries: np.ndarray) -> np.ndarray:
+        """(M, N) similarity of M query vectors to every gallery sample (ordered by person)."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        if self.scale is None:
+            return queries @ self._vectors.T
+        return self.scale.scale_queries(queries) @ self._vectors.T - np.float32(self.scale.offset)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Gallery vectors ordered by person; `sample_people` gives each row's person."""
+        return self._vectors
+
+    @property
+    def sample_people(self) -> np.ndarray:
+        counts = np.diff(np.r_[self._starts, len(self._vectors)])
+        return np.repeat(self._people, counts)
+
+    def with_decision(self, threshold: float, margin: float) -> "GalleryMatcher":
+        """The same gallery with another threshold and margin (no copy of the vectors)."""
+        other = copy.copy(self)
+        other.threshold, other.margin = float(threshold), float(margin)
+        return other
 
     def match(self, queries: np.ndarray) -> list[MatchResult]:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))

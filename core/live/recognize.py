@@ -36,6 +36,7 @@ from core.vision.images import encode_jpeg, to_rgb
 from core.base.records import AttendanceEvent
 from core.base.settings import LivenessSettings, RecognitionSettings, TrackingSettings
 from core.live.sources import Frame, FrameSource, LatestFrameGrabber
+from core.vision.fused import model_input
 from core.vision.liveness import LivenessChecker
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 
@@ -184,18 +185,16 @@ class Recognizer:
         return float(np.abs(thumb - previous).mean()) > self.options.scene_cut_level
 
     def _embed_due(self, bgr, tracks: list[Track], faces, now: float, timings: dict[str, float]) -> None:
-        detector = self.parts.detector()
         due = [(t, f) for t, f in zip(tracks, faces)
                if f.size_px >= self.options.min_face_px and needs_reidentification(t, now, self._interval(t, now))]
         if not due:
             return
         t0 = time.perf_counter()
-        from core.vision.detect import crop_face
-
-        # Crop from the full-resolution BGR frame; only the 160x160 crops are converted to RGB.
-        crops = [np.ascontiguousarray(crop_face(bgr, f.box, detector.margin, detector.crop_size)[:, :, ::-1])
-                 for _, f in due]
-        vectors = self.parts.embedder().embed(crops)
+        # Each model cuts its own crop from the full-resolution BGR frame; only the crops become RGB.
+        embedder = self.parts.embedder()
+        inputs = [model_input(embedder, bgr, f, bgr=True) for _, f in due]
+        vectors = embedder.embed(inputs)
+        crops = [getattr(i, "crop", i) for i in inputs]  # the snapshot: FaceNet's crop
         t1 = time.perf_counter()
         results = self.parts.matcher().match(vectors)
         timings["embed"] = t1 - t0

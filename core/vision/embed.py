@@ -65,6 +65,8 @@ def preprocess(crops: np.ndarray, mode: str) -> np.ndarray:
         x = (x - mean) / np.maximum(std, np.float32(1.0 / np.sqrt(x[0].size)))
     elif mode == "fixed":
         x = (x - 127.5) / 128.0
+    elif mode == "raw":  # 0-255 as they are: the network normalises inside (SFace)
+        pass
     else:
         raise ValueError(f"Unknown preprocessing {mode!r}")
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))

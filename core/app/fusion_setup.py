@@ -1,0 +1,224 @@
+"""How the engine builds SFace, the fused FaceNet + SFace model and every model's calibrated matcher.
+
+The engine calls in here from a few lines; the state it keeps for this is one `FusionState`.
+
+- Model ids: `sface-128` is SFace alone; `<FaceNet version>+sface` fuses that FaceNet version (the
+  built-in one or a fine-tuned one) with SFace. Each member's embeddings are stored under the
+  member's own id, so switching between a member and the fusion re-embeds nothing twice.
+- If SFace's weights are missing or broken, a fused model runs on its FaceNet member alone, and
+  `FusionState.notices` says so (the status bar and `rollcall models list` show it).
+- The threshold follows the gallery (core.gallery.calibration), re-estimated when it changes materially.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable, Iterator
+
+import numpy as np
+
+from core.base.errors import WeightsError
+from core.base.records import ModelRecord
+from core.gallery.calibration import ThresholdEstimate, estimate_threshold
+from core.gallery.fusion import MemberScale, ScoreScale, fused_gallery
+from core.gallery.match import GalleryMatcher
+from core.vision.detect import central_face
+from core.vision.embed import EmbedderInfo
+from core.vision.fused import FusedEmbedder, SfaceEmbedder
+from core.vision.fusion_specs import DECISIONS, FACENET_MODEL, FUSED_MODEL, FUSED_SUFFIX
+from core.vision.models import BUILTIN_MODELS
+from core.vision.sface import SFACE_MODEL, check_loadable
+
+if TYPE_CHECKING:
+    from core.app.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FusionState:
+    """What the engine remembers for fusion: why a member is missing, and the threshold estimates."""
+
+    notices: dict[str, str] = field(default_factory=dict)  # model id -> why it runs degraded
+    estimates: dict[str, ThresholdEstimate] = field(default_factory=dict)  # model id -> last estimate
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# ---- ids ------------------------------------------------------------------------------------------
+
+def fused_members(model_id: str) -> tuple[str, str] | None:
+    """(FaceNet version, SFace) for a fused id, else None."""
+    if model_id.endswith(FUSED_SUFFIX) and len(model_id) > len(FUSED_SUFFIX):
+        return model_id[: -len(FUSED_SUFFIX)], SFACE_MODEL
+    return None
+
+
+def facenet_of(model_id: str) -> str:
+    """The FaceNet version inside a model id: itself, or a fused model's FaceNet member."""
+    members = fused_members(model_id)
+    return members[0] if members else model_id
+
+
+def fused_counterpart(model_id: str) -> str:
+    """The fusion of a FaceNet version with SFace (the id itself when it is fused or SFace already)."""
+    if fused_members(model_id) or model_id == SFACE_MODEL:
+        return model_id
+    return model_id + FUSED_SUFFIX
+
+
+def ensure_fused_record(engine: "Engine", model_id: str) -> ModelRecord | None:
+    """Register a fused model (e.g. a fine-tuned FaceNet + SFace) on first use; None if not fused."""
+    members = fused_members(model_id)
+    if members is None or model_id in BUILTIN_MODELS:
+        return None
+    facenet = engine.ensure_model_record(members[0])
+    spec = BUILTIN_MODELS[FUSED_MODEL]
+    record = ModelRecord(
+        id=model_id, name=f"{facenet.name} + SFace", base=FUSED_MODEL,
+        parent_id=fused_counterpart(facenet.parent_id) if facenet.parent_id else None,
+        embedding_size=facenet.embedding_size + BUILTIN_MODELS[SFACE_MODEL].embedding_size,
+        weights_path=facenet.weights_path, created_at=datetime.now(timezone.utc),
+        settings={"preprocessing": spec.preprocessing, "crop_margin": facenet.settings.get("crop_margin", spec.crop_margin),
+                  "members": list(members)}, metrics={})
+    return engine.store.register_model(record)
+
+
+# ---- embedders ------------------------------------------------------------------------------------
+
+def landmark_finder(engine: "Engine") -> Callable[[np.ndarray], "np.ndarray | None"]:
+    """MTCNN's landmarks of the face in a stored crop (the one detector, shared)."""
+    def find(crop: np.ndarray):
+        face = central_face(engine.detector.detect(crop, with_crops=False), crop.shape)
+        return None if face is None else face.landmarks
+    return find
+
+
+def sface_embedder(engine: "Engine") -> SfaceEmbedder:
+    engine.ensure_model_record(SFACE_MODEL)  # embeddings are stored under it
+    path = engine.registry.ensure_weights(SFACE_MODEL)  # verifies the checksum
+    check_loadable(path)
+    spec = BUILTIN_MODELS[SFACE_MODEL]
+    info = EmbedderInfo(SFACE_MODEL, spec.embedding_size, spec.preprocessing, spec.crop_margin, "cpu")
+    try:
+        return SfaceEmbedder(path, info, find_landmarks=landmark_finder(engine))
+    except Exception as exc:  # noqa: BLE001 - ONNX Runtime rejects a damaged graph in many ways
+        raise WeightsError(f"Weights file {path} cannot be loaded by ONNX Runtime ({type(exc).__name__}). "
+                           f"Delete it and run `rollcall models fetch {SFACE_MODEL}`.") from None
+
+
+def build_embedder(engine: "Engine", model_id: str):
+    """The embedder for SFace or a fused model; None for any other model (the engine's own path).
+
+    A fused model whose SFace cannot be loaded runs on its FaceNet member alone (with a notice).
+    """
+    if model_id == SFACE_MODEL:
+        return sface_embedder(engine)
+    members = fused_members(model_id)
+    if members is None:
+        return None
+    facenet = engine.embedder(members[0])
+    try:
+        sface = engine.embedder(SFACE_MODEL)
+    except WeightsError as exc:
+        with engine.fusion.lock:
+            engine.fusion.notices[model_id] = f"SFace is unavailable, so {model_id} runs on FaceNet alone: {exc}"
+        log.warning("%s", engine.fusion.notices[model_id])
+        return facenet
+    with engine.fusion.lock:
+        engine.fusion.notices.pop(model_id, None)
+    return FusedEmbedder(model_id, (facenet, sface), find_landmarks=landmark_finder(engine))
+
+
+def fusion_notices(engine: "Engine") -> list[str]:
+    with engine.fusion.lock:
+        return list(engine.fusion.notices.values())
+
+
+# ---- matching -------------------------------------------------------------------------------------
+
+def score_scale(engine: "Engine", members: tuple[str, ...]) -> ScoreScale:
+    """Each member's impostor constants: a fine-tuned FaceNet uses its family's (the base model's)."""
+    scales = []
+    for member in members:
+        record = engine.ensure_model_record(member)
+        spec = BUILTIN_MODELS.get(member) or BUILTIN_MODELS.get(record.base) or BUILTIN_MODELS[FACENET_MODEL]
+        scales.append(MemberScale(member, record.embedding_size, spec.impostor_mean, spec.impostor_std))
+    return ScoreScale(tuple(scales))
+
+
+def decision(engine: "Engine", model_id: str) -> tuple[float, float]:
+    """(threshold floor, margin) on the model's own score scale."""
+    family = FUSED_MODEL if fused_members(model_id) else model_id  # a fine-tuned fusion decides as the default
+    if family in DECISIONS:
+        return DECISIONS[family]
+    return engine.settings.recognition.match_threshold, engine.settings.recognition.match_margin  # FaceNet cosines
+
+
+def strangers_target(engine: "Engine") -> float:
+    return engine.settings.recognition.strangers_per_1000
+
+
+def build_matcher(engine: "Engine", model_id: str) -> GalleryMatcher:
+    """The model's matcher with the gallery-calibrated threshold (re-estimated on material change)."""
+    embedder = engine.embedder(model_id)
+    scored_as = embedder.model_id  # a fused model degraded to FaceNet alone scores as FaceNet
+    if isinstance(embedder, FusedEmbedder):
+        members = embedder.member_ids
+        gallery = fused_gallery([engine.store.gallery(m) for m in members], scored_as)
+        base = GalleryMatcher(gallery, 0.0, 0.0, score_scale(engine, members))
+    else:
+        base = GalleryMatcher(engine.store.gallery(scored_as), 0.0, 0.0)
+    floor, margin = decision(engine, scored_as)
+    target = strangers_target(engine)
+    with engine.fusion.lock:
+        estimate = engine.fusion.estimates.get(scored_as)
+    if (estimate is None or estimate.floor != floor or estimate.strangers_per_1000 != target
+            or not estimate.is_current(base.people_count, base.sample_count)):
+        estimate = estimate_threshold(base, target, floor)
+        with engine.fusion.lock:
+            engine.fusion.estimates[scored_as] = estimate
+    return base.with_decision(estimate.threshold, margin)
+
+
+def threshold_estimate(engine: "Engine") -> ThresholdEstimate | None:
+    """The active model's current estimate (building the matcher if needed)."""
+    matcher = engine.matcher()
+    with engine.fusion.lock:
+        return engine.fusion.estimates.get(matcher.model_id)
+
+
+# ---- re-embedding ---------------------------------------------------------------------------------
+
+def reembed_members(engine: "Engine", model_id: str, batch_size: int, cancel, force: bool) -> Iterator:
+    """Re-embed each member of a fused model under its own id (stored crops; SFace re-aligns them)."""
+    embedder = engine.embedder(model_id)
+    members = embedder.member_ids if isinstance(embedder, FusedEmbedder) else (embedder.model_id,)
+    for member in members:
+        yield from engine.reembed(member, batch_size=batch_size, cancel=cancel, force=force)
+
+
+# ---- what `rollcall models list` adds -------------------------------------------------------------
+
+def status_lines(engine: "Engine") -> list[str]:
+    """Licences and sources, a degraded fused model's notice, the active threshold estimate."""
+    lines = ["sources and licences:"]
+    lines += [f"  {spec.name:<20} {spec.licence}" for spec in BUILTIN_MODELS.values() if spec.licence]
+    try:
+        estimate = threshold_estimate(engine)
+    except WeightsError as exc:
+        lines.append(f"active model unavailable: {exc}")
+        estimate = None
+    lines += [f"notice: {notice}" for notice in fusion_notices(engine)]
+    if estimate is not None:
+        lines.append(f"matching ({engine.matcher().model_id}): {estimate.describe()}, margin {engine.matcher().margin:.3f}")
+    return lines
+
+
+def keep_fusion(engine: "Engine", model_id: str) -> str:
+    """The model to activate for a new FaceNet version: fused with SFace when the active model is fused."""
+    if fused_members(engine.active_model_id()) and not fused_members(model_id) and model_id != SFACE_MODEL:
+        return fused_counterpart(model_id)
+    return model_id
