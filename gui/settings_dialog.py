@@ -60,6 +60,12 @@ class SettingsDialog(QDialog):
         self.liveness.setChecked(current.liveness.enabled)
         self.liveness.setToolTip("Mark a person only after their face has moved like a live face for about "
                                  "half a second. Stops a printed photo; a video replay still passes.")
+        self.challenge = QCheckBox("Ask recognised people to move their head (challenge)")
+        self.challenge.setChecked(current.liveness.challenge)
+        self.challenge.setToolTip("Before marking, the kiosk asks for two head movements in a random order "
+                                  f"(turn left, turn right, look up) within {current.liveness.challenge_time_s:g} s, "
+                                  "and checks them from the face's landmarks. Stops photos and screens held up, "
+                                  "however they are turned. Once a day per person.")
 
         # compute
         self.device = QComboBox()
@@ -101,6 +107,7 @@ class SettingsDialog(QDialog):
         form.addRow("Margin over the next person", self.margin)
         form.addRow("Votes to mark", self.votes)
         form.addRow("", self.liveness)
+        form.addRow("", self.challenge)
         attendance = QGroupBox("Attendance")
         form = self._form(attendance)
         form.addRow("Cooldown", self.cooldown)
@@ -298,6 +305,7 @@ class SettingsDialog(QDialog):
         edited.attendance.checkout_mode = self.checkout.isChecked()
         edited.attendance.sound_on_mark = self.sound.isChecked()
         edited.liveness.enabled = self.liveness.isChecked()
+        edited.liveness.challenge = self.challenge.isChecked()
         edited.compute.device = self.device.currentData()
         edited.camera.index = self.camera_index.value()
         edited.camera.width_px, edited.camera.height_px = width, height

@@ -117,7 +117,8 @@ def test_an_old_flat_file_is_migrated_into_the_sections(tmp_path):
     assert settings.liveness.enabled
     assert (settings.enrollment.min_face_px, settings.enrollment.min_detection_prob,
             settings.enrollment.min_sharpness) == (70, 0.9, 12.0)
-    assert settings.compute == ComputeSettings(device=Device.CPU, torch_threads=2, embed_backend=Backend.TORCH)
+    assert settings.compute == ComputeSettings(device=Device.CPU, torch_threads=2, embed_backend=Backend.TORCH,
+                                             active_model="facenet-keras-128")  # kept: an old file names its model
     assert settings.camera == CameraSettings(index=1, width_px=1280, height_px=720, last_source="/videos/door.mp4")
     assert settings.storage == StorageSettings(retention_days=30, backups_kept=5)
     settings.save(path)  # written back in sections, nothing lost

@@ -72,6 +72,33 @@ class AttendanceEvent:
         return self.time.date()
 
 
+class ChallengeOutcome(enum.StrEnum):
+    """How a liveness challenge ended (core.live.challenge)."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # moved like a flat picture, or the passive check called it a photo
+    TIMED_OUT = "timed_out"  # the movements asked for were not seen in time
+
+
+@dataclass(frozen=True)
+class ChallengeAttempt:
+    """One liveness challenge put to a recognised person; never an attendance event."""
+
+    id: int | None
+    person_id: int
+    time: datetime  # timezone-aware, local time, when the challenge ended
+    source: str
+    moves: tuple[str, ...]  # the head movements asked for, in order (core.vision.challenge.HeadMove)
+    outcome: ChallengeOutcome
+    seconds: float  # from the prompt to the outcome
+    track_id: int | None = None
+    snapshot_jpeg: bytes | None = None  # kept for failed attempts, for review; lists leave it out
+
+    @property
+    def day(self) -> date:
+        return self.time.date()
+
+
 @dataclass(frozen=True, eq=False)
 class GalleryMatrix:
     """All embeddings of one model, row i belonging to sample_ids[i] / person_ids[i]."""

@@ -232,12 +232,27 @@ class AttendanceSettings(_Section):
 
 @dataclass
 class LivenessSettings(_Section):
-    """The cheap photo-attack check (core.vision.liveness)."""
+    """The passive photo check (core.vision.liveness) and the challenge (core.live.challenge)."""
 
     NAME: ClassVar[str] = "liveness"
     enabled: bool = False  # mark only faces that move like a live face (refuses a held-up photo)
     window_frames: int = 15  # frames per motion measurement
     threshold: float = 0.8  # motion score a live face reaches (about 1 live, 0.7 for a photo)
+    # The challenge (core.live.challenge): a recognised person turns their head as asked before
+    # being marked; the passive check above runs with it as a first filter.
+    challenge: bool = False  # ask everyone recognised for a head movement
+    challenge_steps: int = 2  # movements asked, in a random order, all different
+    challenge_time_s: float = 6.0  # to complete all of them
+    challenge_turn: float = 0.15  # nose movement against the eyes a turn needs (inter-ocular distances)
+    challenge_lift: float = 0.08  # drop of the nose towards the eye line that looking up needs (share of eyes-to-mouth)
+    challenge_parallax: float = 0.15  # nose off the plane of eyes and mouth a turn needs (inter-ocular distances)
+    challenge_lift_parallax: float = 0.15  # ... and looking up needs
+    challenge_hold: int = 2  # detections in a row a step must hold
+    challenge_neutral_frames: int = 3  # detections whose median landmarks are the neutral pose
+    challenge_min_face_px: int = 60  # smaller faces are not judged (landmark noise)
+    challenge_retry_s: float = 3.0  # pause after a failed challenge before the next one
+    challenge_once_per_day: bool = True  # a person who passed today is not asked again today
+    passive_with_challenge: bool = True  # also require the passive check during a challenge
 
 
 @dataclass

@@ -42,6 +42,8 @@ from core.base.errors import (
 )
 from core.base.records import (
     AttendanceEvent,
+    ChallengeAttempt,
+    ChallengeOutcome,
     EventKind,
     FileProblem,
     GalleryMatrix,
@@ -160,6 +162,17 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     conn.execute(_EXTERNAL_ID_INDEX)
 
 
+def _migration_challenges(conn: sqlite3.Connection) -> None:
+    """Liveness challenges (passed, failed, timed out), kept apart from attendance events."""
+    conn.execute("""CREATE TABLE challenges (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        time TEXT NOT NULL, ts REAL NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
+        moves TEXT NOT NULL, outcome TEXT NOT NULL CHECK (outcome IN ('passed', 'failed', 'timed_out')),
+        seconds REAL NOT NULL, track_id INTEGER, snapshot_jpeg BLOB)""")
+    conn.execute("CREATE INDEX challenges_person_day ON challenges(person_id, day, ts)")
+
+
 def _new_uuid() -> str:
     return str(uuid.uuid4())
 
@@ -180,7 +193,8 @@ def _migration_site_ids(conn: sqlite3.Connection) -> None:
 
 
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_site_ids]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
+                                                          _migration_site_ids]
 
 
 def _now() -> datetime:
@@ -829,6 +843,45 @@ class GalleryStore:
         snapshot = self._scalar("SELECT snapshot_jpeg FROM events WHERE id = ?", [event_id])
         return bytes(snapshot) if snapshot is not None else None
 
+    # ---- liveness challenges ----
+
+    @_locked
+    def record_challenge(self, attempt: ChallengeAttempt) -> ChallengeAttempt:
+        """Save a challenge's outcome (with its snapshot); it is never an attendance event."""
+        moment = _aware(attempt.time)
+        with self._tx():
+            attempt_id = self._db["challenges"].insert(dict(
+                person_id=attempt.person_id, time=moment.isoformat(), ts=moment.timestamp(),
+                day=moment.date().isoformat(), source=str(attempt.source), moves=",".join(attempt.moves),
+                outcome=ChallengeOutcome(attempt.outcome).value, seconds=float(attempt.seconds),
+                track_id=attempt.track_id, snapshot_jpeg=attempt.snapshot_jpeg)).last_pk
+        return replace(attempt, id=attempt_id, time=moment)
+
+    @_locked
+    def challenges(self, day: date | None = None, person_id: int | None = None,
+                   outcomes: Iterable[ChallengeOutcome] | None = None) -> list[ChallengeAttempt]:
+        """Challenges (of a day, a person, with these outcomes), oldest first, without snapshots."""
+        clauses, params = [], []
+        for clause, value in (("day = ?", day.isoformat() if day else None), ("person_id = ?", person_id)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if outcomes is not None:
+            wanted = [ChallengeOutcome(o).value for o in outcomes]
+            clauses.append(f"outcome IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.query("SELECT id, person_id, time, source, moves, outcome, seconds, track_id FROM challenges"
+                              f"{where} ORDER BY ts, id", params)
+        return [ChallengeAttempt(r["id"], r["person_id"], datetime.fromisoformat(r["time"]), r["source"],
+                                 tuple(filter(None, r["moves"].split(","))), ChallengeOutcome(r["outcome"]),
+                                 r["seconds"], r["track_id"]) for r in rows]
+
+    @_locked
+    def challenge_snapshot(self, attempt_id: int) -> bytes | None:
+        snapshot = self._scalar("SELECT snapshot_jpeg FROM challenges WHERE id = ?", [attempt_id])
+        return bytes(snapshot) if snapshot is not None else None
+
     @_locked
     def purge(self, older_than: datetime, unknown_snapshots_only: bool = False,
               keep_seq_above: int | None = None) -> int:
@@ -842,6 +895,7 @@ class GalleryStore:
                        " WHERE kind = 'unknown' AND ts < ? AND snapshot_jpeg IS NOT NULL")
             else:
                 sql = "DELETE FROM events WHERE ts < ?"
+                self._conn.execute("DELETE FROM challenges WHERE ts < ?", [cutoff])
             if keep_seq_above is None:
                 return self._conn.execute(sql, [cutoff]).rowcount
             return self._conn.execute(sql + " AND seq <= ?", [cutoff, int(keep_seq_above)]).rowcount

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 import queue
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,8 +34,9 @@ from core.attendance.book import AttendanceBook
 from core.gallery.parts import PipelineParts
 from core.base.errors import PersonNotFoundError
 from core.vision.images import encode_jpeg, to_rgb
-from core.base.records import AttendanceEvent
+from core.base.records import AttendanceEvent, ChallengeOutcome
 from core.base.settings import LivenessSettings, RecognitionSettings, TrackingSettings
+from core.live.challenge import Admission, ChallengeDesk, ChallengePrompt
 from core.live.sources import Frame, FrameSource, LatestFrameGrabber
 from core.vision.fused import model_input
 from core.vision.liveness import LivenessChecker
@@ -49,7 +51,8 @@ class FaceState(enum.StrEnum):
     KNOWN = "known"
     UNKNOWN = UNKNOWN  # settled: nobody enrolled
     TOO_SMALL = "too_small"  # tracked, too small to identify
-    NOT_LIVE = "not_live"  # a known face that looks like a photo (liveness check on)
+    NOT_LIVE = "not_live"  # a known face that looks like a photo, or failed its challenge (liveness check on)
+    CHALLENGED = "challenged"  # a known face asked for a head movement before it is marked
 
 
 @dataclass
@@ -60,6 +63,7 @@ class FaceResult:
     person_id: int | None = None
     name: str | None = None
     similarity: float = 0.0
+    challenge: ChallengePrompt | None = None  # state CHALLENGED: the movement asked for now
 
 
 @dataclass
@@ -76,7 +80,8 @@ class Recognizer:
 
     def __init__(self, parts: PipelineParts, options: RecognitionSettings | None = None,
                  book: AttendanceBook | None = None, source_name: str = "",
-                 tracking: TrackingSettings | None = None, liveness: LivenessSettings | None = None):
+                 tracking: TrackingSettings | None = None, liveness: LivenessSettings | None = None,
+                 challenge_rng: random.Random | None = None):
         self.parts = parts
         self.options = options or RecognitionSettings()
         self.liveness = liveness or LivenessSettings()
@@ -91,6 +96,9 @@ class Recognizer:
         self._probs: dict[int, float] = {}
         self._crops: dict[int, np.ndarray] = {}
         self._liveness: dict[int, LivenessChecker] = {}
+        self.challenges = ChallengeDesk(self.liveness, parts.store, source_name,
+                                        challenge_rng or random.SystemRandom(), self.book.clock)
+        self._landmarks: dict[int, tuple[np.ndarray, int]] = {}  # track id -> this detection's (landmarks, px)
 
     def detection_scale(self, shape: tuple[int, ...]) -> float:
         """The scale MTCNN runs at for frames of this shape."""
@@ -140,7 +148,8 @@ class Recognizer:
             timings["track"] = time.perf_counter() - t1
             for track, face in zip(visible, faces):
                 self._probs[track.id] = face.prob
-                if self.liveness.enabled and face.size_px >= opts.min_face_px:
+                self._landmarks[track.id] = (face.landmarks, face.size_px)
+                if self._passive_check_on and face.size_px >= opts.min_face_px:
                     checker = self._liveness.setdefault(track.id, LivenessChecker.from_settings(self.liveness))
                     checker.add(image, face.landmarks, "bgr")
             self._embed_due(image, visible, faces, frame.timestamp, timings)
@@ -150,7 +159,26 @@ class Recognizer:
         t2 = time.perf_counter()
         events = self._attendance(visible, frame.timestamp)
         timings["attendance"] = time.perf_counter() - t2
-        return FrameResult(frame, [self._face_result(t) for t in visible], events, timings, detect_now)
+        return FrameResult(frame, [self._face_result(t, frame.timestamp) for t in visible], events, timings, detect_now)
+
+    @property
+    def _passive_check_on(self) -> bool:
+        return self.liveness.enabled or (self.liveness.challenge and self.liveness.passive_with_challenge)
+
+    def _admitted(self, track: Track, now: float) -> bool:
+        """The challenge (liveness.challenge on): may this recognised track be marked now?"""
+        admission = self.challenges.admit(track.id, track.identity, now)
+        if admission is not Admission.WAIT:
+            return admission is Admission.MARK
+        looks_flat = self._passive_check_on and self._liveness_verdict(track) is False
+        crop = self._crops.get(track.id)
+        snapshot = lambda: encode_jpeg(crop) if crop is not None else None  # noqa: E731
+        seen = self._landmarks.get(track.id)
+        if seen is None:
+            outcome = self.challenges.tick(track.id, track.identity, now, looks_flat, snapshot)
+        else:
+            outcome = self.challenges.observe(track.id, track.identity, seen[0], seen[1], now, looks_flat, snapshot)
+        return outcome is ChallengeOutcome.PASSED
 
     def _liveness_verdict(self, track: Track) -> bool | None:
         checker = self._liveness.get(track.id)
@@ -160,6 +188,8 @@ class Recognizer:
         """A visible face big enough to identify is not settled yet, or is young and settled as
         unknown (it may still turn to the camera), or awaits its liveness verdict."""
         for track in self.tracker.active_tracks():
+            if track.misses == 0 and self.challenges.challenge(track.id) is not None:
+                return True
             if (self.liveness.enabled and track.misses == 0 and track.identity is not None
                     and not track.marked and self._liveness_verdict(track) is None):
                 return True
@@ -220,7 +250,10 @@ class Recognizer:
         for track in tracks:
             crop = self._crops.get(track.id)
             if track.identity is not None and not track.marked:
-                if self.liveness.enabled and self._liveness_verdict(track) is not True:
+                if self.liveness.challenge:
+                    if not self._admitted(track, now):
+                        continue  # asked for a head movement, or refused
+                elif self.liveness.enabled and self._liveness_verdict(track) is not True:
                     continue  # not yet seen moving like a live face (or it looks like a photo)
                 track.marked = True
                 try:
@@ -246,19 +279,25 @@ class Recognizer:
             self._probs.pop(stale, None)
         for stale in [k for k in self._liveness if k not in live]:
             self._liveness.pop(stale, None)
+        self.challenges.forget(live)
+        self._landmarks.clear()
         return events
 
     def _recent_votes_unknown(self, track: Track) -> bool:
         recent = list(track.votes)[-self.options.votes_to_mark:]
         return len(recent) == self.options.votes_to_mark and all(person is None for person, _ in recent)
 
-    def _face_result(self, track: Track) -> FaceResult:
+    def _face_result(self, track: Track, now: float) -> FaceResult:
         matcher = self.parts.matcher()
         if track.identity is not None:
             looks_like_photo = self.liveness.enabled and self._liveness_verdict(track) is False
-            state = FaceState.NOT_LIVE if looks_like_photo else FaceState.KNOWN
+            prompt = self.challenges.prompt(track.id, now) if self.liveness.challenge else None
+            failed = self.liveness.challenge and not track.marked and self.challenges.last_outcome(track.id) not in (
+                None, ChallengeOutcome.PASSED)
+            state = (FaceState.CHALLENGED if prompt else
+                     FaceState.NOT_LIVE if looks_like_photo or failed else FaceState.KNOWN)
             return FaceResult(track.id, track.box.copy(), state, track.identity,
-                              matcher.names.get(track.identity), track.identity_similarity)
+                              matcher.names.get(track.identity), track.identity_similarity, prompt)
         if track.settled_unknown:
             return FaceResult(track.id, track.box.copy(), FaceState.UNKNOWN, similarity=track.identity_similarity)
         small = min(track.box[2] - track.box[0], track.box[3] - track.box[1]) < self.options.min_face_px

@@ -22,6 +22,7 @@ from core.live.recognize import FaceResult, FaceState, FrameResult
 from core.base.errors import RollcallError
 from core.base.records import AttendanceEvent
 
+from ..challenge_prompt import INSTRUCTIONS, ChallengePromptOverlay
 from ..dialogs import show_error
 from ..live import ImageMailbox, RateMeter
 from ..widgets import (Card, Overlay, SourcePicker, VideoView, hbox, icon, panel_header, pixmap_from_jpeg,
@@ -65,8 +66,10 @@ def face_overlay(face: FaceResult) -> Overlay:
         return Overlay(box, f"{face.name or '?'}  {face.similarity:.2f}", "known")
     if face.state is FaceState.UNKNOWN:
         return Overlay(box, f"Unknown  {face.similarity:.2f}", "unknown")
-    if face.state is FaceState.NOT_LIVE:  # recognised, but moves like a photo: not marked
-        return Overlay(box, f"{face.name or '?'}: photo?", "unknown")
+    if face.state is FaceState.NOT_LIVE:  # recognised, but moves like a photo or failed the challenge: not marked
+        return Overlay(box, f"{face.name or '?'}: not verified", "unknown")
+    if face.state is FaceState.CHALLENGED and face.challenge:  # asked for a head movement
+        return Overlay(box, f"{face.name or '?'}: {INSTRUCTIONS[face.challenge.move].lower()}", "pending")
     if face.state is FaceState.TOO_SMALL:
         return Overlay(box, "", "too_small")
     return Overlay(box, "…", "pending")
@@ -98,6 +101,7 @@ class RecognizePanel(QWidget):
         self.note_label.setVisible(bool(self.source_picker.note))
 
         self.view = VideoView(placeholder="Choose a source and press Start")
+        self.challenge_prompt = ChallengePromptOverlay(self.view)
         self.stats_label = QLabel("")
         self.stats_label.setObjectName("muted")
 
@@ -214,6 +218,8 @@ class RecognizePanel(QWidget):
         if value.image is not None:
             self._mailbox.received()
             self.view.set_frame(value.image, [face_overlay(f) for f in value.result.faces], value.fps)
+        asked = next((f for f in value.result.faces if f.challenge), None)
+        self.challenge_prompt.show_prompt(asked.challenge if asked else None, asked.name or "" if asked else "")
         timings = value.result.timings
         stages = " · ".join(f"{name} {timings[name] * 1000:.0f} ms" for name in ("detect", "embed", "total")
                             if name in timings)
@@ -255,6 +261,7 @@ class RecognizePanel(QWidget):
         self.view.set_banner("The source has no more frames", "info")
 
     def _on_finished(self) -> None:
+        self.challenge_prompt.show_prompt(None)
         worker, self.worker = self.worker, None
         if worker is not None and worker.is_cancelled:
             self.view.set_banner("Stopped")
