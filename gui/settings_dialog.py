@@ -5,6 +5,7 @@ Every field of a section not shown here keeps its value (the dialog edits a copy
 from __future__ import annotations
 
 import copy
+import zoneinfo
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QVBoxLayout, QWidget)
 
 from core.app.engine import Engine
+from core.attendance.schedule import site_zone
 from core.base.errors import InvalidInputError, RollcallError
 from core.vision.models import BUILTIN_MODELS
 from core.base.security import hash_pin
@@ -55,6 +57,14 @@ class SettingsDialog(QDialog):
         self.checkout.setChecked(current.attendance.checkout_mode)
         self.sound = QCheckBox("Beep when someone is marked")
         self.sound.setChecked(current.attendance.sound_on_mark)
+        self.time_zone = QComboBox()  # the site's zone: schedules and reports are in its wall-clock time
+        self.time_zone.setEditable(True)
+        self.time_zone.addItem("This computer's time zone", "")
+        for name in sorted(zoneinfo.available_timezones()):
+            self.time_zone.addItem(name, name)
+        index = self.time_zone.findData(current.attendance.time_zone)
+        self.time_zone.setCurrentIndex(max(index, 0))
+        self.time_zone.setToolTip("Schedules, day boundaries and reports use this zone (events are stored in UTC).")
         # liveness
         self.liveness = QCheckBox("Refuse photos held up to the camera (liveness check)")
         self.liveness.setChecked(current.liveness.enabled)
@@ -113,6 +123,7 @@ class SettingsDialog(QDialog):
         form.addRow("Cooldown", self.cooldown)
         form.addRow("", self.checkout)
         form.addRow("", self.sound)
+        form.addRow("Site time zone", self.time_zone)
         compute = QGroupBox("Model and compute")
         form = self._form(compute)
         form.addRow("Active model", self.model)
@@ -304,6 +315,7 @@ class SettingsDialog(QDialog):
         edited.attendance.cooldown_minutes = self.cooldown.value()
         edited.attendance.checkout_mode = self.checkout.isChecked()
         edited.attendance.sound_on_mark = self.sound.isChecked()
+        edited.attendance.time_zone = self.chosen_time_zone()
         edited.liveness.enabled = self.liveness.isChecked()
         edited.liveness.challenge = self.challenge.isChecked()
         edited.compute.device = self.device.currentData()
@@ -329,10 +341,16 @@ class SettingsDialog(QDialog):
             raise InvalidInputError("The two PINs are not the same. Type the new admin PIN twice.")
         return hash_pin(pin)  # never the PIN itself
 
+    def chosen_time_zone(self) -> str:
+        """The IANA name chosen or typed ("" = this computer's zone)."""
+        text = self.time_zone.currentText().strip()
+        return "" if self.time_zone.currentIndex() == 0 and text == self.time_zone.itemText(0) else text
+
     def accept(self) -> None:
         old = self.engine.settings
         try:
             pin_hash = self.edited_pin_hash()
+            site_zone(self.chosen_time_zone())  # a mistyped zone is refused here, not at the next report
         except InvalidInputError as exc:
             show_error(self, str(exc))
             return

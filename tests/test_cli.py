@@ -145,6 +145,64 @@ def test_lfw_view1_accuracy_of_the_default_model(capsys, default_weights, faces,
     assert data["accuracy"] >= facenet["accuracy"] and data["tar_at_far_1e-3"] > facenet["tar_at_far_1e-3"]
 
 
+@pytest.mark.slow
+def test_hr_day_end_to_end_late_absent_punch_audit_timesheet(capsys, default_weights, faces, tmp_path):
+    from datetime import datetime, timedelta
+
+    import openpyxl
+
+    from core.attendance.schedule import site_zone
+
+    now = datetime.now(site_zone(""))
+    start = max(now - timedelta(hours=1), now.replace(hour=0, minute=0, second=0, microsecond=0))
+    if now - start < timedelta(minutes=2):
+        pytest.skip("too close to midnight for a shift that started before now on the same day")
+    end = now + timedelta(hours=3)
+    code, out, err = run(capsys, "group", "add", "Stage", "--start", f"{start:%H:%M}", "--end", f"{end:%H:%M}",
+                         "--grace", "0", "--days", "mon-sun")
+    assert code == 0, err
+    frames = save_frames(faces / HAMILTON, [100, 130, 160], tmp_path)
+    assert run(capsys, "enroll", "Performer", *map(str, frames), "--group", "Stage")[0] == 0
+    others = ["Second Person", "Third Person"]
+    for name, person in zip(others, dev_people()[:2]):
+        code, out, err = run(capsys, "enroll", name, *map(str, dev_photos(person)[:2]), "--group", "Stage")
+        assert code == 0 and "group: Stage" in out, err
+    code, _, err = run(capsys, "enroll", "Nobody", *map(str, frames), "--group", "No Such Group")
+    assert code == 2 and "No group named" in err
+    code, out, err = run(capsys, "recognize", str(faces / HAMILTON))
+    assert code == 0 and "1 marked" in out, err
+
+    def report() -> dict[str, dict]:
+        code, out, err = run(capsys, "report", "--json")
+        assert code == 0, err
+        rows = [json.loads(line) for line in out.splitlines()]
+        for row in rows:
+            assert {"name", "external_id", "group", "status", "first_seen", "last_seen", "late_minutes"} <= set(row)
+        return {row["name"]: row for row in rows}
+
+    rows = report()
+    assert rows["Performer"]["status"] == "late" and rows["Performer"]["late_minutes"] >= 1
+    assert rows["Performer"]["first_seen"] is not None and rows["Performer"]["group"] == "Stage"
+    assert [rows[n]["status"] for n in others] == ["absent", "absent"]
+
+    code, out, err = run(capsys, "punch", "Second Person", "--at", f"{start:%Y-%m-%d %H:%M}",
+                         "--reason", "badge reader was down")
+    assert code == 0, err
+    rows = report()
+    assert rows["Second Person"]["status"] == "present" and rows["Third Person"]["status"] == "absent"
+
+    code, out, _ = run(capsys, "audit", "--json")
+    entries = [json.loads(line) for line in out.splitlines()]
+    punch = next(e for e in entries if e["action"] == "punch")
+    assert punch["reason"] == "badge reader was down" and punch["person"] == "Second Person"
+
+    sheet = tmp_path / f"{now:%Y-%m}.xlsx"
+    code, out, err = run(capsys, "timesheet", "--month", f"{now:%Y-%m}", "-o", str(sheet))
+    assert code == 0, err
+    grid = openpyxl.load_workbook(sheet).worksheets[0]
+    assert sorted(row[0].value for row in grid.iter_rows(min_row=2)) == ["Performer", *others]
+
+
 def test_a_second_person_with_an_existing_external_id_is_refused(capsys, default_weights):
     ada, bob = dev_people()[:2]
     code, _, _ = run(capsys, "enroll", "Ada", str(dev_photos(ada)[0]), "--external-id", "E1")

@@ -19,6 +19,8 @@ class ChangeKind(Enum):
     EVENTS = "events"  # attendance events written or removed
     MODELS = "models"  # a model registered or the active model switched
     SETTINGS = "settings"
+    SCHEDULES = "schedules"  # groups, memberships, holidays, leave, month locks
+    CORRECTIONS = "corrections"  # manual punches, voided or reassigned events (always with an audit entry)
     SITE = "site"  # joined or left a site, or a sync round ran (connection, queue)
 
 

@@ -76,6 +76,7 @@ def _print_report(report) -> None:
 
 def cmd_enroll(args) -> int:
     with _engine(args) as engine:
+        group = engine.find_group(args.group) if args.group else None  # a wrong name enrolls nobody
         try:
             report = engine.enroll_files(args.name, [Path(p) for p in args.images], external_id=args.external_id,
                                          add_to_existing=args.add, allow_duplicate=args.separate).value
@@ -84,6 +85,10 @@ def cmd_enroll(args) -> int:
                   "with the same name", file=sys.stderr)
             return 2
         _print_report(report)
+        if group is not None:
+            for person_id in report.person_ids.values():
+                engine.assign_group(person_id, group.id)
+            print(f"group: {group.name}")
         return 0 if report.samples_added or report.skipped_duplicates else 1
 
 
@@ -207,14 +212,155 @@ def _final_sync(engine) -> None:
 
 
 def cmd_report(args) -> int:
+    """Every enrolled person's day status; --json prints one object per person (a contract)."""
     with _engine(args) as engine:
-        rows = engine.day_report(args.day)
-        print(f"Attendance on {args.day.isoformat()}: {len(rows)} people")
+        if engine.site.joined and engine.site.role == "admin" and not args.json:
+            return _site_report(engine, args.day or engine.site_today())
+        day = args.day or engine.site_today()
+        rows = engine.day_board(day, args.group)
+        if args.json:
+            for row in rows:
+                print(json.dumps(row.to_json(), ensure_ascii=False))
+            return 0
+        attended = sum(1 for r in rows if r.status.attended)
+        print(f"Attendance on {day.isoformat()}: {attended} people present of {len(rows)} enrolled")
         for row in rows:
             ext = f" [{row.external_id}]" if row.external_id else ""
-            kiosks = getattr(row, "kiosks", ())  # site reports name the stations
-            where = f" (kiosk: {', '.join(kiosks)})" if kiosks else ""
-            print(f"  {row.name}{ext}: first {row.first_seen:%H:%M:%S}, last {row.last_seen:%H:%M:%S}{where}")
+            seen = f", first {row.first_seen:%H:%M:%S}, last {row.last_seen:%H:%M:%S}" if row.first_seen else ""
+            late = f" ({row.late_minutes} min)" if row.late_minutes else ""
+            print(f"  {row.name}{ext}: {row.status.value}{late}{seen}")
+        return 0
+
+
+def _site_report(engine, day) -> int:
+    """On a site's admin station: who came anywhere on the site, with the kiosks that saw them."""
+    rows = engine.day_report(day)
+    print(f"Attendance on {day.isoformat()} across the site: {len(rows)} people")
+    for row in rows:
+        ext = f" [{row.external_id}]" if row.external_id else ""
+        kiosks = ", ".join(getattr(row, "kiosks", ()))
+        print(f"  {row.name}{ext}: first {row.first_seen:%H:%M:%S}, last {row.last_seen:%H:%M:%S} (kiosk: {kiosks})")
+    return 0
+
+
+def _month(text: str) -> str:
+    from core.attendance.schedule import month_key, parse_month
+
+    try:
+        return month_key(parse_month(text))
+    except RollcallError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _moment(text: str):
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time; use \"YYYY-MM-DD HH:MM\" (site time)") from None
+
+
+def cmd_group(args) -> int:
+    with _engine(args) as engine:
+        if args.action == "add":
+            group = engine.add_group(args.name, args.start, args.end, args.grace, args.days, args.min_hours).value
+            s = group.schedule
+            night = " (night shift, ends the next day)" if s.crosses_midnight else ""
+            print(f"group {group.name}: {s.start:%H:%M}-{s.end:%H:%M}{night}, grace {s.grace_minutes} min, "
+                  f"days {s.days_text()}, minimum {s.min_hours:g} h")
+        elif args.action == "assign":
+            group = engine.find_group(args.name)
+            for who in args.people:
+                person = engine.find_person(who)
+                engine.assign_group(person.id, group.id)
+                print(f"{person.name} -> {group.name}")
+        else:
+            for group in engine.groups():
+                s = group.schedule
+                print(f"{group.name}: {s.start:%H:%M}-{s.end:%H:%M}, grace {s.grace_minutes} min, "
+                      f"days {s.days_text()}, minimum {s.min_hours:g} h")
+        return 0
+
+
+def cmd_holiday(args) -> int:
+    with _engine(args) as engine:
+        group = engine.find_group(args.group) if args.group else None
+        holiday = engine.add_holiday(args.day, args.name, group.id if group else None).value
+        print(f"holiday {holiday.day.isoformat()} ({holiday.name}) for {group.name if group else 'the whole site'}")
+        return 0
+
+
+def cmd_leave(args) -> int:
+    with _engine(args) as engine:
+        person = engine.find_person(args.person)
+        leave = engine.add_leave(person.id, args.first, args.last, args.reason).value
+        print(f"leave for {person.name}: {leave.first_day.isoformat()} to {leave.last_day.isoformat()} ({leave.reason})")
+        return 0
+
+
+def cmd_punch(args) -> int:
+    with _engine(args) as engine:
+        person = engine.find_person(args.person)
+        correction = engine.punch(person.id, args.at, args.reason).value
+        shown = correction.time.astimezone(engine.site_zone())
+        print(f"punch {correction.id}: {person.name} at {shown:%Y-%m-%d %H:%M} ({correction.reason})")
+        return 0
+
+
+def cmd_correct(args) -> int:
+    with _engine(args) as engine:
+        if args.void:
+            correction = engine.void_event(args.event_id, args.reason).value
+            print(f"event {args.event_id} voided ({correction.reason})")
+        else:
+            person = engine.find_person(args.person)
+            correction = engine.reassign_event(args.event_id, person.id, args.reason).value
+            print(f"event {args.event_id} now counts for {person.name} ({correction.reason})")
+        return 0
+
+
+def cmd_audit(args) -> int:
+    with _engine(args) as engine:
+        names = {p.person.id: p.person.name for p in engine.people(include_inactive=True)}
+        entries = engine.audit_log()
+        if args.json:
+            for e in entries:
+                print(json.dumps({"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action.value,
+                                  "subject": e.subject, "person_id": e.person_id, "person": names.get(e.person_id),
+                                  "reason": e.reason, "details": e.details}, ensure_ascii=False))
+            return 0
+        zone = engine.site_zone()
+        for e in entries:
+            who = f" {names[e.person_id]}" if e.person_id in names else ""
+            why = f": {e.reason}" if e.reason else ""
+            print(f"{e.at.astimezone(zone):%Y-%m-%d %H:%M:%S} {e.actor} {e.action.value} {e.subject}{who}{why}")
+        print(f"{len(entries)} entries")
+        return 0
+
+
+def cmd_timesheet(args) -> int:
+    with _engine(args) as engine:
+        path = engine.export_timesheet(args.month, Path(args.out), with_days=args.days)
+        print(f"timesheet {args.month} written to {path}")
+        return 0
+
+
+def cmd_lock(args) -> int:
+    with _engine(args) as engine:
+        if args.command == "lock":
+            done = engine.lock_month(args.month).value
+            print(f"{args.month} {'locked' if done else 'was already locked'}")
+        else:
+            done = engine.unlock_month(args.month, args.reason).value
+            print(f"{args.month} {'unlocked' if done else 'was not locked'}")
+        return 0
+
+
+def cmd_charts(args) -> int:
+    with _engine(args) as engine:
+        for path in engine.save_charts(args.month, Path(args.out)):
+            print(f"chart: {path}")
         return 0
 
 
@@ -415,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--add", action="store_true", help="add the photos to the person with this name")
     group.add_argument("--separate", action="store_true", help="enroll a second person with the same name")
+    p.add_argument("--group", help="the group (and so the schedule) the person belongs to")
     p.set_defaults(func=cmd_enroll)
 
     p = sub.add_parser("import", help="import a folder with one sub-folder of photos per person")
@@ -448,9 +595,82 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float)
     p.set_defaults(func=cmd_recognize)
 
-    p = sub.add_parser("report", help="attendance for one day")
-    p.add_argument("day", nargs="?", type=_parse_day, default=date.today(), help="YYYY-MM-DD (default today)")
+    p = sub.add_parser("report", help="every enrolled person's status on one day")
+    p.add_argument("day", nargs="?", type=_parse_day, default=None, help="YYYY-MM-DD (default today at the site)")
+    p.add_argument("--group", help="only this group")
+    p.add_argument("--json", action="store_true", help="one JSON object per person: name, external_id, group, "
+                   "status, first_seen, last_seen, late_minutes, ...")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("group", help="groups (department, class, shift) and their schedules")
+    group_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = group_sub.add_parser("add", help="add a group with its schedule")
+    add.add_argument("name")
+    add.add_argument("--start", required=True, help="HH:MM, site time")
+    add.add_argument("--end", required=True, help="HH:MM; at or before the start = a night shift")
+    add.add_argument("--grace", type=int, default=0, help="minutes after the start that still count as on time")
+    add.add_argument("--days", default="mon-fri", help="working days: mon-fri, mon-sun, sat,sun, ...")
+    add.add_argument("--min-hours", type=float, default=0.0, help="hours for a full day (0 = no minimum)")
+    assign = group_sub.add_parser("assign", help="put people in a group")
+    assign.add_argument("name")
+    assign.add_argument("people", nargs="+", help="names or ids")
+    group_sub.add_parser("list", help="list the groups")
+    p.set_defaults(func=cmd_group)
+
+    p = sub.add_parser("holiday", help="holidays for the whole site or one group")
+    holiday_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = holiday_sub.add_parser("add", help="add a holiday")
+    add.add_argument("day", type=_parse_day, help="YYYY-MM-DD")
+    add.add_argument("--name", default="Holiday")
+    add.add_argument("--group", help="only this group (default: the whole site)")
+    p.set_defaults(func=cmd_holiday)
+
+    p = sub.add_parser("leave", help="leave for one person over a range of days")
+    leave_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = leave_sub.add_parser("add", help="add leave")
+    add.add_argument("person", help="name or id")
+    add.add_argument("first", type=_parse_day, help="first day, YYYY-MM-DD")
+    add.add_argument("last", type=_parse_day, help="last day, YYYY-MM-DD (inclusive)")
+    add.add_argument("--reason", default="leave")
+    p.set_defaults(func=cmd_leave)
+
+    p = sub.add_parser("punch", help="a manual punch (audited; the raw events are not touched)")
+    p.add_argument("person", help="name or id")
+    p.add_argument("--at", required=True, type=_moment, help='"YYYY-MM-DD HH:MM", site time')
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_punch)
+
+    p = sub.add_parser("correct", help="void an event or count it for another person (audited)")
+    p.add_argument("event_id", type=int)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--person", help="the person the event counts for (name or id)")
+    target.add_argument("--void", action="store_true", help="the event no longer counts")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_correct)
+
+    p = sub.add_parser("audit", help="the audit log, newest first")
+    p.add_argument("--json", action="store_true", help="one JSON object per entry")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("timesheet", help="a month's timesheet as XLSX or CSV")
+    p.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    p.add_argument("-o", "--out", required=True, help="FILE.xlsx or FILE.csv")
+    p.add_argument("--days", action="store_true", help="XLSX: add a sheet with one row per person per day")
+    p.set_defaults(func=cmd_timesheet)
+
+    p = sub.add_parser("lock", help="lock a month once its timesheet is final")
+    p.add_argument("month", type=_month, help="YYYY-MM")
+    p.set_defaults(func=cmd_lock)
+
+    p = sub.add_parser("unlock", help="unlock a month (audited, with a reason)")
+    p.add_argument("month", type=_month, help="YYYY-MM")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_lock)
+
+    p = sub.add_parser("charts", help="save a month's attendance charts as PNG files")
+    p.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    p.add_argument("-o", "--out", default=".", help="folder (default: here)")
+    p.set_defaults(func=cmd_charts)
 
     p = sub.add_parser("export", help="export attendance events as CSV")
     p.add_argument("out", help="CSV file to write")

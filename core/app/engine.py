@@ -38,6 +38,8 @@ from core.site.outbox import acked_seq
 from core.site.reports import check_range, export_site_csv, site_range_report
 from core.site.service import BackgroundSync, Site, SiteRole, SiteStatus, SyncProgress, SyncReport
 from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
+from core.app.attendance_ops import AttendanceOperations
+from core.base.timekeeping import AuditAction
 
 PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS, SITE = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS,
                                                    ChangeKind.MODELS, ChangeKind.SETTINGS, ChangeKind.SITE)
@@ -64,7 +66,7 @@ class ReembedProgress:
     model_id: str
 
 
-class Engine:
+class Engine(AttendanceOperations):
     def __init__(self, settings: Settings | None = None, store: GalleryStore | None = None,
                  registry: ModelRegistry | None = None):
         self.settings = settings or Settings.load()
@@ -471,7 +473,10 @@ class Engine:
 
     def rename_person(self, person_id: int, new_name: str, allow_duplicate: bool = False) -> Outcome[Person]:
         self.site.require_gallery_edit()
-        person = self.store.rename_person(person_id, new_name, allow_duplicate=allow_duplicate)
+        with self.store.transaction():
+            before = self.store.get_person(person_id)  # the log keeps no names (erasure): see AuditEntry
+            person = self.store.rename_person(person_id, new_name, allow_duplicate=allow_duplicate)
+            self._audit_person(AuditAction.PERSON_RENAME, before)
         return self._site_done(person, Changes.of(PEOPLE, person_ids=[person.id]))
 
     def set_external_id(self, person_id: int, external_id: str | None) -> Outcome[Person]:
@@ -483,7 +488,10 @@ class Engine:
         """Move `merge_id`'s samples and events to `keep_id`, then delete `merge_id`."""
         self.site.require_gallery_edit()
         merged_uuid = self.store.person_uuid(merge_id)
-        moved = self.store.merge_people(keep_id, merge_id)
+        with self.store.transaction():
+            merged = self.store.get_person(merge_id)
+            moved = self.store.merge_people(keep_id, merge_id)
+            self._audit_person(AuditAction.PERSON_MERGE, merged, {"into_person_id": keep_id, **moved})
         if self.site.role is SiteRole.ADMIN:
             gallery = self.store.site_gallery(person_ids=[keep_id])
             gallery.merged_people[merged_uuid] = self.store.person_uuid(keep_id)
@@ -519,10 +527,16 @@ class Engine:
     def delete_person(self, person_id: int) -> Outcome[PersonDeleted]:
         """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file.
         Backups that could not be scrubbed are named in the record's `backups_not_scrubbed`.
-        On a site's admin station the server erases them first (and every kiosk at its next sync)."""
+        On a site's admin station the server erases them first (and every kiosk at its next sync).
+        The audit log records the delete by id only (no name outlives the erasure)."""
         self.site.require_gallery_edit()
         self.site.erase_on_server(person_uuids=[self.store.person_uuid(person_id)])  # refused there: kept here
-        removed = self.store.delete_person(person_id)
+        with self.store.transaction():
+            person = self.store.get_person(person_id)
+            removed = self.store.delete_person(person_id)
+            self._audit_person(AuditAction.PERSON_DELETE, person, {
+                "samples": removed.samples, "embeddings": removed.embeddings, "events": removed.events})
+        self.store.erase_freed_space()  # skipped inside the transaction
         changes = self._publish(Changes.of(PEOPLE, SAMPLES, EVENTS, person_ids=[person_id],
                                            deleted_person_ids=[person_id]))
         try:

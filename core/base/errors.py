@@ -104,3 +104,11 @@ class Cancelled(RollcallError):
 
 class InvalidInputError(RollcallError, ValueError):
     """A value typed by the user (a name, an id, a date) that cannot be accepted as it is."""
+
+
+class MonthLockedError(RollcallError):
+    """A change inside a month whose timesheet is final; an admin must unlock the month first."""
+
+    def __init__(self, message: str, months: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.months = months

@@ -218,12 +218,15 @@ class EnrollmentSettings(_Section):
 
 @dataclass
 class AttendanceSettings(_Section):
-    """Who is marked when (core.attendance.book)."""
+    """Who is marked when (core.attendance.book), and the HR rules' site settings (core.attendance.status)."""
 
     NAME: ClassVar[str] = "attendance"
     cooldown_minutes: float = 10.0  # no second event for a person within this time
     checkout_mode: bool = False  # also record the last sighting of the day as check-out
     sound_on_mark: bool = False
+    time_zone: str = ""  # the site's IANA time zone (Europe/London); "" = this machine's zone
+    history_days: int = 31  # the History view's span, ending today
+    audit_rows_shown: int = 1000  # newest audit entries the Audit view lists (the CLI lists all)
 
     @property
     def cooldown(self) -> timedelta:

@@ -58,6 +58,7 @@ from core.base.records import (
     SitePerson,
     SiteSample,
 )
+from core.gallery.timekeeping_store import TimekeepingTables, migrate_timekeeping
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ def _migration_site_ids(conn: sqlite3.Connection) -> None:
 
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
-                                                          _migration_site_ids]
+                                                          migrate_timekeeping, _migration_site_ids]
 
 
 def _now() -> datetime:
@@ -254,8 +255,9 @@ def _locked(method):
     return wrapper
 
 
-class GalleryStore:
-    """The one owner of the SQLite database. Thread-safe; usable as a context manager."""
+class GalleryStore(TimekeepingTables):
+    """The one owner of the SQLite database. Thread-safe; usable as a context manager.
+    Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables."""
 
     def __init__(self, path: Path | str):
         self.path = str(path) if str(path) == ":memory:" else Path(path).expanduser()

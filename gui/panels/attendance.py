@@ -1,4 +1,5 @@
-"""Attendance: who was there (today by default, or a date range), first and last time, CSV export."""
+"""Attendance: Today (the day board), Timesheet, History, Charts, Audit, and the raw Sightings
+(who was seen in a date range, first and last time, CSV export of the events)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ from datetime import date
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHeaderView, QLabel, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.base.errors import RollcallError
 from core.base.records import DayRow
 
+from ..attendance_views import AuditView, HistoryView, TimesheetView, TodayView, changes_matter
+from ..charts_view import ChartsView
 from ..dialogs import show_error
-from ..widgets import Card, hbox, icon, panel_header
+from ..widgets import hbox, icon, panel_header
 
 COLUMNS = ["Date", "Name", "External ID", "First seen", "Last seen", "Sightings"]
 
@@ -60,18 +63,32 @@ class AttendancePanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
-        card = Card()
-        card.body.addLayout(hbox(QLabel("From"), self.start_edit, QLabel("to"), self.end_edit, self.today_button,
-                                 None, self.export_button))
-        card.body.addWidget(self.summary_label)
-        card.body.addWidget(self.table, 1)
-        card.body.addWidget(self.status_label)
+        sightings = QWidget()
+        sightings_layout = QVBoxLayout(sightings)
+        sightings_layout.addLayout(hbox(QLabel("From"), self.start_edit, QLabel("to"), self.end_edit,
+                                        self.today_button, None, self.export_button))
+        sightings_layout.addWidget(self.summary_label)
+        sightings_layout.addWidget(self.table, 1)
+        sightings_layout.addWidget(self.status_label)
+
+        self.today_view = TodayView(engine)
+        self.timesheet_view = TimesheetView(engine)
+        self.history_view = HistoryView(engine)
+        self.charts_view = ChartsView(engine)
+        self.audit_view = AuditView(engine)
+        self.tabs = QTabWidget()
+        for view, title in ((self.today_view, "Today"), (self.timesheet_view, "Timesheet"),
+                            (self.history_view, "History"), (self.charts_view, "Charts"),
+                            (self.audit_view, "Audit"), (sightings, "Sightings")):
+            self.tabs.addTab(view, title)
+        self.tabs.currentChanged.connect(lambda _: self._refresh_current())
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(12)
-        layout.addWidget(panel_header("Attendance", "Who was present, with the first and last time they were seen."))
-        layout.addWidget(card, 1)
+        layout.addWidget(panel_header("Attendance", "Who is present, late or absent today; timesheets, history, "
+                                      "charts and the audit log of every correction."))
+        layout.addWidget(self.tabs, 1)
 
         self.start_edit.dateChanged.connect(self._start_changed)
         self.end_edit.dateChanged.connect(self._end_changed)
@@ -138,10 +155,33 @@ class AttendancePanel(QWidget):
     def names(self) -> list[str]:
         return [r.name for r in self.rows]
 
+    def show_view(self, view: QWidget) -> QWidget:
+        self.tabs.setCurrentWidget(view)
+        self._refresh_current()
+        return view
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._refresh_current()
+
+    def _refresh_current(self) -> None:
+        """Only the visible HR view is recomputed, and only while the panel shows (a month is not free)."""
+        if not self.isVisible():
+            return
+        view = self.tabs.currentWidget()
+        if view is self.history_view:
+            self.history_view.reload_people()
+        elif view is self.today_view:
+            self.today_view.reload_groups()
+        elif view in (self.timesheet_view, self.charts_view, self.audit_view):
+            view.refresh()
+
     def on_changes(self, changes: Changes) -> None:
-        """New events, or people renamed or deleted: the table shows both."""
+        """New events, corrections, schedules, or people renamed or deleted: the views show them all."""
         if changes.touches(ChangeKind.EVENTS, ChangeKind.PEOPLE):
             self.refresh()
+        if changes_matter(changes):
+            self._refresh_current()
 
     # ---- export ----
 

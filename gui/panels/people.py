@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget, QFileDialog)
 
 from core.app.changes import ChangeKind, Changes, Outcome
@@ -85,6 +85,9 @@ class PeoplePanel(QWidget):
         self.add_button = QPushButton(icon("image"), "Add photos…")
         self.delete_button = QPushButton(icon("trash"), "Delete…")
         self.delete_button.setProperty("danger", True)
+        self.group_box = QComboBox()  # the person's group, and so their schedule (audited when changed)
+        self.group_box.setToolTip("The group sets the schedule: start, end, grace and working days")
+        self.group_box.activated.connect(lambda _: self.assign_group(self.group_box.currentData()))
         self.samples_view = ThumbnailStrip(size=96, wrap=True)
         self.remove_samples_button = QPushButton("Remove selected samples")
         self.status_label = QLabel("")
@@ -97,7 +100,8 @@ class PeoplePanel(QWidget):
         names.addStretch(1)
         details = Card()
         details.body.addLayout(hbox(self.avatar, names, None, spacing=16))
-        details.body.addLayout(hbox(self.rename_button, self.add_button, self.delete_button, None))
+        details.body.addLayout(hbox(self.rename_button, self.add_button, self.delete_button, None,
+                                    QLabel("Group"), self.group_box))
         samples_title = QLabel("Samples")
         samples_title.setObjectName("cardTitle")
         details.body.addWidget(samples_title)
@@ -201,6 +205,8 @@ class PeoplePanel(QWidget):
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.PEOPLE, ChangeKind.SAMPLES):
             self.refresh()
+        elif changes.touches(ChangeKind.SCHEDULES) and self.current_person_id() is not None:
+            self._show_group(self.current_person_id())  # a group added or assigned elsewhere
 
     def select_person(self, person_id: int) -> None:
         for i in range(self.people_list.count()):
@@ -225,6 +231,7 @@ class PeoplePanel(QWidget):
         facts = [f"ID {person.external_id}" if person.external_id else "No external ID",
                  f"enrolled {person.created_at.astimezone():%d %b %Y}", f"{len(samples)} samples"]
         self.info_label.setText(" · ".join(facts))
+        self._show_group(person_id)
         first = self._thumbnail(samples[0].id) if samples else QPixmap()
         self.avatar.setPixmap(rounded_pixmap(first, 96, 48))
         self.samples_view.clear()
@@ -234,6 +241,24 @@ class PeoplePanel(QWidget):
                                          f"sharpness {sample.sharpness:.0f}")
         self.samples_view.scrollToTop()
         self._update_buttons()
+
+    def _show_group(self, person_id: int) -> None:
+        group = self.engine.person_group(person_id)
+        self.group_box.clear()
+        self.group_box.addItem("No group", None)
+        for each in self.engine.groups():
+            self.group_box.addItem(each.name, each.id)
+        self.group_box.setCurrentIndex(max(self.group_box.findData(group.id if group else None), 0))
+
+    def assign_group(self, group_id: int | None) -> None:
+        person_id = self.current_person_id()
+        if person_id is None:
+            return
+        try:
+            self.engine.assign_group(person_id, group_id)
+        except RollcallError as exc:
+            show_error(self, str(exc))
+            self._show_group(person_id)
 
     def _update_buttons(self) -> None:
         has_person = self.current_person_id() is not None

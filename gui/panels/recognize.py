@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage
 from PySide6.QtWidgets import (QApplication, QCheckBox, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_LIST_ITEMS = 200
 KIND_LABELS = {"check_in": "Checked in", "check_out": "Checked out", "unknown": "Unknown"}
+LATE_BACKGROUND = "#fef3c7"  # the day board's colour for late
 
 
 @dataclass
@@ -239,12 +240,20 @@ class RecognizePanel(QWidget):
         known = event.person_id is not None
         target = self.marked_list if known else self.unknown_list
         when = event.time.strftime("%H:%M:%S")
+        late_minutes = self._late_minutes(event) if known else 0
         if known:
-            text = f"{event.person_name}\n{KIND_LABELS.get(event.kind, event.kind)} {when} · {event.similarity:.2f}"
+            label = KIND_LABELS.get(event.kind, event.kind)
+            if late_minutes:
+                label = f"Late {late_minutes} min · {label.lower()}"
+            text = f"{event.person_name}\n{label} {when} · {event.similarity:.2f}"
         else:
             text = f"Unknown visitor\nSeen {when} · best {event.similarity:.2f}"
         item = QListWidgetItem(QIcon(rounded_pixmap(pixmap_from_jpeg(event.snapshot_jpeg), 48, 6)), text)
         item.setData(Qt.ItemDataRole.UserRole, event.person_id)
+        item.setData(Qt.ItemDataRole.UserRole + 1, late_minutes)
+        if late_minutes:
+            item.setBackground(QBrush(QColor(LATE_BACKGROUND)))
+            item.setToolTip(f"{late_minutes} minutes after the schedule's start")
         target.insertItem(0, item)
         while target.count() > MAX_LIST_ITEMS:
             target.takeItem(target.count() - 1)
@@ -252,6 +261,15 @@ class RecognizePanel(QWidget):
         self.unknown_count.setText(str(self.unknown_list.count()))
         if known and self.sound_box.isChecked():
             QApplication.beep()
+
+    def _late_minutes(self, event: AttendanceEvent) -> int:
+        """Minutes late if this event is the person's arrival after their group's grace limit, else 0."""
+        try:
+            arrival = self.engine.arrival(event)
+        except RollcallError as exc:  # the list still shows the mark; only the late flag is missing
+            log.warning("Could not tell whether %s is late: %s", event.person_name, exc)
+            return 0
+        return arrival.late_minutes if arrival is not None else 0
 
     def _on_failed(self, message: str) -> None:
         self.view.set_banner("Stopped: the source failed", "error")

@@ -1,0 +1,196 @@
+"""Typed records of time and attendance: groups and schedules, holidays, leave, corrections, audit.
+
+Moments are timezone-aware datetimes; the store keeps them in UTC. Days are calendar days of the
+site's time zone (AttendanceSettings.time_zone).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A group's working day: start and end wall-clock times in the site's zone.
+
+    An end at or before the start is a night shift that ends on the next calendar day.
+    working_days holds weekday numbers (Monday 0 ... Sunday 6) of the day the shift starts.
+    """
+
+    start: time
+    end: time
+    grace_minutes: int = 0
+    working_days: frozenset[int] = frozenset(range(5))
+    min_hours: float = 0.0  # a day with fewer hours between first and last punch is a short day
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return (self.end.hour, self.end.minute, self.end.second) <= (self.start.hour, self.start.minute,
+                                                                     self.start.second)
+
+    @property
+    def length(self) -> timedelta:
+        """Planned length in wall-clock time (DST days are an hour longer or shorter in real time)."""
+        start = timedelta(hours=self.start.hour, minutes=self.start.minute, seconds=self.start.second)
+        end = timedelta(hours=self.end.hour, minutes=self.end.minute, seconds=self.end.second)
+        return end - start + (timedelta(days=1) if self.crosses_midnight else timedelta(0))
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(minutes=self.grace_minutes)
+
+    def days_text(self) -> str:
+        return ",".join(WEEKDAY_NAMES[d] for d in sorted(self.working_days))
+
+
+@dataclass(frozen=True)
+class Group:
+    """A department, class or shift: the people in it share one schedule."""
+
+    id: int
+    name: str
+    schedule: Schedule
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """An enrolled person as the rules see them."""
+
+    person_id: int
+    name: str
+    external_id: str | None
+    group_id: int | None
+    enrolled_at: datetime | None = None  # days before this (in the site's zone) are not_enrolled
+
+
+@dataclass(frozen=True)
+class Holiday:
+    id: int
+    day: date
+    name: str
+    group_id: int | None = None  # None = the whole site
+
+
+@dataclass(frozen=True)
+class Leave:
+    id: int
+    person_id: int
+    first_day: date
+    last_day: date  # inclusive
+    reason: str
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+class CorrectionKind(enum.StrEnum):
+    PUNCH = "punch"  # a manual punch for a person at a time
+    VOID = "void"  # a raw event no longer counts
+    REASSIGN = "reassign"  # a raw event counts for another person
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A change to what the raw events mean; the events themselves are never edited."""
+
+    id: int
+    kind: CorrectionKind
+    reason: str
+    made_by: str
+    made_at: datetime
+    event_id: int | None = None  # VOID and REASSIGN
+    person_id: int | None = None  # PUNCH and REASSIGN: who it counts for
+    time: datetime | None = None  # PUNCH: when
+
+
+class AuditAction(enum.StrEnum):
+    PUNCH = "punch"
+    VOID = "void"
+    REASSIGN = "reassign"
+    GROUP_ADD = "group_add"
+    GROUP_ASSIGN = "group_assign"
+    HOLIDAY_ADD = "holiday_add"
+    LEAVE_ADD = "leave_add"
+    PERSON_RENAME = "person_rename"
+    PERSON_DELETE = "person_delete"
+    PERSON_MERGE = "person_merge"
+    MONTH_LOCK = "month_lock"
+    MONTH_UNLOCK = "month_unlock"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the append-only audit log.
+
+    People are named by id only ("person 3"): erasing a person must remove their name from the
+    database file, and the log itself is never edited. Views show the current name beside the id.
+    """
+
+    id: int
+    at: datetime
+    actor: str
+    action: AuditAction
+    subject: str  # what it was about ("person 3", "event 17", "2026-11", "group Night")
+    reason: str
+    details: dict = field(default_factory=dict)
+    person_id: int | None = None
+
+
+class DayStatus(enum.StrEnum):
+    """A person's status on one day; the text is the JSON contract."""
+
+    PRESENT = "present"
+    LATE = "late"
+    EARLY_LEAVE = "early_leave"
+    SHORT_DAY = "short_day"  # first to last punch is below the schedule's minimum hours
+    INCOMPLETE = "incomplete"  # checked in, never out (check-out mode), after the shift ended
+    ABSENT = "absent"
+    PENDING = "pending"  # cannot be decided yet: not due, or a kiosk has not reported far enough
+    HOLIDAY = "holiday"
+    ON_LEAVE = "on_leave"
+    DAY_OFF = "day_off"  # not one of the group's working days
+    UNSCHEDULED = "unscheduled"  # in no group and not seen
+    NOT_ENROLLED = "not_enrolled"  # a day before the person was enrolled
+
+    @property
+    def attended(self) -> bool:
+        return self in ATTENDED
+
+
+ATTENDED = frozenset({DayStatus.PRESENT, DayStatus.LATE, DayStatus.EARLY_LEAVE, DayStatus.SHORT_DAY,
+                      DayStatus.INCOMPLETE})
+
+
+@dataclass(frozen=True)
+class PersonDay:
+    """What the rules say about one person on one day."""
+
+    person_id: int
+    name: str
+    external_id: str | None
+    group: str | None
+    day: date
+    status: DayStatus
+    first_seen: datetime | None = None  # in the site's zone
+    last_seen: datetime | None = None
+    punches: int = 0  # distinct punch seconds that counted
+    hours: float = 0.0  # first to last punch, when there are two or more
+    late_minutes: int = 0
+    early_leave_minutes: int = 0
+    below_minimum: bool = False
+    final: bool = False  # every kiosk has reported past the end of this day's window
+
+    def to_json(self) -> dict:
+        return {
+            "person_id": self.person_id, "name": self.name, "external_id": self.external_id, "group": self.group,
+            "date": self.day.isoformat(), "status": self.status.value,
+            "first_seen": self.first_seen.isoformat() if self.first_seen else None,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "late_minutes": self.late_minutes, "early_leave_minutes": self.early_leave_minutes,
+            "hours": round(self.hours, 2), "punches": self.punches, "below_minimum": self.below_minimum,
+            "final": self.final,
+        }
