@@ -118,3 +118,41 @@ def test_recognizer_marks_the_real_turn_and_never_the_photo(engine, clip_bgr):
                                 for i in (100, 130, 160)])
     without, _, _ = run(attack.frames, 10.0, challenge=False)
     assert len(without) == 1, "without the challenge the photo would have been marked"
+
+
+def test_a_group_can_require_the_challenge_when_it_is_off_for_everyone(engine, clip_bgr):
+    """An admin requires the challenge for one group: its people are asked, a print of them is never
+    marked; with the requirement lifted, the same print would be (the passive check alone misses it)."""
+    from core.attendance.book import AttendanceBook
+    from core.live.recognize import FaceState, Recognizer
+    from core.live.sources import Frame
+
+    enroller = engine.enroller()
+    report = enroller.save("Performer", [enroller.candidate_from_frame(
+        cv2.cvtColor(clip_bgr[i], cv2.COLOR_BGR2RGB), f"frame {i}") for i in (100, 130, 160)])
+    person_id = report.person_ids["Performer"]
+    group = engine.add_group("Front desk", "00:00", "23:59", days="mon-sun").value
+    engine.assign_group(person_id, group.id)
+    settings = engine.settings
+    settings.liveness.challenge = False  # not for everyone
+    attack = pa.attack_presentation(performer_print(clip_bgr), ANSWERS, "print", 7.0, seed=5, fps=10.0)
+
+    def run():
+        recognizer = Recognizer(engine.parts, settings.recognition, AttendanceBook(engine.store, settings.attendance),
+                                "kiosk", settings.tracking, settings.liveness, challenge_rng=random.Random(1))
+        events, states = [], set()
+        for i, bgr in enumerate(attack.frames):
+            result = recognizer.process(Frame(i, i / 10.0, bgr, "kiosk"))
+            events += [e for e in result.events if e.kind is EventKind.CHECK_IN]
+            states |= {f.state for f in result.faces}
+        return events, states
+
+    assert engine.set_group_challenge(group.id, True).value.require_challenge
+    events, states = run()
+    assert events == [] and FaceState.CHALLENGED in states, "the group's person must answer the challenge"
+    assert [a.person_id for a in engine.store.challenges()] == [person_id]
+    assert any(e.action == "group_challenge" for e in engine.audit_log()), "the requirement is audited"
+
+    assert not engine.set_group_challenge(group.id, False).value.require_challenge
+    events, states = run()
+    assert len(events) == 1 and FaceState.CHALLENGED not in states, "without the requirement nobody is asked"

@@ -178,6 +178,14 @@ class AttendanceOperations:
                 "min_hours": min_hours})
         return self._done(group, Changes.of(SCHEDULES))
 
+    def set_group_challenge(self, group_id: int, required: bool, actor: str | None = None) -> Outcome[Group]:
+        """Require (or stop requiring) the liveness challenge of a group's people; audited."""
+        with self.store.transaction():
+            group = self.store.set_group_challenge(group_id, required)
+            self.store.append_audit(actor or current_user(), AuditAction.GROUP_CHALLENGE, group.name, "",
+                                    {"require_challenge": required})
+        return self._done(group, Changes.of(SCHEDULES))
+
     def assign_group(self, person_id: int, group_id: int | None, actor: str | None = None) -> Outcome[Person]:
         with self.store.transaction():
             person = self.store.get_person(person_id)

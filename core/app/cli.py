@@ -269,6 +269,12 @@ def cmd_group(args) -> int:
             night = " (night shift, ends the next day)" if s.crosses_midnight else ""
             print(f"group {group.name}: {s.start:%H:%M}-{s.end:%H:%M}{night}, grace {s.grace_minutes} min, "
                   f"days {s.days_text()}, minimum {s.min_hours:g} h")
+            if args.challenge:
+                engine.set_group_challenge(group.id, True)
+                print(f"group {group.name}: its people answer the liveness challenge before they are marked")
+        elif args.action == "challenge":
+            group = engine.set_group_challenge(engine.find_group(args.name).id, args.state == "on").value
+            print(f"group {group.name}: liveness challenge {'required' if group.require_challenge else 'not required'}")
         elif args.action == "assign":
             group = engine.find_group(args.name)
             for who in args.people:
@@ -278,8 +284,9 @@ def cmd_group(args) -> int:
         else:
             for group in engine.groups():
                 s = group.schedule
+                challenge = ", liveness challenge required" if group.require_challenge else ""
                 print(f"{group.name}: {s.start:%H:%M}-{s.end:%H:%M}, grace {s.grace_minutes} min, "
-                      f"days {s.days_text()}, minimum {s.min_hours:g} h")
+                      f"days {s.days_text()}, minimum {s.min_hours:g} h{challenge}")
         return 0
 
 
@@ -611,6 +618,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--grace", type=int, default=0, help="minutes after the start that still count as on time")
     add.add_argument("--days", default="mon-fri", help="working days: mon-fri, mon-sun, sat,sun, ...")
     add.add_argument("--min-hours", type=float, default=0.0, help="hours for a full day (0 = no minimum)")
+    add.add_argument("--challenge", action="store_true",
+                     help="its people turn their head as asked (liveness challenge) before they are marked")
+    challenge = group_sub.add_parser("challenge", help="require the liveness challenge for a group, or stop")
+    challenge.add_argument("name")
+    challenge.add_argument("state", choices=["on", "off"])
     assign = group_sub.add_parser("assign", help="put people in a group")
     assign.add_argument("name")
     assign.add_argument("people", nargs="+", help="names or ids")

@@ -54,6 +54,7 @@ class Group:
     id: int
     name: str
     schedule: Schedule
+    require_challenge: bool = False  # its people answer the liveness challenge before they are marked
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class AuditAction(enum.StrEnum):
     REASSIGN = "reassign"
     GROUP_ADD = "group_add"
     GROUP_ASSIGN = "group_assign"
+    GROUP_CHALLENGE = "group_challenge"
     HOLIDAY_ADD = "holiday_add"
     LEAVE_ADD = "leave_add"
     PERSON_RENAME = "person_rename"

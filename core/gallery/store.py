@@ -58,7 +58,7 @@ from core.base.records import (
     SitePerson,
     SiteSample,
 )
-from core.gallery.timekeeping_store import TimekeepingTables, migrate_timekeeping
+from core.gallery.timekeeping_store import TimekeepingTables, migrate_group_challenge, migrate_timekeeping
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,8 @@ def _migration_site_ids(conn: sqlite3.Connection) -> None:
 
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
-                                                          migrate_timekeeping, _migration_site_ids]
+                                                          migrate_timekeeping, migrate_group_challenge,
+                                                          _migration_site_ids]
 
 
 def _now() -> datetime:

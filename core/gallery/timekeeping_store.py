@@ -64,6 +64,11 @@ def migrate_timekeeping(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def migrate_group_challenge(conn: sqlite3.Connection) -> None:
+    """Schema migration: a group can require the liveness challenge of its people."""
+    conn.execute("ALTER TABLE groups ADD COLUMN require_challenge INTEGER NOT NULL DEFAULT 0")
+
+
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.astimezone()  # naive = this machine's local time
@@ -89,13 +94,13 @@ def _guarded(method):
 
 
 def _group(row: sqlite3.Row | tuple) -> Group:
-    gid, name, start, end, grace, days, min_hours = row
+    gid, name, start, end, grace, days, min_hours, require_challenge = row
     schedule = Schedule(time.fromisoformat(start), time.fromisoformat(end), int(grace),
                         frozenset(int(d) for d in days.split(",") if d), float(min_hours))
-    return Group(gid, name, schedule)
+    return Group(gid, name, schedule, bool(require_challenge))
 
 
-_GROUP_COLUMNS = "id, name, start_time, end_time, grace_minutes, working_days, min_hours"
+_GROUP_COLUMNS = "id, name, start_time, end_time, grace_minutes, working_days, min_hours, require_challenge"
 _CORRECTION_COLUMNS = "c.id, c.kind, c.reason, c.made_by, c.made_at_utc, c.event_id, c.person_id, c.time_utc"
 
 
@@ -148,6 +153,19 @@ class TimekeepingTables:
     @_guarded
     def list_groups(self) -> list[Group]:
         return [_group(r) for r in self._conn.execute(f"SELECT {_GROUP_COLUMNS} FROM groups ORDER BY name_key")]
+
+    @_guarded
+    def set_group_challenge(self, group_id: int, required: bool) -> Group:
+        with self._tx():
+            self.get_group(group_id)
+            self._conn.execute("UPDATE groups SET require_challenge = ? WHERE id = ?", [int(required), group_id])
+        return self.get_group(group_id)
+
+    @_guarded
+    def people_requiring_challenge(self) -> frozenset[int]:
+        """People whose group requires the liveness challenge."""
+        return frozenset(row[0] for row in self._conn.execute(
+            "SELECT m.person_id FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.require_challenge"))
 
     @_guarded
     def set_person_group(self, person_id: int, group_id: int | None) -> None:

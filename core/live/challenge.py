@@ -142,6 +142,15 @@ class ChallengeDesk:
     _running: dict[int, Challenge] = field(default_factory=dict)  # track id -> its challenge
     _ended: dict[int, Challenge] = field(default_factory=dict)  # track id -> its last ended challenge
     _passed: dict[date, set[int]] = field(default_factory=dict)  # day -> people who passed
+    required_people: frozenset[int] = frozenset()  # asked even when rules.challenge is off (their group requires it)
+
+    @property
+    def active(self) -> bool:
+        """Someone may be asked: everyone (rules.challenge), or the people of a group that requires it."""
+        return self.rules.challenge or bool(self.required_people)
+
+    def required_for(self, person_id: int | None) -> bool:
+        return person_id is not None and (self.rules.challenge or person_id in self.required_people)
 
     def challenge(self, track_id: int) -> Challenge | None:
         """The challenge running on a track (for the kiosk's prompt), if any."""
@@ -169,6 +178,8 @@ class ChallengeDesk:
 
     def admit(self, track_id: int, person_id: int, now: float) -> Admission:
         """May this recognised track be marked now? Starts a challenge when one is due."""
+        if not self.required_for(person_id):
+            return Admission.MARK
         if self.rules.challenge_once_per_day and self.passed_today(person_id):
             return Admission.MARK
         ended = self._ended.get(track_id)

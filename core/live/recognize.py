@@ -97,7 +97,8 @@ class Recognizer:
         self._crops: dict[int, np.ndarray] = {}
         self._liveness: dict[int, LivenessChecker] = {}
         self.challenges = ChallengeDesk(self.liveness, parts.store, source_name,
-                                        challenge_rng or random.SystemRandom(), self.book.clock)
+                                        challenge_rng or random.SystemRandom(), self.book.clock,
+                                        required_people=parts.store.people_requiring_challenge())
         self._landmarks: dict[int, tuple[np.ndarray, int]] = {}  # track id -> this detection's (landmarks, px)
 
     def detection_scale(self, shape: tuple[int, ...]) -> float:
@@ -163,10 +164,10 @@ class Recognizer:
 
     @property
     def _passive_check_on(self) -> bool:
-        return self.liveness.enabled or (self.liveness.challenge and self.liveness.passive_with_challenge)
+        return self.liveness.enabled or (self.challenges.active and self.liveness.passive_with_challenge)
 
     def _admitted(self, track: Track, now: float) -> bool:
-        """The challenge (liveness.challenge on): may this recognised track be marked now?"""
+        """The challenge (for everyone, or for this person's group): may this recognised track be marked now?"""
         admission = self.challenges.admit(track.id, track.identity, now)
         if admission is not Admission.WAIT:
             return admission is Admission.MARK
@@ -250,7 +251,7 @@ class Recognizer:
         for track in tracks:
             crop = self._crops.get(track.id)
             if track.identity is not None and not track.marked:
-                if self.liveness.challenge:
+                if self.challenges.required_for(track.identity):
                     if not self._admitted(track, now):
                         continue  # asked for a head movement, or refused
                 elif self.liveness.enabled and self._liveness_verdict(track) is not True:
@@ -291,8 +292,8 @@ class Recognizer:
         matcher = self.parts.matcher()
         if track.identity is not None:
             looks_like_photo = self.liveness.enabled and self._liveness_verdict(track) is False
-            prompt = self.challenges.prompt(track.id, now) if self.liveness.challenge else None
-            failed = self.liveness.challenge and not track.marked and self.challenges.last_outcome(track.id) not in (
+            prompt = self.challenges.prompt(track.id, now)
+            failed = self.challenges.required_for(track.identity) and not track.marked and self.challenges.last_outcome(track.id) not in (
                 None, ChallengeOutcome.PASSED)
             state = (FaceState.CHALLENGED if prompt else
                      FaceState.NOT_LIVE if looks_like_photo or failed else FaceState.KNOWN)
