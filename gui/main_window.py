@@ -101,10 +101,11 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel()
         self.model_label = QLabel()
         self.gallery_label = QLabel()
+        self.site_label = QLabel()  # site mode: connection and queue
         self.job_progress = QProgressBar()
         self.job_progress.setMaximumWidth(220)
         self.job_progress.setVisible(False)
-        for widget in (self.job_progress, self.device_label, self.model_label, self.gallery_label):
+        for widget in (self.job_progress, self.site_label, self.device_label, self.model_label, self.gallery_label):
             self.statusBar().addPermanentWidget(widget)
         self.statusBar().setSizeGripEnabled(False)
 
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self.guard.locked.connect(self._on_guard_locked)
         self.guard.unlocked.connect(self._update_lock_button)
         self.update_status()
+        self.engine.start_site_sync()  # a site station syncs in the background while the app runs
 
     # ---- navigation ----
 
@@ -183,6 +185,22 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: {model}")
         people, samples = stats.people, stats.samples
         self.gallery_label.setText(f"Gallery: {people} {'person' if people == 1 else 'people'}, {samples} samples")
+        self.update_site_status()
+
+    def update_site_status(self) -> None:
+        """Site: role, connected or offline, and the events still queued (read locally, no network)."""
+        try:
+            status = self.engine.site_status(check_server=False)
+        except RollcallError as exc:
+            self.site_label.setText(f"Site: {exc}")
+            return
+        self.site_label.setVisible(status.role != "standalone")
+        if status.role == "standalone":
+            return
+        state = "offline" if status.error else ("connected" if status.last_sync else "not synced yet")
+        self.site_label.setText(f"Site: {status.role} {status.station} · {state} · {status.queue} queued")
+        last = f"; last sync {status.last_sync.astimezone():%H:%M:%S}" if status.last_sync else ""
+        self.site_label.setToolTip(status.error or f"{status.server}{last}")
 
     def on_changes(self, changes: Changes) -> None:
         """Every engine change arrives here; each panel refreshes only for the kinds it shows."""
@@ -192,6 +210,10 @@ class MainWindow(QMainWindow):
                 on_changes(changes)
         if changes.touches(ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.MODELS, ChangeKind.SETTINGS):
             self.update_status()
+        elif changes.touches(ChangeKind.SITE, ChangeKind.EVENTS):
+            self.update_site_status()
+        if changes.touches(ChangeKind.SITE):
+            self.engine.start_site_sync()  # joined from Settings → Site (no-op when running or standalone)
 
     def on_model_activated(self, model_id: str) -> None:
         self.statusBar().showMessage(f"Model {model_id} is now active.", 8000)
@@ -256,6 +278,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every worker and join its thread."""
         self._unsubscribe()
+        self.engine.stop_site_sync()
         self.guard.close()
         self.recognize_panel.stop(wait=True)
         self.enroll_panel.stop()

@@ -15,13 +15,14 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from core.app.engine import Engine
 from core.attendance.schedule import site_zone
-from core.base.errors import InvalidInputError
+from core.base.errors import InvalidInputError, RollcallError
 from core.vision.models import BUILTIN_MODELS
 from core.base.security import hash_pin
 from core.base.settings import Settings
 
 from .dialogs import show_error
 from .widgets import hbox
+from .workers import Job
 
 DEVICES = [("auto", "Automatic (GPU when available)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
            ("mps", "Apple GPU (MPS)")]
@@ -167,6 +168,8 @@ class SettingsDialog(QDialog):
         form.addRow("Wrong PINs before a pause", self.pin_tries)
         form.addRow("Pause", self.lockout)
 
+        site = self._site_group()
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         for button in buttons.buttons():
             button.setIcon(QIcon())
@@ -175,11 +178,81 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         grid = QGridLayout()
         grid.setHorizontalSpacing(14)
-        for index, group in enumerate((recognition, attendance, compute, camera, storage, security)):
+        for index, group in enumerate((recognition, attendance, compute, camera, storage, security, site)):
             grid.addWidget(group, index // 2, index % 2)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(buttons)
+
+    # ---- Settings → Site: join, make this the admin station, sync now, leave (network work off the GUI thread) ----
+
+    def _site_group(self) -> QGroupBox:
+        self.site_job: Job | None = None
+        self.site_state = self._note("")
+        self.site_url = QLineEdit()
+        self.site_url.setEchoMode(QLineEdit.EchoMode.Password)  # the URL carries the owner's password
+        self.site_url.setPlaceholderText("postgresql://owner:password@server:5432/site?sslmode=verify-full")
+        self.site_url.setToolTip("Used once to create the schema or this kiosk's own login; only the station's "
+                                 "own login is kept, in a file only this user can read.")
+        self.kiosk_name = QLineEdit()
+        self.kiosk_name.setPlaceholderText("e.g. north-door")
+        self.join_button = QPushButton("Join as kiosk")
+        self.init_button = QPushButton("Make this the admin station")
+        self.sync_button = QPushButton("Sync now")
+        self.leave_button = QPushButton("Leave the site")
+        self.join_button.clicked.connect(lambda: self._site_action(
+            self.engine.site_join, self.site_url.text().strip(), self.kiosk_name.text().strip()))
+        self.init_button.clicked.connect(lambda: self._site_action(self.engine.site_init, self.site_url.text().strip()))
+        self.sync_button.clicked.connect(lambda: self._site_action(self.engine.site_sync))
+        self.leave_button.clicked.connect(lambda: self._site_action(self.engine.site_leave))
+        group = QGroupBox("Site (many stations, one PostgreSQL server)")
+        form = self._form(group)
+        form.addRow(self.site_state)
+        form.addRow("Server address", self.site_url)
+        form.addRow("Kiosk name", self.kiosk_name)
+        form.addRow(hbox(self.join_button, self.init_button))
+        form.addRow(hbox(self.sync_button, self.leave_button))
+        self._show_site_state()
+        return group
+
+    def _show_site_state(self, message: str = "") -> None:
+        try:
+            status = self.engine.site_status(check_server=False)
+        except RollcallError as exc:
+            status, message = None, str(exc)
+        joined = status is not None and status.role != "standalone"
+        if status is None or not joined:
+            text = "Standalone: this station keeps everything in its own database."
+        else:
+            last = status.last_sync.astimezone().strftime("%Y-%m-%d %H:%M:%S") if status.last_sync else "never"
+            text = (f"{status.role.capitalize()} {status.station!r} of {status.server}. Last sync: {last}. "
+                    f"Queue: {status.queue} events." + (f" Last problem: {status.error}" if status.error else ""))
+        self.site_state.setText(f"{text}\n{message}".strip())
+        busy = self.site_job is not None
+        for widget in (self.site_url, self.kiosk_name, self.join_button, self.init_button):
+            widget.setEnabled(not joined and not busy)
+        for widget in (self.sync_button, self.leave_button):
+            widget.setEnabled(joined and not busy)
+
+    def _site_action(self, operation, *args) -> None:
+        if self.site_job is not None:
+            return
+        self.site_job = Job(operation, *args, name="site")
+        self.site_job.returned.connect(lambda _: self._show_site_state("Done."))
+        self.site_job.failed.connect(lambda message: (show_error(self, message), self._show_site_state()))
+        self.site_job.finished.connect(self._site_job_finished)
+        self._show_site_state("Working…")
+        self.site_job.start()
+
+    def _site_job_finished(self) -> None:
+        self.site_job = None
+        self.site_url.clear()  # never kept in the dialog
+        self._show_site_state(self.site_state.text().split("\n")[-1] if "\n" in self.site_state.text() else "")
+
+    def done(self, result: int) -> None:
+        if self.site_job is not None:
+            self.site_job.stop()
+        super().done(result)
 
     @staticmethod
     def _number(value: float, low: float, high: float, step: float, decimals: int, tip: str,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.pg"]
+
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO.parent / "shared" / "data" / "faces"
 MODELS_CACHE = REPO / ".cache" / "models"

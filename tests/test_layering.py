@@ -26,7 +26,7 @@ def test_contracts_hold_for_this_repo():
     assert "broken" in result.stdout and "0 broken" in result.stdout
 
 
-CORE_STAGES = ("app", "live", "attendance", "gallery", "vision", "base")
+CORE_STAGES = ("app", "site", "live", "attendance", "gallery", "vision", "base")
 
 
 def make_tree(root: Path, files: dict[str, str]) -> None:
@@ -63,3 +63,12 @@ def test_contracts_catch_the_gui_reaching_the_store(tmp_path):
     result = run_linter(tmp_path)
     assert result.returncode != 0
     assert "gui.panel -> core.gallery.store" in result.stdout
+
+
+def test_contracts_keep_site_between_app_and_live(tmp_path):
+    make_tree(tmp_path, {"core/live/sneaky.py": "from core.site import outbox\n",
+                         "core/site/ok.py": "from core.gallery import store\n"})
+    result = run_linter(tmp_path)
+    assert result.returncode != 0
+    assert "core.live.sneaky -> core.site" in result.stdout
+    assert "core.site.ok" not in result.stdout

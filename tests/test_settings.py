@@ -17,7 +17,7 @@ from core.base.errors import SettingsError, StoreError, StoreProblem
 from core.base.records import EventKind
 from core.base.settings import (SECTIONS, AttendanceSettings, Backend, CameraSettings, ComputeSettings, Device,
                                 EnrollmentSettings, LivenessSettings, RecognitionSettings, SecuritySettings,
-                                Settings, StorageSettings, TrackingSettings)
+                                Settings, SiteSettings, StorageSettings, TrackingSettings)
 from core.gallery.store import GalleryStore
 from core.live.track import IouTracker
 from tests.conftest import FACES
@@ -32,6 +32,7 @@ EVERY_SECTION_CHANGED = Settings(
     storage=StorageSettings(data_dir="/srv/rollcall", retention_days=90, backups_kept=3),
     compute=ComputeSettings(device=Device.CPU, torch_threads=2, embed_backend=Backend.TORCH),
     camera=CameraSettings(index=1, width_px=1280, height_px=720, last_source="rtsp://door/cam"),
+    site=SiteSettings(sync_interval_s=30.0, upload_batch=200, listen=False),
 )
 
 OLD_FLAT_FILE = {  # settings.json as written before the sections

@@ -170,6 +170,9 @@ def cmd_recognize(args) -> int:
 
     stop = threading.Event()
     with _engine(args) as engine:
+        if engine.start_site_sync():
+            print(f"[site] syncing with {engine.site_status(check_server=False).server} in the background",
+                  file=sys.stderr)
         camera = engine.settings.camera
         source_spec = args.source or camera.last_source or str(camera.index)
         with engine.open_source(source_spec, stop_event=stop,
@@ -190,12 +193,29 @@ def cmd_recognize(args) -> int:
                 except KeyboardInterrupt:
                     stop.set()
         print(f"{marked} marked")
+        if engine.site.joined:
+            engine.stop_site_sync()
+            _final_sync(engine)
         return 0
+
+
+def _final_sync(engine) -> None:
+    """One more sync at the end of `recognize`; a server that is away only leaves events queued."""
+    from core.site.connection import SiteError
+
+    try:
+        report = engine.sync_site_now().value
+        print(f"[site] sent {report.uploaded} events; {report.queue_left} queued", file=sys.stderr)
+    except SiteError as exc:
+        queued = engine.site_status(check_server=False).queue
+        print(f"[site] {exc} {queued} events queued on this station.", file=sys.stderr)
 
 
 def cmd_report(args) -> int:
     """Every enrolled person's day status; --json prints one object per person (a contract)."""
     with _engine(args) as engine:
+        if engine.site.joined and engine.site.role == "admin" and not args.json:
+            return _site_report(engine, args.day or engine.site_today())
         day = args.day or engine.site_today()
         rows = engine.day_board(day, args.group)
         if args.json:
@@ -210,6 +230,17 @@ def cmd_report(args) -> int:
             late = f" ({row.late_minutes} min)" if row.late_minutes else ""
             print(f"  {row.name}{ext}: {row.status.value}{late}{seen}")
         return 0
+
+
+def _site_report(engine, day) -> int:
+    """On a site's admin station: who came anywhere on the site, with the kiosks that saw them."""
+    rows = engine.day_report(day)
+    print(f"Attendance on {day.isoformat()} across the site: {len(rows)} people")
+    for row in rows:
+        ext = f" [{row.external_id}]" if row.external_id else ""
+        kiosks = ", ".join(getattr(row, "kiosks", ()))
+        print(f"  {row.name}{ext}: first {row.first_seen:%H:%M:%S}, last {row.last_seen:%H:%M:%S} (kiosk: {kiosks})")
+    return 0
 
 
 def _month(text: str) -> str:
@@ -345,6 +376,70 @@ def cmd_export(args) -> int:
         end = args.end or args.start
         count = engine.export_csv(Path(args.out), args.start, end)
         print(f"wrote {count} rows to {args.out}")
+        return 0
+
+
+def _site_url(text: str) -> str:
+    """The server URL from the argument, or from stdin with `-` (keeps the password out of shell history)."""
+    url = sys.stdin.readline().strip() if text == "-" else text
+    return url or os.environ.get("ROLLCALL_SITE_URL", "")
+
+
+def cmd_site(args) -> int:
+    from core.site.connection import SiteError
+
+    with _engine(args) as engine:
+        if args.action == "init":
+            status = engine.site_init(_site_url(args.url), args.station).value
+            print(f"admin station {status.station!r} of {status.server}; gallery version {status.gallery_version}")
+            return 0
+        if args.action == "join":
+            status = engine.site_join(_site_url(args.url), args.kiosk).value
+            people = engine.stats().people
+            print(f"kiosk {status.station!r} of {status.server}; {people} people pulled "
+                  f"(gallery version {status.gallery_version})")
+            return 0
+        if args.action == "leave":
+            engine.site_leave(force=args.force)
+            print("left the site; this station is standalone again and keeps its local data")
+            return 0
+        if args.action == "sync":
+            with _progress("upload") as bar:
+                try:
+                    generator = engine.site_sync()
+                    while True:
+                        step = next(generator)
+                        if step.total:
+                            _advance(bar, step.done, step.total)
+                except StopIteration as done:
+                    report = done.value.value
+                except SiteError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    print(f"  {engine.site_status(check_server=False).queue} events stay queued on this station",
+                          file=sys.stderr)
+                    return 3
+            pulled = report.pull
+            print(f"sent {report.uploaded} events, {report.queue_left} queued; gallery version "
+                  f"{pulled.to_version if pulled else '?'} ({pulled.people if pulled else 0} people, "
+                  f"{pulled.erased_people if pulled else 0} erased)")
+            return 0
+        status = engine.site_status()
+        if args.json:
+            print(json.dumps(status.to_json()))
+            return 0
+        if status.role == "standalone":
+            print("standalone (not part of a site)")
+            return 0
+        reach = "reachable" if status.reachable else f"NOT reachable: {status.error}"
+        print(f"{status.role} {status.station!r} of {status.server}: {reach}")
+        print(f"last sync: {status.last_sync.isoformat() if status.last_sync else 'never'}; "
+              f"queue: {status.queue} events; gallery version {status.gallery_version}"
+              + (f" (server {status.server_gallery_version})" if status.server_gallery_version is not None else ""))
+        for station in status.stations:
+            seen = station.last_contact.isoformat() if station.last_contact else "never"
+            kind = "admin" if station.is_admin else "kiosk"
+            print(f"  {kind} {station.name}: last contact {seen}, queue {station.queue_length}, "
+                  f"{station.events_on_server} events on the server" + (" (left)" if station.left else ""))
         return 0
 
 
@@ -594,6 +689,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_parse_day, default=date.today())
     p.add_argument("--end", type=_parse_day)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("site", help="site mode: many stations, one PostgreSQL server")
+    site_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = site_sub.add_parser("init", help="make this data folder the site's admin station (creates the schema)")
+    q.add_argument("url", help="postgresql://OWNER:PASSWORD@HOST:PORT/DB?sslmode=verify-full, or - to read it "
+                               "from stdin")
+    q.add_argument("--station", default="admin", help="this admin station's name (default admin)")
+    q = site_sub.add_parser("join", help="make this data folder a kiosk of the site and pull the gallery")
+    q.add_argument("url", help="the owner's URL (used once, to create this kiosk's own login), or -")
+    q.add_argument("--kiosk", required=True, help="this kiosk's name, e.g. north-door")
+    site_sub.add_parser("sync", help="one push-and-pull round now")
+    q = site_sub.add_parser("status", help="role, server, last sync, queue (and every station, on the admin)")
+    q.add_argument("--json", action="store_true")
+    q = site_sub.add_parser("leave", help="back to standalone, keeping local data")
+    q.add_argument("--force", action="store_true", help="leave even with events not yet on the server")
+    p.set_defaults(func=cmd_site)
 
     p = sub.add_parser("eval", help="evaluate the active model")
     eval_sub = p.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")

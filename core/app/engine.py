@@ -24,7 +24,7 @@ from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportPro
 from core.gallery.match import GalleryMatcher
 from core.gallery.parts import PipelineParts
 from core.attendance.book import AttendanceBook
-from core.attendance.reports import daily_report, export_csv, range_report
+from core.attendance.reports import export_csv, range_report
 from core.live.capture import CaptureProgress, capture_samples
 from core.live.recognize import FrameResult, Recognizer, decoded_frames, recognize_source
 from core.live.sources import FrameSource, open_source
@@ -33,12 +33,16 @@ from core.base.records import (DayRow, FileProblem, GalleryStats, HousekeepingSt
                                 PersonDeleted, PersonOverview, Sample)
 from core.base.settings import RecognitionSettings, Settings
 from core.gallery.store import GalleryStore, erase_person_from_backups, latest_backup, restore_backup
+from core.site.connection import SiteError
+from core.site.outbox import acked_seq
+from core.site.reports import check_range, export_site_csv, site_range_report
+from core.site.service import BackgroundSync, Site, SiteRole, SiteStatus, SyncProgress, SyncReport
 from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
 from core.app.attendance_ops import AttendanceOperations
 from core.base.timekeeping import AuditAction
 
-PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS,
-                                             ChangeKind.MODELS, ChangeKind.SETTINGS)
+PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS, SITE = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS,
+                                                   ChangeKind.MODELS, ChangeKind.SETTINGS, ChangeKind.SITE)
 IMAGE_FOLDER_FPS = 5.0  # an image folder shown live is a slideshow at this rate
 
 log = logging.getLogger(__name__)
@@ -80,11 +84,16 @@ class Engine(AttendanceOperations):
         self._subscribers: list[Subscriber] = []
         self.embed_fallback_reason: str | None = None  # why ONNX Runtime was planned but torch runs
         self.fusion = fusion_setup.FusionState()
+        data_dir = Path(self.store.path).parent if self.store.path != ":memory:" else self.settings.data_path
+        self.site = Site(self.store, data_dir, self.settings.site)
+        self._background_sync: BackgroundSync | None = None
         self.housekeeping()
 
     # ---- lifecycle ----
 
     def close(self) -> None:
+        self.stop_site_sync()
+        self.site.close()
         self.store.close()
 
     # ---- recovery (works while the database cannot be opened) ----
@@ -128,7 +137,8 @@ class Engine(AttendanceOperations):
         try:
             if self.settings.storage.retention_days > 0:
                 cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.storage.retention_days)
-                purged = self.store.purge(cutoff)
+                unsent_after = acked_seq(self.store) if self.site.joined else None  # never purge the outbox
+                purged = self.store.purge(cutoff, keep_seq_above=unsent_after)
         except Exception as exc:  # noqa: BLE001
             purge_error = str(exc)
         self.housekeeping_status = HousekeepingStatus(backup_made, backup_error, purged, purge_error,
@@ -358,6 +368,13 @@ class Engine(AttendanceOperations):
     def _done(self, value, changes: Changes) -> Outcome:
         return Outcome(value, self._publish(changes))
 
+    def _site_done(self, value, changes: Changes) -> Outcome:
+        """An admin station sends the people it changed to the site server, then tells subscribers."""
+        if changes.person_ids and self.site.role is SiteRole.ADMIN:
+            present = {p.id for p in self.store.list_people(include_inactive=True)}
+            self.site.push_people(changes.person_ids & present)
+        return self._done(value, changes)
+
     @staticmethod
     def _enroll_changes(report: EnrollReport) -> Changes:
         kinds = [SAMPLES] if report.samples_added else []
@@ -393,13 +410,22 @@ class Engine(AttendanceOperations):
         return GalleryStats(**self.store.stats())
 
     def day_report(self, day: date) -> list[DayRow]:
-        return daily_report(self.store, day)
+        return self.range_report(day, day)
 
     def range_report(self, start: date, end: date) -> list[DayRow]:
+        """On a site's admin station: the whole site (SiteDayRow, with the stations)."""
+        if self.site.role is SiteRole.ADMIN:
+            check_range(start, end)
+            return site_range_report(self.site.events(start, end), self.store.person_ids_by_uuid())
         return range_report(self.store, start, end)
 
     def export_csv(self, path: Path | str, start: date, end: date) -> int:
-        """Write the events from `start` to `end` as CSV; returns the number of rows."""
+        """Write the events from `start` to `end` as CSV; returns the number of rows.
+
+        On a site's admin station every station's events, with a `kiosk` column."""
+        if self.site.role is SiteRole.ADMIN:
+            check_range(start, end)
+            return export_site_csv(self.site.events(start, end), self.store.person_ids_by_uuid(), path)
         return export_csv(self.store, path, start, end)
 
     # ---- enrollment ----
@@ -408,21 +434,24 @@ class Engine(AttendanceOperations):
                      add_to_existing: bool = False, allow_duplicate: bool = False,
                      cancel: CancelCheck | None = None) -> Outcome[EnrollReport]:
         """Enroll one person from photo files (see Enroller.enroll_files)."""
+        self.site.require_gallery_edit()
         report = self.enroller().enroll_files(name, [Path(p) for p in paths], external_id, add_to_existing,
                                               allow_duplicate, cancel)
-        return self._done(report, self._enroll_changes(report))
+        return self._site_done(report, self._enroll_changes(report))
 
     def enroll_candidates(self, name: str, candidates: list[FaceCandidate], external_id: str | None = None,
                           person_id: int | None = None, allow_duplicate: bool = False) -> Outcome[EnrollReport]:
         """Save captured faces as a new person, or as more samples of `person_id`."""
+        self.site.require_gallery_edit()
         report = self.enroller().save(name, candidates, external_id, person_id, allow_duplicate)
-        return self._done(report, self._enroll_changes(report))
+        return self._site_done(report, self._enroll_changes(report))
 
     def add_photos(self, person_id: int, paths: Iterable[Path],
                    cancel: CancelCheck | None = None) -> Outcome[EnrollReport]:
         """Add photo files to one person by id."""
+        self.site.require_gallery_edit()
         report = self.enroller().add_files(person_id, [Path(p) for p in paths], cancel)
-        return self._done(report, self._enroll_changes(report))
+        return self._site_done(report, self._enroll_changes(report))
 
     def import_folder(self, root: Path, cancel: CancelCheck | None = None
                       ) -> Generator[ImportProgress, None, Outcome[EnrollReport]]:
@@ -430,40 +459,51 @@ class Engine(AttendanceOperations):
 
         People saved before a cancel or an error are kept, and published as changes.
         """
+        self.site.require_gallery_edit()
         report = EnrollReport()
         try:
             for step in self.enroller().import_tree(Path(root), cancel):
                 report = step.report
                 yield step
         finally:
-            changes = self._publish(self._enroll_changes(report))
+            changes = self._site_done(None, self._enroll_changes(report)).changes
         return Outcome(report, changes)
 
     # ---- people ----
 
     def rename_person(self, person_id: int, new_name: str, allow_duplicate: bool = False) -> Outcome[Person]:
+        self.site.require_gallery_edit()
         with self.store.transaction():
             before = self.store.get_person(person_id)  # the log keeps no names (erasure): see AuditEntry
             person = self.store.rename_person(person_id, new_name, allow_duplicate=allow_duplicate)
             self._audit_person(AuditAction.PERSON_RENAME, before)
-        return self._done(person, Changes.of(PEOPLE, person_ids=[person.id]))
+        return self._site_done(person, Changes.of(PEOPLE, person_ids=[person.id]))
 
     def set_external_id(self, person_id: int, external_id: str | None) -> Outcome[Person]:
+        self.site.require_gallery_edit()
         person = self.store.set_external_id(person_id, external_id)
-        return self._done(person, Changes.of(PEOPLE, person_ids=[person.id]))
+        return self._site_done(person, Changes.of(PEOPLE, person_ids=[person.id]))
 
     def merge_people(self, keep_id: int, merge_id: int) -> Outcome[dict[str, int]]:
         """Move `merge_id`'s samples and events to `keep_id`, then delete `merge_id`."""
+        self.site.require_gallery_edit()
+        merged_uuid = self.store.person_uuid(merge_id)
         with self.store.transaction():
             merged = self.store.get_person(merge_id)
             moved = self.store.merge_people(keep_id, merge_id)
             self._audit_person(AuditAction.PERSON_MERGE, merged, {"into_person_id": keep_id, **moved})
+        if self.site.role is SiteRole.ADMIN:
+            gallery = self.store.site_gallery(person_ids=[keep_id])
+            gallery.merged_people[merged_uuid] = self.store.person_uuid(keep_id)
+            self.site.push(gallery)
         return self._done(moved, Changes.of(PEOPLE, SAMPLES, EVENTS, person_ids=[keep_id, merge_id],
                                             deleted_person_ids=[merge_id]))
 
     def remove_samples(self, sample_ids: Iterable[int]) -> Outcome[int]:
         """Remove face samples (with their embeddings); returns how many were removed."""
+        self.site.require_gallery_edit()
         sample_ids = [int(i) for i in sample_ids]
+        self.site.erase_on_server(sample_uuids=self.store.sample_uuids(sample_ids))
         with self.store.transaction():
             removed = sum(self.store.delete_sample(sample_id) for sample_id in sample_ids)
         return self._done(removed, Changes.of(SAMPLES, sample_ids=sample_ids) if removed else Changes())
@@ -487,7 +527,10 @@ class Engine(AttendanceOperations):
     def delete_person(self, person_id: int) -> Outcome[PersonDeleted]:
         """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file.
         Backups that could not be scrubbed are named in the record's `backups_not_scrubbed`.
+        On a site's admin station the server erases them first (and every kiosk at its next sync).
         The audit log records the delete by id only (no name outlives the erasure)."""
+        self.site.require_gallery_edit()
+        self.site.erase_on_server(person_uuids=[self.store.person_uuid(person_id)])  # refused there: kept here
         with self.store.transaction():
             person = self.store.get_person(person_id)
             removed = self.store.delete_person(person_id)
@@ -514,6 +557,7 @@ class Engine(AttendanceOperations):
         """Embed every stored crop that has no vector for `model_id` yet (all of them with force)."""
         from core.vision.images import decode_jpeg
 
+        self.site.require_gallery_edit()
         if fusion_setup.fused_members(model_id):  # each member under its own id
             yield from fusion_setup.reembed_members(self, model_id, batch_size, cancel, force)
             if model_id == self.active_model_id():
@@ -535,6 +579,8 @@ class Engine(AttendanceOperations):
             vectors = embedder.embed(crops)
             self.store.put_embeddings(model_id, list(zip(chunk, vectors)))
             yield ReembedProgress(min(start + batch_size, total), total, model_id)
+        if total and self.site.role is SiteRole.ADMIN:
+            self.site.push(self.store.site_gallery(model_ids=[model_id], with_samples=False))
         if total and model_id == self.active_model_id():
             self._publish(Changes.of(SAMPLES, model_ids=[model_id]))
 
@@ -546,7 +592,9 @@ class Engine(AttendanceOperations):
 
     def activate_model(self, model_id: str, cancel: CancelCheck | None = None,
                        progress: Callable[[ReembedProgress], None] | None = None) -> Changes:
-        """Re-embed the gallery with `model_id`, then switch to it in one step."""
+        """Re-embed the gallery with `model_id`, then switch to it in one step (for the whole site on an
+        admin station)."""
+        self.site.require_gallery_edit()
         self.ensure_model_record(model_id)
         for step in self.reembed(model_id, cancel=cancel):
             if progress:
@@ -558,15 +606,116 @@ class Engine(AttendanceOperations):
             self._matcher = new_matcher
             self._detector = None  # crop margin may differ
         self.settings.compute.active_model = model_id
+        self.site.push(self.store.site_gallery(person_ids=[], model_ids=[model_id]), active_model=model_id)
         return self._publish(Changes.of(MODELS, model_ids=[model_id]))
 
     def register_model(self, record: ModelRecord) -> Outcome[ModelRecord]:
         """Add a model version (the trainer's hand-off); it becomes active only through activate_model."""
+        self.site.require_gallery_edit()
         registered = self.store.register_model(record)
+        self.site.push(self.store.site_gallery(person_ids=[], model_ids=[]))
         return self._done(registered, Changes.of(MODELS, model_ids=[registered.id]))
 
     def apply_settings(self, settings: Settings) -> None:
         with self._lock:
             self.settings = settings
+            self.site.settings = settings.site
             self._matcher = None
         self._publish(Changes.of(SETTINGS))
+
+    # ---- site mode (core.site) ----
+
+    def site_status(self, check_server: bool = True) -> SiteStatus:
+        """The role, the server (without password), reachability, last sync and the queue."""
+        return self.site.status(check_server)
+
+    def site_init(self, url: str, station: str = "admin") -> Outcome[SiteStatus]:
+        """Make this data folder the site's admin station (schema created, local gallery uploaded)."""
+        status = self.site.init(url, station)
+        self._after_pull()
+        return self._done(status, Changes.of(SITE, PEOPLE, SAMPLES, MODELS))
+
+    def site_join(self, url: str, kiosk: str) -> Outcome[SiteStatus]:
+        """Make this data folder a kiosk of the site, with its own login, and pull the gallery."""
+        status = self.site.join(url, kiosk)
+        self._after_pull()
+        return self._done(status, Changes.of(SITE, PEOPLE, SAMPLES, MODELS))
+
+    def site_leave(self, force: bool = False) -> Outcome[None]:
+        """Back to standalone; local people and events stay. Refused while events are unsent, unless forced."""
+        self.stop_site_sync()
+        self.site.leave(force)
+        return self._done(None, Changes.of(SITE))
+
+    def site_sync(self, cancel: CancelCheck | None = None) -> Generator[SyncProgress, None, Outcome[SyncReport]]:
+        """One push-and-pull round with the site server; raises SiteError when it cannot be reached."""
+        try:
+            report = yield from self.site.sync(cancel)
+        except SiteError:
+            self._publish(Changes.of(SITE))  # the status bar shows the station offline, with its queue
+            raise
+        return Outcome(report, self._publish(self._sync_changes(report)))
+
+    def sync_site_now(self) -> Outcome[SyncReport]:
+        generator = self.site_sync()
+        while True:
+            try:
+                next(generator)
+            except StopIteration as done:
+                return done.value
+
+    def _sync_changes(self, report: SyncReport) -> Changes:
+        changes = Changes.of(SITE)
+        if report.pull is not None and report.pull.changed:
+            self._after_pull()
+            self._erase_from_backups(report.pull.erased_person_uuids)
+            changes = changes | Changes.of(PEOPLE, SAMPLES, EVENTS, MODELS)
+        return changes
+
+    def _erase_from_backups(self, person_uuids: Iterable[str]) -> None:
+        """People erased on the site server leave this station's backup files too."""
+        from core.base.records import SiteGallery
+
+        erased = SiteGallery(erased_people=list(person_uuids))
+        if not erased:
+            return
+        for backup in sorted(self.settings.backups_path.glob("rollcall-*.db")):
+            try:
+                with GalleryStore(backup) as old:
+                    old.apply_site_gallery(erased)
+            except Exception as exc:  # noqa: BLE001 - report, but the live database is already clean
+                log.warning("Could not erase people from backup %s: %s", backup, exc)
+
+    def _after_pull(self) -> None:
+        """The site's active model (when this station has it) and a fresh matcher."""
+        site_model = self.store.meta_value("site_active_model")
+        with self._lock:
+            if site_model and site_model != self.store.active_model_id():
+                try:
+                    self.store.get_model(site_model)
+                    self.store.set_active_model(site_model)
+                    self._active_model_id, self._detector = None, None
+                except ModelNotFoundError:
+                    log.warning("The site uses model %s, which this station does not have.", site_model)
+            self._matcher = None
+
+    def start_site_sync(self, on_result: Callable[[SyncReport | SiteError], None] | None = None) -> bool:
+        """Sync in the background while the app or `recognize` runs (no-op when standalone)."""
+        if not self.site.joined or self._background_sync is not None:
+            return False
+
+        def handle(result: SyncReport | SiteError) -> None:
+            if isinstance(result, SyncReport):
+                self._publish(self._sync_changes(result))
+            else:
+                self._publish(Changes.of(SITE))
+            if on_result:
+                on_result(result)
+
+        self._background_sync = BackgroundSync(self.site, handle).start()
+        return True
+
+    def stop_site_sync(self) -> None:
+        background, self._background_sync = self._background_sync, None
+        if background is not None:
+            background.stop()

@@ -39,7 +39,7 @@ def daily_report(store: GalleryStore, day: date) -> list[DayRow]:
     return range_report(store, day, day)
 
 
-def _safe_cell(value: object) -> str:
+def safe_cell(value: object) -> str:
     """Text that Excel will not run as a formula (names are user input)."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
@@ -60,11 +60,11 @@ def export_csv(store: GalleryStore, path: Path | str, start: date, end: date) ->
             writer.writerow([
                 event.day.isoformat(),
                 "" if event.person_id is None else event.person_id,
-                _safe_cell(event.person_name),
-                _safe_cell(external_ids.get(event.person_id)),
+                safe_cell(event.person_name),
+                safe_cell(external_ids.get(event.person_id)),
                 event.kind,
                 event.time.isoformat(),
-                _safe_cell(event.source),
+                safe_cell(event.source),
                 f"{event.similarity:.4f}",
             ])
     os.replace(tmp, path)  # a half-written file never replaces a good one

@@ -201,3 +201,67 @@ class HousekeepingStatus:
             found.append(f"the retention purge failed: {self.purge_error}")
         found += [f"{problem.path} is not private to this user ({problem.reason})" for problem in self.not_owner_only]
         return found
+
+
+# ---- site mode: what a station exchanges with the site server (core.site) ----
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A local attendance event as the outbox uploads it; `seq` orders the upload."""
+
+    uuid: str
+    seq: int
+    revision: int  # > 0: a moved check-out, sent again
+    person_uuid: str | None
+    kind: EventKind
+    time: datetime  # the station's own clock, with its UTC offset
+    source: str
+    similarity: float
+    track_id: int | None
+
+
+@dataclass(frozen=True)
+class SitePerson:
+    uuid: str
+    name: str
+    external_id: str | None
+    created_at: datetime
+    active: bool
+
+
+@dataclass(frozen=True)
+class SiteSample:
+    uuid: str
+    person_uuid: str
+    crop_jpeg: bytes
+    source: str
+    content_hash: str
+    det_prob: float
+    face_px: int
+    sharpness: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SiteEmbedding:
+    sample_uuid: str
+    model_id: str
+    vector: bytes  # little-endian float32
+
+
+@dataclass
+class SiteGallery:
+    """A slice of the gallery (or all of it) by UUID, plus what was erased."""
+
+    people: list[SitePerson] = field(default_factory=list)
+    samples: list[SiteSample] = field(default_factory=list)
+    embeddings: list[SiteEmbedding] = field(default_factory=list)
+    models: list[ModelRecord] = field(default_factory=list)
+    erased_people: list[str] = field(default_factory=list)  # person UUIDs
+    erased_samples: list[str] = field(default_factory=list)  # sample UUIDs
+    merged_people: dict[str, str] = field(default_factory=dict)  # merged person UUID -> the kept person's UUID
+
+    def __bool__(self) -> bool:
+        return any((self.people, self.samples, self.embeddings, self.models, self.erased_people,
+                    self.erased_samples, self.merged_people))

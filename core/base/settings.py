@@ -297,9 +297,22 @@ class CameraSettings(_Section):
     demo_video: str = ""  # the demo clip offered without a webcam ("" = the bundled one)
 
 
+@dataclass
+class SiteSettings(_Section):
+    """Site mode (core.site). The server address and password live in the data folder's 0600
+    credentials file, never here."""
+
+    NAME: ClassVar[str] = "site"
+    sync_interval_s: float = 10.0  # background push-and-pull; a gallery notification wakes it earlier
+    upload_batch: int = 1000  # events per server transaction
+    connect_timeout_s: int = 5  # give up on an unreachable server after this long
+    statement_timeout_s: float = 60.0  # a server statement running longer is cancelled
+    listen: bool = True  # LISTEN for gallery changes (a version check still decides)
+
+
 SECTIONS: dict[str, type[_Section]] = {cls.NAME: cls for cls in (
     RecognitionSettings, TrackingSettings, EnrollmentSettings, AttendanceSettings, LivenessSettings,
-    SecuritySettings, StorageSettings, ComputeSettings, CameraSettings)}
+    SecuritySettings, StorageSettings, ComputeSettings, CameraSettings, SiteSettings)}
 
 # The flat settings.json of earlier versions: old key -> (section, field).
 FLAT_KEYS: dict[str, tuple[str, str]] = {
@@ -341,6 +354,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
+    site: SiteSettings = field(default_factory=SiteSettings)
 
     def __post_init__(self) -> None:
         for name, cls in SECTIONS.items():

@@ -17,6 +17,7 @@ import sqlite3
 import stat
 import threading
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -47,10 +48,15 @@ from core.base.records import (
     FileProblem,
     GalleryMatrix,
     ModelRecord,
+    OutboxEvent,
     Person,
     PersonDeleted,
     PersonOverview,
     Sample,
+    SiteEmbedding,
+    SiteGallery,
+    SitePerson,
+    SiteSample,
 )
 from core.gallery.timekeeping_store import TimekeepingTables, migrate_group_challenge, migrate_timekeeping
 
@@ -168,9 +174,29 @@ def _migration_challenges(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX challenges_person_day ON challenges(person_id, day, ts)")
 
 
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def _migration_site_ids(conn: sqlite3.Connection) -> None:
+    """Site mode: people and samples get a site-wide UUID; events a UUID, a per-station sequence
+    number (the outbox resumes by it) and a revision (a moved check-out is sent again)."""
+    for table in ("people", "samples", "events"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN uuid TEXT")
+        for (row_id,) in conn.execute(f"SELECT id FROM {table} ORDER BY id").fetchall():
+            conn.execute(f"UPDATE {table} SET uuid = ? WHERE id = ?", [_new_uuid(), row_id])
+        conn.execute(f"CREATE UNIQUE INDEX {table}_uuid ON {table}(uuid)")
+    conn.execute("ALTER TABLE events ADD COLUMN seq INTEGER")
+    conn.execute("ALTER TABLE events ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
+    conn.execute("UPDATE events SET seq = id")
+    conn.execute("CREATE UNIQUE INDEX events_seq ON events(seq)")
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('event_seq', (SELECT coalesce(max(seq), 0) FROM events))")
+
+
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
-                                                        migrate_timekeeping, migrate_group_challenge]
+                                                          migrate_timekeeping, migrate_group_challenge,
+                                                          _migration_site_ids]
 
 
 def _now() -> datetime:
@@ -427,7 +453,7 @@ class GalleryStore(TimekeepingTables):
                 self._refuse_duplicate(name)
             self._refuse_taken_external_id(external_id)
             person_id = self._db["people"].insert(dict(
-                name=name, name_key=name_key(name), external_id=external_id,
+                uuid=_new_uuid(), name=name, name_key=name_key(name), external_id=external_id,
                 created_at=_now().isoformat(), active=1)).last_pk
             return self.get_person(person_id)
 
@@ -573,7 +599,7 @@ class GalleryStore(TimekeepingTables):
             if self.has_sample(person_id, content_hash):
                 raise EnrollmentError(f"This photo is already enrolled for {person.name}.", reason=RefusalReason.DUPLICATE)
             sample_id = self._db["samples"].insert(dict(
-                person_id=person_id, crop_jpeg=bytes(crop_jpeg), source=str(source), content_hash=content_hash,
+                uuid=_new_uuid(), person_id=person_id, crop_jpeg=bytes(crop_jpeg), source=str(source), content_hash=content_hash,
                 det_prob=float(det_prob), face_px=int(face_px), sharpness=float(sharpness),
                 created_at=_now().isoformat())).last_pk
             return self._samples_where("id = ?", [sample_id])[0]
@@ -754,7 +780,7 @@ class GalleryStore(TimekeepingTables):
         with self._tx():
             name = self.get_person(event.person_id).name if event.person_id is not None else None
             event_id = self._db["events"].insert(dict(
-                person_id=event.person_id, kind=kind.value, time=moment.isoformat(), ts=moment.timestamp(),
+                uuid=_new_uuid(), seq=self._next_event_seq(), person_id=event.person_id, kind=kind.value, time=moment.isoformat(), ts=moment.timestamp(),
                 day=moment.date().isoformat(), source=str(event.source), similarity=float(event.similarity),
                 track_id=event.track_id, snapshot_jpeg=event.snapshot_jpeg)).last_pk
         return replace(event, id=event_id, person_name=name, time=moment, kind=kind)
@@ -770,7 +796,9 @@ class GalleryStore(TimekeepingTables):
                               ("snapshot_jpeg", snapshot_jpeg)):
             if value is not None:
                 changes[column] = value
-        with self._tx():
+        with self._tx():  # a new sequence number: the outbox sends the moved event again
+            changes.update(seq=self._next_event_seq(), revision=self._scalar(
+                "SELECT revision + 1 FROM events WHERE id = ?", [event_id]) or 0)
             assignments = ", ".join(f"{column} = ?" for column in changes)
             cursor = self._conn.execute(f"UPDATE events SET {assignments} WHERE id = ?", [*changes.values(), event_id])
             if cursor.rowcount == 0:
@@ -858,8 +886,11 @@ class GalleryStore(TimekeepingTables):
         return bytes(snapshot) if snapshot is not None else None
 
     @_locked
-    def purge(self, older_than: datetime, unknown_snapshots_only: bool = False) -> int:
-        """Retention: delete events older than a moment, or only drop unknown faces' snapshots."""
+    def purge(self, older_than: datetime, unknown_snapshots_only: bool = False,
+              keep_seq_above: int | None = None) -> int:
+        """Retention: delete events older than a moment, or only drop unknown faces' snapshots.
+
+        keep_seq_above: events numbered above this (not yet on the site server) are never deleted."""
         cutoff = _aware(older_than).timestamp()
         with self._tx():
             if unknown_snapshots_only:
@@ -868,7 +899,143 @@ class GalleryStore(TimekeepingTables):
             else:
                 sql = "DELETE FROM events WHERE ts < ?"
                 self._conn.execute("DELETE FROM challenges WHERE ts < ?", [cutoff])
-            return self._conn.execute(sql, [cutoff]).rowcount
+            if keep_seq_above is None:
+                return self._conn.execute(sql, [cutoff]).rowcount
+            return self._conn.execute(sql + " AND seq <= ?", [cutoff, int(keep_seq_above)]).rowcount
+
+    # ---- site mode (core.site): sequence numbers, the outbox, the gallery by UUID ----
+
+    def _next_event_seq(self) -> int:
+        """The next per-station event sequence number; never reused, even after deletions."""
+        self._conn.execute("INSERT INTO meta (key, value) VALUES ('event_seq', '1') ON CONFLICT (key)"
+                           " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        return int(self._scalar("SELECT value FROM meta WHERE key = 'event_seq'"))
+
+    @_locked
+    def raise_event_seq(self, at_least: int) -> None:
+        """Continue numbering after `at_least` (a station re-joining a site under its old name)."""
+        with self._tx():
+            self._conn.execute("INSERT INTO meta (key, value) VALUES ('event_seq', ?) ON CONFLICT (key)"
+                               " DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                               [str(int(at_least))])
+
+    @_locked
+    def meta_value(self, key: str) -> str | None:
+        return self._scalar("SELECT value FROM meta WHERE key = ?", [key])
+
+    @_locked
+    def set_meta_values(self, values: dict[str, str | None]) -> None:
+        """Set (None: remove) several meta keys in one transaction."""
+        with self._tx():
+            for key, value in values.items():
+                if value is None:
+                    self._conn.execute("DELETE FROM meta WHERE key = ?", [key])
+                else:
+                    self._conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
+                                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, str(value)])
+
+    @_locked
+    def outbox(self, after_seq: int, limit: int) -> list[OutboxEvent]:
+        """Events with a sequence number above `after_seq`, lowest first."""
+        rows = self._conn.execute(
+            "SELECT e.uuid, e.seq, e.revision, p.uuid, e.kind, e.time, e.source, e.similarity, e.track_id"
+            " FROM events e LEFT JOIN people p ON p.id = e.person_id WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+            [int(after_seq), int(limit)]).fetchall()
+        return [OutboxEvent(r[0], r[1], r[2], r[3], EventKind(r[4]), datetime.fromisoformat(r[5]), r[6], r[7], r[8])
+                for r in rows]
+
+    @_locked
+    def outbox_length(self, after_seq: int) -> int:
+        return self._scalar("SELECT count(*) FROM events WHERE seq > ?", [int(after_seq)])
+
+    @_locked
+    def person_ids_by_uuid(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self._conn.execute("SELECT uuid, id FROM people")}
+
+    @_locked
+    def person_uuid(self, person_id: int) -> str:
+        found = self._scalar("SELECT uuid FROM people WHERE id = ?", [int(person_id)])
+        if found is None:
+            raise PersonNotFoundError(f"No person with id {person_id} is enrolled.")
+        return found
+
+    @_locked
+    def sample_uuids(self, sample_ids: Iterable[int]) -> list[str]:
+        ids = [int(i) for i in sample_ids]
+        return [r[0] for r in self._conn.execute(
+            f"SELECT uuid FROM samples WHERE id IN ({', '.join('?' * len(ids))})", ids)] if ids else []
+
+    @_locked
+    def site_gallery(self, person_ids: Iterable[int] | None = None, model_ids: Iterable[str] | None = None,
+                     with_samples: bool = True) -> SiteGallery:
+        """People (all, or these), their samples and their embeddings (all models, or these), by UUID."""
+        people_where, params = "", []
+        if person_ids is not None:
+            ids = [int(i) for i in person_ids]
+            people_where, params = f" WHERE p.id IN ({', '.join('?' * len(ids)) or 'NULL'})", ids
+        people = [SitePerson(r[0], r[1], r[2], datetime.fromisoformat(r[3]), bool(r[4])) for r in self._conn.execute(
+            f"SELECT p.uuid, p.name, p.external_id, p.created_at, p.active FROM people p{people_where}", params)]
+        samples = [SiteSample(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], r[7], datetime.fromisoformat(r[8]))
+                   for r in self._conn.execute(
+            "SELECT s.uuid, p.uuid, s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px, s.sharpness,"
+            f" s.created_at FROM samples s JOIN people p ON p.id = s.person_id{people_where}", params)
+                   ] if with_samples else []
+        model_where, model_params = "", []
+        if model_ids is not None:
+            models = [str(m) for m in model_ids]
+            model_where = f" {'AND' if people_where else 'WHERE'} e.model_id IN ({', '.join('?' * len(models)) or 'NULL'})"
+            model_params = models
+        embeddings = [SiteEmbedding(r[0], r[1], bytes(r[2])) for r in self._conn.execute(
+            "SELECT s.uuid, e.model_id, e.vector FROM embeddings e JOIN samples s ON s.id = e.sample_id"
+            f" JOIN people p ON p.id = s.person_id{people_where}{model_where}", params + model_params)]
+        return SiteGallery(people, samples, embeddings, self.list_models())
+
+    @_locked
+    def apply_site_gallery(self, changes: SiteGallery) -> dict[str, int]:
+        """Bring the local copy up to the server's changes in one transaction (upserts by UUID, erasures)."""
+        with self._tx():
+            for model in changes.models:
+                if self._scalar("SELECT 1 FROM models WHERE id = ?", [model.id]) is None:
+                    self.register_model(model)
+            erased_samples = sum(self._conn.execute("DELETE FROM samples WHERE uuid = ?", [u]).rowcount
+                                 for u in changes.erased_samples)
+            erased_people = sum(self._conn.execute("DELETE FROM people WHERE uuid = ?", [u]).rowcount
+                                for u in changes.erased_people)
+            # external IDs are unique: one that moved between people in this batch is freed first
+            self._conn.executemany("UPDATE people SET external_id = NULL WHERE uuid = ?",
+                                   [(p.uuid,) for p in changes.people])
+            self._conn.executemany(
+                "INSERT INTO people (uuid, name, name_key, external_id, created_at, active)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET name = excluded.name,"
+                " name_key = excluded.name_key, external_id = excluded.external_id, active = excluded.active",
+                [(p.uuid, p.name, name_key(p.name), p.external_id, _aware(p.created_at).isoformat(), int(p.active))
+                 for p in changes.people])
+            person_ids = self.person_ids_by_uuid()
+            known = {row[0] for row in self._conn.execute("SELECT uuid FROM samples")}
+            self._conn.executemany(  # a sample moved to another person (a merge)
+                "UPDATE OR IGNORE samples SET person_id = ? WHERE uuid = ?",
+                [(person_ids[s.person_uuid], s.uuid) for s in changes.samples if s.uuid in known])
+            self._conn.executemany(  # the same photo of the same person under an older UUID takes the new one
+                "INSERT INTO samples (uuid, person_id, crop_jpeg, source, content_hash, det_prob, face_px, sharpness,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (person_id, content_hash) DO UPDATE SET uuid = excluded.uuid",
+                [(s.uuid, person_ids[s.person_uuid], s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px,
+                  s.sharpness, _aware(s.created_at).isoformat()) for s in changes.samples if s.uuid not in known])
+            sample_ids = dict(self._conn.execute("SELECT uuid, id FROM samples").fetchall())
+            self._conn.executemany(
+                "INSERT INTO embeddings (sample_id, model_id, vector) VALUES (?, ?, ?)"
+                " ON CONFLICT (sample_id, model_id) DO UPDATE SET vector = excluded.vector",
+                [(sample_ids[e.sample_uuid], e.model_id, e.vector) for e in changes.embeddings
+                 if e.sample_uuid in sample_ids])
+            for merged_uuid, kept_uuid in changes.merged_people.items():
+                merged, kept = person_ids.get(merged_uuid), person_ids.get(kept_uuid)
+                if merged is not None and kept is not None:
+                    self.merge_people(kept, merged)  # their local events move to the person kept
+        if erased_people or erased_samples:
+            self.erase_freed_space()
+        return {"people": len(changes.people), "samples": len(changes.samples), "merged": len(changes.merged_people),
+                "embeddings": len(changes.embeddings), "erased_people": erased_people,
+                "erased_samples": erased_samples}
 
     # ---- backups ----
 

@@ -1,0 +1,108 @@
+"""Events up: the outbox sends local events in sequence-number order, one batch per transaction.
+
+The station remembers the highest sequence number the server has committed (`ACKED_KEY`) and
+resumes after it, never by timestamp, so a clock that jumps cannot hide an event. The server
+inserts with ON CONFLICT (event_uuid) DO NOTHING: a batch sent again after a lost reply adds nothing.
+A moved check-out (revision > 0) comes round again with a new sequence number and updates its
+row only if it is newer than what the server has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psycopg
+
+from core.base.errors import Cancelled
+from core.base.records import OutboxEvent
+from core.gallery.store import GalleryStore
+
+ACKED_KEY = "site_acked_seq"
+
+_INSERT = """
+INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, revision, person_uuid, kind, kiosk_time, kiosk_day,
+                    kiosk_utc_offset_min, source, similarity, track_id)
+SELECT v.event_uuid, %s, v.seq, v.revision,
+       coalesce((SELECT m.merged_into FROM erasures m WHERE m.uuid = v.person_uuid AND m.kind = 'merged'),
+                v.person_uuid), v.kind, v.kiosk_time, v.kiosk_day, v.offset_min,
+       v.source, v.similarity, v.track_id
+FROM unnest(%s::uuid[], %s::bigint[], %s::integer[], %s::uuid[], %s::text[], %s::timestamptz[], %s::date[],
+            %s::integer[], %s::text[], %s::real[], %s::integer[])
+     AS v(event_uuid, seq, revision, person_uuid, kind, kiosk_time, kiosk_day, offset_min, source, similarity,
+          track_id)
+WHERE v.person_uuid IS NULL
+   OR NOT EXISTS (SELECT 1 FROM erasures x WHERE x.uuid = v.person_uuid AND x.kind = 'person')
+ON CONFLICT (event_uuid) DO NOTHING
+"""
+
+_MOVE = """
+UPDATE events SET kind = v.kind, kiosk_time = v.kiosk_time, kiosk_day = v.kiosk_day,
+       kiosk_utc_offset_min = v.offset_min, source = v.source, similarity = v.similarity, track_id = v.track_id,
+       revision = v.revision, kiosk_seq = v.seq, received_at = now()
+FROM unnest(%s::uuid[], %s::bigint[], %s::integer[], %s::text[], %s::timestamptz[], %s::date[], %s::integer[],
+            %s::text[], %s::real[], %s::integer[])
+     AS v(event_uuid, seq, revision, kind, kiosk_time, kiosk_day, offset_min, source, similarity, track_id)
+WHERE events.event_uuid = v.event_uuid AND events.revision < v.revision
+"""
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    sent: int  # events committed on the server in this round
+    total: int  # events queued when the round started
+    acked_seq: int
+
+
+def acked_seq(store: GalleryStore) -> int:
+    return int(store.meta_value(ACKED_KEY) or 0)
+
+
+def queue_length(store: GalleryStore) -> int:
+    return store.outbox_length(acked_seq(store))
+
+
+def _columns(events: list[OutboxEvent]) -> dict[str, list]:
+    return {
+        "uuid": [e.uuid for e in events], "seq": [e.seq for e in events], "revision": [e.revision for e in events],
+        "person": [e.person_uuid for e in events], "kind": [str(e.kind) for e in events],
+        "time": [e.time for e in events], "day": [e.time.date() for e in events],
+        "offset": [int(e.time.utcoffset().total_seconds() // 60) for e in events],
+        "source": [e.source for e in events], "similarity": [e.similarity for e in events],
+        "track": [e.track_id for e in events],
+    }
+
+
+def send_batch(conn: psycopg.Connection, kiosk_id: int, events: list[OutboxEvent]) -> int:
+    """One transaction: insert the batch (duplicates ignored), then apply moved check-outs. Returns rows inserted."""
+    c = _columns(events)
+    with conn.transaction():
+        inserted = conn.execute(_INSERT, [kiosk_id, c["uuid"], c["seq"], c["revision"], c["person"], c["kind"],
+                                          c["time"], c["day"], c["offset"], c["source"], c["similarity"],
+                                          c["track"]]).rowcount
+        moved = [e for e in events if e.revision > 0]
+        if moved:
+            m = _columns(moved)
+            conn.execute(_MOVE, [m["uuid"], m["seq"], m["revision"], m["kind"], m["time"], m["day"], m["offset"],
+                                 m["source"], m["similarity"], m["track"]])
+    return inserted
+
+
+def upload(conn: psycopg.Connection, store: GalleryStore, kiosk_id: int, batch_size: int,
+           cancel: Callable[[], bool] | None = None) -> Iterator[UploadProgress]:
+    """Send every queued event; the acknowledgement moves only after the server committed a batch."""
+    acked = acked_seq(store)
+    total = store.outbox_length(acked)
+    sent = 0
+    yield UploadProgress(0, total, acked)
+    while True:
+        if cancel and cancel():
+            raise Cancelled(f"Upload stopped; {store.outbox_length(acked)} events stay queued and go next time.")
+        events = store.outbox(acked, max(1, batch_size))
+        if not events:
+            return
+        send_batch(conn, kiosk_id, events)
+        acked = events[-1].seq
+        store.set_meta_values({ACKED_KEY: str(acked)})
+        sent += len(events)
+        yield UploadProgress(sent, max(total, sent), acked)

@@ -1,0 +1,190 @@
+"""The site server's schema: versioned migrations and the least-privilege kiosk roles.
+
+Role names start with the database's name, so several sites can share one PostgreSQL cluster:
+`<db>_kiosk` is the group every kiosk login belongs to; `<db>_kiosk_<name>` is one kiosk's login.
+The admin station connects as the database's owner. Kiosks may read the gallery and add (or move
+their own) attendance events; row-level security keeps each kiosk to its own events, and they
+cannot change people, samples, embeddings or other kiosks.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import psycopg
+from psycopg import sql
+
+from core.site.connection import SiteError, SiteProblem
+
+SCHEMA_LOCK = 7_340_114  # pg_advisory_xact_lock key while migrating
+MAX_ROLE_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
+GALLERY_CHANNEL = "rollcall_gallery"  # NOTIFY payload: the new gallery version
+PASSWORD_BYTES = 24
+
+_MIGRATION_1 = """
+CREATE TABLE rollcall_schema (version integer NOT NULL);
+INSERT INTO rollcall_schema VALUES (0);
+CREATE TABLE site_meta (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    gallery_version bigint NOT NULL DEFAULT 0,
+    active_model text);
+INSERT INTO site_meta DEFAULT VALUES;
+CREATE TABLE models (
+    id text PRIMARY KEY, name text NOT NULL, base text NOT NULL, parent_id text,
+    embedding_size integer NOT NULL CHECK (embedding_size > 0), created_at timestamptz NOT NULL,
+    settings jsonb NOT NULL DEFAULT '{}', metrics jsonb NOT NULL DEFAULT '{}', version bigint NOT NULL);
+CREATE TABLE people (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, uuid uuid NOT NULL UNIQUE, name text NOT NULL,
+    external_id text, created_at timestamptz NOT NULL, active boolean NOT NULL DEFAULT true,
+    version bigint NOT NULL, changed_by text NOT NULL DEFAULT session_user);
+CREATE INDEX people_version ON people (version);
+CREATE UNIQUE INDEX people_external_id ON people (external_id) WHERE external_id IS NOT NULL;
+CREATE TABLE samples (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, uuid uuid NOT NULL UNIQUE,
+    person_id bigint NOT NULL REFERENCES people (id) ON DELETE CASCADE, crop_jpeg bytea NOT NULL,
+    source text NOT NULL, content_hash text NOT NULL, det_prob real NOT NULL, face_px integer NOT NULL,
+    sharpness real NOT NULL, created_at timestamptz NOT NULL, version bigint NOT NULL);
+CREATE INDEX samples_version ON samples (version);
+CREATE INDEX samples_person ON samples (person_id);
+CREATE TABLE embeddings (
+    sample_id bigint NOT NULL REFERENCES samples (id) ON DELETE CASCADE,
+    model_id text NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+    vector bytea NOT NULL, version bigint NOT NULL, PRIMARY KEY (sample_id, model_id));
+CREATE INDEX embeddings_version ON embeddings (version);
+CREATE TABLE erasures (
+    uuid uuid PRIMARY KEY, kind text NOT NULL CHECK (kind IN ('person', 'sample', 'merged')),
+    merged_into uuid CHECK ((kind = 'merged') = (merged_into IS NOT NULL)), version bigint NOT NULL);
+CREATE INDEX erasures_version ON erasures (version);
+CREATE TABLE kiosks (
+    id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL UNIQUE, db_role text UNIQUE,
+    is_admin boolean NOT NULL DEFAULT false, joined_at timestamptz NOT NULL DEFAULT now(),
+    last_contact timestamptz, queue_length bigint NOT NULL DEFAULT 0, acked_seq bigint NOT NULL DEFAULT 0,
+    gallery_version bigint NOT NULL DEFAULT 0, left_at timestamptz);
+CREATE TABLE events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_uuid uuid NOT NULL UNIQUE,
+    kiosk_id integer NOT NULL REFERENCES kiosks (id), kiosk_seq bigint NOT NULL,
+    revision integer NOT NULL DEFAULT 0, person_uuid uuid,
+    kind text NOT NULL CHECK (kind IN ('check_in', 'check_out', 'unknown')),
+    kiosk_time timestamptz NOT NULL, kiosk_day date NOT NULL, kiosk_utc_offset_min integer NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(), source text NOT NULL, similarity real NOT NULL,
+    track_id integer);
+CREATE INDEX events_day ON events (kiosk_day, kiosk_time);
+CREATE INDEX events_kiosk_seq ON events (kiosk_id, kiosk_seq);
+CREATE INDEX events_person ON events (person_uuid);
+CREATE FUNCTION rollcall_kiosk_id() RETURNS integer LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path FROM CURRENT
+    AS $$ SELECT id FROM kiosks WHERE db_role = session_user AND left_at IS NULL $$;
+CREATE FUNCTION rollcall_heartbeat(queue bigint, acked bigint, gallery bigint) RETURNS void LANGUAGE sql
+    SECURITY DEFINER SET search_path FROM CURRENT
+    AS $$ UPDATE kiosks SET last_contact = now(), queue_length = queue, acked_seq = greatest(acked_seq, acked),
+          gallery_version = gallery WHERE db_role = session_user $$;
+CREATE FUNCTION rollcall_leave() RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT
+    AS $$ UPDATE kiosks SET left_at = now() WHERE db_role = session_user $$;
+REVOKE ALL ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, bigint), rollcall_leave() FROM PUBLIC;
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+"""
+
+# Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
+SERVER_MIGRATIONS: list[str] = [_MIGRATION_1]
+GALLERY_TABLES = ("site_meta", "models", "people", "samples", "embeddings", "erasures", "kiosks")
+KIOSK_EVENT_COLUMNS = ("kind", "kiosk_time", "kiosk_day", "kiosk_utc_offset_min", "source", "similarity",
+                       "track_id", "revision", "kiosk_seq", "received_at")
+
+
+def kiosk_group_role(database: str) -> str:
+    return f"{database}_kiosk"[:MAX_ROLE_NAME]
+
+
+def kiosk_login_role(database: str, kiosk: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", kiosk.lower()).strip("_") or "station"
+    return f"{database}_kiosk_{slug}"[:MAX_ROLE_NAME]
+
+
+def schema_version(conn: psycopg.Connection) -> int:
+    exists = conn.execute("SELECT to_regclass('rollcall_schema') IS NOT NULL").fetchone()[0]
+    return conn.execute("SELECT version FROM rollcall_schema").fetchone()[0] if exists else 0
+
+
+def migrate(conn: psycopg.Connection) -> int:
+    """Bring the server schema up to date (one transaction per step, serialised); returns the version."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
+        version = schema_version(conn)
+        if version > len(SERVER_MIGRATIONS):
+            raise SiteError(f"The site server's schema is version {version}; this Rollcall knows up to "
+                            f"{len(SERVER_MIGRATIONS)}. Update Rollcall on this station.", SiteProblem.NEWER_SCHEMA)
+        for number in range(version + 1, len(SERVER_MIGRATIONS) + 1):
+            conn.execute(SERVER_MIGRATIONS[number - 1])
+            conn.execute("UPDATE rollcall_schema SET version = %s", [number])
+        group = kiosk_group_role(conn.info.dbname)
+        if version < len(SERVER_MIGRATIONS) or not conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", [group]).fetchone():
+            _grant_kiosk_rights(conn, group)
+    return len(SERVER_MIGRATIONS)
+
+
+def check_schema(conn: psycopg.Connection) -> None:
+    version = schema_version(conn)
+    if version > len(SERVER_MIGRATIONS):
+        raise SiteError(f"The site server's schema is version {version}; this Rollcall knows up to "
+                        f"{len(SERVER_MIGRATIONS)}. Update Rollcall on this station.", SiteProblem.NEWER_SCHEMA)
+    if version < len(SERVER_MIGRATIONS):
+        raise SiteError("The site server's schema is older than this Rollcall; run `rollcall site sync` on the "
+                        "admin station once to update it.", SiteProblem.NEWER_SCHEMA)
+
+
+def _grant_kiosk_rights(conn: psycopg.Connection, group: str) -> None:
+    """The kiosk group: read the gallery, add events, move its own events; nothing else. Idempotent."""
+    role = sql.Identifier(group)
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group]).fetchone()
+    if not exists:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
+    conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(role))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, GALLERY_TABLES)), role))
+    conn.execute(sql.SQL("GRANT INSERT ON events TO {}").format(role))
+    conn.execute(sql.SQL("GRANT SELECT (event_uuid, kiosk_id, revision) ON events TO {}").format(role))
+    conn.execute(sql.SQL("GRANT UPDATE ({}) ON events TO {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, KIOSK_EVENT_COLUMNS)), role))
+    conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, bigint),"
+                         " rollcall_leave() TO {}").format(role))
+    conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_events ON events"))
+    conn.execute(sql.SQL("CREATE POLICY kiosk_own_events ON events TO {} USING (kiosk_id = rollcall_kiosk_id())"
+                         " WITH CHECK (kiosk_id = rollcall_kiosk_id())").format(role))
+
+
+def register_station(conn: psycopg.Connection, name: str, is_admin: bool) -> tuple[int, str | None, str | None, int]:
+    """Register (or re-register) a station. A kiosk gets its own login role with a new random password.
+
+    Returns (kiosk id, login role or None, password or None, highest sequence number already on the server).
+    """
+    database = conn.info.dbname
+    login = None if is_admin else kiosk_login_role(database, name)
+    password = None
+    with conn.transaction():
+        if login is not None:
+            password = secrets.token_urlsafe(PASSWORD_BYTES)
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [login]).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            # utility statements take no bind parameters: the password goes in as a quoted literal
+            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(login), sql.Literal(password)))
+            conn.execute(sql.SQL("GRANT {} TO {}").format(
+                sql.Identifier(kiosk_group_role(database)), sql.Identifier(login)))
+        row = conn.execute(
+            "INSERT INTO kiosks (name, db_role, is_admin) VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE"
+            " SET db_role = excluded.db_role, is_admin = excluded.is_admin, left_at = NULL RETURNING id",
+            [name, login, is_admin]).fetchone()
+        kiosk_id = row[0]
+        high = conn.execute("SELECT coalesce(max(kiosk_seq), 0) FROM events WHERE kiosk_id = %s",
+                            [kiosk_id]).fetchone()[0]
+    return kiosk_id, login, password, int(high)
+
+
+def can_administer(conn: psycopg.Connection) -> bool:
+    """True for the database's owner or a superuser: what `site init` and `site join` need."""
+    return bool(conn.execute(
+        "SELECT r.rolsuper OR pg_has_role(current_user, d.datdba, 'MEMBER') FROM pg_roles r, pg_database d"
+        " WHERE r.rolname = current_user AND d.datname = current_database()").fetchone()[0])
