@@ -48,3 +48,29 @@ def test_join_from_settings_then_status_bar_shows_queue(qtbot, window, engine, p
     qtbot.waitUntil(lambda: "connected · 0 queued" in window.site_label.text(), timeout=WAIT_MS)
     dialog.reject()
     admin.close()
+
+
+def test_an_admin_stations_attendance_report_is_read_off_the_gui_thread(qtbot, window, engine, pg, monkeypatch):
+    """The admin's report reads every kiosk's events from the server: a network call, never on the GUI thread."""
+    import threading
+
+    from core.base.records import DayRow
+
+    _, url = pg
+    enroll(engine.store, "Ada Lovelace", seed=1)
+    engine.site_init(url)
+    assert engine.reports_from_server
+    read_on: list[threading.Thread] = []
+    original = type(engine).range_report
+
+    def recording(self, start, end) -> list[DayRow]:
+        read_on.append(threading.current_thread())
+        return original(self, start, end)
+
+    monkeypatch.setattr(type(engine), "range_report", recording)
+    panel = window.show_panel("attendance")
+    panel.refresh()
+    qtbot.waitUntil(lambda: bool(read_on) and not panel.is_refreshing(), timeout=WAIT_MS)
+    assert all(thread is not threading.main_thread() for thread in read_on), read_on
+    assert panel.rows == [] and "present" in panel.summary_label.text()
+    engine.stop_site_sync()

@@ -409,6 +409,12 @@ class Engine(AttendanceOperations):
     def stats(self) -> GalleryStats:
         return GalleryStats(**self.store.stats())
 
+    @property
+    def reports_from_server(self) -> bool:
+        """Reports read every station's events from the site server (an admin station): a network call,
+        so callers on a GUI thread run them in a worker."""
+        return self.site.role is SiteRole.ADMIN
+
     def day_report(self, day: date) -> list[DayRow]:
         return self.range_report(day, day)
 

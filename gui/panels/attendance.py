@@ -18,6 +18,7 @@ from ..attendance_views import AuditView, HistoryView, TimesheetView, TodayView,
 from ..charts_view import ChartsView
 from ..dialogs import show_error
 from ..widgets import hbox, icon, panel_header
+from ..workers import Job
 
 COLUMNS = ["Date", "Name", "External ID", "First seen", "Last seen", "Sightings"]
 
@@ -35,6 +36,8 @@ class AttendancePanel(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.rows: list[DayRow] = []
+        self.report_job: Job | None = None  # an admin station reads the site's report off the GUI thread
+        self._report_stale = False
 
         today = _qdate(date.today())
         self.start_edit = QDateEdit(today)
@@ -129,11 +132,39 @@ class AttendancePanel(QWidget):
 
     def refresh(self) -> None:
         start, end = self.date_range()
+        if self.engine.reports_from_server:  # an admin station: every kiosk's events, from the server
+            self._refresh_in_worker(start, end)
+            return
         try:
-            self.rows = self.engine.range_report(start, end)
+            rows = self.engine.range_report(start, end)
         except RollcallError as exc:
-            self.rows = []
+            rows = []
             self.status_label.setText(str(exc))
+        self._show_rows(rows, start, end)
+
+    def is_refreshing(self) -> bool:
+        return self.report_job is not None
+
+    def _refresh_in_worker(self, start: date, end: date) -> None:
+        if self.report_job is not None:
+            self._report_stale = True  # read again when this one is back
+            return
+        self._report_stale = False
+        self.status_label.setText("Reading the site's attendance…")
+        self.report_job = Job(self.engine.range_report, start, end, name="attendance report")
+        self.report_job.returned.connect(lambda rows: (self.status_label.setText(""), self._show_rows(rows, start, end)))
+        self.report_job.failed.connect(lambda message: (self.status_label.setText(message),
+                                                        self._show_rows([], start, end)))
+        self.report_job.finished.connect(self._on_report_finished)
+        self.report_job.start()
+
+    def _on_report_finished(self) -> None:
+        self.report_job = None
+        if self._report_stale:
+            self.refresh()
+
+    def _show_rows(self, rows: list[DayRow], start: date, end: date) -> None:
+        self.rows = rows
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.rows))
         for row, day_row in enumerate(self.rows):
