@@ -218,7 +218,7 @@ def test_dev_identification_with_the_fused_default(fused_engine, faces):
     refused = enroll_set(fused_engine, dataset)
     result = identify_set(fused_engine, dataset, refused=refused)
     # Measured: top-1 0.992 (127 of 128) at the gallery-calibrated threshold (10 strangers per 1,000;
-    # 3.41, the robust gallery tail), no dev_unknown marked; the empirical quantile gave 0.984.
+    # ~3.36-3.41, the robust gallery tail), no dev_unknown marked; the empirical quantile gave 0.984.
     assert result.top1 >= 0.99, result.lines()
     assert result.top1_at_rejection >= 0.99, result.lines()
     assert 1.0 - result.strangers_per_1000 / 1000.0 >= 0.967, result.lines()
