@@ -102,10 +102,13 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel()
         self.gallery_label = QLabel()
         self.site_label = QLabel()  # site mode: connection and queue
+        self.notice_label = QLabel()  # why a fused model runs degraded (fusion notices); hidden when none
+        self.notice_label.setVisible(False)
         self.job_progress = QProgressBar()
         self.job_progress.setMaximumWidth(220)
         self.job_progress.setVisible(False)
-        for widget in (self.job_progress, self.site_label, self.device_label, self.model_label, self.gallery_label):
+        for widget in (self.job_progress, self.notice_label, self.site_label, self.device_label, self.model_label,
+                       self.gallery_label):
             self.statusBar().addPermanentWidget(widget)
         self.statusBar().setSizeGripEnabled(False)
 
@@ -186,6 +189,14 @@ class MainWindow(QMainWindow):
         people, samples = stats.people, stats.samples
         self.gallery_label.setText(f"Gallery: {people} {'person' if people == 1 else 'people'}, {samples} samples")
         self.update_site_status()
+        self.update_notices()
+
+    def update_notices(self) -> None:
+        """The engine's fusion notices (e.g. running on FaceNet alone), shown while there are any."""
+        notices = self.engine.fusion_notices()
+        self.notice_label.setText(" · ".join(notices))
+        self.notice_label.setToolTip("\n".join(notices))
+        self.notice_label.setVisible(bool(notices))
 
     def update_site_status(self) -> None:
         """Site: role, connected or offline, and the events still queued (read locally, no network)."""
@@ -220,6 +231,7 @@ class MainWindow(QMainWindow):
 
     def _on_recognize_running(self, running: bool) -> None:
         self.statusBar().showMessage("Recognizing…" if running else "", 0 if running else 3000)
+        self.update_notices()
 
     # ---- settings ----
 

@@ -48,6 +48,10 @@ class SettingsDialog(QDialog):
                                       "Cosine similarity a face must reach to count as someone. Higher = stricter.")
         self.margin = self._number(current.recognition.match_margin, 0.0, 1.0, 0.01, 2,
                                    "The best person must beat the second-best by this much.")
+        self.strangers = self._number(current.recognition.strangers_per_1000, 0.1, 1000.0, 1.0, 1,
+                                      "Fused models set their threshold from the gallery for at most this many "
+                                      "strangers marked as someone per 1,000. Lower = stricter.", " per 1,000")
+        self.threshold_note = self._note(self._threshold_text(engine))
         self.votes = self._whole(current.recognition.votes_to_mark, 1, 20,
                                  "Consistent recognitions of a face before the person is marked.")
         # attendance
@@ -115,6 +119,8 @@ class SettingsDialog(QDialog):
         form = self._form(recognition)
         form.addRow("Match threshold", self.threshold)
         form.addRow("Margin over the next person", self.margin)
+        form.addRow("Strangers marked", self.strangers)
+        form.addRow("", self.threshold_note)
         form.addRow("Votes to mark", self.votes)
         form.addRow("", self.liveness)
         form.addRow("", self.challenge)
@@ -294,6 +300,15 @@ class SettingsDialog(QDialog):
         return label
 
     @staticmethod
+    def _threshold_text(engine: Engine) -> str:
+        """The active model's current threshold estimate, in words."""
+        try:
+            estimate = engine.threshold_estimate()
+        except RollcallError as exc:
+            return f"No threshold estimate: {exc}"
+        return "Now: " + estimate.describe() if estimate is not None else "No threshold estimate yet."
+
+    @staticmethod
     def _select(combo: QComboBox, value: object) -> None:
         for i in range(combo.count()):
             if combo.itemData(i) == value:
@@ -311,6 +326,7 @@ class SettingsDialog(QDialog):
         edited = copy.deepcopy(self.engine.settings)  # the active model is switched by the activation job
         edited.recognition.match_threshold = round(self.threshold.value(), 4)
         edited.recognition.match_margin = round(self.margin.value(), 4)
+        edited.recognition.strangers_per_1000 = round(self.strangers.value(), 1)
         edited.recognition.votes_to_mark = self.votes.value()
         edited.attendance.cooldown_minutes = self.cooldown.value()
         edited.attendance.checkout_mode = self.checkout.isChecked()

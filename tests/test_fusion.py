@@ -54,15 +54,18 @@ def test_stranger_scores_never_count_a_persons_own_samples():
     np.testing.assert_allclose(scores, 0.0)
 
 
-def test_threshold_is_the_gallery_quantile_above_the_floor():
+def test_gallery_threshold_is_a_robust_normal_tail_above_the_floor():
     rng = np.random.default_rng(3)
     vectors = _unit(rng, 400, d=16)
     gallery = GalleryMatrix("m", vectors, np.arange(400), np.arange(400), {i: str(i) for i in range(400)})
     matcher = GalleryMatcher(gallery, 0.0, 0.0)
     best = stranger_scores(matcher)
     strict = estimate_threshold(matcher, 10, floor=-1.0)
-    assert strict.threshold == pytest.approx(np.quantile(best, 0.99))
-    assert np.mean(best >= strict.threshold) <= 0.0125
+    low, median, high = np.quantile(best, [0.25, 0.5, 0.75])
+    assert strict.threshold == pytest.approx(median + (high - low) / 1.34898 * 2.32635, rel=1e-4)
+    assert strict.from_size is None and strict.from_gallery == strict.threshold
+    # a best-of-N is skewed right, so a normal tail is a little light on it (the size term covers that)
+    assert 0.005 <= np.mean(best >= strict.threshold) <= 0.05
     loose = estimate_threshold(matcher, 100, floor=-1.0)
     assert loose.threshold < strict.threshold
     assert estimate_threshold(matcher, 10, floor=0.99).threshold == 0.99
@@ -70,6 +73,41 @@ def test_threshold_is_the_gallery_quantile_above_the_floor():
     alone = estimate_threshold(GalleryMatcher(one, 0.0, 0.0), 10, floor=0.4)
     assert alone.from_gallery is None and alone.threshold == 0.4
     assert strict.is_current(400, 400) and strict.is_current(410, 410) and not strict.is_current(430, 430)
+
+
+def test_a_few_look_alikes_do_not_set_the_gallery_threshold():
+    """Two near-identical people (sisters) among 40 move the robust estimate little; the raw quantile jumps."""
+    rng = np.random.default_rng(4)
+    vectors = _unit(rng, 40, d=16)
+    vectors[1] = vectors[0] + 0.05 * _unit(rng, 1, d=16)[0]
+    vectors[1] /= np.linalg.norm(vectors[1])
+    people = np.arange(40)
+    twins = GalleryMatcher(GalleryMatrix("m", vectors, people, people, {i: str(i) for i in people}), 0.0, 0.0)
+    apart = GalleryMatcher(GalleryMatrix("m", _unit(rng, 40, d=16), people, people, {i: str(i) for i in people}),
+                           0.0, 0.0)
+    assert np.quantile(stranger_scores(twins), 0.99) > 0.95
+    assert estimate_threshold(twins, 10, floor=-1.0).threshold < 0.9
+    assert estimate_threshold(twins, 10, floor=-1.0).threshold == pytest.approx(
+        estimate_threshold(apart, 10, floor=-1.0).threshold, abs=0.15)
+
+
+def test_the_size_term_solves_best_of_n_for_the_target_and_rises_with_the_gallery():
+    from scipy import stats
+
+    from core.gallery.calibration import Impostors, size_threshold
+
+    impostors = Impostors(0.1, 0.2)
+    for samples in (30, 3000):
+        t = size_threshold(impostors, samples, 0.01)
+        marked = 1.0 - stats.norm.cdf(t, 0.1, 0.2) ** samples  # a stranger's best of `samples` beats t
+        assert marked == pytest.approx(0.01, rel=1e-6)
+    assert size_threshold(impostors, 3000, 0.01) > size_threshold(impostors, 30, 0.01) + 0.1
+    rng = np.random.default_rng(5)
+    vectors = _unit(rng, 50, d=16)
+    gallery = GalleryMatrix("m", vectors, np.arange(50), np.arange(50), {i: str(i) for i in range(50)})
+    estimate = estimate_threshold(GalleryMatcher(gallery, 0.0, 0.0), 10, floor=-1.0, impostors=Impostors(0.9, 0.1))
+    assert estimate.threshold == estimate.from_size == pytest.approx(size_threshold(Impostors(0.9, 0.1), 50, 0.01))
+    assert "from the gallery's size" in estimate.describe()
 
 
 # ---- the engine with the fused default ----------------------------------------------------------
@@ -179,9 +217,9 @@ def test_dev_identification_with_the_fused_default(fused_engine, faces):
     dataset = dev_closed_set(FACES / "dev", FACES / "dev_unknown")
     refused = enroll_set(fused_engine, dataset)
     result = identify_set(fused_engine, dataset, refused=refused)
-    # Measured: top-1 0.984 at the gallery-calibrated threshold (10 strangers per 1,000), 0.992 where
-    # 95 % of dev_unknown is rejected; FaceNet alone: 0.945 and 0.984. The issue asks 0.99 at the app's own.
-    assert result.top1 >= 0.98, result.lines()
+    # Measured: top-1 0.992 (127 of 128) at the gallery-calibrated threshold (10 strangers per 1,000;
+    # ~3.36-3.41, the robust gallery tail), no dev_unknown marked; the empirical quantile gave 0.984.
+    assert result.top1 >= 0.99, result.lines()
     assert result.top1_at_rejection >= 0.99, result.lines()
     assert 1.0 - result.strangers_per_1000 / 1000.0 >= 0.967, result.lines()
 

@@ -21,6 +21,7 @@ from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_back
                     describe_device, export_onnx, onnx_path_for)
 from core.base.errors import Cancelled, ModelNotFoundError, StoreError, StoreProblem
 from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
+from core.gallery.calibration import ThresholdEstimate
 from core.gallery.match import GalleryMatcher
 from core.gallery.parts import PipelineParts
 from core.attendance.book import AttendanceBook
@@ -529,6 +530,14 @@ class Engine(AttendanceOperations):
             if self._matcher is None:
                 self._matcher = fusion_setup.build_matcher(self, self.active_model_id())
             return self._matcher
+
+    def threshold_estimate(self) -> "ThresholdEstimate | None":
+        """The active model's gallery-calibrated threshold (`describe()` says how it was set)."""
+        return fusion_setup.threshold_estimate(self)
+
+    def fusion_notices(self) -> list[str]:
+        """Why a fused model runs degraded (e.g. on FaceNet alone: SFace weights missing); [] when it does not."""
+        return fusion_setup.fusion_notices(self)
 
     def delete_person(self, person_id: int) -> Outcome[PersonDeleted]:
         """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file.

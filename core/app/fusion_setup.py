@@ -22,13 +22,13 @@ import numpy as np
 
 from core.base.errors import WeightsError
 from core.base.records import ModelRecord
-from core.gallery.calibration import ThresholdEstimate, estimate_threshold
+from core.gallery.calibration import Impostors, ThresholdEstimate, estimate_threshold
 from core.gallery.fusion import MemberScale, ScoreScale, fused_gallery
 from core.gallery.match import GalleryMatcher
 from core.vision.detect import central_face
 from core.vision.embed import EmbedderInfo
 from core.vision.fused import FusedEmbedder, SfaceEmbedder
-from core.vision.fusion_specs import DECISIONS, FACENET_MODEL, FUSED_MODEL, FUSED_SUFFIX
+from core.vision.fusion_specs import DECISIONS, FACENET_MODEL, FUSED_MODEL, FUSED_SUFFIX, IMPOSTORS
 from core.vision.models import BUILTIN_MODELS
 from core.vision.sface import SFACE_MODEL, check_loadable
 
@@ -157,6 +157,15 @@ def decision(engine: "Engine", model_id: str) -> tuple[float, float]:
     return engine.settings.recognition.match_threshold, engine.settings.recognition.match_margin  # FaceNet cosines
 
 
+def impostors(engine: "Engine", model_id: str) -> Impostors | None:
+    """The model's impostor constants (a fine-tuned version uses its family's); None when unknown."""
+    family = FUSED_MODEL if fused_members(model_id) else model_id
+    if family not in IMPOSTORS:
+        family = engine.ensure_model_record(model_id).base
+    constants = IMPOSTORS.get(family)
+    return Impostors(*constants) if constants else None
+
+
 def strangers_target(engine: "Engine") -> float:
     return engine.settings.recognition.strangers_per_1000
 
@@ -177,7 +186,7 @@ def build_matcher(engine: "Engine", model_id: str) -> GalleryMatcher:
         estimate = engine.fusion.estimates.get(scored_as)
     if (estimate is None or estimate.floor != floor or estimate.strangers_per_1000 != target
             or not estimate.is_current(base.people_count, base.sample_count)):
-        estimate = estimate_threshold(base, target, floor)
+        estimate = estimate_threshold(base, target, floor, impostors(engine, scored_as))
         with engine.fusion.lock:
             engine.fusion.estimates[scored_as] = estimate
     return base.with_decision(estimate.threshold, margin)

@@ -53,6 +53,12 @@ FUSION_SPEC_FIELDS: tuple[dict, ...] = (
 # 0.05 margin is 0.337 impostor stds.
 FLOOR_IMPOSTOR_STDS = 3.5545
 MARGIN_IMPOSTOR_STDS = 0.33688
+# Each model's impostor (mean, std) on its own score scale: the fused score is z-normalised (mean 0).
+IMPOSTORS: dict[str, tuple[float, float]] = {
+    FACENET_MODEL: (FACENET_IMPOSTOR["impostor_mean"], FACENET_IMPOSTOR["impostor_std"]),
+    SFACE_MODEL: (SFACE_IMPOSTOR["impostor_mean"], SFACE_IMPOSTOR["impostor_std"]),
+    FUSED_MODEL: (0.0, FUSED_IMPOSTOR_STD),
+}
 DECISIONS: dict[str, tuple[float, float]] = {
     SFACE_MODEL: (SFACE_IMPOSTOR["impostor_mean"] + FLOOR_IMPOSTOR_STDS * SFACE_IMPOSTOR["impostor_std"],
                   MARGIN_IMPOSTOR_STDS * SFACE_IMPOSTOR["impostor_std"]),
