@@ -1,5 +1,6 @@
 """A kiosk process for the SIGKILL test: prints `ready` once connected, then uploads its outbox in
-small batches, round after round, until it is killed."""
+small batches, round after round, until it is killed. It prints `sent` after each batch the server
+took, so the test can kill it in the middle of an upload on a fast machine as on a slow one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 from core.base.settings import SiteSettings
+from core.site.service import SyncStage
 from tests.site_kit import station
 
 BATCH = 7  # small batches: many transactions, so a kill lands in the middle of one
@@ -17,8 +19,9 @@ def main(folder: str) -> None:
     site.status()  # connects
     print("ready", flush=True)
     while True:
-        for _ in site.sync():
-            pass
+        for step in site.sync():
+            if step.stage is SyncStage.UPLOAD and step.done:
+                print("sent", flush=True)
 
 
 if __name__ == "__main__":

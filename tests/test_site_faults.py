@@ -25,6 +25,7 @@ from tests.site_proxy import CuttingProxy
 
 REPO = Path(__file__).resolve().parents[1]
 KILLS = 24
+BATCH_IN_WORKER = 7  # tests/site_upload_worker.py's batch size
 
 
 def accounting(url: str, kiosk, name: str) -> tuple[int, int, int, int]:
@@ -108,7 +109,9 @@ def test_kiosk_killed_during_upload_again_and_again(site, tmp_path):
                                   cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
-            time.sleep(rng.uniform(0.0, 0.15))
+            for _ in range(rng.randint(0, 150 // BATCH_IN_WORKER - 2)):  # let a random number of batches through
+                assert worker.stdout.readline().strip() == "sent", worker.stderr.read()
+            time.sleep(rng.uniform(0.0, 0.004))  # ... then kill at a random moment of the next one
         finally:
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait()
