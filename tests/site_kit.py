@@ -23,6 +23,16 @@ def station(folder: Path, settings: SiteSettings = FAST) -> Site:
     return Site(GalleryStore(folder / "rollcall.db"), folder, settings)
 
 
+def admin_and_kiosk(url: str, folder: Path, kiosk_name: str) -> tuple[Site, Site]:
+    """An admin station with one person enrolled, and a kiosk that joined it."""
+    admin = station(folder / "admin")
+    enroll(admin.store, "Ada Lovelace", seed=1)
+    admin.init(url)
+    kiosk = station(folder / "kiosk")
+    kiosk.join(url, kiosk_name)
+    return admin, kiosk
+
+
 def enroll(store: GalleryStore, name: str, samples: int = 2, seed: int = 0) -> int:
     """A person with `samples` synthetic crops and embeddings of MODEL."""
     rng = np.random.default_rng(seed)

@@ -20,7 +20,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from core.site.connection import Credentials, SiteError, SiteProblem, load_credentials, save_credentials
-from tests.site_kit import enroll, local_uuids, server_counts, server_uuids, station, sync, write_events
+from tests.site_kit import (admin_and_kiosk, enroll, local_uuids, server_counts, server_uuids, station, sync,
+                            write_events)
 from tests.site_proxy import CuttingProxy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,11 +47,7 @@ def through(proxy: CuttingProxy, folder: Path) -> None:
 @pytest.fixture
 def site(pg, tmp_path):
     cluster, url = pg
-    admin = station(tmp_path / "admin")
-    enroll(admin.store, "Ada Lovelace", seed=1)
-    admin.init(url)
-    kiosk = station(tmp_path / "kiosk")
-    kiosk.join(url, "kiosk")
+    admin, kiosk = admin_and_kiosk(url, tmp_path, "kiosk")
     yield cluster, url, admin, kiosk
     admin.close()
     kiosk.close()
