@@ -43,10 +43,12 @@ def utc_now() -> datetime:
 class AttendanceOperations:
     """Mixed into Engine: uses its store, settings, _done and _publish."""
 
-    # The latest moment up to which every kiosk has reported its events; None = the clock (standalone).
-    # Site mode sets this to the oldest of the kiosks' last uploads (see core.attendance.status).
-    reported_up_to: Callable[[], datetime | None] = staticmethod(lambda: None)
     clock: Callable[[], datetime] = staticmethod(utc_now)
+
+    def reported_up_to(self) -> datetime | None:
+        """The latest moment up to which every station has reported its events; None = the clock (standalone).
+        In a site: the oldest station's last report, as of this station's last sync (core.site.attendance)."""
+        return self.site.reported_up_to()
 
     def _moments(self) -> tuple[datetime, datetime]:
         """(reported up to, now) for the rules; never reported past the clock."""
@@ -170,42 +172,47 @@ class AttendanceOperations:
 
     def add_group(self, name: str, start: str, end: str, grace_minutes: int = 0, days: str = "mon-fri",
                   min_hours: float = 0.0, actor: str | None = None) -> Outcome[Group]:
+        self.site.require_hr_edit()
         schedule = make_schedule(start, end, grace_minutes, days, min_hours)
         with self.store.transaction():
             group = self.store.add_group(name, schedule)
             self.store.append_audit(actor or current_user(), AuditAction.GROUP_ADD, group.name, "", {
                 "start": start, "end": end, "grace_minutes": grace_minutes, "days": schedule.days_text(),
                 "min_hours": min_hours})
-        return self._done(group, Changes.of(SCHEDULES))
+        return self._hr_done(group, Changes.of(SCHEDULES))
 
     def set_group_challenge(self, group_id: int, required: bool, actor: str | None = None) -> Outcome[Group]:
         """Require (or stop requiring) the liveness challenge of a group's people; audited."""
+        self.site.require_hr_edit()
         with self.store.transaction():
             group = self.store.set_group_challenge(group_id, required)
             self.store.append_audit(actor or current_user(), AuditAction.GROUP_CHALLENGE, group.name, "",
                                     {"require_challenge": required})
-        return self._done(group, Changes.of(SCHEDULES))
+        return self._hr_done(group, Changes.of(SCHEDULES))
 
     def assign_group(self, person_id: int, group_id: int | None, actor: str | None = None) -> Outcome[Person]:
+        self.site.require_hr_edit()
         with self.store.transaction():
             person = self.store.get_person(person_id)
             self.store.set_person_group(person_id, group_id)
             group = self.store.get_group(group_id).name if group_id is not None else None
             self.store.append_audit(actor or current_user(), AuditAction.GROUP_ASSIGN, f"person {person.id}", "",
                                     {"group": group}, person_id=person.id)
-        return self._done(person, Changes.of(SCHEDULES, person_ids=[person_id]))
+        return self._hr_done(person, Changes.of(SCHEDULES, person_ids=[person_id]))
 
     def add_holiday(self, day: date, name: str = "Holiday", group_id: int | None = None,
                     actor: str | None = None) -> Outcome[Holiday]:
+        self.site.require_hr_edit()
         with self.store.transaction():
             self._refuse_locked([day], "adding a holiday")
             holiday = self.store.add_holiday(day, name, group_id)
             self.store.append_audit(actor or current_user(), AuditAction.HOLIDAY_ADD, day.isoformat(), "",
                                     {"name": holiday.name, "group_id": group_id})
-        return self._done(holiday, Changes.of(SCHEDULES))
+        return self._hr_done(holiday, Changes.of(SCHEDULES))
 
     def add_leave(self, person_id: int, first: date, last: date, reason: str,
                   actor: str | None = None) -> Outcome[Leave]:
+        self.site.require_hr_edit()
         reason = clean_reason(reason)
         with self.store.transaction():
             person = self.store.get_person(person_id)
@@ -213,10 +220,11 @@ class AttendanceOperations:
             leave = self.store.add_leave(person_id, first, last, reason)
             self.store.append_audit(actor or current_user(), AuditAction.LEAVE_ADD, f"person {person.id}", reason,
                                     {"from": first.isoformat(), "to": last.isoformat()}, person_id=person.id)
-        return self._done(leave, Changes.of(SCHEDULES, person_ids=[person_id]))
+        return self._hr_done(leave, Changes.of(SCHEDULES, person_ids=[person_id]))
 
     def punch(self, person_id: int, moment: datetime, reason: str, actor: str | None = None) -> Outcome[Correction]:
         """A manual punch: the person counts as seen at `moment` (naive = site time)."""
+        self.site.require_hr_edit()
         reason = clean_reason(reason)
         moment = self.site_moment(moment)
         if moment > self.clock() + timedelta(minutes=1):
@@ -230,7 +238,7 @@ class AttendanceOperations:
             self.store.append_audit(actor, AuditAction.PUNCH, f"person {person.id}", reason, {
                 "correction_id": correction.id, "time": moment.astimezone(timezone.utc).isoformat()},
                 person_id=person.id)
-        return self._done(correction, Changes.of(CORRECTIONS, person_ids=[person_id]))
+        return self._hr_done(correction, Changes.of(CORRECTIONS, person_ids=[person_id]))
 
     def void_event(self, event_id: int, reason: str, actor: str | None = None) -> Outcome[Correction]:
         """The event stops counting (the raw event stays as it was)."""
@@ -243,6 +251,7 @@ class AttendanceOperations:
 
     def _correct_event(self, event_id: int, person_id: int | None, reason: str,
                        actor: str | None) -> Outcome[Correction]:
+        self.site.require_hr_edit()
         reason = clean_reason(reason)
         actor = actor or current_user()
         kind = CorrectionKind.VOID if person_id is None else CorrectionKind.REASSIGN
@@ -261,18 +270,20 @@ class AttendanceOperations:
             self.store.append_audit(actor, audit, f"event {event_id}", reason, details,
                                     person_id=target.id if target is not None else event.person_id)
         touched = [i for i in (event.person_id, person_id) if i is not None]
-        return self._done(correction, Changes.of(CORRECTIONS, person_ids=touched))
+        return self._hr_done(correction, Changes.of(CORRECTIONS, person_ids=touched))
 
     def lock_month(self, month: str, actor: str | None = None) -> Outcome[bool]:
+        self.site.require_hr_edit()
         month = month_key(parse_month(month))
         actor = actor or current_user()
         with self.store.transaction():
             locked = self.store.lock_month(month, actor)
             if locked:
                 self.store.append_audit(actor, AuditAction.MONTH_LOCK, month)
-        return self._done(locked, Changes.of(SCHEDULES) if locked else Changes())
+        return self._hr_done(locked, Changes.of(SCHEDULES) if locked else Changes())
 
     def unlock_month(self, month: str, reason: str, actor: str | None = None) -> Outcome[bool]:
+        self.site.require_hr_edit()
         month = month_key(parse_month(month))
         reason = clean_reason(reason)
         actor = actor or current_user()
@@ -280,7 +291,13 @@ class AttendanceOperations:
             unlocked = self.store.unlock_month(month)
             if unlocked:
                 self.store.append_audit(actor, AuditAction.MONTH_UNLOCK, month, reason)
-        return self._done(unlocked, Changes.of(SCHEDULES) if unlocked else Changes())
+        return self._hr_done(unlocked, Changes.of(SCHEDULES) if unlocked else Changes())
+
+    def _hr_done(self, value, changes: Changes) -> Outcome:
+        """An admin station sends the changed HR book to every kiosk, then tells subscribers."""
+        if changes:
+            self.site.publish_hr_book()
+        return self._done(value, changes)
 
     def _audit_person(self, action: AuditAction, person: Person, details: dict | None = None) -> None:
         """Deletes, renames and merges are audited too (called by Engine inside their transaction).

@@ -685,6 +685,11 @@ class Engine(AttendanceOperations):
             self._after_pull()
             self._erase_from_backups(report.pull.erased_person_uuids)
             changes = changes | Changes.of(PEOPLE, SAMPLES, EVENTS, MODELS)
+        mirrored = report.events_mirrored
+        if mirrored is not None and (mirrored.added or mirrored.updated):
+            changes = changes | Changes.of(EVENTS)
+        if report.hr_book_changed:
+            changes = changes | Changes.of(ChangeKind.SCHEDULES, ChangeKind.CORRECTIONS)
         return changes
 
     def _erase_from_backups(self, person_uuids: Iterable[str]) -> None:

@@ -222,6 +222,21 @@ class OutboxEvent:
 
 
 @dataclass(frozen=True)
+class MirroredEvent:
+    """Another station's attendance event, copied from the site server so every station's rules see the site."""
+
+    uuid: str
+    person_uuid: str | None
+    kind: EventKind
+    time: datetime  # the recording station's clock, with its UTC offset
+    source: str
+    similarity: float
+    track_id: int | None
+    revision: int
+    station: str
+
+
+@dataclass(frozen=True)
 class SitePerson:
     uuid: str
     name: str

@@ -47,6 +47,7 @@ from core.base.records import (
     EventKind,
     FileProblem,
     GalleryMatrix,
+    MirroredEvent,
     ModelRecord,
     OutboxEvent,
     Person,
@@ -193,10 +194,16 @@ def _migration_site_ids(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('event_seq', (SELECT coalesce(max(seq), 0) FROM events))")
 
 
+def _migration_site_mirror(conn: sqlite3.Connection) -> None:
+    """Site mode: other stations' events are copied here (station names them; NULL = recorded here).
+    They have no sequence number, so the outbox never sends them back."""
+    conn.execute("ALTER TABLE events ADD COLUMN station TEXT")
+
+
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
                                                           migrate_timekeeping, migrate_group_challenge,
-                                                          _migration_site_ids]
+                                                          _migration_site_ids, _migration_site_mirror]
 
 
 def _now() -> datetime:
@@ -901,7 +908,8 @@ class GalleryStore(TimekeepingTables):
                 self._conn.execute("DELETE FROM challenges WHERE ts < ?", [cutoff])
             if keep_seq_above is None:
                 return self._conn.execute(sql, [cutoff]).rowcount
-            return self._conn.execute(sql + " AND seq <= ?", [cutoff, int(keep_seq_above)]).rowcount
+            return self._conn.execute(sql + " AND (seq <= ? OR station IS NOT NULL)",
+                                      [cutoff, int(keep_seq_above)]).rowcount
 
     # ---- site mode (core.site): sequence numbers, the outbox, the gallery by UUID ----
 
@@ -947,6 +955,45 @@ class GalleryStore(TimekeepingTables):
     @_locked
     def outbox_length(self, after_seq: int) -> int:
         return self._scalar("SELECT count(*) FROM events WHERE seq > ?", [int(after_seq)])
+
+    @_locked
+    def mirror_events(self, events: Iterable[MirroredEvent]) -> tuple[int, int]:
+        """Copy other stations' events (by UUID; a newer revision or a merged person updates the copy).
+        Events of people this station does not have (erased meanwhile) are skipped. Returns (new, updated)."""
+        people = self.person_ids_by_uuid()
+        added = updated = 0
+        with self._tx():
+            for event in events:
+                person_id = people.get(event.person_uuid) if event.person_uuid else None
+                if (person_id is None) != (event.kind is EventKind.UNKNOWN):
+                    continue
+                moment = _aware(event.time)
+                row = self._conn.execute("SELECT id, revision, person_id, station FROM events WHERE uuid = ?",
+                                         [event.uuid]).fetchone()
+                values = [person_id, event.kind.value, moment.isoformat(), moment.timestamp(),
+                          moment.date().isoformat(), event.source, float(event.similarity), event.track_id,
+                          int(event.revision)]
+                if row is None:
+                    self._conn.execute(
+                        "INSERT INTO events (person_id, kind, time, ts, day, source, similarity, track_id, revision,"
+                        " uuid, station) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values + [event.uuid, event.station])
+                    added += 1
+                elif row[3] is not None and (event.revision > row[1] or person_id != row[2]):
+                    self._conn.execute(
+                        "UPDATE events SET person_id = ?, kind = ?, time = ?, ts = ?, day = ?, source = ?,"
+                        " similarity = ?, track_id = ?, revision = ? WHERE id = ?", values + [row[0]])
+                    updated += 1
+        return added, updated
+
+    @_locked
+    def event_ids_by_uuid(self, uuids: Iterable[str]) -> dict[str, int]:
+        wanted = list(uuids)
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found.update(self._conn.execute(
+                f"SELECT uuid, id FROM events WHERE uuid IN ({', '.join('?' * len(chunk))})", chunk).fetchall())
+        return found
 
     @_locked
     def person_ids_by_uuid(self) -> dict[str, int]:

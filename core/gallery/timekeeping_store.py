@@ -318,3 +318,79 @@ class TimekeepingTables:
     def unlock_month(self, month: str) -> bool:
         with self._tx():
             return self._conn.execute("DELETE FROM month_locks WHERE month = ?", [month]).rowcount > 0
+
+    # ---- site mode: the HR book every station applies ----
+
+    @_guarded
+    def hr_book(self) -> dict:
+        """Groups, memberships, holidays, leave, corrections and month locks, people and events by UUID
+        (JSON-ready): what the admin station publishes so every kiosk applies the same rules to the same facts."""
+        q = self._conn.execute
+        return {
+            "groups": [dict(zip(("id", "name", "name_key", "start", "end", "grace_minutes", "days", "min_hours",
+                                 "require_challenge", "created_at"), row)) for row in q(
+                "SELECT id, name, name_key, start_time, end_time, grace_minutes, working_days, min_hours,"
+                " require_challenge, created_at FROM groups ORDER BY id")],
+            "members": [dict(zip(("person", "group_id"), row)) for row in q(
+                "SELECT p.uuid, m.group_id FROM group_members m JOIN people p ON p.id = m.person_id ORDER BY p.uuid")],
+            "holidays": [dict(zip(("id", "day", "name", "group_id"), row)) for row in q(
+                "SELECT id, day, name, group_id FROM holidays ORDER BY id")],
+            "leave": [dict(zip(("id", "person", "first_day", "last_day", "reason"), row)) for row in q(
+                "SELECT l.id, p.uuid, l.first_day, l.last_day, l.reason FROM leave l JOIN people p ON p.id = l.person_id"
+                " ORDER BY l.id")],
+            "corrections": [dict(zip(("id", "kind", "event", "person", "time_utc", "ts", "reason", "made_by",
+                                      "made_at_utc"), row)) for row in q(
+                "SELECT c.id, c.kind, e.uuid, p.uuid, c.time_utc, c.ts, c.reason, c.made_by, c.made_at_utc"
+                " FROM corrections c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN people p ON p.id = c.person_id"
+                " ORDER BY c.id")],
+            "month_locks": [dict(zip(("month", "locked_by", "locked_at_utc"), row)) for row in q(
+                "SELECT month, locked_by, locked_at_utc FROM month_locks ORDER BY month")],
+        }
+
+    @_guarded
+    def apply_hr_book(self, book: dict) -> int:
+        """Replace this station's HR tables with the site's book in one transaction (ids as on the admin
+        station). Returns how many entries could not be applied yet (their event or person is not here)."""
+        people = self.person_ids_by_uuid()
+        events = self.event_ids_by_uuid(c["event"] for c in book.get("corrections", []) if c.get("event"))
+        missing = 0
+        with self._tx():
+            for table in ("corrections", "leave", "holidays", "group_members", "groups", "month_locks"):
+                self._conn.execute(f"DELETE FROM {table}")
+            for g in book.get("groups", []):
+                self._conn.execute(
+                    "INSERT INTO groups (id, name, name_key, start_time, end_time, grace_minutes, working_days,"
+                    " min_hours, require_challenge, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [g["id"], g["name"], g["name_key"], g["start"], g["end"], g["grace_minutes"], g["days"],
+                     g["min_hours"], g["require_challenge"], g["created_at"]])
+            for m in book.get("members", []):
+                if m["person"] in people:
+                    self._conn.execute("INSERT INTO group_members (person_id, group_id) VALUES (?, ?)",
+                                       [people[m["person"]], m["group_id"]])
+                else:
+                    missing += 1
+            for h in book.get("holidays", []):
+                self._conn.execute("INSERT INTO holidays (id, day, name, group_id) VALUES (?, ?, ?, ?)",
+                                   [h["id"], h["day"], h["name"], h["group_id"]])
+            for item in book.get("leave", []):
+                if item["person"] in people:
+                    self._conn.execute("INSERT INTO leave (id, person_id, first_day, last_day, reason)"
+                                       " VALUES (?, ?, ?, ?, ?)", [item["id"], people[item["person"]],
+                                                                   item["first_day"], item["last_day"], item["reason"]])
+                else:
+                    missing += 1
+            for c in book.get("corrections", []):
+                event_id = events.get(c["event"]) if c.get("event") else None
+                person_id = people.get(c["person"]) if c.get("person") else None
+                if (c.get("event") and event_id is None) or (c.get("person") and person_id is None):
+                    missing += 1
+                    continue
+                self._conn.execute(
+                    "INSERT INTO corrections (id, kind, event_id, person_id, time_utc, ts, reason, made_by,"
+                    " made_at_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [c["id"], c["kind"], event_id, person_id, c["time_utc"], c["ts"], c["reason"], c["made_by"],
+                     c["made_at_utc"]])
+            for lock in book.get("month_locks", []):
+                self._conn.execute("INSERT INTO month_locks (month, locked_by, locked_at_utc) VALUES (?, ?, ?)",
+                                   [lock["month"], lock["locked_by"], lock["locked_at_utc"]])
+        return missing

@@ -2,8 +2,9 @@
 
 Role names start with the database's name, so several sites can share one PostgreSQL cluster:
 `<db>_kiosk` is the group every kiosk login belongs to; `<db>_kiosk_<name>` is one kiosk's login.
-The admin station connects as the database's owner. Kiosks may read the gallery and add (or move
-their own) attendance events; row-level security keeps each kiosk to its own events, and they
+The admin station connects as the database's owner. Kiosks may read the gallery and the HR book,
+read every station's events through rollcall_site_events() (no snapshots), and add (or move their own)
+attendance events; row-level security keeps each kiosk to its own events, and they
 cannot change people, samples, embeddings or other kiosks.
 """
 
@@ -85,9 +86,39 @@ REVOKE ALL ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, b
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 """
 
+# Time and attendance across the site: the admin station's HR book (one versioned JSON row), every
+# station's events readable by every station (without snapshots), and how far every station has reported.
+_MIGRATION_2 = """
+CREATE TABLE hr_book (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one), version bigint NOT NULL DEFAULT 0,
+    body jsonb NOT NULL DEFAULT '{}', changed_by text NOT NULL DEFAULT session_user,
+    changed_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO hr_book DEFAULT VALUES;
+CREATE INDEX events_received ON events (received_at, id);
+CREATE FUNCTION rollcall_site_events(after_received timestamptz, after_id bigint, except_kiosk integer,
+                                     max_rows integer)
+    RETURNS TABLE (id bigint, event_uuid text, person_uuid text, kind text, kiosk_time timestamptz,
+                   offset_min integer, source text, similarity real, track_id integer, revision integer,
+                   station text, received_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT
+    AS $$ SELECT e.id, e.event_uuid::text, e.person_uuid::text, e.kind, e.kiosk_time, e.kiosk_utc_offset_min,
+                 e.source, e.similarity, e.track_id, e.revision, k.name, e.received_at
+          FROM events e JOIN kiosks k ON k.id = e.kiosk_id
+          WHERE (e.received_at, e.id) > (after_received, after_id) AND e.kiosk_id <> except_kiosk
+          ORDER BY e.received_at, e.id LIMIT max_rows $$;
+CREATE FUNCTION rollcall_reported_up_to() RETURNS timestamptz LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path FROM CURRENT
+    AS $$ SELECT min(CASE WHEN k.queue_length = 0 AND k.last_contact IS NOT NULL THEN k.last_contact
+                          ELSE coalesce((SELECT max(e.kiosk_time) FROM events e
+                                         WHERE e.kiosk_id = k.id AND e.kiosk_seq <= k.acked_seq), k.joined_at) END)
+          FROM kiosks k WHERE k.left_at IS NULL $$;
+REVOKE ALL ON FUNCTION rollcall_site_events(timestamptz, bigint, integer, integer), rollcall_reported_up_to()
+    FROM PUBLIC;
+"""
+
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
-SERVER_MIGRATIONS: list[str] = [_MIGRATION_1]
-GALLERY_TABLES = ("site_meta", "models", "people", "samples", "embeddings", "erasures", "kiosks")
+SERVER_MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2]
+GALLERY_TABLES = ("site_meta", "models", "people", "samples", "embeddings", "erasures", "kiosks", "hr_book")
 KIOSK_EVENT_COLUMNS = ("kind", "kiosk_time", "kiosk_day", "kiosk_utc_offset_min", "source", "similarity",
                        "track_id", "revision", "kiosk_seq", "received_at")
 
@@ -149,7 +180,8 @@ def _grant_kiosk_rights(conn: psycopg.Connection, group: str) -> None:
     conn.execute(sql.SQL("GRANT UPDATE ({}) ON events TO {}").format(
         sql.SQL(", ").join(map(sql.Identifier, KIOSK_EVENT_COLUMNS)), role))
     conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, bigint),"
-                         " rollcall_leave() TO {}").format(role))
+                         " rollcall_leave(), rollcall_site_events(timestamptz, bigint, integer, integer),"
+                         " rollcall_reported_up_to() TO {}").format(role))
     conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_events ON events"))
     conn.execute(sql.SQL("CREATE POLICY kiosk_own_events ON events TO {} USING (kiosk_id = rollcall_kiosk_id())"
                          " WITH CHECK (kiosk_id = rollcall_kiosk_id())").format(role))

@@ -21,6 +21,7 @@ from core.base.errors import Cancelled
 from core.base.records import SiteGallery
 from core.base.settings import SiteSettings
 from core.gallery.store import GalleryStore
+from core.site import attendance as site_attendance
 from core.site import gallery as site_gallery
 from core.site import outbox
 from core.site.connection import (Credentials, SiteError, SiteProblem, check_url, connect, load_credentials,
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 ROLE_KEY, STATION_KEY, KIOSK_ID_KEY = "site_role", "site_station", "site_kiosk_id"
 LAST_SYNC_KEY, LAST_ERROR_KEY, DIRTY_KEY = "site_last_sync", "site_last_error", "site_gallery_dirty"
+BOOK_DIRTY_KEY = "site_hr_book_dirty"
 ADMIN_STATION_DEFAULT = "admin"
 
 
@@ -51,6 +53,7 @@ class SyncStage(enum.StrEnum):
     PUSH_GALLERY = "push_gallery"  # an admin station's edits that could not be sent at the time
     UPLOAD = "upload"
     PULL = "pull"
+    ATTENDANCE = "attendance"  # the other stations' events and the HR book
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class SyncReport:
     queue_left: int
     pull: site_gallery.PullReport | None
     gallery_pushed: bool = False
+    events_mirrored: site_attendance.MirrorReport | None = None
+    hr_book_changed: bool = False  # published (admin station) or applied (kiosk)
 
 
 @dataclass(frozen=True)
@@ -155,8 +160,14 @@ class Site:
     # ---- the connection ----
 
     def _connection(self) -> psycopg.Connection:
+        """The shared connection; one the server dropped meanwhile (a restart) is replaced, not reported."""
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
-            return self._conn
+            try:
+                with self._conn.transaction():
+                    self._conn.execute("SELECT 1")
+                return self._conn
+            except psycopg.OperationalError:
+                pass
         self.close()
         self._conn = connect(self.credentials(), self.settings)
         return self._conn
@@ -227,7 +238,7 @@ class Site:
         self.store.raise_event_seq(high)
         save_credentials(self.data_dir, credentials)
         self.store.set_meta_values({ROLE_KEY: SiteRole.ADMIN, STATION_KEY: station, KIOSK_ID_KEY: str(kiosk_id),
-                                    outbox.ACKED_KEY: "0"})
+                                    outbox.ACKED_KEY: "0", BOOK_DIRTY_KEY: "1"})
         return self.status()
 
     def join(self, url: str, kiosk: str) -> SiteStatus:
@@ -274,7 +285,9 @@ class Site:
         remove_credentials(self.data_dir)
         self.store.set_meta_values({key: None for key in (
             ROLE_KEY, STATION_KEY, KIOSK_ID_KEY, LAST_SYNC_KEY, LAST_ERROR_KEY, DIRTY_KEY, outbox.ACKED_KEY,
-            site_gallery.GALLERY_VERSION_KEY, site_gallery.ACTIVE_MODEL_KEY)})
+            site_gallery.GALLERY_VERSION_KEY, site_gallery.ACTIVE_MODEL_KEY, BOOK_DIRTY_KEY,
+            site_attendance.MIRROR_CURSOR_KEY, site_attendance.REPORTED_KEY, site_attendance.BOOK_VERSION_KEY,
+            site_attendance.BOOK_INCOMPLETE_KEY)})
 
     # ---- one sync round ----
 
@@ -302,6 +315,15 @@ class Site:
                     raise Cancelled("Sync stopped; the rest goes at the next sync.")
                 yield SyncProgress(SyncStage.PULL)
                 pulled = site_gallery.pull(conn, self.store, with_crops=self.role is SiteRole.ADMIN)
+                yield SyncProgress(SyncStage.ATTENDANCE)
+                mirrored = site_attendance.mirror_events(conn, self.store, kiosk_id, self.settings.upload_batch)
+                if self.role is SiteRole.ADMIN:
+                    book_changed = bool(self.store.meta_value(BOOK_DIRTY_KEY))
+                    if book_changed:
+                        site_attendance.publish_book(conn, self.store)
+                        self.store.set_meta_values({BOOK_DIRTY_KEY: None})
+                else:
+                    book_changed = site_attendance.pull_book(conn, self.store)
                 queue = outbox.queue_length(self.store)
                 with conn.transaction():
                     if self.role is SiteRole.KIOSK:
@@ -311,6 +333,7 @@ class Site:
                         conn.execute("UPDATE kiosks SET last_contact = now(), queue_length = %s, acked_seq = %s,"
                                      " gallery_version = %s WHERE id = %s",
                                      [queue, outbox.acked_seq(self.store), pulled.to_version, kiosk_id])
+                site_attendance.fetch_reported_up_to(conn, self.store)
             except psycopg.Error as exc:
                 self.close()
                 error = unreachable(credentials, exc) if isinstance(exc, psycopg.OperationalError) else server_error(exc)
@@ -321,7 +344,7 @@ class Site:
                 self.store.set_meta_values({LAST_ERROR_KEY: str(exc)})
                 raise
         self.store.set_meta_values({LAST_SYNC_KEY: datetime.now(timezone.utc).isoformat(), LAST_ERROR_KEY: None})
-        return SyncReport(uploaded, queue, pulled, pushed)
+        return SyncReport(uploaded, queue, pulled, pushed, mirrored, book_changed)
 
     # ---- admin station: gallery edits go to the server ----
 
@@ -348,6 +371,31 @@ class Site:
     def push_people(self, person_ids: Iterable[int], active_model: str | None = None) -> None:
         if self.role is SiteRole.ADMIN:
             self.push(self.store.site_gallery(person_ids=list(person_ids)), active_model)
+
+    # ---- time and attendance: edited on the admin station, applied everywhere ----
+
+    def require_hr_edit(self) -> None:
+        """Groups, holidays, leave, corrections and locks are the site's: a kiosk refuses to change them."""
+        if self.role is SiteRole.KIOSK:
+            raise SiteError(f"This station is the kiosk {self.station!r} of a site: schedules, holidays, leave and "
+                            "corrections are made on the admin station, which sends them to every kiosk. Nothing was "
+                            "changed here.", SiteProblem.NEEDS_ADMIN)
+
+    def publish_hr_book(self) -> None:
+        """Send the admin station's HR tables now; if the server is away, they go at the next sync."""
+        if self.role is not SiteRole.ADMIN:
+            return
+        self.store.set_meta_values({BOOK_DIRTY_KEY: "1"})
+        try:
+            self._run(lambda conn: site_attendance.publish_book(conn, self.store))
+            self.store.set_meta_values({BOOK_DIRTY_KEY: None})
+        except SiteError as exc:
+            self.store.set_meta_values({LAST_ERROR_KEY: str(exc)})
+            log.warning("HR change kept on this admin station; it is sent at the next sync: %s", exc)
+
+    def reported_up_to(self) -> datetime | None:
+        """Standalone: None (this station has every event). In a site: as of the last sync."""
+        return site_attendance.reported_up_to(self.store) if self.joined else None
 
     def erase_on_server(self, person_uuids: Iterable[str] = (), sample_uuids: Iterable[str] = ()) -> None:
         """Erasure goes to the server first: refused there, nothing is deleted here either."""

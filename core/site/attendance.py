@@ -1,0 +1,100 @@
+"""Time and attendance across a site: every station applies the same rules to the same facts.
+
+- Events: each station copies the other stations' events from the server (by receipt order, with a
+  look-back for transactions that committed late), so a kiosk's day board and the admin station's
+  timesheet read the same events.
+- The HR book: groups, memberships, holidays, leave, corrections and month locks are edited on the
+  admin station only; it publishes them as one versioned row, and every kiosk replaces its copy.
+- Pending: the oldest moment up to which every station has reported (rollcall_reported_up_to), so
+  nobody is marked absent while a kiosk still holds events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+
+from core.base.records import EventKind, MirroredEvent
+from core.gallery.store import GalleryStore
+from core.site.schema import GALLERY_CHANNEL
+
+MIRROR_CURSOR_KEY = "site_events_received_up_to"
+REPORTED_KEY = "site_reported_up_to"
+BOOK_VERSION_KEY = "site_hr_book_version"
+BOOK_INCOMPLETE_KEY = "site_hr_book_incomplete"
+MIRROR_LOOK_BACK = timedelta(minutes=5)  # an upload transaction that commits later than its received_at
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class MirrorReport:
+    added: int
+    updated: int
+
+
+def _event_batches(conn: psycopg.Connection, after: datetime, own_kiosk: int, batch: int) -> Iterator[list[tuple]]:
+    after_id = 0
+    while True:
+        with conn.transaction():
+            rows = conn.execute("SELECT * FROM rollcall_site_events(%s, %s, %s, %s)",
+                                [after, after_id, own_kiosk, batch]).fetchall()
+        if not rows:
+            return
+        yield rows
+        after, after_id = rows[-1][11], rows[-1][0]
+
+
+def mirror_events(conn: psycopg.Connection, store: GalleryStore, own_kiosk: int, batch: int) -> MirrorReport:
+    """Copy the other stations' new or moved events into the local store."""
+    stored = store.meta_value(MIRROR_CURSOR_KEY)
+    cursor = datetime.fromisoformat(stored) - MIRROR_LOOK_BACK if stored else _EPOCH
+    added = updated = 0
+    newest = None
+    for rows in _event_batches(conn, cursor, own_kiosk, batch):
+        events = [MirroredEvent(r[1], r[2], EventKind(r[3]), r[4].astimezone(timezone(timedelta(minutes=r[5]))),
+                                r[6], float(r[7]), r[8], int(r[9]), r[10]) for r in rows]
+        new, moved = store.mirror_events(events)
+        added, updated, newest = added + new, updated + moved, rows[-1][11]
+    if newest is not None:
+        store.set_meta_values({MIRROR_CURSOR_KEY: newest.isoformat()})
+    return MirrorReport(added, updated)
+
+
+def fetch_reported_up_to(conn: psycopg.Connection, store: GalleryStore) -> datetime | None:
+    with conn.transaction():
+        moment = conn.execute("SELECT rollcall_reported_up_to()").fetchone()[0]
+    store.set_meta_values({REPORTED_KEY: moment.isoformat() if moment else None})
+    return moment
+
+
+def reported_up_to(store: GalleryStore) -> datetime:
+    """As of the last sync; never synced: the epoch (every absence stays pending)."""
+    stored = store.meta_value(REPORTED_KEY)
+    return datetime.fromisoformat(stored) if stored else _EPOCH
+
+
+def publish_book(conn: psycopg.Connection, store: GalleryStore) -> int:
+    """The admin station's HR tables become the site's book; returns its new version."""
+    with conn.transaction():
+        version = conn.execute("UPDATE hr_book SET version = version + 1, body = %s, changed_by = session_user,"
+                               " changed_at = now() RETURNING version", [json.dumps(store.hr_book())]).fetchone()[0]
+        conn.execute("SELECT pg_notify(%s, %s)", [GALLERY_CHANNEL, f"hr:{version}"])
+    store.set_meta_values({BOOK_VERSION_KEY: str(version)})
+    return int(version)
+
+
+def pull_book(conn: psycopg.Connection, store: GalleryStore) -> bool:
+    """A kiosk applies a newer book (or retries one whose events had not arrived yet). True if applied."""
+    local = int(store.meta_value(BOOK_VERSION_KEY) or 0)
+    retry = bool(store.meta_value(BOOK_INCOMPLETE_KEY))
+    with conn.transaction():
+        version, body = conn.execute("SELECT version, body FROM hr_book").fetchone()
+    if version == local and not retry:
+        return False
+    missing = store.apply_hr_book(body)
+    store.set_meta_values({BOOK_VERSION_KEY: str(version), BOOK_INCOMPLETE_KEY: "1" if missing else None})
+    return True
