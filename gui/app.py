@@ -73,9 +73,18 @@ def self_test(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if "--self-test" in (sys.argv if argv is None else argv)[1:]:
-        return self_test((sys.argv if argv is None else argv)[1:])
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
+    """No arguments: the window. `--kiosk`: full screen, recognising from the last source at once (the
+    installer's autostart unit). `--self-test`: check the install. A command (`recognize`, `report`, ...):
+    the command line, so the one installed executable serves both."""
+    args = (sys.argv if argv is None else argv)[1:]
+    if "--self-test" in args:
+        return self_test(args)
+    if args and not args[0].startswith("-") or any(a in ("-h", "--help", "--version") for a in args[:1]):
+        from core.app.cli import main as cli_main
+
+        return cli_main(args)
+    kiosk = "--kiosk" in args
+    app = QApplication.instance() or QApplication(sys.argv[:1] if argv is None else argv[:1])
     app.setApplicationName("Rollcall")
     app.setOrganizationName("Rollcall")
     app.setWindowIcon(icon("rollcall"))
@@ -109,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(engine)
-    window.show()
+    if kiosk:
+        window.showFullScreen()
+        window.show_panel("recognize").start()
+    else:
+        window.show()
     splash.finish(window)
     try:
         return app.exec()
