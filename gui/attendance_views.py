@@ -102,6 +102,20 @@ def summary_text(rows: list[PersonDay]) -> str:
     return " · ".join(parts) or "Nobody is enrolled yet."
 
 
+KIOSK_HR_TIP = "On a site's kiosk: corrections and month locks are made on the site's admin station."
+
+
+def admin_only(engine: Engine, button: QPushButton) -> None:
+    """On a site's kiosk, HR changes are the admin station's: the button stays, disabled, saying why."""
+    allowed = engine.hr_edits_allowed
+    button.setEnabled(allowed)
+    tip = button.property("own_tip")
+    if tip is None:
+        tip = button.toolTip()
+        button.setProperty("own_tip", tip)
+    button.setToolTip(tip if allowed else KIOSK_HR_TIP)
+
+
 class TodayView(QWidget):
     """The day board: every enrolled person's status, live while recognising."""
 
@@ -114,6 +128,7 @@ class TodayView(QWidget):
         self.today_button = QPushButton("Today")
         self.correct_button = QPushButton("Correct…")
         self.correct_button.setToolTip("A manual punch, or void or reassign one of the selected person's events")
+        admin_only(engine, self.correct_button)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("summary")
         self.table = read_only_table(DAY_COLUMNS)
@@ -145,6 +160,7 @@ class TodayView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        admin_only(self.engine, self.correct_button)
         try:
             self.rows = self.engine.day_board(pydate(self.day_edit.date()), self.group_box.currentData())
         except RollcallError as exc:
@@ -236,6 +252,7 @@ class TimesheetView(QWidget):
         self.export_xlsx_button.setProperty("primary", True)
         self.export_csv_button = QPushButton("Export CSV…")
         self.lock_button = QPushButton("Lock month")
+        admin_only(engine, self.lock_button)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("summary")
         legend = " · ".join(f"{code} {status.value.replace('_', ' ')}" for status, code in STATUS_CODES.items() if code)
@@ -262,6 +279,7 @@ class TimesheetView(QWidget):
         return f"{self.month_edit.date().year():04d}-{self.month_edit.date().month():02d}"
 
     def refresh(self) -> None:
+        admin_only(self.engine, self.lock_button)
         try:
             sheet = self.engine.timesheet(self.month())
         except RollcallError as exc:

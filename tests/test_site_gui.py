@@ -32,6 +32,9 @@ def test_join_from_settings_then_status_bar_shows_queue(qtbot, window, engine, p
     assert cluster.password not in dialog.site_state.text()
     qtbot.waitUntil(lambda: "Site: kiosk gui kiosk" in window.site_label.text(), timeout=WAIT_MS)
     assert "Gallery: 1 person" in window.gallery_label.text()
+    today = window.show_panel("attendance").today_view
+    today.refresh()
+    assert not today.correct_button.isEnabled() and "admin station" in today.correct_button.toolTip()
 
     engine.stop_site_sync()
     cluster.stop()

@@ -50,6 +50,11 @@ class AttendanceOperations:
         In a site: the oldest station's last report, as of this station's last sync (core.site.attendance)."""
         return self.site.reported_up_to()
 
+    @property
+    def hr_edits_allowed(self) -> bool:
+        """False on a site's kiosk: schedules, leave, corrections and locks are made on the admin station."""
+        return self.site.hr_edits_allowed
+
     def _moments(self) -> tuple[datetime, datetime]:
         """(reported up to, now) for the rules; never reported past the clock."""
         now = self.clock()

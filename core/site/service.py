@@ -374,6 +374,10 @@ class Site:
 
     # ---- time and attendance: edited on the admin station, applied everywhere ----
 
+    @property
+    def hr_edits_allowed(self) -> bool:
+        return self.role is not SiteRole.KIOSK
+
     def require_hr_edit(self) -> None:
         """Groups, holidays, leave, corrections and locks are the site's: a kiosk refuses to change them."""
         if self.role is SiteRole.KIOSK:
