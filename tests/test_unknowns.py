@@ -197,6 +197,7 @@ def test_cli_lists_groups_as_json_with_snapshot_files_and_reviews_them(engine, f
     assert main(["unknowns", "assign", str(min(tony)), "--person", "Colin Powell"]) == 0
     assert "Colin Powell" in capsys.readouterr().out
     assert main(["unknowns", "dismiss", str(hugo)]) == 0
+    assert f"dismissed unknown group {hugo}: 1 face" in capsys.readouterr().out
     assert main(["unknowns", "--json"]) == 0
     assert capsys.readouterr().out.strip() == ""
     assert main(["unknowns"]) == 0
