@@ -249,4 +249,6 @@ def test_strangers_in_a_video_become_pure_groups_and_one_enrolled_group_is_recog
     name = Counter(label_of[f] for f in biggest.face_ids).most_common(1)[0][0]
     person_id = engine.enroll_unknown_group(biggest.id, "Visitor").value.person_ids["Visitor"]
     results = engine.matcher().match(embed_photos(engine, held_back[name]))
+    print(f"enrolled {name} from group {biggest.id}: {sum(r.person_id == person_id for r in results)} of "
+          f"{len(results)} held-back photos identified")
     assert sum(r.person_id == person_id for r in results) >= 3, [(r.name, round(r.similarity, 2)) for r in results]

@@ -40,7 +40,7 @@ def describe(group: UnknownGroup) -> str:
     same_day = group.first_seen.date() == group.last_seen.date()
     span = (f"{group.first_seen:%a %d %b %H:%M}" + (f"–{group.last_seen:%H:%M}" if same_day
                                                     else f" – {group.last_seen:%a %d %b %H:%M}"))
-    return f"{seen} · {span}\n{', '.join(group.sources)}"
+    return f"{seen}\n{span}\n{', '.join(group.sources)}"
 
 
 class EnrollGroupDialog(QDialog):
@@ -83,7 +83,7 @@ class ReviewPanel(QWidget):
         self.count_label.setObjectName("muted")
         self.group_list = QListWidget()
         self.group_list.setIconSize(QSize(GROUP_THUMB, GROUP_THUMB))
-        self.group_list.setMinimumWidth(320)
+        self.group_list.setMinimumWidth(340)
 
         self.title_label = QLabel("")
         self.title_label.setObjectName("personName")
