@@ -11,6 +11,7 @@ panel then groups them, and ImageMagick's `import -window root` takes the screen
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,7 @@ def main() -> int:
     print("wrote", target.relative_to(REPO), f"({len(panel.groups)} groups)")
     window.close()
     engine.close()
+    shutil.rmtree(HOME, ignore_errors=True)  # the temporary data folder holds faces
     return 0
 
 
