@@ -21,6 +21,7 @@ from .panels.attendance import AttendancePanel
 from .panels.enroll import EnrollPanel
 from .panels.people import PeoplePanel
 from .panels.recognize import RecognizePanel
+from .panels.review import ReviewPanel
 from .retrain_panel import RetrainPanel
 from .settings_dialog import SettingsDialog
 from .widgets import icon
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
-    PANELS = ("recognize", "enroll", "people", "attendance", "models")
-    GUARDED = frozenset({"enroll", "people", "attendance", "models"})  # ask for the admin PIN, when one is set
+    PANELS = ("recognize", "enroll", "people", "review", "attendance", "models")
+    GUARDED = frozenset({"enroll", "people", "review", "attendance", "models"})  # ask for the admin PIN, when one is set
     changed = Signal(object)  # the engine's Changes, from whichever thread made them, delivered on the GUI thread
 
     def __init__(self, engine: Engine, parent: QWidget | None = None):
@@ -47,12 +48,13 @@ class MainWindow(QMainWindow):
         self.recognize_panel = RecognizePanel(engine)
         self.enroll_panel = EnrollPanel(engine)
         self.people_panel = PeoplePanel(engine)
+        self.review_panel = ReviewPanel(engine)
         self.attendance_panel = AttendancePanel(engine)
         self.retrain_panel = RetrainPanel(engine)
-        panels = [self.recognize_panel, self.enroll_panel, self.people_panel, self.attendance_panel,
-                  self.retrain_panel]
-        titles = ["Recognize", "Enroll", "People", "Attendance", "Models"]
-        icons = ["recognize", "enroll", "people", "attendance", "models"]
+        panels = [self.recognize_panel, self.enroll_panel, self.people_panel, self.review_panel,
+                  self.attendance_panel, self.retrain_panel]
+        titles = ["Recognize", "Enroll", "People", "Review", "Attendance", "Models"]
+        icons = ["recognize", "enroll", "people", "review", "attendance", "models"]
 
         self.stack = QStackedWidget()
         self.stack.setObjectName("content")
@@ -215,7 +217,8 @@ class MainWindow(QMainWindow):
 
     def on_changes(self, changes: Changes) -> None:
         """Every engine change arrives here; each panel refreshes only for the kinds it shows."""
-        for panel in (self.recognize_panel, self.people_panel, self.attendance_panel, self.retrain_panel):
+        for panel in (self.recognize_panel, self.people_panel, self.review_panel, self.attendance_panel,
+                      self.retrain_panel):
             on_changes = getattr(panel, "on_changes", None)
             if on_changes is not None:
                 on_changes(changes)
@@ -295,6 +298,7 @@ class MainWindow(QMainWindow):
         self.recognize_panel.stop(wait=True)
         self.enroll_panel.stop()
         self.people_panel.stop()
+        self.review_panel.stop()
         stop_retrain = getattr(self.retrain_panel, "shutdown", None) or getattr(self.retrain_panel, "stop", None)
         if callable(stop_retrain):
             try:

@@ -41,6 +41,8 @@ SHAPES = {
     "chevron-down": '<path d="M6 9l6 6 6-6"/>',
     "chevron-up": '<path d="M6 15l6-6 6 6"/>',
     "refresh": '<path d="M20 11a8 8 0 1 0-2.3 5.7"/><path d="M20 4v7h-7"/>',
+    "review": '<circle cx="9" cy="8" r="4"/><path d="M2 21c0-4 3-7 7-7 1.4 0 2.7.4 3.8 1"/>'
+              '<circle cx="17.5" cy="16.5" r="3"/><path d="M19.7 18.7L22 21"/>',
 }
 
 

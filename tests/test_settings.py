@@ -17,7 +17,7 @@ from core.base.errors import SettingsError, StoreError, StoreProblem
 from core.base.records import EventKind
 from core.base.settings import (SECTIONS, AttendanceSettings, Backend, CameraSettings, ComputeSettings, Device,
                                 EnrollmentSettings, LivenessSettings, RecognitionSettings, SecuritySettings,
-                                Settings, SiteSettings, StorageSettings, TrackingSettings)
+                                ReviewSettings, Settings, SiteSettings, StorageSettings, TrackingSettings)
 from core.gallery.store import GalleryStore
 from core.live.track import IouTracker
 from tests.conftest import FACES
@@ -33,6 +33,7 @@ EVERY_SECTION_CHANGED = Settings(
     compute=ComputeSettings(device=Device.CPU, torch_threads=2, embed_backend=Backend.TORCH),
     camera=CameraSettings(index=1, width_px=1280, height_px=720, last_source="rtsp://door/cam"),
     site=SiteSettings(sync_interval_s=30.0, upload_batch=200, listen=False),
+    review=ReviewSettings(group_above_floor_stds=0.5, enroll_samples=3, days_shown=14),
 )
 
 OLD_FLAT_FILE = {  # settings.json as written before the sections

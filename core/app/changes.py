@@ -22,6 +22,7 @@ class ChangeKind(Enum):
     SCHEDULES = "schedules"  # groups, memberships, holidays, leave, month locks
     CORRECTIONS = "corrections"  # manual punches, voided or reassigned events (always with an audit entry)
     SITE = "site"  # joined or left a site, or a sync round ran (connection, queue)
+    UNKNOWNS = "unknowns"  # unknown visitors reviewed: enrolled, added to a person or dismissed
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from core.site.reports import check_range, export_site_csv, site_range_report
 from core.site.service import BackgroundSync, Site, SiteRole, SiteStatus, SyncProgress, SyncReport
 from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
 from core.app.attendance_ops import AttendanceOperations
+from core.app.review_ops import ReviewOperations
 from core.base.timekeeping import AuditAction
 
 PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS, SITE = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS,
@@ -67,7 +68,7 @@ class ReembedProgress:
     model_id: str
 
 
-class Engine(AttendanceOperations):
+class Engine(AttendanceOperations, ReviewOperations):
     def __init__(self, settings: Settings | None = None, store: GalleryStore | None = None,
                  registry: ModelRegistry | None = None):
         self.settings = settings or Settings.load()
@@ -295,7 +296,8 @@ class Engine(AttendanceOperations):
         """A recognizer with the settings' recognition (or `options`), tracking, liveness and attendance sections."""
         settings = self.settings
         return Recognizer(self.parts, options or settings.recognition, AttendanceBook(self.store, settings.attendance),
-                          source_name=source_name, tracking=settings.tracking, liveness=settings.liveness)
+                          source_name=source_name, tracking=settings.tracking, liveness=settings.liveness,
+                          enrollment=settings.enrollment)
 
     def open_source(self, spec: str | int, stop_event: threading.Event | None = None,
                     on_status: Callable[[str], None] | None = None, realtime: bool = False) -> FrameSource:

@@ -203,6 +203,37 @@ class HousekeepingStatus:
         return found
 
 
+# ---- unknown visitors, kept for review (core.gallery.unknowns) ----
+
+
+class ReviewState(enum.StrEnum):
+    """Where an unknown face stands in review; the text is what the database holds."""
+
+    OPEN = "open"  # not reviewed yet: shown in the Review panel's groups
+    ENROLLED = "enrolled"  # enrolled as a new person
+    ASSIGNED = "assigned"  # added to a person already enrolled
+    DISMISSED = "dismissed"  # reviewed, nobody to enroll
+
+
+@dataclass(frozen=True)
+class UnknownFace:
+    """The best face of one unknown track (one per unknown event), with its embedding; the crop's
+    JPEG is fetched with GalleryStore.unknown_face_crop()."""
+
+    id: int
+    event_id: int | None
+    time: datetime  # the unknown event's time
+    source: str
+    model_id: str  # the model `vector` was made by
+    det_prob: float
+    face_px: int
+    sharpness: float
+    state: ReviewState = ReviewState.OPEN
+    person_id: int | None = None  # enrolled as / assigned to
+    review_group: int | None = None  # the group it was reviewed in
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
 # ---- site mode: what a station exchanges with the site server (core.site) ----
 
 

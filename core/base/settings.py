@@ -310,9 +310,21 @@ class SiteSettings(_Section):
     listen: bool = True  # LISTEN for gallery changes (a version check still decides)
 
 
+@dataclass
+class ReviewSettings(_Section):
+    """Unknown visitors grouped for review (core.gallery.unknowns, the Review panel, `rollcall unknowns`)."""
+
+    NAME: ClassVar[str] = "review"
+    # Two unknown faces join a group when their average score reaches the active model's pair threshold
+    # (its floor, 3.55 impostor standard deviations above the impostor mean) plus this many impostor stds.
+    group_above_floor_stds: float = 0.0
+    enroll_samples: int = 5  # a group's best faces (by quality) enrolled or added to a person
+    days_shown: int = 7  # the default span of days listed, ending today
+
+
 SECTIONS: dict[str, type[_Section]] = {cls.NAME: cls for cls in (
     RecognitionSettings, TrackingSettings, EnrollmentSettings, AttendanceSettings, LivenessSettings,
-    SecuritySettings, StorageSettings, ComputeSettings, CameraSettings, SiteSettings)}
+    SecuritySettings, StorageSettings, ComputeSettings, CameraSettings, SiteSettings, ReviewSettings)}
 
 # The flat settings.json of earlier versions: old key -> (section, field).
 FLAT_KEYS: dict[str, tuple[str, str]] = {
@@ -355,6 +367,7 @@ class Settings:
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
     def __post_init__(self) -> None:
         for name, cls in SECTIONS.items():

@@ -122,6 +122,9 @@ class AuditAction(enum.StrEnum):
     PERSON_MERGE = "person_merge"
     MONTH_LOCK = "month_lock"
     MONTH_UNLOCK = "month_unlock"
+    UNKNOWN_ENROLL = "unknown_enroll"  # an unknown visitor's group enrolled as a new person
+    UNKNOWN_ASSIGN = "unknown_assign"  # ... added to a person already enrolled
+    UNKNOWN_DISMISS = "unknown_dismiss"  # ... reviewed, nobody to enroll
 
 
 @dataclass(frozen=True)

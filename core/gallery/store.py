@@ -60,6 +60,7 @@ from core.base.records import (
     SiteSample,
 )
 from core.gallery.timekeeping_store import TimekeepingTables, migrate_group_challenge, migrate_timekeeping
+from core.gallery.unknown_store import UnknownFaceTables, migrate_unknown_faces
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ def _migration_site_mirror(conn: sqlite3.Connection) -> None:
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
                                                           migrate_timekeeping, migrate_group_challenge,
-                                                          _migration_site_ids, _migration_site_mirror]
+                                                          _migration_site_ids, _migration_site_mirror,
+                                                          migrate_unknown_faces]
 
 
 def _now() -> datetime:
@@ -263,9 +265,10 @@ def _locked(method):
     return wrapper
 
 
-class GalleryStore(TimekeepingTables):
+class GalleryStore(TimekeepingTables, UnknownFaceTables):
     """The one owner of the SQLite database. Thread-safe; usable as a context manager.
-    Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables."""
+    Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables.
+    Unknown faces kept for review: UnknownFaceTables."""
 
     def __init__(self, path: Path | str):
         self.path = str(path) if str(path) == ":memory:" else Path(path).expanduser()
@@ -896,10 +899,12 @@ class GalleryStore(TimekeepingTables):
     def purge(self, older_than: datetime, unknown_snapshots_only: bool = False,
               keep_seq_above: int | None = None) -> int:
         """Retention: delete events older than a moment, or only drop unknown faces' snapshots.
+        Either way the unknown faces kept for review (crops, embeddings) older than that go too.
 
         keep_seq_above: events numbered above this (not yet on the site server) are never deleted."""
         cutoff = _aware(older_than).timestamp()
         with self._tx():
+            self._purge_unknown_faces(cutoff)
             if unknown_snapshots_only:
                 sql = ("UPDATE events SET snapshot_jpeg = NULL"
                        " WHERE kind = 'unknown' AND ts < ? AND snapshot_jpeg IS NOT NULL")

@@ -33,9 +33,10 @@ from core.base.cancel import CancelCheck
 from core.attendance.book import AttendanceBook
 from core.gallery.parts import PipelineParts
 from core.base.errors import PersonNotFoundError
-from core.vision.images import encode_jpeg, to_rgb
+from core.vision.images import encode_jpeg, sharpness, to_rgb
 from core.base.records import AttendanceEvent, ChallengeOutcome
-from core.base.settings import LivenessSettings, RecognitionSettings, TrackingSettings
+from core.base.settings import EnrollmentSettings, LivenessSettings, RecognitionSettings, TrackingSettings
+from core.gallery.unknowns import quality_rank
 from core.live.challenge import Admission, ChallengeDesk, ChallengePrompt
 from core.live.sources import Frame, FrameSource, LatestFrameGrabber
 from core.vision.fused import model_input
@@ -67,6 +68,19 @@ class FaceResult:
 
 
 @dataclass
+class UnknownSighting:
+    """The best-quality look at a track not recognised yet: kept with its unknown event, for review."""
+
+    rank: tuple  # core.gallery.unknowns.quality_rank
+    model_id: str
+    vector: np.ndarray
+    crop: np.ndarray  # RGB, the embedder's own (FaceNet's) crop
+    det_prob: float
+    face_px: int
+    sharpness: float
+
+
+@dataclass
 class FrameResult:
     frame: Frame
     faces: list[FaceResult]
@@ -81,7 +95,7 @@ class Recognizer:
     def __init__(self, parts: PipelineParts, options: RecognitionSettings | None = None,
                  book: AttendanceBook | None = None, source_name: str = "",
                  tracking: TrackingSettings | None = None, liveness: LivenessSettings | None = None,
-                 challenge_rng: random.Random | None = None):
+                 challenge_rng: random.Random | None = None, enrollment: EnrollmentSettings | None = None):
         self.parts = parts
         self.options = options or RecognitionSettings()
         self.liveness = liveness or LivenessSettings()
@@ -100,6 +114,9 @@ class Recognizer:
                                         challenge_rng or random.SystemRandom(), self.book.clock,
                                         required_people=parts.store.people_requiring_challenge())
         self._landmarks: dict[int, tuple[np.ndarray, int]] = {}  # track id -> this detection's (landmarks, px)
+        self.gates = enrollment or EnrollmentSettings()  # what makes one sighting better than another
+        self._sightings: dict[int, UnknownSighting] = {}  # unrecognised track id -> its best sighting
+        self._unknown_faces: dict[int, int] = {}  # logged unknown track id -> its kept face's id
 
     def detection_scale(self, shape: tuple[int, ...]) -> float:
         """The scale MTCNN runs at for frames of this shape."""
@@ -230,10 +247,27 @@ class Recognizer:
         results = self.parts.matcher().match(vectors)
         timings["embed"] = t1 - t0
         timings["match"] = time.perf_counter() - t1
-        for (track, _), crop, result in zip(due, crops, results):
+        for (track, face), crop, vector, result in zip(due, crops, vectors, results):
             track.add_vote(result.person_id, result.similarity, at=now)
             track.settle(self.options.votes_to_mark, self.options.min_vote_fraction)
             self._crops[track.id] = crop
+            if track.identity is None and self.options.log_unknown:
+                self._keep_sighting(track.id, embedder.model_id, vector, crop, face)
+
+    def _keep_sighting(self, track_id: int, model_id: str, vector: np.ndarray, crop: np.ndarray, face) -> None:
+        """Remember a track's best look; once its unknown event is logged, a better look replaces the kept face."""
+        sharp = sharpness(crop)
+        rank = quality_rank(face.prob, face.size_px, sharp, self.gates)
+        best = self._sightings.get(track_id)
+        if best is not None and best.rank >= rank:
+            return
+        sighting = UnknownSighting(rank, model_id, np.array(vector, np.float32), crop, float(face.prob),
+                                   int(face.size_px), sharp)
+        self._sightings[track_id] = sighting
+        face_id = self._unknown_faces.get(track_id)
+        if face_id is not None:
+            self.parts.store.update_unknown_face(face_id, model_id, sighting.vector, encode_jpeg(crop),
+                                                 sighting.det_prob, sighting.face_px, sighting.sharpness)
 
     def _interval(self, track: Track, now: float) -> float:
         """How long after its last embedding a track is embedded again."""
@@ -270,19 +304,34 @@ class Recognizer:
                   and self._recent_votes_unknown(track)
                   and self._probs.get(track.id, 0.0) >= self.options.unknown_min_prob):
                 track.unknown_logged = True
-                event = self.book.observe(None, track.identity_similarity, self.source_name, track_id=track.id,
-                                          snapshot_jpeg=encode_jpeg(crop) if crop is not None else None)
+                event = self._log_unknown(track, crop)
                 if event is not None:
                     events.append(event)
         live = {t.id for t in self.tracker.active_tracks()}
         for stale in [k for k in self._crops if k not in live]:
             self._crops.pop(stale, None)
             self._probs.pop(stale, None)
+        for stale in [k for k in self._sightings if k not in live]:
+            self._sightings.pop(stale, None)
+            self._unknown_faces.pop(stale, None)
         for stale in [k for k in self._liveness if k not in live]:
             self._liveness.pop(stale, None)
         self.challenges.forget(live)
         self._landmarks.clear()
         return events
+
+    def _log_unknown(self, track: Track, crop: np.ndarray | None) -> AttendanceEvent | None:
+        """The unknown event, and with it (one transaction) the track's best face and embedding for review."""
+        store = self.parts.store
+        sighting = self._sightings.get(track.id)
+        with store.transaction():
+            event = self.book.observe(None, track.identity_similarity, self.source_name, track_id=track.id,
+                                      snapshot_jpeg=encode_jpeg(crop) if crop is not None else None)
+            if event is not None and sighting is not None:
+                kept = store.add_unknown_face(event.id, sighting.model_id, sighting.vector, encode_jpeg(sighting.crop),
+                                              sighting.det_prob, sighting.face_px, sighting.sharpness)
+                self._unknown_faces[track.id] = kept.id
+        return event
 
     def _recent_votes_unknown(self, track: Track) -> bool:
         recent = list(track.votes)[-self.options.votes_to_mark:]

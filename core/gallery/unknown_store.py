@@ -1,0 +1,149 @@
+"""The store's table of unknown faces: the best crop and embedding of each unknown track, kept for
+review (grouped by core.gallery.unknowns, enrolled or dismissed through the engine). GalleryStore
+inherits these methods.
+
+A row belongs to its unknown event (deleted with it) and, once enrolled or assigned, to that
+person (erased with them). Retention drops the rows with the events' snapshots (GalleryStore.purge).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+import numpy as np
+
+from core.base.errors import InvalidInputError
+from core.base.records import ReviewState, UnknownFace
+
+_VECTOR_DTYPE = np.dtype("<f4")
+_COLUMNS = ("id, event_id, time, source, model_id, det_prob, face_px, sharpness, state, person_id, review_group,"
+            " vector")
+
+
+def migrate_unknown_faces(conn: sqlite3.Connection) -> None:
+    """Schema migration: unknown faces keep their best crop and embedding for review."""
+    conn.execute("""CREATE TABLE unknown_faces (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id INTEGER UNIQUE REFERENCES events(id) ON DELETE CASCADE,
+        time TEXT NOT NULL, ts REAL NOT NULL, source TEXT NOT NULL,
+        model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        vector BLOB NOT NULL, crop_jpeg BLOB NOT NULL,
+        det_prob REAL NOT NULL, face_px INTEGER NOT NULL, sharpness REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'enrolled', 'assigned', 'dismissed')),
+        person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+        review_group INTEGER, reviewed_at TEXT)""")
+    conn.execute("CREATE INDEX unknown_faces_state_ts ON unknown_faces(state, ts)")
+
+
+def _guarded(method):
+    """Under the store's lock; sqlite errors become StoreError (as GalleryStore's own methods)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    return wrapper
+
+
+def _face(row: tuple) -> UnknownFace:
+    fid, event_id, moment, source, model_id, prob, px, sharp, state, person_id, group, blob = row
+    vector = np.frombuffer(bytes(blob), dtype=_VECTOR_DTYPE).astype(np.float32) if blob is not None else None
+    return UnknownFace(fid, event_id, datetime.fromisoformat(moment), source, model_id, float(prob), int(px),
+                       float(sharp), ReviewState(state), person_id, group, vector)
+
+
+class UnknownFaceTables:
+    """Methods GalleryStore gains for unknown faces (uses its _lock, _tx, _conn, _error, get_model, _vector_blob)."""
+
+    @_guarded
+    def add_unknown_face(self, event_id: int, model_id: str, vector: np.ndarray, crop_jpeg: bytes, det_prob: float,
+                         face_px: int, sharpness: float) -> UnknownFace:
+        """Keep an unknown event's face: its crop (JPEG), its embedding by `model_id` and its quality."""
+        if not crop_jpeg:
+            raise InvalidInputError("An unknown face needs the crop's JPEG bytes.")
+        with self._tx():
+            event = self._conn.execute("SELECT time, source, kind FROM events WHERE id = ?", [int(event_id)]).fetchone()
+            if event is None or event[2] != "unknown":
+                raise InvalidInputError(f"No unknown-face event with id {event_id}.")
+            blob = self._vector_blob(vector, self.get_model(model_id))
+            moment = datetime.fromisoformat(event[0])
+            face_id = self._conn.execute(
+                "INSERT INTO unknown_faces (event_id, time, ts, source, model_id, vector, crop_jpeg, det_prob, face_px,"
+                " sharpness) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [int(event_id), event[0], moment.timestamp(), event[1], model_id, blob, bytes(crop_jpeg),
+                 float(det_prob), int(face_px), float(sharpness)]).lastrowid
+            return self.unknown_faces_by_id([face_id])[0]
+
+    @_guarded
+    def update_unknown_face(self, face_id: int, model_id: str, vector: np.ndarray, crop_jpeg: bytes, det_prob: float,
+                            face_px: int, sharpness: float) -> bool:
+        """A better face of the same track replaces the kept one (only while it is open)."""
+        with self._tx():
+            blob = self._vector_blob(vector, self.get_model(model_id))
+            return self._conn.execute(
+                "UPDATE unknown_faces SET model_id = ?, vector = ?, crop_jpeg = ?, det_prob = ?, face_px = ?,"
+                " sharpness = ? WHERE id = ? AND state = 'open'",
+                [model_id, blob, bytes(crop_jpeg), float(det_prob), int(face_px), float(sharpness),
+                 int(face_id)]).rowcount > 0
+
+    @_guarded
+    def unknown_faces(self, start: datetime | None = None, end: datetime | None = None,
+                      states: Iterable[ReviewState] = (ReviewState.OPEN,)) -> list[UnknownFace]:
+        """Unknown faces seen from `start` (inclusive) to `end` (exclusive), oldest first, with their vectors."""
+        clauses, params = [], []
+        if start is not None:
+            clauses.append("ts >= ?")
+            params.append(_ts(start))
+        if end is not None:
+            clauses.append("ts < ?")
+            params.append(_ts(end))
+        wanted = [ReviewState(s).value for s in states]
+        clauses.append(f"state IN ({', '.join('?' * len(wanted)) or 'NULL'})")
+        params += wanted
+        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM unknown_faces WHERE {' AND '.join(clauses)}"
+                                  " ORDER BY ts, id", params).fetchall()
+        return [_face(r) for r in rows]
+
+    @_guarded
+    def unknown_faces_by_id(self, face_ids: Iterable[int]) -> list[UnknownFace]:
+        ids = [int(i) for i in face_ids]
+        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM unknown_faces WHERE id IN ({', '.join('?' * len(ids))})"
+                                  " ORDER BY ts, id", ids).fetchall() if ids else []
+        return [_face(r) for r in rows]
+
+    @_guarded
+    def unknown_face_crop(self, face_id: int) -> bytes:
+        crop = self._conn.execute("SELECT crop_jpeg FROM unknown_faces WHERE id = ?", [int(face_id)]).fetchone()
+        if crop is None:
+            raise InvalidInputError(f"No unknown face with id {face_id}.")
+        return bytes(crop[0])
+
+    @_guarded
+    def set_unknown_review(self, face_ids: Iterable[int], state: ReviewState, person_id: int | None = None,
+                           review_group: int | None = None) -> int:
+        """Mark open faces as reviewed; returns how many changed (faces reviewed meanwhile are left as they are)."""
+        ids = [int(i) for i in face_ids]
+        if not ids:
+            return 0
+        with self._tx():
+            return self._conn.execute(
+                f"UPDATE unknown_faces SET state = ?, person_id = ?, review_group = ?, reviewed_at = ?"
+                f" WHERE state = 'open' AND id IN ({', '.join('?' * len(ids))})",
+                [ReviewState(state).value, person_id, review_group, datetime.now(timezone.utc).isoformat(), *ids]
+            ).rowcount
+
+    def _purge_unknown_faces(self, cutoff_ts: float) -> int:
+        """Retention (inside GalleryStore.purge's transaction): crops and embeddings of strangers seen before the
+        cutoff go, whether or not their event is still waiting for the site server (they never go there)."""
+        return self._conn.execute("DELETE FROM unknown_faces WHERE ts < ?", [cutoff_ts]).rowcount
+
+
+def _ts(moment: datetime) -> float:
+    return (moment if moment.tzinfo is not None else moment.astimezone()).timestamp()

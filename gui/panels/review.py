@@ -1,0 +1,294 @@
+"""Review: unknown visitors grouped by face, with their best snapshot, how often and when they were seen;
+enroll a group as a new person, add it to someone enrolled, or dismiss it (all through the engine)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import QDate, QSize, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFormLayout, QInputDialog, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from core.app.changes import ChangeKind, Changes, Outcome
+from core.app.engine import Engine
+from core.base.errors import RollcallError
+from core.gallery.enroll import EnrollReport
+from core.gallery.unknowns import UnknownGroup
+
+from ..dialogs import confirm, show_error
+from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
+from ..workers import Job
+
+GROUP_THUMB = 72
+FACE_THUMB = 96
+GROUP_ROLE = Qt.ItemDataRole.UserRole
+REFRESH_ON = (ChangeKind.UNKNOWNS, ChangeKind.EVENTS, ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.MODELS,
+              ChangeKind.SETTINGS)
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def _pydate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+def describe(group: UnknownGroup) -> str:
+    seen = f"{group.count} sighting{'s' if group.count != 1 else ''}"
+    same_day = group.first_seen.date() == group.last_seen.date()
+    span = (f"{group.first_seen:%a %d %b %H:%M}" + (f"–{group.last_seen:%H:%M}" if same_day
+                                                    else f" – {group.last_seen:%a %d %b %H:%M}"))
+    return f"{seen}\n{span}\n{', '.join(group.sources)}"
+
+
+class EnrollGroupDialog(QDialog):
+    """The new person's name and, optionally, their schedule group."""
+
+    def __init__(self, groups: list[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Enroll as new person")
+        self.name_edit = QLineEdit()
+        self.group_box = QComboBox()
+        self.group_box.addItem("No group", None)
+        for name in groups:
+            self.group_box.addItem(name, name)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Group", self.group_box)
+        form.addRow(buttons)
+
+
+class ReviewPanel(QWidget):
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.groups: list[UnknownGroup] = []
+        self.job: Job | None = None  # enrolling, adding or dismissing
+        self.listing_job: Job | None = None
+        self._listing_stale = False
+
+        first, last = engine.unknown_range()
+        self.start_edit = QDateEdit(_qdate(first))
+        self.end_edit = QDateEdit(_qdate(last))
+        for edit in (self.start_edit, self.end_edit):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("d MMM yyyy")
+        self.refresh_button = QPushButton(icon("refresh"), "Refresh")
+        self.count_label = QLabel("")
+        self.count_label.setObjectName("muted")
+        self.group_list = QListWidget()
+        self.group_list.setIconSize(QSize(GROUP_THUMB, GROUP_THUMB))
+        self.group_list.setMinimumWidth(340)
+
+        self.title_label = QLabel("")
+        self.title_label.setObjectName("personName")
+        self.info_label = QLabel("")
+        self.info_label.setObjectName("muted")
+        self.info_label.setWordWrap(True)
+        self.faces_view = ThumbnailStrip(size=FACE_THUMB, wrap=True)
+        self.enroll_button = QPushButton(icon("enroll", light=True), "Enroll as new person…")
+        self.enroll_button.setProperty("primary", True)
+        self.assign_button = QPushButton(icon("people"), "Add to person…")
+        self.dismiss_button = QPushButton(icon("trash"), "Dismiss")
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("muted")
+        self.status_label.setWordWrap(True)
+
+        details = Card()
+        details.body.addWidget(self.title_label)
+        details.body.addWidget(self.info_label)
+        faces_title = QLabel("Faces, best first")
+        faces_title.setObjectName("cardTitle")
+        details.body.addWidget(faces_title)
+        details.body.addWidget(self.faces_view, 1)
+        details.body.addLayout(hbox(self.enroll_button, self.assign_button, self.dismiss_button, None))
+        details.body.addWidget(self.status_label)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.group_list)
+        splitter.addWidget(details)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.setSpacing(12)
+        layout.addWidget(panel_header("Review", "Unknown visitors, grouped by face: one stranger seen at several "
+                                                "times or doors is one group. Enroll them, add them to someone "
+                                                "enrolled, or dismiss them."))
+        layout.addLayout(hbox(QLabel("From"), self.start_edit, QLabel("to"), self.end_edit, self.refresh_button,
+                              None, self.count_label))
+        layout.addWidget(splitter, 1)
+
+        self.refresh_button.clicked.connect(lambda: self.refresh())
+        self.start_edit.dateChanged.connect(lambda _: self.refresh())
+        self.end_edit.dateChanged.connect(lambda _: self.refresh())
+        self.group_list.currentItemChanged.connect(lambda *_: self._show_current())
+        self.enroll_button.clicked.connect(lambda: self.enroll_current())
+        self.assign_button.clicked.connect(lambda: self.assign_current())
+        self.dismiss_button.clicked.connect(lambda: self.dismiss_current())
+        self._update_buttons()
+        self.refresh()
+
+    # ---- the list ----
+
+    def span(self) -> tuple[date, date]:
+        return _pydate(self.start_edit.date()), _pydate(self.end_edit.date())
+
+    def refresh(self) -> None:
+        """Group the span's unknown faces again in a worker; shown when ready."""
+        if self.listing_job is not None:
+            self._listing_stale = True
+            return
+        self._listing_stale = False
+        first, last = self.span()
+        self.listing_job = Job(self.engine.unknown_groups, first, last, name="unknown groups")
+        self.listing_job.returned.connect(self._show_groups)
+        self.listing_job.failed.connect(self.count_label.setText)
+        self.listing_job.finished.connect(self._on_listing_finished)
+        self.listing_job.start()
+
+    def is_refreshing(self) -> bool:
+        return self.listing_job is not None
+
+    def _on_listing_finished(self) -> None:
+        self.listing_job = None
+        if self._listing_stale:
+            self.refresh()
+
+    def _show_groups(self, groups: list[UnknownGroup]) -> None:
+        selected = self.current_group()
+        self.groups = groups
+        self.group_list.blockSignals(True)
+        self.group_list.clear()
+        for group in groups:
+            thumb = rounded_pixmap(pixmap_from_jpeg(group.snapshot_jpeg), GROUP_THUMB, 10)
+            item = QListWidgetItem(QIcon(thumb), describe(group))
+            item.setData(GROUP_ROLE, group)
+            item.setSizeHint(QSize(0, GROUP_THUMB + 12))
+            self.group_list.addItem(item)
+            if selected is not None and group.id == selected.id:
+                self.group_list.setCurrentItem(item)
+        if self.group_list.currentItem() is None and groups:
+            self.group_list.setCurrentRow(0)
+        self.group_list.blockSignals(False)
+        faces = sum(g.count for g in groups)
+        self.count_label.setText(f"{len(groups)} group{'s' if len(groups) != 1 else ''}, {faces} unknown faces"
+                                 if groups else "No unknown visitors to review")
+        self._show_current()
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(*REFRESH_ON):
+            self.refresh()
+
+    def current_group(self) -> UnknownGroup | None:
+        item = self.group_list.currentItem()
+        return item.data(GROUP_ROLE) if item is not None else None
+
+    def select_group(self, group_id: int) -> None:
+        for row, group in enumerate(self.groups):
+            if group.id == group_id:
+                self.group_list.setCurrentRow(row)
+                return
+
+    def _show_current(self) -> None:
+        group = self.current_group()
+        self.faces_view.clear()
+        if group is None:
+            self.title_label.setText("Nothing to review")
+            self.info_label.setText("Unknown faces seen by Recognize appear here, grouped by person.")
+        else:
+            self.title_label.setText(f"Unknown visitor {group.id}")
+            self.info_label.setText(f"Seen {group.count} times, first {group.first_seen:%a %d %b %Y %H:%M}, "
+                                    f"last {group.last_seen:%a %d %b %Y %H:%M}, at {', '.join(group.sources)}.")
+            for face_id in group.best_face_ids:
+                try:
+                    self.faces_view.add_jpeg(self.engine.unknown_face_crop(face_id), face_id, f"face {face_id}")
+                except RollcallError:  # purged meanwhile; the next refresh shows it right
+                    continue
+            self.faces_view.scrollToTop()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        ready = self.current_group() is not None and self.job is None
+        for button in (self.enroll_button, self.assign_button, self.dismiss_button):
+            button.setEnabled(ready)
+
+    # ---- actions (in a worker: enrolling detects and embeds the faces) ----
+
+    def enroll_current(self, name: str | None = None, group: str | None = None) -> None:
+        unknowns = self.current_group()
+        if unknowns is None or self.job is not None:
+            return
+        if name is None:
+            dialog = EnrollGroupDialog([g.name for g in self.engine.groups()], self)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+            name, group = dialog.name_edit.text(), dialog.group_box.currentData()
+        self._run(f"Enrolling {name.strip()}…", self.engine.enroll_unknown_group, unknowns.id, name, group)
+
+    def assign_current(self, person_id: int | None = None) -> None:
+        unknowns = self.current_group()
+        if unknowns is None or self.job is not None:
+            return
+        if person_id is None:
+            people = [o.person for o in self.engine.people()]
+            if not people:
+                show_error(self, "Nobody is enrolled yet. Use Enroll as new person instead.")
+                return
+            labels = [f"{p.name} (id {p.id})" for p in people]
+            label, ok = QInputDialog.getItem(self, "Add to person", "Add these faces to:", labels, 0, False)
+            if not ok:
+                return
+            person_id = people[labels.index(label)].id
+        self._run("Adding the faces…", self.engine.assign_unknown_group, unknowns.id, person_id)
+
+    def dismiss_current(self, ask: bool = True) -> None:
+        unknowns = self.current_group()
+        if unknowns is None or self.job is not None:
+            return
+        if ask and not confirm(self, "Dismiss", f"Dismiss unknown visitor {unknowns.id} ({unknowns.count} "
+                                                "sightings)? They leave this list; nobody is enrolled."):
+            return
+        self._run("Dismissing…", self.engine.dismiss_unknown_group, unknowns.id)
+
+    def _run(self, message: str, operation, *args) -> None:
+        first, last = self.span()
+        self.job = Job(operation, *args, first=first, last=last, name="review")
+        self.job.returned.connect(self._on_done)
+        self.job.failed.connect(self._on_failed)
+        self.job.finished.connect(self._on_job_finished)
+        self.status_label.setText(message)
+        self.job.start()
+        self._update_buttons()
+
+    def _on_done(self, outcome: Outcome) -> None:
+        value = outcome.value
+        if isinstance(value, EnrollReport):
+            who = ", ".join(value.people_added) or "the person"
+            text = f"Saved {value.samples_added} face samples for {who}."
+            if value.refused:
+                text += f" {len(value.refused)} faces did not pass the checks."
+            self.status_label.setText(" ".join([text, *value.warnings]))
+        else:
+            self.status_label.setText(f"Dismissed {value} faces.")
+
+    def _on_failed(self, message: str) -> None:
+        self.status_label.setText("")
+        show_error(self, message)
+
+    def _on_job_finished(self) -> None:
+        self.job = None
+        self._update_buttons()
+
+    def stop(self) -> None:
+        for job in (self.job, self.listing_job):
+            if job is not None:
+                job.stop()
+
