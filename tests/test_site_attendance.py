@@ -126,3 +126,39 @@ def test_other_stations_events_are_never_uploaded_again_and_retention_drops_them
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
     assert admin.store.purge(moment + timedelta(days=1), keep_seq_above=0) == 1
+
+
+def test_a_stranger_seen_at_two_doors_is_one_group_on_the_admin_station(site):
+    import numpy as np
+
+    url, admin, kiosk = site
+    rng = np.random.default_rng(7)
+    stranger, other = rng.normal(size=128), rng.normal(size=128)
+    now = datetime.now(ZoneInfo(ZONE))
+
+    def seen(engine: Engine, face: np.ndarray, moment: datetime, jpeg: bytes) -> None:
+        event = engine.store.record_event(AttendanceEvent(None, None, None, EventKind.UNKNOWN, moment, "cam", 0.1))
+        vector = face + rng.normal(scale=0.05, size=128)
+        engine.store.add_unknown_face(event.id, MODEL.id, vector / np.linalg.norm(vector), jpeg, 0.99, 120, 40.0)
+
+    seen(kiosk, stranger, now - timedelta(hours=9), b"morning at the door")
+    seen(admin, stranger, now - timedelta(hours=1), b"evening at reception")
+    seen(kiosk, other, now - timedelta(hours=2), b"someone else")
+    kiosk.sync_site_now()
+    admin.sync_site_now()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM unknown_faces").fetchone()[0] == 3
+    groups = admin.unknown_groups((now - timedelta(days=1)).date(), now.date())
+    assert sorted(g.count for g in groups) == [1, 2]
+    pair = next(g for g in groups if g.count == 2)
+    assert {admin.unknown_face_crop(i) for i in pair.face_ids} == {b"morning at the door", b"evening at reception"}
+    assert kiosk.unknown_groups((now - timedelta(days=1)).date(), now.date())[0].count == 1  # a kiosk: its own door
+
+    kiosk.settings.storage.retention_days = 1  # the server keeps strangers' faces no longer than retention
+    admin.settings.storage.retention_days = 1
+    admin.apply_settings(admin.settings)
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE unknown_faces SET received_at = now() - interval '2 days'")
+    admin.sync_site_now()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM unknown_faces").fetchone()[0] == 0

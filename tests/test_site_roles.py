@@ -62,8 +62,24 @@ def test_kiosk_role_can_add_events_and_read_the_gallery_but_not_edit_people(site
             conn.execute("INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day,"
                          " kiosk_utc_offset_min, source, similarity) VALUES (gen_random_uuid(), %s, 1, 'unknown',"
                          " now(), current_date, 0, 'x', 0)", [admin_id])
+    # nor are other stations' events and strangers' faces: a face only for its own event, the HR book read-only
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day,"
+                     " kiosk_utc_offset_min, source, similarity) VALUES ('00000000-0000-0000-0000-00000000000a', %s,"
+                     " 1, 'unknown', now(), current_date, 0, 'x', 0)", [admin_id])
+        conn.execute("INSERT INTO unknown_faces (event_uuid, model_id, vector, crop_jpeg, det_prob, face_px,"
+                     " sharpness) VALUES ('00000000-0000-0000-0000-00000000000a', 'm', '', 'admin face', 1, 1, 1)")
+    with psycopg.connect(kiosk_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM unknown_faces").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM rollcall_site_events('-infinity', 0, 0, 10)").fetchone()[0] == 1
+        for statement in ("INSERT INTO unknown_faces (event_uuid, model_id, vector, crop_jpeg, det_prob, face_px,"
+                          " sharpness) VALUES ('00000000-0000-0000-0000-00000000000a', 'm', '', 'x', 1, 1, 1)",
+                          "UPDATE hr_book SET body = '{}'", "DELETE FROM unknown_faces"):
+            with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.UniqueViolation)):
+                conn.execute(statement)
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT name FROM people").fetchone()[0] == "Ada Lovelace"
+        assert conn.execute("SELECT crop_jpeg FROM unknown_faces").fetchone()[0] == b"admin face"
 
 
 def test_events_upload_once_and_erasure_reaches_the_kiosk(site):

@@ -88,6 +88,7 @@ class Engine(AttendanceOperations, ReviewOperations):
         self.fusion = fusion_setup.FusionState()
         data_dir = Path(self.store.path).parent if self.store.path != ":memory:" else self.settings.data_path
         self.site = Site(self.store, data_dir, self.settings.site)
+        self.site.retention = self._retention()
         self._background_sync: BackgroundSync | None = None
         self.housekeeping()
 
@@ -122,6 +123,12 @@ class Engine(AttendanceOperations, ReviewOperations):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _retention(self):
+        from datetime import timedelta
+
+        days = self.settings.storage.retention_days
+        return timedelta(days=days) if days > 0 else None
 
     def housekeeping(self) -> HousekeepingStatus:
         """Once a day: a backup of the database, the retention purge and the owner-only check. Never blocks
@@ -637,6 +644,7 @@ class Engine(AttendanceOperations, ReviewOperations):
         with self._lock:
             self.settings = settings
             self.site.settings = settings.site
+            self.site.retention = self._retention()
             self._matcher = None
         self._publish(Changes.of(SETTINGS))
 

@@ -268,6 +268,20 @@ class MirroredEvent:
 
 
 @dataclass(frozen=True)
+class SiteUnknownFace:
+    """An unknown visitor's kept face as it travels through the site server (vector: float32 bytes)."""
+
+    face_id: int  # the sending station's row (0 when read from the server)
+    event_uuid: str
+    model_id: str
+    vector: bytes
+    crop_jpeg: bytes
+    det_prob: float
+    face_px: int
+    sharpness: float
+
+
+@dataclass(frozen=True)
 class SitePerson:
     uuid: str
     name: str

@@ -60,7 +60,7 @@ from core.base.records import (
     SiteSample,
 )
 from core.gallery.timekeeping_store import TimekeepingTables, migrate_group_challenge, migrate_timekeeping
-from core.gallery.unknown_store import UnknownFaceTables, migrate_unknown_faces
+from core.gallery.unknown_store import UnknownFaceTables, migrate_unknown_faces, migrate_unknown_faces_site
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def _migration_site_mirror(conn: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
                                                           migrate_timekeeping, migrate_group_challenge,
                                                           _migration_site_ids, _migration_site_mirror,
-                                                          migrate_unknown_faces]
+                                                          migrate_unknown_faces, migrate_unknown_faces_site]
 
 
 def _now() -> datetime:

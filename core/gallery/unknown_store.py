@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from core.base.errors import InvalidInputError
-from core.base.records import ReviewState, UnknownFace
+from core.base.records import ReviewState, SiteUnknownFace, UnknownFace
 
 _VECTOR_DTYPE = np.dtype("<f4")
 _COLUMNS = ("id, event_id, time, source, model_id, det_prob, face_px, sharpness, state, person_id, review_group,"
@@ -36,6 +36,11 @@ def migrate_unknown_faces(conn: sqlite3.Connection) -> None:
         person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
         review_group INTEGER, reviewed_at TEXT)""")
     conn.execute("CREATE INDEX unknown_faces_state_ts ON unknown_faces(state, ts)")
+
+
+def migrate_unknown_faces_site(conn: sqlite3.Connection) -> None:
+    """Schema migration: site mode sends each kept face to the server (again after a better look)."""
+    conn.execute("ALTER TABLE unknown_faces ADD COLUMN site_sent INTEGER NOT NULL DEFAULT 0")
 
 
 def _guarded(method):
@@ -89,7 +94,7 @@ class UnknownFaceTables:
             blob = self._vector_blob(vector, self.get_model(model_id))
             return self._conn.execute(
                 "UPDATE unknown_faces SET model_id = ?, vector = ?, crop_jpeg = ?, det_prob = ?, face_px = ?,"
-                " sharpness = ? WHERE id = ? AND state = 'open'",
+                " sharpness = ?, site_sent = 0 WHERE id = ? AND state = 'open'",
                 [model_id, blob, bytes(crop_jpeg), float(det_prob), int(face_px), float(sharpness),
                  int(face_id)]).rowcount > 0
 
@@ -138,6 +143,49 @@ class UnknownFaceTables:
                 f" WHERE state = 'open' AND id IN ({', '.join('?' * len(ids))})",
                 [ReviewState(state).value, person_id, review_group, datetime.now(timezone.utc).isoformat(), *ids]
             ).rowcount
+
+    # ---- site mode: faces travel with their events, so a stranger seen at two doors is one group ----
+
+    @_guarded
+    def unsent_unknown_faces(self, up_to_seq: int, limit: int) -> list[SiteUnknownFace]:
+        """This station's kept faces whose event is on the server (seq <= up_to_seq) and not yet sent."""
+        rows = self._conn.execute(
+            "SELECT f.id, e.uuid, f.model_id, f.vector, f.crop_jpeg, f.det_prob, f.face_px, f.sharpness"
+            " FROM unknown_faces f JOIN events e ON e.id = f.event_id"
+            " WHERE f.site_sent = 0 AND e.station IS NULL AND e.seq <= ? ORDER BY f.id LIMIT ?",
+            [int(up_to_seq), int(limit)]).fetchall()
+        return [SiteUnknownFace(r[0], r[1], r[2], bytes(r[3]), bytes(r[4]), float(r[5]), int(r[6]), float(r[7]))
+                for r in rows]
+
+    @_guarded
+    def mark_unknown_faces_sent(self, face_ids: Iterable[int]) -> None:
+        ids = [int(i) for i in face_ids]
+        if ids:
+            with self._tx():
+                self._conn.execute(f"UPDATE unknown_faces SET site_sent = 1 WHERE id IN ({', '.join('?' * len(ids))})",
+                                   ids)
+
+    @_guarded
+    def mirror_unknown_faces(self, faces: Iterable[SiteUnknownFace]) -> int:
+        """Other stations' kept faces, attached to their copied events; a reviewed face is left as it is.
+        Faces of events or models this station does not have are skipped. Returns how many were written."""
+        written = 0
+        with self._tx():
+            for face in faces:
+                event = self._conn.execute("SELECT id, time, ts, source FROM events WHERE uuid = ? AND kind = 'unknown'"
+                                           " AND station IS NOT NULL", [face.event_uuid]).fetchone()
+                if event is None or self._conn.execute("SELECT 1 FROM models WHERE id = ?",
+                                                       [face.model_id]).fetchone() is None:
+                    continue
+                written += self._conn.execute(
+                    "INSERT INTO unknown_faces (event_id, time, ts, source, model_id, vector, crop_jpeg, det_prob,"
+                    " face_px, sharpness, site_sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+                    " ON CONFLICT (event_id) DO UPDATE SET model_id = excluded.model_id, vector = excluded.vector,"
+                    " crop_jpeg = excluded.crop_jpeg, det_prob = excluded.det_prob, face_px = excluded.face_px,"
+                    " sharpness = excluded.sharpness WHERE unknown_faces.state = 'open'",
+                    [event[0], event[1], event[2], event[3], face.model_id, face.vector, face.crop_jpeg,
+                     face.det_prob, face.face_px, face.sharpness]).rowcount
+        return written
 
     def _purge_unknown_faces(self, cutoff_ts: float) -> int:
         """Retention (inside GalleryStore.purge's transaction): crops and embeddings of strangers seen before the

@@ -5,6 +5,8 @@
   timesheet read the same events.
 - The HR book: groups, memberships, holidays, leave, corrections and month locks are edited on the
   admin station only; it publishes them as one versioned row, and every kiosk replaces its copy.
+- Unknown visitors: each station sends the face it kept for each unknown event; the admin station
+  copies them all, so a stranger seen at two doors is one group in its Review panel.
 - Pending: the oldest moment up to which every station has reported (rollcall_reported_up_to), so
   nobody is marked absent while a kiosk still holds events.
 """
@@ -18,11 +20,12 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from core.base.records import EventKind, MirroredEvent
+from core.base.records import EventKind, MirroredEvent, SiteUnknownFace
 from core.gallery.store import GalleryStore
 from core.site.schema import GALLERY_CHANNEL
 
 MIRROR_CURSOR_KEY = "site_events_received_up_to"
+FACES_CURSOR_KEY = "site_unknown_faces_received_up_to"
 REPORTED_KEY = "site_reported_up_to"
 BOOK_VERSION_KEY = "site_hr_book_version"
 BOOK_INCOMPLETE_KEY = "site_hr_book_incomplete"
@@ -98,3 +101,56 @@ def pull_book(conn: psycopg.Connection, store: GalleryStore) -> bool:
     missing = store.apply_hr_book(body)
     store.set_meta_values({BOOK_VERSION_KEY: str(version), BOOK_INCOMPLETE_KEY: "1" if missing else None})
     return True
+
+
+_UPSERT_FACES = """
+INSERT INTO unknown_faces (event_uuid, model_id, vector, crop_jpeg, det_prob, face_px, sharpness)
+SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[], %s::bytea[], %s::real[], %s::integer[], %s::real[])
+ON CONFLICT (event_uuid) DO UPDATE SET model_id = excluded.model_id, vector = excluded.vector,
+    crop_jpeg = excluded.crop_jpeg, det_prob = excluded.det_prob, face_px = excluded.face_px,
+    sharpness = excluded.sharpness, received_at = now()
+"""
+
+
+def upload_unknown_faces(conn: psycopg.Connection, store: GalleryStore, acked_seq: int, batch: int) -> int:
+    """Send the faces kept for this station's unknown events that are already on the server."""
+    sent = 0
+    while True:
+        faces = store.unsent_unknown_faces(acked_seq, batch)
+        if not faces:
+            return sent
+        with conn.transaction():
+            conn.execute(_UPSERT_FACES, [[f.event_uuid for f in faces], [f.model_id for f in faces],
+                                         [f.vector for f in faces], [f.crop_jpeg for f in faces],
+                                         [f.det_prob for f in faces], [f.face_px for f in faces],
+                                         [f.sharpness for f in faces]])
+        store.mark_unknown_faces_sent(f.face_id for f in faces)
+        sent += len(faces)
+
+
+def mirror_unknown_faces(conn: psycopg.Connection, store: GalleryStore, batch: int) -> int:
+    """The admin station copies every station's kept faces (after their events were copied)."""
+    stored = store.meta_value(FACES_CURSOR_KEY)
+    after = datetime.fromisoformat(stored) - MIRROR_LOOK_BACK if stored else _EPOCH
+    after_uuid, written, newest = "00000000-0000-0000-0000-000000000000", 0, None
+    while True:
+        with conn.transaction():
+            rows = conn.execute(
+                "SELECT event_uuid::text, model_id, vector, crop_jpeg, det_prob, face_px, sharpness, received_at"
+                " FROM unknown_faces WHERE (received_at, event_uuid) > (%s, %s::uuid)"
+                " ORDER BY received_at, event_uuid LIMIT %s", [after, after_uuid, batch]).fetchall()
+        if not rows:
+            break
+        written += store.mirror_unknown_faces(
+            SiteUnknownFace(0, r[0], r[1], bytes(r[2]), bytes(r[3]), float(r[4]), int(r[5]), float(r[6])) for r in rows)
+        after, after_uuid = rows[-1][7], rows[-1][0]
+        newest = after
+    if newest is not None:
+        store.set_meta_values({FACES_CURSOR_KEY: newest.isoformat()})
+    return written
+
+
+def purge_unknown_faces(conn: psycopg.Connection, older_than: timedelta) -> int:
+    """Retention on the server: strangers' faces received longer ago than `older_than` are deleted."""
+    with conn.transaction():
+        return conn.execute("DELETE FROM unknown_faces WHERE received_at < now() - %s", [older_than]).rowcount

@@ -116,8 +116,19 @@ REVOKE ALL ON FUNCTION rollcall_site_events(timestamptz, bigint, integer, intege
     FROM PUBLIC;
 """
 
+# Unknown visitors' kept faces (crop and embedding), sent by the station that saw them, so the admin
+# station groups a stranger seen at two doors as one. A kiosk may add faces to its own events only.
+_MIGRATION_3 = """
+CREATE TABLE unknown_faces (
+    event_uuid uuid PRIMARY KEY REFERENCES events (event_uuid) ON DELETE CASCADE,
+    model_id text NOT NULL, vector bytea NOT NULL, crop_jpeg bytea NOT NULL, det_prob real NOT NULL,
+    face_px integer NOT NULL, sharpness real NOT NULL, received_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX unknown_faces_received ON unknown_faces (received_at, event_uuid);
+ALTER TABLE unknown_faces ENABLE ROW LEVEL SECURITY;
+"""
+
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
-SERVER_MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2]
+SERVER_MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3]
 GALLERY_TABLES = ("site_meta", "models", "people", "samples", "embeddings", "erasures", "kiosks", "hr_book")
 KIOSK_EVENT_COLUMNS = ("kind", "kiosk_time", "kiosk_day", "kiosk_utc_offset_min", "source", "similarity",
                        "track_id", "revision", "kiosk_seq", "received_at")
@@ -182,6 +193,13 @@ def _grant_kiosk_rights(conn: psycopg.Connection, group: str) -> None:
     conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, bigint),"
                          " rollcall_leave(), rollcall_site_events(timestamptz, bigint, integer, integer),"
                          " rollcall_reported_up_to() TO {}").format(role))
+    conn.execute(sql.SQL("GRANT INSERT, UPDATE ON unknown_faces TO {}").format(role))
+    conn.execute(sql.SQL("GRANT SELECT ON unknown_faces TO {}").format(role))  # RLS: its own events' faces only
+    conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_faces ON unknown_faces"))
+    conn.execute(sql.SQL("CREATE POLICY kiosk_own_faces ON unknown_faces TO {} USING (EXISTS (SELECT 1 FROM events e"
+                         " WHERE e.event_uuid = unknown_faces.event_uuid AND e.kiosk_id = rollcall_kiosk_id()))"
+                         " WITH CHECK (EXISTS (SELECT 1 FROM events e WHERE e.event_uuid = unknown_faces.event_uuid"
+                         " AND e.kiosk_id = rollcall_kiosk_id()))").format(role))
     conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_events ON events"))
     conn.execute(sql.SQL("CREATE POLICY kiosk_own_events ON events TO {} USING (kiosk_id = rollcall_kiosk_id())"
                          " WITH CHECK (kiosk_id = rollcall_kiosk_id())").format(role))

@@ -135,6 +135,7 @@ class Site:
         self.store, self.data_dir, self.settings = store, Path(data_dir), settings
         self._lock = threading.RLock()
         self._conn: psycopg.Connection | None = None
+        self.retention: timedelta | None = None  # the admin station drops strangers' faces on the server after it
 
     # ---- role ----
 
@@ -286,7 +287,8 @@ class Site:
         self.store.set_meta_values({key: None for key in (
             ROLE_KEY, STATION_KEY, KIOSK_ID_KEY, LAST_SYNC_KEY, LAST_ERROR_KEY, DIRTY_KEY, outbox.ACKED_KEY,
             site_gallery.GALLERY_VERSION_KEY, site_gallery.ACTIVE_MODEL_KEY, BOOK_DIRTY_KEY,
-            site_attendance.MIRROR_CURSOR_KEY, site_attendance.REPORTED_KEY, site_attendance.BOOK_VERSION_KEY,
+            site_attendance.MIRROR_CURSOR_KEY, site_attendance.FACES_CURSOR_KEY, site_attendance.REPORTED_KEY,
+            site_attendance.BOOK_VERSION_KEY,
             site_attendance.BOOK_INCOMPLETE_KEY)})
 
     # ---- one sync round ----
@@ -316,8 +318,13 @@ class Site:
                 yield SyncProgress(SyncStage.PULL)
                 pulled = site_gallery.pull(conn, self.store, with_crops=self.role is SiteRole.ADMIN)
                 yield SyncProgress(SyncStage.ATTENDANCE)
+                site_attendance.upload_unknown_faces(conn, self.store, outbox.acked_seq(self.store),
+                                                     self.settings.upload_batch)
                 mirrored = site_attendance.mirror_events(conn, self.store, kiosk_id, self.settings.upload_batch)
                 if self.role is SiteRole.ADMIN:
+                    site_attendance.mirror_unknown_faces(conn, self.store, self.settings.upload_batch)
+                    if self.retention is not None:
+                        site_attendance.purge_unknown_faces(conn, self.retention)
                     book_changed = bool(self.store.meta_value(BOOK_DIRTY_KEY))
                     if book_changed:
                         site_attendance.publish_book(conn, self.store)
