@@ -40,6 +40,7 @@ from core.site.reports import check_range, export_site_csv, site_range_report
 from core.site.service import BackgroundSync, Site, SiteRole, SiteStatus, SyncProgress, SyncReport
 from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
 from core.app.attendance_ops import AttendanceOperations
+from core.app.confusion_ops import ConfusionOperations
 from core.base.timekeeping import AuditAction
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class ReembedProgress:
     model_id: str
 
 
-class Engine(AttendanceOperations):
+class Engine(AttendanceOperations, ConfusionOperations):
     def __init__(self, settings: Settings | None = None, store: GalleryStore | None = None,
                  registry: ModelRegistry | None = None):
         self.settings = settings or Settings.load()

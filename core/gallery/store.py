@@ -58,6 +58,7 @@ from core.base.records import (
     SitePerson,
     SiteSample,
 )
+from core.gallery.confusion_store import ConfusionTables, migrate_confusions
 from core.gallery.timekeeping_store import TimekeepingTables, migrate_group_challenge, migrate_timekeeping
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def _migration_site_ids(conn: sqlite3.Connection) -> None:
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
                                                           migrate_timekeeping, migrate_group_challenge,
-                                                          _migration_site_ids]
+                                                          _migration_site_ids, migrate_confusions]
 
 
 def _now() -> datetime:
@@ -256,9 +257,10 @@ def _locked(method):
     return wrapper
 
 
-class GalleryStore(TimekeepingTables):
+class GalleryStore(TimekeepingTables, ConfusionTables):
     """The one owner of the SQLite database. Thread-safe; usable as a context manager.
-    Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables."""
+    Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables.
+    Confusions and kiosk-confirmed faces: ConfusionTables."""
 
     def __init__(self, path: Path | str):
         self.path = str(path) if str(path) == ":memory:" else Path(path).expanduser()
@@ -575,6 +577,7 @@ class GalleryStore(TimekeepingTables):
                                          [keep_id, merge_id]).rowcount
             events = self._conn.execute("UPDATE events SET person_id = ? WHERE person_id = ?",
                                         [keep_id, merge_id]).rowcount
+            self.move_confusions(keep_id, merge_id)
             self._conn.execute("DELETE FROM people WHERE id = ?", [merge_id])
             return {"samples": samples, "events": events, "duplicate_samples_dropped": dropped}
 
