@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -180,7 +181,9 @@ def cmd_recognize(args) -> int:
             marked = 0
             with _progress("frames", source.frame_count or None) as bar:
                 try:
-                    for result in engine.recognize(source):
+                    # Nobody answers "Are you NAME?" at a terminal: the uncertain band counts as unknown.
+                    options = dataclasses.replace(engine.settings.recognition, ask_when_uncertain=False)
+                    for result in engine.recognize(source, options):
                         for event in result.events:
                             who = event.person_name or "unknown"
                             if event.kind is not EventKind.UNKNOWN:
