@@ -22,6 +22,7 @@ from trainer.mining import STRATEGIES
 from trainer.network import MAX_FROZEN, STAGE_NAMES
 from trainer.validate import default_lfw_dir
 
+from .dialogs import confirm
 from .widgets import Card, hbox, icon, panel_header
 from .workers import Job
 
@@ -167,6 +168,9 @@ class RetrainPanel(QWidget):
         self.frozen_label = QLabel()
         self.frozen_label.setObjectName("muted")
         self.frozen_spin.valueChanged.connect(self._frozen_changed)
+        self.corrections_box = QCheckBox("Learn from corrections (confusions as hard negatives, confirmed faces)")
+        self.corrections_box.setToolTip("Every batch holds a pair of people the kiosk confused (recorded when an "
+                                        "event was voided or reassigned, or someone answered No).")
         self.lfw_box = QCheckBox("Check LFW View 1 accuracy before and after (about a minute)")
         self.lfw_box.setChecked(default_lfw_dir() is not None)
         self.lfw_box.setEnabled(default_lfw_dir() is not None)
@@ -198,6 +202,7 @@ class RetrainPanel(QWidget):
         settings_card.body.addLayout(form)
         settings_card.body.addWidget(self.strategy_help)
         settings_card.body.addWidget(self.lfw_box)
+        settings_card.body.addWidget(self.corrections_box)
         settings_card.body.addLayout(hbox(self.start_button, self.cancel_button, None))
         settings_card.body.addStretch(1)
 
@@ -323,6 +328,7 @@ class RetrainPanel(QWidget):
             optimizer=self.optimizer_box.currentText(), epochs=self.epochs_spin.value(),
             steps_per_epoch=self.steps_spin.value() or None, frozen_blocks=self.frozen_spin.value(),
             lfw=self.lfw_box.isChecked(), device=self.engine.settings.compute.device,
+            with_corrections=self.corrections_box.isChecked(),
         )
 
     # ---- training ----
@@ -412,8 +418,16 @@ class RetrainPanel(QWidget):
 
     def activate_selected(self) -> None:
         model_id = self.model_box.currentData()
-        if model_id:
-            self._start_activation(model_id)
+        if not model_id:
+            return
+        try:
+            flagged = self.engine.model(model_id).metrics.get("training", {}).get("flagged", "")
+        except RollcallError:
+            flagged = ""
+        if flagged and not confirm(self, "Activate a flagged model?", f"{model_id} was flagged when it was trained. "
+                                   f"{flagged} Activate it anyway?"):
+            return
+        self._start_activation(model_id)
 
     def roll_back(self) -> None:
         parent = self._parent_of_active()

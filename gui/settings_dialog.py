@@ -20,6 +20,7 @@ from core.vision.models import BUILTIN_MODELS
 from core.base.security import hash_pin
 from core.base.settings import Settings
 
+from .calibration_view import CalibrationView
 from .dialogs import show_error
 from .widgets import hbox
 from .workers import Job
@@ -52,6 +53,12 @@ class SettingsDialog(QDialog):
                                       "Fused models set their threshold from the gallery for at most this many "
                                       "strangers marked as someone per 1,000. Lower = stricter.", " per 1,000")
         self.threshold_note = self._note(self._threshold_text(engine))
+        self.ask_uncertain = QCheckBox("Ask uncertain faces \"Are you NAME?\"")
+        self.ask_uncertain.setChecked(current.recognition.ask_when_uncertain)
+        self.ask_uncertain.setToolTip(
+            "A face just under the threshold for one person is asked, with Yes and No buttons, for "
+            f"{current.recognition.ask_timeout_s:g} s. Yes marks them; No or no answer marks nobody and "
+            "keeps the face as a confusion for retraining.")
         self.votes = self._whole(current.recognition.votes_to_mark, 1, 20,
                                  "Consistent recognitions of a face before the person is marked.")
         # attendance
@@ -122,6 +129,7 @@ class SettingsDialog(QDialog):
         form.addRow("Strangers marked", self.strangers)
         form.addRow("", self.threshold_note)
         form.addRow("Votes to mark", self.votes)
+        form.addRow("", self.ask_uncertain)
         form.addRow("", self.liveness)
         form.addRow("", self.challenge)
         attendance = QGroupBox("Attendance")
@@ -175,6 +183,10 @@ class SettingsDialog(QDialog):
         form.addRow("Pause", self.lockout)
 
         site = self._site_group()
+        calibration = QGroupBox("Calibration: strangers marked against the threshold")
+        self.calibration = CalibrationView(engine)
+        QVBoxLayout(calibration).addWidget(self.calibration)
+        self.strangers.valueChanged.connect(lambda value: self.calibration.refresh(value))
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         for button in buttons.buttons():
@@ -184,7 +196,8 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         grid = QGridLayout()
         grid.setHorizontalSpacing(14)
-        for index, group in enumerate((recognition, attendance, compute, camera, storage, security, site)):
+        for index, group in enumerate((recognition, attendance, compute, camera, storage, security, site,
+                                       calibration)):
             grid.addWidget(group, index // 2, index % 2)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
@@ -328,6 +341,7 @@ class SettingsDialog(QDialog):
         edited.recognition.match_margin = round(self.margin.value(), 4)
         edited.recognition.strangers_per_1000 = round(self.strangers.value(), 1)
         edited.recognition.votes_to_mark = self.votes.value()
+        edited.recognition.ask_when_uncertain = self.ask_uncertain.isChecked()
         edited.attendance.cooldown_minutes = self.cooldown.value()
         edited.attendance.checkout_mode = self.checkout.isChecked()
         edited.attendance.sound_on_mark = self.sound.isChecked()

@@ -43,6 +43,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-lfw", action="store_true", help="skip the LFW View 1 forgetting check")
     p.add_argument("--lfw-dir", help="LFW View 1 folder (pairsDevTest.txt and images/)")
     p.add_argument("--activate", action="store_true", help="activate the new model when training succeeds")
+    p.add_argument("--with-corrections", action="store_true",
+                   help="learn from recorded confusions (hard negatives) and faces confirmed at the kiosk")
+    p.add_argument("--activate-anyway", "--force", dest="activate_anyway", action="store_true",
+                   help="with --activate: activate even a model flagged for forgetting LFW faces")
     p.set_defaults(func=_cmd_train)
     return p
 
@@ -67,7 +71,7 @@ def config_from_args(args, engine=None) -> TrainConfig:
         optimizer=args.optimizer, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         frozen_blocks=args.frozen_blocks, held_out_per_person=args.held_out, device=device or "auto",
         seed=args.seed, base_model=args.base_model, from_scratch=args.from_scratch, lfw=not args.no_lfw,
-        lfw_dir=args.lfw_dir,
+        lfw_dir=args.lfw_dir, with_corrections=getattr(args, "with_corrections", False),
     )
 
 
@@ -110,6 +114,12 @@ def run_train(args, engine, out=None) -> int:
         return 1
     print(f"{result.message} ({result.steps} steps, {result.seconds_per_epoch:.1f} s per epoch on {result.device})",
           file=out)
+    if result.flagged:
+        print(f"warning: {result.flagged}", file=out)
+    if args.activate and result.flagged and not getattr(args, "activate_anyway", False):
+        print(f"not activated: {result.model_id} is flagged; check it, then `rollcall activate {result.model_id}` "
+              "or train again with --activate-anyway", file=out)
+        return 1
     if args.activate:
         activate(engine, result.model_id)
         print(f"active model: {result.model_id}", file=out)

@@ -61,10 +61,14 @@ def split_samples(store, held_out_per_person: int = 2) -> Split:
 
 
 class CropSource:
-    """The JPEG crops of the samples, read from the store once and decoded on demand."""
+    """The JPEG crops of the samples, read from the store once and decoded on demand. Faces that are
+    not samples (confusions, confirmed faces) are added under keys of their own (see Corrections)."""
 
     def __init__(self, store, sample_ids):
         self._jpeg = {int(sid): store.sample_crop(int(sid)) for sid in sample_ids}
+
+    def add(self, key: int, jpeg: bytes) -> None:
+        self._jpeg[int(key)] = jpeg
 
     def __len__(self) -> int:
         return len(self._jpeg)
@@ -80,6 +84,60 @@ def _same_size(arrays: list[np.ndarray], size: int = 160) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, size, size, 3), np.uint8)
 
 
+def confusion_key(confusion_id: int) -> int:
+    """A confusion's face in batches and CropSource: negative, so never a sample id."""
+    return -2 * int(confusion_id)
+
+
+def confirmed_key(confirmed_id: int) -> int:
+    return -2 * int(confirmed_id) - 1
+
+
+def stranger_label(confusion_id: int) -> int:
+    """The identity of a stranger's face shown as someone (a person of its own, never a person id)."""
+    return -int(confusion_id)
+
+
+@dataclass
+class Corrections:
+    """What the kiosk and HR taught: confusions as hard negatives, confirmed faces as positives.
+
+    A confusion shown as A, really B: its face joins B's training faces, and (A, B) is a confused pair.
+    Shown as A, really a stranger: its face is an identity of its own, paired with A.
+    """
+
+    faces: dict[int, bytes] = field(default_factory=dict)  # key -> JPEG
+    extra_train: dict[int, list[int]] = field(default_factory=dict)  # label -> keys added to its pool
+    pairs: list[tuple[int, int]] = field(default_factory=list)  # (shown label, true label)
+    confusions: list[tuple[int, int, int | None]] = field(default_factory=list)  # (key, shown, true person)
+
+    def __bool__(self) -> bool:
+        return bool(self.faces)
+
+
+def read_corrections(store, people: set[int]) -> Corrections:
+    """The store's confusions and confirmed faces among `people` (faces without a crop are left out)."""
+    found = Corrections()
+    for confusion in store.confusions():
+        crop = store.confusion_crop(confusion.id) if confusion.has_crop else None
+        if crop is None or confusion.shown_person_id not in people:
+            continue
+        if confusion.true_person_id is not None and confusion.true_person_id not in people:
+            continue
+        key = confusion_key(confusion.id)
+        true = confusion.true_person_id if confusion.true_person_id is not None else stranger_label(confusion.id)
+        found.faces[key] = crop
+        found.extra_train.setdefault(true, []).append(key)
+        found.pairs.append((confusion.shown_person_id, true))
+        found.confusions.append((key, confusion.shown_person_id, confusion.true_person_id))
+    for confirmed in store.confirmed_samples():
+        if confirmed.person_id in people:
+            key = confirmed_key(confirmed.id)
+            found.faces[key] = store.confirmed_crop(confirmed.id)
+            found.extra_train.setdefault(confirmed.person_id, []).append(key)
+    return found
+
+
 class PKSampler:
     """Batches of P identities x K faces each (FaceNet's online-mining batches).
 
@@ -88,7 +146,8 @@ class PKSampler:
     through augmentation).
     """
 
-    def __init__(self, train: dict[int, list[int]], P: int, K: int, seed: int = 0):
+    def __init__(self, train: dict[int, list[int]], P: int, K: int, seed: int = 0,
+                 pairs: list[tuple[int, int]] | None = None):
         self.people = sorted(pid for pid, ids in train.items() if ids)
         if len(self.people) < 2:
             raise RollcallError("Training needs at least two enrolled people with photos; enroll more people first.")
@@ -96,14 +155,25 @@ class PKSampler:
         self.P = min(int(P), len(self.people))
         self.K = int(K)
         self.rng = np.random.default_rng(seed)
+        # Confused pairs (both people in one batch, taking turns); pairs of people without faces are dropped.
+        self.pairs = [(a, b) for a, b in (pairs or []) if train.get(a) and train.get(b) and a != b]
+        self._next_pair = 0
 
     @property
     def batch_size(self) -> int:
         return self.P * self.K
 
     def batch(self) -> tuple[np.ndarray, np.ndarray]:
-        """(sample_ids, labels) of one batch, grouped by person."""
-        chosen = self.rng.choice(self.people, size=self.P, replace=False)
+        """(sample_ids, labels) of one batch, grouped by person; with confused pairs, each batch holds
+        the next pair's two people (the rest drawn at random)."""
+        if self.pairs:
+            pair = list(self.pairs[self._next_pair % len(self.pairs)])
+            self._next_pair += 1
+            others = [p for p in self.people if p not in pair]
+            rest = self.rng.choice(others, size=max(0, self.P - 2), replace=False) if others else []
+            chosen = np.asarray(pair + [int(p) for p in rest], np.int64)
+        else:
+            chosen = self.rng.choice(self.people, size=self.P, replace=False)
         ids, labels = [], []
         for pid in chosen:
             pool = self.train[int(pid)]

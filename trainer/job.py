@@ -26,7 +26,7 @@ from core.app.fusion_setup import facenet_of, keep_fusion
 from core.base.errors import Cancelled, InvalidInputError, RollcallError
 from core.base.records import ModelRecord
 
-from .data import Augment, CropSource, PKSampler, split_samples
+from .data import Augment, Corrections, CropSource, PKSampler, read_corrections, split_samples
 from .loss import DEFAULT_MARGIN, batch_loss, distance_spread
 from .mining import DEFAULT_STRATEGY, STRATEGIES
 from .network import (
@@ -41,6 +41,7 @@ from .network import (
 )
 from .validate import (
     LazyCrops,
+    confusion_metrics,
     default_lfw_dir,
     embed_networks,
     held_out_metrics,
@@ -84,6 +85,8 @@ class TrainConfig:
     augment: bool = True  # flip, small crop/shift and colour jitter
     weight_decay: float = 0.0
     dropout: float | None = 0.2  # before the embedding layer while training (the Keras FaceNet used 0.2)
+    with_corrections: bool = False  # confusions as hard negatives, kiosk-confirmed faces as positives
+    max_lfw_drop: float = 0.005  # a model losing more LFW View 1 accuracy is flagged (activation asks first)
 
     def check(self) -> None:
         """Raise InvalidInputError for a value the trainer cannot use."""
@@ -145,6 +148,7 @@ class TrainResult:
     seconds_per_epoch: float = 0.0
     device: str = "cpu"
     warnings: list[str] = field(default_factory=list)
+    flagged: str = ""  # why the model should not be activated without confirmation ("" = nothing)
 
     @property
     def saved(self) -> bool:
@@ -159,6 +163,7 @@ METRIC_LABELS = {
     "verification_accuracy": "Held-out verification accuracy",
     "verification_auc": "Held-out verification AUC",
     "train_triplet_loss": "Training triplet loss (all triplets)",
+    "confusion_accuracy": "Recorded confusions told apart",
     "lfw_accuracy": "LFW View 1 accuracy",
     "lfw_auc": "LFW View 1 AUC",
 }
@@ -251,8 +256,15 @@ def run_training(engine, config: TrainConfig | None = None,
 
     note("prepare", "Reading the gallery…")
     split = split_samples(engine.store, config.held_out_per_person)
-    sampler = PKSampler(split.train, config.P, config.K, seed=config.seed)
+    corrections = read_corrections(engine.store, set(split.people)) if config.with_corrections else Corrections()
+    train = {label: split.train.get(label, []) + corrections.extra_train.get(label, [])
+             for label in set(split.train) | set(corrections.extra_train)}
+    sampler = PKSampler(train, config.P, config.K, seed=config.seed, pairs=corrections.pairs)
     source = CropSource(engine.store, split.all_ids())
+    for key, jpeg in corrections.faces.items():
+        source.add(key, jpeg)
+    if config.with_corrections and not corrections.pairs:
+        warnings.append("No recorded confusions with a face to learn from; trained as usual.")
     if not split.held_out:
         warnings.append("No person has more than "
                         f"{config.held_out_per_person} photos, so there is nothing to validate on.")
@@ -287,7 +299,7 @@ def run_training(engine, config: TrainConfig | None = None,
                            detector=None, cancel=cancelled,
                            progress=lambda d, t: note("lfw", f"Detecting LFW faces {d}/{t}", d, t))
 
-    all_ids = split.all_ids()
+    all_ids = split.all_ids() + [key for key, _, _ in corrections.confusions]
     eval_crops = LazyCrops(source.crops, all_ids)
 
     # The frozen stages give the same features before and after training: keep them for small galleries.
@@ -297,7 +309,11 @@ def run_training(engine, config: TrainConfig | None = None,
         vectors = embed_networks({"net": net}, eval_crops, info.preprocessing, device,
                                  shared_stages=frozen if prefix_cache is not None else 0,
                                  cancel=cancelled, prefix_cache=prefix_cache)["net"]
-        return held_out_metrics(dict(zip(all_ids, vectors)), split, config.margin, config.seed)
+        by_id = dict(zip(all_ids, vectors))
+        metrics = held_out_metrics(by_id, split, config.margin, config.seed)
+        if corrections.confusions:
+            metrics.update(confusion_metrics(by_id, split, corrections.confusions))
+        return metrics
 
     note("validate", "Validating the base model…")
     before = held_out(network)
@@ -392,15 +408,23 @@ def run_training(engine, config: TrainConfig | None = None,
             warnings.append(f"LFW: no face found in {lfw.fallbacks} photos; their centre was used.")
     check_cancel()
 
+    flagged = ""
+    lost = (before.get("lfw_accuracy") or 0.0) - (after.get("lfw_accuracy") or 0.0)
+    if "lfw_accuracy" in after and lost > config.max_lfw_drop:
+        flagged = (f"It lost {lost * 100:.2f} points of LFW View 1 accuracy (more than "
+                   f"{config.max_lfw_drop * 100:.2f}): it may have forgotten faces it has not seen.")
     note("save", "Saving the new model version…")
     training = {"steps": step, "seconds": round(train_seconds, 3), "seconds_per_epoch": round(seconds_per_epoch, 3),
                 "device": device, "first_loss": history[0].loss if history else None,
                 "last_loss": history[-1].loss if history else None,
-                "frozen_stages": list(STAGE_NAMES[:frozen])}
+                "frozen_stages": list(STAGE_NAMES[:frozen]), "flagged": flagged,
+                "confused_pairs": [list(p) for p in corrections.pairs]}
     record = _save_model(engine, network, config, base_record, info, before, after, training)
     message = f"Saved {record.id}: {record.name}. Activate it to use it for recognition."
+    if flagged:
+        message += f" Flagged: {flagged}"
     return TrainResult(config, record.id, record, before, after, history, False, message, step,
-                       train_seconds, seconds_per_epoch, device, warnings)
+                       train_seconds, seconds_per_epoch, device, warnings, flagged)
 
 
 def _save_model(engine, network, config: TrainConfig, base_record: ModelRecord, info, before: dict, after: dict,

@@ -202,6 +202,28 @@ def held_out_metrics(vectors: Mapping[int, np.ndarray], split: Split, margin: fl
     return metrics
 
 
+def confusion_metrics(vectors: Mapping[int, np.ndarray], split: Split,
+                      confusions: list[tuple[int, int, int | None]]) -> dict:
+    """How many recorded confusions a model would still make: the face is nearer (cosine to the unit
+    mean of the training samples) to the person it was shown as than to its true person; for a
+    stranger's face, the person it was shown as is still the nearest of all."""
+    centroids = {}
+    for pid in split.people:
+        mean = np.mean([vectors[s] for s in split.train[pid]], axis=0)
+        centroids[pid] = mean / max(float(np.linalg.norm(mean)), np.finfo(np.float32).eps)
+    people = list(centroids)
+    matrix = np.stack([centroids[p] for p in people])
+    still, leads = 0, []
+    for key, shown, true in confusions:
+        scores = dict(zip(people, matrix @ vectors[key]))
+        rival = scores[true] if true is not None else max(v for p, v in scores.items() if p != shown)
+        leads.append(float(scores[shown] - rival))
+        still += leads[-1] > 0
+    return {"confusions": len(confusions), "confusions_still_confused": int(still),
+            "confusion_accuracy": _round(1.0 - still / len(confusions)) if confusions else None,
+            "confusion_mean_lead": _round(float(np.mean(leads))) if leads else None}
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 6)
 

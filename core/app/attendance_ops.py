@@ -19,7 +19,7 @@ from core.attendance.schedule import DAY, localize, make_schedule, month_days, m
 from core.attendance.status import AttendanceFacts, day_statuses, person_statuses
 from core.attendance.timesheet import Timesheet, build_timesheet
 from core.base.errors import InvalidInputError, MonthLockedError
-from core.base.records import AttendanceEvent, Person
+from core.base.records import AttendanceEvent, ConfusionSource, Person
 from core.base.timekeeping import (AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave,
                                    PersonDay)
 from core.app.changes import ChangeKind, Changes, Outcome
@@ -271,11 +271,16 @@ class AttendanceOperations:
                        "was_person_id": event.person_id}
             if target is not None:
                 details["now_person_id"] = target.id
+            if event.person_id is not None:  # shown as someone: keep the face as a confusion
+                confusion = self.store.add_confusion(event.person_id, person_id, ConfusionSource.CORRECTION,
+                                                     event.similarity, self.store.event_snapshot(event_id), event_id)
+                details["confusion_id"] = confusion.id
             audit = AuditAction.VOID if kind is CorrectionKind.VOID else AuditAction.REASSIGN
             self.store.append_audit(actor, audit, f"event {event_id}", reason, details,
                                     person_id=target.id if target is not None else event.person_id)
         touched = [i for i in (event.person_id, person_id) if i is not None]
-        return self._hr_done(correction, Changes.of(CORRECTIONS, person_ids=touched))
+        kinds = (CORRECTIONS, ChangeKind.CONFUSIONS) if event.person_id is not None else (CORRECTIONS,)
+        return self._hr_done(correction, Changes.of(*kinds, person_ids=touched))
 
     def lock_month(self, month: str, actor: str | None = None) -> Outcome[bool]:
         self.site.require_hr_edit()

@@ -21,6 +21,7 @@ class ChangeKind(Enum):
     SETTINGS = "settings"
     SCHEDULES = "schedules"  # groups, memberships, holidays, leave, month locks
     CORRECTIONS = "corrections"  # manual punches, voided or reassigned events (always with an audit entry)
+    CONFUSIONS = "confusions"  # a face recorded as shown for the wrong person, or confirmed at the kiosk
     SITE = "site"  # joined or left a site, or a sync round ran (connection, queue)
     UNKNOWNS = "unknowns"  # unknown visitors reviewed: enrolled, added to a person or dismissed
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -180,7 +181,9 @@ def cmd_recognize(args) -> int:
             marked = 0
             with _progress("frames", source.frame_count or None) as bar:
                 try:
-                    for result in engine.recognize(source):
+                    # Nobody answers "Are you NAME?" at a terminal: the uncertain band counts as unknown.
+                    options = dataclasses.replace(engine.settings.recognition, ask_when_uncertain=False)
+                    for result in engine.recognize(source, options):
                         for event in result.events:
                             who = event.person_name or "unknown"
                             if event.kind is not EventKind.UNKNOWN:
@@ -585,6 +588,16 @@ def cmd_models(args) -> int:
         return 0
 
 
+def cmd_calibrate(args) -> int:
+    with _engine(args) as engine:
+        report = engine.calibration_report(args.target_per_1000)
+        if args.json:
+            print(json.dumps(report.to_dict()))
+        else:
+            print("\n".join(report.describe()))
+        return 0
+
+
 def cmd_activate(args) -> int:
     with _engine(args) as engine:
         with _progress("re-embedding") as bar:
@@ -807,6 +820,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=512, help="with add: embedding size")
     p.add_argument("--preprocessing", choices=["fixed", "prewhiten"], default="fixed")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("calibrate", help="strangers per 1,000 marked at the current threshold, and the "
+                                         "threshold for a target")
+    p.add_argument("--target-per-1000", type=float, default=None,
+                   help="strangers per 1,000 to aim for (default: the recognition setting)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("activate", help="switch to another model version (re-embeds the gallery)")
     p.add_argument("model")

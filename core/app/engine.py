@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Generator, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Generator, Iterable, Iterator
 
 from core.base.cancel import CancelCheck
 from core.app import fusion_setup
@@ -21,7 +21,7 @@ from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_back
                     describe_device, export_onnx, onnx_path_for)
 from core.base.errors import Cancelled, ModelNotFoundError, StoreError, StoreProblem
 from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
-from core.gallery.calibration import ThresholdEstimate
+from core.gallery.calibration import CalibrationReport, ThresholdEstimate, calibration_report
 from core.gallery.match import GalleryMatcher
 from core.gallery.parts import PipelineParts
 from core.attendance.book import AttendanceBook
@@ -40,8 +40,12 @@ from core.site.reports import check_range, export_site_csv, site_range_report
 from core.site.service import BackgroundSync, Site, SiteRole, SiteStatus, SyncProgress, SyncReport
 from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
 from core.app.attendance_ops import AttendanceOperations
+from core.app.confusion_ops import ConfusionOperations
 from core.app.review_ops import ReviewOperations
 from core.base.timekeeping import AuditAction
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS, SITE = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS,
                                                    ChangeKind.MODELS, ChangeKind.SETTINGS, ChangeKind.SITE)
@@ -68,7 +72,7 @@ class ReembedProgress:
     model_id: str
 
 
-class Engine(AttendanceOperations, ReviewOperations):
+class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
     def __init__(self, settings: Settings | None = None, store: GalleryStore | None = None,
                  registry: ModelRegistry | None = None):
         self.settings = settings or Settings.load()
@@ -543,6 +547,14 @@ class Engine(AttendanceOperations, ReviewOperations):
     def threshold_estimate(self) -> "ThresholdEstimate | None":
         """The active model's gallery-calibrated threshold (`describe()` says how it was set)."""
         return fusion_setup.threshold_estimate(self)
+
+    def calibration_report(self, target_per_1000: float | None = None,
+                           reviewed_unknowns: "np.ndarray | None" = None) -> CalibrationReport:
+        """Strangers per 1,000 marked at the current threshold and margin, and the threshold for a target
+        (default: settings.recognition.strangers_per_1000). reviewed_unknowns: the active model's vectors of
+        faces reviewed as strangers (optional; see core.gallery.calibration.CalibrationReport)."""
+        target = self.settings.recognition.strangers_per_1000 if target_per_1000 is None else target_per_1000
+        return calibration_report(self.matcher(), target, reviewed_unknowns)
 
     def fusion_notices(self) -> list[str]:
         """Why a fused model runs degraded (e.g. on FaceNet alone: SFace weights missing); [] when it does not."""

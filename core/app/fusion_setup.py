@@ -189,7 +189,11 @@ def build_matcher(engine: "Engine", model_id: str) -> GalleryMatcher:
         estimate = estimate_threshold(base, target, floor, impostors(engine, scored_as))
         with engine.fusion.lock:
             engine.fusion.estimates[scored_as] = estimate
-    return base.with_decision(estimate.threshold, margin)
+    spread = impostors(engine, scored_as)
+    std = spread.std if spread is not None else 0.0
+    options = engine.settings.recognition
+    return base.with_decision(estimate.threshold, margin).with_band(options.uncertain_below_std * std,
+                                                                    options.uncertain_margin_std * std)
 
 
 def threshold_estimate(engine: "Engine") -> ThresholdEstimate | None:

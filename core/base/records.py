@@ -325,3 +325,39 @@ class SiteGallery:
     def __bool__(self) -> bool:
         return any((self.people, self.samples, self.embeddings, self.models, self.erased_people,
                     self.erased_samples, self.merged_people))
+
+
+class ConfusionSource(enum.StrEnum):
+    """How a confusion became known."""
+
+    CORRECTION = "correction"  # an event was voided or reassigned
+    UNCERTAIN_NO = "uncertain_no"  # the kiosk asked "Are you NAME?" and got No, or no answer
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """A face shown as one person that really was another (or a stranger, true_person_id None).
+    The crop is fetched with GalleryStore.confusion_crop(); vectors with confusion_vectors()."""
+
+    id: int
+    event_id: int | None  # None once the event is purged (or for a kiosk's No without an event)
+    shown_person_id: int
+    shown_name: str
+    true_person_id: int | None
+    true_name: str | None
+    source: ConfusionSource
+    similarity: float  # the score the face was shown with
+    created_at: datetime
+    has_crop: bool
+
+
+@dataclass(frozen=True)
+class ConfirmedSample:
+    """A face the person confirmed at the kiosk ("Are you NAME?" Yes): a positive kept for review and
+    retraining, not a gallery sample."""
+
+    id: int
+    event_id: int | None
+    person_id: int
+    similarity: float
+    created_at: datetime

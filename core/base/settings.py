@@ -161,6 +161,15 @@ class RecognitionSettings(_Section):
     # Fused models set their threshold from the gallery itself, for this many strangers marked per 1,000
     # (core.gallery.calibration); match_threshold/match_margin are for a single FaceNet's cosines.
     strangers_per_1000: float = 10.0
+    # The uncertain band (core.gallery.match.MatchDecision), in impostor standard deviations of the
+    # model's own score (FaceNet cosine 0.148, the fused score 0.891): a best person scoring less than
+    # `uncertain_below_std` under the threshold, with the margin met, is UNCERTAIN; so is an accepted
+    # one whose lead over the second-best beats the margin by less than `uncertain_margin_std` (0 = off).
+    # Uncertain counts as unknown, unless `ask_when_uncertain`: then the kiosk asks "Are you NAME?".
+    uncertain_below_std: float = 0.5
+    uncertain_margin_std: float = 0.0
+    ask_when_uncertain: bool = False
+    ask_timeout_s: float = 8.0  # no answer within this time counts as No
     votes_to_mark: int = 3  # consistent recognitions before a person is marked
     min_vote_fraction: float = 0.6  # ... and they must be this share of a track's recent votes
     detect_every: int = 8  # run MTCNN on every Nth frame; the tracker predicts in between

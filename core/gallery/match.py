@@ -4,6 +4,7 @@ threshold and a margin over the second-best person. "Unknown" is a first-class r
 from __future__ import annotations
 
 import copy
+import enum
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,13 +13,29 @@ from core.base.records import GalleryMatrix
 from core.gallery.fusion import ScoreScale
 
 
+class MatchDecision(enum.StrEnum):
+    """What the threshold, the margin and the uncertain band make of the best person (b: their score,
+    r: the second-best's; t, m: threshold and margin; below, thin: the band's widths):
+
+    ACCEPTED   b >= t and b - r >= m + thin
+    UNCERTAIN  t - below <= b < t and b - r >= m (a near miss), or b >= t and m <= b - r < m + thin
+    REJECTED   anything else
+    An uncertain result names nobody (person_id None): it is an unknown face unless someone asks.
+    """
+
+    ACCEPTED = "accepted"
+    UNCERTAIN = "uncertain"
+    REJECTED = "rejected"
+
+
 @dataclass(frozen=True)
 class MatchResult:
-    person_id: int | None  # None = unknown
+    person_id: int | None  # None = unknown (rejected or uncertain)
     name: str | None
     similarity: float  # best person's score
     runner_up: float  # second-best person's score (-1 when there is none)
     best_person_id: int | None  # best candidate even when refused (for diagnostics and duplicates)
+    decision: MatchDecision = MatchDecision.REJECTED
 
     @property
     def is_known(self) -> bool:
@@ -37,6 +54,8 @@ class GalleryMatcher:
         self.scale = scale  # a fused model's: the score is the mean of the members' normalised cosines
         self.threshold = float(threshold)
         self.margin = float(margin)
+        self.uncertain_below = 0.0  # the uncertain band's widths on the score scale (see MatchDecision)
+        self.uncertain_margin = 0.0
         self.names = dict(gallery.names)
         order = np.argsort(gallery.person_ids, kind="stable")
         self._vectors = np.ascontiguousarray(gallery.vectors[order], dtype=np.float32)
@@ -86,6 +105,22 @@ class GalleryMatcher:
         other.threshold, other.margin = float(threshold), float(margin)
         return other
 
+    def with_band(self, below: float, thin_margin: float) -> "GalleryMatcher":
+        """The same gallery with an uncertain band (widths on the score scale; 0 = none)."""
+        other = copy.copy(self)
+        other.uncertain_below, other.uncertain_margin = float(below), float(thin_margin)
+        return other
+
+    def decide(self, best: float, second: float) -> MatchDecision:
+        lead = best - second
+        if lead < self.margin:
+            return MatchDecision.REJECTED
+        if best >= self.threshold:
+            return MatchDecision.ACCEPTED if lead >= self.margin + self.uncertain_margin else MatchDecision.UNCERTAIN
+        if self.uncertain_below > 0 and best >= self.threshold - self.uncertain_below:
+            return MatchDecision.UNCERTAIN
+        return MatchDecision.REJECTED
+
     def match(self, queries: np.ndarray) -> list[MatchResult]:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if len(queries) == 0 or queries.shape[1] == 0:
@@ -103,7 +138,8 @@ class GalleryMatcher:
                 top2 = top2[np.argsort(-row[top2])]
                 best_idx, best, second = int(top2[0]), float(row[top2[0]]), float(row[top2[1]])
             pid = int(self._people[best_idx])
-            accepted = best >= self.threshold and best - second >= self.margin
+            decision = self.decide(best, second)
+            accepted = decision is MatchDecision.ACCEPTED
             results.append(MatchResult(pid if accepted else None, self.names.get(pid) if accepted else None,
-                                       best, second, pid))
+                                       best, second, pid, decision))
         return results

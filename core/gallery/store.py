@@ -59,6 +59,7 @@ from core.base.records import (
     SitePerson,
     SiteSample,
 )
+from core.gallery.confusion_store import ConfusionTables, migrate_confusions
 from core.gallery.timekeeping_store import TimekeepingTables, migrate_group_challenge, migrate_timekeeping
 from core.gallery.unknown_store import UnknownFaceTables, migrate_unknown_faces, migrate_unknown_faces_site
 
@@ -205,7 +206,8 @@ def _migration_site_mirror(conn: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
                                                           migrate_timekeeping, migrate_group_challenge,
                                                           _migration_site_ids, _migration_site_mirror,
-                                                          migrate_unknown_faces, migrate_unknown_faces_site]
+                                                          migrate_unknown_faces, migrate_unknown_faces_site,
+                                                          migrate_confusions]
 
 
 def _now() -> datetime:
@@ -265,10 +267,10 @@ def _locked(method):
     return wrapper
 
 
-class GalleryStore(TimekeepingTables, UnknownFaceTables):
+class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
     """The one owner of the SQLite database. Thread-safe; usable as a context manager.
     Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables.
-    Unknown faces kept for review: UnknownFaceTables."""
+    Unknown faces kept for review: UnknownFaceTables. Confusions and kiosk-confirmed faces: ConfusionTables."""
 
     def __init__(self, path: Path | str):
         self.path = str(path) if str(path) == ":memory:" else Path(path).expanduser()
@@ -585,6 +587,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables):
                                          [keep_id, merge_id]).rowcount
             events = self._conn.execute("UPDATE events SET person_id = ? WHERE person_id = ?",
                                         [keep_id, merge_id]).rowcount
+            self.move_confusions(keep_id, merge_id)
             self._conn.execute("DELETE FROM people WHERE id = ?", [merge_id])
             return {"samples": samples, "events": events, "duplicate_samples_dropped": dropped}
 

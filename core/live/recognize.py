@@ -42,6 +42,8 @@ from core.live.sources import Frame, FrameSource, LatestFrameGrabber
 from core.vision.fused import model_input
 from core.vision.liveness import LivenessChecker
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
+from core.live.uncertain import UncertainAnswer, UncertainQuestion
+from core.gallery.match import MatchDecision
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class FaceState(enum.StrEnum):
     TOO_SMALL = "too_small"  # tracked, too small to identify
     NOT_LIVE = "not_live"  # a known face that looks like a photo, or failed its challenge (liveness check on)
     CHALLENGED = "challenged"  # a known face asked for a head movement before it is marked
+    UNCERTAIN = "uncertain"  # near a person but not sure (ask_when_uncertain on): "Are you NAME?"
 
 
 @dataclass
@@ -65,6 +68,7 @@ class FaceResult:
     name: str | None = None
     similarity: float = 0.0
     challenge: ChallengePrompt | None = None  # state CHALLENGED: the movement asked for now
+    question: UncertainQuestion | None = None  # state UNCERTAIN: the question to put
 
 
 @dataclass
@@ -117,6 +121,8 @@ class Recognizer:
         self.gates = enrollment or EnrollmentSettings()  # what makes one sighting better than another
         self._sightings: dict[int, UnknownSighting] = {}  # unrecognised track id -> its best sighting
         self._unknown_faces: dict[int, int] = {}  # logged unknown track id -> its kept face's id
+        self._doubts: dict[int, list[int | None]] = {}  # track id -> recent uncertain candidates (None: not uncertain)
+        self._questions: dict[int, UncertainQuestion] = {}  # track id -> the question put (asked once per track)
 
     def detection_scale(self, shape: tuple[int, ...]) -> float:
         """The scale MTCNN runs at for frames of this shape."""
@@ -253,6 +259,8 @@ class Recognizer:
             self._crops[track.id] = crop
             if track.identity is None and self.options.log_unknown:
                 self._keep_sighting(track.id, embedder.model_id, vector, crop, face)
+            if self.options.ask_when_uncertain:
+                self._doubt(track, result, now)
 
     def _keep_sighting(self, track_id: int, model_id: str, vector: np.ndarray, crop: np.ndarray, face) -> None:
         """Remember a track's best look; once its unknown event is logged, a better look replaces the kept face."""
@@ -268,6 +276,20 @@ class Recognizer:
         if face_id is not None:
             self.parts.store.update_unknown_face(face_id, model_id, sighting.vector, encode_jpeg(crop),
                                                  sighting.det_prob, sighting.face_px, sighting.sharpness)
+
+    def _doubt(self, track: Track, result, now: float) -> None:
+        """Put the question once the last `votes_to_mark` matches were uncertain for one person."""
+        uncertain = result.decision is MatchDecision.UNCERTAIN
+        doubts = self._doubts.setdefault(track.id, [])
+        doubts.append(result.best_person_id if uncertain else None)
+        del doubts[:-self.options.votes_to_mark]
+        if (track.id in self._questions or track.identity is not None or len(doubts) < self.options.votes_to_mark
+                or doubts[0] is None or any(d != doubts[0] for d in doubts)):
+            return
+        crop = self._crops.get(track.id)
+        self._questions[track.id] = UncertainQuestion(
+            track.id, int(doubts[0]), self.parts.matcher().names.get(int(doubts[0]), "?"), result.similarity,
+            encode_jpeg(crop) if crop is not None else None, self.source_name, now, self.options.ask_timeout_s)
 
     def _interval(self, track: Track, now: float) -> float:
         """How long after its last embedding a track is embedded again."""
@@ -300,6 +322,7 @@ class Recognizer:
                 if event is not None:
                     events.append(event)
             elif (track.settled_unknown and not track.unknown_logged and self.options.log_unknown
+                  and track.id not in self._questions  # asked instead: the answer decides
                   and now - track.first_seen >= self.options.unknown_delay_s
                   and self._recent_votes_unknown(track)
                   and self._probs.get(track.id, 0.0) >= self.options.unknown_min_prob):
@@ -316,6 +339,9 @@ class Recognizer:
             self._unknown_faces.pop(stale, None)
         for stale in [k for k in self._liveness if k not in live]:
             self._liveness.pop(stale, None)
+        for table in (self._doubts, self._questions):
+            for stale in [k for k in table if k not in live]:
+                table.pop(stale, None)
         self.challenges.forget(live)
         self._landmarks.clear()
         return events
@@ -348,6 +374,11 @@ class Recognizer:
                      FaceState.NOT_LIVE if looks_like_photo or failed else FaceState.KNOWN)
             return FaceResult(track.id, track.box.copy(), state, track.identity,
                               matcher.names.get(track.identity), track.identity_similarity, prompt)
+        question = self._questions.get(track.id)
+        if question is not None and question.answer in (None, UncertainAnswer.YES):
+            state = FaceState.UNCERTAIN if question.answer is None else FaceState.KNOWN
+            return FaceResult(track.id, track.box.copy(), state, question.person_id, question.name,
+                              question.similarity, question=question if question.answer is None else None)
         if track.settled_unknown:
             return FaceResult(track.id, track.box.copy(), FaceState.UNKNOWN, similarity=track.identity_similarity)
         small = min(track.box[2] - track.box[0], track.box[3] - track.box[1]) < self.options.min_face_px

@@ -14,7 +14,7 @@ from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine import Engine
 from core.gallery.enroll import EnrollReport
 from core.base.errors import DuplicateNameError, RollcallError
-from core.base.records import GalleryStats, PersonOverview
+from core.base.records import ConfusionSource, GalleryStats, PersonOverview
 from core.vision.images import photo_file_filter
 
 from ..dialogs import confirm, show_error
@@ -22,6 +22,8 @@ from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_fro
 from ..workers import Job
 
 LIST_THUMB = 44
+CONFUSION_THUMB = 40
+CONFUSION_LIST_PX = 160
 PHOTO_FILTER = photo_file_filter()
 OVERVIEW_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -93,6 +95,13 @@ class PeoplePanel(QWidget):
         self.status_label = QLabel("")
         self.status_label.setObjectName("muted")
         self.status_label.setWordWrap(True)
+        self.confusions_title = QLabel("Confusions")
+        self.confusions_title.setObjectName("cardTitle")
+        self.confusions_list = QListWidget()  # faces shown as this person wrongly, or theirs shown as another
+        self.confusions_list.setIconSize(QSize(CONFUSION_THUMB, CONFUSION_THUMB))
+        self.confusions_list.setMaximumHeight(CONFUSION_LIST_PX)
+        self.confusions_list.setToolTip("Recorded when an event is voided or reassigned, or when someone "
+                                        "answers No at the kiosk")
 
         names = QVBoxLayout()
         names.addWidget(self.name_label)
@@ -107,6 +116,8 @@ class PeoplePanel(QWidget):
         details.body.addWidget(samples_title)
         details.body.addWidget(self.samples_view, 1)
         details.body.addLayout(hbox(self.status_label, None, self.remove_samples_button))
+        details.body.addWidget(self.confusions_title)
+        details.body.addWidget(self.confusions_list)
 
         empty = QLabel("Nobody is enrolled yet.\nUse the Enroll panel to add people.")
         empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -205,6 +216,8 @@ class PeoplePanel(QWidget):
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.PEOPLE, ChangeKind.SAMPLES):
             self.refresh()
+        elif changes.touches(ChangeKind.CONFUSIONS) and self.current_person_id() is not None:
+            self._show_confusions(self.current_person_id())
         elif changes.touches(ChangeKind.SCHEDULES) and self.current_person_id() is not None:
             self._show_group(self.current_person_id())  # a group added or assigned elsewhere
 
@@ -240,7 +253,23 @@ class PeoplePanel(QWidget):
                                          f"{Path(sample.source).name}\n{sample.face_px} px face, "
                                          f"sharpness {sample.sharpness:.0f}")
         self.samples_view.scrollToTop()
+        self._show_confusions(person_id)
         self._update_buttons()
+
+    def _show_confusions(self, person_id: int) -> None:
+        confusions = self.engine.confusions(person_id)
+        self.confusions_title.setText(f"Confusions ({len(confusions)})")
+        self.confusions_list.clear()
+        for confusion in reversed(confusions):  # newest first
+            really = confusion.true_name or "a stranger"
+            how = "corrected" if confusion.source is ConfusionSource.CORRECTION else "answered No at the kiosk"
+            text = (f"Shown as {confusion.shown_name}, really {really} · {how} "
+                    f"{confusion.created_at.astimezone():%d %b %Y %H:%M} · score {confusion.similarity:.2f}")
+            crop = self.engine.confusion_crop(confusion.id) if confusion.has_crop else None
+            item = QListWidgetItem(QIcon(rounded_pixmap(pixmap_from_jpeg(crop), CONFUSION_THUMB, 4)), text)
+            item.setData(Qt.ItemDataRole.UserRole, confusion.id)
+            self.confusions_list.addItem(item)
+        self.confusions_list.setVisible(bool(confusions))
 
     def _show_group(self, person_id: int) -> None:
         group = self.engine.person_group(person_id)

@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QLabel, QListWidget, QLi
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.live.recognize import FaceResult, FaceState, FrameResult
+from core.live.uncertain import UncertainAnswer
 from core.base.errors import RollcallError
 from core.base.records import AttendanceEvent
 
 from ..challenge_prompt import INSTRUCTIONS, ChallengePromptOverlay
+from ..uncertain_prompt import UncertainPromptOverlay
 from ..dialogs import show_error
 from ..live import ImageMailbox, RateMeter
 from ..widgets import (Card, Overlay, SourcePicker, VideoView, hbox, icon, panel_header, pixmap_from_jpeg,
@@ -71,6 +73,8 @@ def face_overlay(face: FaceResult) -> Overlay:
         return Overlay(box, f"{face.name or '?'}: not verified", "unknown")
     if face.state is FaceState.CHALLENGED and face.challenge:  # asked for a head movement
         return Overlay(box, f"{face.name or '?'}: {INSTRUCTIONS[face.challenge.move].lower()}", "pending")
+    if face.state is FaceState.UNCERTAIN:  # asked "Are you NAME?"
+        return Overlay(box, f"{face.name or '?'}?", "pending")
     if face.state is FaceState.TOO_SMALL:
         return Overlay(box, "", "too_small")
     return Overlay(box, "…", "pending")
@@ -103,6 +107,8 @@ class RecognizePanel(QWidget):
 
         self.view = VideoView(placeholder="Choose a source and press Start")
         self.challenge_prompt = ChallengePromptOverlay(self.view)
+        self.uncertain_prompt = UncertainPromptOverlay(self.view)
+        self.uncertain_prompt.answered.connect(self.answer_uncertain)
         self.stats_label = QLabel("")
         self.stats_label.setObjectName("muted")
 
@@ -221,6 +227,9 @@ class RecognizePanel(QWidget):
             self.view.set_frame(value.image, [face_overlay(f) for f in value.result.faces], value.fps)
         asked = next((f for f in value.result.faces if f.challenge), None)
         self.challenge_prompt.show_prompt(asked.challenge if asked else None, asked.name or "" if asked else "")
+        doubt = next((f for f in value.result.faces if f.question is not None), None)
+        if doubt is not None:
+            self.uncertain_prompt.ask(doubt.question)
         timings = value.result.timings
         stages = " · ".join(f"{name} {timings[name] * 1000:.0f} ms" for name in ("detect", "embed", "total")
                             if name in timings)
@@ -228,6 +237,18 @@ class RecognizePanel(QWidget):
         self.stats_label.setText(f"{value.fps:.1f} frames/s · {faces} face{'' if faces == 1 else 's'} · {stages}")
         for event in value.result.events:
             self._add_event(event)
+
+    def answer_uncertain(self, question, answer: UncertainAnswer) -> None:
+        """Yes marks the person (and keeps the face as confirmed); No or no answer records a confusion."""
+        try:
+            if answer is UncertainAnswer.YES:
+                event, _ = self.engine.confirm_uncertain(question).value
+                if event is not None:
+                    self._add_event(event)
+            else:
+                self.engine.refuse_uncertain(question, timed_out=answer is UncertainAnswer.TIMED_OUT)
+        except RollcallError as exc:
+            log.warning("Could not record the answer for %s: %s", question.name, exc)
 
     def _show_source_status(self, messages: list[str]) -> None:
         for message in messages:
@@ -280,6 +301,7 @@ class RecognizePanel(QWidget):
 
     def _on_finished(self) -> None:
         self.challenge_prompt.show_prompt(None)
+        self.uncertain_prompt.clear()
         worker, self.worker = self.worker, None
         if worker is not None and worker.is_cancelled:
             self.view.set_banner("Stopped")
