@@ -73,6 +73,19 @@ def test_reassign_and_void_record_confusions_with_the_face(three):
     assert match.best_person_id == bob.id  # the face really is Bob's
 
 
+def test_retention_drops_old_confusion_faces_and_keeps_the_confusion(three):
+    engine, (ada, bob, _), crop = three
+    event = _event(engine, ada.id, crop, 30)
+    engine.reassign_event(event.id, bob.id, "it was Bob")
+    assert len(engine.confusion_vectors()) == 1
+    engine.store.purge(datetime.now().astimezone() - timedelta(days=1))  # younger than retention: kept
+    assert engine.confusions()[0].has_crop
+    engine.store.purge(datetime.now().astimezone() + timedelta(minutes=1))
+    confusion = engine.confusions()[0]
+    assert not confusion.has_crop and engine.confusion_crop(confusion.id) is None
+    assert engine.confusion_vectors() == {}  # nothing left to train on
+
+
 def test_merge_moves_confusions_and_delete_erases_them(three):
     engine, (ada, bob, cyd), crop = three
     engine.reassign_event(_event(engine, ada.id, crop, 30).id, bob.id, "Bob")

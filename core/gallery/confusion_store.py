@@ -160,3 +160,14 @@ class ConfusionTables:
         if row is None:
             raise InvalidInputError(f"No confirmed sample with id {confirmed_id}.")
         return row[0]
+
+
+    def _purge_confusion_faces(self, cutoff: datetime) -> None:
+        """Retention (inside GalleryStore.purge's transaction): faces recorded before the cutoff go; the
+        confusions stay, without a face, so they are still listed but no longer trained on."""
+        moment = cutoff.astimezone(timezone.utc).isoformat()
+        self._conn.execute("DELETE FROM confusion_embeddings WHERE confusion_id IN"
+                           " (SELECT id FROM confusions WHERE created_at < ?)", [moment])
+        self._conn.execute("UPDATE confusions SET crop_jpeg = NULL WHERE created_at < ? AND crop_jpeg IS NOT NULL",
+                           [moment])
+        self._conn.execute("DELETE FROM confirmed_samples WHERE created_at < ?", [moment])

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -902,12 +902,14 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
     def purge(self, older_than: datetime, unknown_snapshots_only: bool = False,
               keep_seq_above: int | None = None) -> int:
         """Retention: delete events older than a moment, or only drop unknown faces' snapshots.
-        Either way the unknown faces kept for review (crops, embeddings) older than that go too.
+        Either way the unknown faces kept for review (crops, embeddings) older than that go too, and so
+        do the face crops of older confusions and kiosk-confirmed faces (the confusion itself is kept).
 
         keep_seq_above: events numbered above this (not yet on the site server) are never deleted."""
         cutoff = _aware(older_than).timestamp()
         with self._tx():
             self._purge_unknown_faces(cutoff)
+            self._purge_confusion_faces(datetime.fromtimestamp(cutoff, timezone.utc))
             if unknown_snapshots_only:
                 sql = ("UPDATE events SET snapshot_jpeg = NULL"
                        " WHERE kind = 'unknown' AND ts < ? AND snapshot_jpeg IS NOT NULL")
