@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from core.base.settings import TrackingSettings
 
@@ -227,6 +226,8 @@ class IouTracker:
         overlaps = iou_matrix(predicted, boxes)
         matched: dict[int, int] = {}  # detection index -> track index
         if overlaps.size:
+            from scipy.optimize import linear_sum_assignment  # imported on first use: slow to load
+
             rows, cols = linear_sum_assignment(-overlaps)
             for row, col in zip(rows, cols):
                 if overlaps[row, col] >= self.iou_threshold:
