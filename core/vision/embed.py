@@ -89,7 +89,7 @@ def configure_threads(count: int = 0) -> int:
     else when a torch path loads it (apply_torch_threads); it is never imported here."""
     global _CPU_THREADS
     _CPU_THREADS = int(count or default_threads())
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:
         apply_torch_threads()
     return _CPU_THREADS
 

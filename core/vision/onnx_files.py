@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,8 +43,14 @@ def sidecar(path: Path) -> Path:
 
 
 def torch_available() -> bool:
-    """Whether torch and facenet-pytorch can be imported (without importing them)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("torch", "facenet_pytorch"))
+    """Whether torch and facenet-pytorch can be imported (found without importing them)."""
+    for name in ("torch", "facenet_pytorch"):
+        if name in sys.modules:
+            if sys.modules[name] is None:  # blocked, as in an edition without torch
+                return False
+        elif importlib.util.find_spec(name) is None:
+            return False
+    return True
 
 
 def data_file(path: Path) -> Path:
