@@ -256,8 +256,8 @@ def ort_session(model: Path | bytes, threads: int = 0, lean: bool = False):
     instead of spinning when idle, so a decoder or GUI thread keeps its core.
 
     lean (the embedders): graph optimisations short of the layout rewrite, which copies every
-    convolution's weights, and no memory arena. For FaceNet that is about 120 MB less peak memory and
-    a 3x faster start (its weights stay mapped from the .data file) for ~25% more time per face.
+    convolution's weights. For FaceNet that is about 55 MB less peak memory and a 3x faster start (its
+    weights stay mapped from the .data file), for some more time per face (benchmarks/startup.py).
     """
     import onnxruntime as ort
 
@@ -268,7 +268,7 @@ def ort_session(model: Path | bytes, threads: int = 0, lean: bool = False):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if lean
                                         else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-    options.enable_cpu_mem_arena = not lean
+    options.enable_cpu_mem_arena = False  # an arena keeps its largest batch's memory (it grows by doubling)
     options.log_severity_level = 3
     if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
