@@ -210,7 +210,7 @@ class FaceDetector:
 
 
 def detector_threads(threads: int) -> int:
-    """ONNX Runtime threads for each MTCNN network: one. Its inputs are small (a 24x24 or 48x48 crop
-    batch, a pyramid level of a few thousand pixels), and a second thread mostly waits for the first,
-    or for a core another process holds (benchmarks/startup.py measures it)."""
+    """ONNX Runtime threads for each MTCNN network: one. Measured on 2 cores (benchmarks/startup.py):
+    2 threads are ~20% faster on an otherwise idle machine but ~25% slower when another process (or
+    the video decoder, or the GUI) holds a core, which is the kiosk's normal state."""
     return 1
