@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = open_engine(settings, before_dialog=splash.close)  # a damaged database offers a backup
         if engine is None:
             return 1
-        preload_libraries()
+        preload_libraries(engine.device)
     except RollcallError as exc:
         splash.close()
         QMessageBox.critical(None, "Rollcall", str(exc))

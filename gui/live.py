@@ -10,13 +10,19 @@ import time
 from collections import deque
 
 
-def preload_libraries() -> None:
-    """Import the face detector's libraries (torchvision via facenet-pytorch) on the calling thread.
+def preload_libraries(device: str = "cpu") -> None:
+    """Import the face detector's extension modules on the calling thread: ONNX Runtime on the CPU,
+    facenet-pytorch (torch, torchvision) on a GPU or where onnxruntime is missing.
 
-    Loading those extension modules holds the GIL for up to ~300 ms at a time; done before the window
-    shows, a worker's first detection cannot freeze the event loop.
+    Loading them holds the GIL for up to ~300 ms at a time; done before the window shows, a worker's
+    first detection cannot freeze the event loop.
     """
-    import facenet_pytorch  # noqa: F401
+    from core.vision.embed import onnxruntime_available
+
+    if device == "cpu" and onnxruntime_available():
+        import onnxruntime  # noqa: F401
+    else:
+        import facenet_pytorch  # noqa: F401
 
 
 class RateMeter:

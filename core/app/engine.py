@@ -19,7 +19,7 @@ from core.app import fusion_setup
 from core.vision.detect import FaceDetector
 from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
-from core.base.errors import Cancelled, ModelNotFoundError, StoreError, StoreProblem
+from core.base.errors import Cancelled, ModelNotFoundError, StoreError, StoreProblem, WeightsError
 from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
 from core.gallery.calibration import CalibrationReport, ThresholdEstimate, calibration_report
 from core.gallery.match import GalleryMatcher
@@ -196,7 +196,9 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
     def add_model(self, weights: Path, name: str, embedding_size: int, preprocessing: str) -> ModelRecord:
         """Register a user's weights file as a new model version (checked to load; a used name is refused)."""
         self.store.refuse_taken_model_id(name)  # before the file is copied
-        return self.store.add_model(self.registry.import_weights(weights, name, embedding_size, preprocessing))
+        record = self.store.add_model(self.registry.import_weights(weights, name, embedding_size, preprocessing))
+        self.export_onnx(record.id)  # the file CPU inference runs from
+        return record
 
     def model_info(self, model_id: str) -> tuple[ModelRecord, EmbedderInfo]:
         record = self.ensure_model_record(model_id)
@@ -228,8 +230,9 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
     def embedder(self, model_id: str | None = None) -> Embedder | OnnxEmbedder:
         """The inference embedder for a model (loaded once per process; never trained in place).
 
-        On the CPU this is an ONNX Runtime session when onnxruntime is installed (faster at batch 1),
-        else torch; settings.compute.embed_backend ("torch") overrides it.
+        On the CPU this is an ONNX Runtime session when onnxruntime is installed (faster at batch 1, and
+        torch is never imported), else torch; settings.compute.embed_backend ("torch") overrides it.
+        A corrupt ONNX file is a WeightsError; other ONNX Runtime failures fall back to torch.
         """
         model_id = model_id or self.active_model_id()
         with self._lock:
@@ -243,6 +246,8 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
                 if self.planned_embed_backend() == "onnx":
                     try:
                         embedder = OnnxEmbedder(self._onnx_file(model_id), info)
+                    except WeightsError:
+                        raise
                     except Exception as exc:  # noqa: BLE001 - any export/runtime failure falls back to torch
                         self.embed_fallback_reason = f"{type(exc).__name__}: {exc}"
                         log.warning("ONNX Runtime embedder unavailable for %s (%s); using torch.",
@@ -261,28 +266,97 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
         return self.embedder(fusion_setup.facenet_of(self.active_model_id())).backend
 
     def _onnx_file(self, model_id: str) -> Path:
-        """The cached ONNX export of a model's checked weights, exported on first use."""
-        import json
+        """The checked ONNX export of a model's weights (made by `rollcall models export-onnx`).
+
+        Only the ONNX file is hashed here, not the weights it came from. When it is missing it is
+        exported now if torch is installed (with a warning naming the command), else WeightsError.
+        """
         import os
 
-        from core.vision.models import verify_weights
+        from core.vision.onnx_files import EXPORT_COMMAND, torch_available, verify_onnx
+
+        beside, in_cache = self._onnx_candidates(model_id)
+        for path in (beside, in_cache):
+            if path.exists():
+                verify_onnx(path)
+                return path
+        if not torch_available():
+            raise WeightsError(f"The ONNX file of {model_id} ({beside.name}) is not in {beside.parent}. "
+                               f"Run `{EXPORT_COMMAND}` once (it needs torch, as in the full edition).")
+        path = beside if os.access(beside.parent, os.W_OK) else in_cache
+        log.warning("The ONNX file of %s is missing; exporting it now with torch. Run `%s` at setup to "
+                    "make it once.", model_id, EXPORT_COMMAND)
+        return self.export_onnx(model_id, path)
+
+    def _onnx_candidates(self, model_id: str) -> tuple[Path, Path]:
+        """Where a model's ONNX export belongs: beside its weights, or in the models folder when the
+        weights sit in a read-only (bundled) folder. Reads the weights' recorded checksum, not the file."""
+        import json
+
+        from core.vision.models import _sidecar
 
         record, _ = self.model_info(model_id)
         if record.id in BUILTIN_MODELS:
-            weights = self.registry.ensure_weights(record.id)  # checks the sidecar's checksum
-            sha256 = json.loads(weights.with_name(weights.name + ".json").read_text())["sha256"]
+            weights = self.registry.find_cached(record.id) or self.registry.cached_path(record.id)
+            try:
+                sha256 = json.loads(_sidecar(weights).read_text())["sha256"]
+            except (OSError, ValueError, KeyError):
+                weights = self.registry.ensure_weights(record.id)  # missing or unrecorded: the clear error
+                sha256 = json.loads(_sidecar(weights).read_text())["sha256"]
         else:
             weights = Path(record.weights_path)
-            sha256 = verify_weights(weights, record.settings.get("sha256"))
+            sha256 = record.settings.get("sha256") or self.registry.recorded_sha256(weights)
         beside = onnx_path_for(weights, sha256)
-        in_cache = Path(self.registry.cache_dir) / beside.name  # bundled weights sit in a read-only folder
-        for path in (beside, in_cache):
-            if path.exists():
-                return path
-        path = beside if os.access(weights.parent, os.W_OK) else in_cache
-        log.info("Exporting %s to ONNX at %s (once per weights file).", model_id, path)
-        export_onnx(self.load_network(model_id), path)
-        return path
+        return beside, Path(self.registry.cache_dir) / beside.name
+
+    def export_onnx(self, model_id: str, path: Path | None = None) -> Path:
+        """Export a FaceNet version's checked weights to ONNX (needs torch); returns the file."""
+        from core.vision.models import verify_weights
+
+        record, _ = self.model_info(model_id)
+        beside, _ = self._onnx_candidates(model_id)
+        path = Path(path or beside)
+        weights = self.load_network(model_id)  # checks the weights' checksum
+        source = self.registry.find_cached(record.id) if record.id in BUILTIN_MODELS else Path(record.weights_path)
+        log.info("Exporting %s to ONNX at %s.", model_id, path)
+        return export_onnx(weights, path, {"model": record.id, "source": str(source),
+                                           "source_sha256": verify_weights(source, record.settings.get("sha256"))})
+
+    def export_all_onnx(self, force: bool = False) -> list[Path]:
+        """`rollcall models export-onnx`: MTCNN's three networks and every FaceNet version with weights,
+        skipping files that exist and pass their checksum (all of them again with force). Needs torch."""
+        from core.vision.onnx_files import export_mtcnn, verify_onnx
+
+        made = list(export_mtcnn(self.registry.cache_dir, force=force).values())
+        for model_id in self.onnx_models():
+            beside, in_cache = self._onnx_candidates(model_id)
+            existing = next((p for p in (beside, in_cache) if p.exists()), None)
+            if existing is not None and not force:
+                try:
+                    verify_onnx(existing)
+                    made.append(existing)
+                    continue
+                except WeightsError:
+                    log.warning("%s failed its checksum; exporting it again.", existing)
+            import os
+
+            made.append(self.export_onnx(model_id, beside if os.access(beside.parent, os.W_OK) else in_cache))
+        return made
+
+    def onnx_models(self) -> list[str]:
+        """The FaceNet versions whose ONNX export `rollcall models export-onnx` makes: every registered one
+        whose weights are present (the built-in one once fetched)."""
+        ids = []
+        for record in self.store.list_models():
+            if record.id in BUILTIN_MODELS:
+                spec = BUILTIN_MODELS[record.id]
+                if spec.weights_suffix == ".pt" and not spec.members and self.registry.is_available(record.id):
+                    ids.append(record.id)
+            elif not fusion_setup.fused_members(record.id) and Path(record.weights_path).exists():
+                ids.append(record.id)
+        if DEFAULT_MODEL not in ids and self.registry.is_available(DEFAULT_MODEL):
+            ids.insert(0, DEFAULT_MODEL)
+        return ids
 
     @property
     def detector(self) -> FaceDetector:
@@ -290,7 +364,8 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
             if self._detector is None:
                 _, info = self.model_info(self.active_model_id())
                 self._detector = FaceDetector(device=self.device, margin=info.crop_margin,
-                                              backend=self.settings.compute.detect_backend)
+                                              backend=self.settings.compute.detect_backend,
+                                              models_dir=self.registry.cache_dir)
             return self._detector
 
     # ---- pipeline stages ----

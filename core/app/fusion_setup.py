@@ -30,7 +30,7 @@ from core.vision.embed import EmbedderInfo
 from core.vision.fused import FusedEmbedder, SfaceEmbedder
 from core.vision.fusion_specs import DECISIONS, FACENET_MODEL, FUSED_MODEL, FUSED_SUFFIX, IMPOSTORS
 from core.vision.models import BUILTIN_MODELS
-from core.vision.sface import SFACE_MODEL, check_loadable
+from core.vision.sface import SFACE_MODEL
 
 if TYPE_CHECKING:
     from core.app.engine import Engine
@@ -99,13 +99,12 @@ def landmark_finder(engine: "Engine") -> Callable[[np.ndarray], "np.ndarray | No
 def sface_embedder(engine: "Engine") -> SfaceEmbedder:
     engine.ensure_model_record(SFACE_MODEL)  # embeddings are stored under it
     path = engine.registry.ensure_weights(SFACE_MODEL)  # verifies the checksum
-    check_loadable(path)
     spec = BUILTIN_MODELS[SFACE_MODEL]
     info = EmbedderInfo(SFACE_MODEL, spec.embedding_size, spec.preprocessing, spec.crop_margin, "cpu")
     try:
         return SfaceEmbedder(path, info, find_landmarks=landmark_finder(engine))
     except Exception as exc:  # noqa: BLE001 - ONNX Runtime rejects a damaged graph in many ways
-        raise WeightsError(f"Weights file {path} cannot be loaded by ONNX Runtime ({type(exc).__name__}). "
+        raise WeightsError(f"Weights file {path} cannot be read by ONNX Runtime ({type(exc).__name__}). "
                            f"Delete it and run `rollcall models fetch {SFACE_MODEL}`.") from None
 
 

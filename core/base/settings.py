@@ -174,6 +174,10 @@ class RecognitionSettings(_Section):
     min_vote_fraction: float = 0.6  # ... and they must be this share of a track's recent votes
     detect_every: int = 8  # run MTCNN on every Nth frame; the tracker predicts in between
     detect_every_pending: int = 1  # ... every Nth while a face big enough to identify is not settled yet
+    # Idle back-off: once nobody has been detected for `idle_after_s`, MTCNN runs at most once per
+    # `idle_detect_interval_s` (a face walking in is found within that time); 0 = off.
+    idle_after_s: float = 3.0
+    idle_detect_interval_s: float = 0.5
     detect_scale: float = 0.0  # run MTCNN on a frame scaled by this factor; 0 = auto (see detect_short_side_px)
     detect_short_side_px: int = 540  # auto scale: frames are shrunk until their short side is at most this
     detect_min_face_px: int = 40  # smallest face MTCNN looks for, in frame pixels at any scale

@@ -19,9 +19,9 @@ highest of three, for a target of strangers marked per 1,000 (rate r):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 from core.gallery.match import GalleryMatcher
 
@@ -29,7 +29,7 @@ MIN_PEOPLE = 2  # with fewer, nobody can play the stranger
 ROWS_PER_CHUNK = 1024  # samples scored at once (bounds memory at chunk x gallery floats)
 MATERIAL_CHANGE = 0.05  # re-estimate once people or samples change by this fraction (or by one, when few)
 QUARTILES = (0.25, 0.5, 0.75)
-IQR_PER_STD = 2.0 * float(stats.norm.ppf(QUARTILES[2]))  # a normal's interquartile range in standard deviations
+IQR_PER_STD = 2.0 * NormalDist().inv_cdf(QUARTILES[2])  # a normal's interquartile range in standard deviations
 PER_1000 = 1000.0
 
 
@@ -89,13 +89,18 @@ def stranger_scores(matcher: GalleryMatcher) -> np.ndarray:
 def robust_tail(scores: np.ndarray, rate: float) -> float:
     """The (1 - rate) quantile of a normal fitted by median and interquartile range."""
     low, median, high = np.quantile(scores, QUARTILES)
-    return float(median + (high - low) / IQR_PER_STD * stats.norm.isf(rate))
+    return float(median + (high - low) / IQR_PER_STD * _normal_isf(rate))
 
 
 def size_threshold(impostors: Impostors, samples: int, rate: float) -> float:
     """The t at which a stranger's best of `samples` impostor scores exceeds t with probability `rate`."""
     per_sample = -np.expm1(np.log1p(-rate) / samples)  # 1 - (1 - rate)^(1/S), exact for tiny rates
-    return float(impostors.mean + impostors.std * stats.norm.isf(per_sample))
+    return float(impostors.mean + impostors.std * _normal_isf(per_sample))
+
+
+def _normal_isf(rate: float) -> float:
+    """The standard normal's upper `rate` quantile (scipy.stats.norm.isf), exact for tiny rates."""
+    return -NormalDist().inv_cdf(float(rate))
 
 
 def estimate_threshold(matcher: GalleryMatcher, strangers_per_1000: float, floor: float,

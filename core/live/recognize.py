@@ -6,7 +6,8 @@ none) while the calling thread runs inference; the caller (CLI, GUI worker feedi
 displays. Per frame:
 
 - MTCNN runs on every `detect_every`-th frame (and whenever the picture comes from a new file);
-  the IoU tracker carries boxes in between by their velocity. Large frames are detected at a
+  the IoU tracker carries boxes in between by their velocity. When nobody has been seen for
+  `idle_after_s`, it runs at most once per `idle_detect_interval_s` (an empty room costs little CPU). Large frames are detected at a
   reduced scale with the same smallest face size in frame pixels, so nothing the full-scale
   detector finds is lost (MTCNN's cost depends on that size, not on the scale).
 - Only new, unsettled or due-for-re-identification tracks are embedded, batched across faces.
@@ -108,6 +109,8 @@ class Recognizer:
         self.tracker = IouTracker.from_settings(tracking or TrackingSettings(), self.options.votes_to_mark)
         self._frames = 0
         self._since_detect = 0
+        self._last_detect_at = float("-inf")  # frame time of the last detection
+        self._last_face_at: float | None = None  # ... of the last one that found a face (or the first one)
         self._last_source: str | None = None
         self._thumb: np.ndarray | None = None
         self.scene_cuts = 0
@@ -144,7 +147,11 @@ class Recognizer:
             new_picture = True
         every = opts.detect_every_pending if self._identification_pending(frame.timestamp) else opts.detect_every
         detect_now = new_picture or self._since_detect >= max(1, every) - 1
+        if detect_now and not new_picture and self._idle(frame.timestamp):
+            detect_now = frame.timestamp - self._last_detect_at >= opts.idle_detect_interval_s
         self._since_detect = 0 if detect_now else self._since_detect + 1
+        if detect_now:
+            self._last_detect_at = frame.timestamp
         self._frames += 1
         visible: list[Track]
         if detect_now:
@@ -165,6 +172,8 @@ class Recognizer:
                     face.landmarks = face.landmarks / np.float32(scale)
             t1 = time.perf_counter()
             timings["detect"] = t1 - t_prep
+            if faces or self._last_face_at is None:
+                self._last_face_at = frame.timestamp
             boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
             visible = self.tracker.update(boxes, frame.timestamp)
             for track in visible:
@@ -184,6 +193,13 @@ class Recognizer:
         events = self._attendance(visible, frame.timestamp)
         timings["attendance"] = time.perf_counter() - t2
         return FrameResult(frame, [self._face_result(t, frame.timestamp) for t in visible], events, timings, detect_now)
+
+    def _idle(self, now: float) -> bool:
+        """Nobody tracked and nobody detected for `idle_after_s`: detection may back off."""
+        opts = self.options
+        if opts.idle_detect_interval_s <= 0 or self._last_face_at is None or self.tracker.active_tracks():
+            return False
+        return now - self._last_face_at >= opts.idle_after_s
 
     @property
     def _passive_check_on(self) -> bool:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from core.base.settings import TrackingSettings
 
@@ -280,3 +279,56 @@ class IouTracker:
         track.misses = 0
         if landmarks is not None:
             track.landmarks = landmarks
+
+
+def linear_sum_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """scipy.optimize.linear_sum_assignment (minimum cost, rectangular), the same shortest augmenting
+    path algorithm and tie-breaking, vectorised over columns. Importing scipy.optimize for it alone
+    would cost a kiosk ~50 MB of memory and a slower start; a frame has a few tracks."""
+    cost = np.asarray(cost, np.float64)
+    transposed = cost.shape[0] > cost.shape[1]
+    if transposed:
+        cost = cost.T
+    n_rows, n_cols = cost.shape
+    u, v = np.zeros(n_rows), np.zeros(n_cols)
+    col4row, row4col = np.full(n_rows, -1), np.full(n_cols, -1)
+    for current in range(n_rows):
+        shortest = np.full(n_cols, np.inf)
+        path = np.full(n_cols, -1)
+        seen_rows, seen_cols = np.zeros(n_rows, bool), np.zeros(n_cols, bool)
+        row, lowest, sink = current, 0.0, -1
+        while sink == -1:
+            seen_rows[row] = True
+            reduced = lowest + cost[row] - u[row] - v
+            better = ~seen_cols & (reduced < shortest)
+            path[better] = row
+            shortest[better] = reduced[better]
+            remaining = np.flatnonzero(~seen_cols)
+            lowest = shortest[remaining].min()
+            if not np.isfinite(lowest):
+                raise ValueError("cost matrix is infeasible")
+            ties = remaining[shortest[remaining] == lowest]
+            free = ties[row4col[ties] == -1]
+            col = free[0] if len(free) else ties[0]  # the first unassigned column among the cheapest
+            seen_cols[col] = True
+            if row4col[col] == -1:
+                sink = col
+            else:
+                row = row4col[col]
+        u[current] += lowest
+        others = np.flatnonzero(seen_rows)
+        others = others[others != current]
+        u[others] += lowest - shortest[col4row[others]]
+        v[seen_cols] -= lowest - shortest[seen_cols]
+        col = sink
+        while True:
+            row = path[col]
+            row4col[col] = row
+            col4row[row], col = col, col4row[row]
+            if row == current:
+                break
+    if transposed:
+        order = np.argsort(col4row)
+        return col4row[order], order
+    return np.arange(n_rows), col4row
+

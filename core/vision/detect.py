@@ -4,17 +4,21 @@ Every face comes back with its box, probability, 5 landmarks and an aligned squa
 (the box plus a margin, resized to `crop_size`), the way the FaceNet embedders were trained.
 A frame with no face gives an empty list.
 
-On the CPU the three MTCNN networks run in ONNX Runtime when it is installed (exported in memory
-from facenet-pytorch's weights once per process; boxes agree with torch to 1e-3 px). The detector is
-about 1.5-2x faster that way; the rest of MTCNN (pyramid, NMS) is facenet-pytorch's code unchanged.
+Two backends behind one API:
+- "onnx" (the CPU default): core.vision.mtcnn_numpy, MTCNN's stages in numpy and its three networks
+  in ONNX Runtime from files in the models folder. Neither torch nor facenet-pytorch is imported.
+  If the files are missing, they are exported on the spot when torch is installed (a logged warning
+  says to run `rollcall models export-onnx` at setup); without torch it is a WeightsError saying so.
+- "torch": facenet-pytorch's MTCNN, for CUDA/MPS, settings.compute.detect_backend = "torch", and a CPU
+  without onnxruntime.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from dataclasses import dataclass
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -93,31 +97,39 @@ class FaceDetector:
         margin: float = 32,
         crop_size: int = DEFAULT_CROP_SIZE,
         min_prob: float = 0.9,
-        backend: str = "auto",  # "auto"/"onnx": ONNX Runtime nets on the CPU when available; "torch"
+        backend: str = "auto",  # "auto"/"onnx": numpy + ONNX Runtime on the CPU when available; "torch"
+        models_dir: Path | None = None,  # where the MTCNN ONNX files are (default: settings.models_dir())
     ):
-        from facenet_pytorch import MTCNN
+        from core.vision.embed import onnxruntime_available
 
         self.device = device
         self.margin = margin
         self.crop_size = crop_size
         self.min_prob = min_prob
         self.min_face_size = min_face_size
-        self._mtcnn = MTCNN(
-            image_size=crop_size,
-            margin=margin,
-            min_face_size=min_face_size,
-            thresholds=list(thresholds),
-            keep_all=True,
-            post_process=False,
-            device=device,
-        )
-        self.backend = "torch"
+        self.thresholds = tuple(thresholds)
+        self._mtcnn = None
+        self._onnx_nets = None
         backend = str(backend or "auto").lower()  # settings.compute.detect_backend
-        if str(device) == "cpu" and backend in ("auto", "onnx"):
-            nets = _ort_mtcnn_nets(self._mtcnn)
-            if nets is not None:
-                self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet = nets
-                self.backend = "onnx"
+        if str(device) == "cpu" and backend in ("auto", "onnx") and onnxruntime_available():
+            from core.base.settings import models_dir as default_models_dir
+            from core.vision.embed import cpu_threads
+            from core.vision.mtcnn_numpy import OnnxMtcnnNets
+            from core.vision.onnx_files import ensure_mtcnn
+
+            self._onnx_nets = OnnxMtcnnNets(ensure_mtcnn(Path(models_dir or default_models_dir())),
+                                            detector_threads(cpu_threads()))
+            self.backend = "onnx"
+        else:
+            from facenet_pytorch import MTCNN
+
+            from core.vision.embed import apply_torch_threads
+
+            if str(device) == "cpu":
+                apply_torch_threads()
+            self._mtcnn = MTCNN(image_size=crop_size, margin=margin, min_face_size=min_face_size,
+                                thresholds=list(thresholds), keep_all=True, post_process=False, device=device)
+            self.backend = "torch"
 
     def detect(self, rgb: np.ndarray, scale: float = 1.0, with_crops: bool = True,
                min_face_px: float | None = None, thresholds: tuple[float, float, float] | None = None
@@ -137,9 +149,6 @@ class FaceDetector:
         conversion and first pyramid level of a large frame.
         thresholds: MTCNN's P/R/O-Net thresholds for this call (None: the detector's).
         """
-        import torch
-        from facenet_pytorch.models.utils.detect_face import detect_face
-
         minsize = self.min_face_size if min_face_px is None else max(12.0, float(min_face_px) * scale)
         frames = [to_rgb(f, "rgb") for f in frames]
         inputs = frames
@@ -154,12 +163,8 @@ class FaceDetector:
                 for i in idx:
                     results[i] = []
                 continue
-            m = self._mtcnn
-            with torch.inference_mode(), _torch_threads(1 if self.backend == "onnx" else None):
-                # MTCNN.detect without its PIL handling, with our minsize and thresholds
-                batch_boxes, batch_points = detect_face(np.stack([inputs[i] for i in idx]), minsize, m.pnet,
-                                                        m.rnet, m.onet, list(thresholds or m.thresholds),
-                                                        m.factor, m.device)
+            batch_boxes, batch_points = self._run(np.stack([inputs[i] for i in idx]), minsize,
+                                                  list(thresholds or self.thresholds))
             for j, i in enumerate(idx):
                 box, pts = np.asarray(batch_boxes[j]), np.asarray(batch_points[j])
                 if len(box) == 0:
@@ -169,6 +174,19 @@ class FaceDetector:
                 box, pts = box[order], pts[order]  # as MTCNN(select_largest=True).detect returns them
                 results[i] = self._faces(frames[i], box[:, :4], box[:, 4], pts, 1.0 / scale, with_crops)
         return results  # type: ignore[return-value]
+
+    def _run(self, batch: np.ndarray, minsize: float, thresholds: list[float]):
+        """Per frame, (K, 5) boxes with probabilities and (K, 5, 2) landmarks."""
+        if self._onnx_nets is not None:
+            from core.vision.mtcnn_numpy import FACTOR, detect_faces
+
+            return detect_faces(batch, minsize, *self._onnx_nets.nets, thresholds, FACTOR)
+        import torch
+        from facenet_pytorch.models.utils.detect_face import detect_face
+
+        m = self._mtcnn
+        with torch.inference_mode():  # MTCNN.detect without its PIL handling, with our minsize and thresholds
+            return detect_face(batch, minsize, m.pnet, m.rnet, m.onet, thresholds, m.factor, m.device)
 
     def _faces(self, rgb, boxes, probs, points, inv_scale, with_crops) -> list[DetectedFace]:
         if boxes is None or len(boxes) == 0:
@@ -191,87 +209,8 @@ class FaceDetector:
         return faces
 
 
-@contextlib.contextmanager
-def _torch_threads(count: int | None):
-    """Run torch ops of the calling thread on `count` intra-op threads, then restore the setting.
-
-    With the networks in ONNX Runtime, what is left of MTCNN in torch is hundreds of tiny ops
-    (resampling, NMS), for which waking a second thread costs more than it saves, up to tens of
-    times more when another process keeps the other core busy. OpenMP keeps the count per thread,
-    so other threads (a trainer) are not affected.
-    """
-    if count is None:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    if previous == count:
-        yield
-        return
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-# ---- ONNX Runtime MTCNN networks --------------------------------------------------------------------
-
-_ORT_NETS: dict[int, tuple] = {}
-_ORT_NETS_LOCK = threading.Lock()
-
-
-def _ort_mtcnn_nets(mtcnn) -> tuple | None:
-    """P-, R- and O-Net as ONNX Runtime modules (shared per thread count), or None when
-    onnxruntime or the exporter is missing (then torch runs them)."""
-    from core.vision.embed import onnxruntime_available
-
-    if not onnxruntime_available():
-        return None
-    import torch
-
-    threads = torch.get_num_threads()
-    with _ORT_NETS_LOCK:
-        if threads not in _ORT_NETS:
-            try:
-                _ORT_NETS[threads] = (
-                    _OrtNet(mtcnn.pnet, (1, 3, 64, 80), {0: "batch", 2: "height", 3: "width"}),
-                    _OrtNet(mtcnn.rnet, (4, 3, 24, 24), {0: "batch"}),
-                    _OrtNet(mtcnn.onet, (4, 3, 48, 48), {0: "batch"}),
-                )
-            except Exception as exc:  # noqa: BLE001 - e.g. the `onnx` package is missing: use torch
-                log.warning("MTCNN runs in torch: ONNX export failed (%s: %s).", type(exc).__name__, exc)
-                return None
-        return _ORT_NETS[threads]
-
-
-_ORT_NET_CLASS = None
-
-
-def _OrtNet(net, example_shape, dynamic_axes):  # noqa: N802 - a class built on first use (torch is lazy)
-    global _ORT_NET_CLASS
-    if _ORT_NET_CLASS is None:
-        import torch
-
-        class OrtNet(torch.nn.Module):
-            """One exported MTCNN network behind torch's call interface (CPU tensors in and out)."""
-
-            def __init__(self, net, example_shape, dynamic_axes):
-                from core.vision.embed import onnx_export_bytes, ort_session
-
-                super().__init__()
-                # detect_face reads the model's dtype from its first parameter.
-                self.dtype_probe = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
-                example = torch.zeros(example_shape)
-                with torch.no_grad():
-                    outputs = [f"out{i}" for i in range(len(net(example)))]
-                self.session = ort_session(onnx_export_bytes(
-                    net, example, "x", outputs, {"x": dynamic_axes, **{o: {0: "batch"} for o in outputs}}))
-
-            def forward(self, x):
-                arrays = self.session.run(None, {"x": x.detach().float().contiguous().numpy()})
-                return tuple(torch.from_numpy(a) for a in arrays)
-
-        _ORT_NET_CLASS = OrtNet
-    return _ORT_NET_CLASS(net, example_shape, dynamic_axes)
+def detector_threads(threads: int) -> int:
+    """ONNX Runtime threads for each MTCNN network: one. Measured on 2 cores (benchmarks/startup.py):
+    2 threads are ~20% faster on an otherwise idle machine but ~25% slower when another process (or
+    the video decoder, or the GUI) holds a core, which is the kiosk's normal state."""
+    return 1

@@ -5,8 +5,10 @@ Two backends behind one API: `Embedder` (torch, any device) and `OnnxEmbedder` (
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +20,33 @@ from core.vision.detect import DEFAULT_CROP_SIZE
 log = logging.getLogger(__name__)
 
 
+def _gpu_possible() -> bool:
+    """Whether a CUDA driver or Apple silicon is present, found without importing torch."""
+    import platform
+
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform == "win32":
+        return (Path(os.environ.get("SystemRoot", r"C:\Windows")) / "System32" / "nvcuda.dll").exists()
+    # NVIDIA's kernel driver, WSL2's GPU device, or ROCm's (torch's ROCm build also says "cuda")
+    return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/dxg", "/dev/kfd"))
+
+
 def choose_device(preference: str = "auto") -> str:
-    """CUDA, then Apple MPS, then the CPU; an explicit choice that is not available falls back to the CPU."""
+    """CUDA, then Apple MPS, then the CPU; an explicit choice that is not available falls back to the CPU.
+
+    On a machine with no GPU driver (and not Apple silicon) "auto" and "cpu" are settled without
+    importing torch, so CPU inference (ONNX Runtime) never loads it.
+    """
+    preference = (preference or "auto").lower()
+    if preference == "cpu" or (preference == "auto" and not _gpu_possible()):
+        return "cpu"
+    if importlib.util.find_spec("torch") is None:
+        if preference != "auto":
+            log.warning("%s was requested but torch is not installed; using the CPU.", preference)
+        return "cpu"
     import torch
 
-    preference = (preference or "auto").lower()
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     if preference == "auto":
@@ -37,23 +61,44 @@ def choose_device(preference: str = "auto") -> str:
 
 
 def describe_device(device: str) -> str:
-    import torch
+    if device.startswith("cuda") or device == "mps":
+        import torch
 
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(torch.device(device))}"
-    if device == "mps":
-        return "GPU: Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
+        if device.startswith("cuda") and torch.cuda.is_available():
+            return f"GPU: {torch.cuda.get_device_name(torch.device(device))}"
+        if device == "mps":
+            return "GPU: Apple MPS"
+    return f"CPU ({cpu_threads()} threads)"
+
+
+_CPU_THREADS = 0  # set by configure_threads; 0 = the default
+
+
+def default_threads() -> int:
+    """The core count, capped at 4 (more rarely helps at batch size 1)."""
+    return min(4, os.cpu_count() or 1)
+
+
+def cpu_threads() -> int:
+    """Intra-op threads for CPU inference: each ONNX Runtime session, and torch."""
+    return _CPU_THREADS or default_threads()
 
 
 def configure_threads(count: int = 0) -> int:
-    """Set torch's CPU threads. 0 picks the core count, capped at 4 (more rarely helps at batch size 1)."""
+    """Set the CPU inference threads (0: default_threads()). torch gets them now if it is loaded,
+    else when a torch path loads it (apply_torch_threads); it is never imported here."""
+    global _CPU_THREADS
+    _CPU_THREADS = int(count or default_threads())
+    if sys.modules.get("torch") is not None:
+        apply_torch_threads()
+    return _CPU_THREADS
+
+
+def apply_torch_threads() -> None:
     import torch
 
-    count = count or min(4, os.cpu_count() or 1)
-    if torch.get_num_threads() != count:
-        torch.set_num_threads(count)
-    return count
+    if torch.get_num_threads() != cpu_threads():
+        torch.set_num_threads(cpu_threads())
 
 
 def preprocess(crops: np.ndarray, mode: str) -> np.ndarray:
@@ -119,6 +164,8 @@ class Embedder(BatchedEmbedder):
         self.info = info
         self.batch_size = batch_size
         self.device = torch.device(info.device)
+        if self.device.type == "cpu":
+            apply_torch_threads()
         self.network = network.to(self.device).eval()
 
     def _embed_batch(self, batch: np.ndarray) -> np.ndarray:
@@ -137,13 +184,11 @@ class Embedder(BatchedEmbedder):
 # export. Without onnxruntime (or without the `onnx` package the exporter needs, when nothing is
 # cached yet) the torch Embedder is used. GPUs run torch: the onnxruntime wheel here is the CPU build.
 
-ONNX_EXPORT_VERSION = 1  # bump when the export recipe changes: old cached files are then ignored
+ONNX_EXPORT_VERSION = 2  # bump when the export recipe changes: old cached files are then ignored (2: sidecar, .data)
 ONNX_OPSET = 17
 
 
 def onnxruntime_available() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("onnxruntime") is not None
 
 
@@ -188,39 +233,42 @@ def onnx_export_bytes(network, example, input_name: str, output_names: list[str]
     return buffer.getvalue()
 
 
-def export_onnx(network, path: Path, crop_size: int = DEFAULT_CROP_SIZE) -> Path:
-    """Export an InceptionResnetV1 (eval mode, CPU) to `path` atomically; batch size is dynamic."""
+def export_onnx(network, path: Path, info: dict | None = None, crop_size: int = DEFAULT_CROP_SIZE) -> Path:
+    """Export an InceptionResnetV1 (eval mode, CPU) to `path` atomically with a sha256 sidecar
+    (core.vision.onnx_files); batch size is dynamic."""
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    from core.vision.onnx_files import write_onnx_checked
+
     was_training = network.training
     network.eval()
     try:
-        tmp.write_bytes(onnx_export_bytes(network.cpu(), torch.zeros(2, 3, crop_size, crop_size), "crops",
-                                          ["embeddings"], {"crops": {0: "batch"}, "embeddings": {0: "batch"}}))
-        os.replace(tmp, path)
+        model = onnx_export_bytes(network.cpu(), torch.zeros(2, 3, crop_size, crop_size), "crops",
+                                  ["embeddings"], {"crops": {0: "batch"}, "embeddings": {0: "batch"}})
     finally:
-        tmp.unlink(missing_ok=True)
         network.train(was_training)
-    return path
+    return write_onnx_checked(model, Path(path), dict(info or {}, export_version=ONNX_EXPORT_VERSION),
+                              external_data=True)
 
 
-def ort_session(model: Path | bytes, threads: int = 0):
-    """A CPU InferenceSession with `threads` intra-op threads (0: torch's thread count) that sleep
-    instead of spinning when idle, so a decoder or GUI thread keeps its core."""
+def ort_session(model: Path | bytes, threads: int = 0, lean: bool = False):
+    """A CPU InferenceSession with `threads` intra-op threads (0: cpu_threads()) that sleep
+    instead of spinning when idle, so a decoder or GUI thread keeps its core.
+
+    lean (the embedders): graph optimisations short of the layout rewrite, which copies every
+    convolution's weights. For FaceNet that is about 55 MB less peak memory and a 3x faster start (its
+    weights stay mapped from the .data file), for some more time per face (benchmarks/startup.py).
+    """
     import onnxruntime as ort
 
-    if not threads:
-        import torch
-
-        threads = torch.get_num_threads()
+    threads = threads or cpu_threads()
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if lean
+                                        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    options.enable_cpu_mem_arena = False  # an arena keeps its largest batch's memory (it grows by doubling)
     options.log_severity_level = 3
     if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -248,7 +296,7 @@ class OnnxEmbedder(BatchedEmbedder):
         key = (str(self.model_path), int(threads))
         with _SESSIONS_LOCK:
             if key not in _SESSIONS:
-                _SESSIONS[key] = ort_session(self.model_path, threads)
+                _SESSIONS[key] = ort_session(self.model_path, threads, lean=True)
             self.session = _SESSIONS[key]
         self._input = self.session.get_inputs()[0].name
 

@@ -134,11 +134,12 @@ def write_checked(state_dict, path: Path, info: dict) -> Path:
     return path
 
 
-def verify_weights(path: Path, expected_sha256: str | None = None) -> str:
-    """Check a weights file against its recorded checksum. Returns the sha256."""
+def verify_weights(path: Path, expected_sha256: str | None = None, fix: str | None = None) -> str:
+    """Check a weights file against its recorded checksum. Returns the sha256.
+    `fix`: what the message tells the user to do (default: delete it and fetch it again)."""
     path = Path(path)
     if not path.exists():
-        raise WeightsError(f"Weights file {path} is missing. Run `rollcall models fetch` to get it again.")
+        raise WeightsError(f"Weights file {path} is missing. {fix or 'Run `rollcall models fetch` to get it again.'}")
     expected = expected_sha256
     if expected is None and _sidecar(path).exists():
         try:
@@ -148,13 +149,13 @@ def verify_weights(path: Path, expected_sha256: str | None = None) -> str:
     if expected is None:
         raise WeightsError(
             f"Weights file {path} has no recorded checksum, so it cannot be trusted. "
-            "Delete it and run `rollcall models fetch`, or import it with `rollcall models add`."
+            + (fix or "Delete it and run `rollcall models fetch`, or import it with `rollcall models add`.")
         )
     actual = file_sha256(path)
     if actual != expected:
         raise WeightsError(
             f"Weights file {path} is corrupt or was changed (sha256 {actual[:12]}…, expected {expected[:12]}…). "
-            "Delete it and run `rollcall models fetch` to get a good copy."
+            + (fix or "Delete it and run `rollcall models fetch` to get a good copy.")
         )
     return actual
 
@@ -200,6 +201,19 @@ class ModelRegistry:
         if members:  # a fused model has no file of its own
             return all(self.is_available(member) for member in members)
         return self._find_cached(name) is not None
+
+    def find_cached(self, name: str) -> Path | None:
+        """The file of a built-in model in the cache or the bundle (not checked), or None."""
+        return self._find_cached(name)
+
+    @staticmethod
+    def recorded_sha256(path: Path) -> str:
+        """A weights file's checksum as its sidecar records it (hashing the file only when there is none
+        to read, which also gives the clear error for an unrecorded file)."""
+        try:
+            return json.loads(_sidecar(Path(path)).read_text())["sha256"]
+        except (OSError, ValueError, KeyError):
+            return verify_weights(Path(path))
 
     def _find_cached(self, name: str) -> Path | None:
         for folder in (self.cache_dir, bundled_models_dir()):
