@@ -22,12 +22,24 @@ from .panels.enroll import EnrollPanel
 from .panels.people import PeoplePanel
 from .panels.recognize import RecognizePanel
 from .panels.review import ReviewPanel
-from .retrain_panel import RetrainPanel
 from .settings_dialog import SettingsDialog
 from .widgets import icon
 from .workers import Job
 
 log = logging.getLogger(__name__)
+
+
+def models_panel(engine: Engine) -> QWidget:
+    """The full edition trains here; the kiosk edition (no torch) installs models trained elsewhere."""
+    from core.vision.onnx_files import torch_available
+
+    if torch_available():
+        from .retrain_panel import RetrainPanel
+
+        return RetrainPanel(engine)
+    from .models_panel import KioskModelsPanel
+
+    return KioskModelsPanel(engine)
 
 
 class MainWindow(QMainWindow):
@@ -50,7 +62,7 @@ class MainWindow(QMainWindow):
         self.people_panel = PeoplePanel(engine)
         self.review_panel = ReviewPanel(engine)
         self.attendance_panel = AttendancePanel(engine)
-        self.retrain_panel = RetrainPanel(engine)
+        self.retrain_panel = models_panel(engine)
         panels = [self.recognize_panel, self.enroll_panel, self.people_panel, self.review_panel,
                   self.attendance_panel, self.retrain_panel]
         titles = ["Recognize", "Enroll", "People", "Review", "Attendance", "Models"]

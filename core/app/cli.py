@@ -568,6 +568,20 @@ def cmd_models(args) -> int:
             for onnx in engine.export_all_onnx():  # what CPU inference runs from
                 print(f"ONNX: {onnx}")
             return 0
+        if args.action == "export":
+            if not (args.name and args.output):
+                print("error: rollcall models export MODEL -o FILE.rollcall-model", file=sys.stderr)
+                return 2
+            print(f"{engine.export_model_file(args.name, args.output)}: written; install it on a kiosk with "
+                  "`rollcall models import FILE`")
+            return 0
+        if args.action == "import":
+            if not args.name:
+                print("error: rollcall models import FILE.rollcall-model", file=sys.stderr)
+                return 2
+            record = engine.import_model_file(args.name).value
+            print(f"{record.id}: installed ({record.name}); activate it with: rollcall activate {record.id}")
+            return 0
         if args.action == "export-onnx":
             for onnx in engine.export_all_onnx(force=args.force):
                 print(f"{onnx}: ready")
@@ -822,14 +836,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     lfw.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("models", help="list, fetch or import embedder models")
-    p.add_argument("action", nargs="?", choices=["list", "fetch", "add", "export-onnx"], default="list",
+    p.add_argument("action", nargs="?", choices=["list", "fetch", "add", "export-onnx", "export", "import"],
+                   default="list",
                    help="export-onnx: make the ONNX files CPU inference runs from (MTCNN, each FaceNet "
-                   "version); needs torch, run once at setup")
+                   "version), needs torch, run once at setup; export MODEL -o FILE: a trained model as one "
+                   ".rollcall-model file; import FILE: install such a file (also on the kiosk edition)")
     p.add_argument("name", nargs="?", help="fetch: a built-in model (default: the default model); add: a new name")
     p.add_argument("--file", help="with add: a state-dict .pt file")
     p.add_argument("--size", type=int, default=512, help="with add: embedding size")
     p.add_argument("--preprocessing", choices=["fixed", "prewhiten"], default="fixed")
     p.add_argument("--force", action="store_true", help="with export-onnx: export again even if the files are good")
+    p.add_argument("-o", "--output", help="with export: the .rollcall-model file to write")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("calibrate", help="strangers per 1,000 marked at the current threshold, and the "

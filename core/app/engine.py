@@ -19,7 +19,7 @@ from core.app import fusion_setup
 from core.vision.detect import FaceDetector
 from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
-from core.base.errors import Cancelled, ModelNotFoundError, StoreError, StoreProblem, WeightsError
+from core.base.errors import Cancelled, InvalidInputError, ModelNotFoundError, StoreError, StoreProblem, WeightsError
 from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
 from core.gallery.calibration import CalibrationReport, ThresholdEstimate, calibration_report
 from core.gallery.match import GalleryMatcher
@@ -297,7 +297,8 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
 
         record, _ = self.model_info(model_id)
         if record.id in BUILTIN_MODELS:
-            weights = self.registry.find_cached(record.id) or self.registry.cached_path(record.id)
+            weights = (self.registry.find_cached(record.id) or self.registry.find_recorded(record.id)
+                       or self.registry.cached_path(record.id))
             try:
                 sha256 = json.loads(_sidecar(weights).read_text())["sha256"]
             except (OSError, ValueError, KeyError):
@@ -308,6 +309,40 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
             sha256 = record.settings.get("sha256") or self.registry.recorded_sha256(weights)
         beside = onnx_path_for(weights, sha256)
         return beside, Path(self.registry.cache_dir) / beside.name
+
+    def export_model_file(self, model_id: str, path: Path | str) -> Path:
+        """One file (`.rollcall-model`) holding a trained model's record and ONNX export, for the kiosk edition."""
+        from core.vision.model_package import write_package
+
+        record = self.ensure_model_record(model_id)
+        if record.id in BUILTIN_MODELS or "+" in record.id:
+            raise InvalidInputError(f"{model_id} ships with every edition; only trained or imported models are "
+                                    "exported as a file.")
+        return write_package(record, self._onnx_file(model_id), path)
+
+    def import_model_file(self, path: Path | str) -> Outcome[ModelRecord]:
+        """Install a `.rollcall-model` file: its ONNX files go to the models folder, its record to the gallery
+        (activate it afterwards). On a site's kiosk the record must already have come from the server (the
+        admin station imported it); then only the files are installed here."""
+        from dataclasses import replace as with_fields
+
+        from core.vision.model_package import install_files, read_record
+
+        record, _ = read_record(path)
+        cache_dir = Path(self.registry.cache_dir)
+        record = with_fields(record, weights_path=str(cache_dir / f"{record.id}.pt"))
+        try:
+            known = self.store.get_model(record.id)
+        except ModelNotFoundError:
+            known = None
+        if known is not None and known.settings.get("sha256") != record.settings.get("sha256"):
+            raise InvalidInputError(f"A different model named {record.id} is already registered here.")
+        if known is None:
+            self.site.require_gallery_edit()
+        install_files(path, cache_dir)
+        if known is not None:
+            return self._done(known, Changes.of(MODELS, model_ids=[known.id]))
+        return self.register_model(record)
 
     def export_onnx(self, model_id: str, path: Path | None = None) -> Path:
         """Export a FaceNet version's checked weights to ONNX (needs torch); returns the file."""

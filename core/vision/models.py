@@ -206,6 +206,15 @@ class ModelRegistry:
         """The file of a built-in model in the cache or the bundle (not checked), or None."""
         return self._find_cached(name)
 
+    def find_recorded(self, name: str) -> Path | None:
+        """Where a built-in model's weights are recorded (their sidecar), even when the weights file itself
+        is absent: the kiosk edition ships the checksum and the ONNX export, not the torch weights."""
+        file_name = self.cached_path(name).name
+        for folder in (self.cache_dir, bundled_models_dir()):
+            if folder is not None and _sidecar(folder / file_name).exists():
+                return folder / file_name
+        return None
+
     @staticmethod
     def recorded_sha256(path: Path) -> str:
         """A weights file's checksum as its sidecar records it (hashing the file only when there is none

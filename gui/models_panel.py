@@ -1,0 +1,123 @@
+"""The Models panel of the kiosk edition (no torch, no trainer): the models this station has, switching
+between them, and installing a model the full edition trained (a `.rollcall-model` file)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from core.app.changes import ChangeKind, Changes, Outcome
+from core.app.engine import Engine, ReembedProgress
+from core.base.errors import RollcallError
+
+from .dialogs import show_error
+from .widgets import Card, hbox, panel_header
+from .workers import Job
+
+TRAINING_ELSEWHERE = ("Training runs on the full edition of Rollcall (or the site's admin station). There, "
+                      "`rollcall models export MODEL -o FILE` writes the trained model as one file; install it "
+                      "here with Import model file…, then activate it.")
+
+
+class KioskModelsPanel(QWidget):
+    model_activated = Signal(str)
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.activation: Job | None = None
+        self.model_box = QComboBox()
+        self.active_label = QLabel()
+        self.activate_button = QPushButton("Activate")
+        self.activate_button.setProperty("primary", True)
+        self.import_button = QPushButton("Import model file…")
+        self.note_label = QLabel(TRAINING_ELSEWHERE)
+        self.note_label.setWordWrap(True)
+        self.note_label.setObjectName("muted")
+        self.status_label = QLabel("")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1)
+        card = Card("Models")
+        card.body.addWidget(self.active_label)
+        card.body.addLayout(hbox(self.model_box, self.activate_button, self.import_button, stretch_at=1))
+        card.body.addWidget(self.progress_bar)
+        card.body.addWidget(self.status_label)
+        layout = QVBoxLayout(self)
+        layout.addWidget(panel_header("Models", "Kiosk edition: recognition models, no training"))
+        layout.addWidget(card)
+        layout.addWidget(self.note_label)
+        layout.addStretch(1)
+        self.activate_button.clicked.connect(lambda: self.activate_selected())
+        self.import_button.clicked.connect(lambda: self.import_file())
+        self.refresh_models()
+
+    def is_busy(self) -> bool:
+        return self.activation is not None and not self.activation.has_ended()
+
+    def refresh_models(self, select: str | None = None) -> None:
+        try:
+            active = self.engine.active_model_id()
+            records = self.engine.models()
+        except RollcallError as exc:
+            self.active_label.setText(str(exc))
+            return
+        current = select or self.model_box.currentData()
+        self.model_box.clear()
+        for record in reversed(records):
+            self.model_box.addItem(("● " if record.id == active else "") + record.id, record.id)
+        index = self.model_box.findData(current) if current else -1
+        self.model_box.setCurrentIndex(max(index, 0))
+        self.active_label.setText(f"Active: {active}")
+        self.activate_button.setEnabled(self.activation is None and self.model_box.count() > 0)
+        self.import_button.setEnabled(self.activation is None)
+
+    def import_file(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import a trained model", "",
+                                                  "Rollcall models (*.rollcall-model)")
+            if not path:
+                return
+        try:
+            record = self.engine.import_model_file(path).value
+        except RollcallError as exc:
+            show_error(self, str(exc))
+            return
+        self.status_label.setText(f"{record.id} is installed; activate it to recognise with it.")
+        self.refresh_models(select=record.id)
+
+    def activate_selected(self) -> None:
+        model_id = self.model_box.currentData()
+        if not model_id or self.activation is not None:
+            return
+        self.activation = Job(self.engine.activation, model_id, name="activate model")
+        self.activation.yielded.connect(self._on_reembed)
+        self.activation.returned.connect(self._on_activated)
+        self.activation.failed.connect(lambda message: self.status_label.setText(f"Could not switch: {message}"))
+        self.activation.finished.connect(self._on_activation_finished)
+        self.progress_bar.setRange(0, 0)
+        self.status_label.setText(f"Re-embedding the gallery with {model_id}…")
+        self.activation.start()
+        self.refresh_models()
+
+    def _on_reembed(self, step: object) -> None:
+        if isinstance(step, ReembedProgress):
+            self.progress_bar.setRange(0, max(step.total, 1))
+            self.progress_bar.setValue(step.done)
+
+    def _on_activated(self, outcome: Outcome[str]) -> None:
+        self.status_label.setText(f"{outcome.value} is now the active model.")
+        self.model_activated.emit(str(outcome.value))
+
+    def _on_activation_finished(self) -> None:
+        self.activation = None
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1)
+        self.refresh_models()
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(ChangeKind.MODELS):
+            self.refresh_models()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> None:
+        if self.activation is not None:
+            self.activation.stop(timeout_ms)
