@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 edition=${1:-kiosk}
 case "$edition" in
-  kiosk) bundle=dist/Rollcall-kiosk; package=rollcall-kiosk; summary="face-recognition attendance (kiosk edition, no trainer)";;
-  full)  bundle=dist/Rollcall;       package=rollcall;       summary="face-recognition attendance (full edition, with the trainer)";;
+  kiosk) bundle=dist/Rollcall-kiosk; exe=Rollcall-kiosk; package=rollcall-kiosk; summary="face-recognition attendance (kiosk edition, no trainer)";;
+  full)  bundle=dist/Rollcall;       exe=Rollcall;       package=rollcall;       summary="face-recognition attendance (full edition, with the trainer)";;
   *) echo "make_deb: unknown edition $edition (kiosk or full)" >&2; exit 2;;
 esac
 fail() { echo "make_deb: $1" >&2; echo "make_deb: fix: $2" >&2; exit 1; }
-[[ -x "$bundle/Rollcall" ]] || fail "no bundle at $bundle" "build it first: make package EDITION=$edition"
+[[ -x "$bundle/$exe" ]] || fail "no bundle at $bundle" "build it first: make package EDITION=$edition"
 command -v dpkg-deb >/dev/null || fail "dpkg-deb is missing" "apt-get install dpkg"
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
@@ -25,10 +25,10 @@ root="$stage/${package}_${version}_amd64"
 mkdir -p "$root/DEBIAN" "$root/opt" "$root/usr/bin" "$root/usr/share/applications" \
          "$root/usr/share/icons/hicolor/scalable/apps" "$root/usr/lib/systemd/user" "$root/usr/share/doc/$package"
 cp -a "$bundle" "$root/opt/rollcall"
-cat > "$root/usr/bin/rollcall" <<'LAUNCHER'
+cat > "$root/usr/bin/rollcall" <<LAUNCHER
 #!/bin/sh
 # Rollcall's launcher: the desktop app without arguments, the command line with them.
-exec /opt/rollcall/Rollcall "$@"
+exec /opt/rollcall/$exe "\$@"
 LAUNCHER
 chmod 0755 "$root/usr/bin/rollcall"
 cp resources/icons/rollcall.svg "$root/usr/share/icons/hicolor/scalable/apps/rollcall.svg"

@@ -178,7 +178,11 @@ class SelfTest:
         from core.vision.models import DEFAULT_MODEL, ModelRegistry, verify_weights
         from core.base.resources import bundled_models_dir
 
+        from core.vision.onnx_files import torch_available
+
         registry = ModelRegistry(allow_network=False)
+        if not torch_available():  # the kiosk edition: FaceNet runs from its checked ONNX export
+            return self._check_onnx_weights(registry)
         path = registry.ensure_weights(DEFAULT_MODEL)  # checks the sidecar's sha256
         digest = verify_weights(path)
         bundled = bundled_models_dir()
@@ -188,6 +192,31 @@ class SelfTest:
         self.state["weights"] = path
         origin = "bundle" if from_bundle else "model cache"
         return f"{path.name} sha256 {digest[:12]}… verified, from the {origin} ({path.parent})"
+
+    def _check_onnx_weights(self, registry) -> str:
+        import json
+
+        from core.base.resources import bundled_models_dir
+        from core.vision.embed import onnx_path_for
+        from core.vision.models import DEFAULT_MODEL
+        from core.vision.onnx_files import missing_mtcnn_message, mtcnn_paths, sidecar, verify_onnx
+
+        recorded = registry.find_cached(DEFAULT_MODEL) or registry.find_recorded(DEFAULT_MODEL)
+        if recorded is None:
+            raise FileNotFoundError(f"FaceNet's checksum record is not in {registry.cache_dir} or the bundle")
+        onnx = onnx_path_for(recorded, json.loads(sidecar(recorded).read_text())["sha256"])
+        if not onnx.exists():
+            raise FileNotFoundError(f"FaceNet's ONNX export {onnx} is missing")
+        nets = mtcnn_paths(registry.cache_dir)
+        if nets is None:
+            raise FileNotFoundError(missing_mtcnn_message(registry.cache_dir))
+        for path in [onnx, *nets.values()]:
+            verify_onnx(path)
+        bundled = bundled_models_dir()
+        if is_frozen() and (bundled is None or onnx.resolve().parent != bundled.resolve()):
+            raise RuntimeError(f"{onnx} is not the bundled copy (bundle models: {bundled})")
+        self.state["weights"] = onnx
+        return f"{onnx.name} and MTCNN's 3 ONNX files verified (sha256), from {onnx.parent}"
 
     def _check_engine(self) -> str:
         from core.app.engine import Engine

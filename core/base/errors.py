@@ -102,6 +102,10 @@ class Cancelled(RollcallError):
     """A long job stopped because the user asked it to."""
 
 
+class FullEditionOnly(RollcallError):
+    """A feature whose libraries the kiosk edition leaves out (training, grouping unknown visitors, eval)."""
+
+
 class InvalidInputError(RollcallError, ValueError):
     """A value typed by the user (a name, an id, a date) that cannot be accepted as it is."""
 

@@ -20,6 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
+from core.base.errors import FullEditionOnly
 from core.base.records import UnknownFace
 from core.base.settings import EnrollmentSettings
 from core.gallery.fusion import ScoreScale
@@ -68,12 +69,19 @@ def group_threshold(floor: float, impostor_std: float | None, above_floor_stds: 
     return float(floor) + float(above_floor_stds) * float(impostor_std or 0.0)
 
 
+GROUPING_NEEDS_FULL_EDITION = ("Grouping unknown visitors runs on the full edition of Rollcall (or the site's admin "
+                               "station); this kiosk edition keeps their faces for it.")
+
+
 def cluster_labels(scores: np.ndarray, threshold: float) -> np.ndarray:
     """A cluster label per face: average linkage, merging while the average score is >= threshold."""
     n = len(scores)
     if n < 2:
         return np.zeros(n, np.int64)
-    from sklearn.cluster import AgglomerativeClustering  # imported by the callers that group only
+    try:
+        from sklearn.cluster import AgglomerativeClustering  # imported by the callers that group only
+    except ImportError:
+        raise FullEditionOnly(GROUPING_NEEDS_FULL_EDITION) from None
 
     scores = (scores + scores.T) / 2
     top = float(max(scores.max(), threshold))

@@ -184,7 +184,17 @@ class ReviewPanel(QWidget):
         self._show_current()
 
     def on_changes(self, changes: Changes) -> None:
+        """Regroup when shown; while hidden, only remember to (grouping costs the square of the faces)."""
         if changes.touches(*REFRESH_ON):
+            if self.isVisible():
+                self.refresh()
+            else:
+                self._hidden_stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if getattr(self, "_hidden_stale", False):
+            self._hidden_stale = False
             self.refresh()
 
     def current_group(self) -> UnknownGroup | None:
