@@ -69,19 +69,36 @@ def test_the_recorded_faces_are_really_confused(corrected_engine):
     assert split.held_out_count() == 16 and split.train_count() == 8 * 6 - PAIRS  # the faces left the gallery
 
 
-def test_every_batch_holds_a_recorded_confused_pair(corrected_engine):
+def test_every_batch_holds_a_recorded_confused_pair_and_its_face(corrected_engine):
     split = split_samples(corrected_engine.store, 2)
     corrections = read_corrections(corrected_engine.store, set(split.people))
     assert len(corrections.pairs) == PAIRS and len(corrections.confusions) == PAIRS
     train = {p: split.train[p] + corrections.extra_train.get(p, []) for p in split.people}
-    sampler = PKSampler(train, P=4, K=4, seed=0, pairs=corrections.pairs)
+    sampler = PKSampler(train, P=4, K=4, seed=0, pairs=corrections.pairs, faces=corrections.pair_faces)
     for step in range(2 * PAIRS):
         ids, labels = sampler.batch()
         shown, true = corrections.pairs[step % PAIRS]
         assert {shown, true} <= set(labels.tolist())
         assert len(set(labels.tolist())) == 4 and all((labels == p).sum() == 4 for p in set(labels.tolist()))
+        face = corrections.pair_faces[step % PAIRS]
+        assert ids.tolist().count(face) == 1 and labels[ids.tolist().index(face)] == true  # the confused face
+        picked = ids[labels == true].tolist()
+        assert len(set(picked)) == 4  # with its true person's other faces, none twice (6 to draw from)
     key = corrections.confusions[0][0]
     assert key < 0 and key in train[corrections.confusions[0][2]]  # the face joins its true person's faces
+
+
+def test_a_pairs_confused_face_is_in_each_of_its_batches():
+    train = {1: [10, 11, 12], 2: [20, 21, -2], 3: [30, 31], 4: [40]}
+    sampler = PKSampler(train, P=3, K=4, seed=3, pairs=[(1, 2), (4, 5), (2, 1)], faces=[-2, -4, None])
+    assert sampler.pairs == [(1, 2), (2, 1)] and sampler.faces == [-2, None]  # (4, 5): 5 has no faces
+    for step in range(20):
+        ids, labels = sampler.batch()
+        assert len(ids) == 12 and {1, 2} <= set(labels.tolist())
+        if step % 2 == 0:
+            assert -2 in ids[labels == 2].tolist() and set(ids[labels == 2].tolist()) == {20, 21, -2}
+    with pytest.raises(ValueError):
+        PKSampler(train, P=2, K=2, pairs=[(1, 2)], faces=[])
 
 
 @pytest.mark.slow
