@@ -122,8 +122,9 @@ def main() -> int:
                     after.update(recorded_confusions(run, result.model_id))
                 label = "with corrections" if corrections else "control, without corrections"
                 print(f"seed {seed}, {label}: {result.steps} steps (P={config.P} K={config.K}, "
-                      f"lr {config.learning_rate}, frozen blocks {config.frozen_blocks}), training {result.train_seconds:.1f} s, "
-                      f"whole run {total:.1f} s" + (" COLLAPSED" if result.collapsed else ""))
+                      f"lr {config.learning_rate}, frozen blocks {config.frozen_blocks}), "
+                      f"training {result.train_seconds:.1f} s, whole run {total:.1f} s"
+                      + (" COLLAPSED" if result.collapsed else ""))
                 for key, title in (("confusions_still_confused", "recorded faces still confused"),
                                    ("confusion_mean_lead", "mean lead of the shown person"),
                                    ("identification_accuracy", "held-out identification"),
