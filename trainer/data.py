@@ -114,6 +114,11 @@ class Corrections:
     def __bool__(self) -> bool:
         return bool(self.faces)
 
+    @property
+    def pair_faces(self) -> list[int]:
+        """Each pair's confused face (its key), in `pairs` order: PKSampler puts it in the pair's batches."""
+        return [key for key, _, _ in self.confusions]
+
 
 def read_corrections(store, people: set[int]) -> Corrections:
     """The store's confusions and confirmed faces among `people` (faces without a crop are left out)."""
@@ -147,7 +152,7 @@ class PKSampler:
     """
 
     def __init__(self, train: dict[int, list[int]], P: int, K: int, seed: int = 0,
-                 pairs: list[tuple[int, int]] | None = None):
+                 pairs: list[tuple[int, int]] | None = None, faces: list[int | None] | None = None):
         self.people = sorted(pid for pid, ids in train.items() if ids)
         if len(self.people) < 2:
             raise RollcallError("Training needs at least two enrolled people with photos; enroll more people first.")
@@ -156,7 +161,14 @@ class PKSampler:
         self.K = int(K)
         self.rng = np.random.default_rng(seed)
         # Confused pairs (both people in one batch, taking turns); pairs of people without faces are dropped.
-        self.pairs = [(a, b) for a, b in (pairs or []) if train.get(a) and train.get(b) and a != b]
+        # faces[i] (optional): the confused face of pairs[i], one of its true person's: it is always among
+        # that person's K picks in the pair's batch (else 1 - K/n of those batches would miss it).
+        faces = list(faces) if faces is not None else [None] * len(pairs or [])
+        if len(faces) != len(pairs or []):
+            raise ValueError("faces must match pairs one to one")
+        kept = [(a, b, f) for (a, b), f in zip(pairs or [], faces) if train.get(a) and train.get(b) and a != b]
+        self.pairs = [(a, b) for a, b, _ in kept]
+        self.faces = [f if f is not None and f in train[b] else None for _, b, f in kept]
         self._next_pair = 0
 
     @property
@@ -165,9 +177,13 @@ class PKSampler:
 
     def batch(self) -> tuple[np.ndarray, np.ndarray]:
         """(sample_ids, labels) of one batch, grouped by person; with confused pairs, each batch holds
-        the next pair's two people (the rest drawn at random)."""
+        the next pair's two people (the rest drawn at random) and the pair's confused face."""
+        required: dict[int, int] = {}
         if self.pairs:
-            pair = list(self.pairs[self._next_pair % len(self.pairs)])
+            turn = self._next_pair % len(self.pairs)
+            pair = list(self.pairs[turn])
+            if self.faces[turn] is not None:
+                required[pair[1]] = self.faces[turn]
             self._next_pair += 1
             others = [p for p in self.people if p not in pair]
             rest = self.rng.choice(others, size=max(0, self.P - 2), replace=False) if others else []
@@ -177,14 +193,21 @@ class PKSampler:
         ids, labels = [], []
         for pid in chosen:
             pool = self.train[int(pid)]
-            if len(pool) >= self.K:
-                picks = self.rng.choice(pool, size=self.K, replace=False)
+            face = required.get(int(pid))
+            if face is not None:
+                picks = np.concatenate([[face], self._pick([s for s in pool if s != face] or [face], self.K - 1)])
             else:
-                extra = self.rng.choice(pool, size=self.K - len(pool), replace=True)
-                picks = np.concatenate([np.asarray(pool), extra])
+                picks = self._pick(pool, self.K)
             ids.extend(int(s) for s in picks)
             labels.extend([int(pid)] * self.K)
         return np.asarray(ids, np.int64), np.asarray(labels, np.int64)
+
+    def _pick(self, pool: list[int], count: int) -> np.ndarray:
+        """`count` of `pool`: without replacement when it has enough, else all of it plus repeats."""
+        if len(pool) >= count:
+            return self.rng.choice(pool, size=count, replace=False)
+        extra = self.rng.choice(pool, size=count - len(pool), replace=True)
+        return np.concatenate([np.asarray(pool), extra])
 
 
 @dataclass(frozen=True)

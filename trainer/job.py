@@ -259,7 +259,8 @@ def run_training(engine, config: TrainConfig | None = None,
     corrections = read_corrections(engine.store, set(split.people)) if config.with_corrections else Corrections()
     train = {label: split.train.get(label, []) + corrections.extra_train.get(label, [])
              for label in set(split.train) | set(corrections.extra_train)}
-    sampler = PKSampler(train, config.P, config.K, seed=config.seed, pairs=corrections.pairs)
+    sampler = PKSampler(train, config.P, config.K, seed=config.seed, pairs=corrections.pairs,
+                        faces=corrections.pair_faces)
     source = CropSource(engine.store, split.all_ids())
     for key, jpeg in corrections.faces.items():
         source.add(key, jpeg)
