@@ -9,9 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 edition=${1:-kiosk}
+dist=${ROLLCALL_DIST:-dist}  # where the bundles are, and the .deb goes
 case "$edition" in
-  kiosk) bundle=dist/Rollcall-kiosk; exe=Rollcall-kiosk; package=rollcall-kiosk; summary="face-recognition attendance (kiosk edition, no trainer)";;
-  full)  bundle=dist/Rollcall;       exe=Rollcall;       package=rollcall;       summary="face-recognition attendance (full edition, with the trainer)";;
+  kiosk) bundle=$dist/Rollcall-kiosk; exe=Rollcall-kiosk; package=rollcall-kiosk; summary="face-recognition attendance (kiosk edition, no trainer)";;
+  full)  bundle=$dist/Rollcall;       exe=Rollcall;       package=rollcall;       summary="face-recognition attendance (full edition, with the trainer)";;
   *) echo "make_deb: unknown edition $edition (kiosk or full)" >&2; exit 2;;
 esac
 fail() { echo "make_deb: $1" >&2; echo "make_deb: fix: $2" >&2; exit 1; }
@@ -84,7 +85,7 @@ set -e
 exit 0
 POSTRM
 chmod 0755 "$root/DEBIAN/postrm"
-mkdir -p dist
-out="dist/${package}_${version}_amd64.deb"
+mkdir -p "$dist"
+out="$dist/${package}_${version}_amd64.deb"
 dpkg-deb --root-owner-group -Zxz -z6 --build "$root" "$out" >/dev/null
 echo "make_deb: built $out ($(du -h "$out" | cut -f1); installs $((size_kb / 1024)) MiB to /opt/rollcall)"
