@@ -18,6 +18,7 @@ highest of three, for a target of strangers marked per 1,000 (rate r):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -96,6 +97,14 @@ def size_threshold(impostors: Impostors, samples: int, rate: float) -> float:
     """The t at which a stranger's best of `samples` impostor scores exceeds t with probability `rate`."""
     per_sample = -np.expm1(np.log1p(-rate) / samples)  # 1 - (1 - rate)^(1/S), exact for tiny rates
     return float(impostors.mean + impostors.std * _normal_isf(per_sample))
+
+
+_ERFC = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _normal_sf(z: np.ndarray) -> np.ndarray:
+    """The standard normal's upper tail (scipy.stats.norm.sf), accurate far into the tail."""
+    return 0.5 * _ERFC(np.asarray(z, np.float64) / math.sqrt(2.0))
 
 
 def _normal_isf(rate: float) -> float:
@@ -263,7 +272,7 @@ class StrangerModel:
         return (passing + 1.0) / (above + 1.0)
 
     def _raw_rate(self, threshold: np.ndarray, side: str = "left") -> np.ndarray:
-        per_query = np.minimum(stats.norm.sf((threshold - self.median) / self.spread), np.nextafter(1.0, 0.0))
+        per_query = np.minimum(_normal_sf((threshold - self.median) / self.spread), np.nextafter(1.0, 0.0))
         return -np.expm1(self.size_ratio * np.log1p(-per_query)) * self.margin_share(threshold, side)
 
     def rate(self, threshold: float | np.ndarray) -> np.ndarray:
@@ -320,7 +329,7 @@ def calibration_report(matcher: GalleryMatcher, target_per_1000: float,
     model = StrangerModel.fit(queries, matcher.sample_count, matcher.margin)
     rate = min(max(float(target_per_1000) / PER_1000, np.finfo(np.float64).tiny), np.nextafter(1.0, 0.0))
     low = min(model.median, matcher.threshold)
-    high = max(float(model.best[-1]), matcher.threshold) + model.spread * stats.norm.isf(np.finfo(np.float64).eps)
+    high = max(float(model.best[-1]), matcher.threshold) + model.spread * _normal_isf(np.finfo(np.float64).eps)
     proposed = model.threshold_for(rate, low, high)
     accepted = (queries.best >= matcher.threshold) & (queries.best - queries.runner_up >= matcher.margin)
     missed, missed_people, tried = missed_enrolled(matcher, proposed, matcher.margin)
