@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import sys
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
