@@ -162,3 +162,27 @@ def test_a_stranger_seen_at_two_doors_is_one_group_on_the_admin_station(site):
     admin.sync_site_now()
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM unknown_faces").fetchone()[0] == 0
+
+
+def test_a_face_corrected_on_the_admin_station_comes_from_the_door_that_saw_it(site):
+    url, admin, kiosk = site
+    moment = datetime.now(ZoneInfo(ZONE)) - timedelta(hours=1)
+    kiosk.store.record_event(AttendanceEvent(None, kiosk.find_person("Ada Lovelace").id, None, EventKind.CHECK_IN, moment, "door cam", 0.8,
+                                             snapshot_jpeg=b"the face the door saw"))
+    kiosk.sync_site_now()
+    admin.sync_site_now()
+    copied = next(e for e in admin.events_on(moment.date()) if e.person_id == admin.find_person("Ada Lovelace").id)
+    admin.reassign_event(copied.id, admin.find_person("Charles Babbage").id, "it was Charles")
+    confusion = admin.confusions()[0]
+    assert not confusion.has_crop  # the server keeps no snapshots of recognised events
+    kiosk.sync_site_now()  # the correction reaches the door, which sends that one face
+    admin.sync_site_now()
+    confusion = admin.confusions()[0]
+    assert confusion.has_crop and admin.confusion_crop(confusion.id) == b"the face the door saw"
+    assert (confusion.shown_person_id, confusion.true_person_id) == (admin.find_person("Ada Lovelace").id,
+                                                                      admin.find_person("Charles Babbage").id)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM correction_faces").fetchone()[0] == 1
+    kiosk.sync_site_now()
+    with psycopg.connect(url) as conn:  # sent once
+        assert conn.execute("SELECT count(*) FROM correction_faces").fetchone()[0] == 1

@@ -171,3 +171,27 @@ class ConfusionTables:
         self._conn.execute("UPDATE confusions SET crop_jpeg = NULL WHERE created_at < ? AND crop_jpeg IS NOT NULL",
                            [moment])
         self._conn.execute("DELETE FROM confirmed_samples WHERE created_at < ?", [moment])
+
+    # ---- site mode: a corrected event's face comes from the station that saw it ----
+
+    @_guarded
+    def corrected_event_faces(self, after_correction_id: int) -> tuple[list[tuple[str, bytes]], int]:
+        """(event UUID, face) of this station's own events voided or reassigned by corrections numbered above
+        `after_correction_id` (those with a face kept), and the highest correction id seen."""
+        rows = self._conn.execute(
+            "SELECT c.id, e.uuid, e.snapshot_jpeg FROM corrections c JOIN events e ON e.id = c.event_id"
+            " WHERE c.id > ? AND c.kind IN ('void', 'reassign') AND e.station IS NULL AND e.person_id IS NOT NULL"
+            " ORDER BY c.id", [int(after_correction_id)]).fetchall()
+        newest = max((r[0] for r in rows), default=int(after_correction_id))
+        return [(r[1], bytes(r[2])) for r in rows if r[2]], newest
+
+    @_guarded
+    def fill_confusion_faces(self, faces: Iterable[tuple[str, bytes]]) -> int:
+        """Give face-less confusions of copied events (by event UUID) the face their station sent."""
+        filled = 0
+        with self._tx():
+            for event_uuid, crop in faces:
+                filled += self._conn.execute(
+                    "UPDATE confusions SET crop_jpeg = ? WHERE crop_jpeg IS NULL AND event_id ="
+                    " (SELECT id FROM events WHERE uuid = ?)", [bytes(crop), event_uuid]).rowcount
+        return filled

@@ -7,6 +7,9 @@
   admin station only; it publishes them as one versioned row, and every kiosk replaces its copy.
 - Unknown visitors: each station sends the face it kept for each unknown event; the admin station
   copies them all, so a stranger seen at two doors is one group in its Review panel.
+- Corrected faces: the admin station corrects other stations' events, whose faces stay on those
+  stations; once a correction reaches the station that saw the event, it sends that face, and the
+  admin's confusion gets it (so retraining learns from every door's mistakes).
 - Pending: the oldest moment up to which every station has reported (rollcall_reported_up_to), so
   nobody is marked absent while a kiosk still holds events.
 """
@@ -26,6 +29,8 @@ from core.site.schema import GALLERY_CHANNEL
 
 MIRROR_CURSOR_KEY = "site_events_received_up_to"
 FACES_CURSOR_KEY = "site_unknown_faces_received_up_to"
+CORRECTION_FACES_SENT_KEY = "site_correction_faces_sent_up_to"  # a kiosk: the highest correction id handled
+CORRECTION_FACES_CURSOR_KEY = "site_correction_faces_received_up_to"  # the admin station
 REPORTED_KEY = "site_reported_up_to"
 BOOK_VERSION_KEY = "site_hr_book_version"
 BOOK_INCOMPLETE_KEY = "site_hr_book_incomplete"
@@ -151,6 +156,41 @@ def mirror_unknown_faces(conn: psycopg.Connection, store: GalleryStore, batch: i
 
 
 def purge_unknown_faces(conn: psycopg.Connection, older_than: timedelta) -> int:
-    """Retention on the server: strangers' faces received longer ago than `older_than` are deleted."""
+    """Retention on the server: strangers' and corrected faces received longer ago than `older_than` go."""
     with conn.transaction():
-        return conn.execute("DELETE FROM unknown_faces WHERE received_at < now() - %s", [older_than]).rowcount
+        return sum(conn.execute(f"DELETE FROM {table} WHERE received_at < now() - %s", [older_than]).rowcount
+                   for table in ("unknown_faces", "correction_faces"))
+
+
+def upload_correction_faces(conn: psycopg.Connection, store: GalleryStore) -> int:
+    """A kiosk sends the faces of its own events that the site's book has corrected since last time."""
+    after = int(store.meta_value(CORRECTION_FACES_SENT_KEY) or 0)
+    faces, newest = store.corrected_event_faces(after)
+    if faces:
+        with conn.transaction():
+            conn.execute("INSERT INTO correction_faces (event_uuid, crop_jpeg) SELECT * FROM unnest(%s::uuid[],"
+                         " %s::bytea[]) ON CONFLICT (event_uuid) DO NOTHING",
+                         [[uuid for uuid, _ in faces], [crop for _, crop in faces]])
+    if newest > after:
+        store.set_meta_values({CORRECTION_FACES_SENT_KEY: str(newest)})
+    return len(faces)
+
+
+def mirror_correction_faces(conn: psycopg.Connection, store: GalleryStore, batch: int) -> int:
+    """The admin station gives its face-less confusions the faces their stations sent."""
+    stored = store.meta_value(CORRECTION_FACES_CURSOR_KEY)
+    after = datetime.fromisoformat(stored) - MIRROR_LOOK_BACK if stored else _EPOCH
+    after_uuid, filled, newest = "00000000-0000-0000-0000-000000000000", 0, None
+    while True:
+        with conn.transaction():
+            rows = conn.execute("SELECT event_uuid::text, crop_jpeg, received_at FROM correction_faces"
+                                " WHERE (received_at, event_uuid) > (%s, %s::uuid) ORDER BY received_at, event_uuid"
+                                " LIMIT %s", [after, after_uuid, batch]).fetchall()
+        if not rows:
+            break
+        filled += store.fill_confusion_faces((r[0], bytes(r[1])) for r in rows)
+        after, after_uuid = rows[-1][2], rows[-1][0]
+        newest = after
+    if newest is not None:
+        store.set_meta_values({CORRECTION_FACES_CURSOR_KEY: newest.isoformat()})
+    return filled

@@ -127,8 +127,19 @@ CREATE INDEX unknown_faces_received ON unknown_faces (received_at, event_uuid);
 ALTER TABLE unknown_faces ENABLE ROW LEVEL SECURITY;
 """
 
+# The face of a recognised event that the admin station then corrected (voided or reassigned), sent by
+# the station that saw it once the correction reaches it: the admin's confusion gets its face, so
+# retraining learns from every door's mistakes. Only corrected events' faces travel.
+_MIGRATION_4 = """
+CREATE TABLE correction_faces (
+    event_uuid uuid PRIMARY KEY REFERENCES events (event_uuid) ON DELETE CASCADE,
+    crop_jpeg bytea NOT NULL, received_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX correction_faces_received ON correction_faces (received_at, event_uuid);
+ALTER TABLE correction_faces ENABLE ROW LEVEL SECURITY;
+"""
+
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
-SERVER_MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3]
+SERVER_MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4]
 GALLERY_TABLES = ("site_meta", "models", "people", "samples", "embeddings", "erasures", "kiosks", "hr_book")
 KIOSK_EVENT_COLUMNS = ("kind", "kiosk_time", "kiosk_day", "kiosk_utc_offset_min", "source", "similarity",
                        "track_id", "revision", "kiosk_seq", "received_at")
@@ -193,13 +204,13 @@ def _grant_kiosk_rights(conn: psycopg.Connection, group: str) -> None:
     conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, bigint),"
                          " rollcall_leave(), rollcall_site_events(timestamptz, bigint, integer, integer),"
                          " rollcall_reported_up_to() TO {}").format(role))
-    conn.execute(sql.SQL("GRANT INSERT, UPDATE ON unknown_faces TO {}").format(role))
-    conn.execute(sql.SQL("GRANT SELECT ON unknown_faces TO {}").format(role))  # RLS: its own events' faces only
-    conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_faces ON unknown_faces"))
-    conn.execute(sql.SQL("CREATE POLICY kiosk_own_faces ON unknown_faces TO {} USING (EXISTS (SELECT 1 FROM events e"
-                         " WHERE e.event_uuid = unknown_faces.event_uuid AND e.kiosk_id = rollcall_kiosk_id()))"
-                         " WITH CHECK (EXISTS (SELECT 1 FROM events e WHERE e.event_uuid = unknown_faces.event_uuid"
-                         " AND e.kiosk_id = rollcall_kiosk_id()))").format(role))
+    for table in ("unknown_faces", "correction_faces"):  # faces of its own events only (RLS)
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(sql.Identifier(table), role))
+        own = sql.SQL("EXISTS (SELECT 1 FROM events e WHERE e.event_uuid = {}.event_uuid"
+                      " AND e.kiosk_id = rollcall_kiosk_id())").format(sql.Identifier(table))
+        conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_faces ON {}").format(sql.Identifier(table)))
+        conn.execute(sql.SQL("CREATE POLICY kiosk_own_faces ON {} TO {} USING ({}) WITH CHECK ({})").format(
+            sql.Identifier(table), role, own, own))
     conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_events ON events"))
     conn.execute(sql.SQL("CREATE POLICY kiosk_own_events ON events TO {} USING (kiosk_id = rollcall_kiosk_id())"
                          " WITH CHECK (kiosk_id = rollcall_kiosk_id())").format(role))

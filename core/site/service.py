@@ -288,6 +288,7 @@ class Site:
             ROLE_KEY, STATION_KEY, KIOSK_ID_KEY, LAST_SYNC_KEY, LAST_ERROR_KEY, DIRTY_KEY, outbox.ACKED_KEY,
             site_gallery.GALLERY_VERSION_KEY, site_gallery.ACTIVE_MODEL_KEY, BOOK_DIRTY_KEY,
             site_attendance.MIRROR_CURSOR_KEY, site_attendance.FACES_CURSOR_KEY, site_attendance.REPORTED_KEY,
+            site_attendance.CORRECTION_FACES_SENT_KEY, site_attendance.CORRECTION_FACES_CURSOR_KEY,
             site_attendance.BOOK_VERSION_KEY,
             site_attendance.BOOK_INCOMPLETE_KEY)})
 
@@ -329,8 +330,10 @@ class Site:
                     if book_changed:
                         site_attendance.publish_book(conn, self.store)
                         self.store.set_meta_values({BOOK_DIRTY_KEY: None})
+                    site_attendance.mirror_correction_faces(conn, self.store, self.settings.upload_batch)
                 else:
                     book_changed = site_attendance.pull_book(conn, self.store)
+                    site_attendance.upload_correction_faces(conn, self.store)
                 queue = outbox.queue_length(self.store)
                 with conn.transaction():
                     if self.role is SiteRole.KIOSK:
