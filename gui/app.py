@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     args = (sys.argv if argv is None else argv)[1:]
     if "--self-test" in args:
         return self_test(args)
-    if args and not args[0].startswith("-") or any(a in ("-h", "--help", "--version") for a in args[:1]):
+    from core.app.cli import is_command_line
+
+    if is_command_line(args):
         from core.app.cli import main as cli_main
 
         return cli_main(args)

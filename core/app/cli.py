@@ -911,6 +911,12 @@ def command_plugins() -> list:
     return plugins
 
 
+def is_command_line(args: list[str]) -> bool:
+    """Whether an installed app's arguments ask for the command line (a command, or help) rather than
+    the window (no arguments, --kiosk, --self-test). Decided before Qt is imported."""
+    return bool(args) and (not args[0].startswith("-") or args[0] in ("-h", "--help", "--version"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
