@@ -154,6 +154,8 @@ class ReviewOperations:
             self.store.append_audit(actor, AuditAction.UNKNOWN_ENROLL, f"person {person_id}", "",
                                     self._review_details(unknowns, saved), person_id=person_id)
         report.merge(saved)
+        if schedule_group is not None:
+            self.site.publish_hr_book()  # in a site, the membership reaches every kiosk
         kinds = [PEOPLE, SAMPLES, UNKNOWNS] + ([SCHEDULES] if schedule_group is not None else [])
         return self._site_done(report, Changes.of(*kinds, person_ids=[person_id], sample_ids=saved.sample_ids))
 
