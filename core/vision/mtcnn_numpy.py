@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
+import cv2
 import numpy as np
 
 FACTOR = 0.709  # facenet-pytorch's pyramid step
@@ -34,12 +35,15 @@ def _pool_bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _integral(images: np.ndarray) -> np.ndarray:
-    """(N, H+1, W+1, C) integer running sums of (N, H, W, C) uint8 images: any window's sum is exact."""
+    """(N, H+1, W+1, C) integer running sums of (N, H, W, C) uint8 images: any window's sum is exact.
+    OpenCV's integral (int32, exact below 2**31) is several times faster than two numpy cumsums."""
     n, h, w, c = images.shape
-    dtype = np.int32 if h * w * 255 < 2**31 else np.int64
-    sums = np.zeros((n, h + 1, w + 1, c), dtype)
-    np.cumsum(images, axis=1, dtype=dtype, out=sums[:, 1:, 1:])
-    np.cumsum(sums[:, 1:, 1:], axis=2, dtype=dtype, out=sums[:, 1:, 1:])
+    if h * w * 255 < 2**31 and images.dtype == np.uint8 and c <= 4:
+        sums = np.stack([cv2.integral(np.ascontiguousarray(image), sdepth=cv2.CV_32S) for image in images])
+        return sums.reshape(n, h + 1, w + 1, c)
+    sums = np.zeros((n, h + 1, w + 1, c), np.int64)
+    np.cumsum(images, axis=1, dtype=np.int64, out=sums[:, 1:, 1:])
+    np.cumsum(sums[:, 1:, 1:], axis=2, dtype=np.int64, out=sums[:, 1:, 1:])
     return sums
 
 
@@ -86,21 +90,20 @@ def nms_union(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.nda
     areas = (x2 - x1) * (y2 - y1)
     order = np.argsort(-scores, kind="stable")
     threshold = np.float32(threshold)
+    # every pair's IoU at once, by the same float32 expressions (boxes in score order)
+    x1, y1, x2, y2, areas = x1[order], y1[order], x2[order], y2[order], areas[order]
+    w = np.maximum(np.float32(0), np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :]))
+    h = np.maximum(np.float32(0), np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :]))
+    inter = w * h
+    over = inter / (areas[:, None] + areas[None, :] - inter) > threshold
     suppressed = np.zeros(len(boxes), bool)
     keep = []
-    for pos, i in enumerate(order):
-        if suppressed[i]:
+    for pos in range(len(order)):
+        if suppressed[pos]:
             continue
-        keep.append(i)
-        rest = order[pos + 1:]
-        rest = rest[~suppressed[rest]]
-        if len(rest) == 0:
-            continue
-        w = np.maximum(np.float32(0), np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
-        h = np.maximum(np.float32(0), np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
-        inter = w * h
-        suppressed[rest[inter / (areas[i] + areas[rest] - inter) > threshold]] = True
-    return np.asarray(keep, np.int64)
+        keep.append(pos)
+        suppressed[pos + 1:] |= over[pos, pos + 1:]
+    return order[np.asarray(keep, np.int64)]
 
 
 def nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
