@@ -186,3 +186,17 @@ def test_a_face_corrected_on_the_admin_station_comes_from_the_door_that_saw_it(s
     kiosk.sync_site_now()
     with psycopg.connect(url) as conn:  # sent once
         assert conn.execute("SELECT count(*) FROM correction_faces").fetchone()[0] == 1
+
+
+def test_an_admin_station_that_records_nothing_holds_no_absence_back(site):
+    url, admin, kiosk = site
+    zone = ZoneInfo(ZONE)
+    now = datetime.now(zone).replace(second=0, microsecond=0)
+    start, end = now - timedelta(hours=3), now - timedelta(hours=1)
+    group = admin.add_group("Day", start.strftime("%H:%M"), end.strftime("%H:%M"), 0, "mon-sun").value
+    admin.assign_group(admin.find_person("Ada Lovelace").id, group.id)
+    admin.sync_site_now()
+    with psycopg.connect(url) as conn:  # the office PC was last seen yesterday
+        conn.execute("UPDATE kiosks SET last_contact = now() - interval '1 day' WHERE is_admin")
+    kiosk.sync_site_now()
+    assert board(kiosk, start.date())["Ada Lovelace"][0] is DayStatus.ABSENT

@@ -87,7 +87,8 @@ ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 """
 
 # Time and attendance across the site: the admin station's HR book (one versioned JSON row), every
-# station's events readable by every station (without snapshots), and how far every station has reported.
+# station's events readable by every station (without snapshots), and how far every station has reported
+# (an admin station that never recorded an event, an office PC switched off at night, holds nobody back).
 _MIGRATION_2 = """
 CREATE TABLE hr_book (
     one boolean PRIMARY KEY DEFAULT true CHECK (one), version bigint NOT NULL DEFAULT 0,
@@ -111,7 +112,8 @@ CREATE FUNCTION rollcall_reported_up_to() RETURNS timestamptz LANGUAGE sql STABL
     AS $$ SELECT min(CASE WHEN k.queue_length = 0 AND k.last_contact IS NOT NULL THEN k.last_contact
                           ELSE coalesce((SELECT max(e.kiosk_time) FROM events e
                                          WHERE e.kiosk_id = k.id AND e.kiosk_seq <= k.acked_seq), k.joined_at) END)
-          FROM kiosks k WHERE k.left_at IS NULL $$;
+          FROM kiosks k WHERE k.left_at IS NULL
+               AND (NOT k.is_admin OR EXISTS (SELECT 1 FROM events e WHERE e.kiosk_id = k.id)) $$;
 REVOKE ALL ON FUNCTION rollcall_site_events(timestamptz, bigint, integer, integer), rollcall_reported_up_to()
     FROM PUBLIC;
 """
