@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import psycopg
+from core.site.driver import psycopg
 
 from core.base.records import EventKind, MirroredEvent, SiteUnknownFace
 from core.gallery.store import GalleryStore

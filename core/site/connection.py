@@ -12,8 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from core.site.driver import psycopg
 
 from core.base.errors import RollcallError
 from core.base.settings import SiteSettings
@@ -52,20 +51,20 @@ class Credentials:
 
     @property
     def user(self) -> str:
-        return conninfo_to_dict(self.url).get("user") or os.environ.get("PGUSER", "")
+        return psycopg.conninfo.conninfo_to_dict(self.url).get("user") or os.environ.get("PGUSER", "")
 
     @property
     def database(self) -> str:
-        return conninfo_to_dict(self.url).get("dbname") or self.user
+        return psycopg.conninfo.conninfo_to_dict(self.url).get("dbname") or self.user
 
     def with_login(self, user: str, password: str) -> "Credentials":
-        return Credentials(make_conninfo(self.url, user=user, password=password))
+        return Credentials(psycopg.conninfo.make_conninfo(self.url, user=user, password=password))
 
 
 def redacted(url: str) -> str:
     """host:port/database as user, with sslmode when set; never the password."""
     try:
-        parts = conninfo_to_dict(url)
+        parts = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "(an address that cannot be read)"
     where = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', parts.get('user', ''))}"
@@ -75,7 +74,7 @@ def redacted(url: str) -> str:
 
 def check_url(url: str) -> Credentials:
     try:
-        conninfo_to_dict(url)
+        psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise SiteError(f"That server address cannot be read ({exc}). Use postgresql://USER:PASSWORD@HOST:PORT/"
                         "DATABASE?sslmode=verify-full", SiteProblem.BAD_URL) from None

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import psycopg
+from core.site.driver import psycopg
 
 from core.base.records import ModelRecord, SiteEmbedding, SiteGallery, SitePerson, SiteSample
 from core.gallery.store import GalleryStore

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import psycopg
+from core.site.driver import psycopg
 
 from core.base.errors import Cancelled
 from core.base.records import OutboxEvent

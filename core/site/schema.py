@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 
-import psycopg
-from psycopg import sql
+from core.site.driver import psycopg
 
 from core.site.connection import SiteError, SiteProblem
 
@@ -191,30 +190,30 @@ def check_schema(conn: psycopg.Connection) -> None:
 
 def _grant_kiosk_rights(conn: psycopg.Connection, group: str) -> None:
     """The kiosk group: read the gallery, add events, move its own events; nothing else. Idempotent."""
-    role = sql.Identifier(group)
+    role = psycopg.sql.Identifier(group)
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group]).fetchone()
     if not exists:
-        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
-    conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(role))
-    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
-    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
-        sql.SQL(", ").join(map(sql.Identifier, GALLERY_TABLES)), role))
-    conn.execute(sql.SQL("GRANT INSERT ON events TO {}").format(role))
-    conn.execute(sql.SQL("GRANT SELECT (event_uuid, kiosk_id, revision) ON events TO {}").format(role))
-    conn.execute(sql.SQL("GRANT UPDATE ({}) ON events TO {}").format(
-        sql.SQL(", ").join(map(sql.Identifier, KIOSK_EVENT_COLUMNS)), role))
-    conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, bigint),"
+        conn.execute(psycopg.sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
+    conn.execute(psycopg.sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(role))
+    conn.execute(psycopg.sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
+    conn.execute(psycopg.sql.SQL("GRANT SELECT ON {} TO {}").format(
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, GALLERY_TABLES)), role))
+    conn.execute(psycopg.sql.SQL("GRANT INSERT ON events TO {}").format(role))
+    conn.execute(psycopg.sql.SQL("GRANT SELECT (event_uuid, kiosk_id, revision) ON events TO {}").format(role))
+    conn.execute(psycopg.sql.SQL("GRANT UPDATE ({}) ON events TO {}").format(
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, KIOSK_EVENT_COLUMNS)), role))
+    conn.execute(psycopg.sql.SQL("GRANT EXECUTE ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, bigint),"
                          " rollcall_leave(), rollcall_site_events(timestamptz, bigint, integer, integer),"
                          " rollcall_reported_up_to() TO {}").format(role))
     for table in ("unknown_faces", "correction_faces"):  # faces of its own events only (RLS)
-        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(sql.Identifier(table), role))
-        own = sql.SQL("EXISTS (SELECT 1 FROM events e WHERE e.event_uuid = {}.event_uuid"
-                      " AND e.kiosk_id = rollcall_kiosk_id())").format(sql.Identifier(table))
-        conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_faces ON {}").format(sql.Identifier(table)))
-        conn.execute(sql.SQL("CREATE POLICY kiosk_own_faces ON {} TO {} USING ({}) WITH CHECK ({})").format(
-            sql.Identifier(table), role, own, own))
-    conn.execute(sql.SQL("DROP POLICY IF EXISTS kiosk_own_events ON events"))
-    conn.execute(sql.SQL("CREATE POLICY kiosk_own_events ON events TO {} USING (kiosk_id = rollcall_kiosk_id())"
+        conn.execute(psycopg.sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(psycopg.sql.Identifier(table), role))
+        own = psycopg.sql.SQL("EXISTS (SELECT 1 FROM events e WHERE e.event_uuid = {}.event_uuid"
+                      " AND e.kiosk_id = rollcall_kiosk_id())").format(psycopg.sql.Identifier(table))
+        conn.execute(psycopg.sql.SQL("DROP POLICY IF EXISTS kiosk_own_faces ON {}").format(psycopg.sql.Identifier(table)))
+        conn.execute(psycopg.sql.SQL("CREATE POLICY kiosk_own_faces ON {} TO {} USING ({}) WITH CHECK ({})").format(
+            psycopg.sql.Identifier(table), role, own, own))
+    conn.execute(psycopg.sql.SQL("DROP POLICY IF EXISTS kiosk_own_events ON events"))
+    conn.execute(psycopg.sql.SQL("CREATE POLICY kiosk_own_events ON events TO {} USING (kiosk_id = rollcall_kiosk_id())"
                          " WITH CHECK (kiosk_id = rollcall_kiosk_id())").format(role))
 
 
@@ -232,10 +231,10 @@ def register_station(conn: psycopg.Connection, name: str, is_admin: bool) -> tup
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [login]).fetchone()
             verb = "ALTER" if exists else "CREATE"
             # utility statements take no bind parameters: the password goes in as a quoted literal
-            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(login), sql.Literal(password)))
-            conn.execute(sql.SQL("GRANT {} TO {}").format(
-                sql.Identifier(kiosk_group_role(database)), sql.Identifier(login)))
+            conn.execute(psycopg.sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                psycopg.sql.Identifier(login), psycopg.sql.Literal(password)))
+            conn.execute(psycopg.sql.SQL("GRANT {} TO {}").format(
+                psycopg.sql.Identifier(kiosk_group_role(database)), psycopg.sql.Identifier(login)))
         row = conn.execute(
             "INSERT INTO kiosks (name, db_role, is_admin) VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE"
             " SET db_role = excluded.db_role, is_admin = excluded.is_admin, left_at = NULL RETURNING id",

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
+from core.site.driver import psycopg
 
 from core.base.errors import Cancelled
 from core.base.records import SiteGallery

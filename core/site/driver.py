@@ -1,0 +1,23 @@
+"""The PostgreSQL driver, loaded on first use: a standalone station never imports psycopg (about 20 MB
+of memory). The site modules use `psycopg` from here as they would the module itself."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+
+def _lazy(name: str):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ImportError(f"{name} is not installed; site mode needs it (pip install 'psycopg[binary]').")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)  # the real import happens at the first attribute access
+    return module
+
+
+psycopg = _lazy("psycopg")
