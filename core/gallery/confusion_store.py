@@ -7,7 +7,6 @@ stores), so any model, also one trained later, can embed it; vectors are kept pe
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -16,6 +15,7 @@ import numpy as np
 
 from core.base.errors import InvalidInputError
 from core.base.records import ConfirmedSample, Confusion, ConfusionSource
+from core.gallery.table_guard import guarded
 
 _VECTOR_DTYPE = np.dtype("<f4")
 
@@ -42,16 +42,7 @@ def migrate_confusions(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX confirmed_samples_person ON confirmed_samples(person_id)")
 
 
-def _guarded(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self._lock:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
-                raise self._error(exc) from exc
-
-    return wrapper
+_guarded = guarded
 
 
 _CONFUSION_SELECT = (

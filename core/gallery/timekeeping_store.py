@@ -6,7 +6,6 @@ The audit log is append-only in the database itself: triggers refuse any UPDATE 
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 from datetime import date, datetime, time, timezone
@@ -15,6 +14,7 @@ from core.base.errors import InvalidInputError
 from core.base.records import AttendanceEvent, EventKind
 from core.base.timekeeping import (AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave,
                                    RosterEntry, Schedule)
+from core.gallery.table_guard import guarded
 
 MAX_GROUP_NAME_LEN = 100
 _EVENT_KINDS = {kind.value: kind for kind in EventKind}  # a dict lookup: 60,000 Enum() calls are slow
@@ -79,18 +79,7 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _guarded(method):
-    """Under the store's lock; sqlite errors become StoreError (as GalleryStore's own methods)."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self._lock:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
-                raise self._error(exc) from exc
-
-    return wrapper
+_guarded = guarded
 
 
 def _group(row: sqlite3.Row | tuple) -> Group:

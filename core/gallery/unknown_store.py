@@ -8,7 +8,6 @@ person (erased with them). Retention drops the rows with the events' snapshots (
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ import numpy as np
 
 from core.base.errors import InvalidInputError
 from core.base.records import ReviewState, SiteUnknownFace, UnknownFace
+from core.gallery.table_guard import guarded
 
 _VECTOR_DTYPE = np.dtype("<f4")
 _COLUMNS = ("id, event_id, time, source, model_id, det_prob, face_px, sharpness, state, person_id, review_group,"
@@ -43,18 +43,7 @@ def migrate_unknown_faces_site(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE unknown_faces ADD COLUMN site_sent INTEGER NOT NULL DEFAULT 0")
 
 
-def _guarded(method):
-    """Under the store's lock; sqlite errors become StoreError (as GalleryStore's own methods)."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self._lock:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
-                raise self._error(exc) from exc
-
-    return wrapper
+_guarded = guarded
 
 
 def _face(row: tuple) -> UnknownFace:
