@@ -133,26 +133,34 @@ def upload_unknown_faces(conn: psycopg.Connection, store: GalleryStore, acked_se
         sent += len(faces)
 
 
-def mirror_unknown_faces(conn: psycopg.Connection, store: GalleryStore, batch: int) -> int:
-    """The admin station copies every station's kept faces (after their events were copied)."""
-    stored = store.meta_value(FACES_CURSOR_KEY)
+def _received_batches(conn: psycopg.Connection, store: GalleryStore, table: str, columns: str, cursor_key: str,
+                      batch: int) -> Iterator[list[tuple]]:
+    """Rows (event_uuid, columns..., received_at) of a server table received since this station's cursor
+    (less the look-back), in batches; the cursor moves once every batch has been handled."""
+    stored = store.meta_value(cursor_key)
     after = datetime.fromisoformat(stored) - MIRROR_LOOK_BACK if stored else _EPOCH
-    after_uuid, written, newest = "00000000-0000-0000-0000-000000000000", 0, None
+    after_uuid, newest = "00000000-0000-0000-0000-000000000000", None
     while True:
         with conn.transaction():
-            rows = conn.execute(
-                "SELECT event_uuid::text, model_id, vector, crop_jpeg, det_prob, face_px, sharpness, received_at"
-                " FROM unknown_faces WHERE (received_at, event_uuid) > (%s, %s::uuid)"
-                " ORDER BY received_at, event_uuid LIMIT %s", [after, after_uuid, batch]).fetchall()
+            rows = conn.execute(f"SELECT event_uuid::text, {columns}, received_at FROM {table}"
+                                " WHERE (received_at, event_uuid) > (%s, %s::uuid) ORDER BY received_at, event_uuid"
+                                " LIMIT %s", [after, after_uuid, batch]).fetchall()
         if not rows:
             break
-        written += store.mirror_unknown_faces(
-            SiteUnknownFace(0, r[0], r[1], bytes(r[2]), bytes(r[3]), float(r[4]), int(r[5]), float(r[6])) for r in rows)
-        after, after_uuid = rows[-1][7], rows[-1][0]
+        yield rows
+        after, after_uuid = rows[-1][-1], rows[-1][0]
         newest = after
     if newest is not None:
-        store.set_meta_values({FACES_CURSOR_KEY: newest.isoformat()})
-    return written
+        store.set_meta_values({cursor_key: newest.isoformat()})
+
+
+def mirror_unknown_faces(conn: psycopg.Connection, store: GalleryStore, batch: int) -> int:
+    """The admin station copies every station's kept faces (after their events were copied)."""
+    return sum(store.mirror_unknown_faces(
+        SiteUnknownFace(0, r[0], r[1], bytes(r[2]), bytes(r[3]), float(r[4]), int(r[5]), float(r[6])) for r in rows)
+        for rows in _received_batches(conn, store, "unknown_faces",
+                                      "model_id, vector, crop_jpeg, det_prob, face_px, sharpness",
+                                      FACES_CURSOR_KEY, batch))
 
 
 def purge_unknown_faces(conn: psycopg.Connection, older_than: timedelta) -> int:
@@ -178,19 +186,6 @@ def upload_correction_faces(conn: psycopg.Connection, store: GalleryStore) -> in
 
 def mirror_correction_faces(conn: psycopg.Connection, store: GalleryStore, batch: int) -> int:
     """The admin station gives its face-less confusions the faces their stations sent."""
-    stored = store.meta_value(CORRECTION_FACES_CURSOR_KEY)
-    after = datetime.fromisoformat(stored) - MIRROR_LOOK_BACK if stored else _EPOCH
-    after_uuid, filled, newest = "00000000-0000-0000-0000-000000000000", 0, None
-    while True:
-        with conn.transaction():
-            rows = conn.execute("SELECT event_uuid::text, crop_jpeg, received_at FROM correction_faces"
-                                " WHERE (received_at, event_uuid) > (%s, %s::uuid) ORDER BY received_at, event_uuid"
-                                " LIMIT %s", [after, after_uuid, batch]).fetchall()
-        if not rows:
-            break
-        filled += store.fill_confusion_faces((r[0], bytes(r[1])) for r in rows)
-        after, after_uuid = rows[-1][2], rows[-1][0]
-        newest = after
-    if newest is not None:
-        store.set_meta_values({CORRECTION_FACES_CURSOR_KEY: newest.isoformat()})
-    return filled
+    return sum(store.fill_confusion_faces((r[0], bytes(r[1])) for r in rows)
+               for rows in _received_batches(conn, store, "correction_faces", "crop_jpeg",
+                                             CORRECTION_FACES_CURSOR_KEY, batch))
