@@ -6,11 +6,12 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from core.app.changes import ChangeKind, Changes, Outcome
-from core.app.engine import Engine, ReembedProgress
+from core.app.changes import ChangeKind, Changes
+from core.app.engine import Engine
 from core.base.errors import RollcallError
 
 from .dialogs import show_error
+from .model_activation import ActivatesModels
 from .widgets import Card, hbox, panel_header
 from .workers import Job
 
@@ -19,7 +20,7 @@ TRAINING_ELSEWHERE = ("Training runs on the full edition of Rollcall (or the sit
                       "here with Import model file…, then activate it.")
 
 
-class KioskModelsPanel(QWidget):
+class KioskModelsPanel(ActivatesModels, QWidget):
     model_activated = Signal(str)
 
     def __init__(self, engine: Engine, parent: QWidget | None = None):
@@ -89,29 +90,7 @@ class KioskModelsPanel(QWidget):
         model_id = self.model_box.currentData()
         if not model_id or self.activation is not None:
             return
-        self.activation = Job(self.engine.activation, model_id, name="activate model")
-        self.activation.yielded.connect(self._on_reembed)
-        self.activation.returned.connect(self._on_activated)
-        self.activation.failed.connect(lambda message: self.status_label.setText(f"Could not switch: {message}"))
-        self.activation.finished.connect(self._on_activation_finished)
-        self.progress_bar.setRange(0, 0)
-        self.status_label.setText(f"Re-embedding the gallery with {model_id}…")
-        self.activation.start()
-        self.refresh_models()
-
-    def _on_reembed(self, step: object) -> None:
-        if isinstance(step, ReembedProgress):
-            self.progress_bar.setRange(0, max(step.total, 1))
-            self.progress_bar.setValue(step.done)
-
-    def _on_activated(self, outcome: Outcome[str]) -> None:
-        self.status_label.setText(f"{outcome.value} is now the active model.")
-        self.model_activated.emit(str(outcome.value))
-
-    def _on_activation_finished(self) -> None:
-        self.activation = None
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(1)
+        self.start_activation(model_id)
         self.refresh_models()
 
     def on_changes(self, changes: Changes) -> None:

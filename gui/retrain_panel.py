@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from core.app.changes import ChangeKind, Changes, Outcome
-from core.app.engine import Engine, ReembedProgress
+from core.app.changes import ChangeKind, Changes
+from core.app.engine import Engine
 from core.base.errors import RollcallError
 from trainer.job import TrainConfig, TrainProgress, TrainResult, run_training
 from trainer.mining import STRATEGIES
@@ -23,6 +23,7 @@ from trainer.network import MAX_FROZEN, STAGE_NAMES
 from trainer.validate import default_lfw_dir
 
 from .dialogs import confirm
+from .model_activation import ActivatesModels
 from .widgets import Card, hbox, icon, panel_header
 from .workers import Job
 
@@ -125,7 +126,7 @@ class LossPlot(QWidget):
         painter.end()
 
 
-class RetrainPanel(QWidget):
+class RetrainPanel(ActivatesModels, QWidget):
     model_activated = Signal(str)
     training_finished = Signal(object)  # the TrainResult of a completed (or collapsed) run
     _train_progress = Signal(object)  # emitted from the training thread, delivered on the GUI thread
@@ -439,32 +440,8 @@ class RetrainPanel(QWidget):
     def _start_activation(self, model_id: str) -> None:
         if self.job is not None or self.activation is not None:
             return
-        self.activation = Job(self.engine.activation, model_id, name="activate model")
-        self.activation.yielded.connect(self._on_reembed)
-        self.activation.returned.connect(self._on_activated)
-        self.activation.aborted.connect(lambda: self.status_label.setText("Switching models was cancelled."))
-        self.activation.failed.connect(lambda message: self.status_label.setText(f"Could not switch: {message}"))
-        self.activation.finished.connect(self._on_activation_finished)
-        self.progress_bar.setRange(0, 0)
-        self.status_label.setText(f"Re-embedding the gallery with {model_id}…")
-        self.activation.start()
+        self.start_activation(model_id)
         self._set_busy()
-
-    def _on_reembed(self, step: object) -> None:
-        if isinstance(step, ReembedProgress):
-            self.progress_bar.setRange(0, max(step.total, 1))
-            self.progress_bar.setValue(step.done)
-
-    def _on_activated(self, outcome: Outcome[str]) -> None:
-        model_id = outcome.value
-        self.status_label.setText(f"{model_id} is now the active model.")
-        self.model_activated.emit(str(model_id))
-
-    def _on_activation_finished(self) -> None:
-        self.activation = None
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(1)
-        self.refresh_models()
 
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.MODELS):
