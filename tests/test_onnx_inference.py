@@ -287,3 +287,13 @@ def test_idle_backoff_detects_rarely_and_still_finds_a_face_walking_in(engine, f
     assert result.faces, f"the face was not found within {limit} frames"
     assert recognizer.scene_cuts == 0  # found by the backed-off detection, not by a cut
     print(f"idle: {detections_when_idle} detections in {idle_seconds:.1f} s; face found after {step + 1} frames")
+
+
+def test_self_test_without_torch_checks_the_onnx_files(default_weights, tmp_path):
+    """The kiosk edition's self-test (torch cannot be imported): the ONNX files stand in for the weights."""
+    report, stderr = probe(["selftest", "--no-torch"], tmp_path / "home")
+    assert report["rc"] == 0 and report["torch_modules"] == [], stderr[-3000:]
+    models = copy_models(tmp_path / "models")
+    (models / mtcnn_file_name("rnet")).unlink()
+    report, stderr = probe(["selftest", "--no-torch"], tmp_path / "home2", models)
+    assert report["rc"] == 1
