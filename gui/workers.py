@@ -157,6 +157,36 @@ class Job(GeneratorWorker):
             self._ended.set()
 
 
+class LatestRead:
+    """A panel's read in a worker, never two at once: asked for while one runs, it runs again (reading what
+    is current then) as soon as that one ends. `again` starts the read anew (the panel's refresh)."""
+
+    def __init__(self, again: Callable[[], None]):
+        self.job: Job | None = None
+        self._again = again
+        self._stale = False
+
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def may_start(self) -> bool:
+        """True when a read may start now; otherwise it is remembered for when the running one ends."""
+        self._stale = self.job is not None
+        return not self._stale
+
+    def start(self, job: Job, returned: Callable[[Any], None], failed: Callable[[str], None]) -> None:
+        self.job = job
+        job.returned.connect(returned)
+        job.failed.connect(failed)
+        job.finished.connect(self._finished)
+        job.start()
+
+    def _finished(self) -> None:
+        self.job = None
+        if self._stale:
+            self._again()
+
+
 def live_jobs() -> list[Job]:
     """Jobs started and not yet ended."""
     return [job for job in list(_created) if not job.has_ended()]

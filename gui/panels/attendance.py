@@ -18,7 +18,7 @@ from ..attendance_views import AuditView, HistoryView, TimesheetView, TodayView,
 from ..charts_view import ChartsView
 from ..dialogs import show_error
 from ..widgets import hbox, icon, panel_header
-from ..workers import Job
+from ..workers import Job, LatestRead
 
 COLUMNS = ["Date", "Name", "External ID", "First seen", "Last seen", "Sightings"]
 
@@ -36,8 +36,7 @@ class AttendancePanel(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.rows: list[DayRow] = []
-        self.report_job: Job | None = None  # an admin station reads the site's report off the GUI thread
-        self._report_stale = False
+        self.report = LatestRead(self.refresh)  # an admin station reads the site's report off the GUI thread
 
         today = _qdate(date.today())
         self.start_edit = QDateEdit(today)
@@ -143,25 +142,15 @@ class AttendancePanel(QWidget):
         self._show_rows(rows, start, end)
 
     def is_refreshing(self) -> bool:
-        return self.report_job is not None
+        return self.report.busy()
 
     def _refresh_in_worker(self, start: date, end: date) -> None:
-        if self.report_job is not None:
-            self._report_stale = True  # read again when this one is back
+        if not self.report.may_start():  # read again when this one is back
             return
-        self._report_stale = False
         self.status_label.setText("Reading the site's attendance…")
-        self.report_job = Job(self.engine.range_report, start, end, name="attendance report")
-        self.report_job.returned.connect(lambda rows: (self.status_label.setText(""), self._show_rows(rows, start, end)))
-        self.report_job.failed.connect(lambda message: (self.status_label.setText(message),
-                                                        self._show_rows([], start, end)))
-        self.report_job.finished.connect(self._on_report_finished)
-        self.report_job.start()
-
-    def _on_report_finished(self) -> None:
-        self.report_job = None
-        if self._report_stale:
-            self.refresh()
+        self.report.start(Job(self.engine.range_report, start, end, name="attendance report"),
+                          lambda rows: (self.status_label.setText(""), self._show_rows(rows, start, end)),
+                          lambda message: (self.status_label.setText(message), self._show_rows([], start, end)))
 
     def _show_rows(self, rows: list[DayRow], start: date, end: date) -> None:
         self.rows = rows

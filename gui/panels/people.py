@@ -19,7 +19,7 @@ from core.vision.images import photo_file_filter
 
 from ..dialogs import confirm, show_error
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
-from ..workers import Job
+from ..workers import Job, LatestRead
 
 LIST_THUMB = 44
 CONFUSION_THUMB = 40
@@ -56,8 +56,7 @@ class PeoplePanel(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.job: Job | None = None  # adding photos or deleting a person
-        self.listing_job: Job | None = None
-        self._listing_stale = False  # asked to refresh while a listing was being read
+        self.listing = LatestRead(self.refresh)
         self._thumbs: dict[int, QPixmap] = {}  # sample id -> pixmap
 
         self.search_edit = QLineEdit()
@@ -167,24 +166,16 @@ class PeoplePanel(QWidget):
 
     def refresh(self) -> None:
         """Read the list again in a worker; it is shown when it arrives."""
-        if self.listing_job is not None:
-            self._listing_stale = True
-            return
-        self._listing_stale = False
-        self.listing_job = Job(read_listing, self.engine, self.search_edit.text(), frozenset(self._thumbs),
-                               name="people list")
-        self.listing_job.returned.connect(self._show_listing)
-        self.listing_job.failed.connect(self.count_label.setText)
-        self.listing_job.finished.connect(self._on_listing_finished)
-        self.listing_job.start()
+        if self.listing.may_start():
+            self.listing.start(Job(read_listing, self.engine, self.search_edit.text(), frozenset(self._thumbs),
+                                   name="people list"), self._show_listing, self.count_label.setText)
 
     def is_refreshing(self) -> bool:
-        return self.listing_job is not None
+        return self.listing.busy()
 
-    def _on_listing_finished(self) -> None:
-        self.listing_job = None
-        if self._listing_stale:
-            self.refresh()
+    @property
+    def listing_job(self) -> Job | None:
+        return self.listing.job
 
     def _show_listing(self, listing: PeopleListing) -> None:
         for sample_id, jpeg in listing.crops.items():

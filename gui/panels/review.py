@@ -18,7 +18,7 @@ from core.gallery.unknowns import UnknownGroup
 
 from ..dialogs import confirm, show_error
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
-from ..workers import Job
+from ..workers import Job, LatestRead
 
 GROUP_THUMB = 72
 FACE_THUMB = 96
@@ -69,8 +69,7 @@ class ReviewPanel(QWidget):
         self.engine = engine
         self.groups: list[UnknownGroup] = []
         self.job: Job | None = None  # enrolling, adding or dismissing
-        self.listing_job: Job | None = None
-        self._listing_stale = False
+        self.listing = LatestRead(self.refresh)
 
         first, last = engine.unknown_range()
         self.start_edit = QDateEdit(_qdate(first))
@@ -143,24 +142,17 @@ class ReviewPanel(QWidget):
 
     def refresh(self) -> None:
         """Group the span's unknown faces again in a worker; shown when ready."""
-        if self.listing_job is not None:
-            self._listing_stale = True
-            return
-        self._listing_stale = False
-        first, last = self.span()
-        self.listing_job = Job(self.engine.unknown_groups, first, last, name="unknown groups")
-        self.listing_job.returned.connect(self._show_groups)
-        self.listing_job.failed.connect(self.count_label.setText)
-        self.listing_job.finished.connect(self._on_listing_finished)
-        self.listing_job.start()
+        if self.listing.may_start():
+            first, last = self.span()
+            self.listing.start(Job(self.engine.unknown_groups, first, last, name="unknown groups"),
+                               self._show_groups, self.count_label.setText)
 
     def is_refreshing(self) -> bool:
-        return self.listing_job is not None
+        return self.listing.busy()
 
-    def _on_listing_finished(self) -> None:
-        self.listing_job = None
-        if self._listing_stale:
-            self.refresh()
+    @property
+    def listing_job(self) -> Job | None:
+        return self.listing.job
 
     def _show_groups(self, groups: list[UnknownGroup]) -> None:
         selected = self.current_group()
