@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -177,13 +178,15 @@ def cmd_recognize(args) -> int:
         camera = engine.settings.camera
         source_spec = args.source or camera.last_source or str(camera.index)
         with engine.open_source(source_spec, stop_event=stop,
-                                on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source:
+                                on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source, \
+                _faces_log(args.faces_csv) as log_faces:
             marked = 0
             with _progress("frames", source.frame_count or None) as bar:
                 try:
                     # Nobody answers "Are you NAME?" at a terminal: the uncertain band counts as unknown.
                     options = dataclasses.replace(engine.settings.recognition, ask_when_uncertain=False)
                     for result in engine.recognize(source, options):
+                        log_faces(result)
                         for event in result.events:
                             who = event.person_name or "unknown"
                             if event.kind is not EventKind.UNKNOWN:
@@ -200,6 +203,30 @@ def cmd_recognize(args) -> int:
             engine.stop_site_sync()
             _final_sync(engine)
         return 0
+
+
+FACES_CSV_COLUMNS = ("frame", "time_s", "track", "state", "person_id", "name", "similarity", "x1", "y1", "x2", "y2")
+
+
+@contextlib.contextmanager
+def _faces_log(path: str | None):
+    """`recognize --faces-csv`: one row per face shown on each frame (what the kiosk saw, for checking)."""
+    if not path:
+        yield lambda result: None
+        return
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(FACES_CSV_COLUMNS)
+
+        def write(result) -> None:
+            for face in result.faces:
+                writer.writerow([result.frame.index, f"{result.frame.timestamp:.3f}", face.track_id, face.state,
+                                 "" if face.person_id is None else face.person_id, face.name or "",
+                                 f"{face.similarity:.4f}", *(f"{v:.1f}" for v in face.box[:4])])
+
+        yield write
 
 
 def _final_sync(engine) -> None:
@@ -692,6 +719,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--liveness", action="store_true",
                    help="mark only faces that move like a live face (refuses a photo held up to the camera)")
     p.add_argument("--threshold", type=float)
+    p.add_argument("--faces-csv", metavar="FILE",
+                   help="write every face shown on every frame to this CSV (" + ", ".join(FACES_CSV_COLUMNS) + ")")
     p.set_defaults(func=cmd_recognize)
 
     p = sub.add_parser("report", help="every enrolled person's status on one day")

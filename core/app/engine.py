@@ -30,6 +30,7 @@ from core.live.capture import CaptureProgress, capture_samples
 from core.live.recognize import FrameResult, Recognizer, decoded_frames, recognize_source
 from core.live.sources import FrameSource, open_source
 from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
+from core.vision.tuned_onnx import TUNED_FOLDER
 from core.base.records import (DayRow, FileProblem, GalleryStats, HousekeepingStatus, ModelRecord, Person,
                                 PersonDeleted, PersonOverview, Sample)
 from core.base.settings import RecognitionSettings, Settings
@@ -245,7 +246,7 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
                 embedder = None
                 if self.planned_embed_backend() == "onnx":
                     try:
-                        embedder = OnnxEmbedder(self._onnx_file(model_id), info)
+                        embedder = OnnxEmbedder(self._onnx_file(model_id), info, tuned_dir=self.tuned_dir)
                     except WeightsError:
                         raise
                     except Exception as exc:  # noqa: BLE001 - any export/runtime failure falls back to torch
@@ -254,6 +255,11 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
                                     model_id, self.embed_fallback_reason)
                 self._embedders[model_id] = embedder or Embedder(self._shared_network(model_id), info)
             return self._embedders[model_id]
+
+    @property
+    def tuned_dir(self) -> Path | None:
+        """Where ONNX Runtime's CPU-tuned copies of the networks go (None: load the files untuned)."""
+        return self.registry.cache_dir / TUNED_FOLDER if self.settings.compute.tune_for_cpu else None
 
     def planned_embed_backend(self) -> str:
         """"onnx" or "torch": the embedder backend this device and the settings call for."""
@@ -400,7 +406,7 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
                 _, info = self.model_info(self.active_model_id())
                 self._detector = FaceDetector(device=self.device, margin=info.crop_margin,
                                               backend=self.settings.compute.detect_backend,
-                                              models_dir=self.registry.cache_dir)
+                                              models_dir=self.registry.cache_dir, tuned_dir=self.tuned_dir)
             return self._detector
 
     # ---- pipeline stages ----

@@ -102,7 +102,7 @@ def sface_embedder(engine: "Engine") -> SfaceEmbedder:
     spec = BUILTIN_MODELS[SFACE_MODEL]
     info = EmbedderInfo(SFACE_MODEL, spec.embedding_size, spec.preprocessing, spec.crop_margin, "cpu")
     try:
-        return SfaceEmbedder(path, info, find_landmarks=landmark_finder(engine))
+        return SfaceEmbedder(path, info, find_landmarks=landmark_finder(engine), tuned_dir=engine.tuned_dir)
     except Exception as exc:  # noqa: BLE001 - ONNX Runtime rejects a damaged graph in many ways
         raise WeightsError(f"Weights file {path} cannot be read by ONNX Runtime ({type(exc).__name__}). "
                            f"Delete it and run `rollcall models fetch {SFACE_MODEL}`.") from None

@@ -186,10 +186,14 @@ class RecognitionSettings(_Section):
     detect_thresholds: tuple[float, float, float] = (0.8, 0.7, 0.7)
     min_face_px: int = 40  # smaller faces are tracked but not identified
     pending_size_fraction: float = 0.75  # a face once big enough stays "pending" down to this share of min_face_px
-    reid_interval_s: float = 2.0  # tracks settled on a person are checked again this often
-    unknown_recheck_s: float = 0.5  # tracks settled as unknown are checked this often (a turning face)
-    # ... except during a track's first `young_track_s`, while its best similarity is less than
-    # `ambiguous_below` under the match threshold (a face still turning to the camera): then at every
+    reid_interval_s: float = 2.0  # tracks settled on a person (or as unknown) are checked again this often
+    # A track settled as unknown is checked sooner, `unknown_recheck_s` after its last check, once its
+    # face looks `better_look` (a share) better than at any check so far: bigger, or turned more to the
+    # camera (core.live.recognize.look_score). The same look again would only give the same answer.
+    unknown_recheck_s: float = 0.5
+    better_look: float = 0.15
+    # ... and during a track's first `young_track_s`, while its best similarity is less than
+    # `ambiguous_below` under the match threshold (a face still turning to the camera): at every
     # detection, with detection at the `detect_every_pending` rate.
     young_track_s: float = 1.0
     ambiguous_below: float = 0.15
@@ -297,6 +301,9 @@ class ComputeSettings(_Section):
     torch_threads: int = 0  # 0 = let Rollcall choose
     embed_backend: Backend = Backend.AUTO  # the embedder on the CPU
     detect_backend: Backend = Backend.AUTO  # MTCNN's networks on the CPU
+    # ONNX Runtime loads a copy of each network already optimised for this CPU, made on first use in
+    # the models folder's `tuned/` (core.vision.tuned_onnx): faster per face, same memory.
+    tune_for_cpu: bool = True
     active_model: str = "facenet-keras-128+sface"  # FaceNet fused with SFace; used until the gallery records its own
 
 

@@ -40,7 +40,8 @@ from core.base.settings import EnrollmentSettings, LivenessSettings, Recognition
 from core.gallery.unknowns import quality_rank
 from core.live.challenge import Admission, ChallengeDesk, ChallengePrompt
 from core.live.sources import Frame, FrameSource, LatestFrameGrabber
-from core.vision.fused import model_input
+from core.vision.challenge import yaw_offset
+from core.vision.fused import FACENET_CROP_SIZE, model_input
 from core.vision.liveness import LivenessChecker
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 from core.live.uncertain import UncertainAnswer, UncertainQuestion
@@ -126,6 +127,7 @@ class Recognizer:
         self._unknown_faces: dict[int, int] = {}  # logged unknown track id -> its kept face's id
         self._doubts: dict[int, list[int | None]] = {}  # track id -> recent uncertain candidates (None: not uncertain)
         self._questions: dict[int, UncertainQuestion] = {}  # track id -> the question put (asked once per track)
+        self._best_look: dict[int, float] = {}  # track id -> the best look_score among its embedded faces
 
     def detection_scale(self, shape: tuple[int, ...]) -> float:
         """The scale MTCNN runs at for frames of this shape."""
@@ -270,6 +272,7 @@ class Recognizer:
         timings["embed"] = t1 - t0
         timings["match"] = time.perf_counter() - t1
         for (track, face), crop, vector, result in zip(due, crops, vectors, results):
+            self._best_look[track.id] = max(self._best_look.get(track.id, 0.0), self._current_look(track) or 0.0)
             track.add_vote(result.person_id, result.similarity, at=now)
             track.settle(self.options.votes_to_mark, self.options.min_vote_fraction)
             self._crops[track.id] = crop
@@ -309,14 +312,24 @@ class Recognizer:
 
     def _interval(self, track: Track, now: float) -> float:
         """How long after its last embedding a track is embedded again."""
+        opts = self.options
         if track.identity is not None:
-            return self.options.reid_interval_s
+            return opts.reid_interval_s
         if track.settled_unknown:
-            young = now - track.first_seen < self.options.young_track_s
+            young = now - track.first_seen < opts.young_track_s
             best = max((similarity for _, similarity in track.votes), default=-1.0)
-            if not young or best < self.parts.matcher().threshold - self.options.ambiguous_below:
-                return self.options.unknown_recheck_s
+            if not young or best < self.parts.matcher().threshold - opts.ambiguous_below:
+                return opts.unknown_recheck_s if self._looks_better(track) else opts.reid_interval_s
         return 0.0
+
+    def _current_look(self, track: Track) -> float | None:
+        seen = self._landmarks.get(track.id)  # set for this frame's detections only
+        return None if seen is None else look_score(*seen)
+
+    def _looks_better(self, track: Track) -> bool:
+        """Does this detection show the face clearly better than every look embedded so far?"""
+        look = self._current_look(track)
+        return look is not None and look > self._best_look.get(track.id, 0.0) * (1.0 + self.options.better_look)
 
     def _attendance(self, tracks: list[Track], now: float) -> list[AttendanceEvent]:
         events = []
@@ -355,7 +368,7 @@ class Recognizer:
             self._unknown_faces.pop(stale, None)
         for stale in [k for k in self._liveness if k not in live]:
             self._liveness.pop(stale, None)
-        for table in (self._doubts, self._questions):
+        for table in (self._doubts, self._questions, self._best_look):
             for stale in [k for k in table if k not in live]:
                 table.pop(stale, None)
         self.challenges.forget(live)
@@ -400,6 +413,15 @@ class Recognizer:
         small = min(track.box[2] - track.box[0], track.box[3] - track.box[1]) < self.options.min_face_px
         return FaceResult(track.id, track.box.copy(),
                           FaceState.TOO_SMALL if small and not track.votes else FaceState.PENDING)
+
+
+def look_score(landmarks: np.ndarray, size_px: float) -> float:
+    """How well a face shows itself to the embedder: its size in pixels (up to FaceNet's crop, beyond which
+    more adds nothing) times how squarely it faces the camera (1 frontal, 0 from half an eye-distance of
+    nose offset on; 0 when the landmarks make no face)."""
+    yaw = yaw_offset(landmarks)
+    frontal = 0.0 if yaw is None else max(0.0, 1.0 - 2.0 * abs(yaw))
+    return min(float(size_px), float(FACENET_CROP_SIZE)) * frontal
 
 
 def _translation_only(track: Track) -> None:

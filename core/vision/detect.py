@@ -99,6 +99,7 @@ class FaceDetector:
         min_prob: float = 0.9,
         backend: str = "auto",  # "auto"/"onnx": numpy + ONNX Runtime on the CPU when available; "torch"
         models_dir: Path | None = None,  # where the MTCNN ONNX files are (default: settings.models_dir())
+        tuned_dir: Path | None = None,  # their copies tuned for this CPU (core.vision.tuned_onnx); None: untuned
     ):
         from core.vision.embed import onnxruntime_available
 
@@ -118,7 +119,7 @@ class FaceDetector:
             from core.vision.onnx_files import ensure_mtcnn
 
             self._onnx_nets = OnnxMtcnnNets(ensure_mtcnn(Path(models_dir or default_models_dir())),
-                                            detector_threads(cpu_threads()))
+                                            detector_threads(cpu_threads()), tuned_dir)
             self.backend = "onnx"
         else:
             from facenet_pytorch import MTCNN

@@ -251,29 +251,63 @@ def export_onnx(network, path: Path, info: dict | None = None, crop_size: int = 
                               external_data=True)
 
 
-def ort_session(model: Path | bytes, threads: int = 0, lean: bool = False):
+def ort_session(model: Path | bytes, threads: int = 0, lean: bool = False, tuned_dir: Path | None = None,
+                arena: bool = False):
     """A CPU InferenceSession with `threads` intra-op threads (0: cpu_threads()) that sleep
     instead of spinning when idle, so a decoder or GUI thread keeps its core.
 
-    lean (the embedders): graph optimisations short of the layout rewrite, which copies every
-    convolution's weights. For FaceNet that is about 55 MB less peak memory and a 3x faster start (its
-    weights stay mapped from the .data file), for some more time per face (benchmarks/startup.py).
+    tuned_dir: load the file's copy tuned for this CPU from there (core.vision.tuned_onnx), made on
+    first use: full optimisation with its weights mapped, not copied. If that copy cannot be made or
+    loaded, the file itself is loaded as below.
+    arena: see below.
+    lean (the embedders, untuned): graph optimisations short of the layout rewrite, which copies every
+    convolution's weights (for FaceNet about 55 MB more peak memory and a 3x slower start).
     """
     import onnxruntime as ort
 
-    threads = threads or cpu_threads()
     options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, int(threads))
+    options.intra_op_num_threads = max(1, int(threads or cpu_threads()))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if lean
-                                        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-    options.enable_cpu_mem_arena = False  # an arena keeps its largest batch's memory (it grows by doubling)
+    # arena (MTCNN: inputs of many shapes, a pyramid level or a batch of candidates per call): ONNX
+    # Runtime's arena reuses its blocks where malloc fragments (detecting every Hamilton frame peaked at
+    # 419 MB without it, 223 MB with it), and no memory pattern, which would plan one block per shape.
+    # The embedders (a few batch sizes) allocate per run: an arena would keep its largest batch's memory.
+    options.enable_cpu_mem_arena = arena
+    options.enable_mem_pattern = not arena
     options.log_severity_level = 3
     if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if tuned_dir is not None and not isinstance(model, bytes):
+        session = _tuned_session(Path(model), Path(tuned_dir), options)
+        if session is not None:
+            return session
+    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if lean
+                                        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def _tuned_session(model: Path, tuned_dir: Path, options):
+    """A session on the tuned copy of `model` (already optimised: loaded as it is), or None."""
+    import onnxruntime as ort
+
+    from core.vision import tuned_onnx
+
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    for attempt in (1, 2):
+        try:
+            path = tuned_onnx.tuned_copy(model, tuned_dir)
+        except Exception as exc:  # noqa: BLE001 - a read-only folder, a full disk, ONNX Runtime refusing
+            log.warning("No tuned copy of %s (%s: %s); loading it untuned.", model.name, type(exc).__name__, exc)
+            return None
+        try:
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - checked but unloadable: make it again, once
+            log.warning("The tuned copy %s cannot be loaded (%s); %s", path.name, type(exc).__name__,
+                        "making it again." if attempt == 1 else "loading the original.")
+            tuned_onnx.remove(path)
+    return None
 
 
 _SESSIONS: dict[tuple[str, int], object] = {}
@@ -288,7 +322,8 @@ class OnnxEmbedder(BatchedEmbedder):
 
     backend = "onnx"
 
-    def __init__(self, model_path: Path, info: EmbedderInfo, batch_size: int = 32, threads: int = 0):
+    def __init__(self, model_path: Path, info: EmbedderInfo, batch_size: int = 32, threads: int = 0,
+                 tuned_dir: Path | None = None):
         self.info = info
         self.batch_size = batch_size
         self.model_path = Path(model_path)
@@ -296,7 +331,7 @@ class OnnxEmbedder(BatchedEmbedder):
         key = (str(self.model_path), int(threads))
         with _SESSIONS_LOCK:
             if key not in _SESSIONS:
-                _SESSIONS[key] = ort_session(self.model_path, threads, lean=True)
+                _SESSIONS[key] = ort_session(self.model_path, threads, lean=True, tuned_dir=tuned_dir)
             self.session = _SESSIONS[key]
         self._input = self.session.get_inputs()[0].name
 

@@ -14,6 +14,7 @@ crop frames a face about as the template does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -150,8 +151,8 @@ class SfaceEmbedder(OnnxEmbedder):
     """SFace in ONNX Runtime. Takes aligned 112x112 crops; a larger (stored FaceNet) crop is aligned first."""
 
     def __init__(self, model_path, info: EmbedderInfo, batch_size: int = 32, threads: int = 0,
-                 find_landmarks: LandmarkFinder | None = None):
-        super().__init__(model_path, info, batch_size, threads)
+                 find_landmarks: LandmarkFinder | None = None, tuned_dir: Path | None = None):
+        super().__init__(model_path, info, batch_size, threads, tuned_dir)
         self.find_landmarks = find_landmarks
 
     def embed(self, crops) -> np.ndarray:

@@ -277,11 +277,11 @@ def detect_faces(images: np.ndarray | Sequence[np.ndarray], min_face_size: float
 class OnnxMtcnnNets:
     """P-, R- and O-Net as ONNX Runtime sessions, each a `Net` (NCHW float32 in, outputs out)."""
 
-    def __init__(self, paths: dict[str, Path], threads: int):
+    def __init__(self, paths: dict[str, Path], threads: int, tuned_dir: Path | None = None):
         from core.vision.embed import ort_session
 
         self.paths = paths
-        self._sessions = {name: ort_session(path, threads) for name, path in paths.items()}
+        self._sessions = {name: ort_session(path, threads, tuned_dir=tuned_dir, arena=True) for name, path in paths.items()}
 
     def _runner(self, name: str) -> Net:
         session = self._sessions[name]
