@@ -95,8 +95,18 @@ def test_recognize_marks_the_performer_exactly_once(capsys, default_weights, fac
     frames = save_frames(video, [100, 130, 160], tmp_path)
     code, out, _ = run(capsys, "enroll", "Performer", *map(str, frames))
     assert code == 0 and "enrolled: Performer" in out
-    code, out, err = run(capsys, "recognize", str(video))
+    faces_csv = tmp_path / "faces.csv"
+    code, out, err = run(capsys, "recognize", str(video), "--faces-csv", str(faces_csv))
     assert code == 0, err
+    with open(faces_csv, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert set(rows[0]) == {"frame", "time_s", "track", "state", "person_id", "name", "similarity",
+                            "x1", "y1", "x2", "y2"}
+    named = {int(r["frame"]) for r in rows if r["name"] == "Performer"}
+    # As many performer frames as face_recognition's half-size loop names (126, benchmarks/whole_process.py),
+    # and none in the pianist (20-81) or audience (211-274) shots.
+    assert len(named) >= 126 and not named & (set(range(20, 82)) | set(range(211, 275)))
+    assert {r["state"] for r in rows} <= {"pending", "known", "unknown", "too_small"}
     lines = [l for l in out.splitlines() if " check_in " in l or " unknown " in l or " check_out " in l]
     marked = [l for l in lines if "unknown" not in l.split()[2]]
     assert len(marked) == 1 and "Performer" in marked[0], out

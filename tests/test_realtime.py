@@ -197,3 +197,45 @@ def test_a_scene_cut_starts_new_tracks(engine, faces):
         if index == 211:
             assert result.detected and recognizer.scene_cuts == 1
             assert before and not before & {f.track_id for f in result.faces}
+
+
+def zoomed_face(frame: np.ndarray, box: np.ndarray, factor: float) -> np.ndarray:
+    """The frame with the head around `box` shown `factor` times bigger (someone stepping closer);
+    the rest of the picture unchanged."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    warped = cv2.warpAffine(frame, cv2.getRotationMatrix2D((cx, cy), 0.0, factor), frame.shape[1::-1])
+    half = int(max(x2 - x1, y2 - y1) * 0.8 * factor)
+    top, left = max(0, int(cy) - half), max(0, int(cx) - half)
+    out = frame.copy()
+    out[top:int(cy) + half, left:int(cx) + half] = warped[top:int(cy) + half, left:int(cx) + half]
+    return out
+
+
+def test_a_stranger_is_checked_again_for_a_better_look_not_for_the_same_one(engine, faces):
+    """Nobody enrolled; the performer stands still, so he settles as unknown. The same look again is
+    not embedded again before `reid_interval_s`; stepping closer (a face 25% bigger) is, at the next
+    detection, on the same track."""
+    still = read_frames(faces / HAMILTON, 101)[100]
+    box = engine.detector.detect(cv2.cvtColor(still, cv2.COLOR_BGR2RGB), with_crops=False)[0].box
+    closer = zoomed_face(still, box, 1.25)
+    recognizer = engine.recognizer(source_name="door")
+    options = recognizer.options
+    fps = 30.0
+
+    def run(image, start: int, seconds: float):
+        for index in range(start, start + int(seconds * fps)):
+            result = recognizer.process(Frame(index, index / fps, image, "door"))
+        return index + 1, result
+
+    end, result = run(still, 0, 1.6)  # settled after 3 looks; a timer of 0.5 s would have looked again
+    [track] = recognizer.tracker.active_tracks()
+    assert track.settled_unknown and len(track.votes) == options.votes_to_mark
+    assert recognizer.scene_cuts == 0
+    end, result = run(closer, end, options.detect_every / fps)  # the next detection sees the better look
+    assert recognizer.tracker.active_tracks() == [track] and recognizer.scene_cuts == 0
+    assert len(track.votes) == options.votes_to_mark + 1
+    checked = track.last_embedded_at
+    end, result = run(closer, end, 1.0)  # the same (better) look again: not embedded again
+    assert track.last_embedded_at == checked and len(track.votes) == options.votes_to_mark + 1
+    assert options.reid_interval_s > 1.0 + options.detect_every / fps

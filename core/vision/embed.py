@@ -310,14 +310,14 @@ def _tuned_session(model: Path, tuned_dir: Path, options):
     return None
 
 
-_SESSIONS: dict[tuple[str, int], object] = {}
+_SESSIONS: dict[tuple[str, int, str], object] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
 class OnnxEmbedder(BatchedEmbedder):
     """The Embedder API (`embed`, `model_id`, `dim`, `info`) on an ONNX Runtime CPU session.
 
-    Sessions are shared per file and thread count across the process; `run` is thread-safe.
+    Sessions are shared per file, thread count and tuning across the process; `run` is thread-safe.
     """
 
     backend = "onnx"
@@ -328,7 +328,7 @@ class OnnxEmbedder(BatchedEmbedder):
         self.batch_size = batch_size
         self.model_path = Path(model_path)
         self.device = "cpu"
-        key = (str(self.model_path), int(threads))
+        key = (str(self.model_path), int(threads), str(tuned_dir))
         with _SESSIONS_LOCK:
             if key not in _SESSIONS:
                 _SESSIONS[key] = ort_session(self.model_path, threads, lean=True, tuned_dir=tuned_dir)
