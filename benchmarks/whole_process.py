@@ -61,8 +61,8 @@ def run_child(command: list[str], env: dict, cwd: Path) -> tuple[float, float, f
 
 
 def rollcall_command(bundle: Path | None) -> list[str]:
-    if bundle is not None:
-        return [str(bundle / "rollcall")]
+    if bundle is not None:  # dist/Rollcall-kiosk/Rollcall-kiosk, or an installed /opt/rollcall/rollcall
+        return [str(next((p for p in (bundle / bundle.name, bundle / "rollcall") if p.exists()), bundle / "rollcall"))]
     script = Path(sys.executable).parent / "rollcall"
     return [str(script)] if script.exists() else [sys.executable, "-m", "core.app.cli"]
 

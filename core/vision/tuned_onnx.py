@@ -6,8 +6,9 @@ memory, a slower start). Saved once, with the weights in a `.data` file ONNX Run
 start loads the rewritten graph as it is: the speed without the copy.
 
 A tuned copy fits one CPU and one ONNX Runtime version (ONNX Runtime says so when it writes one), so
-its name carries both, with the checksums of the file it came from. Its sidecar records its own
-sha256s; a copy that fails that check, or that ONNX Runtime cannot load, is made again.
+its name carries both, with the checksums of the file it came from (which is verified at every load).
+Its sidecar records its sha256s, checked once written, and its size and time of change, checked at
+every load; a copy that fails that check, or that ONNX Runtime cannot load, is made again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from core.vision.onnx_files import data_file, sidecar
 log = logging.getLogger(__name__)
 
 TUNED_FOLDER = "tuned"  # inside the models folder
-TUNED_RECIPE = 1  # bump when how a copy is made changes: old copies are then ignored
+TUNED_RECIPE = 2  # bump when how a copy is made changes: old copies are then ignored
 
 
 @functools.cache
@@ -65,12 +66,19 @@ def tuned_path(source: Path, folder: Path) -> Path:
     return Path(folder) / f"{stem}.tuned-{key}.onnx"
 
 
-def _check(path: Path) -> bool:
-    """The copy and its weights match the sha256s its sidecar recorded."""
+def _stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _check(path: Path, full: bool = False) -> bool:
+    """The copy and its weights are as written: the same size and time of change as its sidecar recorded
+    (a cache of a file checked at every load, like Python's .pyc), or with full, the same sha256s."""
     try:
         meta = json.loads(sidecar(path).read_text())
-        return (file_sha256(path) == meta["sha256"]
-                and file_sha256(data_file(path)) == meta["data_sha256"])
+        if full:
+            return file_sha256(path) == meta["sha256"] and file_sha256(data_file(path)) == meta["data_sha256"]
+        return _stamp(path) == meta["stamp"] and _stamp(data_file(path)) == meta["data_stamp"]
     except (OSError, ValueError, KeyError):
         return False
 
@@ -95,11 +103,12 @@ def _write(source: Path, target: Path) -> None:
         meta = {"source": Path(source).name, "source_checksums": source_checksums(source),
                 "onnxruntime": ort.__version__, "cpu": cpu_fingerprint(), "recipe": TUNED_RECIPE,
                 "sha256": file_sha256(staged), "data_sha256": file_sha256(data_file(staged))}
-        staged_meta = Path(tmp) / sidecar(target).name
-        staged_meta.write_text(json.dumps(meta, indent=2))
-        # The sidecar goes last: a copy without one is never used.
         os.replace(data_file(staged), data_file(target))
         os.replace(staged, target)
+        meta.update(stamp=_stamp(target), data_stamp=_stamp(data_file(target)))
+        # The sidecar goes last: a copy without one is never used.
+        staged_meta = Path(tmp) / sidecar(target).name
+        staged_meta.write_text(json.dumps(meta, indent=2))
         os.replace(staged_meta, sidecar(target))
 
 
@@ -122,7 +131,7 @@ def tuned_copy(source: Path, folder: Path) -> Path:
         remove(old)
     remove(target)
     _write(Path(source), target)
-    if not _check(target):
+    if not _check(target, full=True):
         remove(target)
         raise WeightsError(f"The tuned copy {target} did not read back as written; check the disk.")
     return target
