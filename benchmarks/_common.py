@@ -33,6 +33,19 @@ if str(REPO) not in sys.path:
 os.environ.setdefault("ROLLCALL_MODELS_DIR", str(REPO / ".cache" / "models"))
 
 
+def run_measured(command: list[str], env: dict, cwd: Path) -> tuple[float, float, float, str]:
+    """(wall s, CPU s, peak RSS MB, stdout) of one child process, spawn to exit (os.wait4: its own usage)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = proc.stdout.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(map(str, command))} exited with {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+
+
 def fresh_home() -> Path:
     """A new ROLLCALL_HOME for this process (call before creating an Engine)."""
     home = Path(tempfile.mkdtemp(prefix="rollcall-bench-"))

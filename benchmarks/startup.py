@@ -28,8 +28,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+import _common as C
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO.parent / "shared" / "data" / "faces"
@@ -45,16 +46,7 @@ def child_env(home: Path) -> dict:
 
 def run_child(args: list[str], home: Path) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak RSS MB, stdout) of one child process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=child_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited with {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+    return C.run_measured([sys.executable, *args], child_env(home), REPO)
 
 
 def write_video(path: Path, frames, fps: float = 30.0) -> Path:
@@ -133,6 +125,8 @@ THREADS = """
 import json, os, sys, time
 import cv2, numpy as np
 from pathlib import Path
+
+import _common as C
 import core.vision.detect as D
 threads = int(sys.argv[1])
 D.detector_threads = lambda _: threads

@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import _common as C
@@ -45,19 +44,6 @@ on_screen, _, processed, _ = peer.run(C.HAMILTON, known, ["Performer"] * len(kno
 print("PEER " + json.dumps({{"performer": [i for i, names in enumerate(on_screen) if "Performer" in names],
                             "frames": len(on_screen)}}))
 """
-
-
-def run_child(command: list[str], env: dict, cwd: Path) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MB, stdout) of one child, spawn to exit (os.wait4: its own usage)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(command)} exited with {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def rollcall_command(bundle: Path | None) -> list[str]:
@@ -114,13 +100,13 @@ def main() -> int:
             home = tmp / f"home{round_}"
             shutil.copytree(enrolled, home)
             faces = tmp / f"faces{round_}.csv"
-            wall, cpu, rss, _ = run_child([*command, "recognize", str(C.HAMILTON), "--faces-csv", str(faces)],
+            wall, cpu, rss, _ = C.run_measured([*command, "recognize", str(C.HAMILTON), "--faces-csv", str(faces)],
                                           rollcall_env(home, bundle), tmp)
             performer, wrong = performer_frames(read_faces_csv(faces))
             rows["rollcall"].append(dict(wall=wall, cpu=cpu, rss=rss, performer=performer, wrong=wrong))
             if peer_ok:
                 script = PEER.format(bench=str(C.REPO / "benchmarks"))
-                wall, cpu, rss, out = run_child([sys.executable, "-c", script], dict(os.environ), tmp)
+                wall, cpu, rss, out = C.run_measured([sys.executable, "-c", script], dict(os.environ), tmp)
                 report = json.loads(next(line for line in out.splitlines() if line.startswith("PEER "))[5:])
                 performer, wrong = performer_frames(report["performer"])
                 rows["face_recognition"].append(dict(wall=wall, cpu=cpu, rss=rss, performer=performer, wrong=wrong))

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -320,6 +319,8 @@ class ModelRegistry:
         dest.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         try:
+            import urllib.request  # only here: a kiosk start never loads http
+
             with urllib.request.urlopen(spec.url, timeout=30) as response, open(tmp, "wb") as out:  # noqa: S310
                 total = int(response.headers.get("Content-Length") or 0)
                 done = 0
