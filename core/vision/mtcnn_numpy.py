@@ -281,7 +281,8 @@ class OnnxMtcnnNets:
         from core.vision.embed import ort_session
 
         self.paths = paths
-        self._sessions = {name: ort_session(path, threads, tuned_dir=tuned_dir, arena=True) for name, path in paths.items()}
+        self._sessions = {name: ort_session(path, threads, tuned_dir=tuned_dir, arena=True)
+                          for name, path in paths.items()}
 
     def _runner(self, name: str) -> Net:
         session = self._sessions[name]
