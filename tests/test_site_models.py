@@ -189,3 +189,21 @@ def test_a_kiosk_reads_model_packages_but_cannot_write_them(pg, tmp_path):
     finally:
         admin.close()
         kiosk.close()
+
+
+def test_a_model_trained_on_the_admin_station_is_published(pg, eight_people, tmp_path):  # noqa: F811
+    from tests.test_trainer_job import TINY, engine_from
+    from trainer.job import TrainConfig, run_training
+
+    cluster, url = pg
+    admin = engine_from(eight_people, tmp_path)
+    try:
+        admin.site_init(url)
+        result = run_training(admin, TrainConfig(**TINY, learning_rate=1e-3, margin=1.0, lfw=False))
+        assert result.saved
+        with psycopg.connect(url) as conn:
+            onnx_name, parts = conn.execute("SELECT onnx_name, parts FROM model_packages WHERE model_id = %s",
+                                            [result.model_id]).fetchone()
+        assert onnx_name == admin._model_onnx_here(result.model_id).name and parts > 1
+    finally:
+        admin.close()
