@@ -464,6 +464,10 @@ def _save_model(engine, network, config: TrainConfig, base_record: ModelRecord, 
         engine.export_onnx(registered.id)
     except Exception as exc:  # noqa: BLE001 - the model is saved; `rollcall models export-onnx` can retry
         log.warning("Could not export %s to ONNX (%s); run `rollcall models export-onnx`.", registered.id, exc)
+    try:  # on a site's admin station its files go to the server, for every kiosk
+        engine.publish_model(registered.id)
+    except Exception as exc:  # noqa: BLE001 - the model is saved; activating it sends the files again
+        log.warning("Could not send %s's files to the site server (%s).", registered.id, exc)
     return registered
 
 

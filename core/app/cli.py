@@ -509,7 +509,13 @@ def cmd_site(args) -> int:
             print(f"sent {report.uploaded} events, {report.queue_left} queued; gallery version "
                   f"{pulled.to_version if pulled else '?'} ({pulled.people if pulled else 0} people, "
                   f"{pulled.erased_people if pulled else 0} erased)")
-            return 0
+            for model_id in report.models_published:
+                print(f"sent model {model_id}'s files to the site server")
+            for model_id in report.models_installed:
+                print(f"installed model {model_id} from the site server")
+            for refused in report.models_refused:
+                print(f"error: {refused.reason}", file=sys.stderr)
+            return 3 if report.models_refused else 0
         status = engine.site_status()
         if args.json:
             print(json.dumps(status.to_json()))

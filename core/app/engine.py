@@ -19,7 +19,8 @@ from core.app import fusion_setup
 from core.vision.detect import FaceDetector
 from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
                     describe_device, export_onnx, onnx_path_for)
-from core.base.errors import Cancelled, InvalidInputError, ModelNotFoundError, StoreError, StoreProblem, WeightsError
+from core.base.errors import (Cancelled, InvalidInputError, ModelNotFoundError, RollcallError, StoreError, StoreProblem,
+                               WeightsError)
 from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress
 from core.gallery.calibration import CalibrationReport, ThresholdEstimate, calibration_report
 from core.gallery.match import GalleryMatcher
@@ -37,6 +38,7 @@ from core.base.settings import RecognitionSettings, Settings
 from core.gallery.store import GalleryStore, erase_person_from_backups, latest_backup, restore_backup
 from core.site.connection import SiteError
 from core.site.outbox import acked_seq
+from core.site.packages import ModelFiles
 from core.site.reports import check_range, export_site_csv, site_range_report
 from core.site.service import BackgroundSync, Site, SiteRole, SiteStatus, SyncProgress, SyncReport
 from core.app.changes import Changes, ChangeKind, Outcome, Subscriber
@@ -94,6 +96,8 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
         data_dir = Path(self.store.path).parent if self.store.path != ":memory:" else self.settings.data_path
         self.site = Site(self.store, data_dir, self.settings.site)
         self.site.retention = self._retention()
+        self.site.model_files = ModelFiles(self._shared_model_ids, self._model_onnx_here, self.export_model_file,
+                                           self._install_site_model)
         self._background_sync: BackgroundSync | None = None
         self.housekeeping()
 
@@ -347,8 +351,56 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
             self.site.require_gallery_edit()
         install_files(path, cache_dir)
         if known is not None:
+            if not known.weights_path:  # a kiosk's record from the site server: its files are now here
+                known = self.store.register_model(with_fields(known, weights_path=record.weights_path))
+            self.publish_model(known.id)  # an admin station sends the files to every kiosk
             return self._done(known, Changes.of(MODELS, model_ids=[known.id]))
-        return self.register_model(record)
+        registered = self.register_model(record)
+        self.publish_model(record.id)
+        return registered
+
+    def publish_model(self, model_id: str) -> bool:
+        """On a site's admin station, send a trained or imported model's files to the server (kiosks install
+        them at their next sync); elsewhere, or for a built-in model, nothing. True when sent."""
+        return self.site.publish_model(fusion_setup.facenet_of(model_id))
+
+    def _shared_model_ids(self) -> list[str]:
+        """The models whose files travel between stations: trained or imported ones, not built-in or fused."""
+        return [m.id for m in self.store.list_models()
+                if m.id not in BUILTIN_MODELS and "+" not in m.id and not fusion_setup.fused_members(m.id)]
+
+    def _model_onnx_here(self, model_id: str) -> Path | None:
+        """A trained model's ONNX file when this station has it (unchecked: loading checks it)."""
+        try:
+            candidates = self._onnx_candidates(model_id)
+        except (RollcallError, ValueError, OSError):  # a kiosk's record without files has no weights path
+            return None
+        return next((path for path in candidates if path.exists()), None)
+
+    def _install_site_model(self, model_id: str, package: Path) -> Path:
+        """A kiosk installs a package downloaded from the site server for a record it already has."""
+        from dataclasses import replace as with_fields
+
+        from core.vision.model_package import install_files, read_record
+
+        record, _ = read_record(package)
+        known = self.store.get_model(model_id)
+        if record.id != model_id or known.settings.get("sha256") != record.settings.get("sha256"):
+            raise WeightsError(f"The package sent for {model_id} holds {record.id}, another model.")
+        onnx = install_files(package, Path(self.registry.cache_dir))
+        if not known.weights_path:
+            self.store.register_model(with_fields(known, weights_path=str(Path(self.registry.cache_dir)
+                                                                          / f"{model_id}.pt")))
+        return onnx
+
+    def _model_can_run(self, model_id: str) -> bool:
+        """Whether this station has what a model runs from (a trained one's files may still be on the way)."""
+        member = fusion_setup.facenet_of(model_id)
+        if member not in self._shared_model_ids():
+            return True  # built-in: as before, its files are this edition's
+        record = self.store.get_model(member)
+        return self._model_onnx_here(member) is not None or (
+            bool(record.weights_path) and Path(record.weights_path).is_file())
 
     def export_onnx(self, model_id: str, path: Path | None = None) -> Path:
         """Export a FaceNet version's checked weights to ONNX (needs torch); returns the file."""
@@ -759,6 +811,7 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
             self._detector = None  # crop margin may differ
         self.settings.compute.active_model = model_id
         self.site.push(self.store.site_gallery(person_ids=[], model_ids=[model_id]), active_model=model_id)
+        self.publish_model(model_id)  # its files (when trained or imported) follow the switch to every kiosk
         return self._publish(Changes.of(MODELS, model_ids=[model_id]))
 
     def register_model(self, record: ModelRecord) -> Outcome[ModelRecord]:
@@ -823,6 +876,9 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
             self._after_pull()
             self._erase_from_backups(report.pull.erased_person_uuids)
             changes = changes | Changes.of(PEOPLE, SAMPLES, EVENTS, MODELS)
+        if report.models_installed:  # the site's active model may run here now
+            self._after_pull()
+            changes = changes | Changes.of(MODELS, model_ids=list(report.models_installed))
         mirrored = report.events_mirrored
         if mirrored is not None and (mirrored.added or mirrored.updated):
             changes = changes | Changes.of(EVENTS)
@@ -851,8 +907,11 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
             if site_model and site_model != self.store.active_model_id():
                 try:
                     self.store.get_model(site_model)
-                    self.store.set_active_model(site_model)
-                    self._active_model_id, self._detector = None, None
+                    if self._model_can_run(site_model):  # else it switches once the files arrive
+                        self.store.set_active_model(site_model)
+                        self._active_model_id, self._detector = None, None
+                    else:
+                        log.warning("The site uses model %s; its files are not here yet.", site_model)
                 except ModelNotFoundError:
                     log.warning("The site uses model %s, which this station does not have.", site_model)
             self._matcher = None

@@ -328,6 +328,7 @@ class SiteSettings(_Section):
     connect_timeout_s: int = 5  # give up on an unreachable server after this long
     statement_timeout_s: float = 60.0  # a server statement running longer is cancelled
     listen: bool = True  # LISTEN for gallery changes (a version check still decides)
+    model_part_mib: int = 4  # a trained model's package travels through the server in parts of this size
 
 
 @dataclass

@@ -31,6 +31,7 @@ class SiteProblem(enum.StrEnum):
     UNSENT_EVENTS = "unsent_events"  # leaving would strand events
     BAD_URL = "bad_url"
     SERVER_ERROR = "server_error"  # the server refused a statement (nothing was changed by it)
+    MODEL_FILES = "model_files"  # a model's files on the server are missing or damaged (nothing installed)
 
 
 class SiteError(RollcallError):

@@ -2,10 +2,10 @@
 
 Role names start with the database's name, so several sites can share one PostgreSQL cluster:
 `<db>_kiosk` is the group every kiosk login belongs to; `<db>_kiosk_<name>` is one kiosk's login.
-The admin station connects as the database's owner. Kiosks may read the gallery and the HR book,
-read every station's events through rollcall_site_events() (no snapshots), and add (or move their own)
-attendance events; row-level security keeps each kiosk to its own events, and they
-cannot change people, samples, embeddings or other kiosks.
+The admin station connects as the database's owner. Kiosks may read the gallery (with trained models'
+files) and the HR book, read every station's events through rollcall_site_events() (no snapshots), and
+add (or move their own) attendance events; row-level security keeps each kiosk to its own events, and
+they cannot change people, samples, embeddings, models' files or other kiosks.
 """
 
 from __future__ import annotations
@@ -139,9 +139,25 @@ CREATE INDEX correction_faces_received ON correction_faces (received_at, event_u
 ALTER TABLE correction_faces ENABLE ROW LEVEL SECURITY;
 """
 
+# A trained (or imported) model's files, as the `.rollcall-model` package the admin station published:
+# a header (its checksum and size) and the bytes in parts, replaced in one transaction, so a kiosk reads
+# a whole package or none. Kiosks read them; only the admin station writes.
+_MIGRATION_5 = """
+CREATE TABLE model_packages (
+    model_id text PRIMARY KEY REFERENCES models (id) ON DELETE CASCADE, onnx_name text NOT NULL,
+    sha256 text NOT NULL CHECK (length(sha256) = 64), size bigint NOT NULL CHECK (size > 0),
+    parts integer NOT NULL CHECK (parts > 0), uploaded_at timestamptz NOT NULL DEFAULT now(),
+    uploaded_by text NOT NULL DEFAULT session_user);
+CREATE TABLE model_package_parts (
+    model_id text NOT NULL REFERENCES model_packages (model_id) ON DELETE CASCADE,
+    part integer NOT NULL CHECK (part >= 0), data bytea NOT NULL, PRIMARY KEY (model_id, part));
+ALTER TABLE model_package_parts ALTER COLUMN data SET STORAGE EXTERNAL;
+"""
+
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
-SERVER_MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4]
-GALLERY_TABLES = ("site_meta", "models", "people", "samples", "embeddings", "erasures", "kiosks", "hr_book")
+SERVER_MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4, _MIGRATION_5]
+GALLERY_TABLES = ("site_meta", "models", "people", "samples", "embeddings", "erasures", "kiosks", "hr_book",
+                  "model_packages", "model_package_parts")
 KIOSK_EVENT_COLUMNS = ("kind", "kiosk_time", "kiosk_day", "kiosk_utc_offset_min", "source", "similarity",
                        "track_id", "revision", "kiosk_seq", "received_at")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
@@ -17,13 +18,14 @@ from pathlib import Path
 
 from core.site.driver import psycopg
 
-from core.base.errors import Cancelled
+from core.base.errors import Cancelled, RollcallError
 from core.base.records import SiteGallery
 from core.base.settings import SiteSettings
 from core.gallery.store import GalleryStore
 from core.site import attendance as site_attendance
 from core.site import gallery as site_gallery
 from core.site import outbox
+from core.site import packages as site_packages
 from core.site.connection import (Credentials, SiteError, SiteProblem, check_url, connect, load_credentials,
                                   remove_credentials, save_credentials, unreachable)
 from core.site.schema import GALLERY_CHANNEL, can_administer, check_schema, migrate, register_station
@@ -53,6 +55,8 @@ class SyncStage(enum.StrEnum):
     PUSH_GALLERY = "push_gallery"  # an admin station's edits that could not be sent at the time
     UPLOAD = "upload"
     PULL = "pull"
+    PUBLISH_MODELS = "publish_models"  # an admin station's trained models' files the server lacks
+    MODELS = "models"  # a kiosk downloads the files of models it has the record of (done/total in bytes)
     ATTENDANCE = "attendance"  # the other stations' events and the HR book
 
 
@@ -61,6 +65,15 @@ class SyncProgress:
     stage: SyncStage
     done: int = 0
     total: int = 0
+    model_id: str | None = None  # the model whose files travel (PUBLISH_MODELS, MODELS)
+
+
+@dataclass(frozen=True)
+class ModelRefused:
+    """A model whose files came from the server damaged or unusable: nothing of it was installed."""
+
+    model_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,9 @@ class SyncReport:
     gallery_pushed: bool = False
     events_mirrored: site_attendance.MirrorReport | None = None
     hr_book_changed: bool = False  # published (admin station) or applied (kiosk)
+    models_installed: tuple[str, ...] = ()  # a kiosk: models whose files it downloaded and installed
+    models_published: tuple[str, ...] = ()  # an admin station: models whose files it uploaded
+    models_refused: tuple[ModelRefused, ...] = ()  # a kiosk: damaged downloads (retried at the next sync)
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,7 @@ class Site:
         self._lock = threading.RLock()
         self._conn: psycopg.Connection | None = None
         self.retention: timedelta | None = None  # the admin station drops strangers' faces on the server after it
+        self.model_files: site_packages.ModelFiles | None = None  # trained models' files travel (set by the Engine)
 
     # ---- role ----
 
@@ -318,6 +335,13 @@ class Site:
                     raise Cancelled("Sync stopped; the rest goes at the next sync.")
                 yield SyncProgress(SyncStage.PULL)
                 pulled = site_gallery.pull(conn, self.store, with_crops=self.role is SiteRole.ADMIN)
+                published: tuple[str, ...] = ()
+                installed: tuple[str, ...] = ()
+                refused: tuple[ModelRefused, ...] = ()
+                if self.role is SiteRole.ADMIN:
+                    published = yield from self._publish_missing(conn)
+                else:
+                    installed, refused = yield from self._fetch_models(conn, cancel)
                 yield SyncProgress(SyncStage.ATTENDANCE)
                 site_attendance.upload_unknown_faces(conn, self.store, outbox.acked_seq(self.store),
                                                      self.settings.upload_batch)
@@ -353,8 +377,94 @@ class Site:
                 self.close()
                 self.store.set_meta_values({LAST_ERROR_KEY: str(exc)})
                 raise
-        self.store.set_meta_values({LAST_SYNC_KEY: datetime.now(timezone.utc).isoformat(), LAST_ERROR_KEY: None})
-        return SyncReport(uploaded, queue, pulled, pushed, mirrored, book_changed)
+        self.store.set_meta_values({LAST_SYNC_KEY: datetime.now(timezone.utc).isoformat(),
+                                    LAST_ERROR_KEY: refused[0].reason if refused else None})
+        return SyncReport(uploaded, queue, pulled, pushed, mirrored, book_changed, installed, published, refused)
+
+    # ---- trained models' files ----
+
+    def _publish_missing(self, conn: psycopg.Connection) -> Generator[SyncProgress, None, tuple[str, ...]]:
+        """An admin station uploads the files of its models whose package the server lacks (or has of
+        another export): a publish that failed earlier, or models from before the site existed."""
+        files = self.model_files
+        if files is None:
+            return ()
+        shared = files.shared()
+        with conn.transaction():  # a package needs its record on the server (pushed above)
+            on_server = {r[0] for r in conn.execute("SELECT id FROM models WHERE id = ANY(%s)", [shared])}
+        packages = site_packages.headers(conn, shared)
+        wanted = [(m, onnx) for m in shared if m in on_server and (onnx := files.onnx(m)) is not None
+                  and (m not in packages or packages[m].onnx_name != onnx.name)]
+        for number, (model_id, onnx) in enumerate(wanted):
+            yield SyncProgress(SyncStage.PUBLISH_MODELS, number, len(wanted), model_id)
+            self._upload_package(conn, model_id, onnx)
+        return tuple(m for m, _ in wanted)
+
+    def _upload_package(self, conn: psycopg.Connection, model_id: str, onnx: Path) -> None:
+        with tempfile.TemporaryDirectory(dir=self.data_dir, prefix=".model-upload-") as folder:
+            package = self.model_files.write_package(model_id, Path(folder) / model_id)
+            site_packages.upload(conn, model_id, onnx.name, package, self.settings.model_part_mib * site_packages.MIB)
+
+    def publish_model(self, model_id: str) -> bool:
+        """An admin station sends a model's files (its `.rollcall-model` package) to the server now, so every
+        kiosk installs them at its next sync. Elsewhere nothing. A server that is away gets them at the next
+        sync. True when uploaded."""
+        files = self.model_files
+        if self.role is not SiteRole.ADMIN or files is None or model_id not in files.shared():
+            return False
+        onnx = files.onnx(model_id)
+        if onnx is None:
+            log.warning("Model %s has no ONNX file here; its files are not sent to the site server.", model_id)
+            return False
+        try:
+            self._run(lambda conn: self._upload_package(conn, model_id, onnx))
+        except SiteError as exc:
+            self.store.set_meta_values({LAST_ERROR_KEY: str(exc)})
+            log.warning("Model %s's files go to the site server at the next sync: %s", model_id, exc)
+            return False
+        return True
+
+    def _fetch_models(self, conn: psycopg.Connection, cancel: Callable[[], bool] | None
+                      ) -> Generator[SyncProgress, None, tuple[tuple[str, ...], tuple[ModelRefused, ...]]]:
+        """A kiosk downloads and installs the files of every model it has the record of but not the files,
+        when the server has them (the site's active model first)."""
+        files = self.model_files
+        if files is None:
+            return (), ()
+        active = (self.store.meta_value(site_gallery.ACTIVE_MODEL_KEY) or "").split("+")[0]  # a fused one's FaceNet
+        missing = sorted((m for m in files.shared() if files.onnx(m) is None), key=lambda m: m != active)
+        if not missing:
+            return (), ()
+        packages = site_packages.headers(conn, missing)
+        installed, refused = [], []
+        for model_id in (m for m in missing if m in packages):
+            package = None
+            try:
+                downloading = site_packages.download(conn, model_id, self.data_dir, cancel)
+                while True:
+                    try:
+                        step = next(downloading)
+                    except StopIteration as done:
+                        package = done.value
+                        break
+                    yield SyncProgress(SyncStage.MODELS, step.done_bytes, step.total_bytes, model_id)
+                files.install(model_id, package)
+                installed.append(model_id)
+            except Cancelled:
+                raise
+            except SiteError as exc:
+                if exc.problem is not SiteProblem.MODEL_FILES:
+                    raise
+                refused.append(ModelRefused(model_id, str(exc)))
+            except RollcallError as exc:  # the package's files failed their own checks
+                refused.append(ModelRefused(model_id, f"Model {model_id} from the site server was not installed: "
+                                                      f"{exc}"))
+            finally:
+                if package is not None:
+                    package.unlink(missing_ok=True)
+        for refusal in refused:
+            log.error("%s", refusal.reason)
+        return tuple(installed), tuple(refused)
 
     # ---- admin station: gallery edits go to the server ----
 

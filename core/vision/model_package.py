@@ -75,7 +75,10 @@ def install_files(path: Path | str, folder: Path) -> Path:
         names = [n for n in archive.namelist() if n != _RECORD]
         if any("/" in n or n.startswith(".") for n in names) or onnx_name not in names:
             raise WeightsError(f"{path} holds unexpected files {names}; export the model again.")
-        archive.extractall(tmp, names)
+        try:
+            archive.extractall(tmp, names)
+        except (zipfile.BadZipFile, OSError) as exc:  # a member's CRC fails: damaged in transit
+            raise WeightsError(f"{path} is damaged ({exc}); export the model again.") from None
         verify_onnx(Path(tmp) / onnx_name)  # a damaged download never replaces a good file
         for name in names:
             os.replace(Path(tmp) / name, folder / name)
