@@ -20,9 +20,9 @@ from core.site.driver import psycopg
 from core.base.errors import Cancelled
 from core.site.connection import SiteError, SiteProblem
 from core.site.schema import GALLERY_CHANNEL
+from core.vision.images import file_sha256
 
 MIB = 1024 * 1024
-HASH_CHUNK_BYTES = MIB  # read size while hashing a package file
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,6 @@ class DownloadProgress:
     model_id: str
     done_bytes: int
     total_bytes: int
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(HASH_CHUNK_BYTES), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def headers(conn: psycopg.Connection, model_ids: list[str] | None = None) -> dict[str, PackageHeader]:
