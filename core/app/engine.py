@@ -857,8 +857,8 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
         """One push-and-pull round with the site server; raises SiteError when it cannot be reached."""
         try:
             report = yield from self.site.sync(cancel)
-        except SiteError:
-            self._publish(Changes.of(SITE))  # the status bar shows the station offline, with its queue
+        except (SiteError, Cancelled):
+            self._publish(self._failed_sync_changes())  # the status bar shows the station offline, with its queue
             raise
         return Outcome(report, self._publish(self._sync_changes(report)))
 
@@ -871,11 +871,8 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
                 return done.value
 
     def _sync_changes(self, report: SyncReport) -> Changes:
-        changes = Changes.of(SITE)
-        if report.pull is not None and report.pull.changed:
-            self._after_pull()
-            self._erase_from_backups(report.pull.erased_person_uuids)
-            changes = changes | Changes.of(PEOPLE, SAMPLES, EVENTS, MODELS)
+        changes = self._pulled_changes(report.pull)
+        self.site.unreported_pull = None
         if report.models_installed:  # the site's active model may run here now
             self._after_pull()
             changes = changes | Changes.of(MODELS, model_ids=list(report.models_installed))
@@ -885,6 +882,19 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
         if report.hr_book_changed:
             changes = changes | Changes.of(ChangeKind.SCHEDULES, ChangeKind.CORRECTIONS)
         return changes
+
+    def _pulled_changes(self, pull) -> Changes:
+        """A pulled gallery reaches the matcher, the active model and the backups (erasures)."""
+        if pull is None or not pull.changed:
+            return Changes.of(SITE)
+        self._after_pull()
+        self._erase_from_backups(pull.erased_person_uuids)
+        return Changes.of(SITE, PEOPLE, SAMPLES, EVENTS, MODELS)
+
+    def _failed_sync_changes(self) -> Changes:
+        """A round that failed after its pull had applied a gallery: it still reaches the matcher now."""
+        pull, self.site.unreported_pull = self.site.unreported_pull, None
+        return self._pulled_changes(pull)
 
     def _erase_from_backups(self, person_uuids: Iterable[str]) -> None:
         """People erased on the site server leave this station's backup files too."""
@@ -925,7 +935,7 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
             if isinstance(result, SyncReport):
                 self._publish(self._sync_changes(result))
             else:
-                self._publish(Changes.of(SITE))
+                self._publish(self._failed_sync_changes())
             if on_result:
                 on_result(result)
 

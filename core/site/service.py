@@ -152,6 +152,8 @@ class Site:
         self._lock = threading.RLock()
         self._conn: psycopg.Connection | None = None
         self.retention: timedelta | None = None  # the admin station drops strangers' faces on the server after it
+        # The last gallery pull applied by a round that then failed: the Engine still owes it a fresh matcher.
+        self.unreported_pull: site_gallery.PullReport | None = None
         self.model_files: site_packages.ModelFiles | None = None  # trained models' files travel (set by the Engine)
 
     # ---- role ----
@@ -335,6 +337,8 @@ class Site:
                     raise Cancelled("Sync stopped; the rest goes at the next sync.")
                 yield SyncProgress(SyncStage.PULL)
                 pulled = site_gallery.pull(conn, self.store, with_crops=self.role is SiteRole.ADMIN)
+                if pulled.changed:
+                    self.unreported_pull = pulled  # applied here even if a later step of this round fails
                 published: tuple[str, ...] = ()
                 installed: tuple[str, ...] = ()
                 refused: tuple[ModelRefused, ...] = ()
