@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from core.vision import tuned_onnx
 from core.vision.fused import SfaceEmbedder
@@ -96,3 +97,21 @@ def test_the_copy_name_carries_the_cpu_and_the_source(monkeypatch, tmp_path):
     assert tuned_onnx.tuned_path(SFACE, tmp_path).name != name
     monkeypatch.setattr(tuned_onnx, "source_checksums", lambda path: "another:file")
     assert tuned_onnx.tuned_path(SFACE, tmp_path).name != name
+
+
+def test_making_the_onnx_files_at_setup_makes_their_tuned_copies(default_weights, tmp_path):
+    """`rollcall models export-onnx` (setup) leaves a tuned copy of every network, so the first start
+    makes none."""
+    pytest.importorskip("facenet_pytorch")  # exporting needs the full edition
+    from core.app.engine import Engine
+    from core.base.settings import Settings, StorageSettings
+    from core.vision.models import ModelRegistry
+    from tests.test_onnx_inference import copy_models
+
+    models = copy_models(tmp_path / "models")
+    with Engine(Settings(storage=StorageSettings(data_dir=str(tmp_path / "home"))),
+                registry=ModelRegistry(models)) as engine:
+        made = engine.export_all_onnx()
+        expected = {tuned_onnx.tuned_path(p, engine.tuned_dir).name for p in [*made, SFACE]}
+        assert {p.name for p in engine.tuned_dir.glob("*.onnx")} == expected
+        assert len(expected) == 5  # MTCNN's three, FaceNet, SFace

@@ -31,6 +31,7 @@ from core.live.capture import CaptureProgress, capture_samples
 from core.live.recognize import FrameResult, Recognizer, decoded_frames, recognize_source
 from core.live.sources import FrameSource, open_source
 from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL, ModelRegistry
+from core.vision.sface import SFACE_MODEL
 from core.vision.tuned_onnx import TUNED_FOLDER
 from core.base.records import (DayRow, FileProblem, GalleryStats, HousekeepingStatus, ModelRecord, Person,
                                 PersonDeleted, PersonOverview, Sample)
@@ -434,7 +435,21 @@ class Engine(AttendanceOperations, ReviewOperations, ConfusionOperations):
             import os
 
             made.append(self.export_onnx(model_id, beside if os.access(beside.parent, os.W_OK) else in_cache))
+        sface = self.registry.find_cached(SFACE_MODEL)
+        self._tune(made + ([sface] if sface is not None else []))
         return made
+
+    def _tune(self, onnx_files: list[Path]) -> None:
+        """Make the networks' CPU-tuned copies now (at setup), so the first start does not."""
+        if self.tuned_dir is None:
+            return
+        from core.vision.tuned_onnx import tuned_copy
+
+        for path in onnx_files:
+            try:
+                tuned_copy(path, self.tuned_dir)
+            except Exception as exc:  # noqa: BLE001 - the first start makes it, or loads the file untuned
+                log.warning("No tuned copy of %s yet (%s: %s).", Path(path).name, type(exc).__name__, exc)
 
     def onnx_models(self) -> list[str]:
         """The FaceNet versions whose ONNX export `rollcall models export-onnx` makes: every registered one
