@@ -1,16 +1,42 @@
 """Switching the active model in a worker (the gallery is re-embedded first), for the Models panel of
-either edition. The panel provides engine, activation, progress_bar, status_label, the model_activated
-signal and refresh_models."""
+either edition, and the list of models to choose from. The panel provides engine, activation,
+progress_bar, status_label, active_label, model_box, the model_activated signal and refresh_models."""
 
 from __future__ import annotations
 
+from typing import Callable
+
+from PySide6.QtCore import Qt
+
 from core.app.changes import Outcome
 from core.app.engine import ReembedProgress
+from core.base.errors import RollcallError
+from core.base.records import ModelRecord
 
 from .workers import Job
 
 
 class ActivatesModels:
+    def fill_model_box(self, select: str | None = None, describe: Callable[[ModelRecord], str] = lambda r: "",
+                       with_names: bool = False) -> str | None:
+        """List the models, newest first, the active one marked, keeping the selection (or `select`).
+        Returns the active model's id, or None after showing why the models cannot be read."""
+        try:
+            active = self.engine.active_model_id()
+            records = self.engine.models()
+        except RollcallError as exc:
+            self.active_label.setText(str(exc))
+            return None
+        current = select or self.model_box.currentData()
+        self.model_box.clear()
+        for record in reversed(records):
+            self.model_box.addItem(("● " if record.id == active else "") + record.id + describe(record), record.id)
+            if with_names:
+                self.model_box.setItemData(self.model_box.count() - 1, record.name, Qt.ItemDataRole.ToolTipRole)
+        index = self.model_box.findData(current) if current else -1
+        self.model_box.setCurrentIndex(max(index, 0))
+        return active
+
     def start_activation(self, model_id: str) -> None:
         self.activation = Job(self.engine.activation, model_id, name="activate model")
         self.activation.yielded.connect(self._on_reembed)

@@ -57,18 +57,9 @@ class KioskModelsPanel(ActivatesModels, QWidget):
         return self.activation is not None and not self.activation.has_ended()
 
     def refresh_models(self, select: str | None = None) -> None:
-        try:
-            active = self.engine.active_model_id()
-            records = self.engine.models()
-        except RollcallError as exc:
-            self.active_label.setText(str(exc))
+        active = self.fill_model_box(select)
+        if active is None:
             return
-        current = select or self.model_box.currentData()
-        self.model_box.clear()
-        for record in reversed(records):
-            self.model_box.addItem(("● " if record.id == active else "") + record.id, record.id)
-        index = self.model_box.findData(current) if current else -1
-        self.model_box.setCurrentIndex(max(index, 0))
         self.active_label.setText(f"Active: {active}")
         self.activate_button.setEnabled(self.activation is None and self.model_box.count() > 0)
         self.import_button.setEnabled(self.activation is None)

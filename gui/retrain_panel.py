@@ -300,24 +300,9 @@ class RetrainPanel(ActivatesModels, QWidget):
             return None
 
     def refresh_models(self, select: str | None = None) -> None:
-        try:
-            active = self.engine.active_model_id()
-            records = self.engine.models()
-        except RollcallError as exc:
-            self.active_label.setText(str(exc))
+        active = self.fill_model_box(select, _held_out_accuracy, with_names=True)
+        if active is None:
             return
-        current = select or self.model_box.currentData()
-        self.model_box.clear()
-        for record in reversed(records):  # newest first
-            mark = "● " if record.id == active else ""
-            after = (record.metrics or {}).get("after", {})
-            extra = ""
-            if after.get("identification_accuracy") is not None:
-                extra = f" — held-out id {after['identification_accuracy'] * 100:.1f}%"
-            self.model_box.addItem(f"{mark}{record.id}{extra}", record.id)
-            self.model_box.setItemData(self.model_box.count() - 1, record.name, Qt.ItemDataRole.ToolTipRole)
-        index = self.model_box.findData(current) if current else -1
-        self.model_box.setCurrentIndex(index if index >= 0 else 0)
         parent = self._parent_of_active()
         self.active_label.setText(f"Active: {active}" + (f" (roll back goes to {parent})" if parent else ""))
         self._set_busy()
@@ -454,3 +439,9 @@ class RetrainPanel(ActivatesModels, QWidget):
         for job in (self.job, self.activation):
             if job is not None:
                 job.stop(timeout_ms)
+
+
+def _held_out_accuracy(record) -> str:
+    after = (record.metrics or {}).get("after", {})
+    accuracy = after.get("identification_accuracy")
+    return "" if accuracy is None else f" — held-out id {accuracy * 100:.1f}%"

@@ -7,7 +7,6 @@ re-entrant lock. Every write runs in a transaction: a failing write changes noth
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -60,6 +59,7 @@ from core.base.records import (
     SiteSample,
 )
 from core.gallery.confusion_store import ConfusionTables, migrate_confusions
+from core.gallery.table_guard import guarded
 from core.gallery.timekeeping_store import TimekeepingTables, migrate_group_challenge, migrate_timekeeping
 from core.gallery.unknown_store import UnknownFaceTables, migrate_unknown_faces, migrate_unknown_faces_site
 
@@ -253,20 +253,6 @@ def _kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...] | None:
     return (kinds,) if isinstance(kinds, str) else (tuple(kinds) if kinds is not None else None)
 
 
-def _locked(method):
-    """Run a method under the store's lock; sqlite errors become StoreError."""
-
-    @functools.wraps(method)
-    def wrapper(self: "GalleryStore", *args, **kwargs):
-        with self._lock:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
-                raise self._error(exc) from exc
-
-    return wrapper
-
-
 class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
     """The one owner of the SQLite database. Thread-safe; usable as a context manager.
     Groups, holidays, leave, corrections, the audit log and month locks: TimekeepingTables.
@@ -457,7 +443,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                 f"External ID {external_id!r} already belongs to {row['name']} (id {row['id']}{state}). "
                 "Each person needs their own external ID.", external_id=external_id, existing_id=row["id"])
 
-    @_locked
+    @guarded
     def add_person(self, name: str, external_id: str | None = None, allow_duplicate: bool = False) -> Person:
         name, external_id = clean_name(name), _clean_external_id(external_id)
         with self._tx():
@@ -469,13 +455,13 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                 created_at=_now().isoformat(), active=1)).last_pk
             return self.get_person(person_id)
 
-    @_locked
+    @guarded
     def get_person(self, person_id: int) -> Person:
         for row in self._db.query("SELECT * FROM people WHERE id = ?", [int(person_id)]):
             return self._person(row)
         raise PersonNotFoundError(f"No person with id {person_id} is enrolled.")
 
-    @_locked
+    @guarded
     def find_person(self, name_or_id: str) -> Person:
         """An id (digits) or an exact name, case-insensitive. Active people win over inactive ones."""
         text = str(name_or_id).strip()
@@ -504,13 +490,13 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
             params += [name_key(search), search.strip().lower()]
         return sql, params
 
-    @_locked
+    @guarded
     def list_people(self, search: str | None = None, include_inactive: bool = False) -> list[Person]:
         where, params = self._people_filter(search, include_inactive)
         return [self._person(r) for r in self._db.query(
             f"SELECT p.* FROM people p{where} ORDER BY p.name_key, p.id", params)]
 
-    @_locked
+    @guarded
     def people_overview(self, search: str | None = None, include_inactive: bool = False) -> list[PersonOverview]:
         """People with their sample count and first sample, in one query."""
         where, params = self._people_filter(search, include_inactive)
@@ -519,7 +505,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
         return [PersonOverview(self._person(r), r["sample_count"], r["first_sample_id"])
                 for r in self._db.query(sql, params)]
 
-    @_locked
+    @guarded
     def rename_person(self, person_id: int, new_name: str, allow_duplicate: bool = False) -> Person:
         new_name = clean_name(new_name)
         with self._tx():
@@ -529,7 +515,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
             self._db["people"].update(person_id, dict(name=new_name, name_key=name_key(new_name)))
             return self.get_person(person_id)
 
-    @_locked
+    @guarded
     def set_external_id(self, person_id: int, external_id: str | None) -> Person:
         with self._tx():
             self.get_person(person_id)
@@ -538,7 +524,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
             self._db["people"].update(person_id, dict(external_id=external_id))
             return self.get_person(person_id)
 
-    @_locked
+    @guarded
     def set_active(self, person_id: int, active: bool) -> Person:
         """Inactive people keep their data but are left out of the gallery and of lists."""
         with self._tx():
@@ -546,7 +532,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
             self._db["people"].update(person_id, dict(active=int(bool(active))))
             return self.get_person(person_id)
 
-    @_locked
+    @guarded
     def delete_person(self, person_id: int) -> PersonDeleted:
         """Delete a person and everything about them; says how many rows of each kind went."""
         with self._tx():
@@ -562,7 +548,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
         self.erase_freed_space()
         return deleted
 
-    @_locked
+    @guarded
     def erase_freed_space(self) -> None:
         """Make deleted rows unrecoverable: fold the WAL into the file, rebuild it, empty the WAL."""
         if self.path == ":memory:" or self._tx_depth:
@@ -571,7 +557,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
         self._conn.execute("VACUUM")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    @_locked
+    @guarded
     def merge_people(self, keep_id: int, merge_id: int) -> dict[str, int]:
         """Move merge_id's samples and events to keep_id, then delete merge_id."""
         if int(keep_id) == int(merge_id):
@@ -602,7 +588,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
         sql = f"SELECT {_SAMPLE_COLUMNS} FROM samples WHERE {where} ORDER BY id"
         return [self._sample(r) for r in self._db.query(sql, params)]
 
-    @_locked
+    @guarded
     def add_sample(self, person_id: int, crop_jpeg: bytes, source: str, content_hash: str,
                    det_prob: float, face_px: int, sharpness: float) -> Sample:
         if not crop_jpeg:
@@ -617,33 +603,33 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                 created_at=_now().isoformat())).last_pk
             return self._samples_where("id = ?", [sample_id])[0]
 
-    @_locked
+    @guarded
     def has_sample(self, person_id: int, content_hash: str) -> bool:
         return self._scalar("SELECT 1 FROM samples WHERE person_id = ? AND content_hash = ?",
                             [person_id, content_hash]) is not None
 
-    @_locked
+    @guarded
     def find_sample_by_hash(self, content_hash: str) -> Sample | None:
         found = self._samples_where("content_hash = ?", [content_hash])
         return found[0] if found else None
 
-    @_locked
+    @guarded
     def list_samples(self, person_id: int) -> list[Sample]:
         return self._samples_where("person_id = ?", [person_id])
 
-    @_locked
+    @guarded
     def sample_crop(self, sample_id: int) -> bytes:
         crop = self._scalar("SELECT crop_jpeg FROM samples WHERE id = ?", [sample_id])
         if crop is None:
             raise InvalidInputError(f"No face sample with id {sample_id}.")
         return bytes(crop)
 
-    @_locked
+    @guarded
     def delete_sample(self, sample_id: int) -> bool:
         with self._tx():
             return self._conn.execute("DELETE FROM samples WHERE id = ?", [sample_id]).rowcount > 0
 
-    @_locked
+    @guarded
     def count_samples(self, person_id: int | None = None) -> int:
         if person_id is None:
             return self._scalar("SELECT count(*) FROM samples")
@@ -660,7 +646,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
             raise InvalidInputError("An embedding contains NaN or infinite values.")
         return flat.tobytes()
 
-    @_locked
+    @guarded
     def put_embeddings(self, model_id: str, items: Iterable[tuple[int, np.ndarray]]) -> int:
         """Insert or overwrite (sample_id, vector) pairs for a model; returns how many."""
         with self._tx():
@@ -671,21 +657,21 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                 " ON CONFLICT (sample_id, model_id) DO UPDATE SET vector = excluded.vector", rows)
             return len(rows)
 
-    @_locked
+    @guarded
     def replace_embeddings(self, model_id: str, items: Iterable[tuple[int, np.ndarray]]) -> int:
         """Swap all of a model's embeddings for new ones in one step (re-embedding)."""
         with self._tx():
             self._conn.execute("DELETE FROM embeddings WHERE model_id = ?", [model_id])
             return self.put_embeddings(model_id, items)
 
-    @_locked
+    @guarded
     def samples_without_embedding(self, model_id: str) -> list[int]:
         rows = self._conn.execute(
             "SELECT id FROM samples s WHERE NOT EXISTS (SELECT 1 FROM embeddings e"
             " WHERE e.sample_id = s.id AND e.model_id = ?) ORDER BY id", [model_id])
         return [row[0] for row in rows]
 
-    @_locked
+    @guarded
     def gallery(self, model_id: str, include_inactive: bool = False) -> GalleryMatrix:
         """All of a model's embeddings as one matrix (active people only by default)."""
         model = self.get_model(model_id)
@@ -718,7 +704,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                            row["weights_path"], datetime.fromisoformat(row["created_at"]),
                            json.loads(row["settings_json"]), json.loads(row["metrics_json"]))
 
-    @_locked
+    @guarded
     def register_model(self, model: ModelRecord) -> ModelRecord:
         """Insert or update a model record."""
         if not model.id or int(model.embedding_size) <= 0:
@@ -731,40 +717,40 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                 settings_json=_json(model.settings), metrics_json=_json(model.metrics)), pk="id")
             return self.get_model(model.id)
 
-    @_locked
+    @guarded
     def refuse_taken_model_id(self, model_id: str) -> None:
         if self._scalar("SELECT 1 FROM models WHERE id = ?", [model_id]):
             raise InvalidInputError(f"A model named {model_id!r} is already registered; choose another name.")
 
-    @_locked
+    @guarded
     def add_model(self, model: ModelRecord) -> ModelRecord:
         """Register a new model version; a name already in use is refused, never overwritten."""
         with self._tx():
             self.refuse_taken_model_id(model.id)
             return self.register_model(model)
 
-    @_locked
+    @guarded
     def get_model(self, model_id: str) -> ModelRecord:
         for row in self._db.query("SELECT * FROM models WHERE id = ?", [model_id]):
             return self._model(row)
         raise ModelNotFoundError(f"No model with id {model_id!r} is registered.")
 
-    @_locked
+    @guarded
     def list_models(self) -> list[ModelRecord]:
         return [self._model(r) for r in self._db.query("SELECT * FROM models ORDER BY created_at, id")]
 
-    @_locked
+    @guarded
     def active_model_id(self) -> str | None:
         return self._scalar("SELECT value FROM meta WHERE key = 'active_model'")
 
-    @_locked
+    @guarded
     def set_active_model(self, model_id: str) -> None:
         with self._tx():
             self.get_model(model_id)
             self._conn.execute("INSERT INTO meta (key, value) VALUES ('active_model', ?)"
                                " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [model_id])
 
-    @_locked
+    @guarded
     def update_model_metrics(self, model_id: str, metrics: dict) -> ModelRecord:
         """Merge new metrics into the model's existing ones."""
         with self._tx():
@@ -780,7 +766,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                                datetime.fromisoformat(row["time"]), row["source"], row["similarity"],
                                row["track_id"], None)
 
-    @_locked
+    @guarded
     def record_event(self, event: AttendanceEvent) -> AttendanceEvent:
         """Save an event; it is committed (durable) when this returns. The day is the time's own date."""
         try:
@@ -798,7 +784,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                 track_id=event.track_id, snapshot_jpeg=event.snapshot_jpeg)).last_pk
         return replace(event, id=event_id, person_name=name, time=moment, kind=kind)
 
-    @_locked
+    @guarded
     def update_event_time(self, event_id: int, time: datetime, *, similarity: float | None = None,
                           source: str | None = None, track_id: int | None = None,
                           snapshot_jpeg: bytes | None = None) -> AttendanceEvent:
@@ -839,14 +825,14 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
         condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         return f"{_EVENT_SELECT}{condition} ORDER BY e.ts {order}, e.id {order}", params
 
-    @_locked
+    @guarded
     def events(self, start: date | None = None, end: date | None = None, person_id: int | None = None,
                kinds: str | Iterable[str] | None = None) -> list[AttendanceEvent]:
         """Events from start to end (inclusive local days), oldest first, without snapshots."""
         sql, params = self._event_query(start, end, person_id, kinds, "ASC")
         return [self._event(r) for r in self._db.query(sql, params)]
 
-    @_locked
+    @guarded
     def last_event(self, person_id: int, day: date | None = None,
                    kinds: str | Iterable[str] | None = None) -> AttendanceEvent | None:
         sql, params = self._event_query(day, day, person_id, kinds, "DESC")
@@ -854,14 +840,14 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
             return self._event(row)
         return None
 
-    @_locked
+    @guarded
     def event_snapshot(self, event_id: int) -> bytes | None:
         snapshot = self._scalar("SELECT snapshot_jpeg FROM events WHERE id = ?", [event_id])
         return bytes(snapshot) if snapshot is not None else None
 
     # ---- liveness challenges ----
 
-    @_locked
+    @guarded
     def record_challenge(self, attempt: ChallengeAttempt) -> ChallengeAttempt:
         """Save a challenge's outcome (with its snapshot); it is never an attendance event."""
         moment = _aware(attempt.time)
@@ -873,7 +859,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                 track_id=attempt.track_id, snapshot_jpeg=attempt.snapshot_jpeg)).last_pk
         return replace(attempt, id=attempt_id, time=moment)
 
-    @_locked
+    @guarded
     def challenges(self, day: date | None = None, person_id: int | None = None,
                    outcomes: Iterable[ChallengeOutcome] | None = None) -> list[ChallengeAttempt]:
         """Challenges (of a day, a person, with these outcomes), oldest first, without snapshots."""
@@ -893,12 +879,12 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                                  tuple(filter(None, r["moves"].split(","))), ChallengeOutcome(r["outcome"]),
                                  r["seconds"], r["track_id"]) for r in rows]
 
-    @_locked
+    @guarded
     def challenge_snapshot(self, attempt_id: int) -> bytes | None:
         snapshot = self._scalar("SELECT snapshot_jpeg FROM challenges WHERE id = ?", [attempt_id])
         return bytes(snapshot) if snapshot is not None else None
 
-    @_locked
+    @guarded
     def purge(self, older_than: datetime, unknown_snapshots_only: bool = False,
               keep_seq_above: int | None = None) -> int:
         """Retention: delete events older than a moment, or only drop unknown faces' snapshots.
@@ -929,7 +915,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                            " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
         return int(self._scalar("SELECT value FROM meta WHERE key = 'event_seq'"))
 
-    @_locked
+    @guarded
     def raise_event_seq(self, at_least: int) -> None:
         """Continue numbering after `at_least` (a station re-joining a site under its old name)."""
         with self._tx():
@@ -937,11 +923,11 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                                " DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
                                [str(int(at_least))])
 
-    @_locked
+    @guarded
     def meta_value(self, key: str) -> str | None:
         return self._scalar("SELECT value FROM meta WHERE key = ?", [key])
 
-    @_locked
+    @guarded
     def set_meta_values(self, values: dict[str, str | None]) -> None:
         """Set (None: remove) several meta keys in one transaction."""
         with self._tx():
@@ -952,7 +938,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                     self._conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
                                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, str(value)])
 
-    @_locked
+    @guarded
     def outbox(self, after_seq: int, limit: int) -> list[OutboxEvent]:
         """Events with a sequence number above `after_seq`, lowest first."""
         rows = self._conn.execute(
@@ -962,11 +948,11 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
         return [OutboxEvent(r[0], r[1], r[2], r[3], EventKind(r[4]), datetime.fromisoformat(r[5]), r[6], r[7], r[8])
                 for r in rows]
 
-    @_locked
+    @guarded
     def outbox_length(self, after_seq: int) -> int:
         return self._scalar("SELECT count(*) FROM events WHERE seq > ?", [int(after_seq)])
 
-    @_locked
+    @guarded
     def mirror_events(self, events: Iterable[MirroredEvent]) -> tuple[int, int]:
         """Copy other stations' events (by UUID; a newer revision or a merged person updates the copy).
         Events of people this station does not have (erased meanwhile) are skipped. Returns (new, updated)."""
@@ -995,7 +981,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                     updated += 1
         return added, updated
 
-    @_locked
+    @guarded
     def event_ids_by_uuid(self, uuids: Iterable[str]) -> dict[str, int]:
         wanted = list(uuids)
         found: dict[str, int] = {}
@@ -1005,24 +991,24 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
                 f"SELECT uuid, id FROM events WHERE uuid IN ({', '.join('?' * len(chunk))})", chunk).fetchall())
         return found
 
-    @_locked
+    @guarded
     def person_ids_by_uuid(self) -> dict[str, int]:
         return {row[0]: row[1] for row in self._conn.execute("SELECT uuid, id FROM people")}
 
-    @_locked
+    @guarded
     def person_uuid(self, person_id: int) -> str:
         found = self._scalar("SELECT uuid FROM people WHERE id = ?", [int(person_id)])
         if found is None:
             raise PersonNotFoundError(f"No person with id {person_id} is enrolled.")
         return found
 
-    @_locked
+    @guarded
     def sample_uuids(self, sample_ids: Iterable[int]) -> list[str]:
         ids = [int(i) for i in sample_ids]
         return [r[0] for r in self._conn.execute(
             f"SELECT uuid FROM samples WHERE id IN ({', '.join('?' * len(ids))})", ids)] if ids else []
 
-    @_locked
+    @guarded
     def site_gallery(self, person_ids: Iterable[int] | None = None, model_ids: Iterable[str] | None = None,
                      with_samples: bool = True) -> SiteGallery:
         """People (all, or these), their samples and their embeddings (all models, or these), by UUID."""
@@ -1047,7 +1033,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
             f" JOIN people p ON p.id = s.person_id{people_where}{model_where}", params + model_params)]
         return SiteGallery(people, samples, embeddings, self.list_models())
 
-    @_locked
+    @guarded
     def apply_site_gallery(self, changes: SiteGallery) -> dict[str, int]:
         """Bring the local copy up to the server's changes in one transaction (upserts by UUID, erasures)."""
         with self._tx():
@@ -1096,7 +1082,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
 
     # ---- backups ----
 
-    @_locked
+    @guarded
     def backup_to(self, destination: Path | str) -> Path:
         """A consistent copy made with SQLite's online backup API (safe while the app runs)."""
         destination = Path(destination)
@@ -1128,7 +1114,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
 
     # ---- health ----
 
-    @_locked
+    @guarded
     def stats(self) -> dict[str, int]:
         """Counts for the status bar; 'people' counts active people only."""
         return {
@@ -1138,7 +1124,7 @@ class GalleryStore(TimekeepingTables, UnknownFaceTables, ConfusionTables):
             "models": self._scalar("SELECT count(*) FROM models"),
         }
 
-    @_locked
+    @guarded
     def integrity_check(self) -> list[str]:
         """Problems found in the database file and its links; an empty list means all is well."""
         problems = [row[0] for row in self._conn.execute("PRAGMA integrity_check") if row[0] != "ok"]

@@ -1,4 +1,4 @@
-"""The lock-and-translate wrapper every table mixin of GalleryStore uses for its methods."""
+"""The lock-and-translate wrapper GalleryStore and its table mixins use for their methods."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlite3
 
 
 def guarded(method):
-    """Under the store's lock; sqlite errors become StoreError (as GalleryStore's own methods)."""
+    """Under the store's lock; sqlite errors become StoreError."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
