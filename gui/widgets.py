@@ -322,7 +322,7 @@ def demo_video(configured: str = "") -> Path | None:
 @functools.lru_cache(maxsize=1)
 def find_cameras() -> tuple[int, ...]:
     """Webcam indices that open (probed once per run)."""
-    from core.live.sources import list_cameras
+    from core.live.live_sources import list_cameras
 
     try:
         return tuple(list_cameras())

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from core.base.settings import EnrollmentSettings
 from core.base.errors import EnrollmentError
 from core.gallery.enroll import Enroller, FaceCandidate
-from core.live.sources import Frame
+from core.live.frames import Frame
 from core.vision.detect import DetectedFace, FaceDetector
 from core.vision.images import to_rgb
 

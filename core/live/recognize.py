@@ -39,7 +39,8 @@ from core.base.records import AttendanceEvent, ChallengeOutcome
 from core.base.settings import EnrollmentSettings, LivenessSettings, RecognitionSettings, TrackingSettings
 from core.gallery.unknowns import quality_rank
 from core.live.challenge import Admission, ChallengeDesk, ChallengePrompt
-from core.live.sources import Frame, FrameSource, LatestFrameGrabber
+from core.live.frames import Frame, FrameSource
+from core.live.grabber import LatestFrameGrabber
 from core.vision.challenge import yaw_offset
 from core.vision.fused import FACENET_CROP_SIZE, model_input
 from core.vision.liveness import LivenessChecker
