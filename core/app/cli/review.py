@@ -1,0 +1,104 @@
+"""`rollcall unknowns`: unknown visitors grouped by face, listed, enrolled, added or dismissed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.app.cli.common import ExitCode, open_engine, parse_day, print_report
+from core.base.errors import DuplicateNameError
+
+if TYPE_CHECKING:
+    from core.gallery.unknowns import UnknownGroup
+
+
+def _write_snapshots(groups: list[UnknownGroup], folder: Path) -> dict[int, Path]:
+    """Each group's best face as <folder>/unknown-group-<id>.jpg (owner-only); stale files of earlier listings go."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for old in folder.glob("unknown-group-*.jpg"):
+        old.unlink(missing_ok=True)
+    paths = {}
+    for group in groups:
+        path = folder / f"unknown-group-{group.id}.jpg"
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)  # faces: the owner's only
+        with os.fdopen(fd, "wb") as out:
+            out.write(group.snapshot_jpeg)
+        paths[group.id] = path
+    return paths
+
+
+def cmd_unknowns(args: argparse.Namespace) -> int:
+    """Unknown visitors, grouped; --json prints one object per group (a contract, see the README)."""
+    span = {"first": args.first, "last": args.last}
+    with open_engine(args) as engine:
+        if args.action == "enroll":
+            try:
+                report = engine.enroll_unknown_group(args.id, args.name, args.group, **span).value
+            except DuplicateNameError as exc:
+                print(f"error: {exc}\n  to add this group to them: rollcall unknowns assign {args.id} "
+                      f"--person ID", file=sys.stderr)
+                return ExitCode.ERROR
+            print_report(report)
+            return ExitCode.OK
+        if args.action == "assign":
+            person = engine.find_person(args.person)
+            report = engine.assign_unknown_group(args.id, person.id, **span).value
+            print(f"added to {person.name} (id {person.id})")
+            print_report(report)
+            return ExitCode.OK
+        if args.action == "dismiss":
+            dismissed = engine.dismiss_unknown_group(args.id, **span).value
+            print(f"dismissed unknown group {args.id}: {dismissed} face{'s' if dismissed != 1 else ''}")
+            return ExitCode.OK
+        first, last = engine.unknown_range(args.first, args.last)
+        groups = engine.unknown_groups(first, last)
+        folder = Path(args.snapshots).expanduser() if args.snapshots else engine.settings.data_path / "unknowns"
+        paths = _write_snapshots(groups, folder)
+        for group in groups:
+            if args.json:
+                print(json.dumps({"id": group.id, "count": group.count, "first_seen": group.first_seen.isoformat(),
+                                  "last_seen": group.last_seen.isoformat(), "sources": list(group.sources),
+                                  "snapshot": str(paths[group.id]), "face_ids": list(group.face_ids)}))
+            else:
+                print(f"{group.id:>6}  {group.count:>3} sighting{'s' if group.count != 1 else ' '}  "
+                      f"{group.first_seen:%Y-%m-%d %H:%M} - {group.last_seen:%Y-%m-%d %H:%M}  "
+                      f"{', '.join(group.sources)}  {paths[group.id]}")
+        if not args.json:
+            print(f"{len(groups)} open unknown groups from {first} to {last}" if groups
+                  else f"no open unknown groups from {first} to {last}")
+        return ExitCode.OK
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "unknowns", help="unknown visitors grouped by face: list, enroll, add to a person, dismiss",
+        description="Without an action: list the open groups of unknown faces seen from --from to "
+                    "--to (default: the last review.days_shown days). Each group's best face is "
+                    "written as unknown-group-ID.jpg under --snapshots (default: the data "
+                    "folder's unknowns/, rewritten by each listing); with --json one object per "
+                    "group: id, count, first_seen, last_seen, sources, snapshot (that file's "
+                    "path), face_ids. The actions take a group's id from the same days.")
+    span = argparse.ArgumentParser(add_help=False)  # the actions' --from/--to, left unset unless given
+    span.add_argument("--from", dest="first", type=parse_day, default=argparse.SUPPRESS,
+                      help="first day, YYYY-MM-DD (default: see above)")
+    span.add_argument("--to", dest="last", type=parse_day, default=argparse.SUPPRESS, help="last day (default today)")
+    p.add_argument("--from", dest="first", type=parse_day, help="first day, YYYY-MM-DD (default: the last "
+                                                                 "review.days_shown days)")
+    p.add_argument("--to", dest="last", type=parse_day, help="last day, YYYY-MM-DD (default today)")
+    p.add_argument("--json", action="store_true", help="one JSON object per group")
+    p.add_argument("--snapshots", help="folder for the groups' snapshot JPEGs (default: <data folder>/unknowns)")
+    unknowns_sub = p.add_subparsers(dest="action", metavar="ACTION")
+    q = unknowns_sub.add_parser("enroll", parents=[span], help="enroll a group as a new person (its best faces)")
+    q.add_argument("id", type=int, help="the group's id, as listed")
+    q.add_argument("--name", required=True)
+    q.add_argument("--group", help="the schedule group the new person belongs to")
+    q = unknowns_sub.add_parser("assign", parents=[span], help="add a group's best faces to an enrolled person")
+    q.add_argument("id", type=int)
+    q.add_argument("--person", required=True, help="name or id")
+    q = unknowns_sub.add_parser("dismiss", parents=[span], help="nobody to enroll: the group leaves the list")
+    q.add_argument("id", type=int)
+    p.set_defaults(func=cmd_unknowns)
