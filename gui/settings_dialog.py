@@ -77,10 +77,11 @@ class SettingsDialog(QDialog):
         self.time_zone.setCurrentIndex(max(index, 0))
         self.time_zone.setToolTip("Schedules, day boundaries and reports use this zone (events are stored in UTC).")
         # liveness
-        self.liveness = QCheckBox("Refuse photos held up to the camera (liveness check)")
-        self.liveness.setChecked(current.liveness.enabled)
+        self.liveness = QCheckBox("Photo filter: refuse faces that move like a flat picture (first filter only)")
+        self.liveness.setChecked(current.liveness.photo_filter)
         self.liveness.setToolTip("Mark a person only after their face has moved like a live face for about "
-                                 "half a second. Stops a printed photo; a video replay still passes.")
+                                 "half a second. A first filter: it lets most printed photos and every video "
+                                 "replay through. To stop photos and screens, ask people to move their head.")
         self.challenge = QCheckBox("Ask recognised people to move their head (challenge)")
         self.challenge.setChecked(current.liveness.challenge)
         self.challenge.setToolTip("Before marking, the kiosk asks for two head movements in a random order "
@@ -346,7 +347,7 @@ class SettingsDialog(QDialog):
         edited.attendance.checkout_mode = self.checkout.isChecked()
         edited.attendance.sound_on_mark = self.sound.isChecked()
         edited.attendance.time_zone = self.chosen_time_zone()
-        edited.liveness.enabled = self.liveness.isChecked()
+        edited.liveness.photo_filter = self.liveness.isChecked()
         edited.liveness.challenge = self.challenge.isChecked()
         edited.compute.device = self.device.currentData()
         edited.camera.index = self.camera_index.value()

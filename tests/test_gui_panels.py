@@ -191,7 +191,7 @@ def test_settings_dialog_saves_one_typed_settings_object(qtbot, window, engine):
     matcher_before = engine.matcher()
     dialog.accept()
     saved = Settings.load()
-    assert saved.liveness.enabled
+    assert saved.liveness.photo_filter
     assert (saved.recognition.match_threshold, saved.attendance.cooldown_minutes, saved.camera.width_px,
             saved.camera.height_px) == (0.62, 5.0, 1280, 720)
     assert saved.attendance.sound_on_mark

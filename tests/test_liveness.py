@@ -78,7 +78,7 @@ def test_recognizer_with_liveness_refuses_the_held_up_photo(engine, clip):
     enroller.save("Performer", candidates)
 
     def run(frames, liveness: bool):
-        engine.settings.liveness.enabled = liveness
+        engine.settings.liveness.photo_filter = liveness
         recognizer = engine.recognizer(source_name="test")
         events, states = [], set()
         for i, rgb in enumerate(frames):

@@ -27,7 +27,7 @@ EVERY_SECTION_CHANGED = Settings(
     tracking=TrackingSettings(iou_threshold=0.35, max_age_s=2.5),
     enrollment=EnrollmentSettings(min_face_px=80, lookalike_similarity=0.7, capture_samples=8),
     attendance=AttendanceSettings(cooldown_minutes=2.5, checkout_mode=True, sound_on_mark=True),
-    liveness=LivenessSettings(enabled=True, window_frames=20),
+    liveness=LivenessSettings(photo_filter=True, window_frames=20),
     security=SecuritySettings(admin_pin_hash="scrypt$abc", pin_tries=3, lockout_s=60.0),
     storage=StorageSettings(data_dir="/srv/rollcall", retention_days=90, backups_kept=3),
     compute=ComputeSettings(device=Device.CPU, torch_threads=2, embed_backend=Backend.TORCH),
@@ -87,11 +87,11 @@ def test_a_wrong_type_is_refused_naming_the_key(tmp_path, section, key, value, e
 def test_the_text_false_is_not_a_bool(tmp_path):
     """bool("false") is True: a bool setting accepts only JSON true/false, in the file and in code."""
     path = tmp_path / "settings.json"
-    write(path, {"liveness": {"enabled": "false"}})
-    with pytest.raises(SettingsError, match=r'liveness\.enabled = "false" is not true or false'):
+    write(path, {"liveness": {"photo_filter": "false"}})
+    with pytest.raises(SettingsError, match=r'liveness\.photo_filter = "false" is not true or false'):
         Settings.load(path)
     write(path, {"require_liveness": "false"})  # the old flat key is checked the same way
-    with pytest.raises(SettingsError, match=r"liveness\.enabled"):
+    with pytest.raises(SettingsError, match=r"liveness\.photo_filter"):
         Settings.load(path)
     settings = Settings()
     with pytest.raises(SettingsError, match=r"attendance\.checkout_mode"):
@@ -115,7 +115,7 @@ def test_an_old_flat_file_is_migrated_into_the_sections(tmp_path):
     assert (settings.recognition.match_threshold, settings.recognition.match_margin,
             settings.recognition.votes_to_mark) == (0.6, 0.07, 4)
     assert settings.attendance == AttendanceSettings(cooldown_minutes=15.0, checkout_mode=True, sound_on_mark=True)
-    assert settings.liveness.enabled
+    assert settings.liveness.photo_filter
     assert (settings.enrollment.min_face_px, settings.enrollment.min_detection_prob,
             settings.enrollment.min_sharpness) == (70, 0.9, 12.0)
     assert settings.compute == ComputeSettings(device=Device.CPU, torch_threads=2, embed_backend=Backend.TORCH,

@@ -252,14 +252,16 @@ class AttendanceSettings(_Section):
 
 @dataclass
 class LivenessSettings(_Section):
-    """The passive photo check (core.vision.liveness) and the challenge (core.live.challenge)."""
+    """Liveness: the challenge (core.live.challenge), which stops photos and screens, and the passive
+    photo filter (core.vision.liveness), a first filter that on its own accepts most printed photos."""
 
     NAME: ClassVar[str] = "liveness"
-    enabled: bool = False  # mark only faces that move like a live face (refuses a held-up photo)
+    # The passive photo filter: mark only faces whose landmarks do not move like a flat picture.
+    photo_filter: bool = False  # alone, for everyone (without the challenge)
     window_frames: int = 15  # frames per motion measurement
     threshold: float = 0.8  # motion score a live face reaches (about 1 live, 0.7 for a photo)
-    # The challenge (core.live.challenge): a recognised person turns their head as asked before
-    # being marked; the passive check above runs with it as a first filter.
+    # The challenge: a recognised person turns their head as asked before being marked; the photo
+    # filter runs with it as a first filter (passive_with_challenge). `rollcall recognize --liveness`.
     challenge: bool = False  # ask everyone recognised for a head movement
     challenge_steps: int = 2  # movements asked, in a random order, all different
     challenge_time_s: float = 6.0  # to complete all of them
@@ -272,7 +274,7 @@ class LivenessSettings(_Section):
     challenge_min_face_px: int = 60  # smaller faces are not judged (landmark noise)
     challenge_retry_s: float = 3.0  # pause after a failed challenge before the next one
     challenge_once_per_day: bool = True  # a person who passed today is not asked again today
-    passive_with_challenge: bool = True  # also require the passive check during a challenge
+    passive_with_challenge: bool = True  # also require the photo filter during a challenge
 
 
 @dataclass
@@ -355,7 +357,7 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     "cooldown_minutes": ("attendance", "cooldown_minutes"),
     "checkout_mode": ("attendance", "checkout_mode"),
     "sound_on_mark": ("attendance", "sound_on_mark"),
-    "require_liveness": ("liveness", "enabled"),
+    "require_liveness": ("liveness", "photo_filter"),
     "min_face_px": ("enrollment", "min_face_px"),
     "min_detection_prob": ("enrollment", "min_detection_prob"),
     "min_sharpness": ("enrollment", "min_sharpness"),
@@ -372,6 +374,10 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     "admin_pin_hash": ("security", "admin_pin_hash"),
 }
 FLAT_EXTRA_KEYS: dict[str, tuple[str, str]] = {"embed_backend": ("compute", "embed_backend")}
+# Keys renamed inside a section: (section, old key) -> new key.
+RENAMED_KEYS: dict[tuple[str, str], str] = {
+    ("liveness", "enabled"): "photo_filter",  # it was only ever the passive filter, never the challenge
+}
 
 
 @dataclass
@@ -428,7 +434,7 @@ class Settings:
             if key in SECTIONS:
                 if not isinstance(value, dict):
                     raise SettingsError(f"Settings section {key} must be a JSON object, not {json.dumps(value)}.")
-                values[key].update(value)
+                values[key].update({RENAMED_KEYS.get((key, k), k): v for k, v in value.items()})
             elif key in FLAT_KEYS:
                 section, name = FLAT_KEYS[key]
                 migrated[section][name] = value

@@ -57,7 +57,7 @@ class FaceState(enum.StrEnum):
     KNOWN = "known"
     UNKNOWN = UNKNOWN  # settled: nobody enrolled
     TOO_SMALL = "too_small"  # tracked, too small to identify
-    NOT_LIVE = "not_live"  # a known face that looks like a photo, or failed its challenge (liveness check on)
+    NOT_LIVE = "not_live"  # a known face the photo filter calls a photo, or one that failed its challenge
     CHALLENGED = "challenged"  # a known face asked for a head movement before it is marked
     UNCERTAIN = "uncertain"  # near a person but not sure (ask_when_uncertain on): "Are you NAME?"
 
@@ -206,7 +206,7 @@ class Recognizer:
 
     @property
     def _passive_check_on(self) -> bool:
-        return self.liveness.enabled or (self.challenges.active and self.liveness.passive_with_challenge)
+        return self.liveness.photo_filter or (self.challenges.active and self.liveness.passive_with_challenge)
 
     def _admitted(self, track: Track, now: float) -> bool:
         """The challenge (for everyone, or for this person's group): may this recognised track be marked now?"""
@@ -233,7 +233,7 @@ class Recognizer:
         for track in self.tracker.active_tracks():
             if track.misses == 0 and self.challenges.challenge(track.id) is not None:
                 return True
-            if (self.liveness.enabled and track.misses == 0 and track.identity is not None
+            if (self.liveness.photo_filter and track.misses == 0 and track.identity is not None
                     and not track.marked and self._liveness_verdict(track) is None):
                 return True
             if track.misses == 0 and (track.needs_embedding or track.identity is None
@@ -340,8 +340,8 @@ class Recognizer:
                 if self.challenges.required_for(track.identity):
                     if not self._admitted(track, now):
                         continue  # asked for a head movement, or refused
-                elif self.liveness.enabled and self._liveness_verdict(track) is not True:
-                    continue  # not yet seen moving like a live face (or it looks like a photo)
+                elif self.liveness.photo_filter and self._liveness_verdict(track) is not True:
+                    continue  # the photo filter alone: not yet seen moving like a live face (or looks like a photo)
                 track.marked = True
                 try:
                     event = self.book.observe(track.identity, track.identity_similarity, self.source_name,
@@ -396,7 +396,7 @@ class Recognizer:
     def _face_result(self, track: Track, now: float) -> FaceResult:
         matcher = self.parts.matcher()
         if track.identity is not None:
-            looks_like_photo = self.liveness.enabled and self._liveness_verdict(track) is False
+            looks_like_photo = self.liveness.photo_filter and self._liveness_verdict(track) is False
             prompt = self.challenges.prompt(track.id, now)
             failed = self.challenges.required_for(track.identity) and not track.marked and self.challenges.last_outcome(track.id) not in (
                 None, ChallengeOutcome.PASSED)

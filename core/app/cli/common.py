@@ -23,8 +23,8 @@ class ExitCode(enum.IntEnum):
 
 
 def open_engine(args: argparse.Namespace) -> Engine:
-    """The Engine on the saved settings, with the command's overrides (--threshold, --device, --liveness);
-    housekeeping problems are printed as warnings."""
+    """The Engine on the saved settings, with the command's overrides (--threshold, --device, --liveness,
+    --photo-filter); housekeeping problems are printed as warnings."""
     from core.app.engine import Engine
     from core.base.settings import Settings
 
@@ -34,7 +34,9 @@ def open_engine(args: argparse.Namespace) -> Engine:
     if getattr(args, "device", None):
         settings.compute.device = args.device
     if getattr(args, "liveness", False):
-        settings.liveness.enabled = True
+        settings.liveness.challenge = True  # everyone recognised answers the head-movement challenge
+    if getattr(args, "photo_filter", False):
+        settings.liveness.photo_filter = True
     engine = Engine(settings)
     for problem in engine.housekeeping_status.problems():
         print(f"warning: {problem}", file=sys.stderr)

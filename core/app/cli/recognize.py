@@ -31,12 +31,15 @@ def cmd_recognize(args: argparse.Namespace) -> int:
                                 on_status=lambda msg: print(f"[source] {msg}", file=sys.stderr)) as source, \
                 _faces_log(args.faces_csv) as log_faces:
             marked = 0
+            asked = _challenge_prompts()
             with progress_bar("frames", source.frame_count or None) as bar:
                 try:
                     # Nobody answers "Are you NAME?" at a terminal: the uncertain band counts as unknown.
                     options = dataclasses.replace(engine.settings.recognition, ask_when_uncertain=False)
                     for result in engine.recognize(source, options):
                         log_faces(result)
+                        for prompt in asked(result):
+                            bar.write(prompt, file=sys.stderr)
                         for event in result.events:
                             who = event.person_name or "unknown"
                             if event.kind is not EventKind.UNKNOWN:
@@ -56,6 +59,23 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 FACES_CSV_COLUMNS = ("frame", "time_s", "track", "state", "person_id", "name", "similarity", "x1", "y1", "x2", "y2")
+
+
+def _challenge_prompts() -> Callable[[FrameResult], list[str]]:
+    """The liveness challenge's prompts, each step once, for the person at the camera."""
+    shown: set[tuple[int, int]] = set()  # (track id, step)
+
+    def new_prompts(result: FrameResult) -> list[str]:
+        lines = []
+        for face in result.faces:
+            prompt = face.challenge
+            if prompt is not None and (face.track_id, prompt.step) not in shown:
+                shown.add((face.track_id, prompt.step))
+                lines.append(f"[liveness] {face.name or 'unknown'}: {prompt.move.value.replace('_', ' ')} "
+                             f"(step {prompt.step + 1} of {prompt.steps}, {prompt.remaining_s:.0f} s left)")
+        return lines
+
+    return new_prompts
 
 
 @contextlib.contextmanager
@@ -98,7 +118,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         "(default: the last source used, else the camera in the settings)")
     p.add_argument("--max-frames", type=int, default=0)
     p.add_argument("--liveness", action="store_true",
-                   help="mark only faces that move like a live face (refuses a photo held up to the camera)")
+                   help="everyone recognised turns their head as asked before being marked (the liveness "
+                        "challenge: refuses photos and screens held up to the camera; liveness.challenge)")
+    p.add_argument("--photo-filter", action="store_true",
+                   help="the passive photo filter alone: mark only faces that do not move like a flat picture "
+                        "(a first filter: it lets most printed photos through; liveness.photo_filter)")
     p.add_argument("--threshold", type=float)
     p.add_argument("--faces-csv", metavar="FILE",
                    help="write every face shown on every frame to this CSV (" + ", ".join(FACES_CSV_COLUMNS) + ")")
