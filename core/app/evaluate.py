@@ -212,7 +212,7 @@ def verification_report(
         raise ValueError(f"{len(fold_ids)} fold numbers for {len(scores)} pairs.")
     distinct_folds = [] if fold_ids is None else sorted(int(f) for f in np.unique(fold_ids) if f >= 0)
     fold_accuracies: list[float] = []
-    if len(distinct_folds) >= 2:
+    if fold_ids is not None and len(distinct_folds) >= 2:
         for fold in distinct_folds:
             test = fold_ids == fold
             train = ~test & (fold_ids >= 0)

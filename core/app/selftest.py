@@ -24,7 +24,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 IMAGE_ENV = "ROLLCALL_SELFTEST_IMAGE"
 BUNDLED_IMAGE = ("selftest", "eileen_collins.jpg")  # under resources/: public domain, see resources/README.md
@@ -73,7 +73,7 @@ class SelfTest:
         self.window_check = window_check
         self.out = out or sys.stdout
         self.results: list[CheckResult] = []
-        self.state: dict[str, object] = {}
+        self.state: dict[str, Any] = {}
 
     def say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -112,7 +112,7 @@ class SelfTest:
             engine = self.state.get("engine")
             if engine is not None:
                 try:
-                    engine.close()  # type: ignore[attr-defined]
+                    engine.close()
                 except Exception:  # noqa: BLE001
                     pass
             for key, value in saved_env.items():
@@ -197,9 +197,8 @@ class SelfTest:
         import json
 
         from core.base.resources import bundled_models_dir
-        from core.vision.embed import onnx_path_for
         from core.vision.models import DEFAULT_MODEL
-        from core.vision.onnx_files import missing_mtcnn_message, mtcnn_paths, sidecar, verify_onnx
+        from core.vision.onnx_files import missing_mtcnn_message, mtcnn_paths, onnx_path_for, sidecar, verify_onnx
 
         recorded = registry.find_cached(DEFAULT_MODEL) or registry.find_recorded(DEFAULT_MODEL)
         if recorded is None:
@@ -236,7 +235,7 @@ class SelfTest:
         import numpy as np
 
         engine = self.state["engine"]
-        detector = engine.detector  # type: ignore[attr-defined]
+        detector = engine.detector
         faces = detector.detect(np.zeros((120, 160, 3), np.uint8))  # runs P-, R- and O-Net paths once
         if faces:
             raise RuntimeError("found a face in a blank frame")
@@ -246,9 +245,11 @@ class SelfTest:
     def _check_embedder(self) -> str:
         import numpy as np
 
+        from core.vision.images import DEFAULT_CROP_SIZE
+
         engine = self.state["engine"]
-        embedder = engine.embedder()  # type: ignore[attr-defined]
-        vector = embedder.embed([np.full((160, 160, 3), 128, np.uint8)])
+        embedder = engine.embedder()
+        vector = embedder.embed([np.full((DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3), 128, np.uint8)])
         if vector.shape != (1, embedder.dim) or not np.all(np.isfinite(vector)):
             raise RuntimeError(f"unexpected embedding {vector.shape}")
         self.state["embedder"] = embedder
@@ -259,15 +260,15 @@ class SelfTest:
 
         from core.vision.detect import central_face
 
-        path, rgb = self.state["image"]  # type: ignore[misc]
-        faces = self.state["detector"].detect(rgb)  # type: ignore[attr-defined]
+        path, rgb = self.state["image"]
+        faces = self.state["detector"].detect(rgb)
         if not faces:
             raise RuntimeError(f"no face found in {path}")
         face = central_face(faces, rgb.shape) or max(faces, key=lambda f: f.prob)
         from core.vision.fused import member_vectors, model_input
 
         embedder = self.state["embedder"]
-        vector = embedder.embed([model_input(embedder, rgb, face)])[0]  # type: ignore[attr-defined]
+        vector = embedder.embed([model_input(embedder, rgb, face)])[0]
         for member, part in member_vectors(embedder, vector).items():  # a fused model: one unit vector each
             norm = float(np.linalg.norm(part))
             if abs(norm - 1.0) > 1e-3:
@@ -275,8 +276,8 @@ class SelfTest:
         return f"{len(faces)} face(s), prob {face.prob:.3f}, {face.size_px} px; {len(vector)}-d unit vector"
 
     def _check_enroll(self) -> str:
-        path, _ = self.state["image"]  # type: ignore[misc]
-        report = self.state["engine"].enroller().enroll_files(SELF_TEST_NAME, [path])  # type: ignore[arg-type]
+        path, _ = self.state["image"]
+        report = self.state["engine"].enroller().enroll_files(SELF_TEST_NAME, [path])
         if report.samples_added != 1:
             reasons = "; ".join(r.message for r in report.refused) or "; ".join(report.warnings)
             raise RuntimeError(f"expected 1 sample enrolled, got {report.samples_added} ({reasons})")
@@ -284,13 +285,13 @@ class SelfTest:
         return f"{SELF_TEST_NAME!r} enrolled from 1 photo in a temporary gallery"
 
     def _check_recognise(self) -> str:
-        path, rgb = self.state["image"]  # type: ignore[misc]
+        path, rgb = self.state["image"]
         engine = self.state["engine"]
-        faces = engine.detector.detect(rgb)  # type: ignore[attr-defined]
+        faces = engine.detector.detect(rgb)
         from core.vision.fused import model_input
 
-        embedder = engine.embedder()  # type: ignore[attr-defined]
-        results = engine.matcher().match(embedder.embed([model_input(embedder, rgb, f) for f in faces]))  # type: ignore[attr-defined]
+        embedder = engine.embedder()
+        results = engine.matcher().match(embedder.embed([model_input(embedder, rgb, f) for f in faces]))
         hits = [r for r in results if r.is_known and r.person_id == self.state["enrolled"]]
         if not hits:
             best = max((r.similarity for r in results), default=-1.0)

@@ -7,10 +7,10 @@ from typing import Callable
 
 import numpy as np
 
-from core.vision.detect import DEFAULT_CROP_SIZE, DetectedFace, central_face, crop_face
+from core.vision.detect import DetectedFace, central_face, crop_face
 from core.app.engine import Engine
 from core.app.evaluate import VerificationReport, read_pairs, verification_report
-from core.vision.images import load_image
+from core.vision.images import DEFAULT_CROP_SIZE, load_image
 
 Progress = Callable[[int, int], None]
 
@@ -22,7 +22,7 @@ def labelled_face_crop(rgb: np.ndarray, faces: list[DetectedFace], margin: float
                        crop_size: int = DEFAULT_CROP_SIZE) -> tuple[np.ndarray, bool]:
     """The crop of an LFW photo's labelled (most central) face, and whether the fallback box was used."""
     face = central_face(faces, rgb.shape)
-    if face is not None:
+    if face is not None and face.crop is not None:
         return face.crop, False
     height, width = rgb.shape[:2]
     box = np.array(LFW_FALLBACK_BOX, np.float32) * np.array([width, height, width, height], np.float32)

@@ -45,30 +45,30 @@ class AttendanceBook:
         if person_id is None:
             return self.store.record_event(event)  # the caller logs an unknown face once per track
         with self._lock:
-            return self._observe_known(event)
+            return self._observe_known(event, person_id)
 
-    def _observe_known(self, event: AttendanceEvent) -> AttendanceEvent | None:
-        person_id, when, day = event.person_id, event.time, event.time.date()
+    def _observe_known(self, event: AttendanceEvent, person_id: int) -> AttendanceEvent | None:
+        when, day = event.time, event.time.date()
         cached = self._quiet.get(person_id)
         if cached and cached[0] == day and (cached[1] is None or when < cached[1]):
             return None
         last = self.store.last_event(person_id, day, kinds=(EventKind.CHECK_IN, EventKind.CHECK_OUT))
         if last is None:
-            return self._remember(self.store.record_event(_as_kind(event, EventKind.CHECK_IN)))
+            return self._remember(person_id, self.store.record_event(_as_kind(event, EventKind.CHECK_IN)))
         if when - last.time < self.rules.cooldown or not self.rules.checkout_mode:
-            self._remember(last)
+            self._remember(person_id, last)
             return None
         checkout = (last if last.kind is EventKind.CHECK_OUT
                     else self.store.last_event(person_id, day, kinds=EventKind.CHECK_OUT))
         if checkout is None:
-            return self._remember(self.store.record_event(_as_kind(event, EventKind.CHECK_OUT)))
-        return self._remember(self.store.update_event_time(
+            return self._remember(person_id, self.store.record_event(_as_kind(event, EventKind.CHECK_OUT)))
+        return self._remember(person_id, self.store.update_event_time(
             checkout.id, when, similarity=event.similarity, source=event.source,
             track_id=event.track_id, snapshot_jpeg=event.snapshot_jpeg))
 
-    def _remember(self, last: AttendanceEvent) -> AttendanceEvent:
+    def _remember(self, person_id: int, last: AttendanceEvent) -> AttendanceEvent:
         quiet_until = last.time + self.rules.cooldown if self.rules.checkout_mode else None
-        self._quiet[last.person_id] = (last.time.date(), quiet_until)
+        self._quiet[person_id] = (last.time.date(), quiet_until)
         return last
 
     def forget(self, person_id: int | None = None) -> None:

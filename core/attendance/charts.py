@@ -95,9 +95,9 @@ def save_png(series: Series, path: Path | str) -> Path:
         axes.barh(positions, series.values, color="#3b7dd8")
         axes.set_yticks(positions, list(series.labels), fontsize=8)
     else:
-        positions = range(len(series.values))
+        positions = list(range(len(series.values)))
         axes.bar(positions, series.values, color="#3b7dd8")
-        axes.set_xticks(list(positions), list(series.labels), rotation=60, ha="right", fontsize=8)
+        axes.set_xticks(positions, list(series.labels), rotation=60, ha="right", fontsize=8)
     axes.set_title(series.title)
     axes.set_xlabel(series.y_label if series.horizontal else series.x_label)
     axes.set_ylabel(series.x_label if series.horizontal else series.y_label)

@@ -44,15 +44,18 @@ def effective_punches(events: Iterable[AttendanceEvent], corrections: Iterable[C
     Unknown-face events count only once reassigned to a person; a voided event never counts.
     """
     voided: set[int] = set()
-    reassigned: dict[int, tuple[int, int]] = {}  # event id -> (person id, correction id); the latest wins
+    # event id -> (person id, correction id); the latest wins
+    reassigned: dict[int | None, tuple[int | None, int | None]] = {}
     manual: list[Punch] = []
     for correction in sorted(corrections, key=lambda c: c.id):
         if correction.kind is CorrectionKind.VOID and correction.event_id is not None:
             voided.add(correction.event_id)
+        elif correction.person_id is None:
+            continue
         elif correction.kind is CorrectionKind.REASSIGN and correction.event_id is not None:
-            reassigned[correction.event_id] = (int(correction.person_id), correction.id)
+            reassigned[correction.event_id] = (correction.person_id, correction.id)
         elif correction.kind is CorrectionKind.PUNCH and correction.time is not None:
-            manual.append(Punch(int(correction.person_id), correction.time.timestamp(), None, correction.id))
+            manual.append(Punch(correction.person_id, correction.time.timestamp(), None, correction.id))
     punches: list[Punch] = []
     for event in events:
         if event.id in voided:

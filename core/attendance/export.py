@@ -32,7 +32,7 @@ def grid_header(sheet: Timesheet) -> list[str]:
 
 
 def grid_rows(sheet: Timesheet) -> list[list[object]]:
-    rows = []
+    rows: list[list[object]] = []
     for row in sheet.rows:
         t = row.totals
         rows.append([row.name, row.external_id or "", row.group or "", *(cell_text(d) for d in row.days),
@@ -42,7 +42,7 @@ def grid_rows(sheet: Timesheet) -> list[list[object]]:
 
 
 def day_rows(sheet: Timesheet) -> list[list[object]]:
-    rows = []
+    rows: list[list[object]] = []
     for row in sheet.rows:
         for d in row.days:
             rows.append([d.day.isoformat(), d.name, d.external_id or "", d.group or "", d.status.value,
@@ -52,7 +52,7 @@ def day_rows(sheet: Timesheet) -> list[list[object]]:
     return rows
 
 
-def legend() -> list[list[str]]:
+def legend() -> list[list[object]]:
     return [[code or "(blank)", status.value] for status, code in STATUS_CODES.items()]
 
 

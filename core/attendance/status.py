@@ -103,20 +103,25 @@ def _person_day(index: _Index, person: RosterEntry, day: date, reported: float, 
         first = datetime.fromtimestamp(inside[0], facts.zone)
         last = datetime.fromtimestamp(inside[-1], facts.zone)
         hours = (inside[-1] - inside[0]) / 3600.0
-    base = dict(person_id=person.person_id, name=person.name, external_id=person.external_id,
-                group=group.name if group else None, day=day, first_seen=first, last_seen=last,
-                punches=len(inside), hours=hours, final=reported >= window.closes)
+
+    def person_day(status: DayStatus, late_minutes: int = 0, early_leave_minutes: int = 0,
+                   below_minimum: bool = False) -> PersonDay:
+        return PersonDay(person_id=person.person_id, name=person.name, external_id=person.external_id,
+                         group=group.name if group else None, day=day, first_seen=first, last_seen=last,
+                         punches=len(inside), hours=hours, final=reported >= window.closes, status=status,
+                         late_minutes=late_minutes, early_leave_minutes=early_leave_minutes,
+                         below_minimum=below_minimum)
 
     if person.enrolled_at is not None and day < person.enrolled_at.astimezone(facts.zone).date():
-        return PersonDay(status=DayStatus.NOT_ENROLLED, **base)
+        return person_day(DayStatus.NOT_ENROLLED)
     if day in index.site_holidays or (group is not None and (day, group.id) in index.group_holidays):
-        return PersonDay(status=DayStatus.HOLIDAY, **base)
+        return person_day(DayStatus.HOLIDAY)
     if any(item.covers(day) for item in index.leave.get(person.person_id, ())):
-        return PersonDay(status=DayStatus.ON_LEAVE, **base)
+        return person_day(DayStatus.ON_LEAVE)
     if group is None:
-        return PersonDay(status=DayStatus.PRESENT if inside else DayStatus.UNSCHEDULED, **base)
-    if not window.working:
-        return PersonDay(status=DayStatus.DAY_OFF, **base)
+        return person_day(DayStatus.PRESENT if inside else DayStatus.UNSCHEDULED)
+    if not window.working or window.start is None or window.end is None:
+        return person_day(DayStatus.DAY_OFF)
 
     schedule = group.schedule
     grace = schedule.grace_minutes * 60.0
@@ -127,7 +132,7 @@ def _person_day(index: _Index, person: RosterEntry, day: date, reported: float, 
             status = DayStatus.PENDING
         else:
             status = DayStatus.ABSENT if now >= window.start + grace else DayStatus.PENDING
-        return PersonDay(status=status, **base)
+        return person_day(status)
 
     late_minutes = _minutes(inside[0] - window.start) if inside[0] > window.start + grace else 0
     shift_over = reported >= window.end
@@ -148,8 +153,7 @@ def _person_day(index: _Index, person: RosterEntry, day: date, reported: float, 
         status = DayStatus.SHORT_DAY
     else:
         status = DayStatus.PRESENT
-    return PersonDay(status=status, late_minutes=late_minutes, early_leave_minutes=early_leave_minutes,
-                     below_minimum=bool(below_minimum), **base)
+    return person_day(status, late_minutes, early_leave_minutes, bool(below_minimum))
 
 
 def day_statuses(facts: AttendanceFacts, days: Iterable[date], reported_up_to: datetime,

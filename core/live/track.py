@@ -145,7 +145,8 @@ class Track:
     def predicted_box(self, timestamp: float, max_dt: float) -> np.ndarray:
         """The last detected box moved by the velocity estimate to `timestamp`."""
         dt = min(max(timestamp - self.last_seen, 0.0), max_dt)
-        return (self.observed_box + self.velocity * dt).astype(np.float32)
+        observed = self.box if self.observed_box is None else self.observed_box
+        return (observed + self.velocity * dt).astype(np.float32)
 
     @property
     def center(self) -> tuple[float, float]:
