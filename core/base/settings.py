@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import json
 import logging
 import math
@@ -129,10 +128,15 @@ def _checked(key: str, value: Any, expected: Any) -> Any:
     raise TypeError(f"{key}: settings of type {expected!r} are not supported")
 
 
-@functools.cache
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
 def _field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    found = _FIELD_TYPES.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return found
 
 
 class _Section:
@@ -447,7 +451,7 @@ class Settings:
                         log.warning("Ignoring the unknown setting extra.%s.", extra_key)
             else:
                 log.warning("Ignoring the unknown setting %s.", key)
-        sections = {}
+        sections: dict[str, Any] = {}
         for name, section_cls in SECTIONS.items():
             known = {f.name for f in dataclasses.fields(section_cls)}  # type: ignore[arg-type]
             merged = {**migrated[name], **values[name]}  # a sectioned value wins over an old flat one
