@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .job import TrainConfig, TrainProgress, TrainResult, activate, run_training
+from core.base.settings import Device
+
+from .config import Optimizer, TrainConfig
+from .job import TrainResult, training
 from .mining import STRATEGIES
 from .network import DEFAULT_FROZEN, MAX_FROZEN, STAGE_NAMES
+from .progress import TrainPhase, TrainProgress, drive
+from .versions import activate
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
@@ -23,11 +28,12 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                     "model version. The new version is used only after `rollcall activate` (or --activate).")
     p.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
                    help="triplet mining (default %(default)s; 'hard' can collapse the model early on)")
-    p.add_argument("--P", "-P", dest="P", type=int, default=defaults.P, help="identities per batch (default %(default)s)")
+    p.add_argument("--P", "-P", dest="P", type=int, default=defaults.P,
+                   help="identities per batch (default %(default)s)")
     p.add_argument("--K", "-K", dest="K", type=int, default=defaults.K, help="faces per identity (default %(default)s)")
     p.add_argument("--margin", type=float, default=defaults.margin, help="triplet margin alpha (default %(default)s)")
     p.add_argument("--lr", type=float, default=defaults.learning_rate, help="learning rate (default %(default)s)")
-    p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default=defaults.optimizer)
+    p.add_argument("--optimizer", type=Optimizer, choices=list(Optimizer), default=defaults.optimizer)
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="default %(default)s")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="batches per epoch (default: photos / (P*K))")
     p.add_argument("--frozen-blocks", type=int, default=DEFAULT_FROZEN, choices=range(0, MAX_FROZEN + 1),
@@ -38,7 +44,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--base-model", help="model to start from (default: the active model)")
     p.add_argument("--from-scratch", action="store_true", help="start from random weights")
     p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--device", dest="train_device", choices=["auto", "cpu", "cuda", "mps"], default=None,
+    p.add_argument("--device", dest="train_device", type=Device, choices=list(Device), default=None,
                    help="training device (default: the global --device or the settings)")
     p.add_argument("--no-lfw", action="store_true", help="skip the LFW View 1 forgetting check")
     p.add_argument("--lfw-dir", help="LFW View 1 folder (pairsDevTest.txt and images/)")
@@ -69,7 +75,7 @@ def config_from_args(args, engine=None) -> TrainConfig:
     return TrainConfig(
         strategy=args.strategy, P=args.P, K=args.K, margin=args.margin, learning_rate=args.lr,
         optimizer=args.optimizer, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-        frozen_blocks=args.frozen_blocks, held_out_per_person=args.held_out, device=device or "auto",
+        frozen_blocks=args.frozen_blocks, held_out_per_person=args.held_out, device=device or Device.AUTO,
         seed=args.seed, base_model=args.base_model, from_scratch=args.from_scratch, lfw=not args.no_lfw,
         lfw_dir=args.lfw_dir, with_corrections=getattr(args, "with_corrections", False),
     )
@@ -85,11 +91,12 @@ def results_table(result: TrainResult) -> str:
 
 def progress_line(progress: TrainProgress) -> str | None:
     """The terminal line for one progress report (None: not worth a line)."""
-    if progress.phase == "train":
+    if progress.phase == TrainPhase.TRAIN:
         return (f"epoch {progress.epoch} step {progress.step}/{progress.total_steps}  loss {progress.loss:.4f}  "
                 f"active {progress.active_fraction * 100:5.1f}%  d(a,p) {progress.mean_d_ap:.3f}  "
                 f"d(a,n) {progress.mean_d_an:.3f}  spread {progress.distance_spread:.3f}")
-    if progress.phase == "lfw" and progress.total_steps and progress.step % 320 and progress.step != progress.total_steps:
+    every_20th_batch = progress.step % 320 == 0 or progress.step == progress.total_steps
+    if progress.phase == TrainPhase.LFW and progress.total_steps and not every_20th_batch:
         return None  # every 20th detection batch is enough
     return progress.message or None
 
@@ -103,7 +110,7 @@ def run_train(args, engine, out=None) -> int:
         if line:
             print(line, file=out, flush=True)
 
-    result = run_training(engine, config, on_progress=show)
+    result = drive(training(engine, config), show)
     for warning in result.warnings:
         print(f"warning: {warning}", file=out)
     print(file=out)

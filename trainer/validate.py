@@ -29,18 +29,19 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Generator, Mapping
 
 import numpy as np
 
+from core.app.evaluate import best_threshold, read_pairs, verification_report
 from core.base.cancel import CancelCheck
 from core.base.errors import Cancelled
-from core.app.evaluate import best_threshold, read_pairs, verification_report
 from core.vision.images import decode_jpeg, encode_jpeg, load_image
 
 from .data import Split, _same_size
 from .loss import soft_triplet_loss
 from .network import effective_frozen, is_staged, run_stages
+from .progress import drive
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +156,8 @@ def _balanced_pairs(left_ids, left_people, right_ids, right_people, rng, skip_se
 def held_out_metrics(vectors: Mapping[int, np.ndarray], split: Split, margin: float = 0.2,
                      seed: int = 0) -> dict:
     """Identification and verification on the held-out samples (see the module docstring)."""
-    from core.gallery.match import GalleryMatcher
     from core.base.records import GalleryMatrix
+    from core.gallery.match import GalleryMatcher
 
     train_ids = [sid for pid in split.people for sid in split.train[pid]]
     train_people = [pid for pid in split.people for _ in split.train[pid]]
@@ -243,7 +244,8 @@ class LfwSet:
     fallbacks: int  # photos where MTCNN found no face (a centre crop was used)
 
     def crops(self) -> LazyCrops:
-        return LazyCrops(lambda idx: _same_size([decode_jpeg(self.jpegs[i]) for i in idx]), list(range(len(self.jpegs))))
+        return LazyCrops(lambda idx: _same_size([decode_jpeg(self.jpegs[i]) for i in idx]),
+                         list(range(len(self.jpegs))))
 
 
 _LFW_MEMORY: dict[tuple, LfwSet] = {}
@@ -257,7 +259,15 @@ def _pairs_digest(pairs_file: Path) -> str:
 def load_lfw(lfw_dir: Path, cache_dir: Path | None, crop_margin: int = 20, device: str = "cpu",
              detector=None, cancel: CancelCheck | None = None,
              progress: Callable[[int, int], None] | None = None) -> LfwSet:
-    """LFW View 1 crops: from memory, else the disk cache, else detected now (and cached)."""
+    """LFW View 1 crops (see lfw_loading), with `progress(done, total)` while faces are detected."""
+    report = (lambda counts: progress(*counts)) if progress else None
+    return drive(lfw_loading(lfw_dir, cache_dir, crop_margin, device, detector, cancel), report)
+
+
+def lfw_loading(lfw_dir: Path, cache_dir: Path | None, crop_margin: int = 20, device: str = "cpu",
+                detector=None, cancel: CancelCheck | None = None) -> Generator[tuple[int, int], None, LfwSet]:
+    """LFW View 1 crops: from memory, else the disk cache, else detected now (and cached), yielding
+    (photos done, photos in all) while detecting."""
     lfw_dir = Path(lfw_dir)
     pairs_file = lfw_dir / "pairsDevTest.txt"
     if not pairs_file.exists():
@@ -273,7 +283,7 @@ def load_lfw(lfw_dir: Path, cache_dir: Path | None, crop_margin: int = 20, devic
                   if cache_dir else None)
     jpegs, fallbacks = _read_cache(cache_file, names)
     if jpegs is None:
-        jpegs, fallbacks = _detect_lfw(lfw_dir / "images", names, crop_margin, device, detector, cancel, progress)
+        jpegs, fallbacks = yield from _detect_lfw(lfw_dir / "images", names, crop_margin, device, detector, cancel)
         if cache_file is not None:
             _write_cache(cache_file, names, jpegs, fallbacks)
     row = {n: i for i, n in enumerate(names)}
@@ -314,7 +324,7 @@ def _write_cache(path: Path, names: list[str], jpegs: list[bytes], fallbacks: in
 
 
 def _detect_lfw(images_dir: Path, names: list[str], crop_margin: int, device: str, detector,
-                cancel: CancelCheck | None, progress) -> tuple[list[bytes], int]:
+                cancel: CancelCheck | None) -> Generator[tuple[int, int], None, tuple[list[bytes], int]]:
     from core.app.verify import labelled_face_crop
     from core.vision.detect import FaceDetector
 
@@ -331,8 +341,7 @@ def _detect_lfw(images_dir: Path, names: list[str], crop_margin: int, device: st
             crop, fell_back = labelled_face_crop(rgb, faces, crop_margin)
             fallbacks += fell_back
             jpegs.append(encode_jpeg(crop))
-        if progress:
-            progress(min(start + chunk, len(names)), len(names))
+        yield min(start + chunk, len(names)), len(names)
     return jpegs, fallbacks
 
 
