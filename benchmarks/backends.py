@@ -42,7 +42,9 @@ def main(argv=None) -> int:
     import torch
 
     from core.vision.detect import FaceDetector, crop_face
-    from core.vision.embed import Embedder, OnnxEmbedder, configure_threads
+    from core.vision.embed import Embedder, OnnxEmbedder
+    from core.vision.images import DEFAULT_CROP_SIZE
+    from core.vision.runtime import configure_threads
     from core.app.engine import Engine
     from core.base.settings import Settings
 
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
     probe = FaceDetector()
     crops = []
     for rgb in frames:
-        crops += [crop_face(rgb, f.box, 20, 160) for f in probe.detect(rgb, with_crops=False)]
+        crops += [crop_face(rgb, f.box, 20, DEFAULT_CROP_SIZE) for f in probe.detect(rgb, with_crops=False)]
     crops = np.stack((crops * 8)[:8])
     rows = []
     for threads in args.threads:

@@ -17,7 +17,7 @@ def preload_libraries(device: str = "cpu") -> None:
     Loading them holds the GIL for up to ~300 ms at a time; done before the window shows, a worker's
     first detection cannot freeze the event loop.
     """
-    from core.vision.embed import onnxruntime_available
+    from core.vision.runtime import onnxruntime_available
 
     if device == "cpu" and onnxruntime_available():
         import onnxruntime  # noqa: F401

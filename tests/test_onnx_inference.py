@@ -196,7 +196,7 @@ def one_frame_video(faces: Path, target: Path, frame_index: int = 120) -> Path:
 def test_kiosk_commands_never_import_torch(default_weights, faces, tmp_path):
     """enroll, import, identify, recognize, the self-test and the main window with its kiosk panels,
     each in a fresh process on the CPU: torch, torchvision and facenet-pytorch stay unloaded."""
-    from core.vision.embed import _gpu_possible
+    from core.vision.runtime import _gpu_possible
 
     home = tmp_path / "home"
     people = dev_people()

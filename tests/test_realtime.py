@@ -126,7 +126,7 @@ def test_embedder_backend_can_be_forced_to_torch(engine):
 
 def test_a_fallback_from_onnx_is_visible(engine, monkeypatch):
     """When the ONNX export fails, the engine runs torch and says why, so the ONNX tests above can fail."""
-    from core.vision.embed import onnxruntime_available
+    from core.vision.runtime import onnxruntime_available
 
     if not onnxruntime_available() or engine.device != "cpu":
         pytest.skip("ONNX Runtime runs the embedder on the CPU only")
@@ -141,7 +141,7 @@ def test_onnx_detector_matches_torch(faces):
     from core.vision.detect import FaceDetector
     from core.vision.images import load_image
 
-    from core.vision.embed import onnxruntime_available
+    from core.vision.runtime import onnxruntime_available
 
     if not onnxruntime_available():
         pytest.skip("onnxruntime is not installed")

@@ -73,7 +73,7 @@ def test_a_folder_that_cannot_be_written_loads_the_original(engine, faces, tmp_p
     crops = aligned_crops(engine, faces, count=2)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the tuned folder would go")
-    with caplog.at_level(logging.WARNING, logger="core.vision.embed"):
+    with caplog.at_level(logging.WARNING, logger="core.vision.runtime"):
         embedder = SfaceEmbedder(SFACE, engine.embedder("sface-128").info, tuned_dir=blocker / "tuned")
     assert "loading it untuned" in caplog.text
     vectors = embedder.embed(crops)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from core.base.errors import RollcallError
-from core.vision.images import decode_jpeg
+from core.vision.images import DEFAULT_CROP_SIZE, decode_jpeg
 
 
 @dataclass
@@ -78,7 +78,7 @@ class CropSource:
         return _same_size(arrays)
 
 
-def _same_size(arrays: list[np.ndarray], size: int = 160) -> np.ndarray:
+def _same_size(arrays: list[np.ndarray], size: int = DEFAULT_CROP_SIZE) -> np.ndarray:
     out = [a if a.shape[:2] == (size, size) else cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA)
            for a in arrays]
     return np.stack(out) if out else np.zeros((0, size, size, 3), np.uint8)

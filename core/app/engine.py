@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Callable, Generator, Iterable, Iterator
 from core.base.cancel import CancelCheck
 from core.app import fusion_setup
 from core.vision.detect import FaceDetector
-from core.vision.embed import (Embedder, EmbedderInfo, OnnxEmbedder, choose_backend, choose_device, configure_threads,
-                    describe_device, export_onnx, onnx_path_for)
+from core.vision.embed import Embedder, EmbedderInfo, OnnxEmbedder
+from core.vision.onnx_files import export_onnx, onnx_path_for
+from core.vision.runtime import choose_backend, choose_device, configure_threads, describe_device
 from core.base.errors import (Cancelled, InvalidInputError, ModelNotFoundError, RollcallError, StoreError, StoreProblem,
                                WeightsError)
 from core.gallery.enroll import EnrollReport, Enroller, FaceCandidate, ImportProgress

@@ -22,11 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.vision.images import to_rgb
+from core.vision.images import DEFAULT_CROP_SIZE, to_rgb
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CROP_SIZE = 160  # pixels: the square input the FaceNet embedders were trained on
 
 
 @dataclass
@@ -101,7 +99,7 @@ class FaceDetector:
         models_dir: Path | None = None,  # where the MTCNN ONNX files are (default: settings.models_dir())
         tuned_dir: Path | None = None,  # their copies tuned for this CPU (core.vision.tuned_onnx); None: untuned
     ):
-        from core.vision.embed import onnxruntime_available
+        from core.vision.runtime import onnxruntime_available
 
         self.device = device
         self.margin = margin
@@ -114,9 +112,9 @@ class FaceDetector:
         backend = str(backend or "auto").lower()  # settings.compute.detect_backend
         if str(device) == "cpu" and backend in ("auto", "onnx") and onnxruntime_available():
             from core.base.settings import models_dir as default_models_dir
-            from core.vision.embed import cpu_threads
             from core.vision.mtcnn_numpy import OnnxMtcnnNets
             from core.vision.onnx_files import ensure_mtcnn
+            from core.vision.runtime import cpu_threads
 
             self._onnx_nets = OnnxMtcnnNets(ensure_mtcnn(Path(models_dir or default_models_dir())),
                                             detector_threads(cpu_threads()), tuned_dir)
@@ -124,7 +122,7 @@ class FaceDetector:
         else:
             from facenet_pytorch import MTCNN
 
-            from core.vision.embed import apply_torch_threads
+            from core.vision.runtime import apply_torch_threads
 
             if str(device) == "cpu":
                 apply_torch_threads()

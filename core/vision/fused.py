@@ -21,9 +21,10 @@ import numpy as np
 
 from core.vision.detect import DetectedFace, crop_face
 from core.vision.embed import EmbedderInfo, OnnxEmbedder
+from core.vision.images import DEFAULT_CROP_SIZE
 from core.vision.sface import ARCFACE_TEMPLATE, CROP_SIZE, align_face
 
-FACENET_CROP_SIZE = 160
+FACENET_CROP_SIZE = DEFAULT_CROP_SIZE
 LandmarkFinder = Callable[[np.ndarray], "np.ndarray | None"]  # RGB crop -> (5, 2) landmarks or None
 
 

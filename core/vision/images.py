@@ -16,6 +16,7 @@ from core.base.errors import ImageError
 # Refuse decompression bombs: a kiosk photo never needs more than 50 megapixels.
 MAX_PIXELS = 50_000_000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+DEFAULT_CROP_SIZE = 160  # pixels: the square face crop the FaceNet embedders were trained on
 
 
 def is_image_path(path: Path) -> bool:

@@ -278,7 +278,7 @@ class OnnxMtcnnNets:
     """P-, R- and O-Net as ONNX Runtime sessions, each a `Net` (NCHW float32 in, outputs out)."""
 
     def __init__(self, paths: dict[str, Path], threads: int, tuned_dir: Path | None = None):
-        from core.vision.embed import ort_session
+        from core.vision.runtime import ort_session
 
         self.paths = paths
         self._sessions = {name: ort_session(path, threads, tuned_dir=tuned_dir, arena=True)

@@ -1,7 +1,7 @@
 """The ONNX files inference runs from on the CPU, made once and stored with sha256 sidecars.
 
 - MTCNN: `mtcnn-{pnet,rnet,onet}.v<N>.onnx`, exported from facenet-pytorch's bundled weights.
-- FaceNet versions: `<weights stem>.<sha256[:16]>.v<N>.onnx` beside the weights (core.vision.embed.onnx_path_for).
+- FaceNet versions: `<weights stem>.<sha256[:16]>.v<N>.onnx` beside the weights (onnx_path_for).
 - SFace is ONNX already (`sface-128.onnx`, converted at fetch time).
 
 They are made by `rollcall models export-onnx` (scripts/setup.sh runs it), after `rollcall models fetch`,
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core.base.errors import WeightsError
 from core.base.resources import bundled_models_dir
-from core.vision.images import file_sha256
+from core.vision.images import DEFAULT_CROP_SIZE, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def verify_onnx(path: Path) -> str:
     except (OSError, ValueError):
         data_sha256 = None
     if data_sha256:
-        verify_weights(data_file(path), data_sha256, fix=f"Delete {Path(path).name} and it, and run `{EXPORT_COMMAND}`.")
+        verify_weights(data_file(path), data_sha256,
+                       fix=f"Delete {Path(path).name} and it, and run `{EXPORT_COMMAND}`.")
     return digest
 
 
@@ -112,6 +113,50 @@ def find_file(name: str, folders: list[Path]) -> Path | None:
         if folder is not None and (Path(folder) / name).exists():
             return Path(folder) / name
     return None
+
+
+# ---- FaceNet versions: exported once, cached beside their weights ---------------------------------------
+
+ONNX_EXPORT_VERSION = 2  # bump when the export recipe changes: old cached files are then ignored (2: sidecar, .data)
+ONNX_OPSET = 17
+
+
+def onnx_path_for(weights: Path, sha256: str) -> Path:
+    """Where the ONNX export of a weights file is cached: beside it, keyed by its checksum."""
+    weights = Path(weights)
+    return weights.with_name(f"{weights.stem}.{sha256[:16]}.v{ONNX_EXPORT_VERSION}.onnx")
+
+
+def onnx_export_bytes(network, example, input_name: str, output_names: list[str], dynamic_axes: dict) -> bytes:
+    """The one ONNX export recipe (the embedder and MTCNN's nets): torch's TorchScript exporter at
+    ONNX_OPSET, warnings silenced, the model as bytes."""
+    import io
+    import warnings
+
+    import torch
+
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(network, (example,), buffer, dynamo=False, input_names=[input_name],
+                          output_names=output_names, opset_version=ONNX_OPSET, dynamic_axes=dynamic_axes)
+    return buffer.getvalue()
+
+
+def export_onnx(network, path: Path, info: dict | None = None, crop_size: int = DEFAULT_CROP_SIZE) -> Path:
+    """Export an InceptionResnetV1 (eval mode, CPU) to `path` atomically with a sha256 sidecar;
+    batch size is dynamic."""
+    import torch
+
+    was_training = network.training
+    network.eval()
+    try:
+        model = onnx_export_bytes(network.cpu(), torch.zeros(2, 3, crop_size, crop_size), "crops",
+                                  ["embeddings"], {"crops": {0: "batch"}, "embeddings": {0: "batch"}})
+    finally:
+        network.train(was_training)
+    return write_onnx_checked(model, Path(path), dict(info or {}, export_version=ONNX_EXPORT_VERSION),
+                              external_data=True)
 
 
 # ---- MTCNN -------------------------------------------------------------------------------------------
@@ -133,11 +178,10 @@ def missing_mtcnn_message(models_dir: Path) -> str:
 
 def export_mtcnn(models_dir: Path, force: bool = False) -> dict[str, Path]:
     """Export facenet-pytorch's P-, R- and O-Net to ONNX in `models_dir` (skipping good files unless forced)."""
-    import torch
-    from facenet_pytorch import MTCNN
     from importlib.metadata import version
 
-    from core.vision.embed import onnx_export_bytes
+    import torch
+    from facenet_pytorch import MTCNN
 
     models_dir = Path(models_dir)
     mtcnn = MTCNN(device="cpu").eval()
