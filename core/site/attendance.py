@@ -19,12 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-
-from core.site.driver import psycopg
+from datetime import UTC, datetime, timedelta, timezone
 
 from core.base.records import EventKind, MirroredEvent, SiteUnknownFace
 from core.gallery.store import GalleryStore
+from core.site.driver import psycopg
 from core.site.schema import GALLERY_CHANNEL
 
 MIRROR_CURSOR_KEY = "site_events_received_up_to"
@@ -35,7 +34,7 @@ REPORTED_KEY = "site_reported_up_to"
 BOOK_VERSION_KEY = "site_hr_book_version"
 BOOK_INCOMPLETE_KEY = "site_hr_book_incomplete"
 MIRROR_LOOK_BACK = timedelta(minutes=5)  # an upload transaction that commits later than its received_at
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.site.driver import psycopg
-
 from core.base.errors import RollcallError
 from core.base.settings import SiteSettings
+from core.site.driver import psycopg
 
 CREDENTIALS_FILE = "site-credentials.json"
 APPLICATION_NAME = "rollcall"
@@ -58,7 +57,7 @@ class Credentials:
     def database(self) -> str:
         return psycopg.conninfo.conninfo_to_dict(self.url).get("dbname") or self.user
 
-    def with_login(self, user: str, password: str) -> "Credentials":
+    def with_login(self, user: str, password: str) -> Credentials:
         return Credentials(psycopg.conninfo.make_conninfo(self.url, user=user, password=password))
 
 
@@ -127,6 +126,12 @@ def connect(credentials: Credentials, settings: SiteSettings, autocommit: bool =
             keepalives_count=3, options=f"-c statement_timeout={int(settings.statement_timeout_s * 1000)}")
     except psycopg.OperationalError as exc:
         raise unreachable(credentials, exc) from None
+
+
+def server_error(exc: psycopg.Error) -> SiteError:
+    detail = exc.diag.message_primary if getattr(exc, "diag", None) and exc.diag.message_primary else str(exc)
+    return SiteError(f"The site server refused a statement ({type(exc).__name__}: {detail}); it changed nothing. "
+                     "Local data is kept; tell the site's admin if this stays.", SiteProblem.SERVER_ERROR)
 
 
 def unreachable(credentials: Credentials, exc: Exception) -> SiteError:

@@ -13,10 +13,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.site.driver import psycopg
-
 from core.base.records import ModelRecord, SiteEmbedding, SiteGallery, SitePerson, SiteSample
 from core.gallery.store import GalleryStore
+from core.site.driver import psycopg
 from core.site.schema import GALLERY_CHANNEL
 
 GALLERY_VERSION_KEY = "site_gallery_version"
@@ -68,7 +67,8 @@ def fetch_changes(conn: psycopg.Connection, since: int, with_crops: bool) -> tup
         people = [SitePerson(*r) for r in conn.execute(
             "SELECT uuid::text, name, external_id, created_at, active FROM people WHERE version > %s", [since])]
         samples = [SiteSample(r[0], r[1], bytes(r[2]), *r[3:]) for r in conn.execute(
-            "SELECT s.uuid::text, p.uuid::text, CASE WHEN %s THEN s.crop_jpeg ELSE ''::bytea END, s.source, s.content_hash, s.det_prob, s.face_px,"
+            "SELECT s.uuid::text, p.uuid::text, CASE WHEN %s THEN s.crop_jpeg ELSE ''::bytea END, s.source,"
+            " s.content_hash, s.det_prob, s.face_px,"
             " s.sharpness, s.created_at FROM samples s JOIN people p ON p.id = s.person_id WHERE s.version > %s",
             [with_crops, since], binary=True)]
         embeddings = [SiteEmbedding(r[0], r[1], bytes(r[2])) for r in conn.execute(

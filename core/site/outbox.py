@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from core.site.driver import psycopg
-
 from core.base.errors import Cancelled
 from core.base.records import OutboxEvent
 from core.gallery.store import GalleryStore
+from core.site.driver import psycopg
 
 ACKED_KEY = "site_acked_seq"
 

@@ -15,10 +15,9 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.site.driver import psycopg
-
 from core.base.errors import Cancelled
 from core.site.connection import SiteError, SiteProblem
+from core.site.driver import psycopg
 from core.site.schema import GALLERY_CHANNEL
 from core.vision.images import file_sha256
 

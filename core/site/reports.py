@@ -11,7 +11,7 @@ from pathlib import Path
 from core.attendance.reports import CSV_COLUMNS, safe_cell
 from core.base.errors import InvalidInputError
 from core.base.records import DayRow
-from core.site.service import SiteEvent
+from core.site.status import SiteEvent
 
 SITE_CSV_COLUMNS = [*CSV_COLUMNS, "kiosk", "received_at"]
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 import secrets
 
-from core.site.driver import psycopg
-
 from core.site.connection import SiteError, SiteProblem
+from core.site.driver import psycopg
 
 SCHEMA_LOCK = 7_340_114  # pg_advisory_xact_lock key while migrating
 MAX_ROLE_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
