@@ -1,6 +1,7 @@
 """How the engine builds SFace, the fused FaceNet + SFace model and every model's calibrated matcher.
 
-The engine calls in here from a few lines; the state it keeps for this is one `FusionState`.
+The engine calls in here from a few lines; the state it keeps for this is one `FusionState`. Every function
+takes a `ModelHost` (core.app.model_host), the few Engine members it uses, so this module never imports the Engine.
 
 - Model ids: `sface-128` is SFace alone; `<FaceNet version>+sface` fuses that FaceNet version (the
   built-in one or a fine-tuned one) with SFace. Each member's embeddings are stored under the
@@ -13,38 +14,25 @@ The engine calls in here from a few lines; the state it keeps for this is one `F
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
+from core.app.model_host import ModelHost
 from core.base.errors import WeightsError
 from core.base.records import ModelRecord
 from core.gallery.calibration import Impostors, ThresholdEstimate, estimate_threshold
 from core.gallery.fusion import MemberScale, ScoreScale, fused_gallery
 from core.gallery.match import GalleryMatcher
 from core.vision.detect import central_face
-from core.vision.embed import EmbedderInfo
+from core.vision.embed import Embedder, EmbedderInfo, OnnxEmbedder
 from core.vision.fused import FusedEmbedder, SfaceEmbedder
 from core.vision.fusion_specs import DECISIONS, FACENET_MODEL, FUSED_MODEL, FUSED_SUFFIX, IMPOSTORS
 from core.vision.models import BUILTIN_MODELS
 from core.vision.sface import SFACE_MODEL
 
-if TYPE_CHECKING:
-    from core.app.engine import Engine
-
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class FusionState:
-    """What the engine remembers for fusion: why a member is missing, and the threshold estimates."""
-
-    notices: dict[str, str] = field(default_factory=dict)  # model id -> why it runs degraded
-    estimates: dict[str, ThresholdEstimate] = field(default_factory=dict)  # model id -> last estimate
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 # ---- ids ------------------------------------------------------------------------------------------
@@ -69,168 +57,159 @@ def fused_counterpart(model_id: str) -> str:
     return model_id + FUSED_SUFFIX
 
 
-def ensure_fused_record(engine: "Engine", model_id: str) -> ModelRecord | None:
+def ensure_fused_record(host: ModelHost, model_id: str) -> ModelRecord | None:
     """Register a fused model (e.g. a fine-tuned FaceNet + SFace) on first use; None if not fused."""
     members = fused_members(model_id)
     if members is None or model_id in BUILTIN_MODELS:
         return None
-    facenet = engine.ensure_model_record(members[0])
+    facenet = host.ensure_model_record(members[0])
     spec = BUILTIN_MODELS[FUSED_MODEL]
     record = ModelRecord(
         id=model_id, name=f"{facenet.name} + SFace", base=FUSED_MODEL,
         parent_id=fused_counterpart(facenet.parent_id) if facenet.parent_id else None,
         embedding_size=facenet.embedding_size + BUILTIN_MODELS[SFACE_MODEL].embedding_size,
         weights_path=facenet.weights_path, created_at=datetime.now(timezone.utc),
-        settings={"preprocessing": spec.preprocessing, "crop_margin": facenet.settings.get("crop_margin", spec.crop_margin),
-                  "members": list(members)}, metrics={})
-    return engine.store.register_model(record)
+        settings={"preprocessing": spec.preprocessing,
+                  "crop_margin": facenet.settings.get("crop_margin", spec.crop_margin), "members": list(members)},
+        metrics={})
+    return host.store.register_model(record)
 
 
 # ---- embedders ------------------------------------------------------------------------------------
 
-def landmark_finder(engine: "Engine") -> Callable[[np.ndarray], "np.ndarray | None"]:
+def landmark_finder(host: ModelHost) -> Callable[[np.ndarray], "np.ndarray | None"]:
     """MTCNN's landmarks of the face in a stored crop (the one detector, shared)."""
     def find(crop: np.ndarray):
-        face = central_face(engine.detector.detect(crop, with_crops=False), crop.shape)
+        face = central_face(host.detector.detect(crop, with_crops=False), crop.shape)
         return None if face is None else face.landmarks
     return find
 
 
-def sface_embedder(engine: "Engine") -> SfaceEmbedder:
-    engine.ensure_model_record(SFACE_MODEL)  # embeddings are stored under it
-    path = engine.registry.ensure_weights(SFACE_MODEL)  # verifies the checksum
+def sface_embedder(host: ModelHost) -> SfaceEmbedder:
+    host.ensure_model_record(SFACE_MODEL)  # embeddings are stored under it
+    path = host.registry.ensure_weights(SFACE_MODEL)  # verifies the checksum
     spec = BUILTIN_MODELS[SFACE_MODEL]
     info = EmbedderInfo(SFACE_MODEL, spec.embedding_size, spec.preprocessing, spec.crop_margin, "cpu")
     try:
-        return SfaceEmbedder(path, info, find_landmarks=landmark_finder(engine), tuned_dir=engine.tuned_dir)
+        return SfaceEmbedder(path, info, find_landmarks=landmark_finder(host), tuned_dir=host.tuned_dir)
     except Exception as exc:  # noqa: BLE001 - ONNX Runtime rejects a damaged graph in many ways
         raise WeightsError(f"Weights file {path} cannot be read by ONNX Runtime ({type(exc).__name__}). "
                            f"Delete it and run `rollcall models fetch {SFACE_MODEL}`.") from None
 
 
-def build_embedder(engine: "Engine", model_id: str):
+def build_embedder(host: ModelHost, model_id: str) -> SfaceEmbedder | FusedEmbedder | Embedder | OnnxEmbedder | None:
     """The embedder for SFace or a fused model; None for any other model (the engine's own path).
 
     A fused model whose SFace cannot be loaded runs on its FaceNet member alone (with a notice).
     """
     if model_id == SFACE_MODEL:
-        return sface_embedder(engine)
+        return sface_embedder(host)
     members = fused_members(model_id)
     if members is None:
         return None
-    facenet = engine.embedder(members[0])
+    facenet = host.embedder(members[0])
     try:
-        sface = engine.embedder(SFACE_MODEL)
+        sface = host.embedder(SFACE_MODEL)
     except WeightsError as exc:
-        with engine.fusion.lock:
-            engine.fusion.notices[model_id] = f"SFace is unavailable, so {model_id} runs on FaceNet alone: {exc}"
-        log.warning("%s", engine.fusion.notices[model_id])
+        with host.fusion.lock:
+            host.fusion.notices[model_id] = f"SFace is unavailable, so {model_id} runs on FaceNet alone: {exc}"
+        log.warning("%s", host.fusion.notices[model_id])
         return facenet
-    with engine.fusion.lock:
-        engine.fusion.notices.pop(model_id, None)
-    return FusedEmbedder(model_id, (facenet, sface), find_landmarks=landmark_finder(engine))
+    with host.fusion.lock:
+        host.fusion.notices.pop(model_id, None)
+    return FusedEmbedder(model_id, (facenet, sface), find_landmarks=landmark_finder(host))
 
 
-def fusion_notices(engine: "Engine") -> list[str]:
-    with engine.fusion.lock:
-        return list(engine.fusion.notices.values())
+def fusion_notices(host: ModelHost) -> list[str]:
+    with host.fusion.lock:
+        return list(host.fusion.notices.values())
 
 
 # ---- matching -------------------------------------------------------------------------------------
 
-def score_scale(engine: "Engine", members: tuple[str, ...]) -> ScoreScale:
+def score_scale(host: ModelHost, members: tuple[str, ...]) -> ScoreScale:
     """Each member's impostor constants: a fine-tuned FaceNet uses its family's (the base model's)."""
     scales = []
     for member in members:
-        record = engine.ensure_model_record(member)
+        record = host.ensure_model_record(member)
         spec = BUILTIN_MODELS.get(member) or BUILTIN_MODELS.get(record.base) or BUILTIN_MODELS[FACENET_MODEL]
         scales.append(MemberScale(member, record.embedding_size, spec.impostor_mean, spec.impostor_std))
     return ScoreScale(tuple(scales))
 
 
-def decision(engine: "Engine", model_id: str) -> tuple[float, float]:
+def decision(host: ModelHost, model_id: str) -> tuple[float, float]:
     """(threshold floor, margin) on the model's own score scale."""
     family = FUSED_MODEL if fused_members(model_id) else model_id  # a fine-tuned fusion decides as the default
     if family in DECISIONS:
         return DECISIONS[family]
-    return engine.settings.recognition.match_threshold, engine.settings.recognition.match_margin  # FaceNet cosines
+    return host.settings.recognition.match_threshold, host.settings.recognition.match_margin  # FaceNet cosines
 
 
-def impostors(engine: "Engine", model_id: str) -> Impostors | None:
+def impostors(host: ModelHost, model_id: str) -> Impostors | None:
     """The model's impostor constants (a fine-tuned version uses its family's); None when unknown."""
     family = FUSED_MODEL if fused_members(model_id) else model_id
     if family not in IMPOSTORS:
-        family = engine.ensure_model_record(model_id).base
+        family = host.ensure_model_record(model_id).base
     constants = IMPOSTORS.get(family)
     return Impostors(*constants) if constants else None
 
 
-def strangers_target(engine: "Engine") -> float:
-    return engine.settings.recognition.strangers_per_1000
+def strangers_target(host: ModelHost) -> float:
+    return host.settings.recognition.strangers_per_1000
 
 
-def build_matcher(engine: "Engine", model_id: str) -> GalleryMatcher:
+def build_matcher(host: ModelHost, model_id: str) -> GalleryMatcher:
     """The model's matcher with the gallery-calibrated threshold (re-estimated on material change)."""
-    embedder = engine.embedder(model_id)
+    embedder = host.embedder(model_id)
     scored_as = embedder.model_id  # a fused model degraded to FaceNet alone scores as FaceNet
     if isinstance(embedder, FusedEmbedder):
         members = embedder.member_ids
-        gallery = fused_gallery([engine.store.gallery(m) for m in members], scored_as)
-        base = GalleryMatcher(gallery, 0.0, 0.0, score_scale(engine, members))
+        gallery = fused_gallery([host.store.gallery(m) for m in members], scored_as)
+        base = GalleryMatcher(gallery, 0.0, 0.0, score_scale(host, members))
     else:
-        base = GalleryMatcher(engine.store.gallery(scored_as), 0.0, 0.0)
-    floor, margin = decision(engine, scored_as)
-    target = strangers_target(engine)
-    with engine.fusion.lock:
-        estimate = engine.fusion.estimates.get(scored_as)
+        base = GalleryMatcher(host.store.gallery(scored_as), 0.0, 0.0)
+    floor, margin = decision(host, scored_as)
+    target = strangers_target(host)
+    with host.fusion.lock:
+        estimate = host.fusion.estimates.get(scored_as)
     if (estimate is None or estimate.floor != floor or estimate.strangers_per_1000 != target
             or not estimate.is_current(base.people_count, base.sample_count)):
-        estimate = estimate_threshold(base, target, floor, impostors(engine, scored_as))
-        with engine.fusion.lock:
-            engine.fusion.estimates[scored_as] = estimate
-    spread = impostors(engine, scored_as)
+        estimate = estimate_threshold(base, target, floor, impostors(host, scored_as))
+        with host.fusion.lock:
+            host.fusion.estimates[scored_as] = estimate
+    spread = impostors(host, scored_as)
     std = spread.std if spread is not None else 0.0
-    options = engine.settings.recognition
+    options = host.settings.recognition
     return base.with_decision(estimate.threshold, margin).with_band(options.uncertain_below_std * std,
                                                                     options.uncertain_margin_std * std)
 
 
-def threshold_estimate(engine: "Engine") -> ThresholdEstimate | None:
+def threshold_estimate(host: ModelHost) -> ThresholdEstimate | None:
     """The active model's current estimate (building the matcher if needed)."""
-    matcher = engine.matcher()
-    with engine.fusion.lock:
-        return engine.fusion.estimates.get(matcher.model_id)
-
-
-# ---- re-embedding ---------------------------------------------------------------------------------
-
-def reembed_members(engine: "Engine", model_id: str, batch_size: int, cancel, force: bool) -> Iterator:
-    """Re-embed each member of a fused model under its own id (stored crops; SFace re-aligns them)."""
-    embedder = engine.embedder(model_id)
-    members = embedder.member_ids if isinstance(embedder, FusedEmbedder) else (embedder.model_id,)
-    for member in members:
-        yield from engine.reembed(member, batch_size=batch_size, cancel=cancel, force=force)
+    matcher = host.matcher()
+    with host.fusion.lock:
+        return host.fusion.estimates.get(matcher.model_id)
 
 
 # ---- what `rollcall models list` adds -------------------------------------------------------------
 
-def status_lines(engine: "Engine") -> list[str]:
+def status_lines(host: ModelHost) -> list[str]:
     """Licences and sources, a degraded fused model's notice, the active threshold estimate."""
     lines = ["sources and licences:"]
     lines += [f"  {spec.name:<20} {spec.licence}" for spec in BUILTIN_MODELS.values() if spec.licence]
     try:
-        estimate = threshold_estimate(engine)
+        estimate = threshold_estimate(host)
     except WeightsError as exc:
         lines.append(f"active model unavailable: {exc}")
         estimate = None
-    lines += [f"notice: {notice}" for notice in fusion_notices(engine)]
+    lines += [f"notice: {notice}" for notice in fusion_notices(host)]
     if estimate is not None:
-        lines.append(f"matching ({engine.matcher().model_id}): {estimate.describe()}, margin {engine.matcher().margin:.3f}")
+        lines.append(f"matching ({host.matcher().model_id}): {estimate.describe()}, margin {host.matcher().margin:.3f}")
     return lines
 
 
-def keep_fusion(engine: "Engine", model_id: str) -> str:
+def keep_fusion(host: ModelHost, model_id: str) -> str:
     """The model to activate for a new FaceNet version: fused with SFace when the active model is fused."""
-    if fused_members(engine.active_model_id()) and not fused_members(model_id) and model_id != SFACE_MODEL:
+    if fused_members(host.active_model_id()) and not fused_members(model_id) and model_id != SFACE_MODEL:
         return fused_counterpart(model_id)
     return model_id
