@@ -92,14 +92,23 @@ DAY_COLUMNS = ["Name", "External ID", "Group", "Status", "Late (min)", "Early (m
                "Hours"]
 
 
-def summary_text(rows: list[PersonDay]) -> str:
+NOBODY_ENROLLED = "Nobody is enrolled yet."
+NOBODY_IN_GROUP = "Nobody is in this group."
+# Most telling first; every status is counted (one left out would hide its people from the summary).
+SUMMARY_ORDER = (DayStatus.PRESENT, DayStatus.LATE, DayStatus.EARLY_LEAVE, DayStatus.SHORT_DAY, DayStatus.INCOMPLETE,
+                 DayStatus.ABSENT, DayStatus.PENDING, DayStatus.HOLIDAY, DayStatus.ON_LEAVE, DayStatus.DAY_OFF,
+                 DayStatus.UNSCHEDULED, DayStatus.NOT_ENROLLED)
+
+
+def summary_text(rows: list[PersonDay], empty: str = NOBODY_ENROLLED) -> str:
+    """Counts per status ("1 late · 2 absent"); `empty` when there are no rows at all."""
+    if not rows:
+        return empty
     counts: dict[DayStatus, int] = {}
     for d in rows:
         counts[d.status] = counts.get(d.status, 0) + 1
-    order = [DayStatus.PRESENT, DayStatus.LATE, DayStatus.EARLY_LEAVE, DayStatus.SHORT_DAY, DayStatus.INCOMPLETE,
-             DayStatus.ABSENT, DayStatus.PENDING, DayStatus.HOLIDAY, DayStatus.ON_LEAVE, DayStatus.DAY_OFF]
-    parts = [f"{counts[s]} {STATUS_LABELS[s].lower()}" for s in order if counts.get(s)]
-    return " · ".join(parts) or "Nobody is enrolled yet."
+    order = [*SUMMARY_ORDER, *(status for status in DayStatus if status not in SUMMARY_ORDER)]
+    return " · ".join(f"{counts[s]} {STATUS_LABELS[s].lower()}" for s in order if counts.get(s))
 
 
 KIOSK_HR_TIP = "On a site's kiosk: corrections and month locks are made on the site's admin station."
@@ -168,7 +177,8 @@ class TodayView(QWidget):
             self.summary_label.setText(str(exc))
             return
         fill_day_rows(self.table, self.rows, "name")
-        self.summary_label.setText(summary_text(self.rows))
+        group = self.group_box.currentData()
+        self.summary_label.setText(summary_text(self.rows, NOBODY_IN_GROUP if group else NOBODY_ENROLLED))
 
     def status_of(self, name: str) -> PersonDay | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -363,7 +373,7 @@ class HistoryView(QWidget):
         person_id = self.person_box.currentData()
         if person_id is None:
             self.table.setRowCount(0)
-            self.summary_label.setText("Nobody is enrolled yet.")
+            self.summary_label.setText(NOBODY_ENROLLED)
             return
         try:
             days = self.engine.person_history(person_id, pydate(self.start_edit.date()), pydate(self.end_edit.date()))
