@@ -1,6 +1,6 @@
 """Models: fine-tune the face embedder on the enrolled people, compare before/after, activate or roll back.
 
-Training (trainer.job.run_training) and activation (Engine.activation: re-embedding the gallery, then the
+Training (the trainer.job.training generator) and activation (Engine.activation: re-embedding the gallery, then the
 switch) run in gui.workers jobs; this panel only shows their progress. The live plot is painted with QPainter.
 """
 
@@ -10,16 +10,32 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHeaderView, QLabel,
-                               QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.base.errors import RollcallError
-from trainer.job import TrainConfig, TrainProgress, TrainResult, run_training
+from trainer.config import Optimizer, TrainConfig
+from trainer.job import TrainResult, training
 from trainer.mining import STRATEGIES
 from trainer.network import MAX_FROZEN, STAGE_NAMES
+from trainer.progress import TrainPhase, TrainProgress
 from trainer.validate import default_lfw_dir
 
 from .dialogs import confirm
@@ -129,7 +145,6 @@ class LossPlot(QWidget):
 class RetrainPanel(ActivatesModels, QWidget):
     model_activated = Signal(str)
     training_finished = Signal(object)  # the TrainResult of a completed (or collapsed) run
-    _train_progress = Signal(object)  # emitted from the training thread, delivered on the GUI thread
 
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
@@ -138,7 +153,55 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.activation: Job | None = None
         self.last_result: TrainResult | None = None
 
-        # ---- settings ----
+        grid = QGridLayout()
+        grid.setSpacing(14)
+        grid.addWidget(self._settings_card(), 0, 0, 2, 1)
+        grid.addWidget(self._progress_card(), 0, 1)
+        grid.addWidget(self._results_card(), 1, 1)
+        grid.addWidget(self._versions_card(), 2, 0, 1, 2)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(0, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(panel_header("Models", "Fine-tune the face model with FaceNet's triplet loss on the people "
+                                      "you enrolled, compare it with the current one, then switch or roll back."))
+        layout.addLayout(grid, 1)
+
+        self._strategy_changed()
+        self._frozen_changed()
+        self.refresh_models()
+
+    # ---- building the panel ----
+
+    def _settings_card(self) -> Card:
+        card = Card("Training settings")
+        card.body.addLayout(self._settings_form())
+        self.strategy_help = QLabel()
+        self.strategy_help.setObjectName("muted")
+        self.strategy_help.setWordWrap(True)
+        card.body.addWidget(self.strategy_help)
+        self.lfw_box = QCheckBox("Check LFW View 1 accuracy before and after (about a minute)")
+        self.lfw_box.setChecked(default_lfw_dir() is not None)
+        self.lfw_box.setEnabled(default_lfw_dir() is not None)
+        if default_lfw_dir() is None:
+            self.lfw_box.setToolTip("LFW View 1 was not found; set ROLLCALL_LFW_DIR to enable this check.")
+        card.body.addWidget(self.lfw_box)
+        self.corrections_box = QCheckBox("Learn from corrections (confusions as hard negatives, confirmed faces)")
+        self.corrections_box.setToolTip("Every batch holds a pair of people the kiosk confused (recorded when an "
+                                        "event was voided or reassigned, or someone answered No).")
+        card.body.addWidget(self.corrections_box)
+        self.start_button = QPushButton(icon("play", light=True), "Start training")
+        self.start_button.setProperty("primary", True)
+        self.start_button.clicked.connect(self.start_training)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_training)
+        card.body.addLayout(hbox(self.start_button, self.cancel_button, None))
+        card.body.addStretch(1)
+        return card
+
+    def _settings_form(self) -> QFormLayout:
         self.strategy_box = QComboBox()
         for name in STRATEGIES:
             self.strategy_box.addItem(name, name)
@@ -160,7 +223,8 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.lr_spin.setSingleStep(0.00001)
         self.lr_spin.setValue(TrainConfig.learning_rate)
         self.optimizer_box = QComboBox()
-        self.optimizer_box.addItems(["adam", "adamw", "sgd"])
+        for optimizer in Optimizer:
+            self.optimizer_box.addItem(optimizer.value, optimizer)
         self.epochs_spin = self._spin(1, 1000, TrainConfig.epochs, "Passes over the training photos")
         self.steps_spin = self._spin(0, 100000, 0, "Batches per epoch; 0 = photos / (P × K)")
         self.steps_spin.setSpecialValueText("auto")
@@ -169,14 +233,6 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.frozen_label = QLabel()
         self.frozen_label.setObjectName("muted")
         self.frozen_spin.valueChanged.connect(self._frozen_changed)
-        self.corrections_box = QCheckBox("Learn from corrections (confusions as hard negatives, confirmed faces)")
-        self.corrections_box.setToolTip("Every batch holds a pair of people the kiosk confused (recorded when an "
-                                        "event was voided or reassigned, or someone answered No).")
-        self.lfw_box = QCheckBox("Check LFW View 1 accuracy before and after (about a minute)")
-        self.lfw_box.setChecked(default_lfw_dir() is not None)
-        self.lfw_box.setEnabled(default_lfw_dir() is not None)
-        if default_lfw_dir() is None:
-            self.lfw_box.setToolTip("LFW View 1 was not found; set ROLLCALL_LFW_DIR to enable this check.")
 
         form = QFormLayout()
         form.addRow("Mining", self.strategy_box)
@@ -188,26 +244,9 @@ class RetrainPanel(ActivatesModels, QWidget):
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Steps per epoch", self.steps_spin)
         form.addRow("Frozen blocks", hbox(self.frozen_spin, self.frozen_label, None))
-        self.strategy_help = QLabel()
-        self.strategy_help.setObjectName("muted")
-        self.strategy_help.setWordWrap(True)
+        return form
 
-        self.start_button = QPushButton(icon("play", light=True), "Start training")
-        self.start_button.setProperty("primary", True)
-        self.start_button.clicked.connect(self.start_training)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel_training)
-
-        settings_card = Card("Training settings")
-        settings_card.body.addLayout(form)
-        settings_card.body.addWidget(self.strategy_help)
-        settings_card.body.addWidget(self.lfw_box)
-        settings_card.body.addWidget(self.corrections_box)
-        settings_card.body.addLayout(hbox(self.start_button, self.cancel_button, None))
-        settings_card.body.addStretch(1)
-
-        # ---- progress ----
+    def _progress_card(self) -> Card:
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
@@ -216,17 +255,23 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.status_label.setObjectName("muted")
         self.status_label.setWordWrap(True)
         self.plot = LossPlot()
-        progress_card = Card("Progress")
-        progress_card.body.addWidget(self.progress_bar)
-        progress_card.body.addWidget(self.status_label)
-        progress_card.body.addWidget(self.plot, 1)
+        card = Card("Progress")
+        card.body.addWidget(self.progress_bar)
+        card.body.addWidget(self.status_label)
+        card.body.addWidget(self.plot, 1)
+        return card
 
-        # ---- results and versions ----
+    def _results_card(self) -> Card:
         self.results_table = QTableWidget(0, 3)
         self.results_table.setHorizontalHeaderLabels(["Before", "After", "Change"])
         self.results_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.results_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.results_table.setMinimumHeight(150)
+        card = Card("Before / after")
+        card.body.addWidget(self.results_table, 1)
+        return card
+
+    def _versions_card(self) -> Card:
         self.model_box = QComboBox()
         self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_box.setMinimumContentsLength(28)
@@ -238,32 +283,11 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.active_label = QLabel()
         self.active_label.setObjectName("muted")
         self.active_label.setWordWrap(True)
-        results_card = Card("Before / after")
-        results_card.body.addWidget(self.results_table, 1)
-        versions_card = Card("Model versions")
-        versions_card.body.addWidget(self.model_box)
-        versions_card.body.addLayout(hbox(self.activate_button, self.rollback_button, None))
-        versions_card.body.addWidget(self.active_label)
-
-        grid = QGridLayout()
-        grid.setSpacing(14)
-        grid.addWidget(settings_card, 0, 0, 2, 1)
-        grid.addWidget(progress_card, 0, 1)
-        grid.addWidget(results_card, 1, 1)
-        grid.addWidget(versions_card, 2, 0, 1, 2)
-        grid.setColumnStretch(1, 1)
-        grid.setRowStretch(0, 1)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 20, 24, 20)
-        layout.addWidget(panel_header("Models", "Fine-tune the face model with FaceNet's triplet loss on the people "
-                                      "you enrolled, compare it with the current one, then switch or roll back."))
-        layout.addLayout(grid, 1)
-
-        self._train_progress.connect(self._on_progress)
-        self._strategy_changed()
-        self._frozen_changed()
-        self.refresh_models()
+        card = Card("Model versions")
+        card.body.addWidget(self.model_box)
+        card.body.addLayout(hbox(self.activate_button, self.rollback_button, None))
+        card.body.addWidget(self.active_label)
+        return card
 
     @staticmethod
     def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
@@ -311,7 +335,7 @@ class RetrainPanel(ActivatesModels, QWidget):
         return TrainConfig(
             strategy=self.strategy_box.currentData(), P=self.p_spin.value(), K=self.k_spin.value(),
             margin=self.margin_spin.value(), learning_rate=self.lr_spin.value(),
-            optimizer=self.optimizer_box.currentText(), epochs=self.epochs_spin.value(),
+            optimizer=self.optimizer_box.currentData(), epochs=self.epochs_spin.value(),
             steps_per_epoch=self.steps_spin.value() or None, frozen_blocks=self.frozen_spin.value(),
             lfw=self.lfw_box.isChecked(), device=self.engine.settings.compute.device,
             with_corrections=self.corrections_box.isChecked(),
@@ -328,16 +352,12 @@ class RetrainPanel(ActivatesModels, QWidget):
         except RollcallError as exc:
             self.status_label.setText(str(exc))
             return
-        engine, emit = self.engine, self._train_progress.emit
-
-        def train(cancel):
-            return run_training(engine, config, on_progress=emit, cancel=cancel)
-
         self.plot.clear()
         self.results_table.setRowCount(0)
         self.progress_bar.setRange(0, 0)
         self.status_label.setText("Starting…")
-        self.job = Job(train, name="retrain")
+        self.job = Job(training, self.engine, config, name="retrain")  # each TrainProgress arrives on `yielded`
+        self.job.yielded.connect(self._on_progress)
         self.job.returned.connect(self._on_result)
         self.job.aborted.connect(lambda: self.status_label.setText("Training cancelled; nothing was saved."))
         self.job.failed.connect(lambda message: self.status_label.setText(f"Training failed: {message}"))
@@ -354,7 +374,7 @@ class RetrainPanel(ActivatesModels, QWidget):
     def _on_progress(self, progress: object) -> None:
         if not isinstance(progress, TrainProgress):
             return
-        if progress.phase == "train":
+        if progress.phase == TrainPhase.TRAIN:
             if self.plot.total_steps != progress.total_steps:
                 self.plot.total_steps = progress.total_steps
             self.progress_bar.setRange(0, max(progress.total_steps, 1))
