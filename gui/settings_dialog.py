@@ -18,15 +18,15 @@ from core.attendance.schedule import site_zone
 from core.base.errors import InvalidInputError, RollcallError
 from core.vision.models import BUILTIN_MODELS
 from core.base.security import hash_pin
-from core.base.settings import Settings
+from core.base.settings import Device, Settings
 
 from .calibration_view import CalibrationView
 from .dialogs import show_error
 from .widgets import hbox
 from .workers import Job
 
-DEVICES = [("auto", "Automatic (GPU when available)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
-           ("mps", "Apple GPU (MPS)")]
+DEVICE_LABELS = {Device.AUTO: "Automatic (GPU when available)", Device.CPU: "CPU", Device.CUDA: "NVIDIA GPU (CUDA)",
+                 Device.MPS: "Apple GPU (MPS)"}
 RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080)]
 
 
@@ -91,8 +91,8 @@ class SettingsDialog(QDialog):
 
         # compute
         self.device = QComboBox()
-        for value, label in DEVICES:
-            self.device.addItem(label, value)
+        for device, label in DEVICE_LABELS.items():
+            self.device.addItem(label, device.value)
         self._select(self.device, current.compute.device)
         self.model = QComboBox()
         known = {m.id: m.name for m in engine.models()}

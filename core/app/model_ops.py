@@ -28,6 +28,7 @@ from core.site.service import SiteRole
 from core.vision.detect import FaceDetector
 from core.vision.embed import Embedder, EmbedderInfo, OnnxEmbedder
 from core.vision.fused import FusedEmbedder
+from core.vision.fusion_specs import is_fused
 from core.vision.models import BUILTIN_MODELS, DEFAULT_MODEL
 from core.vision.onnx_files import export_onnx, onnx_path_for
 from core.vision.runtime import choose_backend
@@ -323,7 +324,7 @@ class ModelOperations:
         from core.vision.model_package import write_package
 
         record = self.ensure_model_record(model_id)
-        if record.id in BUILTIN_MODELS or "+" in record.id:
+        if record.id in BUILTIN_MODELS or is_fused(record.id):
             raise InvalidInputError(f"{model_id} ships with every edition; only trained or imported models are "
                                     "exported as a file.")
         return write_package(record, self._onnx_file(model_id), path)
@@ -363,7 +364,7 @@ class ModelOperations:
     def _shared_model_ids(self) -> list[str]:
         """The models whose files travel between stations: trained or imported ones, not built-in or fused."""
         return [m.id for m in self.store.list_models()
-                if m.id not in BUILTIN_MODELS and "+" not in m.id and not fusion_setup.fused_members(m.id)]
+                if m.id not in BUILTIN_MODELS and not is_fused(m.id) and not fusion_setup.fused_members(m.id)]
 
     def _model_onnx_here(self, model_id: str) -> Path | None:
         """A trained model's ONNX file when this station has it (unchecked: loading checks it)."""

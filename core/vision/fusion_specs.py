@@ -12,6 +12,13 @@ from core.vision.sface import SFACE_LICENCE, SFACE_MODEL, SFACE_SHA256, SFACE_WH
 FACENET_MODEL = "facenet-keras-128"
 FUSED_SUFFIX = "+sface"  # "<FaceNet version id>+sface" fuses that version with SFace
 FUSED_MODEL = FACENET_MODEL + FUSED_SUFFIX
+FUSION_JOIN = "+"  # only a fused model's id holds it
+
+
+def is_fused(model_id: str) -> bool:
+    """True for the id of a fused model (its members joined by FUSION_JOIN)."""
+    return FUSION_JOIN in model_id
+
 
 FACENET_IMPOSTOR = dict(impostor_mean=0.022440, impostor_std=0.148419)
 SFACE_IMPOSTOR = dict(impostor_mean=0.100050, impostor_std=0.093000)

@@ -16,6 +16,7 @@ from pathlib import Path
 from core.app.cli import attendance, backup, evaluate, hr, models, people, recognize, review, site
 from core.app.cli.common import ExitCode
 from core.base.errors import RollcallError, StoreError
+from core.base.settings import Device
 
 log = logging.getLogger("rollcall")
 
@@ -28,7 +29,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     command that is not built in, or for help: importing the trainer costs a kiosk command its start-up."""
     parser = argparse.ArgumentParser(prog="rollcall", description="Face-recognition attendance.")
     parser.add_argument("--home", help="data folder (default: ROLLCALL_HOME or the user data folder)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="compute device")
+    parser.add_argument("--device", choices=list(Device), help="compute device")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for area in AREAS:
