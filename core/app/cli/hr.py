@@ -48,6 +48,7 @@ def cmd_punch(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         person = engine.find_person(args.person)
         correction = engine.punch(person.id, args.at, args.reason).value
+        assert correction.time is not None  # a punch always has its time
         shown = correction.time.astimezone(engine.site_zone())
         print(f"punch {correction.id}: {person.name} at {shown:%Y-%m-%d %H:%M} ({correction.reason})")
         return ExitCode.OK
@@ -67,7 +68,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
-        names = {p.person.id: p.person.name for p in engine.people(include_inactive=True)}
+        names: dict[int | None, str] = {p.person.id: p.person.name for p in engine.people(include_inactive=True)}
         entries = engine.audit_log()
         if args.json:
             for e in entries:

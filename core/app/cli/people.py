@@ -30,8 +30,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from core.gallery.enroll import EnrollReport
+
     with open_engine(args) as engine:
-        report = None
+        report = EnrollReport()  # an empty folder: nothing enrolled
         with progress_bar("import") as bar:
             for step in engine.import_folder(Path(args.folder)):
                 advance(bar, step.done, step.total, Path(step.current).name if step.current else "")
