@@ -85,7 +85,7 @@ class Backend(enum.StrEnum):
 # ---- checking values ----
 
 
-def _type_name(expected: Any) -> str:
+def type_name(expected: Any) -> str:
     if isinstance(expected, type) and issubclass(expected, enum.Enum):
         return "one of " + ", ".join(repr(m.value) for m in expected)
     if typing.get_origin(expected) is tuple:
@@ -94,10 +94,10 @@ def _type_name(expected: Any) -> str:
         expected, getattr(expected, "__name__", str(expected)))
 
 
-def _checked(key: str, value: Any, expected: Any) -> Any:
+def checked_value(key: str, value: Any, expected: Any) -> Any:
     """`value` as the field's type, or SettingsError naming the key, the value and the type wanted."""
     def refuse(extra: str = "") -> SettingsError:
-        return SettingsError(f"Setting {key} = {json.dumps(value, default=str)} is not {_type_name(expected)}{extra}.")
+        return SettingsError(f"Setting {key} = {json.dumps(value, default=str)} is not {type_name(expected)}{extra}.")
 
     if expected is bool:
         if not isinstance(value, bool):  # bool("false") is True: only JSON true/false count
@@ -124,18 +124,18 @@ def _checked(key: str, value: Any, expected: Any) -> Any:
         items = typing.get_args(expected)
         if not isinstance(value, (list, tuple)) or len(value) != len(items):
             raise refuse()
-        return tuple(_checked(f"{key}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, items)))
+        return tuple(checked_value(f"{key}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, items)))
     raise TypeError(f"{key}: settings of type {expected!r} are not supported")
 
 
-_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+FIELD_TYPES_CACHE: dict[type, dict[str, Any]] = {}
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    found = _FIELD_TYPES.get(cls)
+def field_types(cls: type) -> dict[str, Any]:
+    found = FIELD_TYPES_CACHE.get(cls)
     if found is None:
         hints = typing.get_type_hints(cls)
-        found = _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+        found = FIELD_TYPES_CACHE[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
     return found
 
 
@@ -146,9 +146,9 @@ class _Section:
     NAME: ClassVar[str] = ""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        expected = _field_types(type(self)).get(name)
+        expected = field_types(type(self)).get(name)
         if expected is not None:
-            value = _checked(f"{self.NAME}.{name}", value, expected)
+            value = checked_value(f"{self.NAME}.{name}", value, expected)
         object.__setattr__(self, name, value)
 
 
