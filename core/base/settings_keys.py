@@ -77,7 +77,9 @@ def describe(settings: Settings, key: str) -> SettingInfo:
     section, name = _split(key)
     expected = field_types(SECTIONS[section])[name]
     spec = next(f for f in dataclasses.fields(SECTIONS[section]) if f.name == name)
-    default_value = spec.default_factory() if spec.default is dataclasses.MISSING else spec.default  # type: ignore[misc]
+    default_value = spec.default
+    if default_value is dataclasses.MISSING and spec.default_factory is not dataclasses.MISSING:
+        default_value = spec.default_factory()
     return SettingInfo(key, getattr(getattr(settings, section), name), default_value, type_name(expected))
 
 
