@@ -6,7 +6,6 @@ as the Settings dialog: the typed fields of core.base.settings, with the key nam
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import enum
 import json
@@ -76,11 +75,8 @@ def shown(key: str, value: Any) -> str:
 def describe(settings: Settings, key: str) -> SettingInfo:
     section, name = _split(key)
     expected = field_types(SECTIONS[section])[name]
-    spec = next(f for f in dataclasses.fields(SECTIONS[section]) if f.name == name)
-    default_value = spec.default
-    if default_value is dataclasses.MISSING and spec.default_factory is not dataclasses.MISSING:
-        default_value = spec.default_factory()
-    return SettingInfo(key, getattr(getattr(settings, section), name), default_value, type_name(expected))
+    default = getattr(SECTIONS[section](), name)
+    return SettingInfo(key, getattr(getattr(settings, section), name), default, type_name(expected))
 
 
 def list_settings(settings: Settings, section: str | None = None) -> list[SettingInfo]:
