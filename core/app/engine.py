@@ -18,6 +18,7 @@ from typing import Callable, Generator, Iterable, Iterator
 from core.app.attendance_ops import AttendanceOperations
 from core.app.changes import ChangeKind, Changes, Outcome, Subscriber
 from core.app.confusion_ops import ConfusionOperations
+from core.app.import_ops import ImportOperations
 from core.app.model_host import FusionState
 from core.app.model_ops import ModelOperations, ReembedProgress
 from core.app.review_ops import ReviewOperations
@@ -61,7 +62,8 @@ class RestoreRecord:
     previous_kept_as: Path | None  # the replaced (perhaps damaged) database, renamed
 
 
-class Engine(ModelOperations, SiteOperations, AttendanceOperations, ReviewOperations, ConfusionOperations):
+class Engine(ModelOperations, SiteOperations, AttendanceOperations, ReviewOperations, ConfusionOperations,
+             ImportOperations):
     def __init__(self, settings: Settings | None = None, store: GalleryStore | None = None,
                  registry: ModelRegistry | None = None) -> None:
         self.settings = settings or Settings.load()

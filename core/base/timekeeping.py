@@ -125,6 +125,7 @@ class AuditAction(enum.StrEnum):
     UNKNOWN_ENROLL = "unknown_enroll"  # an unknown visitor's group enrolled as a new person
     UNKNOWN_ASSIGN = "unknown_assign"  # ... added to a person already enrolled
     UNKNOWN_DISMISS = "unknown_dismiss"  # ... reviewed, nobody to enroll
+    EVENTS_IMPORTED = "events_imported"  # a terminal's log or a migration (file name, sha256, counts)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from core.app.cli import attendance, backup, config, evaluate, hr, models, people, recognize, review, site
+from core.app.cli import attendance, backup, config, evaluate, events, hr, models, people, recognize, review, site
 from core.app.cli.common import ExitCode
 from core.base.errors import RollcallError, StoreError
 from core.base.settings import Device
@@ -21,7 +21,7 @@ from core.base.settings import Device
 log = logging.getLogger("rollcall")
 
 
-AREAS = (people, recognize, attendance, review, hr, site, evaluate, models, backup, config)  # in the order --help lists them
+AREAS = (people, recognize, attendance, events, review, hr, site, evaluate, models, backup, config)  # in the order --help lists them
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -1,0 +1,251 @@
+"""Engine operations: bringing in sightings from another terminal's log or a migration (`rollcall events import`).
+
+Each sighting goes through AttendanceBook.observe, the recogniser's own path, in time order, so the cooldown
+and the rules treat it exactly as if the camera had seen it. The file is read once, as a stream
+(core.attendance.event_import), into compact rows; it is imported all or nothing, in one transaction with its
+audit entry. Unknown people, bad lines, future times and locked months refuse the whole file, by line number.
+
+Importing twice adds nothing: a sighting is already there when the store holds an event of the same person
+within the span its time names (that second, or that minute when the file wrote no seconds). The station is
+not part of that key, so a sighting the camera recorded live and a log of the same moment count once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import hashlib
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from core.app.changes import ChangeKind, Changes, Outcome
+from core.app.engine_state import EngineState
+from core.attendance.book import AttendanceBook
+from core.attendance.event_import import ImportRefused, LineProblem, LogFormat, Sighting, decoded_lines, read_log
+from core.base.cancel import CancelCheck
+from core.base.errors import Cancelled, InvalidInputError, PersonNotFoundError
+from core.base.timekeeping import AuditAction
+from core.gallery.store import GalleryStore
+
+PROGRESS_EVERY = 1000  # lines read, or sightings recorded, between progress reports (and cancel checks)
+PROBLEMS_KEPT = 1000  # problems kept for the refusal (all are counted)
+FUTURE_SLACK = timedelta(minutes=1)  # a terminal's clock may run this far ahead
+IMPORTED_SIMILARITY = 1.0  # the terminal identified the person; a face match's similarity does not apply
+
+
+class ImportPhase(enum.StrEnum):
+    READING = "reading"  # done/total: bytes of the file
+    RECORDING = "recording"  # done/total: sightings
+
+
+@dataclass(frozen=True)
+class EventImportProgress:
+    phase: ImportPhase
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class EventsImported:
+    """What `events import` did."""
+
+    file: Path
+    log_format: LogFormat
+    sha256: str
+    sightings: int  # lines that named a person and a time
+    recorded: int  # new events: what live recognition would have stored
+    already_there: int  # in the store before (imported earlier, or seen live at that moment)
+    within_cooldown: int  # dropped by the cooldown, as live recognition drops them
+    people: int  # distinct people in the file
+
+
+@dataclass(frozen=True)
+class _Row:
+    ts: float
+    person_id: int
+    line: int
+    station: str
+    span: float  # seconds the written time names
+
+
+class ImportOperations(EngineState):
+    """Mixed into Engine: uses its store, settings, site zone and clock, and _done."""
+
+    clock: Callable[[], datetime]
+
+    def import_events(
+        self,
+        path: Path | str,
+        log_format: LogFormat | None = None,
+        station: str = "",
+        cancel: CancelCheck | None = None,
+        actor: str | None = None,
+    ) -> Generator[EventImportProgress, None, Outcome[EventsImported]]:
+        """Import a CSV or ZKTeco attendance log (see core.attendance.event_import), yielding progress.
+
+        station: the source recorded for sightings whose line names none (default: the file's name).
+        Raises ImportRefused (nothing imported) listing the problems by line, Cancelled on cancel."""
+        from core.app.attendance_ops import current_user
+
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+            handle = path.open("rb")
+        except OSError as exc:
+            raise InvalidInputError(f"Cannot read {path}: {exc.strerror or exc}") from None
+        meter = _Meter(handle)
+        with handle:
+            log_format, rows, problems, total_problems = yield from self._read_rows(meter, size, log_format, cancel)
+        if total_problems:
+            raise ImportRefused(path.name, tuple(problems), total_problems)
+        rows.sort(key=lambda row: (row.ts, row.line))
+        default_station = station.strip() or path.name
+        book = AttendanceBook(self.store, self.settings.attendance)
+        zone = self.site_zone()
+        recorded = already = 0
+        with self.store.transaction():
+            stored = _StoredMoments(self.store, rows)
+            for done, row in enumerate(rows, start=1):
+                if stored.has(row):
+                    already += 1
+                else:
+                    when = datetime.fromtimestamp(row.ts, UTC).astimezone(zone)
+                    event = book.observe(row.person_id, IMPORTED_SIMILARITY, row.station or default_station, when=when)
+                    recorded += event is not None
+                if done % PROGRESS_EVERY == 0:
+                    _check(cancel)
+                    yield EventImportProgress(ImportPhase.RECORDING, done, len(rows))
+            people = {row.person_id for row in rows}
+            result = EventsImported(path, log_format, meter.digest.hexdigest(), len(rows), recorded, already,
+                                    len(rows) - recorded - already, len(people))
+            self.store.append_audit(actor or current_user(), AuditAction.EVENTS_IMPORTED, f"file {path.name}", "", {
+                "file": path.name, "sha256": result.sha256, "format": log_format.value, "sightings": result.sightings,
+                "recorded": recorded, "already_there": already, "people": len(people)})
+        yield EventImportProgress(ImportPhase.RECORDING, len(rows), len(rows))
+        return self._done(result, Changes.of(ChangeKind.EVENTS, person_ids=people) if recorded else Changes())
+
+    def import_events_now(self, path: Path | str, log_format: LogFormat | None = None, station: str = "",
+                          actor: str | None = None) -> Outcome[EventsImported]:
+        """import_events without progress."""
+        steps = self.import_events(path, log_format, station, actor=actor)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    def _read_rows(
+        self, meter: _Meter, size: int, log_format: LogFormat | None, cancel: CancelCheck | None
+    ) -> Generator[EventImportProgress, None, tuple[LogFormat, list[_Row], list[LineProblem], int]]:
+        """The file's sightings as rows, and its problems (the first PROBLEMS_KEPT, and how many in all)."""
+        zone = self.site_zone()
+        log_format, items = read_log(decoded_lines(meter.lines()), zone, log_format)
+        people = _People(self.store, by_name=log_format is LogFormat.CSV)
+        locked = set(self.store.locked_months())
+        latest = self.clock() + FUTURE_SLACK
+        rows: list[_Row] = []
+        problems: list[LineProblem] = []
+        total = 0
+        for count, item in enumerate(items, start=1):
+            if isinstance(item, LineProblem):
+                problem: LineProblem | None = item
+            else:
+                person_id, problem = people.resolve(item)
+                month = f"{item.time.astimezone(zone):%Y-%m}"
+                if problem is None and item.time > latest:
+                    problem = LineProblem(item.line, f"{item.time.isoformat()} is in the future")
+                elif problem is None and month in locked:
+                    problem = LineProblem(item.line, f"{month} is locked (its timesheet is final); unlock it first")
+                if problem is None and person_id is not None:
+                    rows.append(_Row(item.time.timestamp(), person_id, item.line, item.station,
+                                     item.precision.total_seconds()))
+            if problem is not None:
+                total += 1
+                if len(problems) < PROBLEMS_KEPT:
+                    problems.append(problem)
+            if count % PROGRESS_EVERY == 0:
+                _check(cancel)
+                yield EventImportProgress(ImportPhase.READING, meter.bytes_read, size)
+        yield EventImportProgress(ImportPhase.READING, meter.bytes_read, size)
+        return log_format, rows, problems, total
+
+
+def _check(cancel: CancelCheck | None) -> None:
+    if cancel and cancel():
+        raise Cancelled("The import was cancelled; nothing was imported.")
+
+
+class _Meter:
+    """A binary file's lines, hashed (SHA-256) and counted as they are read."""
+
+    def __init__(self, handle: BinaryIO):
+        self.handle, self.digest, self.bytes_read = handle, hashlib.sha256(), 0
+
+    def lines(self) -> Iterator[bytes]:
+        for raw in self.handle:
+            self.digest.update(raw)
+            self.bytes_read += len(raw)
+            yield raw
+
+
+class _People:
+    """Who a log's person column names: an external ID, or (CSV only) a name. Active people only."""
+
+    def __init__(self, store: GalleryStore, by_name: bool):
+        self.store, self.by_name = store, by_name
+        self.by_external_id = {entry.external_id.strip(): entry.person_id for entry in store.roster()
+                               if entry.external_id}
+        self.known: dict[str, tuple[int | None, str]] = {}
+
+    def resolve(self, sighting: Sighting) -> tuple[int | None, LineProblem | None]:
+        key = sighting.person
+        if key not in self.known:
+            self.known[key] = self._lookup(key)
+        person_id, message = self.known[key]
+        return person_id, (LineProblem(sighting.line, message) if person_id is None else None)
+
+    def _lookup(self, key: str) -> tuple[int | None, str]:
+        if key in self.by_external_id:
+            return self.by_external_id[key], ""
+        if not self.by_name:
+            return None, f"no one enrolled has the external ID {key!r}"
+        if key.isdigit():
+            return None, f"no one enrolled has the external ID {key!r}"
+        try:
+            person = self.store.find_person(key)
+        except PersonNotFoundError as exc:
+            return None, str(exc)
+        if not person.active:
+            return None, f"{key!r} is no longer active"
+        return person.id, ""
+
+
+class _StoredMoments:
+    """The moments of the events the store held before the import, per person, to find a sighting already there."""
+
+    def __init__(self, store: GalleryStore, rows: Sequence[_Row]):
+        self.moments: dict[int, list[float]] = {}
+        self.seen: set[tuple[int, float]] = set()
+        if not rows:
+            return
+        wanted = {row.person_id for row in rows}
+        first = datetime.fromtimestamp(min(row.ts for row in rows), UTC)
+        last = datetime.fromtimestamp(max(row.ts + row.span for row in rows), UTC)
+        for event in store.events_between(first, last):
+            if event.person_id in wanted:
+                self.moments.setdefault(event.person_id, []).append(event.time.timestamp())
+        for moments in self.moments.values():
+            moments.sort()
+
+    def has(self, row: _Row) -> bool:
+        """Whether the store held an event of this person within the row's span, or the file repeats the row."""
+        key = (row.person_id, row.ts)
+        if key in self.seen:
+            return True
+        self.seen.add(key)
+        moments = self.moments.get(row.person_id, [])
+        at = bisect.bisect_left(moments, row.ts)
+        return at < len(moments) and moments[at] < row.ts + row.span
