@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
-from core.attendance.charts import Series, arrival_histogram, attendance_rate_per_day, late_arrivals_per_person, save_png
+from core.app.changes import ChangeKind, Changes, Outcome
+from core.app.engine_state import EngineState, T
+from core.attendance.charts import (
+    Series,
+    arrival_histogram,
+    attendance_rate_per_day,
+    late_arrivals_per_person,
+    save_png,
+)
 from core.attendance.corrections import clean_reason, correction_days, locked_months_touched
 from core.attendance.export import export_timesheet
 from core.attendance.schedule import DAY, localize, make_schedule, month_days, month_key, parse_month, site_zone
@@ -20,12 +28,14 @@ from core.attendance.status import AttendanceFacts, day_statuses, person_statuse
 from core.attendance.timesheet import Timesheet, build_timesheet
 from core.base.errors import InvalidInputError, MonthLockedError
 from core.base.records import AttendanceEvent, ConfusionSource, Person
-from core.base.timekeeping import (AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave,
-                                   PersonDay)
-from core.app.changes import ChangeKind, Changes, Outcome
+from core.base.timekeeping import AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave, PersonDay
 
-SCHEDULES, CORRECTIONS, EVENTS, PEOPLE = (ChangeKind.SCHEDULES, ChangeKind.CORRECTIONS, ChangeKind.EVENTS,
-                                          ChangeKind.PEOPLE)
+SCHEDULES, CORRECTIONS, EVENTS, PEOPLE = (
+    ChangeKind.SCHEDULES,
+    ChangeKind.CORRECTIONS,
+    ChangeKind.EVENTS,
+    ChangeKind.PEOPLE,
+)
 
 
 def current_user() -> str:
@@ -37,10 +47,10 @@ def current_user() -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class AttendanceOperations:
+class AttendanceOperations(EngineState):
     """Mixed into Engine: uses its store, settings, _done and _publish."""
 
     clock: Callable[[], datetime] = staticmethod(utc_now)
@@ -82,9 +92,16 @@ class AttendanceOperations:
         closes = localize(datetime.combine(last + 2 * DAY, time()), zone)
         store = self.store
         groups = {g.id: g for g in store.list_groups()}
-        return AttendanceFacts(store.roster(), groups, store.holidays(first, last), store.leave(first, last),
-                               store.events_between(opens, closes), store.corrections_between(opens, closes), zone,
-                               self.settings.attendance.checkout_mode)
+        return AttendanceFacts(
+            store.roster(),
+            groups,
+            store.holidays(first, last),
+            store.leave(first, last),
+            store.events_between(opens, closes),
+            store.corrections_between(opens, closes),
+            zone,
+            self.settings.attendance.checkout_mode,
+        )
 
     def day_board(self, day: date | None = None, group: str | None = None) -> list[PersonDay]:
         """Every enrolled person's status on a day (default today at the site), by name."""
@@ -108,8 +125,7 @@ class AttendanceOperations:
         month = parse_month(month) if isinstance(month, str) else month.replace(day=1)
         days = month_days(month)
         facts = self.attendance_facts(days[0], days[-1])
-        return build_timesheet(facts, month, *self._moments(),
-                               locked=month_key(month) in self.store.locked_months())
+        return build_timesheet(facts, month, *self._moments(), locked=month_key(month) in self.store.locked_months())
 
     def export_timesheet(self, month: date | str, path: Path | str, with_days: bool = False) -> Path:
         """Write a month's timesheet as .xlsx or .csv (by the suffix); with_days adds the XLSX's Days sheet."""
@@ -127,7 +143,8 @@ class AttendanceOperations:
         folder.mkdir(parents=True, exist_ok=True)
         names = ("attendance-rate", "arrivals", "late-per-person")
         tag = month if isinstance(month, str) else month_key(month)
-        return [save_png(series, folder / f"{name}-{tag}.png") for name, series in zip(names, self.chart_series(month))]
+        series = self.chart_series(month)
+        return [save_png(one, folder / f"{name}-{tag}.png") for name, one in zip(names, series, strict=True)]
 
     def groups(self) -> list[Group]:
         return self.store.list_groups()
@@ -152,8 +169,9 @@ class AttendanceOperations:
     def events_on(self, day: date, person_id: int | None = None) -> list[AttendanceEvent]:
         """Raw events of a site-zone calendar day (all people, or one), oldest first."""
         zone = self.site_zone()
-        events = self.store.events_between(localize(datetime.combine(day, time()), zone),
-                                           localize(datetime.combine(day + DAY, time()), zone))
+        events = self.store.events_between(
+            localize(datetime.combine(day, time()), zone), localize(datetime.combine(day + DAY, time()), zone)
+        )
         return [e for e in events if person_id is None or e.person_id == person_id]
 
     def arrival(self, event: AttendanceEvent) -> PersonDay | None:
@@ -163,7 +181,8 @@ class AttendanceOperations:
         day = event.time.astimezone(self.site_zone()).date()
         for person_day in self.person_history(event.person_id, day - DAY, day):
             if person_day.first_seen is not None and int(person_day.first_seen.timestamp()) == int(
-                    event.time.timestamp()):
+                event.time.timestamp()
+            ):
                 return person_day
         return None
 
@@ -172,18 +191,39 @@ class AttendanceOperations:
     def _refuse_locked(self, days: list[date], what: str) -> None:
         months = locked_months_touched(days, self.store.locked_months())
         if months:
-            raise MonthLockedError(f"{', '.join(months)} is locked (its timesheet is final), so {what} is refused. "
-                                   "An admin can unlock the month first, giving a reason.", tuple(months))
+            raise MonthLockedError(
+                f"{', '.join(months)} is locked (its timesheet is final), so {what} is refused. "
+                "An admin can unlock the month first, giving a reason.",
+                tuple(months),
+            )
 
-    def add_group(self, name: str, start: str, end: str, grace_minutes: int = 0, days: str = "mon-fri",
-                  min_hours: float = 0.0, actor: str | None = None) -> Outcome[Group]:
+    def add_group(
+        self,
+        name: str,
+        start: str,
+        end: str,
+        grace_minutes: int = 0,
+        days: str = "mon-fri",
+        min_hours: float = 0.0,
+        actor: str | None = None,
+    ) -> Outcome[Group]:
         self.site.require_hr_edit()
         schedule = make_schedule(start, end, grace_minutes, days, min_hours)
         with self.store.transaction():
             group = self.store.add_group(name, schedule)
-            self.store.append_audit(actor or current_user(), AuditAction.GROUP_ADD, group.name, "", {
-                "start": start, "end": end, "grace_minutes": grace_minutes, "days": schedule.days_text(),
-                "min_hours": min_hours})
+            self.store.append_audit(
+                actor or current_user(),
+                AuditAction.GROUP_ADD,
+                group.name,
+                "",
+                {
+                    "start": start,
+                    "end": end,
+                    "grace_minutes": grace_minutes,
+                    "days": schedule.days_text(),
+                    "min_hours": min_hours,
+                },
+            )
         return self._hr_done(group, Changes.of(SCHEDULES))
 
     def set_group_challenge(self, group_id: int, required: bool, actor: str | None = None) -> Outcome[Group]:
@@ -191,8 +231,9 @@ class AttendanceOperations:
         self.site.require_hr_edit()
         with self.store.transaction():
             group = self.store.set_group_challenge(group_id, required)
-            self.store.append_audit(actor or current_user(), AuditAction.GROUP_CHALLENGE, group.name, "",
-                                    {"require_challenge": required})
+            self.store.append_audit(
+                actor or current_user(), AuditAction.GROUP_CHALLENGE, group.name, "", {"require_challenge": required}
+            )
         return self._hr_done(group, Changes.of(SCHEDULES))
 
     def assign_group(self, person_id: int, group_id: int | None, actor: str | None = None) -> Outcome[Person]:
@@ -201,30 +242,49 @@ class AttendanceOperations:
             person = self.store.get_person(person_id)
             self.store.set_person_group(person_id, group_id)
             group = self.store.get_group(group_id).name if group_id is not None else None
-            self.store.append_audit(actor or current_user(), AuditAction.GROUP_ASSIGN, f"person {person.id}", "",
-                                    {"group": group}, person_id=person.id)
+            self.store.append_audit(
+                actor or current_user(),
+                AuditAction.GROUP_ASSIGN,
+                f"person {person.id}",
+                "",
+                {"group": group},
+                person_id=person.id,
+            )
         return self._hr_done(person, Changes.of(SCHEDULES, person_ids=[person_id]))
 
-    def add_holiday(self, day: date, name: str = "Holiday", group_id: int | None = None,
-                    actor: str | None = None) -> Outcome[Holiday]:
+    def add_holiday(
+        self, day: date, name: str = "Holiday", group_id: int | None = None, actor: str | None = None
+    ) -> Outcome[Holiday]:
         self.site.require_hr_edit()
         with self.store.transaction():
             self._refuse_locked([day], "adding a holiday")
             holiday = self.store.add_holiday(day, name, group_id)
-            self.store.append_audit(actor or current_user(), AuditAction.HOLIDAY_ADD, day.isoformat(), "",
-                                    {"name": holiday.name, "group_id": group_id})
+            self.store.append_audit(
+                actor or current_user(),
+                AuditAction.HOLIDAY_ADD,
+                day.isoformat(),
+                "",
+                {"name": holiday.name, "group_id": group_id},
+            )
         return self._hr_done(holiday, Changes.of(SCHEDULES))
 
-    def add_leave(self, person_id: int, first: date, last: date, reason: str,
-                  actor: str | None = None) -> Outcome[Leave]:
+    def add_leave(
+        self, person_id: int, first: date, last: date, reason: str, actor: str | None = None
+    ) -> Outcome[Leave]:
         self.site.require_hr_edit()
         reason = clean_reason(reason)
         with self.store.transaction():
             person = self.store.get_person(person_id)
             self._refuse_locked([first, last], "adding leave")
             leave = self.store.add_leave(person_id, first, last, reason)
-            self.store.append_audit(actor or current_user(), AuditAction.LEAVE_ADD, f"person {person.id}", reason,
-                                    {"from": first.isoformat(), "to": last.isoformat()}, person_id=person.id)
+            self.store.append_audit(
+                actor or current_user(),
+                AuditAction.LEAVE_ADD,
+                f"person {person.id}",
+                reason,
+                {"from": first.isoformat(), "to": last.isoformat()},
+                person_id=person.id,
+            )
         return self._hr_done(leave, Changes.of(SCHEDULES, person_ids=[person_id]))
 
     def punch(self, person_id: int, moment: datetime, reason: str, actor: str | None = None) -> Outcome[Correction]:
@@ -238,24 +298,32 @@ class AttendanceOperations:
         with self.store.transaction():
             person = self.store.get_person(person_id)
             self._refuse_locked(correction_days(moment, None, self.site_zone()), "a manual punch")
-            correction = self.store.add_correction(CorrectionKind.PUNCH, reason, actor, person_id=person_id,
-                                                   moment=moment)
-            self.store.append_audit(actor, AuditAction.PUNCH, f"person {person.id}", reason, {
-                "correction_id": correction.id, "time": moment.astimezone(timezone.utc).isoformat()},
-                person_id=person.id)
+            correction = self.store.add_correction(
+                CorrectionKind.PUNCH, reason, actor, person_id=person_id, moment=moment
+            )
+            self.store.append_audit(
+                actor,
+                AuditAction.PUNCH,
+                f"person {person.id}",
+                reason,
+                {"correction_id": correction.id, "time": moment.astimezone(UTC).isoformat()},
+                person_id=person.id,
+            )
         return self._hr_done(correction, Changes.of(CORRECTIONS, person_ids=[person_id]))
 
     def void_event(self, event_id: int, reason: str, actor: str | None = None) -> Outcome[Correction]:
         """The event stops counting (the raw event stays as it was)."""
         return self._correct_event(event_id, None, reason, actor)
 
-    def reassign_event(self, event_id: int, person_id: int, reason: str,
-                       actor: str | None = None) -> Outcome[Correction]:
+    def reassign_event(
+        self, event_id: int, person_id: int, reason: str, actor: str | None = None
+    ) -> Outcome[Correction]:
         """The event counts for another person (also an unknown face's event)."""
         return self._correct_event(event_id, person_id, reason, actor)
 
-    def _correct_event(self, event_id: int, person_id: int | None, reason: str,
-                       actor: str | None) -> Outcome[Correction]:
+    def _correct_event(
+        self, event_id: int, person_id: int | None, reason: str, actor: str | None
+    ) -> Outcome[Correction]:
         self.site.require_hr_edit()
         reason = clean_reason(reason)
         actor = actor or current_user()
@@ -267,17 +335,32 @@ class AttendanceOperations:
                 raise InvalidInputError(f"Event {event_id} already belongs to {target.name}.")
             self._refuse_locked(correction_days(None, event, self.site_zone()), f"correcting event {event_id}")
             correction = self.store.add_correction(kind, reason, actor, event_id=event_id, person_id=person_id)
-            details = {"correction_id": correction.id, "event_time": event.time.isoformat(),
-                       "was_person_id": event.person_id}
+            details = {
+                "correction_id": correction.id,
+                "event_time": event.time.isoformat(),
+                "was_person_id": event.person_id,
+            }
             if target is not None:
                 details["now_person_id"] = target.id
             if event.person_id is not None:  # shown as someone: keep the face as a confusion
-                confusion = self.store.add_confusion(event.person_id, person_id, ConfusionSource.CORRECTION,
-                                                     event.similarity, self.store.event_snapshot(event_id), event_id)
+                confusion = self.store.add_confusion(
+                    event.person_id,
+                    person_id,
+                    ConfusionSource.CORRECTION,
+                    event.similarity,
+                    self.store.event_snapshot(event_id),
+                    event_id,
+                )
                 details["confusion_id"] = confusion.id
             audit = AuditAction.VOID if kind is CorrectionKind.VOID else AuditAction.REASSIGN
-            self.store.append_audit(actor, audit, f"event {event_id}", reason, details,
-                                    person_id=target.id if target is not None else event.person_id)
+            self.store.append_audit(
+                actor,
+                audit,
+                f"event {event_id}",
+                reason,
+                details,
+                person_id=target.id if target is not None else event.person_id,
+            )
         touched = [i for i in (event.person_id, person_id) if i is not None]
         kinds = (CORRECTIONS, ChangeKind.CONFUSIONS) if event.person_id is not None else (CORRECTIONS,)
         return self._hr_done(correction, Changes.of(*kinds, person_ids=touched))
@@ -303,7 +386,7 @@ class AttendanceOperations:
                 self.store.append_audit(actor, AuditAction.MONTH_UNLOCK, month, reason)
         return self._hr_done(unlocked, Changes.of(SCHEDULES) if unlocked else Changes())
 
-    def _hr_done(self, value, changes: Changes) -> Outcome:
+    def _hr_done(self, value: T, changes: Changes) -> Outcome[T]:
         """An admin station sends the changed HR book to every kiosk, then tells subscribers."""
         if changes:
             self.site.publish_hr_book()
@@ -312,5 +395,4 @@ class AttendanceOperations:
     def _audit_person(self, action: AuditAction, person: Person, details: dict | None = None) -> None:
         """Deletes, renames and merges are audited too (called by Engine inside their transaction).
         By id only: no name may outlive a person's erasure."""
-        self.store.append_audit(current_user(), action, f"person {person.id}", "", details or {},
-                                person_id=person.id)
+        self.store.append_audit(current_user(), action, f"person {person.id}", "", details or {}, person_id=person.id)

@@ -6,9 +6,10 @@ attendance table for EVENTS, the Models panel for MODELS.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -42,15 +43,24 @@ class Changes:
     def touches(self, *kinds: ChangeKind) -> bool:
         return any(kind in self.kinds for kind in kinds)
 
-    def __or__(self, other: "Changes") -> "Changes":
-        return Changes(self.kinds | other.kinds, self.person_ids | other.person_ids,
-                       self.sample_ids | other.sample_ids, self.model_ids | other.model_ids,
-                       self.deleted_person_ids | other.deleted_person_ids)
+    def __or__(self, other: Changes) -> Changes:
+        return Changes(
+            self.kinds | other.kinds,
+            self.person_ids | other.person_ids,
+            self.sample_ids | other.sample_ids,
+            self.model_ids | other.model_ids,
+            self.deleted_person_ids | other.deleted_person_ids,
+        )
 
     @classmethod
-    def of(cls, *kinds: ChangeKind, person_ids=(), sample_ids=(), model_ids=(), deleted_person_ids=()) -> "Changes":
-        return cls(frozenset(kinds), frozenset(int(i) for i in person_ids), frozenset(int(i) for i in sample_ids),
-                   frozenset(str(i) for i in model_ids), frozenset(int(i) for i in deleted_person_ids))
+    def of(cls, *kinds: ChangeKind, person_ids=(), sample_ids=(), model_ids=(), deleted_person_ids=()) -> Changes:
+        return cls(
+            frozenset(kinds),
+            frozenset(int(i) for i in person_ids),
+            frozenset(int(i) for i in sample_ids),
+            frozenset(str(i) for i in model_ids),
+            frozenset(int(i) for i in deleted_person_ids),
+        )
 
 
 NO_CHANGES = Changes()

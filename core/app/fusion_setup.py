@@ -14,19 +14,19 @@ takes a `ModelHost` (core.app.model_host), the few Engine members it uses, so th
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import numpy as np
 
-from core.app.model_host import ModelHost
+from core.app.model_host import ModelEmbedder, ModelHost
 from core.base.errors import WeightsError
 from core.base.records import ModelRecord
 from core.gallery.calibration import Impostors, ThresholdEstimate, estimate_threshold
 from core.gallery.fusion import MemberScale, ScoreScale, fused_gallery
 from core.gallery.match import GalleryMatcher
 from core.vision.detect import central_face
-from core.vision.embed import Embedder, EmbedderInfo, OnnxEmbedder
+from core.vision.embed import EmbedderInfo
 from core.vision.fused import FusedEmbedder, SfaceEmbedder
 from core.vision.fusion_specs import DECISIONS, FACENET_MODEL, FUSED_MODEL, FUSED_SUFFIX, IMPOSTORS
 from core.vision.models import BUILTIN_MODELS
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 
 # ---- ids ------------------------------------------------------------------------------------------
+
 
 def fused_members(model_id: str) -> tuple[str, str] | None:
     """(FaceNet version, SFace) for a fused id, else None."""
@@ -65,23 +66,33 @@ def ensure_fused_record(host: ModelHost, model_id: str) -> ModelRecord | None:
     facenet = host.ensure_model_record(members[0])
     spec = BUILTIN_MODELS[FUSED_MODEL]
     record = ModelRecord(
-        id=model_id, name=f"{facenet.name} + SFace", base=FUSED_MODEL,
+        id=model_id,
+        name=f"{facenet.name} + SFace",
+        base=FUSED_MODEL,
         parent_id=fused_counterpart(facenet.parent_id) if facenet.parent_id else None,
         embedding_size=facenet.embedding_size + BUILTIN_MODELS[SFACE_MODEL].embedding_size,
-        weights_path=facenet.weights_path, created_at=datetime.now(timezone.utc),
-        settings={"preprocessing": spec.preprocessing,
-                  "crop_margin": facenet.settings.get("crop_margin", spec.crop_margin), "members": list(members)},
-        metrics={})
+        weights_path=facenet.weights_path,
+        created_at=datetime.now(UTC),
+        settings={
+            "preprocessing": spec.preprocessing,
+            "crop_margin": facenet.settings.get("crop_margin", spec.crop_margin),
+            "members": list(members),
+        },
+        metrics={},
+    )
     return host.store.register_model(record)
 
 
 # ---- embedders ------------------------------------------------------------------------------------
 
-def landmark_finder(host: ModelHost) -> Callable[[np.ndarray], "np.ndarray | None"]:
+
+def landmark_finder(host: ModelHost) -> Callable[[np.ndarray], np.ndarray | None]:
     """MTCNN's landmarks of the face in a stored crop (the one detector, shared)."""
+
     def find(crop: np.ndarray):
         face = central_face(host.detector.detect(crop, with_crops=False), crop.shape)
         return None if face is None else face.landmarks
+
     return find
 
 
@@ -93,11 +104,13 @@ def sface_embedder(host: ModelHost) -> SfaceEmbedder:
     try:
         return SfaceEmbedder(path, info, find_landmarks=landmark_finder(host), tuned_dir=host.tuned_dir)
     except Exception as exc:  # noqa: BLE001 - ONNX Runtime rejects a damaged graph in many ways
-        raise WeightsError(f"Weights file {path} cannot be read by ONNX Runtime ({type(exc).__name__}). "
-                           f"Delete it and run `rollcall models fetch {SFACE_MODEL}`.") from None
+        raise WeightsError(
+            f"Weights file {path} cannot be read by ONNX Runtime ({type(exc).__name__}). "
+            f"Delete it and run `rollcall models fetch {SFACE_MODEL}`."
+        ) from None
 
 
-def build_embedder(host: ModelHost, model_id: str) -> SfaceEmbedder | FusedEmbedder | Embedder | OnnxEmbedder | None:
+def build_embedder(host: ModelHost, model_id: str) -> ModelEmbedder | None:
     """The embedder for SFace or a fused model; None for any other model (the engine's own path).
 
     A fused model whose SFace cannot be loaded runs on its FaceNet member alone (with a notice).
@@ -126,6 +139,7 @@ def fusion_notices(host: ModelHost) -> list[str]:
 
 
 # ---- matching -------------------------------------------------------------------------------------
+
 
 def score_scale(host: ModelHost, members: tuple[str, ...]) -> ScoreScale:
     """Each member's impostor constants: a fine-tuned FaceNet uses its family's (the base model's)."""
@@ -172,16 +186,21 @@ def build_matcher(host: ModelHost, model_id: str) -> GalleryMatcher:
     target = strangers_target(host)
     with host.fusion.lock:
         estimate = host.fusion.estimates.get(scored_as)
-    if (estimate is None or estimate.floor != floor or estimate.strangers_per_1000 != target
-            or not estimate.is_current(base.people_count, base.sample_count)):
+    if (
+        estimate is None
+        or estimate.floor != floor
+        or estimate.strangers_per_1000 != target
+        or not estimate.is_current(base.people_count, base.sample_count)
+    ):
         estimate = estimate_threshold(base, target, floor, impostors(host, scored_as))
         with host.fusion.lock:
             host.fusion.estimates[scored_as] = estimate
     spread = impostors(host, scored_as)
     std = spread.std if spread is not None else 0.0
     options = host.settings.recognition
-    return base.with_decision(estimate.threshold, margin).with_band(options.uncertain_below_std * std,
-                                                                    options.uncertain_margin_std * std)
+    return base.with_decision(estimate.threshold, margin).with_band(
+        options.uncertain_below_std * std, options.uncertain_margin_std * std
+    )
 
 
 def threshold_estimate(host: ModelHost) -> ThresholdEstimate | None:
@@ -192,6 +211,7 @@ def threshold_estimate(host: ModelHost) -> ThresholdEstimate | None:
 
 
 # ---- what `rollcall models list` adds -------------------------------------------------------------
+
 
 def status_lines(host: ModelHost) -> list[str]:
     """Licences and sources, a degraded fused model's notice, the active threshold estimate."""

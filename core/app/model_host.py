@@ -18,7 +18,10 @@ from core.gallery.match import GalleryMatcher
 from core.gallery.store import GalleryStore
 from core.vision.detect import FaceDetector
 from core.vision.embed import Embedder, OnnxEmbedder
+from core.vision.fused import FusedEmbedder
 from core.vision.models import ModelRegistry
+
+ModelEmbedder = Embedder | OnnxEmbedder | FusedEmbedder  # what Engine.embedder returns: FaceNet, SFace or fused
 
 
 @dataclass
@@ -48,6 +51,6 @@ class ModelHost(Protocol):
 
     def ensure_model_record(self, model_id: str) -> ModelRecord: ...
 
-    def embedder(self, model_id: str | None = None) -> Embedder | OnnxEmbedder: ...
+    def embedder(self, model_id: str | None = None) -> ModelEmbedder: ...
 
     def matcher(self) -> GalleryMatcher: ...

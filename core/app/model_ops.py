@@ -12,13 +12,16 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Generator, Iterator
+from typing import TYPE_CHECKING
 
 from core.app import fusion_setup
 from core.app.changes import ChangeKind, Changes, Outcome
+from core.app.engine_state import EngineState
+from core.app.model_host import ModelEmbedder
 from core.base.cancel import CancelCheck
 from core.base.errors import Cancelled, InvalidInputError, ModelNotFoundError, RollcallError, WeightsError
 from core.base.records import ModelRecord
@@ -54,7 +57,7 @@ class ReembedProgress:
     model_id: str
 
 
-class ModelOperations:
+class ModelOperations(EngineState):
     """Mixed into Engine: uses its settings, store, registry, site, device, fusion, _lock, the cached detector,
     embedders and matcher, _done and _publish."""
 
@@ -80,10 +83,15 @@ class ModelOperations:
                 return fusion_setup.ensure_fused_record(self, model_id) or self.store.get_model(model_id)
         spec = BUILTIN_MODELS[model_id]
         record = ModelRecord(
-            id=spec.name, name=spec.title, base=spec.name, parent_id=None,
-            embedding_size=spec.embedding_size, weights_path=str(self.registry.cached_path(spec.name)),
-            created_at=datetime.now(timezone.utc),
-            settings={"preprocessing": spec.preprocessing, "crop_margin": spec.crop_margin}, metrics={},
+            id=spec.name,
+            name=spec.title,
+            base=spec.name,
+            parent_id=None,
+            embedding_size=spec.embedding_size,
+            weights_path=str(self.registry.cached_path(spec.name)),
+            created_at=datetime.now(UTC),
+            settings={"preprocessing": spec.preprocessing, "crop_margin": spec.crop_margin},
+            metrics={},
         )
         return self.store.register_model(record)
 
@@ -91,9 +99,11 @@ class ModelOperations:
         record = self.ensure_model_record(model_id)
         base = BUILTIN_MODELS.get(record.base) or BUILTIN_MODELS[DEFAULT_MODEL]
         info = EmbedderInfo(
-            model_id=record.id, embedding_size=record.embedding_size,
+            model_id=record.id,
+            embedding_size=record.embedding_size,
             preprocessing=record.settings.get("preprocessing", base.preprocessing),
-            crop_margin=int(record.settings.get("crop_margin", base.crop_margin)), device=self.device,
+            crop_margin=int(record.settings.get("crop_margin", base.crop_margin)),
+            device=self.device,
         )
         return record, info
 
@@ -119,8 +129,9 @@ class ModelOperations:
         if record.id in BUILTIN_MODELS:
             path = self.registry.ensure_weights(record.id)
             return self.registry.load_into_network(path, info.embedding_size)
-        return self.registry.load_into_network(Path(record.weights_path), info.embedding_size,
-                                               trusted_sha256=record.settings.get("sha256"))
+        return self.registry.load_into_network(
+            Path(record.weights_path), info.embedding_size, trusted_sha256=record.settings.get("sha256")
+        )
 
     def _shared_network(self, model_id: str):
         record, _ = self.model_info(model_id)
@@ -130,7 +141,7 @@ class ModelOperations:
                 _NETWORKS[key] = self.load_network(model_id)
             return _NETWORKS[key]
 
-    def embedder(self, model_id: str | None = None) -> Embedder | OnnxEmbedder:
+    def embedder(self, model_id: str | None = None) -> ModelEmbedder:
         """The inference embedder for a model (loaded once per process; never trained in place).
 
         On the CPU this is an ONNX Runtime session when onnxruntime is installed (faster at batch 1, and
@@ -153,8 +164,11 @@ class ModelOperations:
                         raise
                     except Exception as exc:  # noqa: BLE001 - any export/runtime failure falls back to torch
                         self.embed_fallback_reason = f"{type(exc).__name__}: {exc}"
-                        log.warning("ONNX Runtime embedder unavailable for %s (%s); using torch.",
-                                    model_id, self.embed_fallback_reason)
+                        log.warning(
+                            "ONNX Runtime embedder unavailable for %s (%s); using torch.",
+                            model_id,
+                            self.embed_fallback_reason,
+                        )
                 self._embedders[model_id] = embedder or Embedder(self._shared_network(model_id), info)
             return self._embedders[model_id]
 
@@ -164,7 +178,7 @@ class ModelOperations:
         return self.registry.cache_dir / TUNED_FOLDER if self.settings.compute.tune_for_cpu else None
 
     def planned_embed_backend(self) -> str:
-        """"onnx" or "torch": the embedder backend this device and the settings call for."""
+        """ "onnx" or "torch": the embedder backend this device and the settings call for."""
         return choose_backend(self.device, self.settings.compute.embed_backend)
 
     @property
@@ -178,9 +192,13 @@ class ModelOperations:
         with self._lock:
             if self._detector is None:
                 _, info = self.model_info(self.active_model_id())
-                self._detector = FaceDetector(device=self.device, margin=info.crop_margin,
-                                              backend=self.settings.compute.detect_backend,
-                                              models_dir=self.registry.cache_dir, tuned_dir=self.tuned_dir)
+                self._detector = FaceDetector(
+                    device=self.device,
+                    margin=info.crop_margin,
+                    backend=self.settings.compute.detect_backend,
+                    models_dir=self.registry.cache_dir,
+                    tuned_dir=self.tuned_dir,
+                )
             return self._detector
 
     # ---- the matcher ----
@@ -197,12 +215,13 @@ class ModelOperations:
         with self._lock:
             self._matcher = None
 
-    def threshold_estimate(self) -> "ThresholdEstimate | None":
+    def threshold_estimate(self) -> ThresholdEstimate | None:
         """The active model's gallery-calibrated threshold (`describe()` says how it was set)."""
         return fusion_setup.threshold_estimate(self)
 
-    def calibration_report(self, target_per_1000: float | None = None,
-                           reviewed_unknowns: "np.ndarray | None" = None) -> CalibrationReport:
+    def calibration_report(
+        self, target_per_1000: float | None = None, reviewed_unknowns: np.ndarray | None = None
+    ) -> CalibrationReport:
         """Strangers per 1,000 marked at the current threshold and margin, and the threshold for a target
         (default: settings.recognition.strangers_per_1000). reviewed_unknowns: the active model's vectors of
         faces reviewed as strangers (optional; see core.gallery.calibration.CalibrationReport)."""
@@ -229,11 +248,16 @@ class ModelOperations:
                 verify_onnx(path)
                 return path
         if not torch_available():
-            raise WeightsError(f"The ONNX file of {model_id} ({beside.name}) is not in {beside.parent}. "
-                               f"Run `{EXPORT_COMMAND}` once (it needs torch, as in the full edition).")
+            raise WeightsError(
+                f"The ONNX file of {model_id} ({beside.name}) is not in {beside.parent}. "
+                f"Run `{EXPORT_COMMAND}` once (it needs torch, as in the full edition)."
+            )
         path = beside if os.access(beside.parent, os.W_OK) else in_cache
-        log.warning("The ONNX file of %s is missing; exporting it now with torch. Run `%s` at setup to "
-                    "make it once.", model_id, EXPORT_COMMAND)
+        log.warning(
+            "The ONNX file of %s is missing; exporting it now with torch. Run `%s` at setup to make it once.",
+            model_id,
+            EXPORT_COMMAND,
+        )
         return self.export_onnx(model_id, path)
 
     def _onnx_candidates(self, model_id: str) -> tuple[Path, Path]:
@@ -243,8 +267,11 @@ class ModelOperations:
 
         record, _ = self.model_info(model_id)
         if record.id in BUILTIN_MODELS:
-            weights = (self.registry.find_cached(record.id) or self.registry.find_recorded(record.id)
-                       or self.registry.cached_path(record.id))
+            weights = (
+                self.registry.find_cached(record.id)
+                or self.registry.find_recorded(record.id)
+                or self.registry.cached_path(record.id)
+            )
             try:
                 sha256 = json.loads(_sidecar(weights).read_text())["sha256"]
             except (OSError, ValueError, KeyError):
@@ -264,10 +291,20 @@ class ModelOperations:
         beside, _ = self._onnx_candidates(model_id)
         path = Path(path or beside)
         weights = self.load_network(model_id)  # checks the weights' checksum
-        source = self.registry.find_cached(record.id) if record.id in BUILTIN_MODELS else Path(record.weights_path)
+        if record.id in BUILTIN_MODELS:
+            source = self.registry.find_cached(record.id) or self.registry.ensure_weights(record.id)
+        else:
+            source = Path(record.weights_path)
         log.info("Exporting %s to ONNX at %s.", model_id, path)
-        return export_onnx(weights, path, {"model": record.id, "source": str(source),
-                                           "source_sha256": verify_weights(source, record.settings.get("sha256"))})
+        return export_onnx(
+            weights,
+            path,
+            {
+                "model": record.id,
+                "source": str(source),
+                "source_sha256": verify_weights(source, record.settings.get("sha256")),
+            },
+        )
 
     def export_all_onnx(self, force: bool = False) -> list[Path]:
         """`rollcall models export-onnx`: MTCNN's three networks and every FaceNet version with weights,
@@ -325,8 +362,9 @@ class ModelOperations:
 
         record = self.ensure_model_record(model_id)
         if record.id in BUILTIN_MODELS or is_fused(record.id):
-            raise InvalidInputError(f"{model_id} ships with every edition; only trained or imported models are "
-                                    "exported as a file.")
+            raise InvalidInputError(
+                f"{model_id} ships with every edition; only trained or imported models are exported as a file."
+            )
         return write_package(record, self._onnx_file(model_id), path)
 
     def import_model_file(self, path: Path | str) -> Outcome[ModelRecord]:
@@ -363,8 +401,11 @@ class ModelOperations:
 
     def _shared_model_ids(self) -> list[str]:
         """The models whose files travel between stations: trained or imported ones, not built-in or fused."""
-        return [m.id for m in self.store.list_models()
-                if m.id not in BUILTIN_MODELS and not is_fused(m.id) and not fusion_setup.fused_members(m.id)]
+        return [
+            m.id
+            for m in self.store.list_models()
+            if m.id not in BUILTIN_MODELS and not is_fused(m.id) and not fusion_setup.fused_members(m.id)
+        ]
 
     def _model_onnx_here(self, model_id: str) -> Path | None:
         """A trained model's ONNX file when this station has it (unchecked: loading checks it)."""
@@ -384,8 +425,9 @@ class ModelOperations:
             raise WeightsError(f"The package sent for {model_id} holds {record.id}, another model.")
         onnx = install_files(package, Path(self.registry.cache_dir))
         if not known.weights_path:
-            self.store.register_model(replace(known, weights_path=str(Path(self.registry.cache_dir)
-                                                                          / f"{model_id}.pt")))
+            self.store.register_model(
+                replace(known, weights_path=str(Path(self.registry.cache_dir) / f"{model_id}.pt"))
+            )
         return onnx
 
     def _model_can_run(self, model_id: str) -> bool:
@@ -395,12 +437,14 @@ class ModelOperations:
             return True  # built-in: as before, its files are this edition's
         record = self.store.get_model(member)
         return self._model_onnx_here(member) is not None or (
-            bool(record.weights_path) and Path(record.weights_path).is_file())
+            bool(record.weights_path) and Path(record.weights_path).is_file()
+        )
 
     # ---- switching models ----
 
-    def reembed(self, model_id: str, batch_size: int = 32, cancel: CancelCheck | None = None,
-                force: bool = False) -> Iterator[ReembedProgress]:
+    def reembed(
+        self, model_id: str, batch_size: int = 32, cancel: CancelCheck | None = None, force: bool = False
+    ) -> Iterator[ReembedProgress]:
         """Embed every stored crop that has no vector for `model_id` yet (all of them with force)."""
         from core.vision.images import decode_jpeg
 
@@ -412,8 +456,9 @@ class ModelOperations:
             return
         embedder = self.embedder(model_id)
         if force:
-            sample_ids = [s.id for p in self.store.list_people(include_inactive=True)
-                          for s in self.store.list_samples(p.id)]
+            sample_ids = [
+                s.id for p in self.store.list_people(include_inactive=True) for s in self.store.list_samples(p.id)
+            ]
         else:
             sample_ids = self.store.samples_without_embedding(model_id)
         total = len(sample_ids)
@@ -421,32 +466,38 @@ class ModelOperations:
         for start in range(0, total, batch_size):
             if cancel and cancel():
                 raise Cancelled("Re-embedding was cancelled; the active model is unchanged.")
-            chunk = sample_ids[start:start + batch_size]
+            chunk = sample_ids[start : start + batch_size]
             crops = [decode_jpeg(self.store.sample_crop(sid)) for sid in chunk]
             vectors = embedder.embed(crops)
-            self.store.put_embeddings(model_id, list(zip(chunk, vectors)))
+            self.store.put_embeddings(model_id, list(zip(chunk, vectors, strict=True)))
             yield ReembedProgress(min(start + batch_size, total), total, model_id)
         if total and self.site.role is SiteRole.ADMIN:
             self.site.push(self.store.site_gallery(model_ids=[model_id], with_samples=False))
         if total and model_id == self.active_model_id():
             self._publish(Changes.of(SAMPLES, model_ids=[model_id]))
 
-    def _reembed_members(self, model_id: str, batch_size: int, cancel: CancelCheck | None,
-                         force: bool) -> Iterator[ReembedProgress]:
+    def _reembed_members(
+        self, model_id: str, batch_size: int, cancel: CancelCheck | None, force: bool
+    ) -> Iterator[ReembedProgress]:
         """Re-embed each member of a fused model under its own id (stored crops; SFace re-aligns them)."""
         embedder = self.embedder(model_id)
         members = embedder.member_ids if isinstance(embedder, FusedEmbedder) else (embedder.model_id,)
         for member in members:
             yield from self.reembed(member, batch_size=batch_size, cancel=cancel, force=force)
 
-    def activation(self, model_id: str, cancel: CancelCheck | None = None
-                   ) -> Generator[ReembedProgress, None, Outcome[str]]:
+    def activation(
+        self, model_id: str, cancel: CancelCheck | None = None
+    ) -> Generator[ReembedProgress, None, Outcome[str]]:
         """activate_model as a generator: re-embedding progress, then the switch."""
         yield from self.reembed(model_id, cancel=cancel)
         return Outcome(model_id, self.activate_model(model_id, cancel=cancel))  # nothing left to re-embed
 
-    def activate_model(self, model_id: str, cancel: CancelCheck | None = None,
-                       progress: Callable[[ReembedProgress], None] | None = None) -> Changes:
+    def activate_model(
+        self,
+        model_id: str,
+        cancel: CancelCheck | None = None,
+        progress: Callable[[ReembedProgress], None] | None = None,
+    ) -> Changes:
         """Re-embed the gallery with `model_id`, then switch to it in one step (for the whole site on an
         admin station)."""
         self.site.require_gallery_edit()

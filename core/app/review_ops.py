@@ -11,28 +11,33 @@ audit entry in the same transaction, returns an Outcome with its Changes and not
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, time, timedelta
 from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 
 from core.app import fusion_setup
 from core.app.attendance_ops import current_user
 from core.app.changes import ChangeKind, Changes, Outcome
+from core.app.engine_state import EngineState
 from core.attendance.schedule import DAY, localize
 from core.base.errors import EnrollmentError, ImageError, InvalidInputError, RefusalReason
 from core.base.records import ReviewState, UnknownFace
 from core.base.timekeeping import AuditAction
 from core.gallery.enroll import EnrollReport, FaceCandidate, Refusal
-from core.gallery.store import clean_name
+from core.gallery.names import clean_name
 from core.gallery.unknowns import UnknownGroup, group_faces, group_threshold
 from core.vision.images import decode_jpeg
 
-PEOPLE, SAMPLES, SCHEDULES, UNKNOWNS = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.SCHEDULES,
-                                        ChangeKind.UNKNOWNS)
+PEOPLE, SAMPLES, SCHEDULES, UNKNOWNS = (
+    ChangeKind.PEOPLE,
+    ChangeKind.SAMPLES,
+    ChangeKind.SCHEDULES,
+    ChangeKind.UNKNOWNS,
+)
 
 
-class ReviewOperations:
+class ReviewOperations(EngineState):
     """Mixed into Engine: uses its store, settings, site, enroller, matcher, embedder, _done and _site_done."""
 
     # ---- queries ----
@@ -62,8 +67,9 @@ class ReviewOperations:
 
     def _group_unknowns(self, first: date, last: date) -> list[UnknownGroup]:
         zone = self.site_zone()
-        faces = self.store.unknown_faces(localize(datetime.combine(first, time()), zone),
-                                         localize(datetime.combine(last + DAY, time()), zone))
+        faces = self.store.unknown_faces(
+            localize(datetime.combine(first, time()), zone), localize(datetime.combine(last + DAY, time()), zone)
+        )
         if not faces:
             return []
         matcher = self.matcher()
@@ -77,7 +83,7 @@ class ReviewOperations:
         if other:
             embedder = self.embedder()
             again = embedder.embed([decode_jpeg(self.store.unknown_face_crop(faces[i].id)) for i in other])
-            rows.update(zip(other, again))
+            rows.update(zip(other, again, strict=True))
         return np.stack([np.asarray(rows[i], np.float32) for i in range(len(faces))])
 
     def _unknown_group(self, group_id: int, first: date | None, last: date | None) -> UnknownGroup:
@@ -88,13 +94,17 @@ class ReviewOperations:
                 return group
         for group in groups:
             if group_id in group.face_ids:
-                raise InvalidInputError(f"Unknown group {group_id} has joined group {group.id} (a later sighting "
-                                        "linked them); list the groups again and use that id.")
+                raise InvalidInputError(
+                    f"Unknown group {group_id} has joined group {group.id} (a later sighting "
+                    "linked them); list the groups again and use that id."
+                )
         reviewed = [f for f in self.store.unknown_faces_by_id([group_id]) if f.state is not ReviewState.OPEN]
         if reviewed:
             raise InvalidInputError(f"Unknown group {group_id} was already reviewed ({reviewed[0].state.value}).")
-        raise InvalidInputError(f"No open unknown group {group_id} was seen from {first} to {last}; "
-                                "list the groups of those days for their ids.")
+        raise InvalidInputError(
+            f"No open unknown group {group_id} was seen from {first} to {last}; "
+            "list the groups of those days for their ids."
+        )
 
     # ---- enrolling ----
 
@@ -111,27 +121,46 @@ class ReviewOperations:
             jpeg = self.store.unknown_face_crop(face_id)
             source = f"unknown face {face_id} ({face.source}, {face.time:%Y-%m-%d %H:%M:%S})"
             try:
-                candidates.append(enroller.candidate_from_frame(decode_jpeg(jpeg), source,
-                                                                content_hash=hashlib.sha256(jpeg).hexdigest()))
+                candidates.append(
+                    enroller.candidate_from_frame(
+                        decode_jpeg(jpeg), source, content_hash=hashlib.sha256(jpeg).hexdigest()
+                    )
+                )
             except (EnrollmentError, ImageError) as exc:
                 report.refused.append(Refusal(source, getattr(exc, "reason", RefusalReason.UNREADABLE), str(exc)))
         if not candidates:
             reasons = "; ".join(r.message for r in report.refused[:3])
-            raise EnrollmentError(f"None of the {group.count} faces of unknown group {group.id} passes the "
-                                  f"enrollment checks: {reasons}", RefusalReason.REFUSED)
+            raise EnrollmentError(
+                f"None of the {group.count} faces of unknown group {group.id} passes the enrollment checks: {reasons}",
+                RefusalReason.REFUSED,
+            )
         return candidates
 
     @staticmethod
     def _review_details(group: UnknownGroup, saved: EnrollReport | None = None) -> dict:
-        details = {"unknown_group": group.id, "faces": group.count, "first_seen": group.first_seen.isoformat(),
-                   "last_seen": group.last_seen.isoformat(), "sources": list(group.sources)}
+        details = {
+            "unknown_group": group.id,
+            "faces": group.count,
+            "first_seen": group.first_seen.isoformat(),
+            "last_seen": group.last_seen.isoformat(),
+            "sources": list(group.sources),
+        }
         if saved is not None:
             details["samples"] = saved.samples_added
         return details
 
-    def enroll_unknown_group(self, group_id: int, name: str, group: str | None = None, *,
-                             first: date | None = None, last: date | None = None, external_id: str | None = None,
-                             allow_duplicate: bool = False, actor: str | None = None) -> Outcome[EnrollReport]:
+    def enroll_unknown_group(
+        self,
+        group_id: int,
+        name: str,
+        group: str | None = None,
+        *,
+        first: date | None = None,
+        last: date | None = None,
+        external_id: str | None = None,
+        allow_duplicate: bool = False,
+        actor: str | None = None,
+    ) -> Outcome[EnrollReport]:
         """Enroll an unknown group as a new person (optionally in a schedule group) from its best faces."""
         self.site.require_gallery_edit()
         name = clean_name(name)
@@ -143,24 +172,45 @@ class ReviewOperations:
         with self.store.transaction():
             saved = self.enroller().save(name, candidates, external_id, None, allow_duplicate)
             if not saved.person_ids:
-                raise EnrollmentError(f"Every face of unknown group {unknowns.id} is already enrolled; "
-                                      "nobody was added.", RefusalReason.DUPLICATE)
+                raise EnrollmentError(
+                    f"Every face of unknown group {unknowns.id} is already enrolled; nobody was added.",
+                    RefusalReason.DUPLICATE,
+                )
             person_id = next(iter(saved.person_ids.values()))
             if schedule_group is not None:
                 self.store.set_person_group(person_id, schedule_group.id)
-                self.store.append_audit(actor, AuditAction.GROUP_ASSIGN, f"person {person_id}", "",
-                                        {"group": schedule_group.name}, person_id=person_id)
+                self.store.append_audit(
+                    actor,
+                    AuditAction.GROUP_ASSIGN,
+                    f"person {person_id}",
+                    "",
+                    {"group": schedule_group.name},
+                    person_id=person_id,
+                )
             self.store.set_unknown_review(unknowns.face_ids, ReviewState.ENROLLED, person_id, unknowns.id)
-            self.store.append_audit(actor, AuditAction.UNKNOWN_ENROLL, f"person {person_id}", "",
-                                    self._review_details(unknowns, saved), person_id=person_id)
+            self.store.append_audit(
+                actor,
+                AuditAction.UNKNOWN_ENROLL,
+                f"person {person_id}",
+                "",
+                self._review_details(unknowns, saved),
+                person_id=person_id,
+            )
         report.merge(saved)
         if schedule_group is not None:
             self.site.publish_hr_book()  # in a site, the membership reaches every kiosk
         kinds = [PEOPLE, SAMPLES, UNKNOWNS] + ([SCHEDULES] if schedule_group is not None else [])
         return self._site_done(report, Changes.of(*kinds, person_ids=[person_id], sample_ids=saved.sample_ids))
 
-    def assign_unknown_group(self, group_id: int, person_id: int, *, first: date | None = None,
-                             last: date | None = None, actor: str | None = None) -> Outcome[EnrollReport]:
+    def assign_unknown_group(
+        self,
+        group_id: int,
+        person_id: int,
+        *,
+        first: date | None = None,
+        last: date | None = None,
+        actor: str | None = None,
+    ) -> Outcome[EnrollReport]:
         """Add an unknown group's best faces to a person already enrolled."""
         self.site.require_gallery_edit()
         person = self.store.get_person(person_id)
@@ -171,18 +221,31 @@ class ReviewOperations:
         with self.store.transaction():
             saved = self.enroller().save(person.name, candidates, person_id=person.id)
             self.store.set_unknown_review(unknowns.face_ids, ReviewState.ASSIGNED, person.id, unknowns.id)
-            self.store.append_audit(actor, AuditAction.UNKNOWN_ASSIGN, f"person {person.id}", "",
-                                    self._review_details(unknowns, saved), person_id=person.id)
+            self.store.append_audit(
+                actor,
+                AuditAction.UNKNOWN_ASSIGN,
+                f"person {person.id}",
+                "",
+                self._review_details(unknowns, saved),
+                person_id=person.id,
+            )
         report.merge(saved)
-        return self._site_done(report, Changes.of(PEOPLE, SAMPLES, UNKNOWNS, person_ids=[person.id],
-                                                  sample_ids=saved.sample_ids))
+        return self._site_done(
+            report, Changes.of(PEOPLE, SAMPLES, UNKNOWNS, person_ids=[person.id], sample_ids=saved.sample_ids)
+        )
 
-    def dismiss_unknown_group(self, group_id: int, *, first: date | None = None, last: date | None = None,
-                              actor: str | None = None) -> Outcome[int]:
+    def dismiss_unknown_group(
+        self, group_id: int, *, first: date | None = None, last: date | None = None, actor: str | None = None
+    ) -> Outcome[int]:
         """Nobody to enroll: the group's faces leave the list (kept until retention purges them)."""
         unknowns = self._unknown_group(group_id, first, last)
         with self.store.transaction():
             dismissed = self.store.set_unknown_review(unknowns.face_ids, ReviewState.DISMISSED, None, unknowns.id)
-            self.store.append_audit(actor or current_user(), AuditAction.UNKNOWN_DISMISS,
-                                    f"unknown group {unknowns.id}", "", self._review_details(unknowns))
+            self.store.append_audit(
+                actor or current_user(),
+                AuditAction.UNKNOWN_DISMISS,
+                f"unknown group {unknowns.id}",
+                "",
+                self._review_details(unknowns),
+            )
         return self._done(dismissed, Changes.of(UNKNOWNS))

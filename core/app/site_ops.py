@@ -8,9 +8,10 @@ subscribers, also when it fails after its pull had applied a gallery.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 
 from core.app.changes import ChangeKind, Changes, Outcome
+from core.app.engine_state import EngineState
 from core.base.cancel import CancelCheck
 from core.base.errors import Cancelled, ModelNotFoundError
 from core.base.records import SiteGallery
@@ -19,13 +20,18 @@ from core.site.connection import SiteError
 from core.site.gallery import PullReport
 from core.site.service import BackgroundSync, SiteStatus, SyncProgress, SyncReport
 
-PEOPLE, SAMPLES, EVENTS, MODELS, SITE = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS, ChangeKind.MODELS,
-                                         ChangeKind.SITE)
+PEOPLE, SAMPLES, EVENTS, MODELS, SITE = (
+    ChangeKind.PEOPLE,
+    ChangeKind.SAMPLES,
+    ChangeKind.EVENTS,
+    ChangeKind.MODELS,
+    ChangeKind.SITE,
+)
 
 log = logging.getLogger(__name__)
 
 
-class SiteOperations:
+class SiteOperations(EngineState):
     """Mixed into Engine: uses its site, store, settings, _lock and cached model state, _background_sync,
     _model_can_run, _done and _publish."""
 
