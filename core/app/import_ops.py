@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from core.app.attendance_ops import current_user
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine_state import EngineState
 from core.attendance.book import AttendanceBook
@@ -88,8 +89,6 @@ class ImportOperations(EngineState):
 
         station: the source recorded for sightings whose line names none (default: the file's name).
         Raises ImportRefused (nothing imported) listing the problems by line, Cancelled on cancel."""
-        from core.app.attendance_ops import current_user
-
         path = Path(path)
         try:
             size = path.stat().st_size
