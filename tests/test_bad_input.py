@@ -10,7 +10,8 @@ from PIL import Image
 
 from core.base.errors import ImageError, InvalidInputError, RollcallError
 from core.vision.images import MAX_PIXELS, load_image
-from core.gallery.store import GalleryStore, name_key
+from core.gallery.names import name_key
+from core.gallery.store import GalleryStore
 
 names = st.text(min_size=1, max_size=200).filter(lambda s: s.strip() and "\x00" not in s)
 

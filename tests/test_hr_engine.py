@@ -175,7 +175,7 @@ def test_pending_while_the_site_reports_late(hr):
 def test_migration_adds_the_tables_to_an_existing_database(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    from core.gallery.store import MIGRATIONS
+    from core.gallery.schema import MIGRATIONS
 
     MIGRATIONS[0](conn)
     conn.execute("PRAGMA user_version = 1")

@@ -15,7 +15,8 @@ from core.base.errors import StoreError
 from core.base.records import AttendanceEvent
 from core.base.security import hash_pin, verify_pin
 from core.base.settings import Settings, StorageSettings
-from core.gallery.store import GalleryStore, latest_backup, restore_backup
+from core.gallery.backups import latest_backup, restore_backup
+from core.gallery.store import GalleryStore
 from tests.conftest import dev_people, dev_photos
 
 SECRET_NAME = "Zebulon Quixote-Erasmus"

@@ -22,7 +22,9 @@ from core.base.errors import (
     StoreError,
 )
 from core.base.records import AttendanceEvent, ModelRecord
-from core.gallery.store import _SCHEMA_1, MAX_NAME_LEN, MIGRATIONS, GalleryStore
+from core.gallery.names import MAX_NAME_LEN
+from core.gallery.schema import _SCHEMA_1, MIGRATIONS
+from core.gallery.store import GalleryStore
 
 TZ = timezone(timedelta(hours=2))
 DIM = 8

@@ -22,8 +22,8 @@ from core.base.errors import (Cancelled, DuplicateNameError, EnrollmentError, Im
 from core.vision.images import encode_jpeg, file_sha256, is_image_path, sharpness
 from core.base.records import Person
 from core.base.settings import EnrollmentSettings
+from core.gallery.names import clean_name, name_key
 from core.gallery.parts import PipelineParts
-from core.gallery.store import clean_name, name_key
 
 log = logging.getLogger(__name__)
 

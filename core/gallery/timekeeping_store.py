@@ -14,6 +14,7 @@ from core.base.errors import InvalidInputError
 from core.base.records import AttendanceEvent, EventKind
 from core.base.timekeeping import (AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave,
                                    RosterEntry, Schedule)
+from core.gallery.names import name_key  # the same name rule as people
 from core.gallery.table_guard import guarded
 
 MAX_GROUP_NAME_LEN = 100
@@ -106,8 +107,6 @@ class TimekeepingTables:
 
     @_guarded
     def add_group(self, name: str, schedule: Schedule) -> Group:
-        from core.gallery.store import name_key  # the same name rule as people
-
         name = " ".join(str(name).split())
         if not name or len(name) > MAX_GROUP_NAME_LEN:
             raise InvalidInputError(f"A group needs a name of 1 to {MAX_GROUP_NAME_LEN} characters.")
@@ -131,8 +130,6 @@ class TimekeepingTables:
 
     @_guarded
     def find_group(self, name: str) -> Group:
-        from core.gallery.store import name_key
-
         row = self._conn.execute(f"SELECT {_GROUP_COLUMNS} FROM groups WHERE name_key = ?", [name_key(name)]).fetchone()
         if row is None:
             known = ", ".join(g.name for g in self.list_groups()) or "none yet; add one with `rollcall group add`"
