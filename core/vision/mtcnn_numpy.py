@@ -16,8 +16,8 @@ facenet-pytorch skips its crop but keeps the box, which misaligns the network ou
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np

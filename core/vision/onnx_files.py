@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.base.errors import WeightsError
@@ -78,7 +78,7 @@ def write_onnx_checked(model: bytes, path: Path, info: dict, external_data: bool
         else:
             staged.write_bytes(model)
         meta = dict(info, sha256=file_sha256(staged), size=staged.stat().st_size,
-                    saved=datetime.now(timezone.utc).isoformat())
+                    saved=datetime.now(UTC).isoformat())
         if external_data:
             meta["data_sha256"] = file_sha256(data_file(staged))
             os.replace(data_file(staged), data_file(path))
