@@ -73,8 +73,10 @@ def print_report(report: EnrollReport) -> None:
     """An enrollment report: who was enrolled, what was added or refused."""
     for name in report.people_added:
         print(f"enrolled: {name}")
-    print(f"samples added: {report.samples_added}, already in the gallery: {report.skipped_duplicates}, "
-          f"refused: {len(report.refused)}")
+    print(
+        f"samples added: {report.samples_added}, already in the gallery: {report.skipped_duplicates}, "
+        f"refused: {len(report.refused)}"
+    )
     for refusal in report.refused:
         print(f"  refused ({refusal.reason}): {refusal.message}")
     for warning in report.warnings:

@@ -20,6 +20,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     with open_engine(args) as engine:
         with progress_bar("images") as bar:
+
             def progress(done: int, total: int) -> None:
                 advance(bar, done, total)
 

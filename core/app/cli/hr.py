@@ -24,7 +24,7 @@ def _moment(text: str) -> datetime:
     try:
         return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time; use \"YYYY-MM-DD HH:MM\" (site time)") from None
+        raise argparse.ArgumentTypeError(f'{text!r} is not a time; use "YYYY-MM-DD HH:MM" (site time)') from None
 
 
 def cmd_holiday(args: argparse.Namespace) -> int:
@@ -39,8 +39,9 @@ def cmd_leave(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         person = engine.find_person(args.person)
         leave = engine.add_leave(person.id, args.first, args.last, args.reason).value
-        print(f"leave for {person.name}: {leave.first_day.isoformat()} to {leave.last_day.isoformat()} "
-              f"({leave.reason})")
+        print(
+            f"leave for {person.name}: {leave.first_day.isoformat()} to {leave.last_day.isoformat()} ({leave.reason})"
+        )
         return ExitCode.OK
 
 
@@ -72,9 +73,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
         entries = engine.audit_log()
         if args.json:
             for e in entries:
-                print(json.dumps({"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action.value,
-                                  "subject": e.subject, "person_id": e.person_id, "person": names.get(e.person_id),
-                                  "reason": e.reason, "details": e.details}, ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {
+                            "id": e.id,
+                            "at": e.at.isoformat(),
+                            "actor": e.actor,
+                            "action": e.action.value,
+                            "subject": e.subject,
+                            "person_id": e.person_id,
+                            "person": names.get(e.person_id),
+                            "reason": e.reason,
+                            "details": e.details,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
             return ExitCode.OK
         zone = engine.site_zone()
         for e in entries:

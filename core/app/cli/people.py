@@ -15,11 +15,19 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         group = engine.find_group(args.group) if args.group else None  # a wrong name enrolls nobody
         try:
-            report = engine.enroll_files(args.name, [Path(p) for p in args.images], external_id=args.external_id,
-                                         add_to_existing=args.add, allow_duplicate=args.separate).value
+            report = engine.enroll_files(
+                args.name,
+                [Path(p) for p in args.images],
+                external_id=args.external_id,
+                add_to_existing=args.add,
+                allow_duplicate=args.separate,
+            ).value
         except DuplicateNameError as exc:
-            print(f"error: {exc}\n  use --add to add the photos to them, or --separate for a new person "
-                  "with the same name", file=sys.stderr)
+            print(
+                f"error: {exc}\n  use --add to add the photos to them, or --separate for a new person "
+                "with the same name",
+                file=sys.stderr,
+            )
             return ExitCode.ERROR
         print_report(report)
         if group is not None:
@@ -46,8 +54,20 @@ def cmd_people(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         people = engine.people(search=args.search, include_inactive=args.all)
         if args.json:
-            print(json.dumps([{"id": o.person.id, "name": o.person.name, "external_id": o.person.external_id,
-                               "samples": o.samples, "active": o.person.active} for o in people]))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "id": o.person.id,
+                            "name": o.person.name,
+                            "external_id": o.person.external_id,
+                            "samples": o.samples,
+                            "active": o.person.active,
+                        }
+                        for o in people
+                    ]
+                )
+            )
             return ExitCode.OK
         for o in people:
             ext = f" [{o.person.external_id}]" if o.person.external_id else ""
@@ -93,11 +113,20 @@ def cmd_identify(args: argparse.Namespace) -> int:
             results = matcher.match(embedder.embed([model_input(embedder, rgb, f) for f in faces])) if faces else []
             if not faces and not args.json:
                 print(f"{path}: no face found")
-            for face, result in zip(faces, results):
+            for face, result in zip(faces, results, strict=False):
                 box = [round(float(v), 1) for v in face.box]
                 if args.json:
-                    print(json.dumps({"image": str(path), "box": box, "person": result.name,
-                                      "person_id": result.person_id, "similarity": round(result.similarity, 4)}))
+                    print(
+                        json.dumps(
+                            {
+                                "image": str(path),
+                                "box": box,
+                                "person": result.name,
+                                "person_id": result.person_id,
+                                "similarity": round(result.similarity, 4),
+                            }
+                        )
+                    )
                 else:
                     who = result.name if result.is_known else "unknown"
                     print(f"{path}: {who} (similarity {result.similarity:.3f}) at {box}")

@@ -39,8 +39,10 @@ def cmd_unknowns(args: argparse.Namespace) -> int:
             try:
                 report = engine.enroll_unknown_group(args.id, args.name, args.group, **span).value
             except DuplicateNameError as exc:
-                print(f"error: {exc}\n  to add this group to them: rollcall unknowns assign {args.id} "
-                      f"--person ID", file=sys.stderr)
+                print(
+                    f"error: {exc}\n  to add this group to them: rollcall unknowns assign {args.id} --person ID",
+                    file=sys.stderr,
+                )
                 return ExitCode.ERROR
             print_report(report)
             return ExitCode.OK
@@ -60,34 +62,57 @@ def cmd_unknowns(args: argparse.Namespace) -> int:
         paths = _write_snapshots(groups, folder)
         for group in groups:
             if args.json:
-                print(json.dumps({"id": group.id, "count": group.count, "first_seen": group.first_seen.isoformat(),
-                                  "last_seen": group.last_seen.isoformat(), "sources": list(group.sources),
-                                  "snapshot": str(paths[group.id]), "face_ids": list(group.face_ids)}))
+                print(
+                    json.dumps(
+                        {
+                            "id": group.id,
+                            "count": group.count,
+                            "first_seen": group.first_seen.isoformat(),
+                            "last_seen": group.last_seen.isoformat(),
+                            "sources": list(group.sources),
+                            "snapshot": str(paths[group.id]),
+                            "face_ids": list(group.face_ids),
+                        }
+                    )
+                )
             else:
-                print(f"{group.id:>6}  {group.count:>3} sighting{'s' if group.count != 1 else ' '}  "
-                      f"{group.first_seen:%Y-%m-%d %H:%M} - {group.last_seen:%Y-%m-%d %H:%M}  "
-                      f"{', '.join(group.sources)}  {paths[group.id]}")
+                print(
+                    f"{group.id:>6}  {group.count:>3} sighting{'s' if group.count != 1 else ' '}  "
+                    f"{group.first_seen:%Y-%m-%d %H:%M} - {group.last_seen:%Y-%m-%d %H:%M}  "
+                    f"{', '.join(group.sources)}  {paths[group.id]}"
+                )
         if not args.json:
-            print(f"{len(groups)} open unknown groups from {first} to {last}" if groups
-                  else f"no open unknown groups from {first} to {last}")
+            print(
+                f"{len(groups)} open unknown groups from {first} to {last}"
+                if groups
+                else f"no open unknown groups from {first} to {last}"
+            )
         return ExitCode.OK
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
-        "unknowns", help="unknown visitors grouped by face: list, enroll, add to a person, dismiss",
+        "unknowns",
+        help="unknown visitors grouped by face: list, enroll, add to a person, dismiss",
         description="Without an action: list the open groups of unknown faces seen from --from to "
-                    "--to (default: the last review.days_shown days). Each group's best face is "
-                    "written as unknown-group-ID.jpg under --snapshots (default: the data "
-                    "folder's unknowns/, rewritten by each listing); with --json one object per "
-                    "group: id, count, first_seen, last_seen, sources, snapshot (that file's "
-                    "path), face_ids. The actions take a group's id from the same days.")
+        "--to (default: the last review.days_shown days). Each group's best face is "
+        "written as unknown-group-ID.jpg under --snapshots (default: the data "
+        "folder's unknowns/, rewritten by each listing); with --json one object per "
+        "group: id, count, first_seen, last_seen, sources, snapshot (that file's "
+        "path), face_ids. The actions take a group's id from the same days.",
+    )
     span = argparse.ArgumentParser(add_help=False)  # the actions' --from/--to, left unset unless given
-    span.add_argument("--from", dest="first", type=parse_day, default=argparse.SUPPRESS,
-                      help="first day, YYYY-MM-DD (default: see above)")
+    span.add_argument(
+        "--from",
+        dest="first",
+        type=parse_day,
+        default=argparse.SUPPRESS,
+        help="first day, YYYY-MM-DD (default: see above)",
+    )
     span.add_argument("--to", dest="last", type=parse_day, default=argparse.SUPPRESS, help="last day (default today)")
-    p.add_argument("--from", dest="first", type=parse_day, help="first day, YYYY-MM-DD (default: the last "
-                                                                 "review.days_shown days)")
+    p.add_argument(
+        "--from", dest="first", type=parse_day, help="first day, YYYY-MM-DD (default: the last review.days_shown days)"
+    )
     p.add_argument("--to", dest="last", type=parse_day, help="last day, YYYY-MM-DD (default today)")
     p.add_argument("--json", action="store_true", help="one JSON object per group")
     p.add_argument("--snapshots", help="folder for the groups' snapshot JPEGs (default: <data folder>/unknowns)")

@@ -27,8 +27,10 @@ def cmd_site(args: argparse.Namespace) -> int:
         if args.action == "join":
             status = engine.site_join(_site_url(args.url), args.kiosk).value
             people = engine.stats().people
-            print(f"kiosk {status.station!r} of {status.server}; {people} people pulled "
-                  f"(gallery version {status.gallery_version})")
+            print(
+                f"kiosk {status.station!r} of {status.server}; {people} people pulled "
+                f"(gallery version {status.gallery_version})"
+            )
             return ExitCode.OK
         if args.action == "leave":
             engine.site_leave(force=args.force)
@@ -46,13 +48,17 @@ def cmd_site(args: argparse.Namespace) -> int:
                     report = done.value.value
                 except SiteError as exc:
                     print(f"error: {exc}", file=sys.stderr)
-                    print(f"  {engine.site_status(check_server=False).queue} events stay queued on this station",
-                          file=sys.stderr)
+                    print(
+                        f"  {engine.site_status(check_server=False).queue} events stay queued on this station",
+                        file=sys.stderr,
+                    )
                     return ExitCode.SITE_ERROR
             pulled = report.pull
-            print(f"sent {report.uploaded} events, {report.queue_left} queued; gallery version "
-                  f"{pulled.to_version if pulled else '?'} ({pulled.people if pulled else 0} people, "
-                  f"{pulled.erased_people if pulled else 0} erased)")
+            print(
+                f"sent {report.uploaded} events, {report.queue_left} queued; gallery version "
+                f"{pulled.to_version if pulled else '?'} ({pulled.people if pulled else 0} people, "
+                f"{pulled.erased_people if pulled else 0} erased)"
+            )
             for model_id in report.models_published:
                 print(f"sent model {model_id}'s files to the site server")
             for model_id in report.models_installed:
@@ -69,14 +75,18 @@ def cmd_site(args: argparse.Namespace) -> int:
             return ExitCode.OK
         reach = "reachable" if status.reachable else f"NOT reachable: {status.error}"
         print(f"{status.role} {status.station!r} of {status.server}: {reach}")
-        print(f"last sync: {status.last_sync.isoformat() if status.last_sync else 'never'}; "
-              f"queue: {status.queue} events; gallery version {status.gallery_version}"
-              + (f" (server {status.server_gallery_version})" if status.server_gallery_version is not None else ""))
+        print(
+            f"last sync: {status.last_sync.isoformat() if status.last_sync else 'never'}; "
+            f"queue: {status.queue} events; gallery version {status.gallery_version}"
+            + (f" (server {status.server_gallery_version})" if status.server_gallery_version is not None else "")
+        )
         for station in status.stations:
             seen = station.last_contact.isoformat() if station.last_contact else "never"
             kind = "admin" if station.is_admin else "kiosk"
-            print(f"  {kind} {station.name}: last contact {seen}, queue {station.queue_length}, "
-                  f"{station.events_on_server} events on the server" + (" (left)" if station.left else ""))
+            print(
+                f"  {kind} {station.name}: last contact {seen}, queue {station.queue_length}, "
+                f"{station.events_on_server} events on the server" + (" (left)" if station.left else "")
+            )
         return ExitCode.OK
 
 
@@ -84,8 +94,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser("site", help="site mode: many stations, one PostgreSQL server")
     site_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     q = site_sub.add_parser("init", help="make this data folder the site's admin station (creates the schema)")
-    q.add_argument("url", help="postgresql://OWNER:PASSWORD@HOST:PORT/DB?sslmode=verify-full, or - to read it "
-                               "from stdin")
+    q.add_argument(
+        "url", help="postgresql://OWNER:PASSWORD@HOST:PORT/DB?sslmode=verify-full, or - to read it from stdin"
+    )
     q.add_argument("--station", default="admin", help="this admin station's name (default admin)")
     q = site_sub.add_parser("join", help="make this data folder a kiosk of the site and pull the gallery")
     q.add_argument("url", help="the owner's URL (used once, to create this kiosk's own login), or -")
