@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Set up (idempotently) and run every test headless: no display, camera or GPU needed.
+# Set up (idempotently) and run the tests headless: no display, camera or GPU needed.
+#   scripts/test.sh            every test (setup, PostgreSQL for the site tests, the checks, then pytest)
+#   scripts/test.sh --fast     the pure tests only: no models, PostgreSQL, Qt or slow tests (markers in pyproject.toml)
+# Further arguments go to pytest, e.g. `scripts/test.sh --fast tests/test_store.py -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROLLCALL_MODELS_DIR="$PWD/.cache/models" QT_QPA_PLATFORM=offscreen
+
+if [[ "${1:-}" == "--fast" ]]; then
+  shift
+  [[ -x .venv/bin/python ]] || scripts/setup.sh --test  # these tests need the venv, not the models
+  exec .venv/bin/python -m pytest -m "not models and not postgres and not gui and not slow" "$@"
+fi
+
 scripts/setup.sh --test
 # Site mode tests need PostgreSQL's server binaries (tests/pg.py starts a private cluster).
 # Install Debian's server package where we can; otherwise only those tests are skipped, saying why.

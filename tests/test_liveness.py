@@ -54,6 +54,7 @@ def verdicts(frames: list[np.ndarray], detector: FaceDetector) -> list[bool | No
     return results
 
 
+@pytest.mark.models  # loads the MTCNN files in its body
 def test_live_performer_passes_and_a_moved_photo_is_refused(clip):
     detector = FaceDetector()
     live = verdicts(clip[90:210], detector)

@@ -137,6 +137,7 @@ def test_a_fallback_from_onnx_is_visible(engine, monkeypatch):
     assert "missing.onnx" in engine.embed_fallback_reason
 
 
+@pytest.mark.models  # loads the MTCNN files in its body
 def test_onnx_detector_matches_torch(faces):
     from core.vision.detect import FaceDetector
     from core.vision.images import load_image
@@ -153,6 +154,7 @@ def test_onnx_detector_matches_torch(faces):
     np.testing.assert_allclose(np.array([f.box for f in a]), np.array([f.box for f in b]), atol=0.05)
 
 
+@pytest.mark.models  # loads the MTCNN files in its body
 def test_reduced_scale_keeps_the_smallest_face_size(faces):
     """detect(min_face_px=...) looks for the same smallest face at any scale."""
     from core.vision.detect import FaceDetector
