@@ -127,7 +127,7 @@ def run_train(args, engine, out=None) -> int:
         print(f"not activated: {result.model_id} is flagged; check it, then `rollcall activate {result.model_id}` "
               "or train again with --activate-anyway", file=out)
         return 1
-    if args.activate:
+    if args.activate and result.model_id is not None:
         activate(engine, result.model_id)
         print(f"active model: {result.model_id}", file=out)
     return 0

@@ -7,6 +7,7 @@ sees faces exactly as recognition does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -152,7 +153,7 @@ class PKSampler:
     """
 
     def __init__(self, train: dict[int, list[int]], P: int, K: int, seed: int = 0,
-                 pairs: list[tuple[int, int]] | None = None, faces: list[int | None] | None = None):
+                 pairs: list[tuple[int, int]] | None = None, faces: Sequence[int | None] | None = None):
         self.people = sorted(pid for pid, ids in train.items() if ids)
         if len(self.people) < 2:
             raise RollcallError("Training needs at least two enrolled people with photos; enroll more people first.")

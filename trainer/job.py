@@ -290,7 +290,7 @@ class _HeldOutCheck:
         vectors = embed_networks({"net": network}, self.crops, run.info.preprocessing, run.device,
                                  shared_stages=run.frozen if self.prefix_cache is not None else 0,
                                  cancel=run.cancelled, prefix_cache=self.prefix_cache)["net"]
-        by_id = dict(zip(self.ids, vectors))
+        by_id = dict(zip(self.ids, vectors, strict=True))
         metrics = held_out_metrics(by_id, run.split, run.config.margin, run.config.seed)
         if run.corrections.confusions:
             metrics.update(confusion_metrics(by_id, run.split, run.corrections.confusions))

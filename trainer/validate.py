@@ -27,9 +27,9 @@ import io
 import logging
 import os
 import threading
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generator, Mapping
 
 import numpy as np
 

@@ -7,7 +7,7 @@ import json
 import logging
 import secrets
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def save_model_version(engine: Any, network: Any, config: TrainConfig, base_reco
     path = cache_dir / f"{model_id}.pt"
     sidecar = path.with_name(path.name + ".json")
     state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     kind = "trained from scratch" if config.from_scratch else "fine-tuned"
     family = BUILTIN_MODELS.get(base_record.base)
     name = f"{family.title if family else base_record.name} ({kind} {created.astimezone():%Y-%m-%d %H:%M})"

@@ -79,6 +79,7 @@ class VideoFileSource(FrameSource):
     def read(self) -> Frame | None:
         if self._closed:
             return None
+        frame: Frame | None
         if self._pending is not None:  # the first frame, read when the file was opened
             frame, self._pending = self._pending, None
         else:

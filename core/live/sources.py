@@ -44,7 +44,7 @@ __all__ = [
 
 def _accepted_kwargs(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Keep the keyword arguments `cls` accepts, so callers can pass one set for any source."""
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     return {k: v for k, v in kwargs.items() if k in params}
 
 
