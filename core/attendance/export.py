@@ -16,9 +16,9 @@ from .timesheet import STATUS_CODES, Timesheet, cell_text
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TOTAL_COLUMNS = ["Days attended", "Days late", "Days absent", "Days on leave", "Holidays", "Hours",
-                 "Late minutes", "Early leave minutes"]
-DAY_COLUMNS = ["Date", "Name", "External ID", "Group", "Status", "First seen", "Last seen", "Hours",
-               "Late minutes", "Early leave minutes", "Final"]
+                 "Late minutes", "Early leave minutes", "Half days"]
+DAY_COLUMNS = ["Date", "Name", "External ID", "Group", "Shift", "Status", "First seen", "Last seen", "Hours",
+               "Late minutes", "Early leave minutes", "Half day", "Outside any window", "Final"]
 
 
 def safe_text(value: object) -> str:
@@ -37,7 +37,7 @@ def grid_rows(sheet: Timesheet) -> list[list[object]]:
         t = row.totals
         rows.append([row.name, row.external_id or "", row.group or "", *(cell_text(d) for d in row.days),
                      t.attended, t.late, t.absent, t.on_leave, t.holidays, t.hours, t.late_minutes,
-                     t.early_leave_minutes])
+                     t.early_leave_minutes, t.half_days])
     return rows
 
 
@@ -45,10 +45,11 @@ def day_rows(sheet: Timesheet) -> list[list[object]]:
     rows: list[list[object]] = []
     for row in sheet.rows:
         for d in row.days:
-            rows.append([d.day.isoformat(), d.name, d.external_id or "", d.group or "", d.status.value,
+            rows.append([d.day.isoformat(), d.name, d.external_id or "", d.group or "", d.shift or "", d.status.value,
                          d.first_seen.strftime("%H:%M:%S") if d.first_seen else "",
                          d.last_seen.strftime("%H:%M:%S") if d.last_seen else "",
-                         round(d.hours, 2), d.late_minutes, d.early_leave_minutes, "yes" if d.final else "no"])
+                         round(d.hours, 2), d.late_minutes, d.early_leave_minutes, "yes" if d.half_day else "no",
+                         " ".join(f"{m:%H:%M:%S}" for m in d.outside_window), "yes" if d.final else "no"])
     return rows
 
 

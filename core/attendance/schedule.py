@@ -1,22 +1,23 @@
 """Schedules in wall-clock time: parsing, the site's time zone, and each day's shift window.
 
-A day's *window* is the stretch of real time whose punches belong to that day. It is centred on
-the shift: it opens half the off-duty gap before the start and closes half the gap after the end,
+A day's *window* is the stretch of real time whose punches belong to that day. By default it is centred
+on the shift: it opens half the off-duty gap before the start and closes half the gap after the end,
 so consecutive days' windows meet exactly and a night shift's morning check-out belongs to the day
-the shift began. A person in no group has the calendar day as their window.
+the shift began. A shift's checkin_before and checkout_after minutes narrow (or widen) it in real time.
+A day without a shift has the calendar day as its window (core.attendance.windows fits neighbours).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.base.errors import InvalidInputError
-from core.base.timekeeping import WEEKDAY_NAMES, Schedule
+from core.base.timekeeping import WEEKDAY_NAMES, HoursMode, Schedule
 
 DAY = timedelta(days=1)
 
@@ -64,14 +65,44 @@ def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def make_schedule(start: str, end: str, grace_minutes: int, days: str, min_hours: float) -> Schedule:
-    if not 0 <= int(grace_minutes) <= 24 * 60:
+MINUTES_A_DAY = 24 * 60
+
+
+def _minutes_option(name: str, value: int | None) -> int | None:
+    if value is not None and not 0 <= int(value) <= MINUTES_A_DAY:
+        raise InvalidInputError(f"{name} must be between 0 and {MINUTES_A_DAY} minutes.")
+    return None if value is None else int(value)
+
+
+def _hours_option(name: str, value: float) -> float:
+    if not 0 <= float(value) <= 24:
+        raise InvalidInputError(f"{name} must be between 0 and 24 hours.")
+    return float(value)
+
+
+def make_schedule(start: str, end: str, grace_minutes: int, days: str, min_hours: float,
+                  early_grace_minutes: int | None = None, checkin_before_minutes: int | None = None,
+                  checkout_after_minutes: int | None = None, half_day_below: float = 0.0, absent_below: float = 0.0,
+                  hours_mode: HoursMode | str = HoursMode.FIRST_LAST) -> Schedule:
+    if not 0 <= int(grace_minutes) <= MINUTES_A_DAY:
         raise InvalidInputError("The grace period must be between 0 and 1440 minutes.")
     if not 0 <= float(min_hours) <= 24:
         raise InvalidInputError("The minimum hours must be between 0 and 24.")
-    schedule = Schedule(parse_clock(start), parse_clock(end), int(grace_minutes), parse_days(days), float(min_hours))
+    try:
+        mode = HoursMode(hours_mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in HoursMode)
+        raise InvalidInputError(f"{hours_mode!r} is not a way to count hours; use one of {choices}.") from None
+    schedule = Schedule(parse_clock(start), parse_clock(end), int(grace_minutes), parse_days(days), float(min_hours),
+                        _minutes_option("The early grace", early_grace_minutes),
+                        _minutes_option("Check-in before", checkin_before_minutes),
+                        _minutes_option("Check-out after", checkout_after_minutes),
+                        _hours_option("Half day below", half_day_below), _hours_option("Absent below", absent_below),
+                        mode)
     if schedule.length == DAY:
         raise InvalidInputError("A shift cannot start and end at the same time; give a different end.")
+    if schedule.absent_below and schedule.half_day_below and schedule.absent_below > schedule.half_day_below:
+        raise InvalidInputError("Absent below must not be more hours than half day below.")
     return schedule
 
 
@@ -103,14 +134,14 @@ def site_zone(name: str = "") -> tzinfo:
             return ZoneInfo(machine)
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    return datetime.now().astimezone().tzinfo or timezone.utc
+    return datetime.now().astimezone().tzinfo or UTC
 
 
 def localize(wall: datetime, zone: tzinfo) -> datetime:
     """A naive wall-clock time in `zone`, made aware. In a repeated hour the first one counts; a time in
     the hour skipped at a spring change moves forward by the gap (as a wall clock would show it)."""
     aware = wall.replace(tzinfo=zone)
-    return aware.astimezone(timezone.utc).astimezone(zone)
+    return aware.astimezone(UTC).astimezone(zone)
 
 
 @dataclass(frozen=True)
@@ -119,7 +150,7 @@ class ShiftWindow:
 
     day: date
     opens: float  # punches from here ...
-    closes: float  # ... up to (not including) here belong to `day`
+    closes: float  # ... up to (not including) here belong to `day` (a checkout_after limit's own second counts)
     start: float | None = None  # the shift (None: no schedule)
     end: float | None = None
     working: bool = False
@@ -127,17 +158,14 @@ class ShiftWindow:
 
 def shift_window(day: date, schedule: Schedule | None, zone: tzinfo) -> ShiftWindow:
     if schedule is None:
-        opens = localize(datetime.combine(day, time()), zone)
-        closes = localize(datetime.combine(day + DAY, time()), zone)
-        return ShiftWindow(day, opens.timestamp(), closes.timestamp())
+        midnight = localize(datetime.combine(day, time()), zone).timestamp()
+        return ShiftWindow(day, midnight, localize(datetime.combine(day + DAY, time()), zone).timestamp())
     start_wall = datetime.combine(day, schedule.start)
     end_wall = start_wall + schedule.length
     half_gap = (DAY - schedule.length) / 2
-    return ShiftWindow(
-        day,
-        localize(start_wall - half_gap, zone).timestamp(),
-        localize(start_wall - half_gap + DAY, zone).timestamp(),
-        localize(start_wall, zone).timestamp(),
-        localize(end_wall, zone).timestamp(),
-        day.weekday() in schedule.working_days,
-    )
+    start = localize(start_wall, zone).timestamp()
+    end = localize(end_wall, zone).timestamp()
+    before, after = schedule.checkin_before_minutes, schedule.checkout_after_minutes
+    opens = localize(start_wall - half_gap, zone).timestamp() if before is None else start - before * 60.0
+    closes = localize(start_wall - half_gap + DAY, zone).timestamp() if after is None else end + after * 60.0 + 1
+    return ShiftWindow(day, opens, closes, start, end, day.weekday() in schedule.working_days)

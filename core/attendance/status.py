@@ -6,17 +6,20 @@ moments: `reported_up_to`, the latest time up to which every kiosk has reported 
 of the kiosks' last uploads, so the same events give the same answer on a kiosk or on the admin
 station, and nobody is marked absent while a kiosk that may hold their check-in is behind.
 
-The rules for a person on a working day of their group's schedule:
+A person's shift for a day comes from their dated assignments, rotation or group (core.attendance.rosters);
+a punch counts for the day whose shift window holds it (core.attendance.windows), never by its calendar day.
+The rules for a person on a working day of their shift:
 - no punch: `pending` until the grace limit has passed with every kiosk reported, then `absent`
   (live during the shift; `final` once every kiosk has reported past the day's window). While a
   kiosk is behind (reported_up_to < now) and has not reported past the shift's end: `pending`.
-- the first punch after start + grace is `late`, by whole minutes from the start (a started minute
+- the first punch after start + late grace is `late`, by whole minutes from the start (a started minute
   counts); exactly at the limit is on time.
-- once the shift is over: a last punch before end - grace is `early_leave`; fewer hours from first to
-  last punch than the schedule's minimum is `short_day`; one punch only in check-out mode is
-  `incomplete`.
+- once the shift is over: a last punch before end - early grace is `early_leave`; fewer hours than the
+  schedule's minimum is `short_day`; one punch only in check-out mode is `incomplete`. With two punches
+  or more, fewer hours than absent_below is `absent` and fewer than half_day_below a `half_day`. Hours
+  run from the first punch to the last, or (hours mode `pairs`) add each in-out pair's span.
 - precedence: not enrolled yet (days before enrollment), holiday, leave, day off, then incomplete,
-  late, early leave, short day, present.
+  absent (below), half day, late, early leave, short day, present.
 Punches in the same second count once; any number of sightings in between change nothing.
 """
 
@@ -26,14 +29,28 @@ import math
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 
 from core.base.records import AttendanceEvent
-from core.base.timekeeping import Correction, DayStatus, Group, Holiday, Leave, PersonDay, RosterEntry
+from core.base.timekeeping import (
+    Correction,
+    DayStatus,
+    Group,
+    Holiday,
+    HoursMode,
+    Leave,
+    PersonDay,
+    RosterEntry,
+    Shift,
+    ShiftAssignment,
+    ShiftRotation,
+    ShiftSource,
+)
 
 from .corrections import effective_punches
-from .schedule import ShiftWindow, shift_window
+from .rosters import ShiftPlan
+from .windows import FittedCache, Slot, WindowCache, person_slots
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,12 @@ class AttendanceFacts:
     corrections: Sequence[Correction]
     zone: tzinfo
     checkout_mode: bool = False
+    shifts: Mapping[int, Shift] = field(default_factory=dict)
+    assignments: Sequence[ShiftAssignment] = ()
+    rotations: Sequence[ShiftRotation] = ()
+
+    def plan(self) -> ShiftPlan:
+        return ShiftPlan(self.groups, self.shifts, self.assignments, self.rotations)
 
 
 @dataclass
@@ -55,15 +78,17 @@ class _Index:
     """Facts arranged for fast lookups; built once per computation."""
 
     facts: AttendanceFacts
+    plan: ShiftPlan
     punch_seconds: dict[int, list[int]] = field(default_factory=dict)  # person -> distinct sorted seconds
     site_holidays: set[date] = field(default_factory=set)
     group_holidays: set[tuple[date, int]] = field(default_factory=set)
     leave: dict[int, list[Leave]] = field(default_factory=dict)
-    windows: dict[tuple[int | None, date], ShiftWindow] = field(default_factory=dict)
+    windows: WindowCache = field(default_factory=dict)
+    fitted: FittedCache = field(default_factory=dict)
 
     @classmethod
-    def build(cls, facts: AttendanceFacts) -> "_Index":
-        index = cls(facts)
+    def build(cls, facts: AttendanceFacts) -> _Index:
+        index = cls(facts, facts.plan())
         seconds: dict[int, set[int]] = defaultdict(set)
         for punch in effective_punches(facts.events, facts.corrections):
             seconds[punch.person_id].add(math.floor(punch.ts))
@@ -79,81 +104,100 @@ class _Index:
         index.leave = dict(leave)
         return index
 
-    def window(self, group: Group | None, day: date) -> ShiftWindow:
-        key = (group.id if group else None, day)
-        found = self.windows.get(key)
-        if found is None:
-            found = self.windows[key] = shift_window(day, group.schedule if group else None, self.facts.zone)
-        return found
-
 
 def _minutes(seconds: float) -> int:
     return max(0, math.ceil(seconds / 60.0 - 1e-9))
 
 
-def _person_day(index: _Index, person: RosterEntry, day: date, reported: float, now: float) -> PersonDay:
-    facts = index.facts
-    group = facts.groups.get(person.group_id) if person.group_id is not None else None
-    window = index.window(group, day)
-    seconds = index.punch_seconds.get(person.person_id, ())
-    inside = seconds[bisect_left(seconds, window.opens):bisect_left(seconds, window.closes)] if seconds else []
-    first = last = None
-    hours = 0.0
-    if inside:
-        first = datetime.fromtimestamp(inside[0], facts.zone)
-        last = datetime.fromtimestamp(inside[-1], facts.zone)
-        hours = (inside[-1] - inside[0]) / 3600.0
+def _hours(inside: Sequence[int], mode: HoursMode) -> float:
+    if len(inside) < 2:
+        return 0.0
+    if mode is HoursMode.PAIRS:
+        return sum(inside[i + 1] - inside[i] for i in range(0, len(inside) - 1, 2)) / 3600.0
+    return (inside[-1] - inside[0]) / 3600.0
 
-    def person_day(status: DayStatus, late_minutes: int = 0, early_leave_minutes: int = 0,
-                   below_minimum: bool = False) -> PersonDay:
-        return PersonDay(person_id=person.person_id, name=person.name, external_id=person.external_id,
-                         group=group.name if group else None, day=day, first_seen=first, last_seen=last,
-                         punches=len(inside), hours=hours, final=reported >= window.closes, status=status,
-                         late_minutes=late_minutes, early_leave_minutes=early_leave_minutes,
-                         below_minimum=below_minimum)
 
-    if person.enrolled_at is not None and day < person.enrolled_at.astimezone(facts.zone).date():
-        return person_day(DayStatus.NOT_ENROLLED)
-    if day in index.site_holidays or (group is not None and (day, group.id) in index.group_holidays):
-        return person_day(DayStatus.HOLIDAY)
-    if any(item.covers(day) for item in index.leave.get(person.person_id, ())):
-        return person_day(DayStatus.ON_LEAVE)
-    if group is None:
-        return person_day(DayStatus.PRESENT if inside else DayStatus.UNSCHEDULED)
-    if not window.working or window.start is None or window.end is None:
-        return person_day(DayStatus.DAY_OFF)
+def _outside(slots: list[Slot], seconds: Sequence[int], zone: tzinfo) -> dict[date, tuple[datetime, ...]]:
+    """Punches between the fitted windows, by their calendar day."""
+    found: dict[date, list[datetime]] = defaultdict(list)
+    for before, after in zip(slots, slots[1:], strict=False):
+        if before.closes < after.opens:
+            for ts in seconds[bisect_left(seconds, before.closes):bisect_left(seconds, after.opens)]:
+                moment = datetime.fromtimestamp(ts, zone)
+                found[moment.date()].append(moment)
+    return {day: tuple(moments) for day, moments in found.items()}
 
-    schedule = group.schedule
-    grace = schedule.grace_minutes * 60.0
+
+def _working_status(slot: Slot, inside: Sequence[int], hours: float, checkout_mode: bool, reported: float,
+                    now: float) -> tuple[DayStatus, int, int, bool, bool]:
+    """(status, late minutes, early-leave minutes, below minimum, half day) of a working day."""
+    window, schedule = slot.window, slot.planned.schedule
+    assert window.start is not None and window.end is not None and schedule is not None
     if not inside:
         if reported >= window.end:
             status = DayStatus.ABSENT
         elif reported < now:  # a kiosk is behind: its upload may still hold a check-in
             status = DayStatus.PENDING
         else:
-            status = DayStatus.ABSENT if now >= window.start + grace else DayStatus.PENDING
-        return person_day(status)
-
-    late_minutes = _minutes(inside[0] - window.start) if inside[0] > window.start + grace else 0
+            status = DayStatus.ABSENT if now >= window.start + schedule.grace_minutes * 60.0 else DayStatus.PENDING
+        return status, 0, 0, False, False
+    late = _minutes(inside[0] - window.start) if inside[0] > window.start + schedule.grace_minutes * 60.0 else 0
     shift_over = reported >= window.end
-    early_leave_minutes = below_minimum = incomplete = 0
-    if shift_over and len(inside) == 1 and facts.checkout_mode:
-        incomplete = True
-    elif shift_over and len(inside) >= 2:
-        if inside[-1] < window.end - grace:
-            early_leave_minutes = _minutes(window.end - inside[-1])
+    early = 0
+    below_minimum = half_day = absent = False
+    if shift_over and len(inside) == 1 and checkout_mode:
+        return DayStatus.INCOMPLETE, late, 0, False, False
+    if shift_over and len(inside) >= 2:
+        if inside[-1] < window.end - schedule.early_grace * 60.0:
+            early = _minutes(window.end - inside[-1])
         below_minimum = schedule.min_hours > 0 and hours < schedule.min_hours
-    if incomplete:
-        status = DayStatus.INCOMPLETE
-    elif late_minutes:
-        status = DayStatus.LATE
-    elif early_leave_minutes:
-        status = DayStatus.EARLY_LEAVE
-    elif below_minimum:
-        status = DayStatus.SHORT_DAY
-    else:
-        status = DayStatus.PRESENT
-    return person_day(status, late_minutes, early_leave_minutes, bool(below_minimum))
+        absent = schedule.absent_below > 0 and hours < schedule.absent_below
+        half_day = not absent and schedule.half_day_below > 0 and hours < schedule.half_day_below
+    for flag, status in ((absent, DayStatus.ABSENT), (half_day, DayStatus.HALF_DAY), (late, DayStatus.LATE),
+                         (early, DayStatus.EARLY_LEAVE), (below_minimum, DayStatus.SHORT_DAY)):
+        if flag:
+            return status, late, early, below_minimum, half_day
+    return DayStatus.PRESENT, late, early, below_minimum, half_day
+
+
+def _status(index: _Index, person: RosterEntry, group: Group | None, slot: Slot, inside: Sequence[int], hours: float,
+            reported: float, now: float) -> tuple[DayStatus, int, int, bool, bool]:
+    """(status, late minutes, early-leave minutes, below minimum, half day) by the rules' precedence."""
+    facts, day = index.facts, slot.day
+    if person.enrolled_at is not None and day < person.enrolled_at.astimezone(facts.zone).date():
+        return DayStatus.NOT_ENROLLED, 0, 0, False, False
+    if day in index.site_holidays or (group is not None and (day, group.id) in index.group_holidays):
+        return DayStatus.HOLIDAY, 0, 0, False, False
+    if person.person_id in index.leave and any(item.covers(day) for item in index.leave[person.person_id]):
+        return DayStatus.ON_LEAVE, 0, 0, False, False
+    if slot.planned.source is ShiftSource.NONE:
+        return (DayStatus.PRESENT if inside else DayStatus.UNSCHEDULED), 0, 0, False, False
+    if not slot.working:
+        return DayStatus.DAY_OFF, 0, 0, False, False
+    return _working_status(slot, inside, hours, facts.checkout_mode, reported, now)
+
+
+def _person_day(index: _Index, person: RosterEntry, slot: Slot, outside: tuple[datetime, ...], reported: float,
+                now: float) -> PersonDay:
+    zone, planned = index.facts.zone, slot.planned
+    group = index.facts.groups.get(person.group_id) if person.group_id is not None else None
+    seconds = index.punch_seconds.get(person.person_id, ())
+    inside = seconds[bisect_left(seconds, slot.opens):bisect_left(seconds, slot.closes)] if seconds else []
+    hours = _hours(inside, planned.schedule.hours_mode if planned.schedule is not None else HoursMode.FIRST_LAST)
+    status, late, early, below_minimum, half_day = _status(index, person, group, slot, inside, hours, reported, now)
+    return PersonDay(person.person_id, person.name, person.external_id, group.name if group else None, slot.day,
+                     status, datetime.fromtimestamp(inside[0], zone) if inside else None,
+                     datetime.fromtimestamp(inside[-1], zone) if inside else None, len(inside), hours, late, early,
+                     below_minimum, reported >= slot.closes, planned.shift, half_day, outside)
+
+
+def _person_days(index: _Index, person: RosterEntry, days: list[date], reported: float,
+                 now: float) -> dict[date, PersonDay]:
+    plan, zone = index.plan, index.facts.zone
+    slots = person_slots(lambda day: plan.planned(person, day), days[0], days[-1], zone, index.windows, index.fitted)
+    outside = _outside(slots, index.punch_seconds.get(person.person_id, []), zone)
+    by_day = {slot.day: slot for slot in slots}
+    return {day: _person_day(index, person, by_day[day], outside.get(day, ()), reported, now) for day in days}
 
 
 def day_statuses(facts: AttendanceFacts, days: Iterable[date], reported_up_to: datetime,
@@ -163,16 +207,19 @@ def day_statuses(facts: AttendanceFacts, days: Iterable[date], reported_up_to: d
     reported_up_to: every kiosk has reported its events up to this moment (standalone: now).
     now: the clock (default reported_up_to).
     """
+    days = list(days)
+    if not days:
+        return []
     index = _Index.build(facts)
     reported = reported_up_to.timestamp()
     clock = (now or reported_up_to).timestamp()
-    return [_person_day(index, person, day, reported, clock) for day in days for person in facts.roster]
+    span = sorted(set(days))
+    per_person = [_person_days(index, person, span, reported, clock) for person in facts.roster]
+    return [person_days[day] for day in days for person_days in per_person]
 
 
 def person_statuses(facts: AttendanceFacts, person_id: int, days: Iterable[date], reported_up_to: datetime,
                     now: datetime | None = None) -> list[PersonDay]:
     """One person's days (their history)."""
-    roster = [p for p in facts.roster if p.person_id == person_id]
-    narrowed = AttendanceFacts(roster, facts.groups, facts.holidays, facts.leave, facts.events, facts.corrections,
-                               facts.zone, facts.checkout_mode)
+    narrowed = replace(facts, roster=[p for p in facts.roster if p.person_id == person_id])
     return day_statuses(narrowed, days, reported_up_to, now)

@@ -1,4 +1,4 @@
-"""The monthly timesheet: a person x day grid of statuses and hours, with totals per person."""
+"""The monthly timesheet: a person x day grid of statuses, hours and shift codes, with totals per person."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .status import AttendanceFacts, day_statuses
 # One or two letters per status for the grid; the legend is written beside every export.
 STATUS_CODES: dict[DayStatus, str] = {
     DayStatus.PRESENT: "P", DayStatus.LATE: "L", DayStatus.EARLY_LEAVE: "E", DayStatus.SHORT_DAY: "S",
+    DayStatus.HALF_DAY: "HD",
     DayStatus.INCOMPLETE: "I", DayStatus.ABSENT: "A", DayStatus.PENDING: "?", DayStatus.HOLIDAY: "H",
     DayStatus.ON_LEAVE: "LV", DayStatus.DAY_OFF: "-", DayStatus.UNSCHEDULED: "", DayStatus.NOT_ENROLLED: "",
 }
@@ -29,6 +30,7 @@ class TimesheetTotals:
     hours: float
     late_minutes: int
     early_leave_minutes: int
+    half_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def totals_of(days: list[PersonDay]) -> TimesheetTotals:
         hours=round(sum(d.hours for d in days), 2),
         late_minutes=sum(d.late_minutes for d in days),
         early_leave_minutes=sum(d.early_leave_minutes for d in days),
+        half_days=sum(1 for d in days if d.half_day),
     )
 
 
@@ -83,6 +86,8 @@ def build_timesheet(facts: AttendanceFacts, month: date, reported_up_to: datetim
 
 
 def cell_text(day: PersonDay) -> str:
-    """A grid cell: the status code, with the hours when there are any ('P 8.0', 'L 7.5')."""
+    """A grid cell: the status code, with the hours when there are any ('P 8.0', 'L 7.5'), and the shift's
+    code when it is not the group's own ('P 8.0 Night', '- off')."""
     code = STATUS_CODES[day.status]
-    return f"{code} {day.hours:.1f}".strip() if day.hours > 0 else code
+    text = f"{code} {day.hours:.1f}".strip() if day.hours > 0 else code
+    return f"{text} {day.shift}".strip() if day.shift and day.shift != day.group else text

@@ -1,4 +1,5 @@
-"""Typed records of time and attendance: groups and schedules, holidays, leave, corrections, audit.
+"""Typed records of time and attendance: shifts and schedules, groups, rosters, holidays, leave, corrections,
+audit.
 
 Moments are timezone-aware datetimes; the store keeps them in UTC. Days are calendar days of the
 site's time zone (AttendanceSettings.time_zone).
@@ -11,21 +12,46 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+OFF = "off"  # a rotation's day without a shift
+
+
+class HoursMode(enum.StrEnum):
+    """How a day's hours are counted from its punches."""
+
+    FIRST_LAST = "first-last"  # from the first punch to the last
+    PAIRS = "pairs"  # alternating in and out: each pair's span, so breaks are left out
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """A group's working day: start and end wall-clock times in the site's zone.
+    """A shift's working day: start and end wall-clock times in the site's zone.
 
     An end at or before the start is a night shift that ends on the next calendar day.
     working_days holds weekday numbers (Monday 0 ... Sunday 6) of the day the shift starts.
+    A sighting counts for the shift from checkin_before minutes before its start up to checkout_after
+    minutes after its end; None = half the off-duty gap (consecutive days' windows meet).
     """
 
     start: time
     end: time
-    grace_minutes: int = 0
+    grace_minutes: int = 0  # late grace: arriving up to this many minutes after the start is on time
     working_days: frozenset[int] = frozenset(range(5))
     min_hours: float = 0.0  # a day with fewer hours between first and last punch is a short day
+    early_grace_minutes: int | None = None  # leaving this early is not early leave; None = grace_minutes
+    checkin_before_minutes: int | None = None
+    checkout_after_minutes: int | None = None
+    half_day_below: float = 0.0  # hours; a day with fewer is a half day (0 = never)
+    absent_below: float = 0.0  # hours; a day with fewer is absent (0 = never)
+    hours_mode: HoursMode = HoursMode.FIRST_LAST
+
+    @property
+    def late_grace_minutes(self) -> int:
+        return self.grace_minutes
+
+    @property
+    def early_grace(self) -> int:
+        """Early grace in minutes."""
+        return self.grace_minutes if self.early_grace_minutes is None else self.early_grace_minutes
 
     @property
     def crosses_midnight(self) -> bool:
@@ -53,8 +79,72 @@ class Group:
 
     id: int
     name: str
-    schedule: Schedule
+    schedule: Schedule  # its default shift's schedule (its own, when it names no shift)
     require_challenge: bool = False  # its people answer the liveness challenge before they are marked
+    shift_id: int | None = None  # its default shift; None = the group's own schedule, coded by its name
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A shift type: a named schedule ('Day', 'Night') that groups, assignments and rosters refer to."""
+
+    id: int
+    name: str  # also its code in rosters and timesheets
+    schedule: Schedule
+
+
+@dataclass(frozen=True)
+class ShiftAssignment:
+    """A person works `shift_id` from first_day to last_day (inclusive; None = open-ended), on the shift's
+    working days. It overrides their rotation and their group's default shift; the newest wins on overlap."""
+
+    id: int
+    person_id: int
+    shift_id: int
+    first_day: date
+    last_day: date | None = None
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day and (self.last_day is None or day <= self.last_day)
+
+
+@dataclass(frozen=True)
+class ShiftRotation:
+    """A rotating roster: pattern[i] (a shift id, or None = off) on first_day + i, repeated. From its first
+    day on it replaces the person's group default and any earlier rotation."""
+
+    id: int
+    person_id: int
+    pattern: tuple[int | None, ...]
+    first_day: date
+
+    def shift_on(self, day: date) -> int | None:
+        return self.pattern[(day - self.first_day).days % len(self.pattern)]
+
+
+class ShiftSource(enum.StrEnum):
+    """Where a person's shift for a day comes from (highest precedence first)."""
+
+    ASSIGNMENT = "assignment"
+    ROTATION = "rotation"
+    GROUP = "group"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class RosterDay:
+    """Who works which shift on a day: one cell of the roster (person x day)."""
+
+    person_id: int
+    name: str
+    day: date
+    shift: str | None  # the shift's code; None = no shift (OFF for a rotation's day off)
+    working: bool
+    source: ShiftSource
+
+    def to_json(self) -> dict:
+        return {"person_id": self.person_id, "name": self.name, "date": self.day.isoformat(), "shift": self.shift,
+                "working": self.working, "source": self.source.value}
 
 
 @dataclass(frozen=True)
@@ -126,6 +216,10 @@ class AuditAction(enum.StrEnum):
     UNKNOWN_ASSIGN = "unknown_assign"  # ... added to a person already enrolled
     UNKNOWN_DISMISS = "unknown_dismiss"  # ... reviewed, nobody to enroll
     EVENTS_IMPORTED = "events_imported"  # a terminal's log or a migration (file name, sha256, counts)
+    SHIFT_ADD = "shift_add"
+    SHIFT_ASSIGN = "shift_assign"  # a dated assignment of a person to a shift
+    SHIFT_ROTATE = "shift_rotate"  # a person's rotating roster
+    GROUP_SHIFT = "group_shift"  # a group's default shift
 
 
 @dataclass(frozen=True)
@@ -153,6 +247,7 @@ class DayStatus(enum.StrEnum):
     LATE = "late"
     EARLY_LEAVE = "early_leave"
     SHORT_DAY = "short_day"  # first to last punch is below the schedule's minimum hours
+    HALF_DAY = "half_day"  # fewer hours than the shift's half_day_below
     INCOMPLETE = "incomplete"  # checked in, never out (check-out mode), after the shift ended
     ABSENT = "absent"
     PENDING = "pending"  # cannot be decided yet: not due, or a kiosk has not reported far enough
@@ -168,7 +263,7 @@ class DayStatus(enum.StrEnum):
 
 
 ATTENDED = frozenset({DayStatus.PRESENT, DayStatus.LATE, DayStatus.EARLY_LEAVE, DayStatus.SHORT_DAY,
-                      DayStatus.INCOMPLETE})
+                      DayStatus.HALF_DAY, DayStatus.INCOMPLETE})
 
 
 @dataclass(frozen=True)
@@ -184,11 +279,14 @@ class PersonDay:
     first_seen: datetime | None = None  # in the site's zone
     last_seen: datetime | None = None
     punches: int = 0  # distinct punch seconds that counted
-    hours: float = 0.0  # first to last punch, when there are two or more
+    hours: float = 0.0  # first to last punch (or the pairs' spans), when there are two or more
     late_minutes: int = 0
     early_leave_minutes: int = 0
     below_minimum: bool = False
     final: bool = False  # every kiosk has reported past the end of this day's window
+    shift: str | None = None  # the shift's code for the day
+    half_day: bool = False  # fewer hours than the shift's half_day_below
+    outside_window: tuple[datetime, ...] = ()  # this calendar day's sightings that counted for no shift
 
     def to_json(self) -> dict:
         return {
@@ -198,5 +296,6 @@ class PersonDay:
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "late_minutes": self.late_minutes, "early_leave_minutes": self.early_leave_minutes,
             "hours": round(self.hours, 2), "punches": self.punches, "below_minimum": self.below_minimum,
-            "final": self.final,
+            "final": self.final, "shift": self.shift, "half_day": self.half_day,
+            "outside_window": [moment.isoformat() for moment in self.outside_window],
         }
