@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
 from core.base.errors import InvalidInputError
 from core.base.records import ConfirmedSample, Confusion, ConfusionSource
+from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 _VECTOR_DTYPE = np.dtype("<f4")
@@ -57,7 +58,7 @@ def _confusion(row: tuple) -> Confusion:
                      datetime.fromisoformat(created), bool(has_crop))
 
 
-class ConfusionTables:
+class ConfusionTables(StoreState):
     """Methods GalleryStore gains for confusions and confirmed samples (uses its _lock, _tx, _conn, _error)."""
 
     @_guarded
@@ -70,7 +71,7 @@ class ConfusionTables:
                 "INSERT INTO confusions (event_id, shown_person_id, true_person_id, source, similarity, crop_jpeg,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [event_id, int(shown_person_id), true_person_id, ConfusionSource(source).value, float(similarity),
-                 crop_jpeg, datetime.now(timezone.utc).isoformat()])
+                 crop_jpeg, datetime.now(UTC).isoformat()])
             return self.get_confusion(cursor.lastrowid)
 
     @_guarded
@@ -132,17 +133,18 @@ class ConfusionTables:
                              event_id: int | None = None) -> ConfirmedSample:
         with self._tx():
             self.get_person(person_id)
-            created = datetime.now(timezone.utc)
+            created = datetime.now(UTC)
             cursor = self._conn.execute(
                 "INSERT INTO confirmed_samples (event_id, person_id, similarity, crop_jpeg, created_at)"
-                " VALUES (?, ?, ?, ?, ?)", [event_id, int(person_id), float(similarity), crop_jpeg, created.isoformat()])
-            return ConfirmedSample(cursor.lastrowid, event_id, int(person_id), float(similarity), created)
+                " VALUES (?, ?, ?, ?, ?)",
+                [event_id, int(person_id), float(similarity), crop_jpeg, created.isoformat()])
+            return ConfirmedSample(int(cursor.lastrowid or 0), event_id, int(person_id), float(similarity), created)
 
     @_guarded
     def confirmed_samples(self, person_id: int | None = None) -> list[ConfirmedSample]:
         sql = "SELECT id, event_id, person_id, similarity, created_at FROM confirmed_samples"
-        rows = self._conn.execute(sql + (" WHERE person_id = ? ORDER BY id" if person_id is not None else " ORDER BY id"),
-                                  [int(person_id)] if person_id is not None else []).fetchall()
+        where = " WHERE person_id = ? ORDER BY id" if person_id is not None else " ORDER BY id"
+        rows = self._conn.execute(sql + where, [int(person_id)] if person_id is not None else []).fetchall()
         return [ConfirmedSample(r[0], r[1], r[2], float(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
     @_guarded
@@ -156,7 +158,7 @@ class ConfusionTables:
     def _purge_confusion_faces(self, cutoff: datetime) -> None:
         """Retention (inside GalleryStore.purge's transaction): faces recorded before the cutoff go; the
         confusions stay, without a face, so they are still listed but no longer trained on."""
-        moment = cutoff.astimezone(timezone.utc).isoformat()
+        moment = cutoff.astimezone(UTC).isoformat()
         self._conn.execute("DELETE FROM confusion_embeddings WHERE confusion_id IN"
                            " (SELECT id FROM confusions WHERE created_at < ?)", [moment])
         self._conn.execute("UPDATE confusions SET crop_jpeg = NULL WHERE created_at < ? AND crop_jpeg IS NOT NULL",

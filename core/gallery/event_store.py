@@ -15,6 +15,7 @@ from core.base.records import (
     EventKind,
 )
 from core.gallery.row_values import aware, new_uuid
+from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 _EVENT_SELECT = (
@@ -27,7 +28,7 @@ def _kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...] | None:
     return (kinds,) if isinstance(kinds, str) else (tuple(kinds) if kinds is not None else None)
 
 
-class EventTables:
+class EventTables(StoreState):
     """Attendance events (numbered for the site outbox), liveness challenges, and purging old ones."""
 
     @staticmethod
@@ -48,7 +49,7 @@ class EventTables:
         moment = aware(event.time)
         with self._tx():
             name = self.get_person(event.person_id).name if event.person_id is not None else None
-            event_id = self._db["events"].insert(dict(
+            event_id = self._db.table("events").insert(dict(
                 uuid=new_uuid(), seq=self._next_event_seq(), person_id=event.person_id, kind=kind.value,
                 time=moment.isoformat(), ts=moment.timestamp(),
                 day=moment.date().isoformat(), source=str(event.source), similarity=float(event.similarity),
@@ -123,7 +124,7 @@ class EventTables:
         """Save a challenge's outcome (with its snapshot); it is never an attendance event."""
         moment = aware(attempt.time)
         with self._tx():
-            attempt_id = self._db["challenges"].insert(dict(
+            attempt_id = self._db.table("challenges").insert(dict(
                 person_id=attempt.person_id, time=moment.isoformat(), ts=moment.timestamp(),
                 day=moment.date().isoformat(), source=str(attempt.source), moves=",".join(attempt.moves),
                 outcome=ChallengeOutcome(attempt.outcome).value, seconds=float(attempt.seconds),

@@ -16,6 +16,7 @@ from core.base.errors import (
 )
 from core.base.records import GalleryMatrix, ModelRecord
 from core.gallery.row_values import aware
+from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 _VECTOR_DTYPE = np.dtype("<f4")  # little-endian float32 on disk, whatever the machine
@@ -26,7 +27,7 @@ def _json(value: dict) -> str:
     return json.dumps(value, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else str(o))
 
 
-class ModelTables:
+class ModelTables(StoreState):
     """Model records, the active model, and embeddings per (sample, model), read back as one matrix."""
 
     @staticmethod
@@ -41,7 +42,7 @@ class ModelTables:
         if not model.id or int(model.embedding_size) <= 0:
             raise InvalidInputError("A model needs an id and a positive embedding size.")
         with self._tx():
-            self._db["models"].upsert(dict(
+            self._db.table("models").upsert(dict(
                 id=model.id, name=model.name, base=model.base, parent_id=model.parent_id,
                 embedding_size=int(model.embedding_size), weights_path=str(model.weights_path),
                 created_at=aware(model.created_at).isoformat(),
@@ -86,7 +87,7 @@ class ModelTables:
         """Merge new metrics into the model's existing ones."""
         with self._tx():
             merged = {**self.get_model(model_id).metrics, **metrics}
-            self._db["models"].update(model_id, dict(metrics_json=_json(merged)))
+            self._db.table("models").update(model_id, dict(metrics_json=_json(merged)))
             return self.get_model(model_id)
 
     # ---- embeddings ----

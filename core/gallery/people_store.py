@@ -16,12 +16,13 @@ from core.base.errors import (
 from core.base.records import Person, PersonDeleted, PersonOverview, Sample
 from core.gallery.names import clean_external_id, clean_name, name_key
 from core.gallery.row_values import new_uuid, now
+from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 _SAMPLE_COLUMNS = "id, person_id, source, content_hash, det_prob, face_px, sharpness, created_at"
 
 
-class PeopleTables:
+class PeopleTables(StoreState):
     """People (names, external IDs, active or not), merging and deleting them, and their face samples."""
 
     @staticmethod
@@ -53,7 +54,7 @@ class PeopleTables:
             if not allow_duplicate:
                 self._refuse_duplicate(name)
             self._refuse_taken_external_id(external_id)
-            person_id = self._db["people"].insert(dict(
+            person_id = self._db.table("people").insert(dict(
                 uuid=new_uuid(), name=name, name_key=name_key(name), external_id=external_id,
                 created_at=now().isoformat(), active=1)).last_pk
             return self.get_person(person_id)
@@ -115,7 +116,7 @@ class PeopleTables:
             self.get_person(person_id)
             if not allow_duplicate:
                 self._refuse_duplicate(new_name, except_id=person_id)
-            self._db["people"].update(person_id, dict(name=new_name, name_key=name_key(new_name)))
+            self._db.table("people").update(person_id, dict(name=new_name, name_key=name_key(new_name)))
             return self.get_person(person_id)
 
     @guarded
@@ -124,7 +125,7 @@ class PeopleTables:
             self.get_person(person_id)
             external_id = clean_external_id(external_id)
             self._refuse_taken_external_id(external_id, except_id=person_id)
-            self._db["people"].update(person_id, dict(external_id=external_id))
+            self._db.table("people").update(person_id, dict(external_id=external_id))
             return self.get_person(person_id)
 
     @guarded
@@ -132,7 +133,7 @@ class PeopleTables:
         """Inactive people keep their data but are left out of the gallery and of lists."""
         with self._tx():
             self.get_person(person_id)
-            self._db["people"].update(person_id, dict(active=int(bool(active))))
+            self._db.table("people").update(person_id, dict(active=int(bool(active))))
             return self.get_person(person_id)
 
     @guarded
@@ -192,7 +193,7 @@ class PeopleTables:
             if self.has_sample(person_id, content_hash):
                 raise EnrollmentError(f"This photo is already enrolled for {person.name}.",
                                       reason=RefusalReason.DUPLICATE)
-            sample_id = self._db["samples"].insert(dict(
+            sample_id = self._db.table("samples").insert(dict(
                 uuid=new_uuid(), person_id=person_id, crop_jpeg=bytes(crop_jpeg), source=str(source),
                 content_hash=content_hash,
                 det_prob=float(det_prob), face_px=int(face_px), sharpness=float(sharpness),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from core.base.errors import PersonNotFoundError
 from core.base.records import (
@@ -18,10 +19,11 @@ from core.base.records import (
 )
 from core.gallery.names import name_key
 from core.gallery.row_values import aware
+from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 
-class SiteTables:
+class SiteTables(StoreState):
     """What the site layer reads and writes in the local database, by site-wide UUID."""
 
     @guarded
@@ -122,7 +124,7 @@ class SiteTables:
     def site_gallery(self, person_ids: Iterable[int] | None = None, model_ids: Iterable[str] | None = None,
                      with_samples: bool = True) -> SiteGallery:
         """People (all, or these), their samples and their embeddings (all models, or these), by UUID."""
-        people_where, params = "", []
+        people_where, params = "", list[Any]()
         if person_ids is not None:
             ids = [int(i) for i in person_ids]
             people_where, params = f" WHERE p.id IN ({', '.join('?' * len(ids)) or 'NULL'})", ids

@@ -56,7 +56,7 @@ class GalleryStore(PeopleTables, ModelTables, EventTables, SiteTables, Timekeepi
         self._lock = threading.RLock()
         self._tx_depth = 0
         if self.path != ":memory:":
-            self._create_private_file(self.path)
+            self._create_private_file(Path(self.path))
         try:
             self._conn = sqlite3.connect(
                 str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -93,8 +93,9 @@ class GalleryStore(PeopleTables, ModelTables, EventTables, SiteTables, Timekeepi
         """The database file or its folder where others may read them (a chmod failed or was undone)."""
         if self.path == ":memory:" or os.name != "posix":
             return []
+        database = Path(self.path)
         problems = []
-        for path, wanted in ((self.path, PRIVATE_FILE_MODE), (self.path.parent, PRIVATE_FOLDER_MODE)):
+        for path, wanted in ((database, PRIVATE_FILE_MODE), (database.parent, PRIVATE_FOLDER_MODE)):
             try:
                 mode = stat.S_IMODE(path.stat().st_mode)
             except OSError as exc:

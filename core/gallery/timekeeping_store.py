@@ -15,6 +15,7 @@ from core.base.records import AttendanceEvent, EventKind
 from core.base.timekeeping import (AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave,
                                    RosterEntry, Schedule)
 from core.gallery.names import name_key  # the same name rule as people
+from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 MAX_GROUP_NAME_LEN = 100
@@ -100,7 +101,7 @@ def _correction(row: tuple) -> Correction:
                       person_id, datetime.fromisoformat(moment) if moment else None)
 
 
-class TimekeepingTables:
+class TimekeepingTables(StoreState):
     """Methods GalleryStore gains for the time-and-attendance tables (uses its _lock, _tx, _conn, _error)."""
 
     # ---- groups ----

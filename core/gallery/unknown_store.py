@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
 from core.base.errors import InvalidInputError
 from core.base.records import ReviewState, SiteUnknownFace, UnknownFace
+from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 _VECTOR_DTYPE = np.dtype("<f4")
@@ -53,7 +54,7 @@ def _face(row: tuple) -> UnknownFace:
                        float(sharp), ReviewState(state), person_id, group, vector)
 
 
-class UnknownFaceTables:
+class UnknownFaceTables(StoreState):
     """Methods GalleryStore gains for unknown faces (uses its _lock, _tx, _conn, _error, get_model, _vector_blob)."""
 
     @_guarded
@@ -91,7 +92,8 @@ class UnknownFaceTables:
     def unknown_faces(self, start: datetime | None = None, end: datetime | None = None,
                       states: Iterable[ReviewState] = (ReviewState.OPEN,)) -> list[UnknownFace]:
         """Unknown faces seen from `start` (inclusive) to `end` (exclusive), oldest first, with their vectors."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[float | str] = []
         if start is not None:
             clauses.append("ts >= ?")
             params.append(_ts(start))
@@ -130,7 +132,7 @@ class UnknownFaceTables:
             return self._conn.execute(
                 f"UPDATE unknown_faces SET state = ?, person_id = ?, review_group = ?, reviewed_at = ?"
                 f" WHERE state = 'open' AND id IN ({', '.join('?' * len(ids))})",
-                [ReviewState(state).value, person_id, review_group, datetime.now(timezone.utc).isoformat(), *ids]
+                [ReviewState(state).value, person_id, review_group, datetime.now(UTC).isoformat(), *ids]
             ).rowcount
 
     # ---- site mode: faces travel with their events, so a stranger seen at two doors is one group ----
