@@ -17,7 +17,7 @@ from core.attendance.book import AttendanceBook
 from core.attendance.event_import import ImportRefused, LogFormat
 from core.base.errors import Cancelled
 from core.base.settings import Settings
-from core.base.timekeeping import AuditAction
+from core.base.timekeeping import AuditAction, DayStatus
 from core.gallery.store import GalleryStore
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -120,6 +120,29 @@ def test_an_imported_log_means_what_the_same_sightings_through_the_recogniser_me
     finally:
         imported.close()
         observed.close()
+
+
+@pytest.mark.parametrize("checkout_mode", [False, True], ids=["default mode", "check-out mode"])
+def test_the_issues_four_cases_imported_from_a_log(settings, rollcall_home, tmp_path, checkout_mode):
+    settings.attendance.checkout_mode = checkout_mode
+    engine = make_engine(settings)
+    try:
+        day = engine.add_shift("Day", "08:00", "12:00", "mon-sun", checkin_before=60, checkout_after=60).value
+        engine.set_group_shift(engine.find_group("Day").id, day.id)
+        import_file(engine, sightings_csv(tmp_path / "log.csv"))
+        rows = {(row.external_id, row.day): row for day in DAYS for row in engine.day_board(day)}
+        for external_id in ("N-1", "N-2"):  # three nights present with 8 h each, in both modes
+            nights = [rows[(external_id, MONDAY + timedelta(days=n))] for n in range(3)]
+            assert [(r.status, r.hours) for r in nights] == [(DayStatus.PRESENT, 8.0)] * 3, external_id
+        if checkout_mode:  # Tuesday present with 4 h, the 22:30 sighting outside any window
+            tuesday = rows[("D-1", TUE)]
+            assert (tuesday.status, tuesday.hours) == (DayStatus.PRESENT, 4.0)
+            assert at(TUE, 22, 30) in tuesday.outside_window
+        else:  # the evening visit is not Wednesday's arrival: Wednesday is late by 180 minutes
+            wednesday = rows[("D-2", WED)]
+            assert (wednesday.status, wednesday.late_minutes) == (DayStatus.LATE, 180)
+    finally:
+        engine.close()
 
 
 def test_a_zkteco_log_is_told_from_its_content_and_matched_by_external_id(engine, tmp_path):
