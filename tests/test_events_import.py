@@ -15,7 +15,7 @@ from core.app.engine import Engine
 from core.app.import_ops import ImportPhase
 from core.attendance.book import AttendanceBook
 from core.attendance.event_import import ImportRefused, LogFormat
-from core.base.errors import Cancelled
+from core.base.errors import Cancelled, InvalidInputError
 from core.base.settings import Settings
 from core.base.timekeeping import AuditAction, DayStatus
 from core.gallery.store import GalleryStore
@@ -161,6 +161,24 @@ def test_a_zkteco_log_names_people_only_by_external_id(engine, tmp_path):
     log = write(tmp_path / "attlog.dat", f"Dora Day\t{at(TUE, 8, 0):%Y-%m-%d %H:%M:%S}\t1\t0\t1\t0\n")
     with pytest.raises(ImportRefused, match="line 1: no one enrolled has the external ID 'Dora Day'"):
         import_file(engine, log, log_format=LogFormat.ZKTECO)
+
+
+def test_a_spreadsheet_csv_with_a_byte_order_mark_quotes_and_stations(engine, tmp_path):
+    log = tmp_path / "excel.csv"
+    log.write_text('Station,Person,Time,Note\r\n"Gate, north",Dora Day,2026-10-13 08:00,"late bus"\r\n'
+                   ',D-2,2026-10-13 08:05,\r\n', encoding="utf-8-sig")
+    result = import_file(engine, log, station="Warehouse terminal")
+    assert (result.log_format, result.recorded) == (LogFormat.CSV, 2)
+    assert [(e.person_name, e.source) for e in engine.store.events()] == [
+        ("Dora Day", "Gate, north"), ("Wim Wednesday", "Warehouse terminal")]
+
+
+def test_a_file_in_neither_format_is_refused_before_anything_is_read(engine, tmp_path):
+    with pytest.raises(InvalidInputError, match="Cannot tell the log's format"):
+        import_file(engine, write(tmp_path / "notes.txt", "who,when\nDora,8am\n"))
+    with pytest.raises(ImportRefused, match="line 1: the header has no 'person' or 'time' column"):
+        import_file(engine, write(tmp_path / "notes.txt", "who,when\nDora,8am\n"), log_format=LogFormat.CSV)
+    assert engine.store.events() == []
 
 
 def test_importing_the_same_file_twice_adds_nothing(engine, tmp_path):
