@@ -63,8 +63,10 @@ class EventsImported:
     people: int  # distinct people in the file
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
+    """A sighting as held for sorting: small, since a terminal's log may have millions."""
+
     ts: float
     person_id: int
     line: int
@@ -88,6 +90,8 @@ class ImportOperations(EngineState):
         """Import a CSV or ZKTeco attendance log (see core.attendance.event_import), yielding progress.
 
         station: the source recorded for sightings whose line names none (default: the file's name).
+        While the sightings are written (one transaction) other threads wait for the store; run it off the GUI
+        thread and close the generator to stop it (nothing is kept).
         Raises ImportRefused (nothing imported) listing the problems by line, Cancelled on cancel."""
         path = Path(path)
         try:
@@ -146,6 +150,7 @@ class ImportOperations(EngineState):
         locked = set(self.store.locked_months())
         latest = self.clock() + FUTURE_SLACK
         rows: list[_Row] = []
+        stations: dict[str, str] = {}  # one string per station name, however many rows name it
         problems: list[LineProblem] = []
         total = 0
         for count, item in enumerate(items, start=1):
@@ -159,8 +164,8 @@ class ImportOperations(EngineState):
                 elif problem is None and month in locked:
                     problem = LineProblem(item.line, f"{month} is locked (its timesheet is final); unlock it first")
                 if problem is None and person_id is not None:
-                    rows.append(_Row(item.time.timestamp(), person_id, item.line, item.station,
-                                     item.precision.total_seconds()))
+                    rows.append(_Row(item.time.timestamp(), person_id, item.line,
+                                     stations.setdefault(item.station, item.station), item.precision.total_seconds()))
             if problem is not None:
                 total += 1
                 if len(problems) < PROBLEMS_KEPT:
