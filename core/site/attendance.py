@@ -94,6 +94,38 @@ def publish_book(conn: psycopg.Connection, store: GalleryStore) -> int:
     return int(version)
 
 
+def erase_from_book(conn: psycopg.Connection, person_uuids: list[str]) -> bool:
+    """The server's HR book loses every entry that names an erased person (a membership, leave, a punch or
+    correction), at once; the admin station's next publish is already without them. True if it changed."""
+    erased = set(person_uuids)
+    with conn.transaction():
+        body = conn.execute("SELECT body FROM hr_book FOR UPDATE").fetchone()[0]
+        scrubbed = _without(body, erased)
+        if scrubbed == body:
+            return False
+        version = conn.execute("UPDATE hr_book SET version = version + 1, body = %s, changed_by = session_user,"
+                               " changed_at = now() RETURNING version", [json.dumps(scrubbed)]).fetchone()[0]
+        conn.execute("SELECT pg_notify(%s, %s)", [GALLERY_CHANNEL, f"hr:{version}"])
+    return True
+
+
+def _without(value: object, uuids: set[str]) -> object:
+    """`value` with every list entry that mentions one of `uuids` left out, at any depth."""
+    if isinstance(value, dict):
+        return {key: _without(item, uuids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without(item, uuids) for item in value if not _mentions(item, uuids)]
+    return value
+
+
+def _mentions(value: object, uuids: set[str]) -> bool:
+    if isinstance(value, dict):
+        return any(_mentions(item, uuids) for item in value.values())
+    if isinstance(value, list):
+        return any(_mentions(item, uuids) for item in value)
+    return isinstance(value, str) and value in uuids
+
+
 def pull_book(conn: psycopg.Connection, store: GalleryStore) -> bool:
     """A kiosk applies a newer book (or retries one whose events had not arrived yet). True if applied."""
     local = int(store.meta_value(BOOK_VERSION_KEY) or 0)
@@ -107,12 +139,19 @@ def pull_book(conn: psycopg.Connection, store: GalleryStore) -> bool:
     return True
 
 
-_UPSERT_FACES = """
+# A face sent again (a better look) replaces the server's copy, then new ones are added: two statements, so
+# a kiosk needs no right to read the faces back (ON CONFLICT DO UPDATE would). The server stamps received_at.
+_UPDATE_FACES = """
+UPDATE unknown_faces SET model_id = v.model_id, vector = v.vector, crop_jpeg = v.crop_jpeg, det_prob = v.det_prob,
+    face_px = v.face_px, sharpness = v.sharpness
+FROM unnest(%s::uuid[], %s::text[], %s::bytea[], %s::bytea[], %s::real[], %s::integer[], %s::real[])
+     AS v(event_uuid, model_id, vector, crop_jpeg, det_prob, face_px, sharpness)
+WHERE unknown_faces.event_uuid = v.event_uuid
+"""
+_INSERT_FACES = """
 INSERT INTO unknown_faces (event_uuid, model_id, vector, crop_jpeg, det_prob, face_px, sharpness)
 SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[], %s::bytea[], %s::real[], %s::integer[], %s::real[])
-ON CONFLICT (event_uuid) DO UPDATE SET model_id = excluded.model_id, vector = excluded.vector,
-    crop_jpeg = excluded.crop_jpeg, det_prob = excluded.det_prob, face_px = excluded.face_px,
-    sharpness = excluded.sharpness, received_at = now()
+ON CONFLICT (event_uuid) DO NOTHING
 """
 
 
@@ -123,11 +162,12 @@ def upload_unknown_faces(conn: psycopg.Connection, store: GalleryStore, acked_se
         faces = store.unsent_unknown_faces(acked_seq, batch)
         if not faces:
             return sent
+        columns = [[f.event_uuid for f in faces], [f.model_id for f in faces], [f.vector for f in faces],
+                   [f.crop_jpeg for f in faces], [f.det_prob for f in faces], [f.face_px for f in faces],
+                   [f.sharpness for f in faces]]
         with conn.transaction():
-            conn.execute(_UPSERT_FACES, [[f.event_uuid for f in faces], [f.model_id for f in faces],
-                                         [f.vector for f in faces], [f.crop_jpeg for f in faces],
-                                         [f.det_prob for f in faces], [f.face_px for f in faces],
-                                         [f.sharpness for f in faces]])
+            conn.execute(_UPDATE_FACES, columns)
+            conn.execute(_INSERT_FACES, columns)
         store.mark_unknown_faces_sent(f.face_id for f in faces)
         sent += len(faces)
 

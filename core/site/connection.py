@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class SiteProblem(enum.StrEnum):
     NEWER_SCHEMA = "newer_schema"
     UNSENT_EVENTS = "unsent_events"  # leaving would strand events
     BAD_URL = "bad_url"
+    BAD_NAME = "bad_name"  # a station name that is too long, has odd characters, is reserved or too like another
     SERVER_ERROR = "server_error"  # the server refused a statement (nothing was changed by it)
     MODEL_FILES = "model_files"  # a model's files on the server are missing or damaged (nothing installed)
 
@@ -72,11 +74,23 @@ def redacted(url: str) -> str:
     return f"{where} as {parts.get('user', '?')}{extra}"
 
 
+_SECRETS_IN_URL = (re.compile(r"://[^/?#@]*?:([^@/?#]*)@"), re.compile(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)"))
+
+
+def without_secrets(text: str, url: str) -> str:
+    """`text` with anything that looks like the URL's password, or the whole URL, masked."""
+    secrets = [m.group(1) for pattern in _SECRETS_IN_URL for m in pattern.finditer(url) if m.group(1)]
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text.replace(url, "(the address)") if secrets else text
+
+
 def check_url(url: str) -> Credentials:
     try:
         psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise SiteError(f"That server address cannot be read ({exc}). Use postgresql://USER:PASSWORD@HOST:PORT/"
+        reason = without_secrets(str(exc).strip().splitlines()[0] if str(exc).strip() else "", url)
+        raise SiteError(f"That server address cannot be read ({reason}). Use postgresql://USER:PASSWORD@HOST:PORT/"
                         "DATABASE?sslmode=verify-full", SiteProblem.BAD_URL) from None
     return Credentials(url)
 

@@ -1,31 +1,43 @@
 """The PostgreSQL driver, loaded on first use: a standalone station never imports psycopg (about 20 MB
-of memory). The site modules use `psycopg` from here as they would the module itself."""
+of memory). The site modules use `psycopg` from here as they would the module itself.
+
+The first use imports psycopg and the submodules site mode reaches through it, under a lock: threads
+that get there at once (the background sync and a recognition loop) each see the whole module.
+"""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-import sys
+import threading
+from types import ModuleType
+from typing import Any
+
+_SUBMODULES = ("conninfo", "errors", "sql")
 
 
-class _Missing:
+class LazyDriver:
+    """A module loaded at its first attribute access, once, whichever thread gets there first."""
+
     def __init__(self, name: str):
         self._name = name
+        self._module: ModuleType | None = None
+        self._lock = threading.Lock()
 
-    def __getattr__(self, attribute: str):
-        raise ImportError(f"{self._name} is not installed; site mode needs it (pip install 'psycopg[binary]').")
+    def _load(self) -> ModuleType:
+        with self._lock:
+            if self._module is None:
+                if importlib.util.find_spec(self._name) is None:  # standalone still works; site mode says why
+                    raise ImportError(f"{self._name} is not installed; site mode needs it "
+                                      "(pip install 'psycopg[binary]').")
+                module = importlib.import_module(self._name)
+                for submodule in _SUBMODULES:
+                    importlib.import_module(f"{self._name}.{submodule}")
+                self._module = module
+            return self._module
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._module or self._load(), attribute)
 
 
-def _lazy(name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None:  # standalone still works; site mode says what is missing when it is used
-        return _Missing(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)  # the real import happens at the first attribute access
-    return module
-
-
-psycopg = _lazy("psycopg")
+psycopg: Any = LazyDriver("psycopg")

@@ -9,16 +9,32 @@ missed notification therefore only delays a change; it never loses one.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
-from core.base.records import ModelRecord, SiteEmbedding, SiteGallery, SitePerson, SiteSample
+from core.base.errors import RollcallError
+from core.base.records import ModelRecord, ReviewState, SiteEmbedding, SiteGallery, SitePerson, SiteSample
 from core.gallery.store import GalleryStore
 from core.site.driver import psycopg
 from core.site.schema import GALLERY_CHANNEL
 
+log = logging.getLogger(__name__)
+
 GALLERY_VERSION_KEY = "site_gallery_version"
+FACE_ERASURE = "face"  # an erasures row: a kept face (its event's UUID) given to the erased person (merged_into: key)
+ERASED_KEY_SALT = "rollcall-erased:"  # a person's tombstone is a one-way key of their UUID, never the UUID
+
+
+def erased_key(person_uuid: str) -> str:
+    """The tombstone of an erased person on the server: the server keeps no trace of their UUID, and a
+    station recognises its own people's keys. SQL computes the same key (outbox's upload check)."""
+    digest = hashlib.sha256(f"{ERASED_KEY_SALT}{uuid.UUID(person_uuid)}".encode()).hexdigest()
+    return str(uuid.UUID(digest[:32]))
 ACTIVE_MODEL_KEY = "site_active_model"
 
 
@@ -33,6 +49,7 @@ class PullReport:
     erased_samples: int = 0
     active_model: str | None = None
     erased_person_uuids: tuple[str, ...] = ()  # erased here: the station scrubs its backups of them too
+    erased_faces: tuple[tuple[str, str], ...] = ()  # (event, person) UUIDs: kept faces given to someone erased
 
     @property
     def changed(self) -> bool:
@@ -52,31 +69,34 @@ def _model(row) -> ModelRecord:
     return ModelRecord(row[0], row[1], row[2], row[3], row[4], "", row[5], row[6], row[7])
 
 
-def fetch_changes(conn: psycopg.Connection, since: int, with_crops: bool) -> tuple[int, str | None, SiteGallery]:
-    """Everything changed after version `since`, from one consistent snapshot.
+def fetch_changes(conn: psycopg.Connection, since: int, with_crops: bool
+                  ) -> tuple[int, str | None, dict[str, str], SiteGallery]:
+    """Everything changed after version `since`, from one consistent snapshot: (version, active model,
+    erased kept faces as {event UUID: person UUID}, the gallery's changes).
 
     Without crops (kiosks), samples come as face templates only: their embeddings, no photo."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         version, active_model = conn.execute("SELECT gallery_version, active_model FROM site_meta").fetchone()
         if version == since:
-            return version, active_model, SiteGallery()
+            return version, active_model, {}, SiteGallery()
         models = [_model(r) for r in conn.execute(
             "SELECT id, name, base, parent_id, embedding_size, created_at, settings, metrics FROM models"
             " WHERE version > %s", [since])]
         people = [SitePerson(*r) for r in conn.execute(
             "SELECT uuid::text, name, external_id, created_at, active FROM people WHERE version > %s", [since])]
+        crop = "s.crop_jpeg" if with_crops else "''::bytea"  # a kiosk has no right to read the photos at all
         samples = [SiteSample(r[0], r[1], bytes(r[2]), *r[3:]) for r in conn.execute(
-            "SELECT s.uuid::text, p.uuid::text, CASE WHEN %s THEN s.crop_jpeg ELSE ''::bytea END, s.source,"
-            " s.content_hash, s.det_prob, s.face_px,"
+            f"SELECT s.uuid::text, p.uuid::text, {crop}, s.source, s.content_hash, s.det_prob, s.face_px,"
             " s.sharpness, s.created_at FROM samples s JOIN people p ON p.id = s.person_id WHERE s.version > %s",
-            [with_crops, since], binary=True)]
+            [since], binary=True)]
         embeddings = [SiteEmbedding(r[0], r[1], bytes(r[2])) for r in conn.execute(
             "SELECT s.uuid::text, e.model_id, e.vector FROM embeddings e JOIN samples s ON s.id = e.sample_id"
             " WHERE e.version > %s", [since], binary=True)]
         erased = conn.execute("SELECT uuid::text, kind, merged_into::text FROM erasures WHERE version > %s",
                               [since]).fetchall()
-    return version, active_model, SiteGallery(
+    faces = {u: person for u, kind, person in erased if kind == FACE_ERASURE}
+    return version, active_model, faces, SiteGallery(
         people, samples, embeddings, models, erased_people=[u for u, kind, _ in erased if kind == "person"],
         erased_samples=[u for u, kind, _ in erased if kind == "sample"],
         merged_people={u: into for u, kind, into in erased if kind == "merged"})
@@ -87,18 +107,82 @@ def pull(conn: psycopg.Connection, store: GalleryStore, with_crops: bool) -> Pul
 
     with_crops: admin stations keep the face photos (they re-embed); kiosks keep only the templates."""
     since = local_version(store)
-    version, active_model, changes = fetch_changes(conn, since, with_crops)
+    version, active_model, faces, changes = fetch_changes(conn, since, with_crops)
     if version < since:  # the server was rebuilt or restored: start over from nothing
         since = 0
-        version, active_model, changes = fetch_changes(conn, since, with_crops)
+        version, active_model, faces, changes = fetch_changes(conn, since, with_crops)
     if version == since:
         return PullReport(since, version, active_model=active_model)
+    keys = {erased_key(u): u for u in store.person_ids_by_uuid()}  # tombstones name people by key only
+    changes.erased_people = [keys[k] for k in changes.erased_people if k in keys]
+    faces = {event: keys[key] for event, key in faces.items() if key in keys}
     with store.transaction():
+        claim_erased_faces(store, faces)  # before the people go: their erasure then takes these faces too
         counts = store.apply_site_gallery(changes)
         store.set_meta_values({GALLERY_VERSION_KEY: str(version), ACTIVE_MODEL_KEY: active_model})
     return PullReport(since, version, counts["people"], counts["samples"], counts["embeddings"],
                       counts["erased_people"], counts["erased_samples"], active_model,
-                      tuple(changes.erased_people))
+                      tuple(changes.erased_people), tuple(faces.items()))
+
+
+def claim_erased_faces(store: GalleryStore, faces: dict[str, str]) -> int:
+    """The faces this station kept of unknown events that the admin station gave to a person (enrolled or
+    assigned from Review) and has now erased: marked as that person's, so the person's erasure takes them.
+    Used on the live database and on backups. Returns how many were marked."""
+    if not faces:
+        return 0
+    people = store.person_ids_by_uuid()
+    events = store.event_ids_by_uuid(faces)
+    kept = {f.event_id: f.id for f in store.unknown_faces(states=tuple(ReviewState))}
+    claimed = 0
+    for event_uuid, event_id in events.items():
+        person_id, face_id = people.get(faces[event_uuid]), kept.get(event_id)
+        if person_id is not None and face_id is not None:
+            claimed += store.set_unknown_review([face_id], ReviewState.ASSIGNED, person_id)
+    return claimed
+
+
+def claim_in_backups(folder: Path, faces: dict[str, str]) -> None:
+    """claim_erased_faces on every backup in `folder` (the Engine then erases the people from them)."""
+    for backup in sorted(folder.glob("rollcall-*.db")):
+        try:
+            with GalleryStore(backup) as old:
+                claim_erased_faces(old, faces)
+        except (RollcallError, OSError) as exc:
+            log.warning("Could not mark erased faces in backup %s: %s", backup, exc)
+
+
+def faces_given_to(store: GalleryStore, person_uuids: list[str]) -> dict[str, list[bytes]]:
+    """The kept strangers' faces that this (admin) station enrolled as, or assigned to, these people: their
+    embeddings' bytes, which every station holds alike ({person UUID: vectors})."""
+    ids = store.person_ids_by_uuid()
+    wanted = {ids[u]: u for u in person_uuids if u in ids}
+    faces: dict[str, list[bytes]] = {u: [] for u in wanted.values()}
+    for face in store.unknown_faces(states=(ReviewState.ASSIGNED, ReviewState.ENROLLED)):
+        if face.person_id in wanted and face.vector is not None:
+            faces[wanted[face.person_id]].append(face.vector.astype("<f4").tobytes())
+    return faces
+
+
+def erase_given_faces(conn: psycopg.Connection, faces: dict[str, list[bytes]]) -> int:
+    """On the server, in the caller's transaction after an erasure's push: the kept faces (by their
+    embedding's bytes, as every station holds them) that the admin station gave to the people erased
+    ({person UUID: vectors}) go, and a tombstone per face tells the stations that kept them. Returns faces."""
+    erased = 0
+    version = conn.execute("SELECT gallery_version FROM site_meta").fetchone()[0]
+    for person_uuid, vectors in faces.items():
+        if not vectors:
+            continue
+        events = [r[0] for r in conn.execute("DELETE FROM unknown_faces WHERE vector = ANY(%s::bytea[])"
+                                             " RETURNING event_uuid::text", [vectors])]
+        conn.execute("DELETE FROM correction_faces WHERE event_uuid = ANY(%s::uuid[])", [events])
+        with conn.cursor() as cursor:
+            cursor.executemany("INSERT INTO erasures (uuid, kind, merged_into, version) VALUES (%s, %s, %s, %s)"
+                               " ON CONFLICT (uuid) DO UPDATE SET kind = excluded.kind,"
+                               " merged_into = excluded.merged_into, version = excluded.version",
+                               [(event, FACE_ERASURE, erased_key(person_uuid), version) for event in events])
+        erased += len(events)
+    return erased
 
 
 def push(conn: psycopg.Connection, gallery: SiteGallery, active_model: str | None = None) -> int:
@@ -120,7 +204,7 @@ def push(conn: psycopg.Connection, gallery: SiteGallery, active_model: str | Non
                 cursor.execute("DELETE FROM events WHERE person_uuid = ANY(%s::uuid[])", [gallery.erased_people])
             if gallery.erased_samples:
                 cursor.execute("DELETE FROM samples WHERE uuid = ANY(%s::uuid[])", [gallery.erased_samples])
-            erasures = ([(u, "person", None, version) for u in gallery.erased_people]
+            erasures = ([(erased_key(u), "person", None, version) for u in gallery.erased_people]
                         + [(u, "sample", None, version) for u in gallery.erased_samples]
                         + [(u, "merged", kept, version) for u, kept in gallery.merged_people.items()])
             # tombstones first: a person erased (or merged away) is never brought back by an upsert below
@@ -136,7 +220,8 @@ def push(conn: psycopg.Connection, gallery: SiteGallery, active_model: str | Non
                     " active = excluded.active, version = excluded.version, changed_by = session_user"
                     " WHERE (people.name, people.external_id, people.active)"
                     " IS DISTINCT FROM (excluded.name, excluded.external_id, excluded.active)",
-                    [(p.uuid, p.name, p.external_id, p.created_at, p.active, version, p.uuid) for p in gallery.people])
+                    [(p.uuid, p.name, p.external_id, p.created_at, p.active, version, erased_key(p.uuid))
+                     for p in gallery.people])
             if gallery.samples:
                 cursor.executemany(
                     "INSERT INTO samples (uuid, person_id, crop_jpeg, source, content_hash, det_prob, face_px,"

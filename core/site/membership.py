@@ -22,7 +22,16 @@ from core.site.records import (
     ROLE_KEY,
     STATION_KEY,
 )
-from core.site.schema import can_administer, check_schema, migrate, register_station
+from core.site.roles import Registration, can_administer, register_station
+from core.site.schema import check_schema, migrate
+
+# What a station keeps when it leaves: said by `rollcall site leave`, documented in docs/security.md.
+LEFT_KIOSK_KEEPS = ("It keeps its copy as of its last sync: the people's names and face templates (no face photos), "
+                    "its own events and the strangers' faces it kept, and the other stations' events it copied. "
+                    "Erasures made on the admin station from now on never reach it: wipe its data folder when the "
+                    "PC leaves service.")
+LEFT_ADMIN_KEEPS = ("It keeps everything it had: the people with their face photos and templates, and the site's "
+                    "events it copied; the site server keeps them too.")
 
 # What a station forgets of its site when it leaves (its local rows stay).
 SITE_META_KEYS = (ROLE_KEY, STATION_KEY, KIOSK_ID_KEY, LAST_SYNC_KEY, LAST_ERROR_KEY, DIRTY_KEY, outbox.ACKED_KEY,
@@ -65,21 +74,33 @@ def init_on_server(store: GalleryStore, credentials: Credentials, settings: Site
     Returns (the station's id, the highest sequence number the server has of it)."""
     with joining_errors(credentials), admin_connection(credentials, settings) as conn:
         migrate(conn)
-        kiosk_id, _, _, high = register_station(conn, station, is_admin=True)
+        registered = register_station(conn, station, is_admin=True)
         site_gallery.push(conn, store.site_gallery(), store.active_model_id())
         site_gallery.pull(conn, store, with_crops=True)
-    return kiosk_id, high
+    return registered.kiosk_id, registered.high_seq
 
 
 def join_on_server(store: GalleryStore, admin: Credentials, settings: SiteSettings,
-                   kiosk: str) -> tuple[int, Credentials, int]:
-    """Register a kiosk with its own least-privilege login, then pull the gallery through that login.
-
-    Returns (the kiosk's id, its own credentials, the highest sequence number the server has of it)."""
+                   kiosk: str) -> tuple[Registration, Credentials]:
+    """Register a kiosk with its own least-privilege login (an earlier copy's login under the same name is
+    retired), then pull the gallery through that login. Returns the registration and the kiosk's credentials."""
     with joining_errors(admin), admin_connection(admin, settings) as conn:
         check_schema(conn)
-        kiosk_id, login, password, high = register_station(conn, kiosk, is_admin=False)
-    own = admin.with_login(login, password)
+        registered = register_station(conn, kiosk, is_admin=False)
+    assert registered.login is not None and registered.password is not None
+    own = admin.with_login(registered.login, registered.password)
     with joining_errors(own), connect(own, settings) as conn:  # the kiosk's own login works first
         site_gallery.pull(conn, store, with_crops=False)
-    return kiosk_id, own, high
+    return registered, own
+
+
+def replaced_notice(kiosk: str, registered: Registration) -> str | None:
+    """What a join in place of an earlier copy of the kiosk means for that copy, or None."""
+    if not registered.replaced:
+        return None
+    seen = registered.earlier_contact.isoformat(timespec="minutes") if registered.earlier_contact else "never"
+    stranded = (f" At its last contact ({seen}) it still held {registered.stranded} events that never reached the "
+                "server: they stay on that PC only. Bring them over by joining from that folder again, or accept "
+                "their loss." if registered.stranded else "")
+    return (f"This station replaces the earlier copy of kiosk {kiosk!r}; that copy's login no longer works.{stranded}"
+            " Its data folder still holds the gallery's names and face templates: wipe it.")

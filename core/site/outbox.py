@@ -4,13 +4,15 @@ The station remembers the highest sequence number the server has committed (`ACK
 resumes after it, never by timestamp, so a clock that jumps cannot hide an event. The server
 inserts with ON CONFLICT (event_uuid) DO NOTHING: a batch sent again after a lost reply adds nothing.
 A moved check-out (revision > 0) comes round again with a new sequence number and updates its
-row only if it is newer than what the server has.
+row only if it is newer than what the server has. The server sets ids and receive times (a trigger
+stamps a move's receive time); a kiosk has no right to write them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core.base.errors import Cancelled
 from core.base.records import OutboxEvent
@@ -31,14 +33,15 @@ FROM unnest(%s::uuid[], %s::bigint[], %s::integer[], %s::uuid[], %s::text[], %s:
      AS v(event_uuid, seq, revision, person_uuid, kind, kiosk_time, kiosk_day, offset_min, source, similarity,
           track_id)
 WHERE v.person_uuid IS NULL
-   OR NOT EXISTS (SELECT 1 FROM erasures x WHERE x.uuid = v.person_uuid AND x.kind = 'person')
+   OR NOT EXISTS (SELECT 1 FROM erasures x WHERE x.kind = 'person' AND x.uuid = left(encode(sha256(convert_to(
+                  'rollcall-erased:' || v.person_uuid::text, 'UTF8')), 'hex'), 32)::uuid)
 ON CONFLICT (event_uuid) DO NOTHING
 """
 
 _MOVE = """
 UPDATE events SET kind = v.kind, kiosk_time = v.kiosk_time, kiosk_day = v.kiosk_day,
        kiosk_utc_offset_min = v.offset_min, source = v.source, similarity = v.similarity, track_id = v.track_id,
-       revision = v.revision, kiosk_seq = v.seq, received_at = now()
+       revision = v.revision, kiosk_seq = v.seq
 FROM unnest(%s::uuid[], %s::bigint[], %s::integer[], %s::text[], %s::timestamptz[], %s::date[], %s::integer[],
             %s::text[], %s::real[], %s::integer[])
      AS v(event_uuid, seq, revision, kind, kiosk_time, kiosk_day, offset_min, source, similarity, track_id)
@@ -66,7 +69,7 @@ def _columns(events: list[OutboxEvent]) -> dict[str, list]:
         "uuid": [e.uuid for e in events], "seq": [e.seq for e in events], "revision": [e.revision for e in events],
         "person": [e.person_uuid for e in events], "kind": [str(e.kind) for e in events],
         "time": [e.time for e in events], "day": [e.time.date() for e in events],
-        "offset": [int(e.time.utcoffset().total_seconds() // 60) for e in events],
+        "offset": [int((e.time.utcoffset() or timedelta()).total_seconds() // 60) for e in events],
         "source": [e.source for e in events], "similarity": [e.similarity for e in events],
         "track": [e.track_id for e in events],
     }

@@ -1,25 +1,21 @@
-"""The site server's schema: versioned migrations and the least-privilege kiosk roles.
+"""The site server's schema: versioned migrations, applied by the admin station (the database's owner).
 
-Role names start with the database's name, so several sites can share one PostgreSQL cluster:
-`<db>_kiosk` is the group every kiosk login belongs to; `<db>_kiosk_<name>` is one kiosk's login.
-The admin station connects as the database's owner. Kiosks may read the gallery (with trained models'
-files) and the HR book, read every station's events through rollcall_site_events() (no snapshots), and
-add (or move their own) attendance events; row-level security keeps each kiosk to its own events, and
-they cannot change people, samples, embeddings, models' files or other kiosks.
+Kiosks may read the gallery's templates (with trained models' files) and the HR book, read every station's
+events through rollcall_site_events() (no snapshots, no faces), and add (or move their own) attendance
+events; row-level security keeps each kiosk to its own events, and they cannot change people, samples,
+embeddings, models' files or other kiosks. Their rights are core.site.roles's.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
+from collections.abc import Callable
 
 from core.site.connection import SiteError, SiteProblem
 from core.site.driver import psycopg
+from core.site.roles import grant_kiosk_rights, kiosk_group_role
 
 SCHEMA_LOCK = 7_340_114  # pg_advisory_xact_lock key while migrating
-MAX_ROLE_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
 GALLERY_CHANNEL = "rollcall_gallery"  # NOTIFY payload: the new gallery version
-PASSWORD_BYTES = 24
 
 _MIGRATION_1 = """
 CREATE TABLE rollcall_schema (version integer NOT NULL);
@@ -153,21 +149,114 @@ CREATE TABLE model_package_parts (
 ALTER TABLE model_package_parts ALTER COLUMN data SET STORAGE EXTERNAL;
 """
 
+# Hardening against a hostile kiosk (its login is the attacker's): every SECURITY DEFINER function gets a
+# fixed, schema-qualified search_path with pg_temp last and checks its arguments; receive times are set by
+# the server on a move or a face sent again (a kiosk has no right to the column); forged future receive
+# times from before are brought back to now. An erasure also names the kept faces given to the person
+# ('face' rows), so every station can drop its copy; an erased person's tombstone is a one-way key of their
+# UUID (core.site.gallery.erased_key), so the server keeps no trace of it. The kiosk group's rights are
+# granted again from nothing.
+_MIGRATION_6 = """
+CREATE OR REPLACE FUNCTION {s}.rollcall_kiosk_id() RETURNS integer LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = {s}, pg_temp
+    AS $$ SELECT id FROM {s}.kiosks WHERE db_role = session_user AND left_at IS NULL AND NOT is_admin $$;
+CREATE OR REPLACE FUNCTION {s}.rollcall_heartbeat(queue bigint, acked bigint, gallery bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_temp AS $$
+BEGIN
+    IF queue IS NULL OR acked IS NULL OR gallery IS NULL OR queue < 0 OR acked < 0 OR gallery < 0
+       OR gallery > (SELECT m.gallery_version FROM {s}.site_meta m) THEN
+        RAISE EXCEPTION 'rollcall_heartbeat: an argument is out of range' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE {s}.kiosks k SET last_contact = now(), queue_length = queue, gallery_version = gallery,
+        acked_seq = greatest(k.acked_seq, least(acked, (SELECT coalesce(max(e.kiosk_seq), 0) FROM {s}.events e
+                                                       WHERE e.kiosk_id = k.id)))
+    WHERE k.db_role = session_user AND k.left_at IS NULL;
+END $$;
+CREATE OR REPLACE FUNCTION {s}.rollcall_leave() RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = {s}, pg_temp AS $$
+DECLARE
+    login text := session_user;
+    grp text;
+BEGIN
+    UPDATE {s}.kiosks SET left_at = now() WHERE db_role = login AND left_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    BEGIN  -- the login stops working at once (the admin station's next sync retires it otherwise)
+        FOR grp IN SELECT g.rolname FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+                   JOIN pg_catalog.pg_roles r ON r.oid = m.member WHERE r.rolname = login LOOP
+            EXECUTE pg_catalog.format('REVOKE %I FROM %I', grp, login);
+        END LOOP;
+        EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN PASSWORD NULL', login);
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE WARNING 'rollcall_leave: % keeps its login until the admin station syncs', login;
+    END;
+END $$;
+CREATE OR REPLACE FUNCTION {s}.rollcall_site_events(after_received timestamptz, after_id bigint,
+                                                    except_kiosk integer, max_rows integer)
+    RETURNS TABLE (id bigint, event_uuid text, person_uuid text, kind text, kiosk_time timestamptz,
+                   offset_min integer, source text, similarity real, track_id integer, revision integer,
+                   station text, received_at timestamptz)
+    LANGUAGE sql STABLE STRICT SECURITY DEFINER SET search_path = {s}, pg_temp
+    AS $$ SELECT e.id, e.event_uuid::text, e.person_uuid::text, e.kind, e.kiosk_time, e.kiosk_utc_offset_min,
+                 e.source, e.similarity, e.track_id, e.revision, k.name, e.received_at
+          FROM {s}.events e JOIN {s}.kiosks k ON k.id = e.kiosk_id
+          WHERE (e.received_at, e.id) > (after_received, after_id) AND e.kiosk_id <> except_kiosk
+          ORDER BY e.received_at, e.id LIMIT least(greatest(max_rows, 1), 10000) $$;
+CREATE OR REPLACE FUNCTION {s}.rollcall_reported_up_to() RETURNS timestamptz LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = {s}, pg_temp
+    AS $$ SELECT min(CASE WHEN k.queue_length = 0 AND k.last_contact IS NOT NULL THEN k.last_contact
+                          ELSE coalesce((SELECT max(e.kiosk_time) FROM {s}.events e
+                                         WHERE e.kiosk_id = k.id AND e.kiosk_seq <= k.acked_seq), k.joined_at) END)
+          FROM {s}.kiosks k WHERE k.left_at IS NULL
+               AND (NOT k.is_admin OR EXISTS (SELECT 1 FROM {s}.events e WHERE e.kiosk_id = k.id)) $$;
+CREATE FUNCTION {s}.rollcall_received_now() RETURNS trigger LANGUAGE plpgsql SET search_path = {s}, pg_temp AS $$
+BEGIN  -- a moved event, or a kept face sent again after a better look, is received anew
+    IF TG_TABLE_NAME = 'events' THEN
+        IF NEW.revision IS DISTINCT FROM OLD.revision THEN
+            NEW.received_at := now();
+        END IF;
+    ELSIF (NEW.vector, NEW.crop_jpeg) IS DISTINCT FROM (OLD.vector, OLD.crop_jpeg) THEN
+        NEW.received_at := now();
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER events_moved_received_now BEFORE UPDATE ON {s}.events
+    FOR EACH ROW EXECUTE FUNCTION {s}.rollcall_received_now();
+CREATE TRIGGER unknown_faces_received_now BEFORE UPDATE ON {s}.unknown_faces
+    FOR EACH ROW EXECUTE FUNCTION {s}.rollcall_received_now();
+DO $$ DECLARE check_name text; BEGIN
+    FOR check_name IN SELECT conname FROM pg_catalog.pg_constraint
+                      WHERE conrelid = '{s}.erasures'::regclass AND contype = 'c' LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE {s}.erasures DROP CONSTRAINT %I', check_name);
+    END LOOP;
+END $$;
+ALTER TABLE {s}.erasures ADD CONSTRAINT erasures_kind_check CHECK (kind IN ('person', 'sample', 'merged', 'face')),
+    ADD CONSTRAINT erasures_merged_into_check CHECK ((kind IN ('merged', 'face')) = (merged_into IS NOT NULL));
+UPDATE {s}.erasures SET uuid = left(encode(sha256(convert_to('rollcall-erased:' || uuid::text, 'UTF8')), 'hex'),
+                                     32)::uuid WHERE kind = 'person';
+UPDATE {s}.events SET received_at = now() WHERE received_at > now();
+UPDATE {s}.unknown_faces SET received_at = now() WHERE received_at > now();
+UPDATE {s}.correction_faces SET received_at = now() WHERE received_at > now();
+"""
+
+
+def _migration_6(conn: psycopg.Connection, schema: str) -> None:
+    conn.execute(psycopg.sql.SQL(_MIGRATION_6).format(s=psycopg.sql.Identifier(schema)))
+
+
+Migration = str | Callable[[psycopg.Connection, str], None]  # SQL, or a step that needs the schema's name
+
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
-SERVER_MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4, _MIGRATION_5]
-GALLERY_TABLES = ("site_meta", "models", "people", "samples", "embeddings", "erasures", "kiosks", "hr_book",
-                  "model_packages", "model_package_parts")
-KIOSK_EVENT_COLUMNS = ("kind", "kiosk_time", "kiosk_day", "kiosk_utc_offset_min", "source", "similarity",
-                       "track_id", "revision", "kiosk_seq", "received_at")
+SERVER_MIGRATIONS: list[Migration] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4, _MIGRATION_5,
+                                      _migration_6]
 
 
-def kiosk_group_role(database: str) -> str:
-    return f"{database}_kiosk"[:MAX_ROLE_NAME]
-
-
-def kiosk_login_role(database: str, kiosk: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", kiosk.lower()).strip("_") or "station"
-    return f"{database}_kiosk_{slug}"[:MAX_ROLE_NAME]
+def site_schema(conn: psycopg.Connection) -> str:
+    """The schema the site's tables live in (where the owner's search_path put them: usually public)."""
+    found = conn.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                         " WHERE c.oid = to_regclass('rollcall_schema')").fetchone()
+    return found[0] if found else conn.execute("SELECT current_schema()").fetchone()[0]
 
 
 def schema_version(conn: psycopg.Connection) -> int:
@@ -176,20 +265,27 @@ def schema_version(conn: psycopg.Connection) -> int:
 
 
 def migrate(conn: psycopg.Connection) -> int:
-    """Bring the server schema up to date (one transaction per step, serialised); returns the version."""
+    """Bring the server schema up to date (one transaction, serialised); returns the version."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
+        if conn.execute("SELECT to_regclass('rollcall_schema') IS NOT NULL").fetchone()[0]:
+            conn.execute("LOCK TABLE rollcall_schema IN SHARE ROW EXCLUSIVE MODE")  # no kiosk can take this lock
+        else:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])  # a new site: no kiosk login yet
         version = schema_version(conn)
         if version > len(SERVER_MIGRATIONS):
             raise SiteError(f"The site server's schema is version {version}; this Rollcall knows up to "
                             f"{len(SERVER_MIGRATIONS)}. Update Rollcall on this station.", SiteProblem.NEWER_SCHEMA)
         for number in range(version + 1, len(SERVER_MIGRATIONS) + 1):
-            conn.execute(SERVER_MIGRATIONS[number - 1])
+            step = SERVER_MIGRATIONS[number - 1]
+            if isinstance(step, str):
+                conn.execute(step)
+            else:
+                step(conn, site_schema(conn))
             conn.execute("UPDATE rollcall_schema SET version = %s", [number])
         group = kiosk_group_role(conn.info.dbname)
         if version < len(SERVER_MIGRATIONS) or not conn.execute(
                 "SELECT 1 FROM pg_roles WHERE rolname = %s", [group]).fetchone():
-            _grant_kiosk_rights(conn, group)
+            grant_kiosk_rights(conn, site_schema(conn))
     return len(SERVER_MIGRATIONS)
 
 
@@ -201,67 +297,3 @@ def check_schema(conn: psycopg.Connection) -> None:
     if version < len(SERVER_MIGRATIONS):
         raise SiteError("The site server's schema is older than this Rollcall; run `rollcall site sync` on the "
                         "admin station once to update it.", SiteProblem.NEWER_SCHEMA)
-
-
-def _grant_kiosk_rights(conn: psycopg.Connection, group: str) -> None:
-    """The kiosk group: read the gallery, add events, move its own events; nothing else. Idempotent."""
-    role = psycopg.sql.Identifier(group)
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group]).fetchone()
-    if not exists:
-        conn.execute(psycopg.sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
-    conn.execute(psycopg.sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(role))
-    conn.execute(psycopg.sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
-    conn.execute(psycopg.sql.SQL("GRANT SELECT ON {} TO {}").format(
-        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, GALLERY_TABLES)), role))
-    conn.execute(psycopg.sql.SQL("GRANT INSERT ON events TO {}").format(role))
-    conn.execute(psycopg.sql.SQL("GRANT SELECT (event_uuid, kiosk_id, revision) ON events TO {}").format(role))
-    conn.execute(psycopg.sql.SQL("GRANT UPDATE ({}) ON events TO {}").format(
-        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, KIOSK_EVENT_COLUMNS)), role))
-    conn.execute(psycopg.sql.SQL("GRANT EXECUTE ON FUNCTION rollcall_kiosk_id(), rollcall_heartbeat(bigint, bigint, bigint),"
-                         " rollcall_leave(), rollcall_site_events(timestamptz, bigint, integer, integer),"
-                         " rollcall_reported_up_to() TO {}").format(role))
-    for table in ("unknown_faces", "correction_faces"):  # faces of its own events only (RLS)
-        conn.execute(psycopg.sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(psycopg.sql.Identifier(table), role))
-        own = psycopg.sql.SQL("EXISTS (SELECT 1 FROM events e WHERE e.event_uuid = {}.event_uuid"
-                      " AND e.kiosk_id = rollcall_kiosk_id())").format(psycopg.sql.Identifier(table))
-        conn.execute(psycopg.sql.SQL("DROP POLICY IF EXISTS kiosk_own_faces ON {}").format(psycopg.sql.Identifier(table)))
-        conn.execute(psycopg.sql.SQL("CREATE POLICY kiosk_own_faces ON {} TO {} USING ({}) WITH CHECK ({})").format(
-            psycopg.sql.Identifier(table), role, own, own))
-    conn.execute(psycopg.sql.SQL("DROP POLICY IF EXISTS kiosk_own_events ON events"))
-    conn.execute(psycopg.sql.SQL("CREATE POLICY kiosk_own_events ON events TO {} USING (kiosk_id = rollcall_kiosk_id())"
-                         " WITH CHECK (kiosk_id = rollcall_kiosk_id())").format(role))
-
-
-def register_station(conn: psycopg.Connection, name: str, is_admin: bool) -> tuple[int, str | None, str | None, int]:
-    """Register (or re-register) a station. A kiosk gets its own login role with a new random password.
-
-    Returns (kiosk id, login role or None, password or None, highest sequence number already on the server).
-    """
-    database = conn.info.dbname
-    login = None if is_admin else kiosk_login_role(database, name)
-    password = None
-    with conn.transaction():
-        if login is not None:
-            password = secrets.token_urlsafe(PASSWORD_BYTES)
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [login]).fetchone()
-            verb = "ALTER" if exists else "CREATE"
-            # utility statements take no bind parameters: the password goes in as a quoted literal
-            conn.execute(psycopg.sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
-                psycopg.sql.Identifier(login), psycopg.sql.Literal(password)))
-            conn.execute(psycopg.sql.SQL("GRANT {} TO {}").format(
-                psycopg.sql.Identifier(kiosk_group_role(database)), psycopg.sql.Identifier(login)))
-        row = conn.execute(
-            "INSERT INTO kiosks (name, db_role, is_admin) VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE"
-            " SET db_role = excluded.db_role, is_admin = excluded.is_admin, left_at = NULL RETURNING id",
-            [name, login, is_admin]).fetchone()
-        kiosk_id = row[0]
-        high = conn.execute("SELECT coalesce(max(kiosk_seq), 0) FROM events WHERE kiosk_id = %s",
-                            [kiosk_id]).fetchone()[0]
-    return kiosk_id, login, password, int(high)
-
-
-def can_administer(conn: psycopg.Connection) -> bool:
-    """True for the database's owner or a superuser: what `site init` and `site join` need."""
-    return bool(conn.execute(
-        "SELECT r.rolsuper OR pg_has_role(current_user, d.datdba, 'MEMBER') FROM pg_roles r, pg_database d"
-        " WHERE r.rolname = current_user AND d.datname = current_database()").fetchone()[0])

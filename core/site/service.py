@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Generator, Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -51,6 +52,7 @@ from core.site.records import (
     SyncReport,
     SyncStage,
 )
+from core.site.roles import check_station_name, retire_stale_logins
 from core.site.schema import migrate
 from core.site.status import SiteEvent, SiteStatus, StationStatus, read_server_status, read_site_events
 
@@ -58,6 +60,8 @@ __all__ = ["ADMIN_STATION_DEFAULT", "BackgroundSync", "ModelRefused", "Site", "S
            "StationStatus", "SyncProgress", "SyncReport", "SyncStage"]
 
 log = logging.getLogger(__name__)
+
+BACKUPS_FOLDER = "backups"  # in the data folder (Settings.backups_path)
 
 
 class Site:
@@ -141,6 +145,7 @@ class Site:
     def init(self, url: str, station: str = ADMIN_STATION_DEFAULT) -> SiteStatus:
         """Make this data folder an admin station: create or update the schema, upload the local gallery."""
         self._refuse_if_joined()
+        station = check_station_name(station, kiosk=False)
         credentials = check_url(url)
         kiosk_id, high = membership.init_on_server(self.store, credentials, self.settings, station)
         self.store.raise_event_seq(high)
@@ -150,21 +155,25 @@ class Site:
         return self.status()
 
     def join(self, url: str, kiosk: str) -> SiteStatus:
-        """Make this data folder a kiosk: its own least-privilege login, then the gallery pulled."""
+        """Make this data folder a kiosk: its own least-privilege login, then the gallery pulled. Joining under
+        the name of an earlier copy retires that copy's login; the returned status's `notice` says what the
+        earlier copy still held."""
         self._refuse_if_joined()
-        if not kiosk.strip():
-            raise SiteError("Give the kiosk a name, e.g. --kiosk north-door.", SiteProblem.BAD_URL)
+        kiosk = check_station_name(kiosk, kiosk=True)  # before anything reaches the server
         people = self.store.stats()["people"]
         if people:
             raise SiteError(f"This data folder already has {people} people. A kiosk's gallery comes from the site "
                             "server: join with an empty data folder, or make this one the admin station with "
                             "`rollcall site init`.", SiteProblem.ALREADY_JOINED)
-        kiosk_id, own, high = membership.join_on_server(self.store, check_url(url), self.settings, kiosk.strip())
-        self.store.raise_event_seq(high)
+        registered, own = membership.join_on_server(self.store, check_url(url), self.settings, kiosk)
+        self.store.raise_event_seq(registered.high_seq)
         save_credentials(self.data_dir, own)
-        self.store.set_meta_values({ROLE_KEY: SiteRole.KIOSK, STATION_KEY: kiosk.strip(),
-                                    KIOSK_ID_KEY: str(kiosk_id), outbox.ACKED_KEY: "0"})
-        return self.status()
+        self.store.set_meta_values({ROLE_KEY: SiteRole.KIOSK, STATION_KEY: kiosk,
+                                    KIOSK_ID_KEY: str(registered.kiosk_id), outbox.ACKED_KEY: "0"})
+        notice = membership.replaced_notice(kiosk, registered)
+        if notice:
+            log.warning("%s", notice)
+        return replace(self.status(), notice=notice)
 
     def leave(self, force: bool = False) -> None:
         """Back to standalone, keeping every local row. Refused while events are unsent, unless forced."""
@@ -187,6 +196,11 @@ class Site:
         remove_credentials(self.data_dir)
         self.store.set_meta_values({key: None for key in membership.SITE_META_KEYS})
 
+    def what_leaving_keeps(self) -> str:
+        """What this station keeps of the site's data after `leave` ("" when standalone)."""
+        return {SiteRole.KIOSK: membership.LEFT_KIOSK_KEEPS, SiteRole.ADMIN: membership.LEFT_ADMIN_KEEPS}.get(
+            self.role, "")
+
     # ---- one sync round ----
 
     def sync(self, cancel: Callable[[], bool] | None = None) -> Generator[SyncProgress, None, SyncReport]:
@@ -200,6 +214,7 @@ class Site:
                 pushed = False
                 if self.role is SiteRole.ADMIN:
                     migrate(conn)
+                    retire_stale_logins(conn)  # a kiosk that left, or was replaced, while its login lived on
                     if self.store.meta_value(DIRTY_KEY):
                         yield SyncProgress(SyncStage.PUSH_GALLERY)
                         site_gallery.push(conn, self.store.site_gallery(), self.store.active_model_id())
@@ -213,6 +228,8 @@ class Site:
                     raise Cancelled("Sync stopped; the rest goes at the next sync.")
                 yield SyncProgress(SyncStage.PULL)
                 pulled = site_gallery.pull(conn, self.store, with_crops=self.role is SiteRole.ADMIN)
+                if pulled.erased_faces:  # the station's backups too, before their people are erased there
+                    site_gallery.claim_in_backups(self.data_dir / BACKUPS_FOLDER, dict(pulled.erased_faces))
                 if pulled.changed:
                     self.unreported_pull = pulled  # applied here even if a later step of this round fails
                 published: tuple[str, ...] = ()
@@ -346,9 +363,24 @@ class Site:
         return site_attendance.reported_up_to(self.store) if self.joined else None
 
     def erase_on_server(self, person_uuids: Iterable[str] = (), sample_uuids: Iterable[str] = ()) -> None:
-        """Erasure goes to the server first: refused there, nothing is deleted here either."""
-        if self.role is SiteRole.ADMIN:
-            self._run(lambda conn: site_gallery.push(conn, site_gallery.erased(person_uuids, sample_uuids)))
+        """Erasure goes to the server first: refused there, nothing is deleted here either. With a person go,
+        in the same transaction, the strangers' faces this station gave them (and every station's copy at its
+        next sync) and their entries in the server's HR book."""
+        if self.role is not SiteRole.ADMIN:
+            return
+        people, samples = list(person_uuids), list(sample_uuids)
+        faces = site_gallery.faces_given_to(self.store, people)
+
+        def erase(conn: psycopg.Connection) -> None:
+            with conn.transaction():
+                site_gallery.push(conn, site_gallery.erased(people, samples))
+                site_gallery.erase_given_faces(conn, faces)
+                if people:
+                    site_attendance.erase_from_book(conn, people)
+
+        self._run(erase)
+        if people:
+            self.store.set_meta_values({BOOK_DIRTY_KEY: "1"})  # the book without them goes out at the next sync
 
     # ---- reading the site ----
 

@@ -35,6 +35,7 @@ class SiteStatus:
     gallery_version: int = 0
     server_gallery_version: int | None = None
     stations: list[StationStatus] = field(default_factory=list)
+    notice: str | None = None  # after a join: what it meant for an earlier copy of the station
 
     def to_json(self) -> dict:
         data = asdict(self)

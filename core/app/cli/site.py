@@ -31,10 +31,13 @@ def cmd_site(args: argparse.Namespace) -> int:
                 f"kiosk {status.station!r} of {status.server}; {people} people pulled "
                 f"(gallery version {status.gallery_version})"
             )
+            if status.notice:
+                print(f"warning: {status.notice}", file=sys.stderr)
             return ExitCode.OK
         if args.action == "leave":
+            keeps = engine.site.what_leaving_keeps()
             engine.site_leave(force=args.force)
-            print("left the site; this station is standalone again and keeps its local data")
+            print(f"left the site; this station is standalone again. {keeps}")
             return ExitCode.OK
         if args.action == "sync":
             with progress_bar("upload") as bar:
