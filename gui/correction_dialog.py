@@ -5,14 +5,41 @@ Nothing is edited: each choice becomes a new correction record with who made it,
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from PySide6.QtCore import QDate, QDateTime, QTime
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDateTimeEdit, QDialog, QDialogButtonBox, QFormLayout,
-                               QLabel, QLineEdit, QRadioButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.engine import Engine
 from core.base.errors import RollcallError
+
+DEFAULT_START = time(9, 0)  # when the person has no group to give a shift start
+
+
+def site_now(engine: Engine) -> datetime:
+    """The site's wall clock now, to the minute (naive, as the time edit shows it)."""
+    return engine.clock().astimezone(engine.site_zone()).replace(tzinfo=None, second=0, microsecond=0)
+
+
+def default_punch_time(day: date, start: time, now: datetime) -> datetime:
+    """The shift's start on that day, or now when that is still to come (a punch records what happened)."""
+    return min(datetime.combine(day, start), now)
+
+
+def qdatetime(moment: datetime) -> QDateTime:
+    return QDateTime(QDate(moment.year, moment.month, moment.day), QTime(moment.hour, moment.minute))
 
 
 class CorrectionDialog(QDialog):
@@ -36,8 +63,9 @@ class CorrectionDialog(QDialog):
         for radio in (self.punch_radio, self.void_radio, self.reassign_radio):
             self.kind_group.addButton(radio)
         self.punch_radio.setChecked(True)
-        self.time_edit = QDateTimeEdit(QDateTime(QDate(day.year, day.month, day.day), QTime(9, 0)))
+        self.time_edit = QDateTimeEdit(qdatetime(default_punch_time(day, self._start_of(person_id), site_now(engine))))
         self.time_edit.setDisplayFormat("d MMM yyyy HH:mm")
+        self.time_edit.setMaximumDateTime(qdatetime(site_now(engine)))  # a punch records what happened
         self.event_box = QComboBox()
         self.target_box = QComboBox()
         for overview in engine.people():
@@ -45,7 +73,7 @@ class CorrectionDialog(QDialog):
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText("Required: why is this correction made?")
         self.message_label = QLabel("")
-        self.message_label.setObjectName("muted")
+        self.message_label.setObjectName("note")  # a refusal must be seen, not read in small grey text
         self.message_label.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
 
@@ -68,6 +96,10 @@ class CorrectionDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._load_events()
 
+    def _start_of(self, person_id: int | None) -> time:
+        group = self.engine.person_group(person_id) if person_id is not None else None
+        return group.schedule.start if group is not None else DEFAULT_START
+
     def _load_events(self) -> None:
         self.event_box.clear()
         person_id = self.person_box.currentData()
@@ -80,6 +112,10 @@ class CorrectionDialog(QDialog):
                                    event.id)
         self._update()
 
+    def _say(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
+
     def kind(self) -> str:
         if self.void_radio.isChecked():
             return self.VOID
@@ -90,11 +126,11 @@ class CorrectionDialog(QDialog):
         ready = bool(self.reason_edit.text().strip()) and (not needs_event or self.event_box.count() > 0)
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(ready)
         if needs_event and self.event_box.count() == 0:
-            self.message_label.setText("There is no event on this day to correct.")
+            self._say("There is no event on this day to correct.")
         elif not self.reason_edit.text().strip():
-            self.message_label.setText("A reason is required; it goes into the audit log.")
+            self._say("A reason is required; it goes into the audit log.")
         else:
-            self.message_label.setText("")
+            self._say("")
 
     def save(self) -> None:
         reason = self.reason_edit.text()
@@ -107,6 +143,6 @@ class CorrectionDialog(QDialog):
             else:
                 self.engine.reassign_event(self.event_box.currentData(), self.target_box.currentData(), reason)
         except RollcallError as exc:
-            self.message_label.setText(str(exc))  # the dialog stays open: nothing typed is lost
+            self._say(str(exc))  # the dialog stays open: nothing typed is lost
             return
         self.accept()

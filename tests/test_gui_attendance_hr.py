@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QInputDialog  # noqa: E402
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog  # noqa: E402
 
 from core.base.records import AttendanceEvent, EventKind  # noqa: E402
 from core.base.timekeeping import AuditAction, DayStatus  # noqa: E402
@@ -78,11 +78,16 @@ def test_today_board_correction_dialog_timesheet_history_charts_audit(qtbot, win
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
     sheet.export_xlsx_button.click()
     assert (tmp_path / "month.xlsx").stat().st_size > 0
-    sheet.lock_button.click()
+    sheet.lock_button.click()  # asks first: the consequence, and a reason
+    assert sheet.month() not in engine.locked_months() and not sheet.lock_dialog.action_button.isEnabled()
+    assert "final" in sheet.lock_dialog.consequence_label.text()
+    sheet.lock_dialog.reason_edit.setText("payroll closed")
+    sheet.lock_dialog.action_button.click()
     qtbot.waitUntil(lambda: "locked" in sheet.summary_label.text(), timeout=5000)
-    assert sheet.month() in engine.locked_months()
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("payroll re-run", True)))
+    assert sheet.month() in engine.locked_months() and engine.audit_log(1)[0].reason == "payroll closed"
     sheet.lock_button.click()
+    sheet.lock_dialog.reason_edit.setText("payroll re-run")
+    sheet.lock_dialog.action_button.click()
     assert sheet.month() not in engine.locked_months()
     assert engine.audit_log(1)[0].action is AuditAction.MONTH_UNLOCK
 

@@ -365,14 +365,16 @@ class AttendanceOperations(EngineState):
         kinds = (CORRECTIONS, ChangeKind.CONFUSIONS) if event.person_id is not None else (CORRECTIONS,)
         return self._hr_done(correction, Changes.of(*kinds, person_ids=touched))
 
-    def lock_month(self, month: str, actor: str | None = None) -> Outcome[bool]:
+    def lock_month(self, month: str, actor: str | None = None, reason: str = "") -> Outcome[bool]:
+        """The month's timesheet becomes final; the reason (the GUI requires one) goes into the audit log."""
         self.site.require_hr_edit()
         month = month_key(parse_month(month))
+        reason = clean_reason(reason) if reason.strip() else ""
         actor = actor or current_user()
         with self.store.transaction():
             locked = self.store.lock_month(month, actor)
             if locked:
-                self.store.append_audit(actor, AuditAction.MONTH_LOCK, month)
+                self.store.append_audit(actor, AuditAction.MONTH_LOCK, month, reason)
         return self._hr_done(locked, Changes.of(SCHEDULES) if locked else Changes())
 
     def unlock_month(self, month: str, reason: str, actor: str | None = None) -> Outcome[bool]:

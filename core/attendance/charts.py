@@ -5,6 +5,8 @@ The GUI draws the same series with pyqtgraph; only the numbers live here.
 
 from __future__ import annotations
 
+import math
+from calendar import monthrange
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,10 +15,13 @@ from pathlib import Path
 
 from core.base.timekeeping import DayStatus, PersonDay
 
-HISTOGRAM_BIN_MINUTES = 5
-HISTOGRAM_SPAN_MINUTES = 60  # arrivals from an hour early to an hour late; the rest fall in the end bins
+HISTOGRAM_BIN_MINUTES = 5  # the narrowest bucket
+HISTOGRAM_SPAN_MINUTES = 60  # the axis shows at least an hour early to an hour late, more when arrivals lie further out
+HISTOGRAM_BIN_CHOICES = (5, 10, 15, 30, 60, 120)  # the narrowest that keeps the buckets at most HISTOGRAM_MAX_BINS
+HISTOGRAM_MAX_BINS = 48
+DAY_BAR_WIDTH = 0.8  # of one day
 EXPECTED = frozenset({DayStatus.PRESENT, DayStatus.LATE, DayStatus.EARLY_LEAVE, DayStatus.SHORT_DAY,
-                      DayStatus.INCOMPLETE, DayStatus.ABSENT})
+                      DayStatus.HALF_DAY, DayStatus.INCOMPLETE, DayStatus.ABSENT})
 
 
 @dataclass(frozen=True)
@@ -26,13 +31,17 @@ class Series:
     y_label: str
     labels: tuple[str, ...]
     values: tuple[float, ...]
-    x_values: tuple[float, ...] = ()  # numeric positions (histogram bin starts); empty = categories
+    x_values: tuple[float, ...] = ()  # numeric bar centres (days of the month, minutes); empty = categories
     horizontal: bool = False  # categories down the side (long labels such as names)
+    bar_width: float = 1.0  # in x units (a day, or a bucket's minutes)
+    x_limits: tuple[float, float] | None = None  # the whole axis (the month), whatever days have bars
+    marker: float | None = None  # a vertical line at this x (the shift's start)
+    y_limit: float | None = None  # the value axis' top when it has one (100 %); None = counts, from the data
 
 
 def attendance_rate_per_day(days: Iterable[PersonDay]) -> Series:
-    """Share of the people expected that day (working day, no holiday or leave) who attended; days on
-    which nobody was expected (weekends, holidays) are left out rather than shown as 0 %."""
+    """Share of the people expected that day (working day, no holiday or leave) who attended, on an axis of the
+    month's days; days on which nobody was expected (weekends, holidays) have no bar rather than 0 %."""
     expected: Counter[date] = Counter()
     attended: Counter[date] = Counter()
     all_days: set[date] = set()
@@ -42,27 +51,45 @@ def attendance_rate_per_day(days: Iterable[PersonDay]) -> Series:
             expected[d.day] += 1
             attended[d.day] += d.status.attended
     ordered = [d for d in sorted(all_days) if expected[d]]
-    return Series("Attendance rate per day", "day", "% attended", tuple(f"{d.day}" for d in ordered),
-                  tuple(round(100.0 * attended[d] / expected[d], 1) if expected[d] else 0.0 for d in ordered))
+    limits = None
+    if all_days:
+        first = min(all_days)
+        limits = (0.5, monthrange(first.year, first.month)[1] + 0.5)
+    return Series("Attendance rate per day", "day of the month", "% attended", tuple(f"{d.day}" for d in ordered),
+                  tuple(round(100.0 * attended[d] / expected[d], 1) if expected[d] else 0.0 for d in ordered),
+                  tuple(float(d.day) for d in ordered), bar_width=DAY_BAR_WIDTH, x_limits=limits, y_limit=100.0)
+
+
+def histogram_bins(offsets: Iterable[float]) -> range:
+    """Bucket starts that hold every offset: at least -SPAN..+SPAN, in the narrowest bucket that keeps the count
+    at most HISTOGRAM_MAX_BINS."""
+    values = list(offsets)
+    low = min([-HISTOGRAM_SPAN_MINUTES, *values])
+    high = max([HISTOGRAM_SPAN_MINUTES - 1, *values])
+    width = next((w for w in HISTOGRAM_BIN_CHOICES if (high - low) / w < HISTOGRAM_MAX_BINS), HISTOGRAM_BIN_CHOICES[-1])
+    first = int(math.floor(low / width)) * width
+    last = int(math.floor(high / width)) * width
+    return range(first, last + width, width)
 
 
 def arrival_histogram(days: Iterable[PersonDay], starts: dict[str | None, int]) -> Series:
-    """Arrivals in minutes relative to the schedule's start (negative = early), in 5-minute bins.
+    """Arrivals in minutes relative to the shift's start (negative = early), in buckets that hold them all.
 
-    starts: group name -> the schedule's start in minutes after midnight.
+    starts: shift code or group name -> the start in minutes after midnight (a day's shift code first).
     """
-    counts: Counter[int] = Counter()
+    offsets: list[float] = []
     for d in days:
-        start = starts.get(d.group)
+        start = starts.get(d.shift, starts.get(d.group))
         if start is None or d.first_seen is None or not d.status.attended:
             continue
         minute = d.first_seen.hour * 60 + d.first_seen.minute + d.first_seen.second / 60.0
-        offset = (minute - start + 720) % 1440 - 720  # nearest start, also across midnight
-        offset = max(-HISTOGRAM_SPAN_MINUTES, min(HISTOGRAM_SPAN_MINUTES - 1, offset))
-        counts[int(offset // HISTOGRAM_BIN_MINUTES) * HISTOGRAM_BIN_MINUTES] += 1
-    bins = range(-HISTOGRAM_SPAN_MINUTES, HISTOGRAM_SPAN_MINUTES, HISTOGRAM_BIN_MINUTES)
-    return Series("Arrival time against the schedule's start", "minutes after start", "arrivals",
-                  tuple(f"{b:+d}" for b in bins), tuple(float(counts[b]) for b in bins), tuple(float(b) for b in bins))
+        offsets.append((minute - start + 720) % 1440 - 720)  # nearest start, also across midnight
+    bins = histogram_bins(offsets)
+    counts: Counter[int] = Counter(int(math.floor(o / bins.step)) * bins.step for o in offsets)
+    return Series("Arrival time against the shift's start", "minutes late (negative: early)", "arrivals",
+                  tuple(f"{b:+d}" for b in bins), tuple(float(counts[b]) for b in bins),
+                  tuple(b + bins.step / 2 for b in bins), bar_width=float(bins.step),
+                  x_limits=(float(bins.start), float(bins.stop)), marker=0.0)
 
 
 def late_arrivals_per_person(days: Iterable[PersonDay], top: int = 20) -> Series:
@@ -87,9 +114,12 @@ def save_png(series: Series, path: Path | str) -> Path:
     figure = Figure(figsize=(10, 4.5), dpi=100)
     axes = figure.add_subplot()
     if series.x_values:
-        axes.bar(series.x_values, series.values, width=HISTOGRAM_BIN_MINUTES, align="edge", color="#3b7dd8")
-        axes.axvline(0, color="#d9534f", linestyle="--", label="schedule start")
-        axes.legend()
+        axes.bar(series.x_values, series.values, width=series.bar_width * 0.9, color="#3b7dd8")
+        if series.x_limits is not None:
+            axes.set_xlim(*series.x_limits)
+        if series.marker is not None:
+            axes.axvline(series.marker, color="#d9534f", linestyle="--", label="shift start")
+            axes.legend()
     elif series.horizontal:
         positions = list(range(len(series.values)))[::-1]  # the first (largest) on top
         axes.barh(positions, series.values, color="#3b7dd8")

@@ -14,17 +14,25 @@ from core.base.errors import InvalidInputError
 
 from .timesheet import STATUS_CODES, Timesheet, cell_text
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "@", "\t", "\r")  # a formula whatever follows
+SIGNS = ("+", "-")  # a formula only when something follows the sign: a lone "-" (a day off) is plain text
 TOTAL_COLUMNS = ["Days attended", "Days late", "Days absent", "Days on leave", "Holidays", "Hours",
                  "Late minutes", "Early leave minutes", "Half days"]
 DAY_COLUMNS = ["Date", "Name", "External ID", "Group", "Shift", "Status", "First seen", "Last seen", "Hours",
                "Late minutes", "Early leave minutes", "Half day", "Outside any window", "Final"]
 
 
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read the text as a formula: '=1', '@x', '+1', '-1+2', '-A1'; not '-' or '- off'."""
+    if text.startswith(FORMULA_STARTS):
+        return True
+    return text.startswith(SIGNS) and len(text) > 1 and not text[1].isspace()
+
+
 def safe_text(value: object) -> str:
     """Text a spreadsheet will not run as a formula (names, ids and group names are user input)."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if formula_like(text) else text
 
 
 def grid_header(sheet: Timesheet) -> list[str]:
@@ -88,7 +96,7 @@ def write_xlsx(sheet: Timesheet, path: Path, with_days: bool = False) -> None:
     def text_cell(worksheet, value: str) -> WriteOnlyCell:
         cell = WriteOnlyCell(worksheet, value=value)
         cell.data_type = "s"  # never a formula, whatever the text starts with
-        if value.startswith(FORMULA_STARTS):
+        if formula_like(value):
             cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
         return cell
 
@@ -106,7 +114,7 @@ def write_xlsx(sheet: Timesheet, path: Path, with_days: bool = False) -> None:
             heading.append(cell)
         worksheet.append(heading)
         for values in rows:
-            worksheet.append([text_cell(worksheet, v) if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+            worksheet.append([text_cell(worksheet, v) if isinstance(v, str) and formula_like(v) else v
                               for v in values])
         if title == "Legend" and sheet.locked:
             worksheet.append(["", f"{sheet.title} is locked: this timesheet is final."])

@@ -1,22 +1,44 @@
-"""Attendance: Today (the day board), Timesheet, History, Charts, Audit, and the raw Sightings
-(who was seen in a date range, first and last time, CSV export of the events)."""
+"""Attendance: Today (the day board), Timesheet, History, Charts, Audit, the raw Sightings (who was seen in a
+date range, first and last time, CSV export of the events), and HR: roster, shifts, groups, holidays and leave,
+event import and month locks (gui/hr)."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHeaderView, QLabel, QPushButton,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.base.errors import RollcallError
 from core.base.records import DayRow
 
-from ..attendance_views import AuditView, HistoryView, TimesheetView, TodayView, changes_matter
+from ..attendance.audit import AuditView
+from ..attendance.common import changes_matter
+from ..attendance.history import HistoryView
+from ..attendance.timesheet import TimesheetView
+from ..attendance.today import TodayView
 from ..charts_view import ChartsView
 from ..dialogs import show_error
+from ..hr.calendar import CalendarPage
+from ..hr.groups import GroupsPage
+from ..hr.import_page import ImportPage
+from ..hr.locks import LocksPage
+from ..hr.roster import RosterPage
+from ..hr.shifts import ShiftsPage
 from ..widgets import hbox, icon, panel_header
 from ..workers import Job, LatestRead
 
@@ -78,10 +100,22 @@ class AttendancePanel(QWidget):
         self.history_view = HistoryView(engine)
         self.charts_view = ChartsView(engine)
         self.audit_view = AuditView(engine)
+        self.roster_page = RosterPage(engine)
+        self.shifts_page = ShiftsPage(engine)
+        self.groups_page = GroupsPage(engine)
+        self.calendar_page = CalendarPage(engine)
+        self.import_page = ImportPage(engine)
+        self.locks_page = LocksPage(engine)
+        self.hr_pages = (self.roster_page, self.shifts_page, self.groups_page, self.calendar_page, self.import_page,
+                         self.locks_page)
+        self.hr_tabs = QTabWidget()  # the HR office's setup, one tab per task
+        for page, title in zip(self.hr_pages, ("Roster", "Shifts", "Groups", "Holidays && leave", "Import log",
+                                               "Month locks"), strict=True):
+            self.hr_tabs.addTab(page, title.replace("&&", "&"))
         self.tabs = QTabWidget()
         for view, title in ((self.today_view, "Today"), (self.timesheet_view, "Timesheet"),
                             (self.history_view, "History"), (self.charts_view, "Charts"),
-                            (self.audit_view, "Audit"), (sightings, "Sightings")):
+                            (self.audit_view, "Audit"), (sightings, "Sightings"), (self.hr_tabs, "HR")):
             self.tabs.addTab(view, title)
         self.tabs.currentChanged.connect(lambda _: self._refresh_current())
 
@@ -89,7 +123,8 @@ class AttendancePanel(QWidget):
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(12)
         layout.addWidget(panel_header("Attendance", "Who is present, late or absent today; timesheets, history, "
-                                      "charts and the audit log of every correction."))
+                                      "charts and the audit log of every correction; HR: roster, shifts, groups, "
+                                      "holidays and leave, log import and month locks."))
         layout.addWidget(self.tabs, 1)
 
         self.start_edit.dateChanged.connect(self._start_changed)
@@ -176,7 +211,12 @@ class AttendancePanel(QWidget):
         return [r.name for r in self.rows]
 
     def show_view(self, view: QWidget) -> QWidget:
-        self.tabs.setCurrentWidget(view)
+        """The tab holding the view (an HR page inside the HR tab), refreshed; returns the view."""
+        tab = view
+        if view in self.hr_pages:
+            self.hr_tabs.setCurrentWidget(view)
+            tab = self.hr_tabs
+        self.tabs.setCurrentWidget(tab)
         self._refresh_current()
         return view
 
@@ -202,6 +242,8 @@ class AttendancePanel(QWidget):
             self.refresh()
         if changes_matter(changes):
             self._refresh_current()
+        for page in self.hr_pages:  # each knows the kinds it shows
+            page.on_changes(changes)
 
     # ---- export ----
 

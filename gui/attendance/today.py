@@ -1,0 +1,115 @@
+"""Today: the live day board, every enrolled person's status, with the correction dialog."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from core.app.engine import Engine
+from core.base.errors import RollcallError
+from core.base.timekeeping import PersonDay
+
+from ..correction_dialog import CorrectionDialog
+from ..widgets import hbox
+from .common import (
+    BOARD_REFRESH_MS,
+    DAY_COLUMNS,
+    NOBODY_ENROLLED,
+    NOBODY_IN_GROUP,
+    admin_only,
+    date_edit,
+    fill_day_rows,
+    pydate,
+    qdate,
+    read_only_table,
+    sorted_by_name,
+    summary_text,
+)
+
+ONE_DAY = timedelta(days=1)
+
+
+def sighted_seconds(engine: Engine, first: date, last: date) -> set[int]:
+    """The epoch seconds of the raw events from first to last (what a camera saw, not a manual punch)."""
+    seconds: set[int] = set()
+    day = first
+    while day <= last:
+        seconds.update(int(e.time.timestamp()) for e in engine.events_on(day))
+        day += ONE_DAY
+    return seconds
+
+
+class TodayView(QWidget):
+    """The day board: every enrolled person's status, live while recognising."""
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.rows: list[PersonDay] = []
+        self.day_edit = date_edit(engine.site_today())
+        self.group_box = QComboBox()
+        self.today_button = QPushButton("Today")
+        self.correct_button = QPushButton("Correct…")
+        self.correct_button.setToolTip("A manual punch, or void or reassign one of the selected person's events")
+        admin_only(engine, self.correct_button)
+        self.summary_label = QLabel("")
+        self.summary_label.setObjectName("summary")
+        self.table = sorted_by_name(read_only_table(DAY_COLUMNS))
+        layout = QVBoxLayout(self)
+        layout.addLayout(hbox(QLabel("Day"), self.day_edit, self.today_button, QLabel("Group"), self.group_box, None,
+                              self.correct_button))
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.table, 1)
+        self.day_edit.dateChanged.connect(lambda _: self.refresh())
+        self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
+        self.today_button.clicked.connect(lambda: self.day_edit.setDate(qdate(self.engine.site_today())))
+        self.correct_button.clicked.connect(lambda: self.open_correction())
+        self.table.doubleClicked.connect(lambda _: self.open_correction())
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(lambda: self.refresh() if self.isVisible() else None)
+        self.timer.start(BOARD_REFRESH_MS)
+        self.reload_groups()
+
+    def reload_groups(self) -> None:
+        current = self.group_box.currentData()
+        self.group_box.blockSignals(True)
+        self.group_box.clear()
+        self.group_box.addItem("All groups", None)
+        for group in self.engine.groups():
+            self.group_box.addItem(group.name, group.name)
+        index = self.group_box.findData(current)
+        self.group_box.setCurrentIndex(max(index, 0))
+        self.group_box.blockSignals(False)
+        self.refresh()
+
+    def refresh(self) -> None:
+        admin_only(self.engine, self.correct_button)
+        day = pydate(self.day_edit.date())
+        try:
+            self.rows = self.engine.day_board(day, self.group_box.currentData())
+            sighted = sighted_seconds(self.engine, day - ONE_DAY, day + ONE_DAY)  # a night shift spans two
+        except RollcallError as exc:
+            self.rows = []
+            self.summary_label.setText(str(exc))
+            return
+        fill_day_rows(self.table, self.rows, "name", sighted)
+        group = self.group_box.currentData()
+        self.summary_label.setText(summary_text(self.rows, NOBODY_IN_GROUP if group else NOBODY_ENROLLED))
+
+    def status_of(self, name: str) -> PersonDay | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+    def names_shown(self) -> list[str]:
+        """The names in the table's order, top to bottom."""
+        return [self.table.item(r, 0).text() for r in range(self.table.rowCount())]
+
+    def selected_person_id(self) -> int | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def open_correction(self) -> CorrectionDialog | None:
+        dialog = CorrectionDialog(self.engine, pydate(self.day_edit.date()), self.selected_person_id(), self)
+        dialog.open()
+        return dialog

@@ -1,0 +1,91 @@
+"""Holidays and leave: a day off for the whole site (or a group), and a person's leave over a range."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from core.app.changes import ChangeKind, Changes
+from core.app.engine import Engine
+from core.base.errors import RollcallError
+
+from ..attendance.common import date_edit, pydate
+from ..widgets import hbox
+from .common import fill_people, kiosk_only, message_line
+
+
+class CalendarPage(QWidget):
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        today = engine.site_today()
+        self.holiday_day = date_edit(today)
+        self.holiday_name = QLineEdit()
+        self.holiday_name.setPlaceholderText("e.g. New Year's Day")
+        self.holiday_group = QComboBox()
+        self.holiday_button = QPushButton("Add holiday")
+        holiday_box = QGroupBox("Holiday")
+        form = QFormLayout(holiday_box)
+        form.addRow("Day", self.holiday_day)
+        form.addRow("Name", self.holiday_name)
+        form.addRow("For", self.holiday_group)
+        form.addRow(self.holiday_button)
+
+        self.leave_person = QComboBox()
+        self.leave_first, self.leave_last = date_edit(today), date_edit(today)
+        self.leave_reason = QLineEdit()
+        self.leave_reason.setPlaceholderText("Required: annual leave, sick, training…")
+        self.leave_button = QPushButton("Add leave")
+        leave_box = QGroupBox("Leave")
+        leave_form = QFormLayout(leave_box)
+        leave_form.addRow("Person", self.leave_person)
+        leave_form.addRow("From", self.leave_first)
+        leave_form.addRow("To (inclusive)", self.leave_last)
+        leave_form.addRow("Reason", self.leave_reason)
+        leave_form.addRow(self.leave_button)
+        self.message_label = message_line()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(hbox(holiday_box, leave_box))
+        layout.addWidget(self.message_label)
+        layout.addStretch(1)
+        self.holiday_button.clicked.connect(lambda: self.add_holiday())
+        self.leave_button.clicked.connect(lambda: self.add_leave())
+        self.refresh()
+
+    def refresh(self) -> None:
+        kiosk_only(self.engine, self.holiday_button, self.leave_button)
+        current = self.holiday_group.currentData()
+        self.holiday_group.clear()
+        self.holiday_group.addItem("The whole site", None)
+        for group in self.engine.groups():
+            self.holiday_group.addItem(f"Group {group.name}", group.id)
+        self.holiday_group.setCurrentIndex(max(self.holiday_group.findData(current), 0))
+        fill_people(self.leave_person, self.engine)
+
+    def add_holiday(self) -> None:
+        day = pydate(self.holiday_day.date())
+        name = self.holiday_name.text().strip() or "Holiday"
+        try:
+            self.engine.add_holiday(day, name, self.holiday_group.currentData())
+        except RollcallError as exc:
+            self.message_label.setText(str(exc))
+            return
+        self.message_label.setText(f"{name} on {day:%a %d %b %Y} added for {self.holiday_group.currentText().lower()}.")
+
+    def add_leave(self) -> None:
+        person_id = self.leave_person.currentData()
+        first, last = pydate(self.leave_first.date()), pydate(self.leave_last.date())
+        if person_id is None:
+            return
+        try:
+            self.engine.add_leave(person_id, first, last, self.leave_reason.text())
+        except RollcallError as exc:
+            self.message_label.setText(str(exc))
+            return
+        self.leave_reason.clear()
+        who = self.leave_person.currentText()
+        self.message_label.setText(f"Leave for {who} from {first:%d %b} to {last:%d %b %Y}.")
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):
+            self.refresh()

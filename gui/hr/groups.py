@@ -1,0 +1,184 @@
+"""Groups: make a group with its schedule, give it a default shift, and choose its members."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QTableWidgetItem,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.app.changes import ChangeKind, Changes
+from core.app.engine import Engine
+from core.base.errors import RollcallError
+from core.base.timekeeping import Group
+
+from ..attendance.common import read_only_table
+from ..text import plural
+from ..widgets import hbox
+from .common import fill_people, fill_shifts, kiosk_only, message_line
+
+COLUMNS = ["Group", "Schedule", "Default shift", "Members"]
+OWN_SCHEDULE = "(its own schedule)"
+
+
+def schedule_text(group: Group) -> str:
+    s = group.schedule
+    grace = f", {s.grace_minutes} min grace" if s.grace_minutes else ""
+    return f"{s.start:%H:%M}–{s.end:%H:%M} {s.days_text()}{grace}"
+
+
+class GroupsPage(QWidget):
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.groups: list[Group] = []
+        self.table = read_only_table(COLUMNS, stretch=1)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. Office, Warehouse night")
+        self.start_edit = QTimeEdit()
+        self.end_edit = QTimeEdit()
+        for edit, hour in ((self.start_edit, 9), (self.end_edit, 17)):
+            edit.setDisplayFormat("HH:mm")
+            edit.setTime(edit.time().fromString(f"{hour:02d}:00", "HH:mm"))
+        self.grace_spin = QSpinBox()
+        self.grace_spin.setRange(0, 240)
+        self.grace_spin.setSuffix(" min")
+        self.days_edit = QLineEdit("mon-fri")
+        self.min_hours_spin = QDoubleSpinBox()
+        self.min_hours_spin.setRange(0, 24)
+        self.min_hours_spin.setSuffix(" h")
+        self.add_button = QPushButton("Add group")
+        self.add_button.setProperty("primary", True)
+        new_box = QGroupBox("New group")
+        form = QFormLayout(new_box)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Start", self.start_edit)
+        form.addRow("End (at or before the start: overnight)", self.end_edit)
+        form.addRow("Late grace", self.grace_spin)
+        form.addRow("Working days", self.days_edit)
+        form.addRow("Minimum hours", self.min_hours_spin)
+        form.addRow(self.add_button)
+
+        self.shift_box = QComboBox()
+        self.shift_button = QPushButton("Set default shift")
+        self.members_list = QListWidget()
+        self.person_box = QComboBox()
+        self.join_button = QPushButton("Add to group")
+        self.leave_button = QPushButton("Remove from group")
+        edit_box = QGroupBox("Selected group")
+        edit_layout = QVBoxLayout(edit_box)
+        edit_layout.addLayout(hbox(QLabel("Default shift"), self.shift_box, self.shift_button, None))
+        edit_layout.addWidget(QLabel("Members"))
+        edit_layout.addWidget(self.members_list, 1)
+        edit_layout.addLayout(hbox(self.person_box, self.join_button, self.leave_button, None))
+        self.message_label = message_line()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(hbox(new_box, edit_box, stretch_at=1))
+        layout.addWidget(self.message_label)
+        self.add_button.clicked.connect(lambda: self.add_group())
+        self.shift_button.clicked.connect(lambda: self.set_shift())
+        self.join_button.clicked.connect(lambda: self.set_member(self.person_box.currentData(), True))
+        self.leave_button.clicked.connect(lambda: self.set_member(self.selected_member(), False))
+        self.table.itemSelectionChanged.connect(self._show_selected)
+        self.refresh()
+
+    def selected_group(self) -> Group | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.groups[rows[0].row()] if rows else None
+
+    def select_group(self, name: str) -> None:
+        for row, group in enumerate(self.groups):
+            if group.name == name:
+                self.table.selectRow(row)
+
+    def selected_member(self) -> int | None:
+        item = self.members_list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def refresh(self) -> None:
+        kiosk_only(self.engine, self.add_button, self.shift_button, self.join_button, self.leave_button)
+        chosen = self.selected_group()
+        self.groups = self.engine.groups()
+        shifts = {s.id: s.name for s in self.engine.shifts()}
+        today = self.engine.site_today()
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(self.groups))
+        for row, group in enumerate(self.groups):
+            members = len(self.engine.roster(today, today, group.name))
+            cells = [group.name, schedule_text(group), shifts.get(group.shift_id, OWN_SCHEDULE),
+                     plural(members, "person")]
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        fill_shifts(self.shift_box, self.engine, OWN_SCHEDULE)
+        fill_people(self.person_box, self.engine)
+        if chosen is not None:
+            self.select_group(chosen.name)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        group = self.selected_group()
+        self.members_list.clear()
+        for widget in (self.shift_box, self.shift_button, self.join_button, self.leave_button, self.members_list):
+            widget.setEnabled(group is not None and self.engine.hr_edits_allowed)
+        if group is None:
+            return
+        self.shift_box.setCurrentIndex(max(self.shift_box.findData(group.shift_id), 0))
+        today = self.engine.site_today()
+        for day in self.engine.roster(today, today, group.name):
+            item = QListWidgetItem(day.name)
+            item.setData(Qt.ItemDataRole.UserRole, day.person_id)
+            self.members_list.addItem(item)
+
+    def _run(self, operation: Callable[..., object], *args: object) -> bool:
+        try:
+            operation(*args)
+        except RollcallError as exc:
+            self.message_label.setText(str(exc))
+            return False
+        return True
+
+    def add_group(self) -> None:
+        name = self.name_edit.text().strip()
+        if not name:
+            self.message_label.setText("A group needs a name.")
+            return
+        if self._run(self.engine.add_group, name, self.start_edit.time().toString("HH:mm"),
+                     self.end_edit.time().toString("HH:mm"), self.grace_spin.value(), self.days_edit.text(),
+                     self.min_hours_spin.value()):
+            self.name_edit.clear()
+            self.message_label.setText(f"Group {name} added.")
+            self.select_group(name)
+
+    def set_shift(self) -> None:
+        group = self.selected_group()
+        if group is not None and self._run(self.engine.set_group_shift, group.id, self.shift_box.currentData()):
+            self.message_label.setText(f"{group.name} now works {self.shift_box.currentText()}.")
+
+    def set_member(self, person_id: int | None, join: bool) -> None:
+        group = self.selected_group()
+        if group is None or person_id is None:
+            return
+        if self._run(self.engine.assign_group, person_id, group.id if join else None):
+            self.message_label.setText(("Added to " if join else "Removed from ") + group.name + ".")
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):
+            self.refresh()
+

@@ -1,0 +1,139 @@
+"""Import: sightings from another terminal's log (a CSV with person,time[,station], or a ZKTeco attlog), run off
+the GUI thread through the same rules as live recognition; every problem listed by line, nothing imported on one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.app.changes import Changes, Outcome
+from core.app.engine import Engine
+from core.app.import_ops import EventImportProgress, EventsImported, ImportPhase
+from core.attendance.event_import import ImportRefused, LogFormat
+
+from ..attendance.common import read_only_table
+from ..files import open_file
+from ..text import plural
+from ..widgets import hbox
+from ..workers import Job
+from .common import kiosk_only, message_line
+
+FORMAT_CHOICES = [("Tell from the file", None), ("CSV: person, time, station", LogFormat.CSV),
+                  ("ZKTeco attendance log (attlog)", LogFormat.ZKTECO)]
+FILE_FILTER = "Attendance logs (*.csv *.txt *.dat);;All files (*)"
+
+
+class ImportPage(QWidget):
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.job: Job | None = None
+        self.result: EventsImported | None = None
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("A CSV with a header (person,time[,station]) or a ZKTeco attlog")
+        self.browse_button = QPushButton("Choose file…")
+        self.format_box = QComboBox()
+        for text, log_format in FORMAT_CHOICES:
+            self.format_box.addItem(text, log_format)
+        self.station_edit = QLineEdit()
+        self.station_edit.setPlaceholderText("Station for lines that name none (default: the file's name)")
+        self.import_button = QPushButton("Import")
+        self.import_button.setProperty("primary", True)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.summary_label = QLabel("")
+        self.summary_label.setObjectName("summary")
+        self.summary_label.setWordWrap(True)
+        self.problems = read_only_table(["Line", "Problem"], stretch=1)
+        self.message_label = message_line()
+        note = QLabel("People are matched by external ID (ZKTeco's user ID) or, in a CSV, by name. Importing the "
+                      "same file twice adds nothing. If any line has a problem, nothing is imported.")
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(note)
+        layout.addLayout(hbox(QLabel("File"), self.path_edit, self.browse_button, stretch_at=1))
+        layout.addLayout(hbox(QLabel("Format"), self.format_box, QLabel("Station"), self.station_edit,
+                              self.import_button, stretch_at=3))
+        layout.addWidget(self.progress)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.problems, 1)
+        layout.addWidget(self.message_label)
+        self.browse_button.clicked.connect(lambda: self.browse())
+        self.import_button.clicked.connect(lambda: self.start())
+        self.refresh()
+
+    def refresh(self) -> None:
+        kiosk_only(self.engine, self.import_button)
+
+    def browse(self) -> None:
+        path = open_file(self, "Import an attendance log", FILE_FILTER)
+        if path:
+            self.path_edit.setText(path)
+
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def start(self, path: str | None = None) -> Job | None:
+        path = path or self.path_edit.text().strip()
+        if not path:
+            self.message_label.setText("Choose a file first.")
+            return None
+        self.path_edit.setText(path)
+        self.problems.setRowCount(0)
+        self.summary_label.setText(f"Importing {Path(path).name}…")
+        self.message_label.setText("")
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.import_button.setEnabled(False)
+        job = Job(self.engine.import_events, Path(path), self.format_box.currentData(), self.station_edit.text(),
+                  name="events import")
+        job.yielded.connect(self._on_progress)
+        job.returned.connect(self._on_done)
+        job.errored.connect(self._on_error)
+        job.finished.connect(self._on_finished)
+        self.job = job
+        job.start()
+        return job
+
+    def _on_progress(self, step: EventImportProgress) -> None:
+        self.progress.setFormat("Reading %p%" if step.phase is ImportPhase.READING else "Recording %p%")
+        self.progress.setMaximum(max(step.total, 1))
+        self.progress.setValue(step.done)
+
+    def _on_done(self, outcome: Outcome[EventsImported]) -> None:
+        result = self.result = outcome.value
+        self.summary_label.setText(
+            f"{result.file.name} ({result.log_format.value}): {plural(result.sightings, 'sighting')} of "
+            f"{plural(result.people, 'person')}; {result.recorded} recorded, {result.already_there} already there, "
+            f"{result.within_cooldown} within the cooldown of another.")
+
+    def _on_error(self, exc: BaseException) -> None:
+        if isinstance(exc, ImportRefused):
+            self.summary_label.setText(f"Nothing was imported: {plural(exc.total, 'problem')} "
+                                       + (f"(the first {len(exc.problems)} listed)." if exc.total > len(exc.problems)
+                                          else "listed below."))
+            self.problems.setRowCount(len(exc.problems))
+            for row, problem in enumerate(exc.problems):
+                self.problems.setItem(row, 0, QTableWidgetItem(str(problem.line)))
+                self.problems.setItem(row, 1, QTableWidgetItem(problem.message))
+            return
+        self.summary_label.setText(f"Nothing was imported: {exc}")
+
+    def on_changes(self, _changes: Changes) -> None:
+        self.refresh()
+
+    def _on_finished(self) -> None:
+        self.job = None
+        self.progress.setVisible(False)
+        self.refresh()

@@ -1,0 +1,206 @@
+"""Roster: who works which shift on each day of a month (person x day, the shift's code), editable by the admin.
+
+An edited cell becomes a dated assignment through the Engine (audited, refused in a locked month); a rotating
+pattern ("Day,Day,Night,Night,off,off") is set from a start date the same way."""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from datetime import date
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QComboBox, QInputDialog, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from core.app.changes import ChangeKind, Changes
+from core.app.engine import Engine
+from core.base.errors import RollcallError
+from core.base.timekeeping import OFF, RosterDay, ShiftSource
+
+from ..attendance.common import date_edit, month_text, pydate
+from ..attendance.frozen import FrozenColumnTableView
+from ..widgets import hbox
+from .common import fill_people, kiosk_only, message_line
+
+DAY_COLUMN_WIDTH = 56
+AnyIndex = QModelIndex | QPersistentModelIndex
+ROOT = QModelIndex()  # the table's (invisible) root
+SOURCE_COLORS = {ShiftSource.ASSIGNMENT: "#dbeafe", ShiftSource.ROTATION: "#ede9fe", ShiftSource.GROUP: "#ffffff",
+                 ShiftSource.NONE: "#f3f4f6"}
+SOURCE_WORDS = {ShiftSource.ASSIGNMENT: "an assignment", ShiftSource.ROTATION: "a rotation",
+                ShiftSource.GROUP: "the group's default", ShiftSource.NONE: "no shift"}
+
+
+class RosterModel(QAbstractTableModel):
+    """Rows of people, a column per day: the shift's code, blank on a day off, coloured by where it comes from."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.days: list[date] = []
+        self.people: list[tuple[int, str]] = []
+        self.cells: dict[tuple[int, date], RosterDay] = {}
+
+    def set_roster(self, days: list[date], roster: list[RosterDay]) -> None:
+        self.beginResetModel()
+        self.days = days
+        seen: dict[int, str] = {}
+        for entry in roster:
+            seen.setdefault(entry.person_id, entry.name)
+        self.people = sorted(seen.items(), key=lambda item: item[1].casefold())
+        self.cells = {(entry.person_id, entry.day): entry for entry in roster}
+        self.endResetModel()
+
+    def rowCount(self, parent: AnyIndex = ROOT) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self.people)
+
+    def columnCount(self, parent: AnyIndex = ROOT) -> int:  # noqa: N802
+        return 0 if parent.isValid() else 1 + len(self.days)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if role != Qt.ItemDataRole.DisplayRole or orientation != Qt.Orientation.Horizontal:
+            return None
+        if section == 0:
+            return "Name"
+        day = self.days[section - 1]
+        return f"{day.day}\n{day:%a}"
+
+    def entry(self, index: AnyIndex) -> RosterDay | None:
+        if not index.isValid() or index.column() == 0:
+            return None
+        return self.cells.get((self.people[index.row()][0], self.days[index.column() - 1]))
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid():
+            return None
+        if index.column() == 0:
+            return self.people[index.row()][1] if role == Qt.ItemDataRole.DisplayRole else None
+        entry = self.entry(index)
+        if entry is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cell_code(entry)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor(SOURCE_COLORS[entry.source]))
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return Qt.AlignmentFlag.AlignCenter
+        if role == Qt.ItemDataRole.ToolTipRole:
+            what = entry.shift if entry.working and entry.shift else "off"
+            return f"{entry.name}, {entry.day:%a %d %b}: {what}, from {SOURCE_WORDS[entry.source]}"
+        return None
+
+
+def cell_code(entry: RosterDay) -> str:
+    """The shift's code on a working day; '-' on a day off; blank when the person has no shift."""
+    if entry.shift is None:
+        return ""
+    return entry.shift if entry.working and entry.shift != OFF else "-"
+
+
+class RosterPage(QWidget):
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.month_edit = date_edit(engine.site_today().replace(day=1), "MMMM yyyy")
+        self.group_box = QComboBox()
+        self.model = RosterModel(self)
+        self.table = FrozenColumnTableView()
+        self.table.setModel(self.model)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setDefaultSectionSize(DAY_COLUMN_WIDTH)
+        self.table.setToolTip("Double-click a day to put the person on another shift that day")
+        self.person_box = QComboBox()
+        self.pattern_edit = QLineEdit()
+        self.pattern_edit.setPlaceholderText("Day,Day,Night,Night,off,off")
+        self.rotate_from = date_edit(engine.site_today())
+        self.rotate_button = QPushButton("Set rotation")
+        self.message_label = message_line()
+        legend = QLabel("Blue: a dated assignment · violet: a rotation · white: the group's default · "
+                        "'-' a day off · blank: no shift")
+        legend.setObjectName("muted")
+        legend.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(hbox(QLabel("Month"), self.month_edit, QLabel("Group"), self.group_box, None))
+        layout.addWidget(self.table, 1)
+        layout.addWidget(legend)
+        layout.addLayout(hbox(QLabel("Rotate"), self.person_box, self.pattern_edit, QLabel("from"), self.rotate_from,
+                              self.rotate_button, stretch_at=2))
+        layout.addWidget(self.message_label)
+        self.month_edit.dateChanged.connect(lambda _: self.refresh())
+        self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
+        self.table.doubleClicked.connect(self.edit_cell)
+        self.rotate_button.clicked.connect(lambda: self.rotate())
+        self.reload_choices()
+
+    def month_days(self) -> list[date]:
+        first = date.fromisoformat(month_text(self.month_edit) + "-01")
+        return [first.replace(day=d) for d in range(1, monthrange(first.year, first.month)[1] + 1)]
+
+    def reload_choices(self) -> None:
+        current = self.group_box.currentData()
+        self.group_box.blockSignals(True)
+        self.group_box.clear()
+        self.group_box.addItem("All groups", None)
+        for group in self.engine.groups():
+            self.group_box.addItem(group.name, group.name)
+        self.group_box.setCurrentIndex(max(self.group_box.findData(current), 0))
+        self.group_box.blockSignals(False)
+        fill_people(self.person_box, self.engine)
+        self.refresh()
+
+    def refresh(self) -> None:
+        kiosk_only(self.engine, self.rotate_button)
+        days = self.month_days()
+        try:
+            roster = self.engine.roster(days[0], days[-1], self.group_box.currentData())
+        except RollcallError as exc:
+            self.message_label.setText(str(exc))
+            return
+        self.model.set_roster(days, roster)
+        self.table.resizeColumnToContents(0)
+
+    def code_at(self, name: str, day: date) -> str:
+        """The cell's text for a person and day (what the admin sees)."""
+        row = next(r for r, (_, n) in enumerate(self.model.people) if n == name)
+        return str(self.model.data(self.model.index(row, 1 + self.model.days.index(day))) or "")
+
+    def edit_cell(self, index: QModelIndex) -> None:
+        entry = self.model.entry(index)
+        if entry is None or not self.engine.hr_edits_allowed:
+            return
+        shifts = self.engine.shifts()
+        if not shifts:
+            self.message_label.setText("Add a shift first (the Shifts tab).")
+            return
+        names = [s.name for s in shifts]
+        current = names.index(entry.shift) if entry.shift in names else 0
+        name, ok = QInputDialog.getItem(self, "Roster", f"{entry.name} on {entry.day:%a %d %b %Y} works",
+                                        names, current, False)
+        if ok:
+            self.set_shift(entry.person_id, entry.day, shifts[names.index(name)].id)
+
+    def set_shift(self, person_id: int, day: date, shift_id: int) -> bool:
+        """One day on another shift: a dated assignment for that day (audited; refused in a locked month)."""
+        try:
+            self.engine.assign_shift(person_id, shift_id, day, day)
+        except RollcallError as exc:
+            self.message_label.setText(str(exc))
+            return False
+        self.message_label.setText(f"Assigned for {day:%a %d %b %Y}.")
+        return True
+
+    def rotate(self) -> None:
+        person_id = self.person_box.currentData()
+        if person_id is None:
+            return
+        try:
+            self.engine.rotate_shift(person_id, self.pattern_edit.text(), pydate(self.rotate_from.date()))
+        except RollcallError as exc:
+            self.message_label.setText(str(exc))
+            return
+        self.message_label.setText(f"{self.person_box.currentText()} rotates {self.pattern_edit.text()} "
+                                   f"from {pydate(self.rotate_from.date()):%d %b %Y}.")
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):
+            self.reload_choices()

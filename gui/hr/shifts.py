@@ -1,0 +1,181 @@
+"""Shifts: the shift types (start, end, days, graces, check-in and check-out windows, half-day and absent hours,
+how hours are counted) and dated assignments of a person to a shift."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidgetItem,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.app.changes import ChangeKind, Changes
+from core.app.engine import Engine
+from core.base.errors import RollcallError
+from core.base.timekeeping import HoursMode, Shift
+
+from ..attendance.common import date_edit, pydate, read_only_table
+from ..widgets import hbox
+from .common import fill_people, fill_shifts, kiosk_only, message_line
+
+COLUMNS = ["Shift", "Hours", "Days", "Late grace", "Early grace", "Check-in from", "Check-out until", "Half day below",
+           "Absent below", "Counted"]
+HOURS_MODE_TEXT = {HoursMode.FIRST_LAST: "first to last sighting",
+                   HoursMode.PAIRS: "in and out pairs (breaks left out)"}
+AUTO = "auto"  # a window of None: half the off-duty gap
+
+
+def minutes_spin(maximum: int, special: str | None = None) -> QSpinBox:
+    """Minutes; with `special`, -1 reads as that word (a setting left to the rules)."""
+    spin = QSpinBox()
+    spin.setRange(-1 if special else 0, maximum)
+    spin.setSuffix(" min")
+    if special:
+        spin.setSpecialValueText(special)
+        spin.setValue(-1)
+    return spin
+
+
+def hours_spin() -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(0, 24)
+    spin.setSingleStep(0.5)
+    spin.setSuffix(" h")
+    spin.setSpecialValueText("never")
+    return spin
+
+
+def window_text(minutes: int | None, side: str) -> str:
+    return AUTO if minutes is None else f"{minutes} min {side}"
+
+
+def shift_cells(shift: Shift) -> list[str]:
+    s = shift.schedule
+    return [shift.name, f"{s.start:%H:%M}–{s.end:%H:%M}", s.days_text(), f"{s.grace_minutes} min",
+            f"{s.early_grace} min", window_text(s.checkin_before_minutes, "before"),
+            window_text(s.checkout_after_minutes, "after"), f"{s.half_day_below:g} h" if s.half_day_below else "never",
+            f"{s.absent_below:g} h" if s.absent_below else "never", HOURS_MODE_TEXT[s.hours_mode]]
+
+
+class ShiftsPage(QWidget):
+    def __init__(self, engine: Engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.table = read_only_table(COLUMNS, stretch=None)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("its code in rosters: Day, Night, E…")
+        self.start_edit, self.end_edit = QTimeEdit(), QTimeEdit()
+        for edit, text in ((self.start_edit, "08:00"), (self.end_edit, "16:00")):
+            edit.setDisplayFormat("HH:mm")
+            edit.setTime(edit.time().fromString(text, "HH:mm"))
+        self.days_edit = QLineEdit("mon-fri")
+        self.late_grace = minutes_spin(240)
+        self.early_grace = minutes_spin(240, "same as late")
+        self.checkin_before = minutes_spin(720, "auto (half the gap)")
+        self.checkout_after = minutes_spin(720, "auto (half the gap)")
+        self.half_day_below, self.absent_below = hours_spin(), hours_spin()
+        self.hours_box = QComboBox()
+        for mode, text in HOURS_MODE_TEXT.items():
+            self.hours_box.addItem(text, mode)
+        self.add_button = QPushButton("Add shift")
+        self.add_button.setProperty("primary", True)
+        new_box = QGroupBox("New shift")
+        form = QFormLayout(new_box)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Start", self.start_edit)
+        form.addRow("End (at or before the start: night)", self.end_edit)
+        form.addRow("Working days", self.days_edit)
+        form.addRow("Late grace", self.late_grace)
+        form.addRow("Early-leave grace", self.early_grace)
+        form.addRow("Check-in counts from (before start)", self.checkin_before)
+        form.addRow("Check-out counts until (after end)", self.checkout_after)
+        form.addRow("Half day below", self.half_day_below)
+        form.addRow("Absent below", self.absent_below)
+        form.addRow("Hours counted", self.hours_box)
+        form.addRow(self.add_button)
+
+        self.person_box = QComboBox()
+        self.assign_shift_box = QComboBox()
+        self.first_edit = date_edit(engine.site_today())
+        self.open_ended = QCheckBox("until further notice")
+        self.open_ended.setChecked(True)
+        self.last_edit = date_edit(engine.site_today())
+        self.last_edit.setEnabled(False)
+        self.assign_button = QPushButton("Assign")
+        assign_box = QGroupBox("Assign a person to a shift (over their group's)")
+        assign_form = QFormLayout(assign_box)
+        assign_form.addRow("Person", self.person_box)
+        assign_form.addRow("Shift", self.assign_shift_box)
+        assign_form.addRow("From", self.first_edit)
+        assign_form.addRow("To", hbox(self.last_edit, self.open_ended, None))
+        assign_form.addRow(self.assign_button)
+        self.message_label = message_line()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(hbox(new_box, assign_box, stretch_at=1))
+        layout.addWidget(self.message_label)
+        self.open_ended.toggled.connect(lambda on: self.last_edit.setEnabled(not on))
+        self.add_button.clicked.connect(lambda: self.add_shift())
+        self.assign_button.clicked.connect(lambda: self.assign())
+        self.refresh()
+
+    def refresh(self) -> None:
+        kiosk_only(self.engine, self.add_button, self.assign_button)
+        shifts = self.engine.shifts()
+        self.table.setRowCount(len(shifts))
+        for row, shift in enumerate(shifts):
+            for column, text in enumerate(shift_cells(shift)):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        fill_shifts(self.assign_shift_box, self.engine)
+        fill_people(self.person_box, self.engine)
+
+    @staticmethod
+    def _optional(spin: QSpinBox) -> int | None:
+        return None if spin.value() < 0 else spin.value()
+
+    def add_shift(self) -> Shift | None:
+        name = self.name_edit.text().strip()
+        if not name:
+            self.message_label.setText("A shift needs a name: it is its code in the roster.")
+            return None
+        try:
+            shift = self.engine.add_shift(
+                name, self.start_edit.time().toString("HH:mm"), self.end_edit.time().toString("HH:mm"),
+                self.days_edit.text(), self.late_grace.value(), self._optional(self.early_grace),
+                self._optional(self.checkin_before), self._optional(self.checkout_after),
+                self.half_day_below.value(), self.absent_below.value(), self.hours_box.currentData()).value
+        except RollcallError as exc:
+            self.message_label.setText(str(exc))
+            return None
+        self.name_edit.clear()
+        self.message_label.setText(f"Shift {shift.name} added.")
+        return shift
+
+    def assign(self) -> None:
+        person_id, shift_id = self.person_box.currentData(), self.assign_shift_box.currentData()
+        if person_id is None or shift_id is None:
+            self.message_label.setText("Choose a person and a shift (add a shift first).")
+            return
+        last = None if self.open_ended.isChecked() else pydate(self.last_edit.date())
+        try:
+            self.engine.assign_shift(person_id, shift_id, pydate(self.first_edit.date()), last)
+        except RollcallError as exc:
+            self.message_label.setText(str(exc))
+            return
+        until = f"to {last:%d %b %Y}" if last else "until further notice"
+        self.message_label.setText(f"{self.person_box.currentText()} works {self.assign_shift_box.currentText()} "
+                                   f"from {pydate(self.first_edit.date()):%d %b %Y} {until}.")
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):
+            self.refresh()
