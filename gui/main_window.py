@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
-                               QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine, ReembedProgress
@@ -17,6 +27,7 @@ from . import workers
 from .admin import AdminGuard
 from .dialogs import show_error
 from .live import preload_libraries
+from .menus import build_menus
 from .panels.attendance import AttendancePanel
 from .panels.enroll import EnrollPanel
 from .panels.people import PeoplePanel
@@ -126,10 +137,7 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(widget)
         self.statusBar().setSizeGripEnabled(False)
 
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        self.addAction(quit_action)
+        self.actions_by_name = build_menus(self)
 
         self.enroll_panel.camera_needed.connect(lambda: self.recognize_panel.stop(wait=True))
         self.recognize_panel.camera_needed.connect(lambda: self.enroll_panel.stop_capture(wait=True))
@@ -160,6 +168,8 @@ class MainWindow(QMainWindow):
         name = self.PANELS[row]
         if name in self.GUARDED and not self.guard.unlock(self):
             self._select_row(self.stack.currentIndex())  # refused: stay where we were
+            # the click that opened the PIN prompt ends after it closed and would select its row again
+            QTimer.singleShot(0, lambda: self._select_row(self.stack.currentIndex()))
             return
         self.stack.setCurrentIndex(row)
         if name == "recognize":
@@ -169,8 +179,22 @@ class MainWindow(QMainWindow):
         blocked = self.nav.blockSignals(True)
         try:
             self.nav.setCurrentRow(row)
+            self.nav.clearSelection()
+            self.nav.item(row).setSelected(True)
         finally:
             self.nav.blockSignals(blocked)
+
+    # ---- the menu's actions ----
+
+    def import_photos(self) -> None:
+        """File → Import photos: a folder with one sub-folder of photos per person, on the Enroll panel."""
+        if self.show_panel("enroll") is self.enroll_panel and self.current_panel() == "enroll":
+            self.enroll_panel.import_folder()
+
+    def export_attendance(self) -> None:
+        """File → Export: the Attendance panel's export of the range it shows."""
+        if self.show_panel("attendance") is self.attendance_panel and self.current_panel() == "attendance":
+            self.attendance_panel.export()
 
     # ---- admin PIN ----
 

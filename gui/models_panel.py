@@ -4,13 +4,14 @@ between them, and installing a model the full edition trained (a `.rollcall-mode
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.base.errors import RollcallError
 
 from .dialogs import show_error
+from .files import open_file
 from .model_activation import ActivatesModels
 from .widgets import Card, hbox, panel_header
 from .workers import Job
@@ -66,8 +67,7 @@ class KioskModelsPanel(ActivatesModels, QWidget):
 
     def import_file(self, path: str | None = None) -> None:
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Import a trained model", "",
-                                                  "Rollcall models (*.rollcall-model)")
+            path = open_file(self, "Import a trained model", "Rollcall models (*.rollcall-model)")
             if not path:
                 return
         try:

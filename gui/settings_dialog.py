@@ -7,27 +7,55 @@ from __future__ import annotations
 import copy
 import zoneinfo
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGridLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.engine import Engine
+from core.app.fusion_setup import fused_members
 from core.attendance.schedule import site_zone
 from core.base.errors import InvalidInputError, RollcallError
-from core.vision.models import BUILTIN_MODELS
 from core.base.security import hash_pin
 from core.base.settings import Device, Settings
+from core.vision.fusion_specs import DECISIONS, FUSED_MODEL
+from core.vision.models import BUILTIN_MODELS
 
 from .calibration_view import CalibrationView
 from .dialogs import show_error
+from .files import open_folder
+from .site_settings import SitePage
 from .widgets import hbox
 from .workers import Job
 
 DEVICE_LABELS = {Device.AUTO: "Automatic (GPU when available)", Device.CPU: "CPU", Device.CUDA: "NVIDIA GPU (CUDA)",
                  Device.MPS: "Apple GPU (MPS)"}
 RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080)]
+DIALOG_SIZE = QSize(860, 600)  # fits a 1280 x 720 laptop; each page scrolls when it is taller
+PAGE_LIST_PADDING_PX = 24
+
+
+def uses_cosine_threshold(model_id: str) -> bool:
+    """True for models scored in FaceNet cosines (Settings' match threshold and margin apply to them)."""
+    family = FUSED_MODEL if fused_members(model_id) else model_id
+    return family not in DECISIONS
 
 
 class SettingsDialog(QDialog):
@@ -37,7 +65,10 @@ class SettingsDialog(QDialog):
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(520)
+        self.pages = QListWidget()
+        self.pages.setObjectName("settingsPages")
+        self.stack = QStackedWidget()
+        self.pages.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.engine = engine
         self.model_to_activate: str | None = None
         self.needs_restart = False
@@ -77,7 +108,7 @@ class SettingsDialog(QDialog):
         self.time_zone.setCurrentIndex(max(index, 0))
         self.time_zone.setToolTip("Schedules, day boundaries and reports use this zone (events are stored in UTC).")
         # liveness
-        self.liveness = QCheckBox("Photo filter: refuse faces that move like a flat picture (first filter only)")
+        self.liveness = QCheckBox("Photo filter (a first filter only)")
         self.liveness.setChecked(current.liveness.photo_filter)
         self.liveness.setToolTip("Mark a person only after their face has moved like a live face for about "
                                  "half a second. A first filter: it lets most printed photos and every video "
@@ -123,37 +154,47 @@ class SettingsDialog(QDialog):
                                           "Attendance events older than this are deleted. 0 = keep them all.",
                                           " days")
 
-        recognition = QGroupBox("Recognition")
+        self.backups_kept.setSpecialValueText("none")
+        self.retention_days.setSpecialValueText("forever")
+        self.threshold.setToolTip("The lowest FaceNet cosine similarity that counts as someone. Higher = stricter.")
+
+        recognition = self._page("Recognition")
         form = self._form(recognition)
-        form.addRow("Match threshold", self.threshold)
-        form.addRow("Margin over the next person", self.margin)
+        self.threshold_label = QLabel("Lowest match (FaceNet cosine)")
+        self.margin_label = QLabel("Lead over the next person")
         form.addRow("Strangers marked", self.strangers)
-        form.addRow("", self.threshold_note)
+        form.addRow(self.threshold_label, self.threshold)
+        form.addRow(self.margin_label, self.margin)
+        form.addRow(self.threshold_note)
         form.addRow("Votes to mark", self.votes)
-        form.addRow("", self.ask_uncertain)
-        form.addRow("", self.liveness)
-        form.addRow("", self.challenge)
-        attendance = QGroupBox("Attendance")
-        form = self._form(attendance)
+        form.addRow(self.ask_uncertain)
+        self.calibration = CalibrationView(engine)
+        self.strangers.valueChanged.connect(lambda value: self.calibration.refresh(value))
+        form.addRow(self._heading("Calibration: strangers marked against the threshold"))
+        form.addRow(self.calibration)
+        self._show_threshold_units(engine)
+        liveness = self._form(self._page("Liveness"))
+        liveness.addRow(self.liveness)
+        liveness.addRow(self._note(self.liveness.toolTip()))
+        liveness.addRow(self.challenge)
+        liveness.addRow(self._note(self.challenge.toolTip()))
+        form = self._form(self._page("Attendance"))
         form.addRow("Cooldown", self.cooldown)
-        form.addRow("", self.checkout)
-        form.addRow("", self.sound)
+        form.addRow(self.checkout)
+        form.addRow(self.sound)
         form.addRow("Site time zone", self.time_zone)
-        compute = QGroupBox("Model and compute")
-        form = self._form(compute)
+        form = self._form(self._page("Model and compute"))
         form.addRow("Active model", self.model)
         form.addRow("Device", self.device)
-        form.addRow("", self._note(f"Now using {engine.device_description}."))
-        camera = QGroupBox("Camera")
-        form = self._form(camera)
+        form.addRow(self._note(f"Now using {engine.device_description}."))
+        form = self._form(self._page("Camera"))
         form.addRow("Camera number", self.camera_index)
         form.addRow("Camera resolution", self.resolution)
-        storage = QGroupBox("Storage")
-        form = self._form(storage)
+        form = self._form(self._page("Storage"))
         form.addRow("Data folder", hbox(self.data_dir, browse))
         form.addRow("Backups kept", self.backups_kept)
         form.addRow("Keep attendance for", self.retention_days)
-        form.addRow("", self._note("Changing the device or the data folder takes effect after a restart."))
+        form.addRow(self._note("Changing the device or the data folder takes effect after a restart."))
 
         has_pin = bool(current.security.admin_pin_hash)
         self.pin_edit = QLineEdit()
@@ -170,8 +211,7 @@ class SettingsDialog(QDialog):
         self.pin_tries = self._whole(current.security.pin_tries, 1, 100, "Wrong PINs in a row before a pause.")
         self.lockout = self._number(current.security.lockout_s, 0.0, 3600.0, 5.0, 0,
                                     "The pause after too many wrong PINs.", " s")
-        security = QGroupBox("Security: admin PIN")
-        form = self._form(security)
+        form = self._form(self._page("Admin PIN"))
         pin_note = self._note(
             "A PIN is set: enrolling, deleting, exporting, retraining and settings ask for it. Recognize never does."
             if has_pin else
@@ -179,15 +219,16 @@ class SettingsDialog(QDialog):
         form.addRow(pin_note)
         form.addRow("New PIN" if not has_pin else "Change PIN", self.pin_edit)
         form.addRow("Repeat PIN", self.pin_repeat)
-        form.addRow("", self.remove_pin)
+        form.addRow(self.remove_pin)
         form.addRow("Wrong PINs before a pause", self.pin_tries)
         form.addRow("Pause", self.lockout)
 
-        site = self._site_group()
-        calibration = QGroupBox("Calibration: strangers marked against the threshold")
-        self.calibration = CalibrationView(engine)
-        QVBoxLayout(calibration).addWidget(self.calibration)
-        self.strangers.valueChanged.connect(lambda value: self.calibration.refresh(value))
+        self.site = SitePage(engine, self._note)
+        self._page("Site", self.site)
+        self.site_state, self.site_url, self.site_password = self.site.state, self.site.url, self.site.password
+        self.kiosk_name, self.join_button, self.init_button = self.site.kiosk_name, self.site.join_button, \
+            self.site.init_button
+        self.sync_button, self.leave_button = self.site.sync_button, self.site.leave_button
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         for button in buttons.buttons():
@@ -195,83 +236,52 @@ class SettingsDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Ok).setProperty("primary", True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(14)
-        for index, group in enumerate((recognition, attendance, compute, camera, storage, security, site,
-                                       calibration)):
-            grid.addWidget(group, index // 2, index % 2)
+        self.pages.setCurrentRow(0)
+        self.pages.setFixedWidth(self.pages.sizeHintForColumn(0) + 2 * PAGE_LIST_PADDING_PX)
+        body = QHBoxLayout()
+        body.addWidget(self.pages)
+        body.addWidget(self.stack, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(grid)
+        layout.addLayout(body, 1)
         layout.addWidget(buttons)
+        self.resize(DIALOG_SIZE)
 
-    # ---- Settings → Site: join, make this the admin station, sync now, leave (network work off the GUI thread) ----
+    @property
+    def site_job(self) -> Job | None:
+        return self.site.job
 
-    def _site_group(self) -> QGroupBox:
-        self.site_job: Job | None = None
-        self.site_state = self._note("")
-        self.site_url = QLineEdit()
-        self.site_url.setEchoMode(QLineEdit.EchoMode.Password)  # the URL carries the owner's password
-        self.site_url.setPlaceholderText("postgresql://owner:password@server:5432/site?sslmode=verify-full")
-        self.site_url.setToolTip("Used once to create the schema or this kiosk's own login; only the station's "
-                                 "own login is kept, in a file only this user can read.")
-        self.kiosk_name = QLineEdit()
-        self.kiosk_name.setPlaceholderText("e.g. north-door")
-        self.join_button = QPushButton("Join as kiosk")
-        self.init_button = QPushButton("Make this the admin station")
-        self.sync_button = QPushButton("Sync now")
-        self.leave_button = QPushButton("Leave the site")
-        self.join_button.clicked.connect(lambda: self._site_action(
-            self.engine.site_join, self.site_url.text().strip(), self.kiosk_name.text().strip()))
-        self.init_button.clicked.connect(lambda: self._site_action(self.engine.site_init, self.site_url.text().strip()))
-        self.sync_button.clicked.connect(lambda: self._site_action(self.engine.site_sync))
-        self.leave_button.clicked.connect(lambda: self._site_action(self.engine.site_leave))
-        group = QGroupBox("Site (many stations, one PostgreSQL server)")
-        form = self._form(group)
-        form.addRow(self.site_state)
-        form.addRow("Server address", self.site_url)
-        form.addRow("Kiosk name", self.kiosk_name)
-        form.addRow(hbox(self.join_button, self.init_button))
-        form.addRow(hbox(self.sync_button, self.leave_button))
-        self._show_site_state()
-        return group
+    def _page(self, title: str, content: QWidget | None = None) -> QWidget:
+        """A page of the sidebar: its content in a scroll area, so the dialog fits any screen."""
+        content = content or QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        self.stack.addWidget(scroll)
+        self.pages.addItem(title)
+        return content
 
-    def _show_site_state(self, message: str = "") -> None:
+    @staticmethod
+    def _heading(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("cardTitle")
+        label.setWordWrap(True)
+        return label
+
+    def _show_threshold_units(self, engine: Engine) -> None:
+        """One threshold, in the active model's units: FaceNet's cosine floor and margin are shown only while
+        a model scored in FaceNet cosines is active; other models set theirs from the gallery."""
         try:
-            status = self.engine.site_status(check_server=False)
-        except RollcallError as exc:
-            status, message = None, str(exc)
-        joined = status is not None and status.role != "standalone"
-        if status is None or not joined:
-            text = "Standalone: this station keeps everything in its own database."
-        else:
-            last = status.last_sync.astimezone().strftime("%Y-%m-%d %H:%M:%S") if status.last_sync else "never"
-            text = (f"{status.role.capitalize()} {status.station!r} of {status.server}. Last sync: {last}. "
-                    f"Queue: {status.queue} events." + (f" Last problem: {status.error}" if status.error else ""))
-        self.site_state.setText(f"{text}\n{message}".strip())
-        busy = self.site_job is not None
-        for widget in (self.site_url, self.kiosk_name, self.join_button, self.init_button):
-            widget.setEnabled(not joined and not busy)
-        for widget in (self.sync_button, self.leave_button):
-            widget.setEnabled(joined and not busy)
-
-    def _site_action(self, operation, *args) -> None:
-        if self.site_job is not None:
-            return
-        self.site_job = Job(operation, *args, name="site")
-        self.site_job.returned.connect(lambda _: self._show_site_state("Done."))
-        self.site_job.failed.connect(lambda message: (show_error(self, message), self._show_site_state()))
-        self.site_job.finished.connect(self._site_job_finished)
-        self._show_site_state("Working…")
-        self.site_job.start()
-
-    def _site_job_finished(self) -> None:
-        self.site_job = None
-        self.site_url.clear()  # never kept in the dialog
-        self._show_site_state(self.site_state.text().split("\n")[-1] if "\n" in self.site_state.text() else "")
+            scored_as = engine.matcher().model_id
+        except RollcallError:
+            scored_as = engine.active_model_id()
+        cosine = uses_cosine_threshold(scored_as)
+        for widget in (self.threshold_label, self.threshold, self.margin_label, self.margin):
+            widget.setVisible(cosine)
 
     def done(self, result: int) -> None:
-        if self.site_job is not None:
-            self.site_job.stop()
+        self.site.stop()
         super().done(result)
 
     @staticmethod
@@ -298,8 +308,8 @@ class SettingsDialog(QDialog):
         return box
 
     @staticmethod
-    def _form(group: QGroupBox) -> QFormLayout:
-        form = QFormLayout(group)
+    def _form(page: QWidget) -> QFormLayout:
+        form = QFormLayout(page)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         form.setHorizontalSpacing(16)
@@ -320,7 +330,9 @@ class SettingsDialog(QDialog):
             estimate = engine.threshold_estimate()
         except RollcallError as exc:
             return f"No threshold estimate: {exc}"
-        return "Now: " + estimate.describe() if estimate is not None else "No threshold estimate yet."
+        if estimate is None:
+            return "No threshold estimate yet."
+        return f"Now, on the active model's own score: {estimate.describe()}"
 
     @staticmethod
     def _select(combo: QComboBox, value: object) -> None:
@@ -330,7 +342,7 @@ class SettingsDialog(QDialog):
                 return
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
+        folder = open_folder(self, "Data folder", self.data_dir.text())
         if folder:
             self.data_dir.setText(folder)
 

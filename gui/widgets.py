@@ -9,11 +9,24 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QInputDialog, QLabel, QListView,
-                               QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.base.resources import app_root, resource_path
 from core.base.settings import CameraSettings
+
+from .files import open_file, open_folder
 
 # ---- images ----
 
@@ -423,10 +436,9 @@ class SourcePicker(QComboBox):
 
     def _ask(self, action: str) -> str:
         if action == "video":
-            path, _ = QFileDialog.getOpenFileName(self, "Choose a video file", "",
-                                                  "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v);;All files (*)")
-            return path
+            return open_file(self, "Choose a video file",
+                             "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v);;All files (*)")
         if action == "folder":
-            return QFileDialog.getExistingDirectory(self, "Choose a folder of images")
+            return open_folder(self, "Choose a folder of images")
         url, ok = QInputDialog.getText(self, "Stream URL", "Address of the stream (rtsp://, http://, https://):")
         return url.strip() if ok else ""

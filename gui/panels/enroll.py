@@ -9,19 +9,30 @@ from typing import Callable, Iterator
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (QFileDialog, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
-                               QSpinBox, QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.changes import Outcome
 from core.app.engine import Engine
-from core.gallery.enroll import EnrollReport, FaceCandidate, ImportProgress
 from core.base.errors import DuplicateNameError
+from core.gallery.enroll import EnrollReport, FaceCandidate, ImportProgress
 from core.vision.images import photo_file_filter
 
 from ..dialogs import ADD_TO_EXISTING, KEEP_SEPARATE, ask_duplicate_name, show_error
+from ..files import open_files, open_folder
 from ..live import ImageMailbox
-from ..widgets import (Card, Overlay, SourcePicker, ThumbnailStrip, VideoView, hbox, icon, panel_header,
-                       qimage_from_bgr)
+from ..widgets import Card, Overlay, SourcePicker, ThumbnailStrip, VideoView, hbox, icon, panel_header, qimage_from_bgr
 from ..workers import Job, user_message
 
 PHOTO_FILTER = photo_file_filter()
@@ -273,7 +284,7 @@ class EnrollPanel(QWidget):
             show_error(self, "Type the person's name first, then add their photos.")
             return
         if paths is None:
-            paths, _ = QFileDialog.getOpenFileNames(self, f"Photos of {name}", "", PHOTO_FILTER)
+            paths = open_files(self, f"Photos of {name}", PHOTO_FILTER)
         if not paths:
             return
 
@@ -287,7 +298,7 @@ class EnrollPanel(QWidget):
 
     def import_folder(self, root: str | None = None) -> None:
         if root is None:
-            root = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per person")
+            root = open_folder(self, "Folder with one sub-folder per person")
         if not root:
             return
         self._start_job(Job(self.engine.import_folder, Path(root), name="import folder"),

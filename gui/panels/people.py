@@ -7,17 +7,29 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QComboBox, QInputDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
-                               QSplitter, QStackedWidget, QVBoxLayout, QWidget, QFileDialog)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine import Engine
-from core.gallery.enroll import EnrollReport
 from core.base.errors import DuplicateNameError, RollcallError
 from core.base.records import ConfusionSource, GalleryStats, PersonOverview
+from core.gallery.enroll import EnrollReport
 from core.vision.images import photo_file_filter
 
 from ..dialogs import confirm, show_error
+from ..files import open_files
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
 from ..workers import Job, LatestRead
 
@@ -349,7 +361,7 @@ class PeoplePanel(QWidget):
         if person_id is None or self.job is not None:
             return
         if paths is None:
-            paths, _ = QFileDialog.getOpenFileNames(self, "Add photos", "", PHOTO_FILTER)
+            paths = open_files(self, "Add photos", PHOTO_FILTER)
         if not paths:
             return
         self.job = Job(self.engine.add_photos, person_id, [Path(p) for p in paths], name="add photos")
