@@ -21,6 +21,7 @@ from core.app.confusion_ops import ConfusionOperations
 from core.app.engine_state import T
 from core.app.gallery_ops import GalleryOperations
 from core.app.import_ops import ImportOperations
+from core.app.integration_ops import IntegrationOperations
 from core.app.model_host import FusionState
 from core.app.model_ops import ModelOperations, ReembedProgress
 from core.app.review_ops import ReviewOperations
@@ -75,6 +76,7 @@ class Engine(
     ReviewOperations,
     ConfusionOperations,
     ImportOperations,
+    IntegrationOperations,
 ):
     def __init__(
         self, settings: Settings | None = None, store: GalleryStore | None = None, registry: ModelRegistry | None = None
@@ -106,6 +108,7 @@ class Engine(
     # ---- lifecycle ----
 
     def close(self) -> None:
+        self.stop_integration_delivery()
         self.stop_site_sync()
         self.site.close()
         self.store.close()

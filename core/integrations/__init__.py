@@ -1,0 +1,1 @@
+"""Integrations: the outbox that carries attendance to ERPNext, Odoo and signed webhooks."""

@@ -1,0 +1,100 @@
+"""A local HTTP server on 127.0.0.1 (a random port, in a thread) that the integration fakes build on,
+with the faults the tests need: down for a while (the port closed), the next N requests answered 500,
+and the next N replies lost after the request was carried out (the connection closed, no answer)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    server: FakeServer  # type: ignore[assignment]
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _answer(self, status: int, payload: object) -> None:
+        raw = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _handle(self, method: str) -> None:
+        fake = self.server.fake
+        raw = self._body()
+        with fake.lock:
+            fake.requests += 1
+            if fake.fail_next > 0:
+                fake.fail_next -= 1
+                fake.failed += 1
+                self._answer(500, {"error": "Internal Server Error"})
+                return
+            status, payload = fake.handle(method, self.path, dict(self.headers.items()), raw)
+            if fake.drop_next > 0:  # carried out, but the reply is lost
+                fake.drop_next -= 1
+                fake.dropped += 1
+                self.close_connection = True
+                return
+        self._answer(status, payload)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle("GET")
+
+
+class FakeServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], fake: FakeTarget):
+        self.fake = fake
+        super().__init__(address, FakeHandler)
+
+
+class FakeTarget:
+    """Subclasses implement handle(method, path, headers, body) -> (status, JSON payload)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.requests = self.failed = self.dropped = 0
+        self.fail_next = self.drop_next = 0
+        self.port = 0
+        self._server: FakeServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, object]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> FakeTarget:
+        self._server = FakeServer(("127.0.0.1", self.port), self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join(5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> FakeTarget:
+        return self.up() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
