@@ -183,15 +183,17 @@ class PKSampler:
         if self.pairs:
             turn = self._next_pair % len(self.pairs)
             pair = list(self.pairs[turn])
-            if self.faces[turn] is not None:
-                required[pair[1]] = self.faces[turn]
+            confused_face = self.faces[turn]
+            if confused_face is not None:
+                required[pair[1]] = confused_face
             self._next_pair += 1
             others = [p for p in self.people if p not in pair]
-            rest = self.rng.choice(others, size=max(0, self.P - 2), replace=False) if others else []
-            chosen = np.asarray(pair + [int(p) for p in rest], np.int64)
+            drawn = list(self.rng.choice(others, size=max(0, self.P - 2), replace=False)) if others else []
+            chosen = np.asarray(pair + [int(p) for p in drawn], np.int64)
         else:
             chosen = self.rng.choice(self.people, size=self.P, replace=False)
-        ids, labels = [], []
+        ids: list[int] = []
+        labels: list[int] = []
         for pid in chosen:
             pool = self.train[int(pid)]
             face = required.get(int(pid))

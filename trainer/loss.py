@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported lazily so `rollcall --help` stays fast
+    import numpy as np
     import torch
 
 from .mining import DEFAULT_STRATEGY, Triplets, mine, squared_distances
@@ -89,7 +90,8 @@ def distance_spread(embeddings: torch.Tensor) -> float:
         return float(d[upper[0], upper[1]].std(unbiased=False))
 
 
-def soft_triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = DEFAULT_MARGIN) -> float:
+def soft_triplet_loss(embeddings: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray,
+                      margin: float = DEFAULT_MARGIN) -> float:
     """Mean of the triplet term over *all* valid triplets (inactive ones count as 0).
 
     A stable summary of how well a set of embeddings separates its identities (used to compare a

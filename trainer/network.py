@@ -21,7 +21,7 @@ Any other nn.Module (a test double, say) is treated as one trainable stage.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch is imported lazily so `rollcall --help` stays fast
     import torch
@@ -74,10 +74,11 @@ def run_stages(network: nn.Module, x: torch.Tensor, start: int = 0, end: int | N
     for index in range(start, end):
         name, parts = STAGES[index]
         if name == "head":
-            x = network.avgpool_1a(x)
-            x = network.dropout(x)
-            x = network.last_linear(x.view(x.shape[0], -1))
-            x = network.last_bn(x)
+            staged: Any = network  # facenet-pytorch's InceptionResnetV1, which has no type stubs
+            x = staged.avgpool_1a(x)
+            x = staged.dropout(x)
+            x = staged.last_linear(x.view(x.shape[0], -1))
+            x = staged.last_bn(x)
             x = F.normalize(x, p=2, dim=1)
         else:
             for part in parts:

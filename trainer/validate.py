@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from .data import Split, _same_size
 from .loss import soft_triplet_loss
 from .network import effective_frozen, is_staged, run_stages
 from .progress import drive
+
+if TYPE_CHECKING:
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +81,7 @@ class LazyCrops:
         return self._fetch(self._keys[index])
 
 
-def embed_networks(networks: Mapping[str, object], crops, preprocessing: str, device: str = "cpu",
+def embed_networks(networks: Mapping[str, nn.Module], crops, preprocessing: str, device: str = "cpu",
                    shared_stages: int = 0, batch_size: int = 32, cancel: CancelCheck | None = None,
                    prefix_cache: list | None = None, round_prefix: bool = False) -> dict[str, np.ndarray]:
     """Unit embeddings of `crops` (uint8 (N,160,160,3), or anything sliceable to that) for each network.
@@ -124,7 +128,7 @@ def embed_networks(networks: Mapping[str, object], crops, preprocessing: str, de
             for n in names}
 
 
-def shared_prefix(networks: Mapping[str, object], frozen_blocks: int) -> int:
+def shared_prefix(networks: Mapping[str, nn.Module], frozen_blocks: int) -> int:
     """Stages that may be shared when embedding with these networks (0 unless all are staged)."""
     nets = list(networks.values())
     if not nets or not all(is_staged(n) for n in nets):
@@ -137,7 +141,10 @@ def shared_prefix(networks: Mapping[str, object], frozen_blocks: int) -> int:
 
 def _balanced_pairs(left_ids, left_people, right_ids, right_people, rng, skip_self: bool):
     """(i, j, same) index pairs: all same-person pairs plus as many different-person pairs."""
-    same_l, same_r, diff_l, diff_r = [], [], [], []
+    same_l: list[int] = []
+    same_r: list[int] = []
+    diff_l: list[int] = []
+    diff_r: list[int] = []
     for i, pi in enumerate(left_people):
         for j, pj in enumerate(right_people):
             if skip_self and j <= i:
@@ -149,7 +156,7 @@ def _balanced_pairs(left_ids, left_people, right_ids, right_people, rng, skip_se
     pick = rng.choice(len(diff_l), size=min(len(same_l), len(diff_l)), replace=False)
     li = np.r_[same_l, np.asarray(diff_l)[pick]].astype(np.int64)
     ri = np.r_[same_r, np.asarray(diff_r)[pick]].astype(np.int64)
-    same = np.r_[np.ones(len(same_l), bool), np.zeros(len(pick), bool)]
+    same = np.r_[np.ones(len(same_l), dtype=np.bool_), np.zeros(len(pick), dtype=np.bool_)]
     return li, ri, same
 
 
