@@ -5,6 +5,7 @@ and the next N replies lost after the request was carried out (the connection cl
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,6 +59,10 @@ class FakeServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], fake: FakeTarget):
         self.fake = fake
         super().__init__(address, FakeHandler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client killed mid-request is expected here
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class FakeTarget:

@@ -48,6 +48,7 @@ from core.integrations.targets import (
     load_targets,
     save_target,
     store_secret,
+    update_target,
 )
 from core.site.records import SiteRole
 
@@ -85,20 +86,26 @@ class IntegrationOperations(EngineState):
                 return target
         raise InvalidInputError(f"No integration target named {name!r}; `rollcall integrations list` shows them.")
 
-    def add_integration(self, target: Target, secret: str) -> Outcome[Target]:
+    def add_integration(self, target: Target, secret: str, replace: bool = False) -> Outcome[Target]:
         """Save a target (its secret in the 0600 secrets file); from now on every event and correction is
-        queued for it."""
+        queued for it. `replace` changes an existing target's settings and secret and keeps its queue."""
         if self.site.role is SiteRole.KIOSK:
             raise InvalidInputError("A kiosk delivers nothing itself: add integrations on the site's admin station.")
         target = check_target(target)
         secret = check_secret(target.kind, secret)
         conn = self._integration_db()
         try:
-            if any(existing.name == target.name for existing in load_targets(conn)):
-                raise InvalidInputError(f"An integration target named {target.name!r} exists; remove it first.")
+            exists = any(existing.name == target.name for existing in load_targets(conn))
+            if exists and not replace:
+                raise InvalidInputError(
+                    f"An integration target named {target.name!r} exists; --replace changes it and keeps its queue."
+                )
             store_secret(self._integration_folder(), target.name, secret)
             with transaction(conn):
-                save_target(conn, target)
+                if exists:
+                    update_target(conn, target)
+                else:
+                    save_target(conn, target)
         finally:
             conn.close()
         return self._done(target, Changes.of(ChangeKind.SETTINGS))

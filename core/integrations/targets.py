@@ -126,6 +126,17 @@ def save_target(conn: sqlite3.Connection, target: Target) -> None:
     )
 
 
+def update_target(conn: sqlite3.Connection, target: Target) -> bool:
+    """A target's settings replaced; its queue is kept."""
+    return (
+        conn.execute(
+            "UPDATE integration_targets SET kind = ?, config_json = ?, takes = ? WHERE name = ?",
+            [target.kind.value, json.dumps(target.config()), ",".join(TAKES[target.kind]), target.name],
+        ).rowcount
+        > 0
+    )
+
+
 def delete_target(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("DELETE FROM integration_targets WHERE name = ?", [name]).rowcount > 0
 

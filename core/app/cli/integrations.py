@@ -33,7 +33,7 @@ def _target(args: argparse.Namespace) -> tuple[Target, str]:
 def cmd_add(args: argparse.Namespace) -> int:
     target, secret = _target(args)
     with open_engine(args) as engine:
-        saved = engine.add_integration(target, secret).value
+        saved = engine.add_integration(target, secret, args.replace).value
     field = f", employee field {saved.employee_field}" if saved.employee_field else ""
     tls = "" if saved.verify_tls else " (certificate checks OFF)"
     print(
@@ -138,6 +138,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         kind.add_argument("name", help="the target's name: lower-case letters, digits, . _ -")
         kind.add_argument("--url", required=True, help="https://... (the site's base address; a webhook's full URL)")
         kind.add_argument("--insecure", action="store_true", help="skip certificate checks (test servers only)")
+        kind.add_argument("--replace", action="store_true", help="change an existing target; its queue is kept")
         kind.set_defaults(func=cmd_add)
     listing = sub.add_parser("list", help="the targets")
     listing.add_argument("--json", action="store_true")
