@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from core.base.records import AttendanceEvent, EventKind, ReviewState
-from tests.site_kit import MODEL, enroll
+from tests.site_kit import MODEL, enroll, station
 from tests.test_site_engine import make_engine
 
 STRANGER_CROP = b"\xff\xd8 the face a door kept of a stranger, later given to Ada " * 20
@@ -108,3 +108,23 @@ def test_after_a_delete_and_a_sync_everywhere_nothing_of_the_person_is_left(pg, 
     for folder in ("south", "west-old"):
         kept = files_holding(tmp_path / folder, needles)
         assert any("name" in k for k in kept) and not any("crop" in k and "stranger" not in k for k in kept)
+
+
+def test_site_leave_and_a_join_in_its_place_say_what_the_old_copy_keeps(pg, tmp_path, capsys):
+    from core.app.cli import main
+
+    _, url = pg
+    admin = station(tmp_path / "admin")
+    enroll(admin.store, "Ada Lovelace", seed=1)
+    admin.init(url)
+    kiosk = station(tmp_path / "door")
+    kiosk.join(url, "door")
+    kiosk.close()
+    kiosk.store.close()
+    assert main(["--home", str(tmp_path / "door"), "site", "leave"]) == 0
+    out = capsys.readouterr().out
+    assert "left the site" in out and "face templates" in out and "wipe its data folder" in out
+    assert main(["--home", str(tmp_path / "door-new"), "site", "join", url, "--kiosk", "door"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: This station replaces the earlier copy of kiosk 'door'" in err and "wipe it" in err
+    admin.close()

@@ -84,7 +84,9 @@ class BackgroundSync:
             for _ in self._listener.notifies(timeout=timeout, stop_after=1):
                 return True
             return False
-        except (psycopg.Error, SiteError):
+        except Exception as exc:  # noqa: BLE001 - listening is an optimisation; the thread must live on
+            if not isinstance(exc, psycopg.Error | SiteError):
+                log.warning("Listening for gallery changes failed: %r", exc)
             if self._listener is not None:
                 self._listener.close()
             self._listener = None
