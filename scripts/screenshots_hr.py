@@ -1,11 +1,13 @@
-"""Take the README screenshots of the Attendance panel's HR views from a real window:
-docs/screenshot-attendance-{today,timesheet,charts,history,audit}.png.
+"""Take the README screenshots of the Attendance panel's HR views from a real window at 1280x720:
+docs/screenshot-attendance-{today,timesheet,charts,history,audit}.png and
+docs/screenshot-hr-{roster,shifts,groups,calendar,import,locks}.png.
 
     xvfb-run -a .venv/bin/python scripts/screenshots_hr.py
 
 A temporary data folder gets two groups (an office day and a night shift) with the names of the
 people in ../shared/data/faces/dev, and this month's check-ins and check-outs up to now, drawn from a
-fixed random seed, as at 11:30 today; a holiday, leave and a few audited corrections. No face model is loaded.
+fixed random seed, as at 11:30 today; a holiday, leave and a few audited corrections; two shift types, a
+rotating roster for some people and a dated assignment. No face model is loaded.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ def wait(ms: int) -> None:
     loop.exec()
 
 
-def save(widget: QWidget, name: str) -> None:
+def save(widget: QWidget, name: str, prefix: str = "attendance") -> None:
     QApplication.processEvents()
-    path = DOCS / f"screenshot-attendance-{name}.png"
+    path = DOCS / f"screenshot-{prefix}-{name}.png"
     widget.grab().save(str(path))
     print("wrote", path.relative_to(REPO))
 
@@ -70,7 +72,17 @@ def populate(engine) -> None:
         record_month(engine, people, first, now, holiday, leave, rng, zone)
     engine.punch(people[4][0].id, datetime.combine(first + timedelta(days=3), time(8, 57)), "badge reader was down",
                  actor="hr")
-    engine.lock_month(f"{first - timedelta(days=1):%Y-%m}", actor="payroll")
+    engine.lock_month(f"{first - timedelta(days=1):%Y-%m}", actor="payroll", reason="payroll sent")
+    plan_shifts(engine, people, first)
+
+
+def plan_shifts(engine, people, first) -> None:
+    """Early and Late shifts; a rotation for every third person from the 1st; one person on Late for a week."""
+    engine.add_shift("Early", "06:00", "14:00", "mon-sun", 5, checkin_before=60, checkout_after=60, actor="hr")
+    late = engine.add_shift("Late", "14:00", "22:00", "mon-sun", 5, half_day_below=4, actor="hr").value
+    for person, _, _ in people[::3]:
+        engine.rotate_shift(person.id, "Early,Early,Late,Late,off,off", first, actor="hr")
+    engine.assign_shift(people[1][0].id, late.id, first + timedelta(days=14), first + timedelta(days=20), actor="hr")
 
 
 def enrolled_before(database: Path, first) -> None:
@@ -108,8 +120,8 @@ def record_month(engine, people, day, now, holiday, leave, rng, zone) -> None:
 def main() -> int:
     from core.app.engine import Engine
     from core.base.settings import Settings
-    from gui.style import apply_style
     from gui.main_window import MainWindow
+    from gui.style import apply_style
 
     app = QApplication.instance() or QApplication(sys.argv)
     apply_style(app)
@@ -119,7 +131,7 @@ def main() -> int:
     engine.clock = lambda: shown_at
     populate(engine)
     window = MainWindow(engine)
-    window.resize(1400, 860)
+    window.resize(1280, 720)
     window.show()
     wait(400)
     panel = window.show_panel("attendance")
@@ -131,6 +143,13 @@ def main() -> int:
                 p.person.name == "Angelina Jolie" for p in engine.people()) else engine.people()[0].person.id)
         wait(500)
         save(window, name)
+    for page, name in ((panel.roster_page, "roster"), (panel.shifts_page, "shifts"), (panel.groups_page, "groups"),
+                       (panel.calendar_page, "calendar"), (panel.import_page, "import"), (panel.locks_page, "locks")):
+        panel.show_view(page)
+        if page is panel.groups_page:
+            page.select_group("Office")
+        wait(500)
+        save(window, name, "hr")
     window.close()
     engine.close()
     shutil.rmtree(HOME, ignore_errors=True)

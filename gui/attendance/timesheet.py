@@ -17,6 +17,7 @@ from .frozen import FrozenColumnTableView
 from .locking import ReasonDialog, lock_or_unlock
 
 DAY_COLUMN_WIDTH = 52
+CELL_PADDING = 12  # pixels beside a cell's text, so it reads whole
 AnyIndex = QModelIndex | QPersistentModelIndex
 ROOT = QModelIndex()  # the table's (invisible) root
 
@@ -135,6 +136,11 @@ class TimesheetView(QWidget):
         self.model.set_sheet(sheet)
         for column in (0, 1, *self.model.total_columns()):  # whole words in the lead and total headers
             self.table.resizeColumnToContents(column)
+        texts = {cell_text(day) for row in sheet.rows for day in row.days} | {"Wed"}
+        metrics = self.table.fontMetrics()
+        width = max(DAY_COLUMN_WIDTH, max(metrics.horizontalAdvance(text) for text in texts) + CELL_PADDING)
+        for column in range(len(self.model.LEAD), len(self.model.LEAD) + len(sheet.days)):  # "E 8.1 Late", whole
+            self.table.setColumnWidth(column, width)
         lock = "  ·  locked (final)" if sheet.locked else ""
         hours = sum(r.totals.hours for r in sheet.rows)
         people = "1 person" if len(sheet.rows) == 1 else f"{len(sheet.rows)} people"

@@ -23,6 +23,7 @@ from ..widgets import hbox
 from .common import fill_people, kiosk_only, message_line
 
 DAY_COLUMN_WIDTH = 56
+CELL_PADDING = 16  # pixels beside a code, so it reads whole
 AnyIndex = QModelIndex | QPersistentModelIndex
 ROOT = QModelIndex()  # the table's (invisible) root
 SOURCE_COLORS = {ShiftSource.ASSIGNMENT: "#dbeafe", ShiftSource.ROTATION: "#ede9fe", ShiftSource.GROUP: "#ffffff",
@@ -158,6 +159,11 @@ class RosterPage(QWidget):
             return
         self.model.set_roster(days, roster)
         self.table.resizeColumnToContents(0)
+        codes = {cell_code(entry) for entry in roster} | {"Wed"}
+        metrics = self.table.fontMetrics()
+        width = max(DAY_COLUMN_WIDTH, max(metrics.horizontalAdvance(code) for code in codes) + CELL_PADDING)
+        for column in range(1, self.model.columnCount()):  # whole codes ("Night shift"), never "Night…"
+            self.table.setColumnWidth(column, width)
 
     def code_at(self, name: str, day: date) -> str:
         """The cell's text for a person and day (what the admin sees)."""

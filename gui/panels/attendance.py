@@ -110,8 +110,8 @@ class AttendancePanel(QWidget):
                          self.locks_page)
         self.hr_tabs = QTabWidget()  # the HR office's setup, one tab per task
         for page, title in zip(self.hr_pages, ("Roster", "Shifts", "Groups", "Holidays && leave", "Import log",
-                                               "Month locks"), strict=True):
-            self.hr_tabs.addTab(page, title.replace("&&", "&"))
+                                               "Month locks"), strict=True):  # "&&": a tab's "&" marks a shortcut
+            self.hr_tabs.addTab(page, title)
         self.tabs = QTabWidget()
         for view, title in ((self.today_view, "Today"), (self.timesheet_view, "Timesheet"),
                             (self.history_view, "History"), (self.charts_view, "Charts"),
