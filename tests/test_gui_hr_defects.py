@@ -93,3 +93,13 @@ def test_lock_asks_names_the_consequence_and_keeps_the_reason_in_the_audit(qtbot
     assert audit.table.item(0, 2).text() == "month lock" and audit.table.item(0, 5).text() == "audit visit"
     group_row = next(r for r in range(audit.table.rowCount()) if audit.table.item(r, 2).text() == "group assign")
     assert audit.table.item(group_row, 6).text() == "group Office"
+
+
+def test_the_correction_dialog_never_offers_a_time_still_to_come():
+    from datetime import time
+
+    from gui.correction_dialog import default_punch_time
+
+    morning = datetime(2026, 10, 12, 8, 30)
+    assert default_punch_time(DAY, time(9, 0), morning) == morning  # 09:00 has not come yet: now instead
+    assert default_punch_time(DAY, time(9, 0), datetime(2026, 10, 12, 11, 0)) == datetime(2026, 10, 12, 9, 0)
