@@ -73,7 +73,7 @@ class FaceFrame:
     eye_distance: float
 
     @classmethod
-    def of(cls, landmarks: np.ndarray) -> "FaceFrame | None":
+    def of(cls, landmarks: np.ndarray) -> FaceFrame | None:
         points = np.asarray(landmarks, np.float64).reshape(5, 2)
         across = points[RIGHT_EYE] - points[LEFT_EYE]
         distance = float(np.hypot(*across))
@@ -143,11 +143,11 @@ class PoseChange:
     lift_parallax: float
 
     @classmethod
-    def between(cls, neutral: np.ndarray, current: np.ndarray) -> "PoseChange | None":
+    def between(cls, neutral: np.ndarray, current: np.ndarray) -> PoseChange | None:
         yaw0, yaw1 = yaw_offset(neutral), yaw_offset(current)
         height0, height1 = nose_height(neutral), nose_height(current)
         parallax = nose_parallax(neutral, current)
-        if None in (yaw0, yaw1, height0, height1) or parallax is None:
+        if yaw0 is None or yaw1 is None or height0 is None or height1 is None or parallax is None:
             return None
         return cls(turn=yaw1 - yaw0, lift=height0 - height1,
                    turn_parallax=float(parallax[0]), lift_parallax=float(-parallax[1]))

@@ -184,6 +184,7 @@ class FaceDetector:
         from facenet_pytorch.models.utils.detect_face import detect_face
 
         m = self._mtcnn
+        assert m is not None  # the torch backend
         with torch.inference_mode():  # MTCNN.detect without its PIL handling, with our minsize and thresholds
             return detect_face(batch, minsize, m.pnet, m.rnet, m.onet, thresholds, m.factor, m.device)
 

@@ -7,6 +7,8 @@ measured by `benchmarks/fusion.py`. Nothing else was fitted there: the members w
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.vision.sface import SFACE_LICENCE, SFACE_MODEL, SFACE_SHA256, SFACE_WHEEL
 
 FACENET_MODEL = "facenet-keras-128"
@@ -20,8 +22,8 @@ def is_fused(model_id: str) -> bool:
     return FUSION_JOIN in model_id
 
 
-FACENET_IMPOSTOR = dict(impostor_mean=0.022440, impostor_std=0.148419)
-SFACE_IMPOSTOR = dict(impostor_mean=0.100050, impostor_std=0.093000)
+FACENET_IMPOSTOR: dict[str, Any] = dict(impostor_mean=0.022440, impostor_std=0.148419)
+SFACE_IMPOSTOR: dict[str, Any] = dict(impostor_mean=0.100050, impostor_std=0.093000)
 # The fused score's own impostor spread on the same pairs: below 1 because the members agree
 # (their impostor z-scores correlate, r = 0.59).
 FUSED_IMPOSTOR_STD = 0.890903

@@ -79,8 +79,7 @@ def load_image(source: Path | str | bytes) -> np.ndarray:
                             f"(limit {MAX_PIXELS // 1_000_000} megapixels). Resize it and try again."
                         )
                     img.load()
-                    img = ImageOps.exif_transpose(img)
-                    return _pil_to_rgb(img)
+                    return _pil_to_rgb(ImageOps.exif_transpose(img))
             finally:
                 Image.MAX_IMAGE_PIXELS = previous
     except ImageError:

@@ -88,7 +88,7 @@ def _read_h5(h5_path: Path) -> dict[str, np.ndarray]:
         raise WeightsError(f"{h5_path}: not a readable Keras weights file ({exc}).") from None
 
 
-def convert(h5_path: Path) -> tuple["OrderedDict[str, object]", dict[str, str]]:
+def convert(h5_path: Path) -> tuple[OrderedDict[str, object], dict[str, str]]:
     """Build an InceptionResnetV1 (128-d) state dict from the Keras file.
 
     Returns (state_dict, sources) where sources[torch_key] names the Keras array it came from.
@@ -99,7 +99,7 @@ def convert(h5_path: Path) -> tuple["OrderedDict[str, object]", dict[str, str]]:
     arrays = _read_h5(Path(h5_path))
     model = build_network(EMBEDDING_SIZE)
     target = model.state_dict()
-    state: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+    state: OrderedDict[str, torch.Tensor] = OrderedDict()
     sources: dict[str, str] = {}
     used: set[str] = set()
 
@@ -108,7 +108,8 @@ def convert(h5_path: Path) -> tuple["OrderedDict[str, object]", dict[str, str]]:
             raise WeightsError(f"{h5_path}: missing Keras weight {keras_key}; the file is not the expected FaceNet.")
         value = torch.from_numpy(np.ascontiguousarray(transform(arrays[keras_key]))).float()
         if tuple(value.shape) != tuple(target[torch_key].shape):
-            raise WeightsError(f"{h5_path}: {keras_key} has shape {tuple(value.shape)}, expected {tuple(target[torch_key].shape)}.")
+            expected = tuple(target[torch_key].shape)
+            raise WeightsError(f"{h5_path}: {keras_key} has shape {tuple(value.shape)}, expected {expected}.")
         state[torch_key] = value
         sources[torch_key] = keras_key
         used.add(keras_key)

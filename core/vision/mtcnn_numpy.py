@@ -89,13 +89,13 @@ def nms_union(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.nda
     x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k], np.float32) for k in range(4))
     areas = (x2 - x1) * (y2 - y1)
     order = np.argsort(-scores, kind="stable")
-    threshold = np.float32(threshold)
+    limit = np.float32(threshold)
     # every pair's IoU at once, by the same float32 expressions (boxes in score order)
     x1, y1, x2, y2, areas = x1[order], y1[order], x2[order], y2[order], areas[order]
     w = np.maximum(np.float32(0), np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :]))
     h = np.maximum(np.float32(0), np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :]))
     inter = w * h
-    over = inter / (areas[:, None] + areas[None, :] - inter) > threshold
+    over = inter / (areas[:, None] + areas[None, :] - inter) > limit
     suppressed = np.zeros(len(boxes), bool)
     keep = []
     for pos in range(len(order)):
@@ -129,9 +129,9 @@ def _per_image(nms, boxes: np.ndarray, image_inds: np.ndarray, threshold: float)
     """NMS within each image, kept indices by falling score (as torchvision's batched_nms)."""
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
-    keep = [np.flatnonzero(image_inds == b)[nms(boxes[image_inds == b, :4], boxes[image_inds == b, 4], threshold)]
+    kept = [np.flatnonzero(image_inds == b)[nms(boxes[image_inds == b, :4], boxes[image_inds == b, 4], threshold)]
             for b in np.unique(image_inds)]
-    keep = np.concatenate(keep)
+    keep = np.concatenate(kept)
     return keep[np.argsort(-boxes[keep, 4], kind="stable")]
 
 
@@ -213,20 +213,22 @@ def detect_faces(images: np.ndarray | Sequence[np.ndarray], min_face_size: float
     batch, h, w = images.shape[:3]
     sums = _integral(images)
     everyone = np.arange(batch)
-    whole = [np.full(batch, v, np.int64) for v in (0, h, 0, w)]
+    whole = (np.full(batch, 0, np.int64), np.full(batch, h, np.int64), np.full(batch, 0, np.int64),
+             np.full(batch, w, np.int64))  # top, bottom, left, right
 
     # First stage: P-Net over the pyramid, NMS per scale and image, then per image.
-    boxes, image_inds = [], []
+    level_boxes: list[np.ndarray] = []
+    level_inds: list[np.ndarray] = []
     for scale in pyramid_scales(h, w, min_face_size, factor):
         out_h, out_w = int(h * scale + 1), int(w * scale + 1)
         level = _area_resize_regions(sums, everyone, *whole, out_h, out_w)
         reg, probs = pnet(_normalise(level))[:2]
         found, inds = _candidates(reg, probs[:, 1], scale, thresholds[0])
         keep = _per_image(nms_union, found, inds, 0.5)
-        boxes.append(found[keep])
-        image_inds.append(inds[keep])
-    boxes = np.concatenate(boxes) if boxes else np.zeros((0, 9), np.float32)
-    image_inds = np.concatenate(image_inds) if image_inds else np.zeros(0, np.int64)
+        level_boxes.append(found[keep])
+        level_inds.append(inds[keep])
+    boxes = np.concatenate(level_boxes) if level_boxes else np.zeros((0, 9), np.float32)
+    image_inds = np.concatenate(level_inds) if level_inds else np.zeros(0, np.int64)
     keep = _per_image(nms_union, boxes, image_inds, 0.7)
     boxes, image_inds = boxes[keep], image_inds[keep]
     regw = boxes[:, 2] - boxes[:, 0]

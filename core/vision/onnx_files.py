@@ -138,7 +138,8 @@ def onnx_export_bytes(network, example, input_name: str, output_names: list[str]
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(network, (example,), buffer, dynamo=False, input_names=[input_name],
+        torch.onnx.export(network, (example,), buffer,  # type: ignore[arg-type]  # a file object works too
+                          dynamo=False, input_names=[input_name],
                           output_names=output_names, opset_version=ONNX_OPSET, dynamic_axes=dynamic_axes)
     return buffer.getvalue()
 
@@ -163,12 +164,13 @@ def export_onnx(network, path: Path, info: dict | None = None, crop_size: int = 
 
 def mtcnn_paths(models_dir: Path) -> dict[str, Path] | None:
     """The three checked MTCNN files, or None if any is missing. A corrupt one raises WeightsError."""
-    paths = {net: find_file(mtcnn_file_name(net), [models_dir]) for net in MTCNN_NETS}
-    if any(path is None for path in paths.values()):
+    found = {net: find_file(mtcnn_file_name(net), [models_dir]) for net in MTCNN_NETS}
+    paths = {net: path for net, path in found.items() if path is not None}
+    if len(paths) < len(found):
         return None
     for path in paths.values():
         verify_onnx(path)
-    return paths  # type: ignore[return-value]
+    return paths
 
 
 def missing_mtcnn_message(models_dir: Path) -> str:
@@ -185,7 +187,9 @@ def export_mtcnn(models_dir: Path, force: bool = False) -> dict[str, Path]:
 
     models_dir = Path(models_dir)
     mtcnn = MTCNN(device="cpu").eval()
-    weights_dir = Path(importlib.util.find_spec("facenet_pytorch").origin).parent / "data"  # type: ignore[arg-type]
+    package = importlib.util.find_spec("facenet_pytorch")
+    assert package is not None and package.origin is not None  # MTCNN was imported from it above
+    weights_dir = Path(package.origin).parent / "data"
     paths = {}
     for net in MTCNN_NETS:
         path = models_dir / mtcnn_file_name(net)

