@@ -16,7 +16,6 @@ checked in on %(datetime)s"), run after create and write; a refused call changes
 
 from __future__ import annotations
 
-import copy
 import json
 import operator
 from collections.abc import Callable
@@ -105,7 +104,7 @@ class FakeOdoo(FakeTarget):
         if (db, uid, password) != (self.db, self.uid, self.password):
             raise OdooError("odoo.exceptions.AccessDenied", "Access Denied")
         self.calls.append((model, model_method))
-        saved = copy.deepcopy(self.models)
+        saved = {model: {i: dict(r) for i, r in rows.items()} for model, rows in self.models.items()}
         try:
             return self._model_call(model, model_method, model_args, kwargs)
         except OdooError:

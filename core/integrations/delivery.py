@@ -36,6 +36,7 @@ from core.integrations.outbox import (
     mark_delivered,
     mark_retry,
     message,
+    more_queued,
     remember_day_status,
     transaction,
 )
@@ -226,6 +227,8 @@ class DeliveryRound:
             or record.type is MessageType.DAY_STATUS
             or MessageType.DAY_STATUS not in TAKES[target.kind]
         ):
+            return None
+        if more_queued(conn, target.name, record.person_id):  # a burst: the status after its last row is enough
             return None
         change = self.day_status(record.person_id, record.time)
         if change is None or last_day_status(conn, target.name, record.person_id, change.day) == change.status:

@@ -158,6 +158,17 @@ def due(conn: sqlite3.Connection, target: str, now: float, limit: int) -> list[O
     ]
 
 
+def more_queued(conn: sqlite3.Connection, target: str, person_id: int) -> bool:
+    """Whether more than one of the person's rows is still queued for the target."""
+    return (
+        conn.execute(
+            "SELECT count(*) FROM integration_outbox WHERE target = ? AND state = 'queued' AND person_id = ?",
+            [target, person_id],
+        ).fetchone()[0]
+        > 1
+    )
+
+
 def mark_delivered(conn: sqlite3.Connection, item_id: int, now: float, note: str | None = None) -> None:
     conn.execute(
         "UPDATE integration_outbox SET state = 'delivered', attempts = attempts + 1, delivered_ts = ?,"
