@@ -37,15 +37,15 @@ def book(store, clock, checkout=False, cooldown_min=10):
     return AttendanceBook(store, AttendanceSettings(cooldown_minutes=cooldown_min, checkout_mode=checkout), clock)
 
 
-def test_check_in_once_per_day(store):
+def test_check_in_once_per_day_and_every_later_sighting_kept(store):
     alice, clock = store.add_person("Alice"), Clock()
     attendance = book(store, clock)
     first = attendance.observe(alice.id, 0.9, "cam")
     assert first is not None and first.kind == "check_in" and first.time == MORNING
     for hour in (9, 10, 17):
         clock.set(hour, 30)
-        assert attendance.observe(alice.id, 0.9, "cam") is None
-    assert [e.kind for e in store.events()] == ["check_in"]
+        assert attendance.observe(alice.id, 0.9, "cam").kind == "check_out"  # raw sightings: the rules read them
+    assert [e.kind for e in store.events()] == ["check_in", "check_out", "check_out", "check_out"]
 
 
 def test_new_day_gives_a_new_check_in(store):
@@ -71,7 +71,7 @@ def test_cooldown_blocks_a_second_event(store):
     assert len(store.events()) == 2
 
 
-def test_checkout_mode_keeps_one_check_out_at_the_last_sighting(store):
+def test_checkout_mode_keeps_every_sighting_and_moves_none(store):
     alice, bob, clock = store.add_person("Alice"), store.add_person("Bob"), Clock()
     attendance = book(store, clock, checkout=True)
     attendance.observe(alice.id, 0.9, "cam")
@@ -80,11 +80,11 @@ def test_checkout_mode_keeps_one_check_out_at_the_last_sighting(store):
     for hour in (10, 12, 17):
         clock.set(hour)
         checkouts.append(attendance.observe(alice.id, 0.7 + hour / 100, "door", track_id=hour))
-    assert len({e.id for e in checkouts}) == 1
+    assert len({e.id for e in checkouts}) == 3
     alice_events = store.events(person_id=alice.id)
-    assert [e.kind for e in alice_events] == ["check_in", "check_out"]
-    assert alice_events[1].time == MORNING.replace(hour=17)
-    assert alice_events[1].similarity == pytest.approx(0.87) and alice_events[1].track_id == 17
+    assert [e.kind for e in alice_events] == ["check_in", "check_out", "check_out", "check_out"]
+    assert alice_events[3].time == MORNING.replace(hour=17) and alice_events[1].time == MORNING.replace(hour=10)
+    assert alice_events[3].similarity == pytest.approx(0.87) and alice_events[3].track_id == 17
     assert [e.kind for e in store.events(person_id=bob.id)] == ["check_in"]
 
 
@@ -98,8 +98,8 @@ def test_restarted_app_does_not_double_mark(tmp_path):
         assert book(store, clock, checkout=True).observe(alice.id, 0.9, "cam") is None
         assert book(store, clock).observe(alice.id, 0.9, "cam") is None
         clock.set(16)
-        assert book(store, clock).observe(alice.id, 0.9, "cam") is None
-        assert book(store, clock, checkout=True).observe(alice.id, 0.9, "cam").kind == "check_out"
+        assert book(store, clock).observe(alice.id, 0.9, "cam").kind == "check_out"  # kept in either mode
+        assert book(store, clock, checkout=True).observe(alice.id, 0.9, "cam") is None
         assert [e.kind for e in store.events()] == ["check_in", "check_out"]
 
 

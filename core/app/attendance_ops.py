@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from core.app.changes import ChangeKind, Changes, Outcome
-from core.app.engine_state import EngineState, T
+from core.app.engine_state import T
+from core.app.shift_ops import ShiftOperations
 from core.attendance.charts import (
     Series,
     arrival_histogram,
@@ -50,8 +51,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AttendanceOperations(EngineState):
-    """Mixed into Engine: uses its store, settings, _done and _publish."""
+class AttendanceOperations(ShiftOperations):
+    """Mixed into Engine: uses its store, settings, _done and _publish. Shifts and rosters: ShiftOperations."""
 
     clock: Callable[[], datetime] = staticmethod(utc_now)
 
@@ -86,9 +87,9 @@ class AttendanceOperations(EngineState):
     # ---- facts and reports ----
 
     def attendance_facts(self, first: date, last: date) -> AttendanceFacts:
-        """What the rules need for the days first..last (a window reaches at most a day either side)."""
+        """What the rules need for the days first..last (a window reaches less than two days either side)."""
         zone = self.site_zone()
-        opens = localize(datetime.combine(first - DAY, time()), zone)
+        opens = localize(datetime.combine(first - 2 * DAY, time()), zone)
         closes = localize(datetime.combine(last + 2 * DAY, time()), zone)
         store = self.store
         groups = {g.id: g for g in store.list_groups()}
@@ -101,6 +102,9 @@ class AttendanceOperations(EngineState):
             store.corrections_between(opens, closes),
             zone,
             self.settings.attendance.checkout_mode,
+            {s.id: s for s in store.list_shifts()},
+            store.shift_assignments(),
+            store.shift_rotations(),
         )
 
     def day_board(self, day: date | None = None, group: str | None = None) -> list[PersonDay]:
@@ -387,6 +391,9 @@ class AttendanceOperations(EngineState):
             if unlocked:
                 self.store.append_audit(actor, AuditAction.MONTH_UNLOCK, month, reason)
         return self._hr_done(unlocked, Changes.of(SCHEDULES) if unlocked else Changes())
+
+    def _actor(self, actor: str | None) -> str:
+        return actor or current_user()
 
     def _hr_done(self, value: T, changes: Changes) -> Outcome[T]:
         """An admin station sends the changed HR book to every kiosk, then tells subscribers."""

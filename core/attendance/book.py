@@ -1,9 +1,12 @@
-"""Attendance rules: who is marked when.
+"""The event book: every accepted sighting becomes one raw event.
 
-A person's first sighting on a day is their check-in. Within the cooldown nothing more is
-recorded. In check-out mode later sightings move that day's single check-out to the latest
-sighting. The store is the source of truth, so a restarted app never marks anyone twice.
-Days are calendar days of the event time's own offset; pass local, timezone-aware times.
+`AttendanceBook.observe` is the one entry for a sighting, live (the recogniser) or imported (an earlier
+log). A known person's sighting is stored unless another of theirs lies within the cooldown of it; any
+number of sightings in between change nothing. Nothing is ever moved or overwritten: which shift and day
+a sighting counts for is decided by the rules (core.attendance.status) from the person's shift for that
+date. The stored kind is the book's reading when it was seen, for display: `check_in` for the first
+sighting in a shift's window, `check_out` for a later one (a sighting outside every window reads as a
+check-in). The store is the source of truth, so a restarted app never marks anyone twice.
 The rules are the `attendance` section of the settings (AttendanceSettings).
 """
 
@@ -12,11 +15,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime, timedelta
 
 from core.base.records import AttendanceEvent, EventKind
 from core.base.settings import AttendanceSettings
 from core.gallery.store import GalleryStore
+
+from .rosters import ShiftPlan
+from .schedule import site_zone
+from .windows import person_slots, slot_at
+
+_LOOK_AROUND = timedelta(days=2)  # a shift's window reaches at most this far from a sighting
 
 
 def local_now() -> datetime:
@@ -24,7 +33,7 @@ def local_now() -> datetime:
 
 
 class AttendanceBook:
-    """Turns recognitions into attendance events according to the rules."""
+    """Turns recognitions into raw attendance events according to the rules."""
 
     def __init__(self, store: GalleryStore, rules: AttendanceSettings | None = None,
                  clock: Callable[[], datetime] = local_now):
@@ -32,53 +41,64 @@ class AttendanceBook:
         self.rules = rules or AttendanceSettings()
         self.clock = clock
         self._lock = threading.Lock()
-        # person id -> (day, quiet until; None = rest of the day): skips the store while nothing can happen
-        self._quiet: dict[int, tuple[date, datetime | None]] = {}
+        # person id -> their latest stored sighting: skips the store while the cooldown runs
+        self._last: dict[int, datetime] = {}
 
     def observe(self, person_id: int | None, similarity: float, source: str, track_id: int | None = None,
                 snapshot_jpeg: bytes | None = None, when: datetime | None = None) -> AttendanceEvent | None:
-        """Record what this sighting means, if anything; returns the event or None."""
+        """Record a sighting (when: default now; naive = this machine's local time); returns the stored
+        event, or None when another sighting of the person lies within the cooldown."""
         when = when or self.clock()
         if when.tzinfo is None:
             when = when.astimezone()  # naive = local time
-        event = AttendanceEvent(None, person_id, None, EventKind.UNKNOWN, when, source, similarity, track_id, snapshot_jpeg)
+        event = AttendanceEvent(None, person_id, None, EventKind.UNKNOWN, when, source, similarity, track_id,
+                                snapshot_jpeg)
         if person_id is None:
             return self.store.record_event(event)  # the caller logs an unknown face once per track
         with self._lock:
             return self._observe_known(event, person_id)
 
     def _observe_known(self, event: AttendanceEvent, person_id: int) -> AttendanceEvent | None:
-        when, day = event.time, event.time.date()
-        cached = self._quiet.get(person_id)
-        if cached and cached[0] == day and (cached[1] is None or when < cached[1]):
+        when, cooldown = event.time, self.rules.cooldown
+        last = self._last.get(person_id)
+        if last is not None and last <= when < last + cooldown:
             return None
-        last = self.store.last_event(person_id, day, kinds=(EventKind.CHECK_IN, EventKind.CHECK_OUT))
-        if last is None:
-            return self._remember(person_id, self.store.record_event(_as_kind(event, EventKind.CHECK_IN)))
-        if when - last.time < self.rules.cooldown or not self.rules.checkout_mode:
-            self._remember(person_id, last)
+        zone = site_zone(self.rules.time_zone)
+        day = when.astimezone(zone).date()
+        nearby = [e for e in self.store.events(day - _LOOK_AROUND, day + _LOOK_AROUND, person_id=person_id)
+                  if e.kind is not EventKind.UNKNOWN]
+        close = [e for e in nearby if abs(e.time - when) < cooldown]
+        if close:
+            self._remember(person_id, max(e.time for e in close))
             return None
-        checkout = (last if last.kind is EventKind.CHECK_OUT
-                    else self.store.last_event(person_id, day, kinds=EventKind.CHECK_OUT))
-        if checkout is None:
-            return self._remember(person_id, self.store.record_event(_as_kind(event, EventKind.CHECK_OUT)))
-        return self._remember(person_id, self.store.update_event_time(
-            checkout.id, when, similarity=event.similarity, source=event.source,
-            track_id=event.track_id, snapshot_jpeg=event.snapshot_jpeg))
+        stored = self.store.record_event(replace(event, kind=self._reading(person_id, when, nearby)))
+        self._remember(person_id, stored.time)
+        return stored
 
-    def _remember(self, person_id: int, last: AttendanceEvent) -> AttendanceEvent:
-        quiet_until = last.time + self.rules.cooldown if self.rules.checkout_mode else None
-        self._quiet[person_id] = (last.time.date(), quiet_until)
-        return last
+    def _reading(self, person_id: int, when: datetime, nearby: list[AttendanceEvent]) -> EventKind:
+        """check_out when an earlier sighting of the person lies in the same shift window, else check_in."""
+        person = self.store.roster_entry(person_id)
+        if person is None:
+            return EventKind.CHECK_IN
+        plan = ShiftPlan({g.id: g for g in self.store.list_groups()}, {s.id: s for s in self.store.list_shifts()},
+                         self.store.shift_assignments(person_id), self.store.shift_rotations(person_id))
+        zone = site_zone(self.rules.time_zone)
+        day = when.astimezone(zone).date()
+        slot = slot_at(person_slots(lambda d: plan.planned(person, d), day, day, zone), when)
+        if slot is None:
+            return EventKind.CHECK_IN
+        earlier = any(slot.opens <= e.time.timestamp() < when.timestamp() for e in nearby)
+        return EventKind.CHECK_OUT if earlier else EventKind.CHECK_IN
+
+    def _remember(self, person_id: int, moment: datetime) -> None:
+        known = self._last.get(person_id)
+        if known is None or moment > known:
+            self._last[person_id] = moment
 
     def forget(self, person_id: int | None = None) -> None:
         """Drop the cache (e.g. after events were deleted or people merged)."""
         with self._lock:
             if person_id is None:
-                self._quiet.clear()
+                self._last.clear()
             else:
-                self._quiet.pop(person_id, None)
-
-
-def _as_kind(event: AttendanceEvent, kind: EventKind) -> AttendanceEvent:
-    return replace(event, kind=kind)
+                self._last.pop(person_id, None)

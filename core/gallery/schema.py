@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from core.gallery.confusion_store import migrate_confusions
 from core.gallery.row_values import new_uuid
+from core.gallery.shift_store import migrate_shifts
 from core.gallery.timekeeping_store import migrate_group_challenge, migrate_timekeeping
 from core.gallery.unknown_store import migrate_unknown_faces, migrate_unknown_faces_site
 
@@ -146,4 +147,4 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migrati
                                                           migrate_timekeeping, migrate_group_challenge,
                                                           _migration_site_ids, _migration_site_mirror,
                                                           migrate_unknown_faces, migrate_unknown_faces_site,
-                                                          migrate_confusions]
+                                                          migrate_confusions, migrate_shifts]

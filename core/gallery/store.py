@@ -31,6 +31,7 @@ from core.gallery.event_store import EventTables
 from core.gallery.model_store import ModelTables
 from core.gallery.people_store import PeopleTables
 from core.gallery.schema import MIGRATIONS
+from core.gallery.shift_store import ShiftTables
 from core.gallery.site_store import SiteTables
 from core.gallery.table_guard import guarded
 from core.gallery.timekeeping_store import TimekeepingTables
@@ -44,7 +45,7 @@ PRIVATE_FOLDER_MODE = 0o700
 
 
 class GalleryStore(PeopleTables, ModelTables, EventTables, SiteTables, TimekeepingTables, UnknownFaceTables,
-                   ConfusionTables):
+                   ConfusionTables, ShiftTables):
     """The one owner of the SQLite database. Thread-safe; usable as a context manager.
     People and samples: PeopleTables. Models and embeddings: ModelTables. Events and challenges: EventTables.
     Site-mode bookkeeping: SiteTables.

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING
 
 from core.base.errors import InvalidInputError
 from core.base.records import AttendanceEvent, EventKind
-from core.base.timekeeping import (AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave,
-                                   RosterEntry, Schedule)
+from core.base.timekeeping import (
+    AuditAction,
+    AuditEntry,
+    Correction,
+    CorrectionKind,
+    Group,
+    Holiday,
+    Leave,
+    RosterEntry,
+    Schedule,
+)
 from core.gallery.names import name_key  # the same name rule as people
 from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
@@ -74,24 +84,25 @@ def migrate_group_challenge(conn: sqlite3.Connection) -> None:
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.astimezone()  # naive = this machine's local time
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _guarded = guarded
 
 
 def _group(row: sqlite3.Row | tuple) -> Group:
-    gid, name, start, end, grace, days, min_hours, require_challenge = row
+    gid, name, start, end, grace, days, min_hours, require_challenge, shift_id = row
     schedule = Schedule(time.fromisoformat(start), time.fromisoformat(end), int(grace),
                         frozenset(int(d) for d in days.split(",") if d), float(min_hours))
-    return Group(gid, name, schedule, bool(require_challenge))
+    return Group(gid, name, schedule, bool(require_challenge), shift_id)
 
 
-_GROUP_COLUMNS = "id, name, start_time, end_time, grace_minutes, working_days, min_hours, require_challenge"
+_GROUP_COLUMNS = ("id, name, start_time, end_time, grace_minutes, working_days, min_hours, require_challenge,"
+                  " shift_id")
 _CORRECTION_COLUMNS = "c.id, c.kind, c.reason, c.made_by, c.made_at_utc, c.event_id, c.person_id, c.time_utc"
 
 
@@ -103,6 +114,15 @@ def _correction(row: tuple) -> Correction:
 
 class TimekeepingTables(StoreState):
     """Methods GalleryStore gains for the time-and-attendance tables (uses its _lock, _tx, _conn, _error)."""
+
+    if TYPE_CHECKING:  # ShiftTables': the HR book carries the shifts
+        def shift_book(self) -> dict: ...
+
+        def clear_shift_book(self) -> None: ...
+
+        def apply_shifts(self, book: dict) -> None: ...
+
+        def apply_shift_book(self, book: dict, people: dict[str, int]) -> int: ...
 
     # ---- groups ----
 
@@ -175,6 +195,17 @@ class TimekeepingTables(StoreState):
         return [RosterEntry(pid, name, ext, gid, datetime.fromisoformat(created))
                 for pid, name, ext, gid, created in rows]
 
+    @_guarded
+    def roster_entry(self, person_id: int) -> RosterEntry | None:
+        """One person as the rules see them (also an inactive one); None if there is no such person."""
+        row = self._conn.execute(
+            "SELECT p.id, p.name, p.external_id, m.group_id, p.created_at FROM people p"
+            " LEFT JOIN group_members m ON m.person_id = p.id WHERE p.id = ?", [person_id]).fetchone()
+        if row is None:
+            return None
+        pid, name, ext, gid, created = row
+        return RosterEntry(pid, name, ext, gid, datetime.fromisoformat(created))
+
     # ---- holidays and leave ----
 
     @_guarded
@@ -189,7 +220,7 @@ class TimekeepingTables(StoreState):
                                         f"{' for that group' if group_id is not None else ''}.")
             cursor = self._conn.execute("INSERT INTO holidays (day, name, group_id) VALUES (?, ?, ?)",
                                         [day.isoformat(), name, group_id])
-            return Holiday(cursor.lastrowid, day, name, group_id)
+            return Holiday(int(cursor.lastrowid or 0), day, name, group_id)
 
     @_guarded
     def holidays(self, start: date, end: date) -> list[Holiday]:
@@ -206,7 +237,7 @@ class TimekeepingTables(StoreState):
             cursor = self._conn.execute("INSERT INTO leave (person_id, first_day, last_day, reason)"
                                         " VALUES (?, ?, ?, ?)",
                                         [person_id, first_day.isoformat(), last_day.isoformat(), reason])
-            return Leave(cursor.lastrowid, person_id, first_day, last_day, reason)
+            return Leave(int(cursor.lastrowid or 0), person_id, first_day, last_day, reason)
 
     @_guarded
     def leave(self, start: date, end: date) -> list[Leave]:
@@ -251,8 +282,8 @@ class TimekeepingTables(StoreState):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [CorrectionKind(kind).value, event_id, person_id, moment_utc.isoformat() if moment_utc else None,
                  moment_utc.timestamp() if moment_utc else None, reason, made_by, made_at.isoformat()])
-            return Correction(cursor.lastrowid, CorrectionKind(kind), reason, made_by, made_at, event_id, person_id,
-                              moment_utc)
+            return Correction(int(cursor.lastrowid or 0), CorrectionKind(kind), reason, made_by, made_at, event_id,
+                              person_id, moment_utc)
 
     @_guarded
     def corrections_between(self, start: datetime, end: datetime) -> list[Correction]:
@@ -275,8 +306,8 @@ class TimekeepingTables(StoreState):
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [at.isoformat(), actor, AuditAction(action).value, subject, reason,
                  json.dumps(details or {}, sort_keys=True, default=str), person_id])
-            return AuditEntry(cursor.lastrowid, at, actor, AuditAction(action), subject, reason, details or {},
-                              person_id)
+            return AuditEntry(int(cursor.lastrowid or 0), at, actor, AuditAction(action), subject, reason,
+                              details or {}, person_id)
 
     @_guarded
     def audit_entries(self, limit: int | None = None) -> list[AuditEntry]:
@@ -310,27 +341,30 @@ class TimekeepingTables(StoreState):
 
     @_guarded
     def hr_book(self) -> dict:
-        """Groups, memberships, holidays, leave, corrections and month locks, people and events by UUID
-        (JSON-ready): what the admin station publishes so every kiosk applies the same rules to the same facts."""
+        """Groups, shifts, assignments and rotations, memberships, holidays, leave, corrections and month locks,
+        people and events by UUID (JSON-ready): what the admin station publishes so every kiosk applies the same
+        rules to the same facts."""
         q = self._conn.execute
         return {
+            **self.shift_book(),
             "groups": [dict(zip(("id", "name", "name_key", "start", "end", "grace_minutes", "days", "min_hours",
-                                 "require_challenge", "created_at"), row)) for row in q(
+                                 "require_challenge", "created_at"), row, strict=False)) for row in q(
                 "SELECT id, name, name_key, start_time, end_time, grace_minutes, working_days, min_hours,"
                 " require_challenge, created_at FROM groups ORDER BY id")],
-            "members": [dict(zip(("person", "group_id"), row)) for row in q(
+            "members": [dict(zip(("person", "group_id"), row, strict=False)) for row in q(
                 "SELECT p.uuid, m.group_id FROM group_members m JOIN people p ON p.id = m.person_id ORDER BY p.uuid")],
-            "holidays": [dict(zip(("id", "day", "name", "group_id"), row)) for row in q(
+            "holidays": [dict(zip(("id", "day", "name", "group_id"), row, strict=False)) for row in q(
                 "SELECT id, day, name, group_id FROM holidays ORDER BY id")],
-            "leave": [dict(zip(("id", "person", "first_day", "last_day", "reason"), row)) for row in q(
-                "SELECT l.id, p.uuid, l.first_day, l.last_day, l.reason FROM leave l JOIN people p ON p.id = l.person_id"
+            "leave": [dict(zip(("id", "person", "first_day", "last_day", "reason"), row, strict=False)) for row in q(
+                "SELECT l.id, p.uuid, l.first_day, l.last_day, l.reason FROM leave l"
+                " JOIN people p ON p.id = l.person_id"
                 " ORDER BY l.id")],
             "corrections": [dict(zip(("id", "kind", "event", "person", "time_utc", "ts", "reason", "made_by",
-                                      "made_at_utc"), row)) for row in q(
+                                      "made_at_utc"), row, strict=False)) for row in q(
                 "SELECT c.id, c.kind, e.uuid, p.uuid, c.time_utc, c.ts, c.reason, c.made_by, c.made_at_utc"
                 " FROM corrections c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN people p ON p.id = c.person_id"
                 " ORDER BY c.id")],
-            "month_locks": [dict(zip(("month", "locked_by", "locked_at_utc"), row)) for row in q(
+            "month_locks": [dict(zip(("month", "locked_by", "locked_at_utc"), row, strict=False)) for row in q(
                 "SELECT month, locked_by, locked_at_utc FROM month_locks ORDER BY month")],
         }
 
@@ -344,6 +378,8 @@ class TimekeepingTables(StoreState):
         with self._tx():
             for table in ("corrections", "leave", "holidays", "group_members", "groups", "month_locks"):
                 self._conn.execute(f"DELETE FROM {table}")
+            self.clear_shift_book()
+            self.apply_shifts(book)
             for g in book.get("groups", []):
                 self._conn.execute(
                     "INSERT INTO groups (id, name, name_key, start_time, end_time, grace_minutes, working_days,"
@@ -356,6 +392,7 @@ class TimekeepingTables(StoreState):
                                        [people[m["person"]], m["group_id"]])
                 else:
                     missing += 1
+            missing += self.apply_shift_book(book, people)
             for h in book.get("holidays", []):
                 self._conn.execute("INSERT INTO holidays (id, day, name, group_id) VALUES (?, ?, ?, ?)",
                                    [h["id"], h["day"], h["name"], h["group_id"]])

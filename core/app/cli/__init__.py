@@ -13,7 +13,21 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from core.app.cli import attendance, backup, config, evaluate, events, hr, models, people, recognize, review, site
+from core.app.cli import (
+    attendance,
+    backup,
+    config,
+    evaluate,
+    events,
+    hr,
+    integrations,
+    models,
+    people,
+    recognize,
+    review,
+    shifts,
+    site,
+)
 from core.app.cli.common import ExitCode
 from core.base.errors import RollcallError, StoreError
 from core.base.settings import Device
@@ -21,7 +35,9 @@ from core.base.settings import Device
 log = logging.getLogger("rollcall")
 
 
-AREAS = (people, recognize, attendance, events, review, hr, site, evaluate, models, backup, config)  # in the order --help lists them
+# in the order --help lists them
+AREAS = (people, recognize, attendance, events, review, hr, shifts, site, integrations, evaluate, models, backup,
+         config)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -86,8 +102,9 @@ def is_command_line(args: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if args.home:
         os.environ["ROLLCALL_HOME"] = str(Path(args.home).expanduser())
     try:

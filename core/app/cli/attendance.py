@@ -8,6 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from core.app.cli.common import ExitCode, open_engine, parse_day
+from core.base.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from core.app.engine import Engine
@@ -30,7 +31,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             ext = f" [{row.external_id}]" if row.external_id else ""
             seen = f", first {row.first_seen:%H:%M:%S}, last {row.last_seen:%H:%M:%S}" if row.first_seen else ""
             late = f" ({row.late_minutes} min)" if row.late_minutes else ""
-            print(f"  {row.name}{ext}: {row.status.value}{late}{seen}")
+            shift = f" [{row.shift}]" if row.shift else ""
+            outside = (", outside any window " + " ".join(f"{m:%H:%M:%S}" for m in row.outside_window)
+                       if row.outside_window else "")
+            print(f"  {row.name}{ext}{shift}: {row.status.value}{late}{seen}{outside}")
         return ExitCode.OK
 
 
@@ -48,14 +52,30 @@ def _site_report(engine: Engine, day: date) -> int:
 def cmd_group(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         if args.action == "add":
-            group = engine.add_group(args.name, args.start, args.end, args.grace, args.days, args.min_hours).value
+            shift = engine.find_shift(args.shift) if args.shift else None
+            if shift is None and not (args.start and args.end):
+                raise InvalidInputError("Give the group's --start and --end, or a --shift it works by default.")
+            start, end = args.start, args.end
+            if shift is not None:  # the shift's times unless given
+                start, end = start or f"{shift.schedule.start:%H:%M}", end or f"{shift.schedule.end:%H:%M}"
+            group = engine.add_group(args.name, start, end, args.grace, args.days, args.min_hours).value
+            if shift is not None:
+                group = engine.set_group_shift(group.id, shift.id).value
+                print(f"group {group.name}: works shift {shift.name} by default")
             s = group.schedule
             night = " (night shift, ends the next day)" if s.crosses_midnight else ""
-            print(f"group {group.name}: {s.start:%H:%M}-{s.end:%H:%M}{night}, grace {s.grace_minutes} min, "
-                  f"days {s.days_text()}, minimum {s.min_hours:g} h")
+            print(
+                f"group {group.name}: {s.start:%H:%M}-{s.end:%H:%M}{night}, grace {s.grace_minutes} min, "
+                f"days {s.days_text()}, minimum {s.min_hours:g} h"
+            )
             if args.challenge:
                 engine.set_group_challenge(group.id, True)
                 print(f"group {group.name}: its people answer the liveness challenge before they are marked")
+        elif args.action == "shift":
+            group = engine.find_group(args.name)
+            shift = None if args.shift.casefold() == "none" else engine.find_shift(args.shift)
+            engine.set_group_shift(group.id, shift.id if shift else None)
+            print(f"group {group.name}: default shift {shift.name if shift else 'its own schedule'}")
         elif args.action == "challenge":
             group = engine.set_group_challenge(engine.find_group(args.name).id, args.state == "on").value
             print(f"group {group.name}: liveness challenge {'required' if group.require_challenge else 'not required'}")
@@ -66,11 +86,15 @@ def cmd_group(args: argparse.Namespace) -> int:
                 engine.assign_group(person.id, group.id)
                 print(f"{person.name} -> {group.name}")
         else:
+            shift_names = {shift.id: shift.name for shift in engine.shifts()}
             for group in engine.groups():
                 s = group.schedule
                 challenge = ", liveness challenge required" if group.require_challenge else ""
-                print(f"{group.name}: {s.start:%H:%M}-{s.end:%H:%M}, grace {s.grace_minutes} min, "
-                      f"days {s.days_text()}, minimum {s.min_hours:g} h{challenge}")
+                default = f", default shift {shift_names[group.shift_id]}" if group.shift_id in shift_names else ""
+                print(
+                    f"{group.name}: {s.start:%H:%M}-{s.end:%H:%M}, grace {s.grace_minutes} min, "
+                    f"days {s.days_text()}, minimum {s.min_hours:g} h{challenge}{default}"
+                )
         return ExitCode.OK
 
 
@@ -78,21 +102,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser("report", help="every enrolled person's status on one day")
     p.add_argument("day", nargs="?", type=parse_day, default=None, help="YYYY-MM-DD (default today at the site)")
     p.add_argument("--group", help="only this group")
-    p.add_argument("--json", action="store_true", help="one JSON object per person: name, external_id, group, "
-                   "status, first_seen, last_seen, late_minutes, ...")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per person: name, external_id, group, status, first_seen, last_seen, late_minutes, ...",
+    )
     p.set_defaults(func=cmd_report)
 
     p = subparsers.add_parser("group", help="groups (department, class, shift) and their schedules")
     group_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = group_sub.add_parser("add", help="add a group with its schedule")
     add.add_argument("name")
-    add.add_argument("--start", required=True, help="HH:MM, site time")
-    add.add_argument("--end", required=True, help="HH:MM; at or before the start = a night shift")
+    add.add_argument("--start", help="HH:MM, site time (required without --shift)")
+    add.add_argument("--end", help="HH:MM; at or before the start = a night shift (required without --shift)")
+    add.add_argument("--shift", help="the shift type its people work by default (see `rollcall shift add`)")
     add.add_argument("--grace", type=int, default=0, help="minutes after the start that still count as on time")
     add.add_argument("--days", default="mon-fri", help="working days: mon-fri, mon-sun, sat,sun, ...")
     add.add_argument("--min-hours", type=float, default=0.0, help="hours for a full day (0 = no minimum)")
-    add.add_argument("--challenge", action="store_true",
-                     help="its people turn their head as asked (liveness challenge) before they are marked")
+    add.add_argument(
+        "--challenge",
+        action="store_true",
+        help="its people turn their head as asked (liveness challenge) before they are marked",
+    )
+    default_shift = group_sub.add_parser("shift", help="set a group's default shift ('none': its own schedule)")
+    default_shift.add_argument("name")
+    default_shift.add_argument("shift")
     challenge = group_sub.add_parser("challenge", help="require the liveness challenge for a group, or stop")
     challenge.add_argument("name")
     challenge.add_argument("state", choices=["on", "off"])
