@@ -34,7 +34,7 @@ from .panels.people import PeoplePanel
 from .panels.recognize import RecognizePanel
 from .panels.review import ReviewPanel
 from .settings_dialog import SettingsDialog
-from .widgets import icon
+from .widgets import icon, scrolling
 from .workers import Job
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,9 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
         self.nav.setIconSize(QSize(20, 20))
+        self.panels = panels
         for panel, title, icon_name in zip(panels, titles, icons):
-            self.stack.addWidget(panel)
+            self.stack.addWidget(scrolling(panel, "panelScroll"))  # 1024 x 700 scrolls a panel instead of cutting it
             self.nav.addItem(QListWidgetItem(icon(icon_name, light=True), title))
         self.nav.setCurrentRow(0)
         self.nav.currentRowChanged.connect(self._on_nav_row)
@@ -157,7 +158,7 @@ class MainWindow(QMainWindow):
         """Switch to a panel (asking for the admin PIN where needed); returns the panel's widget."""
         index = self.PANELS.index(name)
         self.nav.setCurrentRow(index)
-        return self.stack.widget(index)
+        return self.panels[index]
 
     def current_panel(self) -> str:
         return self.PANELS[self.stack.currentIndex()]
@@ -253,8 +254,8 @@ class MainWindow(QMainWindow):
 
     def on_changes(self, changes: Changes) -> None:
         """Every engine change arrives here; each panel refreshes only for the kinds it shows."""
-        for panel in (self.recognize_panel, self.people_panel, self.review_panel, self.attendance_panel,
-                      self.retrain_panel):
+        for panel in (self.recognize_panel, self.enroll_panel, self.people_panel, self.review_panel,
+                      self.attendance_panel, self.retrain_panel):
             on_changes = getattr(panel, "on_changes", None)
             if on_changes is not None:
                 on_changes(changes)

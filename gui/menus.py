@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol, cast
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMenuBar, QMessageBox, QWidget
 
 from core import __version__
 from core.base.resources import app_root
 
 from .dialogs import show_error
 
-if TYPE_CHECKING:
-    from .main_window import MainWindow
-
 SETTINGS_SHORTCUT = "Ctrl+,"
+
+
+class MenuHost(Protocol):
+    """What the menus ask of the main window."""
+
+    def import_photos(self) -> None: ...
+    def export_attendance(self) -> None: ...
+    def open_settings(self) -> None: ...
+    def close(self) -> bool: ...
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt name)
 
 
 def documentation_path() -> Path | None:
@@ -28,7 +35,7 @@ def documentation_path() -> Path | None:
     return None
 
 
-def open_documentation(window: MainWindow) -> None:
+def open_documentation(window: QWidget) -> None:
     path = documentation_path()
     if path is None:
         show_error(window, "The documentation is not installed with this copy of Rollcall.")
@@ -36,7 +43,7 @@ def open_documentation(window: MainWindow) -> None:
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
-def _action(window: MainWindow, text: str, slot: object, shortcut: QKeySequence | str | None = None) -> QAction:
+def _action(window: QWidget, text: str, slot: object, shortcut: QKeySequence | str | None = None) -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
@@ -44,16 +51,17 @@ def _action(window: MainWindow, text: str, slot: object, shortcut: QKeySequence 
     return action
 
 
-def build_menus(window: MainWindow) -> dict[str, QAction]:
+def build_menus(window: MenuHost) -> dict[str, QAction]:
     """Adds the menu bar to the window; returns its actions by name (tests trigger them)."""
+    parent = cast(QWidget, window)
     actions = {
-        "import": _action(window, "Import photos…", window.import_photos, "Ctrl+I"),
-        "export": _action(window, "Export attendance…", window.export_attendance, "Ctrl+E"),
-        "quit": _action(window, "Quit", window.close, QKeySequence.StandardKey.Quit),
-        "settings": _action(window, "Settings…", window.open_settings, SETTINGS_SHORTCUT),
-        "docs": _action(window, "Documentation", lambda: open_documentation(window),
+        "import": _action(parent, "Import photos…", window.import_photos, "Ctrl+I"),
+        "export": _action(parent, "Export attendance…", window.export_attendance, "Ctrl+E"),
+        "quit": _action(parent, "Quit", window.close, QKeySequence.StandardKey.Quit),
+        "settings": _action(parent, "Settings…", window.open_settings, SETTINGS_SHORTCUT),
+        "docs": _action(parent, "Documentation", lambda: open_documentation(parent),
                         QKeySequence.StandardKey.HelpContents),
-        "about": _action(window, "About Rollcall", lambda: show_about(window)),
+        "about": _action(parent, "About Rollcall", lambda: show_about(parent)),
     }
     if actions["quit"].shortcut().isEmpty():  # some desktops define no Quit key
         actions["quit"].setShortcut(QKeySequence("Ctrl+Q"))
@@ -72,7 +80,7 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     return actions
 
 
-def show_about(window: MainWindow) -> None:
+def show_about(window: QWidget) -> None:
     QMessageBox.about(window, "About Rollcall",
                       f"Rollcall {__version__}\n\nFace-recognition attendance: enroll people, watch a camera, "
                       "and keep a day's attendance. Press F1 for the documentation.")

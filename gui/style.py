@@ -13,10 +13,13 @@ def _icon_url(name: str) -> str:
 
 
 ACCENT = "#2563eb"
+HEADER_PADDING_PX = 8  # each side of a table header's text (tests measure headers with it)
+HEADER_WEIGHT = 600
 
 STYLESHEET = f"""
 QMainWindow, QDialog {{ background: #f3f4f6; }}
 QWidget#content {{ background: #f3f4f6; }}
+QScrollArea#panelScroll, QScrollArea#panelScroll > QWidget > QWidget {{ background: #f3f4f6; }}
 
 /* sidebar */
 QWidget#sidebar {{ background: #111827; }}
@@ -89,7 +92,7 @@ QListWidget#eventList::item, QListWidget#peopleList::item {{ padding: 4px; borde
 QListWidget::item:selected, QTreeWidget::item:selected, QTableWidget::item:selected {{
     background: #dbeafe; color: #111827; }}
 QHeaderView::section {{ background: #f9fafb; border: none; border-bottom: 1px solid #e5e7eb;
-    padding: 6px 8px; font-weight: 600; color: #374151; }}
+    padding: 6px {HEADER_PADDING_PX}px; font-weight: {HEADER_WEIGHT}; color: #374151; }}
 QTableWidget::item {{ padding: 4px 8px; }}
 QProgressBar {{ border: 1px solid #d1d5db; border-radius: 6px; background: #f9fafb; text-align: center;
     min-height: 18px; }}

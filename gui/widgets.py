@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -267,6 +268,17 @@ class ThumbnailStrip(QListWidget):
 # ---- small layout helpers ----
 
 
+def scrolling(widget: QWidget, name: str = "pageScroll") -> QScrollArea:
+    """The widget in a frameless scroll area that grows with it: a small screen scrolls instead of cutting."""
+    scroll = QScrollArea()
+    scroll.setObjectName(name)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidget(widget)
+    return scroll
+
+
+
 class Card(QFrame):
     """A white panel with a title, used to group controls."""
 
@@ -392,10 +404,15 @@ class SourcePicker(QComboBox):
                          "an image folder or a stream URL.")
         self.setCurrentIndex(0 if (cameras or demo is not None) else -1)
         self._previous = self.currentIndex()
+        self.note_spec = self.current_spec()  # the source `note` speaks of; another choice makes it stale
         start = _starting_source(camera, cameras)
         if start:
             self.set_spec(start)
         self.activated.connect(self._on_activated)
+
+    def note_applies(self) -> bool:
+        """The note still says why the current source was chosen (not after the user chose another)."""
+        return bool(self.note) and self.current_spec() == self.note_spec
 
     def current_spec(self) -> str:
         data = self.currentData()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
+    QComboBox,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -23,15 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.app.changes import Outcome
+from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine import Engine
-from core.base.errors import DuplicateNameError
+from core.base.errors import DuplicateNameError, RollcallError
 from core.gallery.enroll import EnrollReport, FaceCandidate, ImportProgress
 from core.vision.images import photo_file_filter
 
 from ..dialogs import ADD_TO_EXISTING, KEEP_SEPARATE, ask_duplicate_name, show_error
 from ..files import open_files, open_folder
 from ..live import ImageMailbox
+from ..text import plural
 from ..widgets import Card, Overlay, SourcePicker, ThumbnailStrip, VideoView, hbox, icon, panel_header, qimage_from_bgr
 from ..workers import Job, user_message
 
@@ -79,10 +81,14 @@ class EnrollPanel(QWidget):
         self.name_edit.setPlaceholderText("Full name, e.g. Ada Lovelace")
         self.external_id_edit = QLineEdit()
         self.external_id_edit.setPlaceholderText("Optional: staff or student number")
+        self.group_box = QComboBox()
+        self.group_box.setToolTip("The person's group (their shift and schedule); set when they are saved.")
+        self.fill_groups()
         person_card = Card("Person")
         person_card.body.addLayout(hbox(QLabel("Name"), self.name_edit, QLabel("External ID"),
-                                        self.external_id_edit, spacing=10))
+                                        self.external_id_edit, QLabel("Group"), self.group_box, spacing=10))
         self.external_id_edit.setMaximumWidth(280)
+        self._group_for_job: int | None = None
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_capture_tab(), icon("camera"), "Capture from camera")
@@ -112,6 +118,8 @@ class EnrollPanel(QWidget):
         self.capture_view.setMinimumHeight(240)
         self.sample_strip = ThumbnailStrip(size=72)
         self.clear_samples_button = QPushButton("Clear samples")
+        self.remove_sample_button = QPushButton(icon("trash"), "Remove selected")
+        self.remove_sample_button.setToolTip("Drop the selected samples (blurred, eyes closed, someone else).")
         self.save_button = QPushButton(icon("save", light=True), "Save person")
         self.save_button.setProperty("primary", True)
         self.capture_status = QLabel("")
@@ -127,7 +135,11 @@ class EnrollPanel(QWidget):
         samples_label.setObjectName("cardTitle")
         layout.addWidget(samples_label)
         layout.addWidget(self.sample_strip)
-        layout.addLayout(hbox(self.capture_status, None, self.clear_samples_button, self.save_button))
+        self.capture_status.setWordWrap(True)
+        layout.addLayout(hbox(self.capture_status, None, self.remove_sample_button, self.clear_samples_button,
+                              self.save_button))
+        self.remove_sample_button.clicked.connect(lambda: self.remove_selected_samples())
+        self.sample_strip.itemSelectionChanged.connect(self._update_buttons)
 
         self.capture_button.clicked.connect(lambda: self.start_capture())
         self.capture_stop_button.clicked.connect(lambda: self.stop_capture())
@@ -181,6 +193,7 @@ class EnrollPanel(QWidget):
         self.save_button.setEnabled(bool(self.samples) and has_name and not busy and not capturing)
         self.save_button.setText(f"Save {len(self.samples)} samples" if self.samples else "Save person")
         self.clear_samples_button.setEnabled(bool(self.samples) and not capturing)
+        self.remove_sample_button.setEnabled(bool(self.sample_strip.selectedItems()) and not busy)
         self.add_photos_button.setEnabled(not busy)
         self.import_folder_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
@@ -232,8 +245,8 @@ class EnrollPanel(QWidget):
         self.capture_view.set_banner(step.guidance, "good" if step.good else "warn")
         if step.sample is not None:
             self.samples.append(step.sample)
-            self.sample_strip.add_rgb(step.sample.crop, tooltip=f"Sharpness {step.sample.sharpness:.0f}, "
-                                                                 f"{step.sample.face.size_px} px")
+            tip = f"Sharpness {step.sample.sharpness:.0f}, {step.sample.face.size_px} px"
+            self.sample_strip.add_rgb(step.sample.crop, data=id(step.sample), tooltip=tip)
             self._update_buttons()
 
     def _on_capture_done(self, _result: object) -> None:
@@ -247,6 +260,35 @@ class EnrollPanel(QWidget):
     def _on_capture_finished(self) -> None:
         self.capture_worker = None
         self._update_buttons()
+
+    def remove_selected_samples(self) -> None:
+        """Drop the selected captured samples before saving (a blurred or wrong face)."""
+        chosen = {item.data(Qt.ItemDataRole.UserRole) for item in self.sample_strip.selectedItems()}
+        if not chosen:
+            return
+        self.samples = [sample for sample in self.samples if id(sample) not in chosen]
+        for row in reversed(range(self.sample_strip.count())):
+            if self.sample_strip.item(row).data(Qt.ItemDataRole.UserRole) in chosen:
+                self.sample_strip.takeItem(row)
+        self.capture_status.setText(f"Removed {plural(len(chosen), 'sample')}; {len(self.samples)} left.")
+        self._update_buttons()
+
+    def fill_groups(self) -> None:
+        """The groups to choose from (kept current as groups are made or renamed)."""
+        chosen = self.group_box.currentData()
+        self.group_box.clear()
+        self.group_box.addItem("No group", None)
+        try:
+            groups = self.engine.groups()
+        except RollcallError:
+            groups = []
+        for group in groups:
+            self.group_box.addItem(group.name, group.id)
+        self.group_box.setCurrentIndex(max(self.group_box.findData(chosen), 0))
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.touches(ChangeKind.SCHEDULES):
+            self.fill_groups()
 
     def clear_samples(self) -> None:
         self.samples.clear()
@@ -270,7 +312,7 @@ class EnrollPanel(QWidget):
 
         self._start_job(Job(self.engine.enroll_candidates, name, list(self.samples), self._external_id(),
                             person_id, allow_duplicate, name="save samples"),
-                        f"Saving {len(self.samples)} samples of {name}…", again, clear_samples=True)
+                        f"Saving {plural(len(self.samples), 'sample')} of {name}…", again, clear_samples=True)
 
     # ---- import ----
 
@@ -322,6 +364,7 @@ class EnrollPanel(QWidget):
         if self.job is not None:
             return
         self.job = worker
+        self._group_for_job = self.group_box.currentData() if on_duplicate is not None else None  # one person
         self.last_report = None
         self._refusals_shown = 0
         self.refused_list.clear()
@@ -375,17 +418,32 @@ class EnrollPanel(QWidget):
         self.progress.setFormat("Done")
         parts = []
         if report.people_added:
-            parts.append(f"Added {len(report.people_added)} "
-                         f"{'person' if len(report.people_added) == 1 else 'people'}: {', '.join(report.people_added)}.")
-        parts.append(f"{report.samples_added} samples saved, {len(report.refused)} refused, "
+            parts.append(f"Added {plural(len(report.people_added), 'person')}: {', '.join(report.people_added)}.")
+        parts.append(f"{plural(report.samples_added, 'sample')} saved, {len(report.refused)} refused, "
                      f"{report.skipped_duplicates} already enrolled.")
         parts += report.warnings
-        self.summary_label.setText("\n".join(parts))
-        self.current_label.setText("Finished.")
+        parts += self._assign_group(report)
+        if clear_samples:  # saved from the capture tab: said there, not on the import tab
+            self.capture_status.setText(" ".join(parts))
+        else:
+            self.summary_label.setText("\n".join(parts))
+            self.current_label.setText("Finished.")
         if clear_samples and report.samples_added:
             self.clear_samples()
             self.name_edit.clear()
             self.external_id_edit.clear()
+
+    def _assign_group(self, report: EnrollReport) -> list[str]:
+        """Put the person just saved into the chosen group; what went wrong, if anything, in words."""
+        group_id, self._group_for_job = self._group_for_job, None
+        if group_id is None or len(report.person_ids) != 1:
+            return []
+        (name, person_id), = report.person_ids.items()
+        try:
+            self.engine.assign_group(person_id, group_id)
+        except RollcallError as exc:
+            return [f"{name} was saved but not put in the group: {exc}"]
+        return [f"{name} is in the group {self.group_box.currentText()}."]
 
     def _on_job_error(self, exc: object, on_duplicate: Callable[[str, int | None], None] | None) -> None:
         self.progress.setRange(0, 1)

@@ -8,27 +8,47 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage
-from PySide6.QtWidgets import (QApplication, QCheckBox, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
-from core.live.recognize import FaceResult, FaceState, FrameResult
-from core.live.uncertain import UncertainAnswer
 from core.base.errors import RollcallError
 from core.base.records import AttendanceEvent
+from core.live.recognize import FaceResult, FaceState, FrameResult
+from core.live.uncertain import UncertainAnswer
 
 from ..challenge_prompt import INSTRUCTIONS, ChallengePromptOverlay
-from ..uncertain_prompt import UncertainPromptOverlay
 from ..dialogs import show_error
-from ..live import ImageMailbox, RateMeter
-from ..widgets import (Card, Overlay, SourcePicker, VideoView, hbox, icon, panel_header, pixmap_from_jpeg,
-                       qimage_from_bgr, rounded_pixmap)
+from ..live import ImageMailbox, RateMeter, StageMeter
+from ..text import match_strength, plural
+from ..uncertain_prompt import UncertainPromptOverlay
+from ..widgets import (
+    Card,
+    Overlay,
+    SourcePicker,
+    VideoView,
+    hbox,
+    icon,
+    panel_header,
+    pixmap_from_jpeg,
+    qimage_from_bgr,
+    rounded_pixmap,
+)
 from ..workers import Job
 
 log = logging.getLogger(__name__)
@@ -45,6 +65,7 @@ class LiveFrame:
     image: QImage | None
     result: FrameResult
     fps: float
+    threshold: float = 0.0  # the active matcher's, on its own score scale (for "match strength")
 
 
 def live_view(engine: Engine, spec: str, mailbox: ImageMailbox, on_status: Callable[[str], None],
@@ -60,15 +81,15 @@ def live_view(engine: Engine, spec: str, mailbox: ImageMailbox, on_status: Calla
         yield ""
         for result in engine.recognize(source, cancel=cancel_event.is_set, paced=True):
             image = qimage_from_bgr(result.frame.image) if mailbox.try_send() else None
-            yield LiveFrame(image, result, meter.tick())
+            yield LiveFrame(image, result, meter.tick(), engine.matcher().threshold)
 
 
-def face_overlay(face: FaceResult) -> Overlay:
+def face_overlay(face: FaceResult, threshold: float = 0.0) -> Overlay:
     box = tuple(float(v) for v in face.box)
     if face.state is FaceState.KNOWN:
-        return Overlay(box, f"{face.name or '?'}  {face.similarity:.2f}", "known")
+        return Overlay(box, f"{face.name or '?'} · {match_strength(face.similarity, threshold)}", "known")
     if face.state is FaceState.UNKNOWN:
-        return Overlay(box, f"Unknown  {face.similarity:.2f}", "unknown")
+        return Overlay(box, "Unknown", "unknown")
     if face.state is FaceState.NOT_LIVE:  # recognised, but moves like a photo or failed the challenge: not marked
         return Overlay(box, f"{face.name or '?'}: not verified", "unknown")
     if face.state is FaceState.CHALLENGED and face.challenge:  # asked for a head movement
@@ -91,6 +112,8 @@ class RecognizePanel(QWidget):
         self.engine = engine
         self.worker: Job | None = None
         self._mailbox = ImageMailbox()
+        self.stage_meter = StageMeter()
+        self.threshold = 0.0
         self._source_message.connect(lambda message: self._show_source_status([message]))
 
         self.source_picker = SourcePicker(engine.settings.camera)
@@ -103,7 +126,9 @@ class RecognizePanel(QWidget):
         self.note_label = QLabel(self.source_picker.note)
         self.note_label.setObjectName("note")
         self.note_label.setWordWrap(True)
-        self.note_label.setVisible(bool(self.source_picker.note))
+        self.note_label.setVisible(self.source_picker.note_applies())
+        self.source_picker.spec_changed.connect(lambda _spec: self.note_label.setVisible(
+            self.source_picker.note_applies()))
 
         self.view = VideoView(placeholder="Choose a source and press Start")
         self.challenge_prompt = ChallengePromptOverlay(self.view)
@@ -190,6 +215,7 @@ class RecognizePanel(QWidget):
         self._save_settings()
         self.camera_needed.emit()
         self._mailbox = ImageMailbox()
+        self.stage_meter = StageMeter()
         self.worker = Job(live_view, self.engine, spec, self._mailbox, self._source_message.emit, name="recognize")
         self.worker.yielded.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
@@ -224,17 +250,17 @@ class RecognizePanel(QWidget):
             return
         if value.image is not None:
             self._mailbox.received()
-            self.view.set_frame(value.image, [face_overlay(f) for f in value.result.faces], value.fps)
+            self.threshold = value.threshold
+            self.view.set_frame(value.image, [face_overlay(f, value.threshold) for f in value.result.faces], value.fps)
         asked = next((f for f in value.result.faces if f.challenge), None)
         self.challenge_prompt.show_prompt(asked.challenge if asked else None, asked.name or "" if asked else "")
         doubt = next((f for f in value.result.faces if f.question is not None), None)
         if doubt is not None:
             self.uncertain_prompt.ask(doubt.question)
-        timings = value.result.timings
-        stages = " · ".join(f"{name} {timings[name] * 1000:.0f} ms" for name in ("detect", "embed", "total")
-                            if name in timings)
-        faces = len(value.result.faces)
-        self.stats_label.setText(f"{value.fps:.1f} frames/s · {faces} face{'' if faces == 1 else 's'} · {stages}")
+        self.stage_meter.add(value.result.timings)
+        faces = plural(len(value.result.faces), "face")
+        self.stats_label.setText(" · ".join(part for part in (f"{value.fps:.1f} frames/s", faces,
+                                                              self.stage_meter.text()) if part))
         for event in value.result.events:
             self._add_event(event)
 
@@ -266,15 +292,15 @@ class RecognizePanel(QWidget):
             label = KIND_LABELS.get(event.kind, event.kind)
             if late_minutes:
                 label = f"Late {late_minutes} min · {label.lower()}"
-            text = f"{event.person_name}\n{label} {when} · {event.similarity:.2f}"
+            text = f"{event.person_name}\n{label} {when} · {match_strength(event.similarity, self._threshold())}"
         else:
-            text = f"Unknown visitor\nSeen {when} · best {event.similarity:.2f}"
+            text = f"Unknown visitor\nSeen {when}"
         item = QListWidgetItem(QIcon(rounded_pixmap(pixmap_from_jpeg(event.snapshot_jpeg), 48, 6)), text)
         item.setData(Qt.ItemDataRole.UserRole, event.person_id)
         item.setData(Qt.ItemDataRole.UserRole + 1, late_minutes)
         if late_minutes:
             item.setBackground(QBrush(QColor(LATE_BACKGROUND)))
-            item.setToolTip(f"{late_minutes} minutes after the schedule's start")
+            item.setToolTip(f"{plural(late_minutes, 'minute')} after the schedule's start")
         target.insertItem(0, item)
         while target.count() > MAX_LIST_ITEMS:
             target.takeItem(target.count() - 1)
@@ -282,6 +308,15 @@ class RecognizePanel(QWidget):
         self.unknown_count.setText(str(self.unknown_list.count()))
         if known and self.sound_box.isChecked():
             QApplication.beep()
+
+    def _threshold(self) -> float:
+        """The threshold the score is read against: the last frame's, else the active matcher's."""
+        if self.threshold:
+            return self.threshold
+        try:
+            return self.engine.matcher().threshold
+        except RollcallError:
+            return 0.0
 
     def _late_minutes(self, event: AttendanceEvent) -> int:
         """Minutes late if this event is the person's arrival after their group's grace limit, else 0."""
