@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
 
@@ -254,7 +255,7 @@ class StrangerModel:
     passes: np.ndarray  # ... whether each also leads its runner-up by the margin (same order)
 
     @classmethod
-    def fit(cls, queries: StrangerQueries, samples: int, margin: float) -> "StrangerModel":
+    def fit(cls, queries: StrangerQueries, samples: int, margin: float) -> StrangerModel:
         finite = np.isfinite(queries.best)
         best, second = queries.best[finite].astype(np.float64), queries.runner_up[finite].astype(np.float64)
         order = np.argsort(best)
@@ -263,7 +264,7 @@ class StrangerModel:
         return cls(float(median), float(max(high - low, np.finfo(np.float32).eps) / IQR_PER_STD),
                    samples / max(seen, 1.0), best[order], (best - second >= margin)[order])
 
-    def margin_share(self, threshold: np.ndarray, side: str = "left") -> np.ndarray:
+    def margin_share(self, threshold: np.ndarray, side: Literal["left", "right"] = "left") -> np.ndarray:
         """Of the queries scoring at least `threshold`, the share that also pass the margin, smoothed by
         one passing query (Laplace), so that it tends to 1 beyond the highest query."""
         first = np.searchsorted(self.best, threshold, side=side)  # "right": just above the threshold
@@ -271,7 +272,7 @@ class StrangerModel:
         passing = np.r_[np.cumsum(self.passes[::-1])[::-1], 0][first]
         return (passing + 1.0) / (above + 1.0)
 
-    def _raw_rate(self, threshold: np.ndarray, side: str = "left") -> np.ndarray:
+    def _raw_rate(self, threshold: np.ndarray, side: Literal["left", "right"] = "left") -> np.ndarray:
         per_query = np.minimum(_normal_sf((threshold - self.median) / self.spread), np.nextafter(1.0, 0.0))
         return -np.expm1(self.size_ratio * np.log1p(-per_query)) * self.margin_share(threshold, side)
 

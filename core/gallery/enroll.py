@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from core.base.cancel import CancelCheck
-from core.vision.detect import DetectedFace, central_face
-from core.vision.fused import member_vectors, model_input
-from core.base.errors import (Cancelled, DuplicateNameError, EnrollmentError, ImageError, RefusalReason,
-                               RollcallError)
-from core.vision.images import encode_jpeg, file_sha256, is_image_path, sharpness
+from core.base.errors import Cancelled, DuplicateNameError, EnrollmentError, ImageError, RefusalReason, RollcallError
 from core.base.records import Person
 from core.base.settings import EnrollmentSettings
 from core.gallery.names import clean_name, name_key
 from core.gallery.parts import PipelineParts
+from core.vision.detect import DetectedFace, central_face
+from core.vision.fused import member_vectors, model_input
+from core.vision.images import encode_jpeg, file_sha256, is_image_path, sharpness
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class EnrollReport:
     person_ids: dict[str, int] = field(default_factory=dict)
     sample_ids: list[int] = field(default_factory=list)  # the samples saved
 
-    def merge(self, other: "EnrollReport") -> None:
+    def merge(self, other: EnrollReport) -> None:
         self.people_added += other.people_added
         self.samples_added += other.samples_added
         self.skipped_duplicates += other.skipped_duplicates
@@ -80,10 +80,12 @@ def choose_face(faces: list[DetectedFace], frame_shape: tuple[int, ...], source:
                 gates: EnrollmentSettings) -> tuple[DetectedFace, str]:
     """The face to enroll, or EnrollmentError. Several faces are accepted only when one is clearly central."""
     if not faces:
-        raise EnrollmentError(f"{source}: no face found. Use a photo where the face is clearly visible.", RefusalReason.NO_FACE)
+        raise EnrollmentError(f"{source}: no face found. Use a photo where the face is clearly visible.",
+                              RefusalReason.NO_FACE)
     if len(faces) == 1:
         return faces[0], ""
     chosen = central_face(faces, frame_shape)
+    assert chosen is not None  # faces is not empty
     diag = float(np.hypot(frame_shape[0], frame_shape[1]))
     cy, cx = frame_shape[0] / 2, frame_shape[1] / 2
 
@@ -129,9 +131,11 @@ class Enroller:
         detector = self.parts.detector()
         faces = detector.detect(rgb) if faces is None else detector.add_crops(rgb, faces)
         face, note = choose_face(faces, rgb.shape, source, self.gates)
-        sharp = check_quality(face, face.crop, source, self.gates)
-        digest = content_hash or hashlib.sha256(face.crop.tobytes()).hexdigest()
-        return FaceCandidate(face.crop, face, source, digest, sharp, note,
+        crop = face.crop
+        assert crop is not None  # detect and add_crops cut every face's crop
+        sharp = check_quality(face, crop, source, self.gates)
+        digest = content_hash or hashlib.sha256(crop.tobytes()).hexdigest()
+        return FaceCandidate(crop, face, source, digest, sharp, note,
                              model_input(self.parts.embedder(), rgb, face))
 
     def candidate_from_file(self, path: Path, content_hash: str | None = None) -> FaceCandidate:
@@ -159,8 +163,8 @@ class Enroller:
                 report.warnings.append(f"{name}: every photo is already enrolled; nothing added.")
             return report
         embedder = self.parts.embedder()
-        vectors = embedder.embed([c.crop if c.model_input is None else c.model_input for c in fresh]) \
-            if fresh else np.zeros((0, embedder.dim))
+        inputs: list[Any] = [c.crop if c.model_input is None else c.model_input for c in fresh]
+        vectors = embedder.embed(inputs) if fresh else np.zeros((0, embedder.dim))
         report.warnings += self._lookalike_warnings(name, person_id, vectors)
         with store.transaction():
             if person_id is None:
@@ -187,8 +191,9 @@ class Enroller:
         warn_at = max(matcher.threshold + self.gates.lookalike_above_threshold, self.gates.lookalike_similarity)
         warnings = []
         for result in matcher.match(vectors):
-            if result.best_person_id is not None and result.best_person_id != person_id and result.similarity >= warn_at:
-                other = matcher.names.get(result.best_person_id, "?")
+            other_id = result.best_person_id
+            if other_id is not None and other_id != person_id and result.similarity >= warn_at:
+                other = matcher.names.get(other_id, "?")
                 if name_key(other) != name_key(name):
                     warnings.append(f"{name}: this face already matches {other} (similarity {result.similarity:.2f}). "
                                     "Check that it is not the same person enrolled twice.")
@@ -237,7 +242,7 @@ class Enroller:
             try:
                 candidates.append(self.candidate_from_file(Path(path)))
             except (EnrollmentError, ImageError) as exc:
-                report.refused.append(Refusal(str(path), getattr(exc, "reason", "unreadable"), str(exc)))
+                report.refused.append(Refusal(str(path), getattr(exc, "reason", RefusalReason.UNREADABLE), str(exc)))
         return candidates
 
     def import_tree(self, root: Path, cancel: CancelCheck | None = None) -> Iterator[ImportProgress]:
@@ -269,7 +274,8 @@ class Enroller:
                     else:
                         candidates.append(self.candidate_from_file(path, digest))
                 except (EnrollmentError, ImageError) as exc:
-                    report.refused.append(Refusal(str(path), getattr(exc, "reason", RefusalReason.UNREADABLE), str(exc)))
+                    reason = getattr(exc, "reason", RefusalReason.UNREADABLE)
+                    report.refused.append(Refusal(str(path), reason, str(exc)))
                 done += 1
                 yield ImportProgress(done, total, str(path), report)
             if not candidates:

@@ -9,8 +9,9 @@ matcher keeps its single matrix product.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -45,8 +46,8 @@ class ScoreScale:
 
     def fuse_cosines(self, cosines: Sequence[np.ndarray]) -> np.ndarray:
         """The fused score from each member's cosine (same order as `members`)."""
-        return sum(self.weight * (np.asarray(c, np.float64) - m.impostor_mean) / m.impostor_std
-                   for m, c in zip(self.members, cosines))
+        return cast(np.ndarray, sum(self.weight * (np.asarray(c, np.float64) - m.impostor_mean) / m.impostor_std
+                                    for m, c in zip(self.members, cosines)))
 
     def scale_queries(self, queries: np.ndarray) -> np.ndarray:
         """Concatenated query vectors scaled per block, so that q' . g - offset is the fused score."""

@@ -99,13 +99,13 @@ class GalleryMatcher:
         counts = np.diff(np.r_[self._starts, len(self._vectors)])
         return np.repeat(self._people, counts)
 
-    def with_decision(self, threshold: float, margin: float) -> "GalleryMatcher":
+    def with_decision(self, threshold: float, margin: float) -> GalleryMatcher:
         """The same gallery with another threshold and margin (no copy of the vectors)."""
         other = copy.copy(self)
         other.threshold, other.margin = float(threshold), float(margin)
         return other
 
-    def with_band(self, below: float, thin_margin: float) -> "GalleryMatcher":
+    def with_band(self, below: float, thin_margin: float) -> GalleryMatcher:
         """The same gallery with an uncertain band (widths on the score scale; 0 = none)."""
         other = copy.copy(self)
         other.uncertain_below, other.uncertain_margin = float(below), float(thin_margin)

@@ -100,7 +100,7 @@ def group_faces(faces: Sequence[UnknownFace], vectors: np.ndarray, scale: ScoreS
     labels = cluster_labels(pair_scores(vectors, scale), threshold)
     groups = []
     for label in np.unique(labels):
-        members = sorted((faces[i] for i in np.flatnonzero(labels == label)), key=lambda f: (f.time, f.id))
+        members = sorted((faces[int(i)] for i in np.flatnonzero(labels == label)), key=lambda f: (f.time, f.id))
         best = sorted(members, key=lambda f: quality_rank(f.det_prob, f.face_px, f.sharpness, gates), reverse=True)
         sources = tuple(dict.fromkeys(f.source for f in members))
         groups.append(UnknownGroup(min(f.id for f in members), tuple(f.id for f in members), members[0].time,
