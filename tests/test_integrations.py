@@ -13,7 +13,6 @@ import pytest
 from core.app.cli import main
 from core.base.errors import InvalidInputError
 from core.base.records import AttendanceEvent, EventKind
-from core.gallery.integration_queue import migrate_integration_outbox
 from core.integrations.targets import SECRETS_FILE, IntegrationError, Target, TargetKind
 from core.integrations.webhook import signature_header, verify
 from tests.fake_erpnext import FakeErpnext
@@ -35,9 +34,6 @@ from tests.integration_kit import (
 @pytest.fixture
 def engine(rollcall_home):
     engine = make_engine()
-    if engine.store._scalar("SELECT count(*) FROM sqlite_master WHERE name = 'integration_outbox'") == 0:
-        with engine.store._tx():
-            migrate_integration_outbox(engine.store._conn)
     yield engine
     engine.close()
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from core.base.records import EventKind
-from core.gallery.integration_queue import migrate_integration_outbox
 from core.integrations.targets import Target, TargetKind
 from tests.fake_erpnext import FakeErpnext
 from tests.fake_odoo import FakeOdoo
@@ -28,9 +27,6 @@ PEOPLE = 6
 def site(rollcall_home):
     """An engine with PEOPLE people known to all three targets, and the three targets configured."""
     engine = make_engine()
-    if engine.store._scalar("SELECT count(*) FROM sqlite_master WHERE name = 'integration_outbox'") == 0:
-        with engine.store._tx():
-            migrate_integration_outbox(engine.store._conn)
     erp, odoo, hook = FakeErpnext().up(), FakeOdoo().up(), FakeWebhook().up()
     staff = people(engine, PEOPLE)
     for person in staff:

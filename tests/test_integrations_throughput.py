@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.gallery.integration_queue import migrate_integration_outbox
 from core.integrations.outbox import DeliveryPolicy
 from tests.fake_erpnext import FakeErpnext
 from tests.fake_odoo import FakeOdoo
@@ -24,9 +23,6 @@ SIGHTINGS_FOR_DELAY = 40
 @pytest.fixture
 def engine(rollcall_home):
     engine = make_engine()
-    if engine.store._scalar("SELECT count(*) FROM sqlite_master WHERE name = 'integration_outbox'") == 0:
-        with engine.store._tx():
-            migrate_integration_outbox(engine.store._conn)
     yield engine
     engine.close()
 

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 
 from core.gallery.confusion_store import migrate_confusions
+from core.gallery.integration_queue import migrate_integration_outbox
 from core.gallery.row_values import new_uuid
 from core.gallery.shift_store import migrate_shifts
 from core.gallery.timekeeping_store import migrate_group_challenge, migrate_timekeeping
@@ -147,4 +148,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migrati
                                                           migrate_timekeeping, migrate_group_challenge,
                                                           _migration_site_ids, _migration_site_mirror,
                                                           migrate_unknown_faces, migrate_unknown_faces_site,
-                                                          migrate_confusions, migrate_shifts]
+                                                          migrate_confusions, migrate_shifts,
+                                                          migrate_integration_outbox]

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from typing import TYPE_CHECKING
 
 from core.app.cli.common import ExitCode, open_engine
 from core.integrations.targets import Target, TargetKind, read_secret_file
+from core.site.records import SiteRole
+
+if TYPE_CHECKING:
+    from core.app.engine import Engine
 
 
 def _target(args: argparse.Namespace) -> tuple[Target, str]:
@@ -113,6 +119,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not rows:
         print("No integration targets.")
     return ExitCode.OK
+
+
+def final_delivery(engine: Engine) -> None:
+    """At the end of `recognize`: the background thread stopped, then one more round; a target that is away
+    only leaves its rows queued."""
+    engine.stop_integration_delivery()
+    if engine.site.role is SiteRole.KIOSK or not engine.integration_targets():
+        return
+    report = engine.deliver_integrations_now()
+    queued = sum(row.queued for row in engine.integration_status())
+    print(
+        f"[integrations] delivered {report.delivered}; {queued} queued, {report.dead} dead this round"
+        + "".join(f"; {error}" for error in report.errors),
+        file=sys.stderr,
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from core.app.cli.common import ExitCode, advance, open_engine, progress_bar
+from core.app.cli.integrations import final_delivery
 
 if TYPE_CHECKING:
     from core.app.engine import Engine
@@ -27,6 +28,8 @@ def cmd_recognize(args: argparse.Namespace) -> int:
                 f"[site] syncing with {engine.site_status(check_server=False).server} in the background",
                 file=sys.stderr,
             )
+        if engine.start_integration_delivery():
+            print("[integrations] delivering in the background", file=sys.stderr)
         camera = engine.settings.camera
         source_spec = args.source or camera.last_source or str(camera.index)
         with (
@@ -62,6 +65,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
         if engine.site.joined:
             engine.stop_site_sync()
             _final_sync(engine)
+        final_delivery(engine)
         return ExitCode.OK
 
 
