@@ -55,23 +55,35 @@ class ThresholdEstimate:
 
     def describe(self) -> str:
         if self.from_gallery is None and self.from_size is None:
-            return (f"threshold {self.threshold:.3f} (the model's floor: {self.people} "
-                    f"{'person' if self.people == 1 else 'people'} are too few to estimate from)")
-        parts = {"from the gallery": self.from_gallery, "from the gallery's size": self.from_size,
-                 "the model's floor": self.floor}
+            return (
+                f"threshold {self.threshold:.3f} (the model's floor: {self.people} "
+                f"{'person' if self.people == 1 else 'people'} are too few to estimate from)"
+            )
+        parts = {
+            "from the gallery": self.from_gallery,
+            "from the gallery's size": self.from_size,
+            "the model's floor": self.floor,
+        }
         source = max((value, name) for name, value in parts.items() if value is not None)[1]
-        said = [f"gallery alone says {self.from_gallery:.3f}" if self.from_gallery is not None
-                else "too few people for the gallery to say"]
+        said = [
+            f"gallery alone says {self.from_gallery:.3f}"
+            if self.from_gallery is not None
+            else "too few people for the gallery to say"
+        ]
         if self.from_size is not None:
             said.append(f"its size says {self.from_size:.3f}")
-        return (f"threshold {self.threshold:.3f} ({source}; target {self.strangers_per_1000:g} strangers per 1,000, "
-                f"estimated on {self.people} people, {self.samples} samples; {', '.join(said)}, "
-                f"floor {self.floor:.3f})")
+        return (
+            f"threshold {self.threshold:.3f} ({source}; target {self.strangers_per_1000:g} strangers per 1,000, "
+            f"estimated on {self.people} people, {self.samples} samples; {', '.join(said)}, "
+            f"floor {self.floor:.3f})"
+        )
 
     def is_current(self, people: int, samples: int) -> bool:
         """Still valid for a gallery of this size (no material change)."""
+
         def close(old: int, new: int) -> bool:
             return abs(new - old) < max(1.0, MATERIAL_CHANGE * old)
+
         return close(self.people, people) and close(self.samples, samples)
 
 
@@ -113,8 +125,9 @@ def _normal_isf(rate: float) -> float:
     return -NormalDist().inv_cdf(float(rate))
 
 
-def estimate_threshold(matcher: GalleryMatcher, strangers_per_1000: float, floor: float,
-                       impostors: Impostors | None = None) -> ThresholdEstimate:
+def estimate_threshold(
+    matcher: GalleryMatcher, strangers_per_1000: float, floor: float, impostors: Impostors | None = None
+) -> ThresholdEstimate:
     people, samples = matcher.people_count, matcher.sample_count
     rate = min(max(float(strangers_per_1000) / PER_1000, np.finfo(np.float64).tiny), np.nextafter(1.0, 0.0))
     from_size = size_threshold(impostors, samples, rate) if impostors is not None and samples else None
@@ -198,6 +211,7 @@ class CalibrationReport:
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
+
         return asdict(self)
 
 
@@ -235,13 +249,15 @@ def outside_strangers(matcher: GalleryMatcher, queries: np.ndarray) -> StrangerQ
     """Faces of people not enrolled (reviewed unknown visitors) against the whole gallery."""
     queries = np.asarray(queries, np.float32).reshape(-1, matcher.vectors.shape[1] if matcher.sample_count else 0)
     best, second = _top_two(matcher.person_scores(queries)) if len(queries) else (np.zeros(0), np.zeros(0))
-    return StrangerQueries(np.asarray(best, np.float32), np.asarray(second, np.float32),
-                           np.full(len(queries), float(matcher.sample_count)))
+    return StrangerQueries(
+        np.asarray(best, np.float32), np.asarray(second, np.float32), np.full(len(queries), float(matcher.sample_count))
+    )
 
 
 def _joined(parts: list[StrangerQueries]) -> StrangerQueries:
-    return StrangerQueries(*(np.concatenate([getattr(p, name) for p in parts])
-                             for name in ("best", "runner_up", "compared")))
+    return StrangerQueries(
+        *(np.concatenate([getattr(p, name) for p in parts]) for name in ("best", "runner_up", "compared"))
+    )
 
 
 @dataclass(frozen=True)
@@ -261,8 +277,13 @@ class StrangerModel:
         order = np.argsort(best)
         low, median, high = np.quantile(best, QUARTILES)
         seen = float(np.mean(queries.compared[finite]))
-        return cls(float(median), float(max(high - low, np.finfo(np.float32).eps) / IQR_PER_STD),
-                   samples / max(seen, 1.0), best[order], (best - second >= margin)[order])
+        return cls(
+            float(median),
+            float(max(high - low, np.finfo(np.float32).eps) / IQR_PER_STD),
+            samples / max(seen, 1.0),
+            best[order],
+            (best - second >= margin)[order],
+        )
 
     def margin_share(self, threshold: np.ndarray, side: Literal["left", "right"] = "left") -> np.ndarray:
         """Of the queries scoring at least `threshold`, the share that also pass the margin, smoothed by
@@ -308,16 +329,18 @@ def missed_enrolled(matcher: GalleryMatcher, threshold: float, margin: float) ->
         per_person = np.maximum.reduceat(scores, starts, axis=1)
         order = np.argsort(-per_person, axis=1)
         best = per_person[np.arange(len(rows)), order[:, 0]]
-        second = (per_person[np.arange(len(rows)), order[:, 1]] if per_person.shape[1] > 1
-                  else np.full(len(rows), -np.inf))
+        second = (
+            per_person[np.arange(len(rows)), order[:, 1]] if per_person.shape[1] > 1 else np.full(len(rows), -np.inf)
+        )
         right = column_people[order[:, 0]] == people[rows]
         missed[rows] = ~(right & (best >= threshold) & (best - second >= margin))
     missed &= tried
     return int(missed.sum()), int(len(np.unique(people[missed]))), int(tried.sum())
 
 
-def calibration_report(matcher: GalleryMatcher, target_per_1000: float,
-                       reviewed_unknowns: np.ndarray | None = None) -> CalibrationReport:
+def calibration_report(
+    matcher: GalleryMatcher, target_per_1000: float, reviewed_unknowns: np.ndarray | None = None
+) -> CalibrationReport:
     """The report for the matcher's current threshold and margin (see CalibrationReport)."""
     if matcher.people_count < MIN_PEOPLE:
         raise ValueError(f"A calibration needs at least {MIN_PEOPLE} enrolled people.")
@@ -338,9 +361,19 @@ def calibration_report(matcher: GalleryMatcher, target_per_1000: float,
     grid = np.linspace(low, high, CURVE_POINTS)
     curve = tuple(CurvePoint(float(t), float(r * PER_1000)) for t, r in zip(grid, model.rate(grid)))
     return CalibrationReport(
-        model_id=matcher.model_id, people=matcher.people_count, samples=matcher.sample_count,
-        queries=len(parts[0]), reviewed_unknowns=extra, threshold=matcher.threshold, margin=matcher.margin,
+        model_id=matcher.model_id,
+        people=matcher.people_count,
+        samples=matcher.sample_count,
+        queries=len(parts[0]),
+        reviewed_unknowns=extra,
+        threshold=matcher.threshold,
+        margin=matcher.margin,
         estimated_per_1000=float(model.rate(matcher.threshold) * PER_1000),
-        measured_per_1000=float(accepted.mean() * PER_1000), target_per_1000=float(target_per_1000),
-        proposed_threshold=proposed, missed_samples=missed, missed_people=missed_people,
-        enrolled_queries=tried, curve=curve)
+        measured_per_1000=float(accepted.mean() * PER_1000),
+        target_per_1000=float(target_per_1000),
+        proposed_threshold=proposed,
+        missed_samples=missed,
+        missed_people=missed_people,
+        enrolled_queries=tried,
+        curve=curve,
+    )

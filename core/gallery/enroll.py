@@ -76,12 +76,14 @@ class ImportProgress:
     report: EnrollReport
 
 
-def choose_face(faces: list[DetectedFace], frame_shape: tuple[int, ...], source: str,
-                gates: EnrollmentSettings) -> tuple[DetectedFace, str]:
+def choose_face(
+    faces: list[DetectedFace], frame_shape: tuple[int, ...], source: str, gates: EnrollmentSettings
+) -> tuple[DetectedFace, str]:
     """The face to enroll, or EnrollmentError. Several faces are accepted only when one is clearly central."""
     if not faces:
-        raise EnrollmentError(f"{source}: no face found. Use a photo where the face is clearly visible.",
-                              RefusalReason.NO_FACE)
+        raise EnrollmentError(
+            f"{source}: no face found. Use a photo where the face is clearly visible.", RefusalReason.NO_FACE
+        )
     if len(faces) == 1:
         return faces[0], ""
     chosen = central_face(faces, frame_shape)
@@ -93,6 +95,7 @@ def choose_face(faces: list[DetectedFace], frame_shape: tuple[int, ...], source:
         return float(np.hypot(f.center[0] - cx, f.center[1] - cy)) / diag
 
     others = [distance(f) for f in faces if f is not chosen]
+
     def covers_centre(f: DetectedFace) -> bool:
         return bool(f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3])
 
@@ -107,15 +110,22 @@ def choose_face(faces: list[DetectedFace], frame_shape: tuple[int, ...], source:
 
 def check_quality(face: DetectedFace, crop: np.ndarray, source: str, gates: EnrollmentSettings) -> float:
     if face.size_px < gates.min_face_px:
-        raise EnrollmentError(f"{source}: the face is too small ({face.size_px} px, need {gates.min_face_px}). "
-                              "Move closer to the camera or use a larger photo.", RefusalReason.TOO_SMALL)
+        raise EnrollmentError(
+            f"{source}: the face is too small ({face.size_px} px, need {gates.min_face_px}). "
+            "Move closer to the camera or use a larger photo.",
+            RefusalReason.TOO_SMALL,
+        )
     if face.prob < gates.min_detection_prob:
-        raise EnrollmentError(f"{source}: the face is unclear (confidence {face.prob:.2f}). "
-                              "Face the camera in good light.", RefusalReason.LOW_CONFIDENCE)
+        raise EnrollmentError(
+            f"{source}: the face is unclear (confidence {face.prob:.2f}). Face the camera in good light.",
+            RefusalReason.LOW_CONFIDENCE,
+        )
     sharp = sharpness(crop)
     if sharp < gates.min_sharpness:
-        raise EnrollmentError(f"{source}: the face is blurred (sharpness {sharp:.0f}, need {gates.min_sharpness:.0f}). "
-                              "Hold still.", RefusalReason.BLURRED)
+        raise EnrollmentError(
+            f"{source}: the face is blurred (sharpness {sharp:.0f}, need {gates.min_sharpness:.0f}). Hold still.",
+            RefusalReason.BLURRED,
+        )
     return sharp
 
 
@@ -126,8 +136,9 @@ class Enroller:
 
     # ---- candidates ----
 
-    def candidate_from_frame(self, rgb: np.ndarray, source: str, content_hash: str | None = None,
-                             faces: list[DetectedFace] | None = None) -> FaceCandidate:
+    def candidate_from_frame(
+        self, rgb: np.ndarray, source: str, content_hash: str | None = None, faces: list[DetectedFace] | None = None
+    ) -> FaceCandidate:
         detector = self.parts.detector()
         faces = detector.detect(rgb) if faces is None else detector.add_crops(rgb, faces)
         face, note = choose_face(faces, rgb.shape, source, self.gates)
@@ -135,8 +146,7 @@ class Enroller:
         assert crop is not None  # detect and add_crops cut every face's crop
         sharp = check_quality(face, crop, source, self.gates)
         digest = content_hash or hashlib.sha256(crop.tobytes()).hexdigest()
-        return FaceCandidate(crop, face, source, digest, sharp, note,
-                             model_input(self.parts.embedder(), rgb, face))
+        return FaceCandidate(crop, face, source, digest, sharp, note, model_input(self.parts.embedder(), rgb, face))
 
     def candidate_from_file(self, path: Path, content_hash: str | None = None) -> FaceCandidate:
         from core.vision.images import load_image
@@ -151,8 +161,14 @@ class Enroller:
         matches = [p for p in self.parts.store.list_people(search=name) if name_key(p.name) == key]
         return matches[0] if matches else None
 
-    def save(self, name: str, candidates: list[FaceCandidate], external_id: str | None = None,
-             person_id: int | None = None, allow_duplicate: bool = False) -> EnrollReport:
+    def save(
+        self,
+        name: str,
+        candidates: list[FaceCandidate],
+        external_id: str | None = None,
+        person_id: int | None = None,
+        allow_duplicate: bool = False,
+    ) -> EnrollReport:
         """Add a new person (or samples to `person_id`) with their faces and embeddings, atomically."""
         store = self.parts.store
         report = EnrollReport()
@@ -172,9 +188,18 @@ class Enroller:
                 report.people_added.append(person.name)
             else:
                 person = store.get_person(person_id)
-            sample_ids = [store.add_sample(person.id, encode_jpeg(candidate.crop), candidate.source,
-                                           candidate.content_hash, candidate.face.prob, candidate.face.size_px,
-                                           candidate.sharpness).id for candidate in fresh]
+            sample_ids = [
+                store.add_sample(
+                    person.id,
+                    encode_jpeg(candidate.crop),
+                    candidate.source,
+                    candidate.content_hash,
+                    candidate.face.prob,
+                    candidate.face.size_px,
+                    candidate.sharpness,
+                ).id
+                for candidate in fresh
+            ]
             for member_id, block in member_vectors(embedder, vectors).items():  # a fused model: each member's
                 store.put_embeddings(member_id, list(zip(sample_ids, block)))
         report.samples_added = len(fresh)
@@ -195,16 +220,24 @@ class Enroller:
             if other_id is not None and other_id != person_id and result.similarity >= warn_at:
                 other = matcher.names.get(other_id, "?")
                 if name_key(other) != name_key(name):
-                    warnings.append(f"{name}: this face already matches {other} (similarity {result.similarity:.2f}). "
-                                    "Check that it is not the same person enrolled twice.")
+                    warnings.append(
+                        f"{name}: this face already matches {other} (similarity {result.similarity:.2f}). "
+                        "Check that it is not the same person enrolled twice."
+                    )
                     break
         return warnings
 
     # ---- entry points ----
 
-    def enroll_files(self, name: str, paths: Iterable[Path], external_id: str | None = None,
-                     add_to_existing: bool = False, allow_duplicate: bool = False,
-                     cancel: CancelCheck | None = None) -> EnrollReport:
+    def enroll_files(
+        self,
+        name: str,
+        paths: Iterable[Path],
+        external_id: str | None = None,
+        add_to_existing: bool = False,
+        allow_duplicate: bool = False,
+        cancel: CancelCheck | None = None,
+    ) -> EnrollReport:
         """Enroll one person from photo files. Refused photos are reported, the rest are saved."""
         name = clean_name(name)
         report = EnrollReport()
@@ -219,7 +252,9 @@ class Enroller:
         elif existing is not None and not allow_duplicate:
             raise DuplicateNameError(
                 f"{existing.name} is already enrolled (id {existing.id}). Add these photos to that person, "
-                "or enroll as a separate person with the same name.", existing.id)
+                "or enroll as a separate person with the same name.",
+                existing.id,
+            )
         report.merge(self.save(name, candidates, external_id, person_id, allow_duplicate))
         return report
 
@@ -232,8 +267,9 @@ class Enroller:
             report.merge(self.save(person.name, candidates, person_id=person.id))
         return report
 
-    def candidates_from_files(self, paths: Iterable[Path], report: EnrollReport,
-                              cancel: CancelCheck | None = None) -> list[FaceCandidate]:
+    def candidates_from_files(
+        self, paths: Iterable[Path], report: EnrollReport, cancel: CancelCheck | None = None
+    ) -> list[FaceCandidate]:
         """A candidate per usable photo; the others are added to `report` as refusals."""
         candidates = []
         for path in paths:
@@ -265,8 +301,7 @@ class Enroller:
             candidates = []
             for path in files[folder]:
                 if cancel and cancel():
-                    raise Cancelled(f"Import cancelled after {done} of {total} photos; "
-                                    "people saved so far are kept.")
+                    raise Cancelled(f"Import cancelled after {done} of {total} photos; people saved so far are kept.")
                 try:
                     digest = file_sha256(path)
                     if self.parts.store.find_sample_by_hash(digest) is not None:

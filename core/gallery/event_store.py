@@ -33,9 +33,17 @@ class EventTables(StoreState):
 
     @staticmethod
     def _event(row: dict) -> AttendanceEvent:
-        return AttendanceEvent(row["id"], row["person_id"], row["person_name"], EventKind(row["kind"]),
-                               datetime.fromisoformat(row["time"]), row["source"], row["similarity"],
-                               row["track_id"], None)
+        return AttendanceEvent(
+            row["id"],
+            row["person_id"],
+            row["person_name"],
+            EventKind(row["kind"]),
+            datetime.fromisoformat(row["time"]),
+            row["source"],
+            row["similarity"],
+            row["track_id"],
+            None,
+        )
 
     @guarded
     def record_event(self, event: AttendanceEvent) -> AttendanceEvent:
@@ -49,35 +57,63 @@ class EventTables(StoreState):
         moment = aware(event.time)
         with self._tx():
             name = self.get_person(event.person_id).name if event.person_id is not None else None
-            event_id = self._db.table("events").insert(dict(
-                uuid=new_uuid(), seq=self._next_event_seq(), person_id=event.person_id, kind=kind.value,
-                time=moment.isoformat(), ts=moment.timestamp(),
-                day=moment.date().isoformat(), source=str(event.source), similarity=float(event.similarity),
-                track_id=event.track_id, snapshot_jpeg=event.snapshot_jpeg)).last_pk
+            event_id = (
+                self._db.table("events")
+                .insert(
+                    dict(
+                        uuid=new_uuid(),
+                        seq=self._next_event_seq(),
+                        person_id=event.person_id,
+                        kind=kind.value,
+                        time=moment.isoformat(),
+                        ts=moment.timestamp(),
+                        day=moment.date().isoformat(),
+                        source=str(event.source),
+                        similarity=float(event.similarity),
+                        track_id=event.track_id,
+                        snapshot_jpeg=event.snapshot_jpeg,
+                    )
+                )
+                .last_pk
+            )
         return replace(event, id=event_id, person_name=name, time=moment, kind=kind)
 
     @guarded
-    def update_event_time(self, event_id: int, time: datetime, *, similarity: float | None = None,
-                          source: str | None = None, track_id: int | None = None,
-                          snapshot_jpeg: bytes | None = None) -> AttendanceEvent:
+    def update_event_time(
+        self,
+        event_id: int,
+        time: datetime,
+        *,
+        similarity: float | None = None,
+        source: str | None = None,
+        track_id: int | None = None,
+        snapshot_jpeg: bytes | None = None,
+    ) -> AttendanceEvent:
         """Move an event to a new time (e.g. a later check-out); other fields change only when given."""
         moment = aware(time)
         changes: dict[str, Any] = dict(time=moment.isoformat(), ts=moment.timestamp(), day=moment.date().isoformat())
-        for column, value in (("similarity", similarity), ("source", source), ("track_id", track_id),
-                              ("snapshot_jpeg", snapshot_jpeg)):
+        for column, value in (
+            ("similarity", similarity),
+            ("source", source),
+            ("track_id", track_id),
+            ("snapshot_jpeg", snapshot_jpeg),
+        ):
             if value is not None:
                 changes[column] = value
         with self._tx():  # a new sequence number: the outbox sends the moved event again
-            changes.update(seq=self._next_event_seq(), revision=self._scalar(
-                "SELECT revision + 1 FROM events WHERE id = ?", [event_id]) or 0)
+            changes.update(
+                seq=self._next_event_seq(),
+                revision=self._scalar("SELECT revision + 1 FROM events WHERE id = ?", [event_id]) or 0,
+            )
             assignments = ", ".join(f"{column} = ?" for column in changes)
             cursor = self._conn.execute(f"UPDATE events SET {assignments} WHERE id = ?", [*changes.values(), event_id])
             if cursor.rowcount == 0:
                 raise InvalidInputError(f"No attendance event with id {event_id}.")
             return self._event(next(self._db.query(f"{_EVENT_SELECT} WHERE e.id = ?", [event_id])))
 
-    def _event_query(self, start: date | None, end: date | None, person_id: int | None,
-                     kinds: str | Iterable[str] | None, order: str) -> tuple[str, list]:
+    def _event_query(
+        self, start: date | None, end: date | None, person_id: int | None, kinds: str | Iterable[str] | None, order: str
+    ) -> tuple[str, list]:
         clauses: list[str] = []
         params: list[Any] = []
 
@@ -98,15 +134,21 @@ class EventTables(StoreState):
         return f"{_EVENT_SELECT}{condition} ORDER BY e.ts {order}, e.id {order}", params
 
     @guarded
-    def events(self, start: date | None = None, end: date | None = None, person_id: int | None = None,
-               kinds: str | Iterable[str] | None = None) -> list[AttendanceEvent]:
+    def events(
+        self,
+        start: date | None = None,
+        end: date | None = None,
+        person_id: int | None = None,
+        kinds: str | Iterable[str] | None = None,
+    ) -> list[AttendanceEvent]:
         """Events from start to end (inclusive local days), oldest first, without snapshots."""
         sql, params = self._event_query(start, end, person_id, kinds, "ASC")
         return [self._event(r) for r in self._db.query(sql, params)]
 
     @guarded
-    def last_event(self, person_id: int, day: date | None = None,
-                   kinds: str | Iterable[str] | None = None) -> AttendanceEvent | None:
+    def last_event(
+        self, person_id: int, day: date | None = None, kinds: str | Iterable[str] | None = None
+    ) -> AttendanceEvent | None:
         sql, params = self._event_query(day, day, person_id, kinds, "DESC")
         for row in self._db.query(sql + " LIMIT 1", params):
             return self._event(row)
@@ -124,16 +166,30 @@ class EventTables(StoreState):
         """Save a challenge's outcome (with its snapshot); it is never an attendance event."""
         moment = aware(attempt.time)
         with self._tx():
-            attempt_id = self._db.table("challenges").insert(dict(
-                person_id=attempt.person_id, time=moment.isoformat(), ts=moment.timestamp(),
-                day=moment.date().isoformat(), source=str(attempt.source), moves=",".join(attempt.moves),
-                outcome=ChallengeOutcome(attempt.outcome).value, seconds=float(attempt.seconds),
-                track_id=attempt.track_id, snapshot_jpeg=attempt.snapshot_jpeg)).last_pk
+            attempt_id = (
+                self._db.table("challenges")
+                .insert(
+                    dict(
+                        person_id=attempt.person_id,
+                        time=moment.isoformat(),
+                        ts=moment.timestamp(),
+                        day=moment.date().isoformat(),
+                        source=str(attempt.source),
+                        moves=",".join(attempt.moves),
+                        outcome=ChallengeOutcome(attempt.outcome).value,
+                        seconds=float(attempt.seconds),
+                        track_id=attempt.track_id,
+                        snapshot_jpeg=attempt.snapshot_jpeg,
+                    )
+                )
+                .last_pk
+            )
         return replace(attempt, id=attempt_id, time=moment)
 
     @guarded
-    def challenges(self, day: date | None = None, person_id: int | None = None,
-                   outcomes: Iterable[ChallengeOutcome] | None = None) -> list[ChallengeAttempt]:
+    def challenges(
+        self, day: date | None = None, person_id: int | None = None, outcomes: Iterable[ChallengeOutcome] | None = None
+    ) -> list[ChallengeAttempt]:
         """Challenges (of a day, a person, with these outcomes), oldest first, without snapshots."""
         clauses, params = [], []
         for clause, value in (("day = ?", day.isoformat() if day else None), ("person_id = ?", person_id)):
@@ -145,11 +201,24 @@ class EventTables(StoreState):
             clauses.append(f"outcome IN ({', '.join('?' * len(wanted))})")
             params.extend(wanted)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._db.query("SELECT id, person_id, time, source, moves, outcome, seconds, track_id FROM challenges"
-                              f"{where} ORDER BY ts, id", params)
-        return [ChallengeAttempt(r["id"], r["person_id"], datetime.fromisoformat(r["time"]), r["source"],
-                                 tuple(filter(None, r["moves"].split(","))), ChallengeOutcome(r["outcome"]),
-                                 r["seconds"], r["track_id"]) for r in rows]
+        rows = self._db.query(
+            "SELECT id, person_id, time, source, moves, outcome, seconds, track_id FROM challenges"
+            f"{where} ORDER BY ts, id",
+            params,
+        )
+        return [
+            ChallengeAttempt(
+                r["id"],
+                r["person_id"],
+                datetime.fromisoformat(r["time"]),
+                r["source"],
+                tuple(filter(None, r["moves"].split(","))),
+                ChallengeOutcome(r["outcome"]),
+                r["seconds"],
+                r["track_id"],
+            )
+            for r in rows
+        ]
 
     @guarded
     def challenge_snapshot(self, attempt_id: int) -> bytes | None:
@@ -157,8 +226,9 @@ class EventTables(StoreState):
         return bytes(snapshot) if snapshot is not None else None
 
     @guarded
-    def purge(self, older_than: datetime, unknown_snapshots_only: bool = False,
-              keep_seq_above: int | None = None) -> int:
+    def purge(
+        self, older_than: datetime, unknown_snapshots_only: bool = False, keep_seq_above: int | None = None
+    ) -> int:
         """Retention: delete events older than a moment, or only drop unknown faces' snapshots.
         Either way the unknown faces kept for review (crops, embeddings) older than that go too, and so
         do the face crops of older confusions and kiosk-confirmed faces (the confusion itself is kept).
@@ -169,20 +239,25 @@ class EventTables(StoreState):
             self._purge_unknown_faces(cutoff)
             self._purge_confusion_faces(datetime.fromtimestamp(cutoff, UTC))
             if unknown_snapshots_only:
-                sql = ("UPDATE events SET snapshot_jpeg = NULL"
-                       " WHERE kind = 'unknown' AND ts < ? AND snapshot_jpeg IS NOT NULL")
+                sql = (
+                    "UPDATE events SET snapshot_jpeg = NULL"
+                    " WHERE kind = 'unknown' AND ts < ? AND snapshot_jpeg IS NOT NULL"
+                )
             else:
                 sql = "DELETE FROM events WHERE ts < ?"
                 self._conn.execute("DELETE FROM challenges WHERE ts < ?", [cutoff])
             if keep_seq_above is None:
                 return self._conn.execute(sql, [cutoff]).rowcount
-            return self._conn.execute(sql + " AND (seq <= ? OR station IS NOT NULL)",
-                                      [cutoff, int(keep_seq_above)]).rowcount
+            return self._conn.execute(
+                sql + " AND (seq <= ? OR station IS NOT NULL)", [cutoff, int(keep_seq_above)]
+            ).rowcount
 
     # ---- sequence numbers: the site outbox resumes by them ----
 
     def _next_event_seq(self) -> int:
         """The next per-station event sequence number; never reused, even after deletions."""
-        self._conn.execute("INSERT INTO meta (key, value) VALUES ('event_seq', '1') ON CONFLICT (key)"
-                           " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('event_seq', '1') ON CONFLICT (key)"
+            " DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
         return int(self._scalar("SELECT value FROM meta WHERE key = 'event_seq'"))

@@ -46,8 +46,13 @@ class ScoreScale:
 
     def fuse_cosines(self, cosines: Sequence[np.ndarray]) -> np.ndarray:
         """The fused score from each member's cosine (same order as `members`)."""
-        return cast(np.ndarray, sum(self.weight * (np.asarray(c, np.float64) - m.impostor_mean) / m.impostor_std
-                                    for m, c in zip(self.members, cosines)))
+        return cast(
+            np.ndarray,
+            sum(
+                self.weight * (np.asarray(c, np.float64) - m.impostor_mean) / m.impostor_std
+                for m, c in zip(self.members, cosines)
+            ),
+        )
 
     def scale_queries(self, queries: np.ndarray) -> np.ndarray:
         """Concatenated query vectors scaled per block, so that q' . g - offset is the fused score."""
@@ -67,5 +72,10 @@ def fused_gallery(galleries: Sequence[GalleryMatrix], model_id: str) -> GalleryM
     first = galleries[0]
     rows = np.searchsorted(first.sample_ids, common)
     names = {pid: name for pid, name in first.names.items()}
-    return GalleryMatrix(model_id=model_id, vectors=np.concatenate(blocks, axis=1).astype(np.float32),
-                         sample_ids=common.astype(np.int64), person_ids=first.person_ids[rows], names=names)
+    return GalleryMatrix(
+        model_id=model_id,
+        vectors=np.concatenate(blocks, axis=1).astype(np.float32),
+        sample_ids=common.astype(np.int64),
+        person_ids=first.person_ids[rows],
+        names=names,
+    )

@@ -140,6 +140,9 @@ class GalleryMatcher:
             pid = int(self._people[best_idx])
             decision = self.decide(best, second)
             accepted = decision is MatchDecision.ACCEPTED
-            results.append(MatchResult(pid if accepted else None, self.names.get(pid) if accepted else None,
-                                       best, second, pid, decision))
+            results.append(
+                MatchResult(
+                    pid if accepted else None, self.names.get(pid) if accepted else None, best, second, pid, decision
+                )
+            )
         return results

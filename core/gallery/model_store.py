@@ -32,9 +32,17 @@ class ModelTables(StoreState):
 
     @staticmethod
     def _model(row: dict) -> ModelRecord:
-        return ModelRecord(row["id"], row["name"], row["base"], row["parent_id"], row["embedding_size"],
-                           row["weights_path"], datetime.fromisoformat(row["created_at"]),
-                           json.loads(row["settings_json"]), json.loads(row["metrics_json"]))
+        return ModelRecord(
+            row["id"],
+            row["name"],
+            row["base"],
+            row["parent_id"],
+            row["embedding_size"],
+            row["weights_path"],
+            datetime.fromisoformat(row["created_at"]),
+            json.loads(row["settings_json"]),
+            json.loads(row["metrics_json"]),
+        )
 
     @guarded
     def register_model(self, model: ModelRecord) -> ModelRecord:
@@ -42,11 +50,20 @@ class ModelTables(StoreState):
         if not model.id or int(model.embedding_size) <= 0:
             raise InvalidInputError("A model needs an id and a positive embedding size.")
         with self._tx():
-            self._db.table("models").upsert(dict(
-                id=model.id, name=model.name, base=model.base, parent_id=model.parent_id,
-                embedding_size=int(model.embedding_size), weights_path=str(model.weights_path),
-                created_at=aware(model.created_at).isoformat(),
-                settings_json=_json(model.settings), metrics_json=_json(model.metrics)), pk="id")
+            self._db.table("models").upsert(
+                dict(
+                    id=model.id,
+                    name=model.name,
+                    base=model.base,
+                    parent_id=model.parent_id,
+                    embedding_size=int(model.embedding_size),
+                    weights_path=str(model.weights_path),
+                    created_at=aware(model.created_at).isoformat(),
+                    settings_json=_json(model.settings),
+                    metrics_json=_json(model.metrics),
+                ),
+                pk="id",
+            )
             return self.get_model(model.id)
 
     @guarded
@@ -79,8 +96,11 @@ class ModelTables(StoreState):
     def set_active_model(self, model_id: str) -> None:
         with self._tx():
             self.get_model(model_id)
-            self._conn.execute("INSERT INTO meta (key, value) VALUES ('active_model', ?)"
-                               " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [model_id])
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('active_model', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [model_id],
+            )
 
     @guarded
     def update_model_metrics(self, model_id: str, metrics: dict) -> ModelRecord:
@@ -96,7 +116,8 @@ class ModelTables(StoreState):
         flat = np.asarray(vector, dtype=_VECTOR_DTYPE).reshape(-1)
         if flat.size != model.embedding_size:
             raise InvalidInputError(
-                f"An embedding has {flat.size} values but model {model.id!r} makes {model.embedding_size}.")
+                f"An embedding has {flat.size} values but model {model.id!r} makes {model.embedding_size}."
+            )
         if not np.isfinite(flat).all():
             raise InvalidInputError("An embedding contains NaN or infinite values.")
         return flat.tobytes()
@@ -109,7 +130,9 @@ class ModelTables(StoreState):
             rows = [(int(sample_id), model_id, self._vector_blob(vector, model)) for sample_id, vector in items]
             self._conn.executemany(
                 "INSERT INTO embeddings (sample_id, model_id, vector) VALUES (?, ?, ?)"
-                " ON CONFLICT (sample_id, model_id) DO UPDATE SET vector = excluded.vector", rows)
+                " ON CONFLICT (sample_id, model_id) DO UPDATE SET vector = excluded.vector",
+                rows,
+            )
             return len(rows)
 
     @guarded
@@ -123,7 +146,9 @@ class ModelTables(StoreState):
     def samples_without_embedding(self, model_id: str) -> list[int]:
         rows = self._conn.execute(
             "SELECT id FROM samples s WHERE NOT EXISTS (SELECT 1 FROM embeddings e"
-            " WHERE e.sample_id = s.id AND e.model_id = ?) ORDER BY id", [model_id])
+            " WHERE e.sample_id = s.id AND e.model_id = ?) ORDER BY id",
+            [model_id],
+        )
         return [row[0] for row in rows]
 
     @guarded
@@ -134,11 +159,15 @@ class ModelTables(StoreState):
         rows = self._conn.execute(
             "SELECT e.sample_id, s.person_id, e.vector FROM embeddings e"
             " JOIN samples s ON s.id = e.sample_id JOIN people p ON p.id = s.person_id"
-            f" WHERE e.model_id = ?{active_only} ORDER BY e.sample_id", [model_id]).fetchall()
+            f" WHERE e.model_id = ?{active_only} ORDER BY e.sample_id",
+            [model_id],
+        ).fetchall()
         buffer = bytearray().join(row[2] for row in rows)  # one writable copy
         if len(buffer) != len(rows) * model.embedding_size * _VECTOR_DTYPE.itemsize:
-            raise StoreError(f"Embeddings of model {model_id!r} in {self.path} have the wrong size; re-embed them.",
-                             StoreProblem.DAMAGED)
+            raise StoreError(
+                f"Embeddings of model {model_id!r} in {self.path} have the wrong size; re-embed them.",
+                StoreProblem.DAMAGED,
+            )
         vectors = np.frombuffer(buffer, dtype=_VECTOR_DTYPE).reshape(len(rows), model.embedding_size)
         person_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
         wanted = set(person_ids.tolist())

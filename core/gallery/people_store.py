@@ -27,25 +27,33 @@ class PeopleTables(StoreState):
 
     @staticmethod
     def _person(row: dict) -> Person:
-        return Person(row["id"], row["name"], row["external_id"], datetime.fromisoformat(row["created_at"]),
-                      bool(row["active"]))
+        return Person(
+            row["id"], row["name"], row["external_id"], datetime.fromisoformat(row["created_at"]), bool(row["active"])
+        )
 
     def _refuse_duplicate(self, name: str, except_id: int | None = None) -> None:
-        for row in self._db.query("SELECT id, name FROM people WHERE name_key = ? AND active = 1 AND id IS NOT ?",
-                                  [name_key(name), except_id]):
+        for row in self._db.query(
+            "SELECT id, name FROM people WHERE name_key = ? AND active = 1 AND id IS NOT ?", [name_key(name), except_id]
+        ):
             raise DuplicateNameError(
                 f"{row['name']!r} is already enrolled (id {row['id']}). Choose another name, "
-                "or add them anyway as a different person.", existing_id=row["id"])
+                "or add them anyway as a different person.",
+                existing_id=row["id"],
+            )
 
     def _refuse_taken_external_id(self, external_id: str | None, except_id: int | None = None) -> None:
         if external_id is None:
             return
-        for row in self._db.query("SELECT id, name, active FROM people WHERE external_id = ? AND id IS NOT ?",
-                                  [external_id, except_id]):
+        for row in self._db.query(
+            "SELECT id, name, active FROM people WHERE external_id = ? AND id IS NOT ?", [external_id, except_id]
+        ):
             state = "" if row["active"] else ", inactive"
             raise DuplicateExternalIdError(
                 f"External ID {external_id!r} already belongs to {row['name']} (id {row['id']}{state}). "
-                "Each person needs their own external ID.", external_id=external_id, existing_id=row["id"])
+                "Each person needs their own external ID.",
+                external_id=external_id,
+                existing_id=row["id"],
+            )
 
     @guarded
     def add_person(self, name: str, external_id: str | None = None, allow_duplicate: bool = False) -> Person:
@@ -54,9 +62,20 @@ class PeopleTables(StoreState):
             if not allow_duplicate:
                 self._refuse_duplicate(name)
             self._refuse_taken_external_id(external_id)
-            person_id = self._db.table("people").insert(dict(
-                uuid=new_uuid(), name=name, name_key=name_key(name), external_id=external_id,
-                created_at=now().isoformat(), active=1)).last_pk
+            person_id = (
+                self._db.table("people")
+                .insert(
+                    dict(
+                        uuid=new_uuid(),
+                        name=name,
+                        name_key=name_key(name),
+                        external_id=external_id,
+                        created_at=now().isoformat(),
+                        active=1,
+                    )
+                )
+                .last_pk
+            )
             return self.get_person(person_id)
 
     @guarded
@@ -74,8 +93,12 @@ class PeopleTables(StoreState):
                 return self.get_person(int(text))
             except PersonNotFoundError:
                 pass  # maybe someone is named with digits
-        matches = [self._person(r) for r in self._db.query(
-            "SELECT * FROM people WHERE name_key = ? ORDER BY active DESC, id", [name_key(text)])]
+        matches = [
+            self._person(r)
+            for r in self._db.query(
+                "SELECT * FROM people WHERE name_key = ? ORDER BY active DESC, id", [name_key(text)]
+            )
+        ]
         candidates = [p for p in matches if p.active] or matches
         if len(candidates) == 1:
             return candidates[0]
@@ -97,17 +120,23 @@ class PeopleTables(StoreState):
     @guarded
     def list_people(self, search: str | None = None, include_inactive: bool = False) -> list[Person]:
         where, params = self._people_filter(search, include_inactive)
-        return [self._person(r) for r in self._db.query(
-            f"SELECT p.* FROM people p{where} ORDER BY p.name_key, p.id", params)]
+        return [
+            self._person(r)
+            for r in self._db.query(f"SELECT p.* FROM people p{where} ORDER BY p.name_key, p.id", params)
+        ]
 
     @guarded
     def people_overview(self, search: str | None = None, include_inactive: bool = False) -> list[PersonOverview]:
         """People with their sample count and first sample, in one query."""
         where, params = self._people_filter(search, include_inactive)
-        sql = (f"SELECT p.*, count(s.id) AS sample_count, min(s.id) AS first_sample_id FROM people p"
-               f" LEFT JOIN samples s ON s.person_id = p.id{where} GROUP BY p.id ORDER BY p.name_key, p.id")
-        return [PersonOverview(self._person(r), r["sample_count"], r["first_sample_id"])
-                for r in self._db.query(sql, params)]
+        sql = (
+            f"SELECT p.*, count(s.id) AS sample_count, min(s.id) AS first_sample_id FROM people p"
+            f" LEFT JOIN samples s ON s.person_id = p.id{where} GROUP BY p.id ORDER BY p.name_key, p.id"
+        )
+        return [
+            PersonOverview(self._person(r), r["sample_count"], r["first_sample_id"])
+            for r in self._db.query(sql, params)
+        ]
 
     @guarded
     def rename_person(self, person_id: int, new_name: str, allow_duplicate: bool = False) -> Person:
@@ -144,8 +173,10 @@ class PeopleTables(StoreState):
             deleted = PersonDeleted(
                 person_id=person_id,
                 samples=self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id]),
-                embeddings=self._scalar("SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id"
-                                        " WHERE s.person_id = ?", [person_id]),
+                embeddings=self._scalar(
+                    "SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id WHERE s.person_id = ?",
+                    [person_id],
+                ),
                 events=self._scalar("SELECT count(*) FROM events WHERE person_id = ?", [person_id]),
             )
             self._conn.execute("DELETE FROM people WHERE id = ?", [person_id])  # cascades
@@ -163,11 +194,15 @@ class PeopleTables(StoreState):
             # a photo both already have stays with keep_id only
             dropped = self._conn.execute(
                 "DELETE FROM samples WHERE person_id = ? AND content_hash IN"
-                " (SELECT content_hash FROM samples WHERE person_id = ?)", [merge_id, keep_id]).rowcount
-            samples = self._conn.execute("UPDATE samples SET person_id = ? WHERE person_id = ?",
-                                         [keep_id, merge_id]).rowcount
-            events = self._conn.execute("UPDATE events SET person_id = ? WHERE person_id = ?",
-                                        [keep_id, merge_id]).rowcount
+                " (SELECT content_hash FROM samples WHERE person_id = ?)",
+                [merge_id, keep_id],
+            ).rowcount
+            samples = self._conn.execute(
+                "UPDATE samples SET person_id = ? WHERE person_id = ?", [keep_id, merge_id]
+            ).rowcount
+            events = self._conn.execute(
+                "UPDATE events SET person_id = ? WHERE person_id = ?", [keep_id, merge_id]
+            ).rowcount
             self.move_confusions(keep_id, merge_id)
             self._conn.execute("DELETE FROM people WHERE id = ?", [merge_id])
             return {"samples": samples, "events": events, "duplicate_samples_dropped": dropped}
@@ -176,34 +211,65 @@ class PeopleTables(StoreState):
 
     @staticmethod
     def _sample(row: dict) -> Sample:
-        return Sample(row["id"], row["person_id"], row["source"], row["content_hash"], row["det_prob"],
-                      row["face_px"], row["sharpness"], datetime.fromisoformat(row["created_at"]))
+        return Sample(
+            row["id"],
+            row["person_id"],
+            row["source"],
+            row["content_hash"],
+            row["det_prob"],
+            row["face_px"],
+            row["sharpness"],
+            datetime.fromisoformat(row["created_at"]),
+        )
 
     def _samples_where(self, where: str, params: Sequence) -> list[Sample]:
         sql = f"SELECT {_SAMPLE_COLUMNS} FROM samples WHERE {where} ORDER BY id"
         return [self._sample(r) for r in self._db.query(sql, params)]
 
     @guarded
-    def add_sample(self, person_id: int, crop_jpeg: bytes, source: str, content_hash: str,
-                   det_prob: float, face_px: int, sharpness: float) -> Sample:
+    def add_sample(
+        self,
+        person_id: int,
+        crop_jpeg: bytes,
+        source: str,
+        content_hash: str,
+        det_prob: float,
+        face_px: int,
+        sharpness: float,
+    ) -> Sample:
         if not crop_jpeg:
             raise InvalidInputError("A face sample needs the crop's JPEG bytes.")
         with self._tx():
             person = self.get_person(person_id)
             if self.has_sample(person_id, content_hash):
-                raise EnrollmentError(f"This photo is already enrolled for {person.name}.",
-                                      reason=RefusalReason.DUPLICATE)
-            sample_id = self._db.table("samples").insert(dict(
-                uuid=new_uuid(), person_id=person_id, crop_jpeg=bytes(crop_jpeg), source=str(source),
-                content_hash=content_hash,
-                det_prob=float(det_prob), face_px=int(face_px), sharpness=float(sharpness),
-                created_at=now().isoformat())).last_pk
+                raise EnrollmentError(
+                    f"This photo is already enrolled for {person.name}.", reason=RefusalReason.DUPLICATE
+                )
+            sample_id = (
+                self._db.table("samples")
+                .insert(
+                    dict(
+                        uuid=new_uuid(),
+                        person_id=person_id,
+                        crop_jpeg=bytes(crop_jpeg),
+                        source=str(source),
+                        content_hash=content_hash,
+                        det_prob=float(det_prob),
+                        face_px=int(face_px),
+                        sharpness=float(sharpness),
+                        created_at=now().isoformat(),
+                    )
+                )
+                .last_pk
+            )
             return self._samples_where("id = ?", [sample_id])[0]
 
     @guarded
     def has_sample(self, person_id: int, content_hash: str) -> bool:
-        return self._scalar("SELECT 1 FROM samples WHERE person_id = ? AND content_hash = ?",
-                            [person_id, content_hash]) is not None
+        return (
+            self._scalar("SELECT 1 FROM samples WHERE person_id = ? AND content_hash = ?", [person_id, content_hash])
+            is not None
+        )
 
     @guarded
     def find_sample_by_hash(self, content_hash: str) -> Sample | None:

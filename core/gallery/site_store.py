@@ -30,9 +30,11 @@ class SiteTables(StoreState):
     def raise_event_seq(self, at_least: int) -> None:
         """Continue numbering after `at_least` (a station re-joining a site under its old name)."""
         with self._tx():
-            self._conn.execute("INSERT INTO meta (key, value) VALUES ('event_seq', ?) ON CONFLICT (key)"
-                               " DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-                               [str(int(at_least))])
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('event_seq', ?) ON CONFLICT (key)"
+                " DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                [str(int(at_least))],
+            )
 
     @guarded
     def meta_value(self, key: str) -> str | None:
@@ -46,8 +48,11 @@ class SiteTables(StoreState):
                 if value is None:
                     self._conn.execute("DELETE FROM meta WHERE key = ?", [key])
                 else:
-                    self._conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
-                                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, str(value)])
+                    self._conn.execute(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        [key, str(value)],
+                    )
 
     @guarded
     def outbox(self, after_seq: int, limit: int) -> list[OutboxEvent]:
@@ -55,9 +60,12 @@ class SiteTables(StoreState):
         rows = self._conn.execute(
             "SELECT e.uuid, e.seq, e.revision, p.uuid, e.kind, e.time, e.source, e.similarity, e.track_id"
             " FROM events e LEFT JOIN people p ON p.id = e.person_id WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
-            [int(after_seq), int(limit)]).fetchall()
-        return [OutboxEvent(r[0], r[1], r[2], r[3], EventKind(r[4]), datetime.fromisoformat(r[5]), r[6], r[7], r[8])
-                for r in rows]
+            [int(after_seq), int(limit)],
+        ).fetchall()
+        return [
+            OutboxEvent(r[0], r[1], r[2], r[3], EventKind(r[4]), datetime.fromisoformat(r[5]), r[6], r[7], r[8])
+            for r in rows
+        ]
 
     @guarded
     def outbox_length(self, after_seq: int) -> int:
@@ -75,21 +83,33 @@ class SiteTables(StoreState):
                 if (person_id is None) != (event.kind is EventKind.UNKNOWN):
                     continue
                 moment = aware(event.time)
-                row = self._conn.execute("SELECT id, revision, person_id, station FROM events WHERE uuid = ?",
-                                         [event.uuid]).fetchone()
-                values = [person_id, event.kind.value, moment.isoformat(), moment.timestamp(),
-                          moment.date().isoformat(), event.source, float(event.similarity), event.track_id,
-                          int(event.revision)]
+                row = self._conn.execute(
+                    "SELECT id, revision, person_id, station FROM events WHERE uuid = ?", [event.uuid]
+                ).fetchone()
+                values = [
+                    person_id,
+                    event.kind.value,
+                    moment.isoformat(),
+                    moment.timestamp(),
+                    moment.date().isoformat(),
+                    event.source,
+                    float(event.similarity),
+                    event.track_id,
+                    int(event.revision),
+                ]
                 if row is None:
                     self._conn.execute(
                         "INSERT INTO events (person_id, kind, time, ts, day, source, similarity, track_id, revision,"
                         " uuid, station) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        values + [event.uuid, event.station])
+                        values + [event.uuid, event.station],
+                    )
                     added += 1
                 elif row[3] is not None and (event.revision > row[1] or person_id != row[2]):
                     self._conn.execute(
                         "UPDATE events SET person_id = ?, kind = ?, time = ?, ts = ?, day = ?, source = ?,"
-                        " similarity = ?, track_id = ?, revision = ? WHERE id = ?", values + [row[0]])
+                        " similarity = ?, track_id = ?, revision = ? WHERE id = ?",
+                        values + [row[0]],
+                    )
                     updated += 1
         return added, updated
 
@@ -98,9 +118,12 @@ class SiteTables(StoreState):
         wanted = list(uuids)
         found: dict[str, int] = {}
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            found.update(self._conn.execute(
-                f"SELECT uuid, id FROM events WHERE uuid IN ({', '.join('?' * len(chunk))})", chunk).fetchall())
+            chunk = wanted[start : start + 500]
+            found.update(
+                self._conn.execute(
+                    f"SELECT uuid, id FROM events WHERE uuid IN ({', '.join('?' * len(chunk))})", chunk
+                ).fetchall()
+            )
         return found
 
     @guarded
@@ -117,33 +140,56 @@ class SiteTables(StoreState):
     @guarded
     def sample_uuids(self, sample_ids: Iterable[int]) -> list[str]:
         ids = [int(i) for i in sample_ids]
-        return [r[0] for r in self._conn.execute(
-            f"SELECT uuid FROM samples WHERE id IN ({', '.join('?' * len(ids))})", ids)] if ids else []
+        return (
+            [
+                r[0]
+                for r in self._conn.execute(f"SELECT uuid FROM samples WHERE id IN ({', '.join('?' * len(ids))})", ids)
+            ]
+            if ids
+            else []
+        )
 
     @guarded
-    def site_gallery(self, person_ids: Iterable[int] | None = None, model_ids: Iterable[str] | None = None,
-                     with_samples: bool = True) -> SiteGallery:
+    def site_gallery(
+        self, person_ids: Iterable[int] | None = None, model_ids: Iterable[str] | None = None, with_samples: bool = True
+    ) -> SiteGallery:
         """People (all, or these), their samples and their embeddings (all models, or these), by UUID."""
         people_where, params = "", list[Any]()
         if person_ids is not None:
             ids = [int(i) for i in person_ids]
             people_where, params = f" WHERE p.id IN ({', '.join('?' * len(ids)) or 'NULL'})", ids
-        people = [SitePerson(r[0], r[1], r[2], datetime.fromisoformat(r[3]), bool(r[4])) for r in self._conn.execute(
-            f"SELECT p.uuid, p.name, p.external_id, p.created_at, p.active FROM people p{people_where}", params)]
-        samples = [SiteSample(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], r[7], datetime.fromisoformat(r[8]))
-                   for r in self._conn.execute(
-            "SELECT s.uuid, p.uuid, s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px, s.sharpness,"
-            f" s.created_at FROM samples s JOIN people p ON p.id = s.person_id{people_where}", params)
-                   ] if with_samples else []
+        people = [
+            SitePerson(r[0], r[1], r[2], datetime.fromisoformat(r[3]), bool(r[4]))
+            for r in self._conn.execute(
+                f"SELECT p.uuid, p.name, p.external_id, p.created_at, p.active FROM people p{people_where}", params
+            )
+        ]
+        samples = (
+            [
+                SiteSample(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], r[7], datetime.fromisoformat(r[8]))
+                for r in self._conn.execute(
+                    "SELECT s.uuid, p.uuid, s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px, s.sharpness,"
+                    f" s.created_at FROM samples s JOIN people p ON p.id = s.person_id{people_where}",
+                    params,
+                )
+            ]
+            if with_samples
+            else []
+        )
         model_where, model_params = "", []
         if model_ids is not None:
             models = [str(m) for m in model_ids]
             placeholders = ", ".join("?" * len(models)) or "NULL"
             model_where = f" {'AND' if people_where else 'WHERE'} e.model_id IN ({placeholders})"
             model_params = models
-        embeddings = [SiteEmbedding(r[0], r[1], bytes(r[2])) for r in self._conn.execute(
-            "SELECT s.uuid, e.model_id, e.vector FROM embeddings e JOIN samples s ON s.id = e.sample_id"
-            f" JOIN people p ON p.id = s.person_id{people_where}{model_where}", params + model_params)]
+        embeddings = [
+            SiteEmbedding(r[0], r[1], bytes(r[2]))
+            for r in self._conn.execute(
+                "SELECT s.uuid, e.model_id, e.vector FROM embeddings e JOIN samples s ON s.id = e.sample_id"
+                f" JOIN people p ON p.id = s.person_id{people_where}{model_where}",
+                params + model_params,
+            )
+        ]
         return SiteGallery(people, samples, embeddings, self.list_models())
 
     @guarded
@@ -153,42 +199,72 @@ class SiteTables(StoreState):
             for model in changes.models:
                 if self._scalar("SELECT 1 FROM models WHERE id = ?", [model.id]) is None:
                     self.register_model(model)
-            erased_samples = sum(self._conn.execute("DELETE FROM samples WHERE uuid = ?", [u]).rowcount
-                                 for u in changes.erased_samples)
-            erased_people = sum(self._conn.execute("DELETE FROM people WHERE uuid = ?", [u]).rowcount
-                                for u in changes.erased_people)
+            erased_samples = sum(
+                self._conn.execute("DELETE FROM samples WHERE uuid = ?", [u]).rowcount for u in changes.erased_samples
+            )
+            erased_people = sum(
+                self._conn.execute("DELETE FROM people WHERE uuid = ?", [u]).rowcount for u in changes.erased_people
+            )
             # external IDs are unique: one that moved between people in this batch is freed first
-            self._conn.executemany("UPDATE people SET external_id = NULL WHERE uuid = ?",
-                                   [(p.uuid,) for p in changes.people])
+            self._conn.executemany(
+                "UPDATE people SET external_id = NULL WHERE uuid = ?", [(p.uuid,) for p in changes.people]
+            )
             self._conn.executemany(
                 "INSERT INTO people (uuid, name, name_key, external_id, created_at, active)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET name = excluded.name,"
                 " name_key = excluded.name_key, external_id = excluded.external_id, active = excluded.active",
-                [(p.uuid, p.name, name_key(p.name), p.external_id, aware(p.created_at).isoformat(), int(p.active))
-                 for p in changes.people])
+                [
+                    (p.uuid, p.name, name_key(p.name), p.external_id, aware(p.created_at).isoformat(), int(p.active))
+                    for p in changes.people
+                ],
+            )
             person_ids = self.person_ids_by_uuid()
             known = {row[0] for row in self._conn.execute("SELECT uuid FROM samples")}
             self._conn.executemany(  # a sample moved to another person (a merge)
                 "UPDATE OR IGNORE samples SET person_id = ? WHERE uuid = ?",
-                [(person_ids[s.person_uuid], s.uuid) for s in changes.samples if s.uuid in known])
+                [(person_ids[s.person_uuid], s.uuid) for s in changes.samples if s.uuid in known],
+            )
             self._conn.executemany(  # the same photo of the same person under an older UUID takes the new one
                 "INSERT INTO samples (uuid, person_id, crop_jpeg, source, content_hash, det_prob, face_px, sharpness,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (person_id, content_hash) DO UPDATE SET uuid = excluded.uuid",
-                [(s.uuid, person_ids[s.person_uuid], s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px,
-                  s.sharpness, aware(s.created_at).isoformat()) for s in changes.samples if s.uuid not in known])
+                [
+                    (
+                        s.uuid,
+                        person_ids[s.person_uuid],
+                        s.crop_jpeg,
+                        s.source,
+                        s.content_hash,
+                        s.det_prob,
+                        s.face_px,
+                        s.sharpness,
+                        aware(s.created_at).isoformat(),
+                    )
+                    for s in changes.samples
+                    if s.uuid not in known
+                ],
+            )
             sample_ids = dict(self._conn.execute("SELECT uuid, id FROM samples").fetchall())
             self._conn.executemany(
                 "INSERT INTO embeddings (sample_id, model_id, vector) VALUES (?, ?, ?)"
                 " ON CONFLICT (sample_id, model_id) DO UPDATE SET vector = excluded.vector",
-                [(sample_ids[e.sample_uuid], e.model_id, e.vector) for e in changes.embeddings
-                 if e.sample_uuid in sample_ids])
+                [
+                    (sample_ids[e.sample_uuid], e.model_id, e.vector)
+                    for e in changes.embeddings
+                    if e.sample_uuid in sample_ids
+                ],
+            )
             for merged_uuid, kept_uuid in changes.merged_people.items():
                 merged, kept = person_ids.get(merged_uuid), person_ids.get(kept_uuid)
                 if merged is not None and kept is not None:
                     self.merge_people(kept, merged)  # their local events move to the person kept
         if erased_people or erased_samples:
             self.erase_freed_space()
-        return {"people": len(changes.people), "samples": len(changes.samples), "merged": len(changes.merged_people),
-                "embeddings": len(changes.embeddings), "erased_people": erased_people,
-                "erased_samples": erased_samples}
+        return {
+            "people": len(changes.people),
+            "samples": len(changes.samples),
+            "merged": len(changes.merged_people),
+            "embeddings": len(changes.embeddings),
+            "erased_people": erased_people,
+            "erased_samples": erased_samples,
+        }

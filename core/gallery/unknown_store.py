@@ -20,8 +20,7 @@ from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 _VECTOR_DTYPE = np.dtype("<f4")
-_COLUMNS = ("id, event_id, time, source, model_id, det_prob, face_px, sharpness, state, person_id, review_group,"
-            " vector")
+_COLUMNS = "id, event_id, time, source, model_id, det_prob, face_px, sharpness, state, person_id, review_group, vector"
 
 
 def migrate_unknown_faces(conn: sqlite3.Connection) -> None:
@@ -50,16 +49,36 @@ _guarded = guarded
 def _face(row: tuple) -> UnknownFace:
     fid, event_id, moment, source, model_id, prob, px, sharp, state, person_id, group, blob = row
     vector = np.frombuffer(bytes(blob), dtype=_VECTOR_DTYPE).astype(np.float32) if blob is not None else None
-    return UnknownFace(fid, event_id, datetime.fromisoformat(moment), source, model_id, float(prob), int(px),
-                       float(sharp), ReviewState(state), person_id, group, vector)
+    return UnknownFace(
+        fid,
+        event_id,
+        datetime.fromisoformat(moment),
+        source,
+        model_id,
+        float(prob),
+        int(px),
+        float(sharp),
+        ReviewState(state),
+        person_id,
+        group,
+        vector,
+    )
 
 
 class UnknownFaceTables(StoreState):
     """Methods GalleryStore gains for unknown faces (uses its _lock, _tx, _conn, _error, get_model, _vector_blob)."""
 
     @_guarded
-    def add_unknown_face(self, event_id: int, model_id: str, vector: np.ndarray, crop_jpeg: bytes, det_prob: float,
-                         face_px: int, sharpness: float) -> UnknownFace:
+    def add_unknown_face(
+        self,
+        event_id: int,
+        model_id: str,
+        vector: np.ndarray,
+        crop_jpeg: bytes,
+        det_prob: float,
+        face_px: int,
+        sharpness: float,
+    ) -> UnknownFace:
         """Keep an unknown event's face: its crop (JPEG), its embedding by `model_id` and its quality."""
         if not crop_jpeg:
             raise InvalidInputError("An unknown face needs the crop's JPEG bytes.")
@@ -72,25 +91,51 @@ class UnknownFaceTables(StoreState):
             face_id = self._conn.execute(
                 "INSERT INTO unknown_faces (event_id, time, ts, source, model_id, vector, crop_jpeg, det_prob, face_px,"
                 " sharpness) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [int(event_id), event[0], moment.timestamp(), event[1], model_id, blob, bytes(crop_jpeg),
-                 float(det_prob), int(face_px), float(sharpness)]).lastrowid
+                [
+                    int(event_id),
+                    event[0],
+                    moment.timestamp(),
+                    event[1],
+                    model_id,
+                    blob,
+                    bytes(crop_jpeg),
+                    float(det_prob),
+                    int(face_px),
+                    float(sharpness),
+                ],
+            ).lastrowid
             return self.unknown_faces_by_id([face_id])[0]
 
     @_guarded
-    def update_unknown_face(self, face_id: int, model_id: str, vector: np.ndarray, crop_jpeg: bytes, det_prob: float,
-                            face_px: int, sharpness: float) -> bool:
+    def update_unknown_face(
+        self,
+        face_id: int,
+        model_id: str,
+        vector: np.ndarray,
+        crop_jpeg: bytes,
+        det_prob: float,
+        face_px: int,
+        sharpness: float,
+    ) -> bool:
         """A better face of the same track replaces the kept one (only while it is open)."""
         with self._tx():
             blob = self._vector_blob(vector, self.get_model(model_id))
-            return self._conn.execute(
-                "UPDATE unknown_faces SET model_id = ?, vector = ?, crop_jpeg = ?, det_prob = ?, face_px = ?,"
-                " sharpness = ?, site_sent = 0 WHERE id = ? AND state = 'open'",
-                [model_id, blob, bytes(crop_jpeg), float(det_prob), int(face_px), float(sharpness),
-                 int(face_id)]).rowcount > 0
+            return (
+                self._conn.execute(
+                    "UPDATE unknown_faces SET model_id = ?, vector = ?, crop_jpeg = ?, det_prob = ?, face_px = ?,"
+                    " sharpness = ?, site_sent = 0 WHERE id = ? AND state = 'open'",
+                    [model_id, blob, bytes(crop_jpeg), float(det_prob), int(face_px), float(sharpness), int(face_id)],
+                ).rowcount
+                > 0
+            )
 
     @_guarded
-    def unknown_faces(self, start: datetime | None = None, end: datetime | None = None,
-                      states: Iterable[ReviewState] = (ReviewState.OPEN,)) -> list[UnknownFace]:
+    def unknown_faces(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        states: Iterable[ReviewState] = (ReviewState.OPEN,),
+    ) -> list[UnknownFace]:
         """Unknown faces seen from `start` (inclusive) to `end` (exclusive), oldest first, with their vectors."""
         clauses: list[str] = []
         params: list[float | str] = []
@@ -103,15 +148,21 @@ class UnknownFaceTables(StoreState):
         wanted = [ReviewState(s).value for s in states]
         clauses.append(f"state IN ({', '.join('?' * len(wanted)) or 'NULL'})")
         params += wanted
-        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM unknown_faces WHERE {' AND '.join(clauses)}"
-                                  " ORDER BY ts, id", params).fetchall()
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM unknown_faces WHERE {' AND '.join(clauses)} ORDER BY ts, id", params
+        ).fetchall()
         return [_face(r) for r in rows]
 
     @_guarded
     def unknown_faces_by_id(self, face_ids: Iterable[int]) -> list[UnknownFace]:
         ids = [int(i) for i in face_ids]
-        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM unknown_faces WHERE id IN ({', '.join('?' * len(ids))})"
-                                  " ORDER BY ts, id", ids).fetchall() if ids else []
+        rows = (
+            self._conn.execute(
+                f"SELECT {_COLUMNS} FROM unknown_faces WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY ts, id", ids
+            ).fetchall()
+            if ids
+            else []
+        )
         return [_face(r) for r in rows]
 
     @_guarded
@@ -122,8 +173,9 @@ class UnknownFaceTables(StoreState):
         return bytes(crop[0])
 
     @_guarded
-    def set_unknown_review(self, face_ids: Iterable[int], state: ReviewState, person_id: int | None = None,
-                           review_group: int | None = None) -> int:
+    def set_unknown_review(
+        self, face_ids: Iterable[int], state: ReviewState, person_id: int | None = None, review_group: int | None = None
+    ) -> int:
         """Mark open faces as reviewed; returns how many changed (faces reviewed meanwhile are left as they are)."""
         ids = [int(i) for i in face_ids]
         if not ids:
@@ -132,7 +184,7 @@ class UnknownFaceTables(StoreState):
             return self._conn.execute(
                 f"UPDATE unknown_faces SET state = ?, person_id = ?, review_group = ?, reviewed_at = ?"
                 f" WHERE state = 'open' AND id IN ({', '.join('?' * len(ids))})",
-                [ReviewState(state).value, person_id, review_group, datetime.now(UTC).isoformat(), *ids]
+                [ReviewState(state).value, person_id, review_group, datetime.now(UTC).isoformat(), *ids],
             ).rowcount
 
     # ---- site mode: faces travel with their events, so a stranger seen at two doors is one group ----
@@ -144,17 +196,21 @@ class UnknownFaceTables(StoreState):
             "SELECT f.id, e.uuid, f.model_id, f.vector, f.crop_jpeg, f.det_prob, f.face_px, f.sharpness"
             " FROM unknown_faces f JOIN events e ON e.id = f.event_id"
             " WHERE f.site_sent = 0 AND e.station IS NULL AND e.seq <= ? ORDER BY f.id LIMIT ?",
-            [int(up_to_seq), int(limit)]).fetchall()
-        return [SiteUnknownFace(r[0], r[1], r[2], bytes(r[3]), bytes(r[4]), float(r[5]), int(r[6]), float(r[7]))
-                for r in rows]
+            [int(up_to_seq), int(limit)],
+        ).fetchall()
+        return [
+            SiteUnknownFace(r[0], r[1], r[2], bytes(r[3]), bytes(r[4]), float(r[5]), int(r[6]), float(r[7]))
+            for r in rows
+        ]
 
     @_guarded
     def mark_unknown_faces_sent(self, face_ids: Iterable[int]) -> None:
         ids = [int(i) for i in face_ids]
         if ids:
             with self._tx():
-                self._conn.execute(f"UPDATE unknown_faces SET site_sent = 1 WHERE id IN ({', '.join('?' * len(ids))})",
-                                   ids)
+                self._conn.execute(
+                    f"UPDATE unknown_faces SET site_sent = 1 WHERE id IN ({', '.join('?' * len(ids))})", ids
+                )
 
     @_guarded
     def mirror_unknown_faces(self, faces: Iterable[SiteUnknownFace]) -> int:
@@ -163,10 +219,15 @@ class UnknownFaceTables(StoreState):
         written = 0
         with self._tx():
             for face in faces:
-                event = self._conn.execute("SELECT id, time, ts, source FROM events WHERE uuid = ? AND kind = 'unknown'"
-                                           " AND station IS NOT NULL", [face.event_uuid]).fetchone()
-                if event is None or self._conn.execute("SELECT 1 FROM models WHERE id = ?",
-                                                       [face.model_id]).fetchone() is None:
+                event = self._conn.execute(
+                    "SELECT id, time, ts, source FROM events WHERE uuid = ? AND kind = 'unknown'"
+                    " AND station IS NOT NULL",
+                    [face.event_uuid],
+                ).fetchone()
+                if (
+                    event is None
+                    or self._conn.execute("SELECT 1 FROM models WHERE id = ?", [face.model_id]).fetchone() is None
+                ):
                     continue
                 written += self._conn.execute(
                     "INSERT INTO unknown_faces (event_id, time, ts, source, model_id, vector, crop_jpeg, det_prob,"
@@ -174,8 +235,19 @@ class UnknownFaceTables(StoreState):
                     " ON CONFLICT (event_id) DO UPDATE SET model_id = excluded.model_id, vector = excluded.vector,"
                     " crop_jpeg = excluded.crop_jpeg, det_prob = excluded.det_prob, face_px = excluded.face_px,"
                     " sharpness = excluded.sharpness WHERE unknown_faces.state = 'open'",
-                    [event[0], event[1], event[2], event[3], face.model_id, face.vector, face.crop_jpeg,
-                     face.det_prob, face.face_px, face.sharpness]).rowcount
+                    [
+                        event[0],
+                        event[1],
+                        event[2],
+                        event[3],
+                        face.model_id,
+                        face.vector,
+                        face.crop_jpeg,
+                        face.det_prob,
+                        face.face_px,
+                        face.sharpness,
+                    ],
+                ).rowcount
         return written
 
     def _purge_unknown_faces(self, cutoff_ts: float) -> int:

@@ -51,8 +51,7 @@ class UnknownGroup:
 def quality_rank(det_prob: float, face_px: int, sharpness: float, gates: EnrollmentSettings) -> tuple:
     """Sort key, higher is better: passes the enrollment gates, then the face's size (up to the crop's own
     size, beyond which a bigger face adds nothing), then its sharpness, then detection confidence."""
-    passes = (face_px >= gates.min_face_px and det_prob >= gates.min_detection_prob
-              and sharpness >= gates.min_sharpness)
+    passes = face_px >= gates.min_face_px and det_prob >= gates.min_detection_prob and sharpness >= gates.min_sharpness
     return passes, min(int(face_px), FACENET_CROP_SIZE), float(sharpness), float(det_prob)
 
 
@@ -69,8 +68,10 @@ def group_threshold(floor: float, impostor_std: float | None, above_floor_stds: 
     return float(floor) + float(above_floor_stds) * float(impostor_std or 0.0)
 
 
-GROUPING_NEEDS_FULL_EDITION = ("Grouping unknown visitors runs on the full edition of Rollcall (or the site's admin "
-                               "station); this kiosk edition keeps their faces for it.")
+GROUPING_NEEDS_FULL_EDITION = (
+    "Grouping unknown visitors runs on the full edition of Rollcall (or the site's admin "
+    "station); this kiosk edition keeps their faces for it."
+)
 
 
 def cluster_labels(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -87,13 +88,19 @@ def cluster_labels(scores: np.ndarray, threshold: float) -> np.ndarray:
     top = float(max(scores.max(), threshold))
     distances = np.clip(top - scores, 0.0, None)  # a distance that falls as the score rises
     np.fill_diagonal(distances, 0.0)
-    model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
-                                    distance_threshold=top - threshold + 1e-9)  # merges at exactly the threshold
+    model = AgglomerativeClustering(
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=top - threshold + 1e-9
+    )  # merges at exactly the threshold
     return model.fit_predict(distances).astype(np.int64)
 
 
-def group_faces(faces: Sequence[UnknownFace], vectors: np.ndarray, scale: ScoreScale | None, threshold: float,
-                gates: EnrollmentSettings) -> list[UnknownGroup]:
+def group_faces(
+    faces: Sequence[UnknownFace],
+    vectors: np.ndarray,
+    scale: ScoreScale | None,
+    threshold: float,
+    gates: EnrollmentSettings,
+) -> list[UnknownGroup]:
     """Unknown faces (vectors[i] is faces[i]'s, all by the same model) grouped, newest sighting first."""
     if not faces:
         return []
@@ -103,6 +110,14 @@ def group_faces(faces: Sequence[UnknownFace], vectors: np.ndarray, scale: ScoreS
         members = sorted((faces[int(i)] for i in np.flatnonzero(labels == label)), key=lambda f: (f.time, f.id))
         best = sorted(members, key=lambda f: quality_rank(f.det_prob, f.face_px, f.sharpness, gates), reverse=True)
         sources = tuple(dict.fromkeys(f.source for f in members))
-        groups.append(UnknownGroup(min(f.id for f in members), tuple(f.id for f in members), members[0].time,
-                                   members[-1].time, sources, tuple(f.id for f in best)))
+        groups.append(
+            UnknownGroup(
+                min(f.id for f in members),
+                tuple(f.id for f in members),
+                members[0].time,
+                members[-1].time,
+                sources,
+                tuple(f.id for f in best),
+            )
+        )
     return sorted(groups, key=lambda g: (g.last_seen, g.id), reverse=True)

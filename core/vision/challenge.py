@@ -149,8 +149,12 @@ class PoseChange:
         parallax = nose_parallax(neutral, current)
         if yaw0 is None or yaw1 is None or height0 is None or height1 is None or parallax is None:
             return None
-        return cls(turn=yaw1 - yaw0, lift=height0 - height1,
-                   turn_parallax=float(parallax[0]), lift_parallax=float(-parallax[1]))
+        return cls(
+            turn=yaw1 - yaw0,
+            lift=height0 - height1,
+            turn_parallax=float(parallax[0]),
+            lift_parallax=float(-parallax[1]),
+        )
 
     def movement(self, move: HeadMove) -> tuple[float, float]:
         """(movement, parallax) in the direction `move` asks for; both positive when it is done."""

@@ -64,7 +64,7 @@ def crop_face(rgb: np.ndarray, box: np.ndarray, margin: float = 32, size: int = 
     h, w = rgb.shape[:2]
     if right <= left or bottom <= top:
         return np.zeros((size, size, 3), np.uint8)
-    region = rgb[max(top, 0):min(bottom, h), max(left, 0):min(right, w)]
+    region = rgb[max(top, 0) : min(bottom, h), max(left, 0) : min(right, w)]
     pad = ((max(0, -top), max(0, bottom - h)), (max(0, -left), max(0, right - w)), (0, 0))
     if any(p for pair in pad[:2] for p in pair):
         region = np.pad(region, pad, mode="constant")
@@ -116,8 +116,9 @@ class FaceDetector:
             from core.vision.onnx_files import ensure_mtcnn
             from core.vision.runtime import cpu_threads
 
-            self._onnx_nets = OnnxMtcnnNets(ensure_mtcnn(Path(models_dir or default_models_dir())),
-                                            detector_threads(cpu_threads()), tuned_dir)
+            self._onnx_nets = OnnxMtcnnNets(
+                ensure_mtcnn(Path(models_dir or default_models_dir())), detector_threads(cpu_threads()), tuned_dir
+            )
             self.backend = "onnx"
         else:
             from facenet_pytorch import MTCNN
@@ -126,19 +127,36 @@ class FaceDetector:
 
             if str(device) == "cpu":
                 apply_torch_threads()
-            self._mtcnn = MTCNN(image_size=crop_size, margin=margin, min_face_size=min_face_size,
-                                thresholds=list(thresholds), keep_all=True, post_process=False, device=device)
+            self._mtcnn = MTCNN(
+                image_size=crop_size,
+                margin=margin,
+                min_face_size=min_face_size,
+                thresholds=list(thresholds),
+                keep_all=True,
+                post_process=False,
+                device=device,
+            )
             self.backend = "torch"
 
-    def detect(self, rgb: np.ndarray, scale: float = 1.0, with_crops: bool = True,
-               min_face_px: float | None = None, thresholds: tuple[float, float, float] | None = None
-               ) -> list[DetectedFace]:
-        return self.detect_batch([rgb], scale=scale, with_crops=with_crops, min_face_px=min_face_px,
-                                 thresholds=thresholds)[0]
+    def detect(
+        self,
+        rgb: np.ndarray,
+        scale: float = 1.0,
+        with_crops: bool = True,
+        min_face_px: float | None = None,
+        thresholds: tuple[float, float, float] | None = None,
+    ) -> list[DetectedFace]:
+        return self.detect_batch(
+            [rgb], scale=scale, with_crops=with_crops, min_face_px=min_face_px, thresholds=thresholds
+        )[0]
 
     def detect_batch(
-        self, frames: list[np.ndarray], scale: float = 1.0, with_crops: bool = True,
-        min_face_px: float | None = None, thresholds: tuple[float, float, float] | None = None,
+        self,
+        frames: list[np.ndarray],
+        scale: float = 1.0,
+        with_crops: bool = True,
+        min_face_px: float | None = None,
+        thresholds: tuple[float, float, float] | None = None,
     ) -> list[list[DetectedFace]]:
         """Detect faces in RGB frames. Frames of one size run as one MTCNN batch.
 
@@ -162,8 +180,9 @@ class FaceDetector:
                 for i in idx:
                     results[i] = []
                 continue
-            batch_boxes, batch_points = self._run(np.stack([inputs[i] for i in idx]), minsize,
-                                                  list(thresholds or self.thresholds))
+            batch_boxes, batch_points = self._run(
+                np.stack([inputs[i] for i in idx]), minsize, list(thresholds or self.thresholds)
+            )
             for j, i in enumerate(idx):
                 box, pts = np.asarray(batch_boxes[j]), np.asarray(batch_points[j])
                 if len(box) == 0:

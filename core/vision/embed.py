@@ -58,8 +58,10 @@ class BatchedEmbedder:
             crops = np.stack(crops) if crops else np.zeros((0, DEFAULT_CROP_SIZE, DEFAULT_CROP_SIZE, 3), np.uint8)
         if len(crops) == 0:
             return np.zeros((0, self.dim), np.float32)
-        out = [self._embed_batch(preprocess(crops[start:start + self.batch_size], self.info.preprocessing))
-               for start in range(0, len(crops), self.batch_size)]
+        out = [
+            self._embed_batch(preprocess(crops[start : start + self.batch_size], self.info.preprocessing))
+            for start in range(0, len(crops), self.batch_size)
+        ]
         return np.concatenate(out).astype(np.float32)
 
     def _embed_batch(self, batch: np.ndarray) -> np.ndarray:
@@ -97,6 +99,7 @@ class Embedder(BatchedEmbedder):
 # needs, when nothing is cached yet) the torch Embedder is used. GPUs run torch: the onnxruntime wheel
 # here is the CPU build.
 
+
 class OnnxEmbedder(BatchedEmbedder):
     """The Embedder API (`embed`, `model_id`, `dim`, `info`) on an ONNX Runtime CPU session.
 
@@ -105,8 +108,14 @@ class OnnxEmbedder(BatchedEmbedder):
 
     backend = "onnx"
 
-    def __init__(self, model_path: Path, info: EmbedderInfo, batch_size: int = 32, threads: int = 0,
-                 tuned_dir: Path | None = None):
+    def __init__(
+        self,
+        model_path: Path,
+        info: EmbedderInfo,
+        batch_size: int = 32,
+        threads: int = 0,
+        tuned_dir: Path | None = None,
+    ):
         self.info = info
         self.batch_size = batch_size
         self.model_path = Path(model_path)

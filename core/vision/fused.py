@@ -98,8 +98,13 @@ class FusedEmbedder:
         self.members = tuple(members)
         self.find_landmarks = find_landmarks
         facenet = self.members[0].info
-        self.info = EmbedderInfo(model_id=model_id, embedding_size=sum(m.dim for m in self.members),
-                                 preprocessing="fused", crop_margin=facenet.crop_margin, device=facenet.device)
+        self.info = EmbedderInfo(
+            model_id=model_id,
+            embedding_size=sum(m.dim for m in self.members),
+            preprocessing="fused",
+            crop_margin=facenet.crop_margin,
+            device=facenet.device,
+        )
         self.device = facenet.device
 
     @property
@@ -132,14 +137,13 @@ class FusedEmbedder:
         items = [item if isinstance(item, FusedInput) else self.input_from_crop(np.asarray(item)) for item in inputs]
         if not items:
             return np.zeros((0, self.dim), np.float32)
-        blocks = [member.embed(np.stack([item.crops[k] for item in items]))
-                  for k, member in enumerate(self.members)]
+        blocks = [member.embed(np.stack([item.crops[k] for item in items])) for k, member in enumerate(self.members)]
         return np.concatenate(blocks, axis=1).astype(np.float32)
 
     def member_vectors(self, vectors: np.ndarray) -> dict[str, np.ndarray]:
         vectors = np.atleast_2d(np.asarray(vectors, np.float32))
         bounds = np.cumsum([0] + [m.dim for m in self.members])
-        return {m.model_id: vectors[:, bounds[k]:bounds[k + 1]] for k, m in enumerate(self.members)}
+        return {m.model_id: vectors[:, bounds[k] : bounds[k + 1]] for k, m in enumerate(self.members)}
 
 
 def member_vectors(embedder, vectors: np.ndarray) -> dict[str, np.ndarray]:
@@ -152,12 +156,21 @@ def member_vectors(embedder, vectors: np.ndarray) -> dict[str, np.ndarray]:
 class SfaceEmbedder(OnnxEmbedder):
     """SFace in ONNX Runtime. Takes aligned 112x112 crops; a larger (stored FaceNet) crop is aligned first."""
 
-    def __init__(self, model_path, info: EmbedderInfo, batch_size: int = 32, threads: int = 0,
-                 find_landmarks: LandmarkFinder | None = None, tuned_dir: Path | None = None):
+    def __init__(
+        self,
+        model_path,
+        info: EmbedderInfo,
+        batch_size: int = 32,
+        threads: int = 0,
+        find_landmarks: LandmarkFinder | None = None,
+        tuned_dir: Path | None = None,
+    ):
         super().__init__(model_path, info, batch_size, threads, tuned_dir)
         self.find_landmarks = find_landmarks
 
     def embed(self, crops) -> np.ndarray:
-        crops = [c if c.shape[0] == CROP_SIZE else sface_input_from_crop(c, self.find_landmarks)
-                 for c in (np.asarray(c) for c in crops)]
+        crops = [
+            c if c.shape[0] == CROP_SIZE else sface_input_from_crop(c, self.find_landmarks)
+            for c in (np.asarray(c) for c in crops)
+        ]
         return super().embed(crops)

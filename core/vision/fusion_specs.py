@@ -69,7 +69,9 @@ IMPOSTORS: dict[str, tuple[float, float]] = {
     FUSED_MODEL: (0.0, FUSED_IMPOSTOR_STD),
 }
 DECISIONS: dict[str, tuple[float, float]] = {
-    SFACE_MODEL: (SFACE_IMPOSTOR["impostor_mean"] + FLOOR_IMPOSTOR_STDS * SFACE_IMPOSTOR["impostor_std"],
-                  MARGIN_IMPOSTOR_STDS * SFACE_IMPOSTOR["impostor_std"]),
+    SFACE_MODEL: (
+        SFACE_IMPOSTOR["impostor_mean"] + FLOOR_IMPOSTOR_STDS * SFACE_IMPOSTOR["impostor_std"],
+        MARGIN_IMPOSTOR_STDS * SFACE_IMPOSTOR["impostor_std"],
+    ),
     FUSED_MODEL: (FLOOR_IMPOSTOR_STDS * FUSED_IMPOSTOR_STD, MARGIN_IMPOSTOR_STDS * FUSED_IMPOSTOR_STD),
 }

@@ -40,13 +40,26 @@ def _conv_names() -> dict[str, str]:
         "mixed_7a.branch2.2": "Mixed_7a_Branch_2_Conv2d_1a_3x3",
     }
     block_branches = {
-        "Block35": ["branch0:Branch_0_Conv2d_1x1", "branch1.0:Branch_1_Conv2d_0a_1x1",
-                    "branch1.1:Branch_1_Conv2d_0b_3x3", "branch2.0:Branch_2_Conv2d_0a_1x1",
-                    "branch2.1:Branch_2_Conv2d_0b_3x3", "branch2.2:Branch_2_Conv2d_0c_3x3"],
-        "Block17": ["branch0:Branch_0_Conv2d_1x1", "branch1.0:Branch_1_Conv2d_0a_1x1",
-                    "branch1.1:Branch_1_Conv2d_0b_1x7", "branch1.2:Branch_1_Conv2d_0c_7x1"],
-        "Block8": ["branch0:Branch_0_Conv2d_1x1", "branch1.0:Branch_1_Conv2d_0a_1x1",
-                   "branch1.1:Branch_1_Conv2d_0b_1x3", "branch1.2:Branch_1_Conv2d_0c_3x1"],
+        "Block35": [
+            "branch0:Branch_0_Conv2d_1x1",
+            "branch1.0:Branch_1_Conv2d_0a_1x1",
+            "branch1.1:Branch_1_Conv2d_0b_3x3",
+            "branch2.0:Branch_2_Conv2d_0a_1x1",
+            "branch2.1:Branch_2_Conv2d_0b_3x3",
+            "branch2.2:Branch_2_Conv2d_0c_3x3",
+        ],
+        "Block17": [
+            "branch0:Branch_0_Conv2d_1x1",
+            "branch1.0:Branch_1_Conv2d_0a_1x1",
+            "branch1.1:Branch_1_Conv2d_0b_1x7",
+            "branch1.2:Branch_1_Conv2d_0c_7x1",
+        ],
+        "Block8": [
+            "branch0:Branch_0_Conv2d_1x1",
+            "branch1.0:Branch_1_Conv2d_0a_1x1",
+            "branch1.1:Branch_1_Conv2d_0b_1x3",
+            "branch1.2:Branch_1_Conv2d_0c_3x1",
+        ],
     }
     for block, prefix, count in (("Block35", "repeat_1", 5), ("Block17", "repeat_2", 10), ("Block8", "repeat_3", 5)):
         for i in range(count):

@@ -31,10 +31,18 @@ def write_package(record: ModelRecord, onnx_path: Path, path: Path | str) -> Pat
     if path.suffix != PACKAGE_SUFFIX:
         path = path.with_name(path.name + PACKAGE_SUFFIX)
     files = [onnx_path, sidecar(onnx_path)] + ([data_file(onnx_path)] if data_file(onnx_path).exists() else [])
-    meta = {"format": PACKAGE_FORMAT, "id": record.id, "name": record.name, "base": record.base,
-            "parent_id": record.parent_id, "embedding_size": record.embedding_size,
-            "created_at": record.created_at.isoformat(), "settings": record.settings, "metrics": record.metrics,
-            "onnx": onnx_path.name}
+    meta = {
+        "format": PACKAGE_FORMAT,
+        "id": record.id,
+        "name": record.name,
+        "base": record.base,
+        "parent_id": record.parent_id,
+        "embedding_size": record.embedding_size,
+        "created_at": record.created_at.isoformat(),
+        "settings": record.settings,
+        "metrics": record.metrics,
+        "onnx": onnx_path.name,
+    }
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
         staged = Path(tmp.name)
     try:
@@ -56,14 +64,26 @@ def read_record(path: Path | str) -> tuple[ModelRecord, str]:
     except FileNotFoundError:
         raise InvalidInputError(f"{path} does not exist.") from None
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise WeightsError(f"{path} is not a Rollcall model file ({exc}). Export one on the full edition with "
-                           "`rollcall models export MODEL -o FILE`.") from None
+        raise WeightsError(
+            f"{path} is not a Rollcall model file ({exc}). Export one on the full edition with "
+            "`rollcall models export MODEL -o FILE`."
+        ) from None
     if meta.get("format") != PACKAGE_FORMAT:
-        raise WeightsError(f"{path} is a model file of format {meta.get('format')}; this Rollcall reads format "
-                           f"{PACKAGE_FORMAT}. Update Rollcall, or export the model again.")
-    record = ModelRecord(meta["id"], meta["name"], meta["base"], meta.get("parent_id"), int(meta["embedding_size"]),
-                         "", datetime.fromisoformat(meta["created_at"]), meta.get("settings", {}),
-                         meta.get("metrics", {}))
+        raise WeightsError(
+            f"{path} is a model file of format {meta.get('format')}; this Rollcall reads format "
+            f"{PACKAGE_FORMAT}. Update Rollcall, or export the model again."
+        )
+    record = ModelRecord(
+        meta["id"],
+        meta["name"],
+        meta["base"],
+        meta.get("parent_id"),
+        int(meta["embedding_size"]),
+        "",
+        datetime.fromisoformat(meta["created_at"]),
+        meta.get("settings", {}),
+        meta.get("metrics", {}),
+    )
     return record, meta["onnx"]
 
 

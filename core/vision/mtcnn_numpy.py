@@ -47,8 +47,16 @@ def _integral(images: np.ndarray) -> np.ndarray:
     return sums
 
 
-def _area_resize_regions(sums: np.ndarray, image_inds: np.ndarray, tops: np.ndarray, bottoms: np.ndarray,
-                         lefts: np.ndarray, rights: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+def _area_resize_regions(
+    sums: np.ndarray,
+    image_inds: np.ndarray,
+    tops: np.ndarray,
+    bottoms: np.ndarray,
+    lefts: np.ndarray,
+    rights: np.ndarray,
+    out_h: int,
+    out_w: int,
+) -> np.ndarray:
     """torch `interpolate(mode="area")` of K regions [top:bottom, left:right] of the images whose
     `_integral` is `sums`, each to (out_h, out_w): (K, out_h, out_w, C) float32."""
     a_h = np.arange(out_h, dtype=np.int64)[None, :]
@@ -64,8 +72,12 @@ def _area_resize_regions(sums: np.ndarray, image_inds: np.ndarray, tops: np.ndar
     y0 = (np.asarray(image_inds, np.int64)[:, None] * rows + ys)[:, :, None] * cols  # flat row offsets
     y1 = (np.asarray(image_inds, np.int64)[:, None] * rows + ye)[:, :, None] * cols
     x0, x1 = xs[:, None, :], xe[:, None, :]
-    window = (flat.take((y1 + x1).ravel(), axis=0) - flat.take((y0 + x1).ravel(), axis=0)
-              - flat.take((y1 + x0).ravel(), axis=0) + flat.take((y0 + x0).ravel(), axis=0))
+    window = (
+        flat.take((y1 + x1).ravel(), axis=0)
+        - flat.take((y0 + x1).ravel(), axis=0)
+        - flat.take((y1 + x0).ravel(), axis=0)
+        + flat.take((y0 + x0).ravel(), axis=0)
+    )
     area = ((ye - ys)[:, :, None] * (xe - xs)[:, None, :]).astype(np.float32)
     return window.reshape(len(ys), out_h, out_w, channels).astype(np.float32) / area[..., None]
 
@@ -73,8 +85,9 @@ def _area_resize_regions(sums: np.ndarray, image_inds: np.ndarray, tops: np.ndar
 def area_resize(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """An (H, W, C) uint8 image resized as torch's interpolate(mode="area") does; float32."""
     one = np.zeros(1, np.int64)
-    return _area_resize_regions(_integral(img[None]), one, one, one + img.shape[0], one, one + img.shape[1],
-                                out_h, out_w)[0]
+    return _area_resize_regions(
+        _integral(img[None]), one, one, one + img.shape[0], one, one + img.shape[1], out_h, out_w
+    )[0]
 
 
 def _normalise(hwc: np.ndarray) -> np.ndarray:
@@ -102,7 +115,7 @@ def nms_union(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.nda
         if suppressed[pos]:
             continue
         keep.append(pos)
-        suppressed[pos + 1:] |= over[pos, pos + 1:]
+        suppressed[pos + 1 :] |= over[pos, pos + 1 :]
     return order[np.asarray(keep, np.int64)]
 
 
@@ -129,8 +142,10 @@ def _per_image(nms, boxes: np.ndarray, image_inds: np.ndarray, threshold: float)
     """NMS within each image, kept indices by falling score (as torchvision's batched_nms)."""
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
-    kept = [np.flatnonzero(image_inds == b)[nms(boxes[image_inds == b, :4], boxes[image_inds == b, 4], threshold)]
-            for b in np.unique(image_inds)]
+    kept = [
+        np.flatnonzero(image_inds == b)[nms(boxes[image_inds == b, :4], boxes[image_inds == b, 4], threshold)]
+        for b in np.unique(image_inds)
+    ]
     keep = np.concatenate(kept)
     return keep[np.argsort(-boxes[keep, 4], kind="stable")]
 
@@ -183,8 +198,9 @@ def _pad(boxes: np.ndarray, w: int, h: int) -> tuple[np.ndarray, ...]:
     return y, ey, x, ex
 
 
-def _crops(sums: np.ndarray, boxes: np.ndarray, image_inds: np.ndarray, size: int, w: int, h: int
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _crops(
+    sums: np.ndarray, boxes: np.ndarray, image_inds: np.ndarray, size: int, w: int, h: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Network inputs for the boxes, and which boxes had a non-empty crop."""
     y, ey, x, ex = _pad(boxes, w, h)
     valid = (ey > y - 1) & (ex > x - 1)
@@ -204,8 +220,15 @@ def pyramid_scales(height: int, width: int, min_face_size: float, factor: float 
     return scales
 
 
-def detect_faces(images: np.ndarray | Sequence[np.ndarray], min_face_size: float, pnet: Net, rnet: Net, onet: Net,
-                 thresholds: Sequence[float], factor: float = FACTOR) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def detect_faces(
+    images: np.ndarray | Sequence[np.ndarray],
+    min_face_size: float,
+    pnet: Net,
+    rnet: Net,
+    onet: Net,
+    thresholds: Sequence[float],
+    factor: float = FACTOR,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Faces in RGB uint8 frames of one size: per frame, (K, 5) [x1, y1, x2, y2, prob] and (K, 5, 2) landmarks."""
     images = np.asarray(images, np.uint8)
     if images.ndim == 3:
@@ -213,8 +236,12 @@ def detect_faces(images: np.ndarray | Sequence[np.ndarray], min_face_size: float
     batch, h, w = images.shape[:3]
     sums = _integral(images)
     everyone = np.arange(batch)
-    whole = (np.full(batch, 0, np.int64), np.full(batch, h, np.int64), np.full(batch, 0, np.int64),
-             np.full(batch, w, np.int64))  # top, bottom, left, right
+    whole = (
+        np.full(batch, 0, np.int64),
+        np.full(batch, h, np.int64),
+        np.full(batch, 0, np.int64),
+        np.full(batch, w, np.int64),
+    )  # top, bottom, left, right
 
     # First stage: P-Net over the pyramid, NMS per scale and image, then per image.
     level_boxes: list[np.ndarray] = []
@@ -233,8 +260,16 @@ def detect_faces(images: np.ndarray | Sequence[np.ndarray], min_face_size: float
     boxes, image_inds = boxes[keep], image_inds[keep]
     regw = boxes[:, 2] - boxes[:, 0]
     regh = boxes[:, 3] - boxes[:, 1]
-    boxes = np.stack([boxes[:, 0] + boxes[:, 5] * regw, boxes[:, 1] + boxes[:, 6] * regh,
-                      boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh, boxes[:, 4]], axis=1)
+    boxes = np.stack(
+        [
+            boxes[:, 0] + boxes[:, 5] * regw,
+            boxes[:, 1] + boxes[:, 6] * regh,
+            boxes[:, 2] + boxes[:, 7] * regw,
+            boxes[:, 3] + boxes[:, 8] * regh,
+            boxes[:, 4],
+        ],
+        axis=1,
+    )
     boxes = _square(boxes)
 
     # Second stage: R-Net on 24x24 crops.
@@ -270,11 +305,14 @@ def detect_faces(images: np.ndarray | Sequence[np.ndarray], min_face_size: float
         keep = _per_image(nms_min, boxes, image_inds, 0.7)
         boxes, image_inds, points = boxes[keep], image_inds[keep], points[keep]
 
-    return ([boxes[image_inds == b].astype(np.float32) for b in range(batch)],
-            [points[image_inds == b].astype(np.float32) for b in range(batch)])
+    return (
+        [boxes[image_inds == b].astype(np.float32) for b in range(batch)],
+        [points[image_inds == b].astype(np.float32) for b in range(batch)],
+    )
 
 
 # ---- the networks in ONNX Runtime ---------------------------------------------------------------------
+
 
 class OnnxMtcnnNets:
     """P-, R- and O-Net as ONNX Runtime sessions, each a `Net` (NCHW float32 in, outputs out)."""
@@ -283,8 +321,9 @@ class OnnxMtcnnNets:
         from core.vision.runtime import ort_session
 
         self.paths = paths
-        self._sessions = {name: ort_session(path, threads, tuned_dir=tuned_dir, arena=True)
-                          for name, path in paths.items()}
+        self._sessions = {
+            name: ort_session(path, threads, tuned_dir=tuned_dir, arena=True) for name, path in paths.items()
+        }
 
     def _runner(self, name: str) -> Net:
         session = self._sessions[name]

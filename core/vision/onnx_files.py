@@ -73,12 +73,17 @@ def write_onnx_checked(model: bytes, path: Path, info: dict, external_data: bool
         if external_data:
             import onnx
 
-            onnx.save_model(onnx.load_from_string(model), staged, save_as_external_data=True,
-                            all_tensors_to_one_file=True, location=data_file(path).name, size_threshold=1024)
+            onnx.save_model(
+                onnx.load_from_string(model),
+                staged,
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=data_file(path).name,
+                size_threshold=1024,
+            )
         else:
             staged.write_bytes(model)
-        meta = dict(info, sha256=file_sha256(staged), size=staged.stat().st_size,
-                    saved=datetime.now(UTC).isoformat())
+        meta = dict(info, sha256=file_sha256(staged), size=staged.stat().st_size, saved=datetime.now(UTC).isoformat())
         if external_data:
             meta["data_sha256"] = file_sha256(data_file(staged))
             os.replace(data_file(staged), data_file(path))
@@ -103,8 +108,9 @@ def verify_onnx(path: Path) -> str:
     except (OSError, ValueError):
         data_sha256 = None
     if data_sha256:
-        verify_weights(data_file(path), data_sha256,
-                       fix=f"Delete {Path(path).name} and it, and run `{EXPORT_COMMAND}`.")
+        verify_weights(
+            data_file(path), data_sha256, fix=f"Delete {Path(path).name} and it, and run `{EXPORT_COMMAND}`."
+        )
     return digest
 
 
@@ -138,9 +144,16 @@ def onnx_export_bytes(network, example, input_name: str, output_names: list[str]
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(network, (example,), buffer,  # type: ignore[arg-type]  # a file object works too
-                          dynamo=False, input_names=[input_name],
-                          output_names=output_names, opset_version=ONNX_OPSET, dynamic_axes=dynamic_axes)
+        torch.onnx.export(
+            network,
+            (example,),
+            buffer,  # type: ignore[arg-type]  # a file object works too
+            dynamo=False,
+            input_names=[input_name],
+            output_names=output_names,
+            opset_version=ONNX_OPSET,
+            dynamic_axes=dynamic_axes,
+        )
     return buffer.getvalue()
 
 
@@ -152,15 +165,22 @@ def export_onnx(network, path: Path, info: dict | None = None, crop_size: int = 
     was_training = network.training
     network.eval()
     try:
-        model = onnx_export_bytes(network.cpu(), torch.zeros(2, 3, crop_size, crop_size), "crops",
-                                  ["embeddings"], {"crops": {0: "batch"}, "embeddings": {0: "batch"}})
+        model = onnx_export_bytes(
+            network.cpu(),
+            torch.zeros(2, 3, crop_size, crop_size),
+            "crops",
+            ["embeddings"],
+            {"crops": {0: "batch"}, "embeddings": {0: "batch"}},
+        )
     finally:
         network.train(was_training)
-    return write_onnx_checked(model, Path(path), dict(info or {}, export_version=ONNX_EXPORT_VERSION),
-                              external_data=True)
+    return write_onnx_checked(
+        model, Path(path), dict(info or {}, export_version=ONNX_EXPORT_VERSION), external_data=True
+    )
 
 
 # ---- MTCNN -------------------------------------------------------------------------------------------
+
 
 def mtcnn_paths(models_dir: Path) -> dict[str, Path] | None:
     """The three checked MTCNN files, or None if any is missing. A corrupt one raises WeightsError."""
@@ -174,8 +194,10 @@ def mtcnn_paths(models_dir: Path) -> dict[str, Path] | None:
 
 
 def missing_mtcnn_message(models_dir: Path) -> str:
-    return (f"MTCNN's ONNX files ({', '.join(mtcnn_file_name(n) for n in MTCNN_NETS)}) are not in {models_dir}. "
-            f"Run `{EXPORT_COMMAND}` once (it needs torch and facenet-pytorch, as in the full edition).")
+    return (
+        f"MTCNN's ONNX files ({', '.join(mtcnn_file_name(n) for n in MTCNN_NETS)}) are not in {models_dir}. "
+        f"Run `{EXPORT_COMMAND}` once (it needs torch and facenet-pytorch, as in the full edition)."
+    )
 
 
 def export_mtcnn(models_dir: Path, force: bool = False) -> dict[str, Path]:
@@ -204,12 +226,16 @@ def export_mtcnn(models_dir: Path, force: bool = False) -> dict[str, Path]:
         example = torch.zeros(_MTCNN_SHAPES[net])
         with torch.no_grad():
             outputs = [f"out{i}" for i in range(len(network(example)))]
-        model = onnx_export_bytes(network, example, "x", outputs,
-                                  {"x": _MTCNN_DYNAMIC[net], **{o: {0: "batch"} for o in outputs}})
+        model = onnx_export_bytes(
+            network, example, "x", outputs, {"x": _MTCNN_DYNAMIC[net], **{o: {0: "batch"} for o in outputs}}
+        )
         source = weights_dir / f"{net}.pt"
-        info = {"model": f"mtcnn-{net}", "source": f"facenet-pytorch=={version('facenet-pytorch')}:data/{net}.pt",
-                "source_sha256": file_sha256(source) if source.exists() else None,
-                "export_version": MTCNN_EXPORT_VERSION}
+        info = {
+            "model": f"mtcnn-{net}",
+            "source": f"facenet-pytorch=={version('facenet-pytorch')}:data/{net}.pt",
+            "source_sha256": file_sha256(source) if source.exists() else None,
+            "export_version": MTCNN_EXPORT_VERSION,
+        }
         paths[net] = write_onnx_checked(model, path, info)
         log.info("Exported MTCNN's %s to %s", net, path)
     return paths

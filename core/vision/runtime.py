@@ -100,12 +100,13 @@ def apply_torch_threads() -> None:
 
 # ---- ONNX Runtime ----------------------------------------------------------------------------------
 
+
 def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
 def choose_backend(device: str, preference: str = "auto") -> str:
-    """"onnx" or "torch" for the embedder; `preference` is settings.compute.embed_backend."""
+    """ "onnx" or "torch" for the embedder; `preference` is settings.compute.embed_backend."""
     preference = str(preference or "auto").lower()
     if preference not in ("auto", "onnx", "torch"):
         log.warning("Unknown embedder backend %r; using auto.", preference)
@@ -123,8 +124,9 @@ def choose_backend(device: str, preference: str = "auto") -> str:
     return "onnx"
 
 
-def ort_session(model: Path | bytes, threads: int = 0, lean: bool = False, tuned_dir: Path | None = None,
-                arena: bool = False):
+def ort_session(
+    model: Path | bytes, threads: int = 0, lean: bool = False, tuned_dir: Path | None = None, arena: bool = False
+):
     """A CPU InferenceSession with `threads` intra-op threads (0: cpu_threads()) that sleep
     instead of spinning when idle, so a decoder or GUI thread keeps its core.
 
@@ -154,8 +156,9 @@ def ort_session(model: Path | bytes, threads: int = 0, lean: bool = False, tuned
         session = _tuned_session(Path(model), Path(tuned_dir), options)
         if session is not None:
             return session
-    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if lean
-                                        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if lean else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    )
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
@@ -176,8 +179,12 @@ def _tuned_session(model: Path, tuned_dir: Path, options):
         try:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - checked but unloadable: make it again, once
-            log.warning("The tuned copy %s cannot be loaded (%s); %s", path.name, type(exc).__name__,
-                        "making it again." if attempt == 1 else "loading the original.")
+            log.warning(
+                "The tuned copy %s cannot be loaded (%s); %s",
+                path.name,
+                type(exc).__name__,
+                "making it again." if attempt == 1 else "loading the original.",
+            )
             tuned_onnx.remove(path)
     return None
 

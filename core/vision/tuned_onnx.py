@@ -60,8 +60,9 @@ def source_checksums(path: Path) -> str:
 def tuned_path(source: Path, folder: Path) -> Path:
     import onnxruntime as ort
 
-    key = hashlib.sha256(f"{source_checksums(source)}|{ort.__version__}|{cpu_fingerprint()}|{TUNED_RECIPE}"
-                         .encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        f"{source_checksums(source)}|{ort.__version__}|{cpu_fingerprint()}|{TUNED_RECIPE}".encode()
+    ).hexdigest()[:16]
     stem = Path(source).name.removesuffix(".onnx")
     return Path(folder) / f"{stem}.tuned-{key}.onnx"
 
@@ -93,16 +94,23 @@ def _write(source: Path, target: Path) -> None:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.optimized_model_filepath = str(staged)
-        options.add_session_config_entry("session.optimized_model_external_initializers_file_name",
-                                         data_file(staged).name)
+        options.add_session_config_entry(
+            "session.optimized_model_external_initializers_file_name", data_file(staged).name
+        )
         options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
         options.log_severity_level = 3  # it warns that the copy fits this CPU only: that is the point
         ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
         if not data_file(staged).exists():  # a graph without large weights: an empty weights file
             data_file(staged).write_bytes(b"")
-        meta = {"source": Path(source).name, "source_checksums": source_checksums(source),
-                "onnxruntime": ort.__version__, "cpu": cpu_fingerprint(), "recipe": TUNED_RECIPE,
-                "sha256": file_sha256(staged), "data_sha256": file_sha256(data_file(staged))}
+        meta = {
+            "source": Path(source).name,
+            "source_checksums": source_checksums(source),
+            "onnxruntime": ort.__version__,
+            "cpu": cpu_fingerprint(),
+            "recipe": TUNED_RECIPE,
+            "sha256": file_sha256(staged),
+            "data_sha256": file_sha256(data_file(staged)),
+        }
         os.replace(data_file(staged), data_file(target))
         os.replace(staged, target)
         meta.update(stamp=_stamp(target), data_stamp=_stamp(data_file(target)))
@@ -135,4 +143,3 @@ def tuned_copy(source: Path, folder: Path) -> Path:
         remove(target)
         raise WeightsError(f"The tuned copy {target} did not read back as written; check the disk.")
     return target
-
