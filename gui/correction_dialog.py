@@ -136,8 +136,10 @@ class CorrectionDialog(QDialog):
         reason = self.reason_edit.text()
         try:
             if self.kind() == self.PUNCH:
-                moment = self.time_edit.dateTime().toPython()
-                self.engine.punch(self.person_box.currentData(), datetime(*moment.timetuple()[:6]), reason)
+                moment = self.time_edit.dateTime()
+                wall = datetime(moment.date().year(), moment.date().month(), moment.date().day(),
+                                moment.time().hour(), moment.time().minute())
+                self.engine.punch(self.person_box.currentData(), wall, reason)
             elif self.kind() == self.VOID:
                 self.engine.void_event(self.event_box.currentData(), reason)
             else:

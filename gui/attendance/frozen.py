@@ -30,8 +30,10 @@ class FrozenColumnTableView(QTableView):
         self.verticalScrollBar().valueChanged.connect(self.frozen.verticalScrollBar().setValue)
         self.frozen.doubleClicked.connect(self.doubleClicked.emit)
 
-    def setModel(self, model: QAbstractItemModel) -> None:  # noqa: N802 - Qt's name
+    def setModel(self, model: QAbstractItemModel | None) -> None:  # noqa: N802 - Qt's name
         super().setModel(model)
+        if model is None:
+            return
         self.frozen.setModel(model)
         self.frozen.setSelectionModel(self.selectionModel())
         self.frozen.setSelectionBehavior(self.selectionBehavior())

@@ -103,7 +103,8 @@ class TodayView(QWidget):
 
     def names_shown(self) -> list[str]:
         """The names in the table's order, top to bottom."""
-        return [self.table.item(r, 0).text() for r in range(self.table.rowCount())]
+        items = (self.table.item(r, 0) for r in range(self.table.rowCount()))
+        return [item.text() for item in items if item is not None]
 
     def selected_person_id(self) -> int | None:
         items = self.table.selectedItems()

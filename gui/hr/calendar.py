@@ -9,8 +9,7 @@ from core.app.engine import Engine
 from core.base.errors import RollcallError
 
 from ..attendance.common import date_edit, pydate
-from ..widgets import hbox
-from .common import fill_people, kiosk_only, message_line
+from .common import WrapRow, fill_people, kiosk_only, message_line
 
 
 class CalendarPage(QWidget):
@@ -45,7 +44,7 @@ class CalendarPage(QWidget):
         self.message_label = message_line()
 
         layout = QVBoxLayout(self)
-        layout.addLayout(hbox(holiday_box, leave_box))
+        layout.addWidget(WrapRow(holiday_box, leave_box))
         layout.addWidget(self.message_label)
         layout.addStretch(1)
         self.holiday_button.clicked.connect(lambda: self.add_holiday())

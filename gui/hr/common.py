@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QBoxLayout, QComboBox, QLabel, QPushButton, QWidget
 
 from core.app.engine import Engine
 
 from ..attendance.common import admin_only
+
+OVERVIEW_HEIGHT = 180  # pixels for a page's overview table above its forms (about five rows)
 
 
 def fill_people(box: QComboBox, engine: Engine) -> None:
@@ -44,3 +48,31 @@ def kiosk_only(engine: Engine, *buttons: QPushButton) -> None:
     """HR edits are the admin station's on a site's kiosk: the buttons stay, disabled, saying why."""
     for button in buttons:
         admin_only(engine, button)
+
+
+class WrapRow(QWidget):
+    """Widgets side by side when there is room, one above the other when there is not (a 1024-pixel screen)."""
+
+    def __init__(self, *widgets: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.row = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.widgets = widgets
+        for widget in widgets:
+            self.row.addWidget(widget, 1)
+
+    def _side_by_side_width(self) -> int:
+        return sum(w.minimumSizeHint().width() for w in self.widgets) + self.row.spacing() * (len(self.widgets) - 1)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """As narrow as the widest one alone: the row wraps rather than widening the page."""
+        width = max((w.minimumSizeHint().width() for w in self.widgets), default=0)
+        return QSize(width, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        wide = event.size().width() >= self._side_by_side_width()
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.row.direction() != direction:
+            self.row.setDirection(direction)
+            self.updateGeometry()
+        super().resizeEvent(event)

@@ -30,7 +30,7 @@ from core.base.timekeeping import Group
 from ..attendance.common import read_only_table
 from ..text import plural
 from ..widgets import hbox
-from .common import fill_people, fill_shifts, kiosk_only, message_line
+from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line
 
 COLUMNS = ["Group", "Schedule", "Default shift", "Members"]
 OWN_SCHEDULE = "(its own schedule)"
@@ -68,7 +68,8 @@ class GroupsPage(QWidget):
         form = QFormLayout(new_box)
         form.addRow("Name", self.name_edit)
         form.addRow("Start", self.start_edit)
-        form.addRow("End (at or before the start: overnight)", self.end_edit)
+        form.addRow("End", self.end_edit)
+        self.end_edit.setToolTip("At or before the start: the day ends after midnight")
         form.addRow("Late grace", self.grace_spin)
         form.addRow("Working days", self.days_edit)
         form.addRow("Minimum hours", self.min_hours_spin)
@@ -89,9 +90,11 @@ class GroupsPage(QWidget):
         self.message_label = message_line()
 
         layout = QVBoxLayout(self)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(hbox(new_box, edit_box, stretch_at=1))
+        self.table.setMaximumHeight(OVERVIEW_HEIGHT)  # the forms below stay on a 720-pixel screen
+        layout.addWidget(self.table)
+        layout.addWidget(WrapRow(new_box, edit_box))
         layout.addWidget(self.message_label)
+        layout.addStretch(1)
         self.add_button.clicked.connect(lambda: self.add_group())
         self.shift_button.clicked.connect(lambda: self.set_shift())
         self.join_button.clicked.connect(lambda: self.set_member(self.person_box.currentData(), True))
@@ -122,8 +125,8 @@ class GroupsPage(QWidget):
         self.table.setRowCount(len(self.groups))
         for row, group in enumerate(self.groups):
             members = len(self.engine.roster(today, today, group.name))
-            cells = [group.name, schedule_text(group), shifts.get(group.shift_id, OWN_SCHEDULE),
-                     plural(members, "person")]
+            shift = shifts[group.shift_id] if group.shift_id in shifts else OWN_SCHEDULE
+            cells = [group.name, schedule_text(group), shift, plural(members, "person")]
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         fill_shifts(self.shift_box, self.engine, OWN_SCHEDULE)

@@ -101,7 +101,7 @@ class ImportPage(QWidget):
         job.yielded.connect(self._on_progress)
         job.returned.connect(self._on_done)
         job.errored.connect(self._on_error)
-        job.finished.connect(self._on_finished)
+        job.finished.connect(lambda *_: self._on_finished())
         self.job = job
         job.start()
         return job

@@ -25,7 +25,7 @@ from core.base.timekeeping import HoursMode, Shift
 
 from ..attendance.common import date_edit, pydate, read_only_table
 from ..widgets import hbox
-from .common import fill_people, fill_shifts, kiosk_only, message_line
+from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line
 
 COLUMNS = ["Shift", "Hours", "Days", "Late grace", "Early grace", "Check-in from", "Check-out until", "Half day below",
            "Absent below", "Counted"]
@@ -92,12 +92,15 @@ class ShiftsPage(QWidget):
         form = QFormLayout(new_box)
         form.addRow("Name", self.name_edit)
         form.addRow("Start", self.start_edit)
-        form.addRow("End (at or before the start: night)", self.end_edit)
+        form.addRow("End", self.end_edit)
+        self.end_edit.setToolTip("At or before the start: a night shift, ending the next day")
         form.addRow("Working days", self.days_edit)
         form.addRow("Late grace", self.late_grace)
         form.addRow("Early-leave grace", self.early_grace)
-        form.addRow("Check-in counts from (before start)", self.checkin_before)
-        form.addRow("Check-out counts until (after end)", self.checkout_after)
+        form.addRow("Check-in window", self.checkin_before)
+        self.checkin_before.setToolTip("How long before the start a sighting counts as this shift's check-in")
+        form.addRow("Check-out window", self.checkout_after)
+        self.checkout_after.setToolTip("How long after the end a sighting counts as this shift's check-out")
         form.addRow("Half day below", self.half_day_below)
         form.addRow("Absent below", self.absent_below)
         form.addRow("Hours counted", self.hours_box)
@@ -111,7 +114,8 @@ class ShiftsPage(QWidget):
         self.last_edit = date_edit(engine.site_today())
         self.last_edit.setEnabled(False)
         self.assign_button = QPushButton("Assign")
-        assign_box = QGroupBox("Assign a person to a shift (over their group's)")
+        assign_box = QGroupBox("Assign a person to a shift")
+        assign_box.setToolTip("For a range of dates, over their group's default shift")
         assign_form = QFormLayout(assign_box)
         assign_form.addRow("Person", self.person_box)
         assign_form.addRow("Shift", self.assign_shift_box)
@@ -121,9 +125,11 @@ class ShiftsPage(QWidget):
         self.message_label = message_line()
 
         layout = QVBoxLayout(self)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(hbox(new_box, assign_box, stretch_at=1))
+        self.table.setMaximumHeight(OVERVIEW_HEIGHT)  # the forms below stay on a 720-pixel screen
+        layout.addWidget(self.table)
+        layout.addWidget(WrapRow(new_box, assign_box))
         layout.addWidget(self.message_label)
+        layout.addStretch(1)
         self.open_ended.toggled.connect(lambda on: self.last_edit.setEnabled(not on))
         self.add_button.clicked.connect(lambda: self.add_shift())
         self.assign_button.clicked.connect(lambda: self.assign())
