@@ -26,7 +26,7 @@ def test_contracts_hold_for_this_repo():
     assert "broken" in result.stdout and "0 broken" in result.stdout
 
 
-CORE_STAGES = ("app", "site", "live", "attendance", "gallery", "vision", "base")
+CORE_STAGES = ("app", "integrations", "site", "live", "attendance", "gallery", "vision", "base")
 
 
 def make_tree(root: Path, files: dict[str, str]) -> None:
