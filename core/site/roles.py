@@ -13,6 +13,7 @@ no LOGIN, no group, no password, its sessions ended.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import unicodedata
@@ -22,6 +23,8 @@ from datetime import datetime
 
 from core.site.connection import SiteError, SiteProblem
 from core.site.driver import psycopg
+
+log = logging.getLogger(__name__)
 
 MAX_ROLE_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
 MAX_STATION_NAME = 40
@@ -150,6 +153,15 @@ def retire_stale_logins(conn: psycopg.Connection) -> list[str]:
     """Every login in the kiosk group that is not a current station's (left, replaced, or made by hand)
     is retired: the admin station runs this at each sync. Returns the logins retired."""
     group = kiosk_group_role(conn.info.dbname)
+    try:
+        return _retire_stale(conn, group)
+    except psycopg.errors.InsufficientPrivilege as exc:  # an owner without CREATEROLE: sync goes on
+        log.warning("Could not retire the logins of kiosks that left (%s); give the owner CREATEROLE.",
+                    exc.diag.message_primary)
+        return []
+
+
+def _retire_stale(conn: psycopg.Connection, group: str) -> list[str]:
     with conn.transaction():
         stale = [r[0] for r in conn.execute(
             "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
