@@ -160,44 +160,58 @@ def _working_status(slot: Slot, inside: Sequence[int], hours: float, checkout_mo
     return DayStatus.PRESENT, late, early, below_minimum, half_day
 
 
-def _status(index: _Index, person: RosterEntry, group: Group | None, slot: Slot, inside: Sequence[int], hours: float,
-            reported: float, now: float) -> tuple[DayStatus, int, int, bool, bool]:
+@dataclass(frozen=True)
+class _Someone:
+    """One roster person's facts, looked up once for all their days."""
+
+    person: RosterEntry
+    group: Group | None
+    enrolled: date | None  # the site-zone day of enrollment
+    seconds: Sequence[int]
+    leave: Sequence[Leave]
+
+
+def _status(index: _Index, who: _Someone, slot: Slot, inside: Sequence[int], hours: float, reported: float,
+            now: float) -> tuple[DayStatus, int, int, bool, bool]:
     """(status, late minutes, early-leave minutes, below minimum, half day) by the rules' precedence."""
-    facts, day = index.facts, slot.day
-    if person.enrolled_at is not None and day < person.enrolled_at.astimezone(facts.zone).date():
+    day, group = slot.day, who.group
+    if who.enrolled is not None and day < who.enrolled:
         return DayStatus.NOT_ENROLLED, 0, 0, False, False
     if day in index.site_holidays or (group is not None and (day, group.id) in index.group_holidays):
         return DayStatus.HOLIDAY, 0, 0, False, False
-    if person.person_id in index.leave and any(item.covers(day) for item in index.leave[person.person_id]):
+    if who.leave and any(item.covers(day) for item in who.leave):
         return DayStatus.ON_LEAVE, 0, 0, False, False
     if slot.planned.source is ShiftSource.NONE:
         return (DayStatus.PRESENT if inside else DayStatus.UNSCHEDULED), 0, 0, False, False
     if not slot.working:
         return DayStatus.DAY_OFF, 0, 0, False, False
-    return _working_status(slot, inside, hours, facts.checkout_mode, reported, now)
+    return _working_status(slot, inside, hours, index.facts.checkout_mode, reported, now)
 
 
-def _person_day(index: _Index, person: RosterEntry, slot: Slot, outside: tuple[datetime, ...], reported: float,
+def _person_day(index: _Index, who: _Someone, slot: Slot, outside: tuple[datetime, ...], reported: float,
                 now: float) -> PersonDay:
-    zone, planned = index.facts.zone, slot.planned
-    group = index.facts.groups.get(person.group_id) if person.group_id is not None else None
-    seconds = index.punch_seconds.get(person.person_id, ())
+    zone, planned, person, seconds = index.facts.zone, slot.planned, who.person, who.seconds
     inside = seconds[bisect_left(seconds, slot.opens):bisect_left(seconds, slot.closes)] if seconds else []
     hours = _hours(inside, planned.schedule.hours_mode if planned.schedule is not None else HoursMode.FIRST_LAST)
-    status, late, early, below_minimum, half_day = _status(index, person, group, slot, inside, hours, reported, now)
-    return PersonDay(person.person_id, person.name, person.external_id, group.name if group else None, slot.day,
-                     status, datetime.fromtimestamp(inside[0], zone) if inside else None,
+    status, late, early, below_minimum, half_day = _status(index, who, slot, inside, hours, reported, now)
+    return PersonDay(person.person_id, person.name, person.external_id, who.group.name if who.group else None,
+                     slot.day, status, datetime.fromtimestamp(inside[0], zone) if inside else None,
                      datetime.fromtimestamp(inside[-1], zone) if inside else None, len(inside), hours, late, early,
                      below_minimum, reported >= slot.closes, planned.shift, half_day, outside)
 
 
 def _person_days(index: _Index, person: RosterEntry, days: list[date], reported: float,
                  now: float) -> dict[date, PersonDay]:
-    plan, zone = index.plan, index.facts.zone
-    slots = person_slots(lambda day: plan.planned(person, day), days[0], days[-1], zone, index.windows, index.fitted)
-    outside = _outside(slots, index.punch_seconds.get(person.person_id, []), zone)
+    plan, facts = index.plan, index.facts
+    slots = person_slots(lambda day: plan.planned(person, day), days[0], days[-1], facts.zone, index.windows,
+                         index.fitted)
+    seconds = index.punch_seconds.get(person.person_id, [])
+    outside = _outside(slots, seconds, facts.zone)
+    who = _Someone(person, facts.groups.get(person.group_id) if person.group_id is not None else None,
+                   person.enrolled_at.astimezone(facts.zone).date() if person.enrolled_at is not None else None,
+                   seconds, index.leave.get(person.person_id, ()))
     by_day = {slot.day: slot for slot in slots}
-    return {day: _person_day(index, person, by_day[day], outside.get(day, ()), reported, now) for day in days}
+    return {day: _person_day(index, who, by_day[day], outside.get(day, ()), reported, now) for day in days}
 
 
 def day_statuses(facts: AttendanceFacts, days: Iterable[date], reported_up_to: datetime,
