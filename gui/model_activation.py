@@ -4,7 +4,7 @@ progress_bar, status_label, active_label, model_box, the model_activated signal 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 
@@ -13,6 +13,8 @@ from core.app.engine import ReembedProgress
 from core.base.errors import RollcallError
 from core.base.records import ModelRecord
 
+from .dialogs import confirm
+from .text import plural
 from .workers import Job
 
 
@@ -36,6 +38,17 @@ class ActivatesModels:
         index = self.model_box.findData(current) if current else -1
         self.model_box.setCurrentIndex(max(index, 0))
         return active
+
+    def confirm_activation(self, model_id: str, warning: str = "") -> bool:
+        """Ask before switching: the consequence named, and how to go back."""
+        try:
+            samples = self.engine.stats().samples
+        except RollcallError:
+            samples = 0
+        text = (f"Recognise with {model_id} from now on? The gallery's {plural(samples, 'face sample')} are "
+                "re-embedded with it first, and recognition pauses until that is done. Its scores and threshold "
+                "apply from then on; the current model stays installed, so you can switch back here.")
+        return confirm(self, "Activate model", f"{warning}\n\n{text}" if warning else text, "Activate")
 
     def start_activation(self, model_id: str) -> None:
         self.activation = Job(self.engine.activation, model_id, name="activate model")

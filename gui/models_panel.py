@@ -80,7 +80,7 @@ class KioskModelsPanel(ActivatesModels, QWidget):
 
     def activate_selected(self) -> None:
         model_id = self.model_box.currentData()
-        if not model_id or self.activation is not None:
+        if not model_id or self.activation is not None or not self.confirm_activation(model_id):
             return
         self.start_activation(model_id)
         self.refresh_models()

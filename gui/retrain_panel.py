@@ -38,7 +38,6 @@ from trainer.network import MAX_FROZEN, STAGE_NAMES
 from trainer.progress import TrainPhase, TrainProgress
 from trainer.validate import default_lfw_dir
 
-from .dialogs import confirm
 from .model_activation import ActivatesModels
 from .widgets import Card, hbox, icon, panel_header
 from .workers import Job
@@ -438,8 +437,8 @@ class RetrainPanel(ActivatesModels, QWidget):
             flagged = self.engine.model(model_id).metrics.get("training", {}).get("flagged", "")
         except RollcallError:
             flagged = ""
-        if flagged and not confirm(self, "Activate a flagged model?", f"{model_id} was flagged when it was trained. "
-                                   f"{flagged} Activate it anyway?"):
+        warning = f"{model_id} was flagged when it was trained. {flagged}" if flagged else ""
+        if not self.confirm_activation(model_id, warning):
             return
         self._start_activation(model_id)
 
@@ -447,6 +446,8 @@ class RetrainPanel(ActivatesModels, QWidget):
         parent = self._parent_of_active()
         if parent is None:
             self.status_label.setText("The active model has no earlier version to roll back to.")
+            return
+        if not self.confirm_activation(parent):
             return
         self._start_activation(parent)
 

@@ -39,7 +39,7 @@ from core.vision.fusion_specs import DECISIONS, FUSED_MODEL
 from core.vision.models import BUILTIN_MODELS
 
 from .calibration_view import CalibrationView
-from .dialogs import show_error
+from .dialogs import confirm, show_error
 from .files import open_folder
 from .site_settings import SitePage
 from .widgets import hbox
@@ -402,6 +402,11 @@ class SettingsDialog(QDialog):
         self.needs_restart = new.compute.device != old.compute.device or new.storage.data_dir != old.storage.data_dir
         chosen_model = self.model.currentData()
         self.model_to_activate = chosen_model if chosen_model != self.engine.active_model_id() else None
+        if self.model_to_activate and not confirm(
+                self, "Activate model", f"Recognise with {chosen_model} from now on? The gallery is re-embedded "
+                "with it first and recognition pauses until that is done; the current model stays installed, so "
+                "you can switch back here.", "Activate"):
+            return
         try:
             new.save()
         except OSError as exc:

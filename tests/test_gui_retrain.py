@@ -16,6 +16,7 @@ from core.base.settings import ComputeSettings, Settings, StorageSettings  # noq
 from gui import workers  # noqa: E402
 from gui.retrain_panel import RetrainPanel  # noqa: E402
 from tests.conftest import MODELS_CACHE, dev_people, dev_photos  # noqa: E402
+from tests.test_gui_flow import dialogs  # noqa: E402,F401 (fixture: activation asks first)
 
 LONG = 240_000  # ms; a 2-core CPU shared with other work can be slow
 
@@ -39,7 +40,7 @@ def files_in(engine: Engine) -> set[str]:
     return {p.name for p in Path(engine.registry.cache_dir).iterdir()}
 
 
-def test_panel_cancels_trains_activates_and_rolls_back(qtbot, panel_engine):
+def test_panel_cancels_trains_activates_and_rolls_back(qtbot, panel_engine, dialogs):
     engine = panel_engine
     panel = RetrainPanel(engine)
     qtbot.addWidget(panel)

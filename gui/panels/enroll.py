@@ -423,15 +423,15 @@ class EnrollPanel(QWidget):
                      f"{report.skipped_duplicates} already enrolled.")
         parts += report.warnings
         parts += self._assign_group(report)
+        if clear_samples and report.samples_added:
+            self.clear_samples()
+            self.name_edit.clear()
+            self.external_id_edit.clear()
         if clear_samples:  # saved from the capture tab: said there, not on the import tab
             self.capture_status.setText(" ".join(parts))
         else:
             self.summary_label.setText("\n".join(parts))
             self.current_label.setText("Finished.")
-        if clear_samples and report.samples_added:
-            self.clear_samples()
-            self.name_edit.clear()
-            self.external_id_edit.clear()
 
     def _assign_group(self, report: EnrollReport) -> list[str]:
         """Put the person just saved into the chosen group; what went wrong, if anything, in words."""

@@ -30,6 +30,7 @@ from core.vision.images import photo_file_filter
 
 from ..dialogs import confirm, show_error
 from ..files import open_files
+from ..text import plural
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
 from ..workers import Job, LatestRead
 
@@ -198,7 +199,7 @@ class PeoplePanel(QWidget):
         for overview in listing.people:
             person = overview.person
             thumb = self._thumbs.get(overview.first_sample_id, QPixmap())
-            detail = f"{overview.samples} sample{'s' if overview.samples != 1 else ''}"
+            detail = plural(overview.samples, "sample")
             if person.external_id:
                 detail = f"ID {person.external_id} · {detail}"
             item = QListWidgetItem(QIcon(rounded_pixmap(thumb, LIST_THUMB, LIST_THUMB / 2)), f"{person.name}\n{detail}")
@@ -245,7 +246,7 @@ class PeoplePanel(QWidget):
         self.details_stack.setCurrentIndex(1)
         self.name_label.setText(person.name)
         facts = [f"ID {person.external_id}" if person.external_id else "No external ID",
-                 f"enrolled {person.created_at.astimezone():%d %b %Y}", f"{len(samples)} samples"]
+                 f"enrolled {person.created_at.astimezone():%d %b %Y}", plural(len(samples), "sample")]
         self.info_label.setText(" · ".join(facts))
         self._show_group(person_id)
         first = self._thumbnail(samples[0].id) if samples else QPixmap()
@@ -327,8 +328,9 @@ class PeoplePanel(QWidget):
         overview: PersonOverview = item.data(OVERVIEW_ROLE)
         person = overview.person
         if not confirm(self, "Delete person",
-                       f"Delete {person.name}, their {overview.samples} face samples and all their attendance "
-                       "records?\n\nThis cannot be undone.", "Delete"):
+                       f"Delete {person.name}, their {plural(overview.samples, 'face sample')} and all their "
+                       "attendance records? They are erased from the backups too, and Rollcall no longer "
+                       "recognises them.\n\nThis cannot be undone.", "Delete"):
             return
         self.job = Job(self.engine.delete_person, person.id, name="delete person")
         self.job.returned.connect(lambda outcome: self._on_deleted(person.name, outcome.value))
@@ -349,7 +351,9 @@ class PeoplePanel(QWidget):
         items = self.samples_view.selectedItems()
         if not items:
             return
-        if not confirm(self, "Remove samples", f"Remove {len(items)} selected sample(s) from this person?"):
+        name = self.people_list.currentItem().data(Qt.ItemDataRole.UserRole + 1)
+        if not confirm(self, "Remove samples", f"Remove {plural(len(items), 'selected sample')} of {name}? "
+                       "Recognition stops using them; adding the photos again brings them back."):
             return
         try:
             self.engine.remove_samples([item.data(Qt.ItemDataRole.UserRole) for item in items])
@@ -368,7 +372,7 @@ class PeoplePanel(QWidget):
         self.job.returned.connect(self._on_photos_added)
         self.job.failed.connect(lambda message: show_error(self, message))
         self.job.finished.connect(self._on_job_finished)
-        self.status_label.setText(f"Checking {len(paths)} photos…")
+        self.status_label.setText(f"Checking {plural(len(paths), 'photo')}…")
         self.job.start()
         self._update_buttons()
 

@@ -7,8 +7,22 @@ from datetime import date
 
 from PySide6.QtCore import QDate, QSize, Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFormLayout, QInputDialog, QLabel,
-                               QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine import Engine
@@ -17,6 +31,7 @@ from core.gallery.enroll import EnrollReport
 from core.gallery.unknowns import UnknownGroup
 
 from ..dialogs import confirm, show_error
+from ..text import plural
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
 from ..workers import Job, LatestRead
 
@@ -36,7 +51,7 @@ def _pydate(value: QDate) -> date:
 
 
 def describe(group: UnknownGroup) -> str:
-    seen = f"{group.count} sighting{'s' if group.count != 1 else ''}"
+    seen = plural(group.count, "sighting")
     same_day = group.first_seen.date() == group.last_seen.date()
     span = (f"{group.first_seen:%a %d %b %H:%M}" + (f"–{group.last_seen:%H:%M}" if same_day
                                                     else f" – {group.last_seen:%a %d %b %H:%M}"))
@@ -171,7 +186,7 @@ class ReviewPanel(QWidget):
             self.group_list.setCurrentRow(0)
         self.group_list.blockSignals(False)
         faces = sum(g.count for g in groups)
-        self.count_label.setText(f"{len(groups)} group{'s' if len(groups) != 1 else ''}, {faces} unknown faces"
+        self.count_label.setText(f"{plural(len(groups), 'group')}, {plural(faces, 'unknown face')}"
                                  if groups else "No unknown visitors to review")
         self._show_current()
 
@@ -207,7 +222,7 @@ class ReviewPanel(QWidget):
             self.info_label.setText("Unknown faces seen by Recognize appear here, grouped by person.")
         else:
             self.title_label.setText(f"Unknown visitor {group.id}")
-            self.info_label.setText(f"Seen {group.count} times, first {group.first_seen:%a %d %b %Y %H:%M}, "
+            self.info_label.setText(f"Seen {plural(group.count, 'time')}, first {group.first_seen:%a %d %b %Y %H:%M}, "
                                     f"last {group.last_seen:%a %d %b %Y %H:%M}, at {', '.join(group.sources)}.")
             for face_id in group.best_face_ids:
                 try:
@@ -249,14 +264,22 @@ class ReviewPanel(QWidget):
             if not ok:
                 return
             person_id = people[labels.index(label)].id
+            name = people[labels.index(label)].name
+            if not confirm(self, "Add to person", f"Add the faces of unknown visitor {unknowns.id} "
+                           f"({plural(unknowns.count, 'sighting')}) to {name}? They become {name}'s face samples, "
+                           f"and these sightings count as {name}'s attendance. To undo it, remove the samples "
+                           "in People and correct the attendance."):
+                return
         self._run("Adding the faces…", self.engine.assign_unknown_group, unknowns.id, person_id)
 
     def dismiss_current(self, ask: bool = True) -> None:
         unknowns = self.current_group()
         if unknowns is None or self.job is not None:
             return
-        if ask and not confirm(self, "Dismiss", f"Dismiss unknown visitor {unknowns.id} ({unknowns.count} "
-                                                "sightings)? They leave this list; nobody is enrolled."):
+        if ask and not confirm(self, "Dismiss", f"Dismiss unknown visitor {unknowns.id} "
+                                                f"({plural(unknowns.count, 'sighting')})? Their faces leave this "
+                                                "list for good and are deleted when attendance retention ends; "
+                                                "nobody is enrolled."):
             return
         self._run("Dismissing…", self.engine.dismiss_unknown_group, unknowns.id)
 
@@ -274,12 +297,12 @@ class ReviewPanel(QWidget):
         value = outcome.value
         if isinstance(value, EnrollReport):
             who = ", ".join(value.people_added) or "the person"
-            text = f"Saved {value.samples_added} face samples for {who}."
+            text = f"Saved {plural(value.samples_added, 'face sample')} for {who}."
             if value.refused:
-                text += f" {len(value.refused)} faces did not pass the checks."
+                text += f" {plural(len(value.refused), 'face')} did not pass the checks."
             self.status_label.setText(" ".join([text, *value.warnings]))
         else:
-            self.status_label.setText(f"Dismissed {value} faces.")
+            self.status_label.setText(f"Dismissed {plural(value, 'face')}.")
 
     def _on_failed(self, message: str) -> None:
         self.status_label.setText("")
