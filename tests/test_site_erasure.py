@@ -96,6 +96,8 @@ def test_after_a_delete_and_a_sync_everywhere_nothing_of_the_person_is_left(pg, 
     assert notice and "wipe" in notice  # the replaced folder keeps its copy, and the join says so
 
     admin.delete_person(ada)  # what `rollcall delete --yes "Ada Lovelace"` does
+    north.store.record_event(AttendanceEvent(None, north_ada, None, EventKind.CHECK_IN,  # uploaded late: dropped
+                                             datetime.now().astimezone() - timedelta(minutes=5), "door", 0.9))
     for engine in (admin, north, replacement, admin, north):
         engine.sync_site_now()
     for engine in (admin, north, south, west, replacement):
