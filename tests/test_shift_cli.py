@@ -93,6 +93,11 @@ def test_rotation_roster_and_audit(capsys):
     assert rita == ["Day", "Day", "Night", "Night", "off", "off"]
     assert cells[("Paul", "2026-11-01")] == ("Day", "group")
     assert cells[("Paul", "2026-11-02")] == ("Night", "assignment")
+    run(capsys, "shift", "assign", "Rita", "off", "--from", "2026-11-01", "--to", "2026-11-01")  # a cell edited
+    out = run(capsys, "roster", "--from", "2026-11-01", "--to", "2026-11-02", "--json")
+    assert [(c["shift"], c["working"], c["source"]) for c in map(json.loads, out.splitlines()) if c["name"] == "Rita"
+            ] == [("off", False, "assignment"), ("Night", True, "rotation")]
+    assert report(capsys, date(2026, 11, 1))["Rita"]["status"] == "day_off"
     grid = run(capsys, "roster", "--from", "2026-11-01", "--to", "2026-11-07")
     assert grid.splitlines()[1].split()[:3] == ["Paul", "Day", "Night"]
     audit = [json.loads(line) for line in run(capsys, "audit", "--json").splitlines()]

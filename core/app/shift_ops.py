@@ -45,6 +45,14 @@ class ShiftOperations(EngineState):
     def find_shift(self, name: str) -> Shift:
         return self.store.find_shift(name)
 
+    def shift_assignments(self, person_id: int | None = None) -> list[ShiftAssignment]:
+        """Dated assignments (of one person), oldest first."""
+        return self.store.shift_assignments(person_id)
+
+    def shift_rotations(self, person_id: int | None = None) -> list[ShiftRotation]:
+        """Rotating rosters (of one person), oldest first."""
+        return self.store.shift_rotations(person_id)
+
     def shift_plan(self) -> ShiftPlan:
         """Groups, shifts, assignments and rotations, ready for lookups by person and day."""
         store = self.store
@@ -87,17 +95,18 @@ class ShiftOperations(EngineState):
         if locked:
             self._refuse_locked([date.fromisoformat(f"{month}-01") for month in locked], what)
 
-    def assign_shift(self, person_id: int, shift_id: int, first: date, last: date | None = None,
+    def assign_shift(self, person_id: int, shift_id: int | None, first: date, last: date | None = None,
                      actor: str | None = None) -> Outcome[ShiftAssignment]:
-        """The person works this shift from first to last (None: until further notice), over their group's."""
+        """The person works this shift (None: is off) from first to last (None: until further notice), over
+        their rotation and their group's shift. A roster cell is edited with first == last."""
         self.site.require_hr_edit()
         with self.store.transaction():
             person = self.store.get_person(person_id)
-            shift = self.store.get_shift(shift_id)
+            shift = self.store.get_shift(shift_id).name if shift_id is not None else OFF
             self._refuse_locked_span(first, last, "assigning a shift")
             assignment = self.store.add_shift_assignment(person_id, shift_id, first, last)
             self.store.append_audit(self._actor(actor), AuditAction.SHIFT_ASSIGN, f"person {person.id}", "", {
-                "assignment_id": assignment.id, "shift": shift.name, "from": first.isoformat(),
+                "assignment_id": assignment.id, "shift": shift, "from": first.isoformat(),
                 "to": last.isoformat() if last else None}, person_id=person.id)
         return self._hr_done(assignment, Changes.of(SCHEDULES, person_ids=[person_id]))
 

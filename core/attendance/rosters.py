@@ -40,6 +40,7 @@ class PlannedDay:
 
 NO_SHIFT = PlannedDay(None, None, False, ShiftSource.NONE)
 ROTATION_OFF = PlannedDay(OFF, None, False, ShiftSource.ROTATION)
+ASSIGNED_OFF = PlannedDay(OFF, None, False, ShiftSource.ASSIGNMENT)
 
 
 class ShiftPlan:
@@ -71,6 +72,8 @@ class ShiftPlan:
     def planned(self, person: RosterEntry, day: date) -> PlannedDay:
         for assignment in self._assignments.get(person.person_id, ()):
             if assignment.covers(day):
+                if assignment.shift_id is None:
+                    return ASSIGNED_OFF
                 return self._from_shift(assignment.shift_id, day, ShiftSource.ASSIGNMENT)
         for rotation in self._rotations.get(person.person_id, ()):
             if rotation.first_day <= day:

@@ -95,12 +95,13 @@ class Shift:
 
 @dataclass(frozen=True)
 class ShiftAssignment:
-    """A person works `shift_id` from first_day to last_day (inclusive; None = open-ended), on the shift's
-    working days. It overrides their rotation and their group's default shift; the newest wins on overlap."""
+    """A person works `shift_id` (None: is off) from first_day to last_day (inclusive; None = open-ended), on
+    the shift's working days. It overrides their rotation and their group's default shift; the newest wins on
+    overlap. A one-day assignment is how a roster cell is edited."""
 
     id: int
     person_id: int
-    shift_id: int
+    shift_id: int | None
     first_day: date
     last_day: date | None = None
 

@@ -26,7 +26,7 @@ CREATE TABLE shifts (
     hours_mode TEXT NOT NULL CHECK (hours_mode IN ('first-last', 'pairs')), created_at TEXT NOT NULL);
 CREATE TABLE shift_assignments (
     id INTEGER PRIMARY KEY AUTOINCREMENT, person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-    shift_id INTEGER NOT NULL REFERENCES shifts(id), first_day TEXT NOT NULL, last_day TEXT,
+    shift_id INTEGER REFERENCES shifts(id), first_day TEXT NOT NULL, last_day TEXT,  -- NULL: days off
     CHECK (last_day IS NULL OR first_day <= last_day));
 CREATE INDEX shift_assignments_person ON shift_assignments(person_id);
 CREATE TABLE shift_rotations (
@@ -129,13 +129,14 @@ class ShiftTables(StoreState):
                  group_id])
 
     @guarded
-    def add_shift_assignment(self, person_id: int, shift_id: int, first_day: date,
+    def add_shift_assignment(self, person_id: int, shift_id: int | None, first_day: date,
                              last_day: date | None = None) -> ShiftAssignment:
         if last_day is not None and last_day < first_day:
             raise InvalidInputError(f"The assignment ends ({last_day}) before it starts ({first_day}).")
         with self._tx():
             self.get_person(person_id)
-            self.get_shift(shift_id)
+            if shift_id is not None:
+                self.get_shift(shift_id)
             cursor = self._conn.execute(
                 "INSERT INTO shift_assignments (person_id, shift_id, first_day, last_day) VALUES (?, ?, ?, ?)",
                 [person_id, shift_id, first_day.isoformat(), last_day.isoformat() if last_day else None])

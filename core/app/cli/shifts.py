@@ -7,7 +7,7 @@ import json
 from itertools import groupby
 
 from core.app.cli.common import ExitCode, open_engine, parse_day
-from core.base.timekeeping import HoursMode, Shift
+from core.base.timekeeping import OFF, HoursMode, Shift
 
 
 def describe(shift: Shift) -> str:
@@ -31,10 +31,11 @@ def cmd_shift(args: argparse.Namespace) -> int:
             print(f"shift {describe(shift)}")
         elif args.action == "assign":
             person = engine.find_person(args.person)
-            shift = engine.find_shift(args.shift)
-            assignment = engine.assign_shift(person.id, shift.id, args.first, args.last).value
+            assigned = None if args.shift.casefold() == OFF else engine.find_shift(args.shift)
+            assignment = engine.assign_shift(person.id, assigned.id if assigned else None, args.first, args.last).value
             until = assignment.last_day.isoformat() if assignment.last_day else "further notice"
-            print(f"{person.name} works {shift.name} from {assignment.first_day.isoformat()} until {until}")
+            works = f"works {assigned.name}" if assigned else "is off"
+            print(f"{person.name} {works} from {assignment.first_day.isoformat()} until {until}")
         elif args.action == "rotate":
             person = engine.find_person(args.person)
             rotation = engine.rotate_shift(person.id, args.pattern, args.first).value
@@ -97,7 +98,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                      help="first-last: first to last sighting; pairs: in-out pairs, so breaks are left out")
     assign = shift_sub.add_parser("assign", help="a person works a shift over a range of dates (over their group's)")
     assign.add_argument("person", help="name or id")
-    assign.add_argument("shift", help="shift name")
+    assign.add_argument("shift", help="shift name, or off")
     assign.add_argument("--from", dest="first", required=True, type=parse_day, help="first day, YYYY-MM-DD")
     assign.add_argument("--to", dest="last", type=parse_day, default=None,
                         help="last day, inclusive (default: until further notice)")
