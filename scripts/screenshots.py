@@ -1,4 +1,4 @@
-"""Take the README screenshots from a real window: docs/screenshot-<panel>.png.
+"""Take the README screenshots from a real window at 1280x720 (a laptop): docs/screenshot-<panel>.png.
 
     xvfb-run -a .venv/bin/python scripts/screenshots.py
 
@@ -103,7 +103,7 @@ def main() -> int:
     engine = Engine()
     populate(engine)
     window = MainWindow(engine)
-    window.resize(1280, 800)
+    window.resize(1280, 720)
     window.show()
     window.people_panel.refresh()
     window.update_status()
@@ -182,6 +182,10 @@ def main() -> int:
     dialog.show()
     wait(300)
     save(dialog, "settings")
+    for row in range(dialog.pages.count()):  # every page of the dialog, named after its sidebar entry
+        dialog.pages.setCurrentRow(row)
+        wait(200)
+        save(dialog, "settings-" + dialog.pages.item(row).text().lower().replace(" ", "-"))
     dialog.reject()
 
     window.close()

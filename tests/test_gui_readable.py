@@ -133,3 +133,36 @@ def test_enroll_removes_a_bad_sample_sets_the_group_and_reports_on_the_capture_t
     assert engine.person_group(saved.id).id == group.id
     assert "2 samples saved" in panel.capture_status.text() and "in the group Morning" in panel.capture_status.text()
     assert panel.summary_label.text() == ""  # the import tab says nothing about a capture
+
+
+def test_a_group_made_from_the_command_line_is_listed_when_the_panel_shows(qtbot, window, engine):
+    from core.app.engine import Engine
+    from core.base.settings import Settings
+
+    ada = engine.store.add_person("Ada")
+    people = window.show_panel("people")
+    qtbot.waitUntil(lambda: not people.is_refreshing(), timeout=30_000)
+    people.refresh()  # the store was written directly: no change was published
+    qtbot.waitUntil(lambda: people.names() == ["Ada"], timeout=30_000)
+    people.select_person(ada.id)
+    window.show_panel("recognize")
+    with Engine(Settings()) as cli:  # another process's engine on the same data folder: no change reaches us
+        cli.add_group("Night shift", "22:00", "06:00")
+    window.show_panel("people")
+    assert people.group_box.findText("Night shift") >= 0
+    enroll = window.show_panel("enroll")
+    assert enroll.group_box.findText("Night shift") >= 0
+
+
+def test_calibration_caption_sits_below_its_chart(qtbot, window, engine):
+    from gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(engine, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.resize(min(dialog.width(), 1024), min(dialog.height(), 700))
+    qtbot.wait(50)
+    view = dialog.calibration
+    assert view.summary.text()
+    assert view.summary.geometry().top() >= view.plot.geometry().bottom()
+    assert view.summary.height() >= view.summary.heightForWidth(view.summary.width())

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHeaderView,
@@ -285,6 +285,10 @@ class EnrollPanel(QWidget):
         for group in groups:
             self.group_box.addItem(group.name, group.id)
         self.group_box.setCurrentIndex(max(self.group_box.findData(chosen), 0))
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self.fill_groups()  # groups made from the command line meanwhile
 
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.SCHEDULES):

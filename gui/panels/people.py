@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QInputDialog,
@@ -216,6 +216,12 @@ class PeoplePanel(QWidget):
         total, shown = listing.stats.people, len(listing.people)
         self.count_label.setText(f"{total} people enrolled" if shown == total else f"{shown} of {total} people")
         self._show_current()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
+        """Groups made from the command line (another process) are listed as soon as the panel shows."""
+        super().showEvent(event)
+        if self.current_person_id() is not None:
+            self._show_group(self.current_person_id())
 
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.PEOPLE, ChangeKind.SAMPLES):
