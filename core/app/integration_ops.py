@@ -162,10 +162,11 @@ class IntegrationOperations(EngineState):
     def deliver_integrations(
         self, cancel: CancelCheck | None = None, only: str | None = None
     ) -> Generator[DeliveryProgress, None, DeliveryReport]:
-        """One delivery round over every target (or one): progress per row, cancel between rows."""
+        """One delivery round over every target (or one), asked for now: rows waiting out their backoff are
+        tried too. Progress per row, cancel between rows."""
         if only is not None:
             self.integration_target(only)
-        return (yield from self._delivery_round().run(cancel, only))
+        return (yield from self._delivery_round().run(cancel, only, now=True))
 
     def deliver_integrations_now(self, only: str | None = None) -> DeliveryReport:
         generator = self.deliver_integrations(only=only)

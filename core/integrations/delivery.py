@@ -11,6 +11,7 @@ Every module here is imported at the top, never lazily, so the thread and its ca
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -141,8 +142,9 @@ class DeliveryRound:
         self.policy, self.day_status, self.clock = policy or DeliveryPolicy(), day_status, clock
 
     def run(
-        self, cancel: Callable[[], bool] | None = None, only: str | None = None
+        self, cancel: Callable[[], bool] | None = None, only: str | None = None, now: bool = False
     ) -> Generator[DeliveryProgress, None, DeliveryReport]:
+        """One round; `now` also tries rows still waiting out their backoff (a round someone asked for)."""
         started = time.monotonic()
         conn = open_outbox(self.db_path)
         try:
@@ -155,16 +157,17 @@ class DeliveryRound:
                 if secret is None:
                     rounds.append(TargetRound(target.name, error="its secret is missing; add the target again"))
                     continue
-                rounds.append((yield from self._target(conn, target, client_for(target, secret, self.policy), cancel)))
+                client = client_for(target, secret, self.policy)
+                rounds.append((yield from self._target(conn, target, client, cancel, now)))
             return DeliveryReport(tuple(rounds), time.monotonic() - started)
         finally:
             conn.close()
 
     def _target(
-        self, conn: sqlite3.Connection, target: Target, client: Client, cancel: Callable[[], bool] | None
+        self, conn: sqlite3.Connection, target: Target, client: Client, cancel: Callable[[], bool] | None, now: bool
     ) -> Generator[DeliveryProgress, None, TargetRound]:
         tally = _Tally()
-        while items := due(conn, target.name, self.clock(), self.policy.batch):
+        while items := due(conn, target.name, math.inf if now else self.clock(), self.policy.batch):
             for item in items:
                 if cancel is not None and cancel():
                     raise Cancelled("Delivery cancelled; the rest stays queued.")

@@ -128,10 +128,11 @@ def final_delivery(engine: Engine) -> None:
     if engine.site.role is SiteRole.KIOSK or not engine.integration_targets():
         return
     report = engine.deliver_integrations_now()
-    queued = sum(row.queued for row in engine.integration_status())
+    rows = engine.integration_status()
+    waiting = [f"{row.target}: {row.queued} queued ({row.last_error})" for row in rows if row.queued]
     print(
-        f"[integrations] delivered {report.delivered}; {queued} queued, {report.dead} dead this round"
-        + "".join(f"; {error}" for error in report.errors),
+        f"[integrations] delivered {report.delivered} at the end, {report.dead} dead; "
+        + ("; ".join(waiting) if waiting else "nothing queued"),
         file=sys.stderr,
     )
 
