@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         self.guard.unlocked.connect(self._update_lock_button)
         self.update_status()
         self.engine.start_site_sync()  # a site station syncs in the background while the app runs
+        self.engine.start_integration_delivery()  # ERPNext, Odoo, webhooks (no-op without targets)
 
     # ---- navigation ----
 
@@ -331,6 +332,7 @@ class MainWindow(QMainWindow):
         """Stop every worker and join its thread."""
         self._unsubscribe()
         self.engine.stop_site_sync()
+        self.engine.stop_integration_delivery()
         self.guard.close()
         self.recognize_panel.stop(wait=True)
         self.enroll_panel.stop()
