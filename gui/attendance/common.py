@@ -12,6 +12,8 @@ from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.base.timekeeping import DayStatus, PersonDay
 
+from .frozen import freeze_first_column
+
 BOARD_REFRESH_MS = 60_000  # statuses move with the clock (pending -> absent) even without new events
 ATTENDANCE_CHANGES = (ChangeKind.EVENTS, ChangeKind.PEOPLE, ChangeKind.SCHEDULES, ChangeKind.CORRECTIONS)
 
@@ -57,6 +59,8 @@ def month_text(edit: QDateEdit) -> str:
 
 
 def read_only_table(columns: list[str], stretch: int | None = 0) -> QTableWidget:
+    """Columns as wide as their contents (never squeezed: a narrow window scrolls), the first one frozen;
+    `stretch` gets the spare room when it is the last column."""
     table = QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(columns)
     table.verticalHeader().setVisible(False)
@@ -66,9 +70,9 @@ def read_only_table(columns: list[str], stretch: int | None = 0) -> QTableWidget
     table.setShowGrid(False)
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    if stretch is not None:
-        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    header.setStretchLastSection(stretch == len(columns) - 1 or stretch == 0)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    freeze_first_column(table)
     return table
 
 
