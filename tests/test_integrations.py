@@ -3,6 +3,7 @@ what each target receives, dead letters and their retry, day statuses, and the C
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import stat
@@ -278,3 +279,15 @@ def test_background_delivery_sends_within_moments(engine, hook):
     finally:
         engine.stop_integration_delivery()
     assert len(hook.unique("event")) == 1
+
+
+def test_delivered_rows_are_dropped_after_the_retention(engine, hook):
+    add_webhook(engine, hook)
+    (ada,) = people(engine, 1)
+    sight(engine, ada, at(12, 8, 0))
+    engine.deliver_integrations_now()
+    assert status(engine)["hook"][1] >= 1
+    engine.integration_policy = dataclasses.replace(engine.integration_policy, keep_delivered_days=-1)
+    engine.deliver_integrations_now()
+    assert status(engine)["hook"] == (0, 0, 0)
+    assert engine.store._scalar("SELECT count(*) FROM events") == 1  # the record itself stays

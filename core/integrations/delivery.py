@@ -38,6 +38,7 @@ from core.integrations.outbox import (
     mark_retry,
     message,
     more_queued,
+    purge_delivered,
     remember_day_status,
     transaction,
 )
@@ -46,6 +47,7 @@ from core.integrations.webhook import WebhookClient
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
+SECONDS_PER_DAY = 86400
 
 
 class TargetBusy(Exception):
@@ -149,6 +151,8 @@ class DeliveryRound:
         conn = open_outbox(self.db_path)
         try:
             secrets = load_secrets(self.data_dir)
+            with transaction(conn):
+                purge_delivered(conn, self.clock() - self.policy.keep_delivered_days * SECONDS_PER_DAY)
             rounds = []
             for target in load_targets(conn):
                 if only is not None and target.name != only:

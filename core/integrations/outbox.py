@@ -38,6 +38,7 @@ class DeliveryPolicy:
     timeout_s: float = 10.0  # one HTTP request
     batch: int = 200  # rows read at a time
     interval_s: float = 2.0  # background rounds: the most a sighting waits while targets are up
+    keep_delivered_days: float = 30.0  # delivered rows are kept this long (status counts them), then dropped
 
     def backoff(self, attempts: int) -> float:
         return min(self.max_backoff_s, self.first_retry_s * 2 ** max(0, attempts - 1))
@@ -189,6 +190,13 @@ def mark_dead(conn: sqlite3.Connection, item_id: int, error: str) -> None:
         "UPDATE integration_outbox SET state = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?",
         [error[:MAX_ERROR_LEN], item_id],
     )
+
+
+def purge_delivered(conn: sqlite3.Connection, before_ts: float) -> int:
+    """Delivered rows older than before_ts dropped (their records stay in the events and corrections)."""
+    return conn.execute(
+        "DELETE FROM integration_outbox WHERE state = 'delivered' AND delivered_ts < ?", [before_ts]
+    ).rowcount
 
 
 def retry_dead(conn: sqlite3.Connection, target: str | None = None) -> int:
