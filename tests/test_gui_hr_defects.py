@@ -103,3 +103,14 @@ def test_the_correction_dialog_never_offers_a_time_still_to_come():
     morning = datetime(2026, 10, 12, 8, 30)
     assert default_punch_time(DAY, time(9, 0), morning) == morning  # 09:00 has not come yet: now instead
     assert default_punch_time(DAY, time(9, 0), datetime(2026, 10, 12, 11, 0)) == datetime(2026, 10, 12, 9, 0)
+
+
+def test_arrivals_are_measured_from_the_days_own_shift(hr):
+    from core.base.records import AttendanceEvent, EventKind
+
+    engine, (ada, _, _) = hr
+    late = engine.add_shift("Late", "14:00", "22:00", "mon-sun").value
+    engine.assign_shift(ada.id, late.id, DAY, DAY)
+    engine.store.record_event(AttendanceEvent(None, ada.id, None, EventKind.CHECK_IN, at(DAY, 14, 20), "cam", 0.8))
+    arrivals = engine.chart_series("2026-10")[1]
+    assert sum(arrivals.values) == 1 and arrivals.values[arrivals.labels.index("+20")] == 1

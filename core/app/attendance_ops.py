@@ -140,6 +140,7 @@ class AttendanceOperations(ShiftOperations):
         sheet = self.timesheet(month)
         days = [d for row in sheet.rows for d in row.days]
         starts = {g.name: g.schedule.start.hour * 60 + g.schedule.start.minute for g in self.store.list_groups()}
+        starts |= {s.name: s.schedule.start.hour * 60 + s.schedule.start.minute for s in self.store.list_shifts()}
         return [attendance_rate_per_day(days), arrival_histogram(days, starts), late_arrivals_per_person(days)]
 
     def save_charts(self, month: date | str, folder: Path | str) -> list[Path]:
