@@ -291,3 +291,14 @@ def test_delivered_rows_are_dropped_after_the_retention(engine, hook):
     engine.deliver_integrations_now()
     assert status(engine)["hook"] == (0, 0, 0)
     assert engine.store._scalar("SELECT count(*) FROM events") == 1  # the record itself stays
+
+
+def test_merging_two_people_keeps_their_queued_rows(engine, hook):
+    add_webhook(engine, hook)
+    ada, twin = people(engine, 2)
+    sight(engine, twin, at(12, 8, 0))
+    engine.store.merge_people(ada.id, twin.id)
+    assert status(engine)["hook"][0] == 1
+    engine.deliver_integrations_now()
+    (body,) = hook.unique("event").values()
+    assert body["data"]["person"]["name"] == "Person 0"

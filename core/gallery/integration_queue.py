@@ -2,7 +2,7 @@
 
 Triggers queue a row for every configured target in the same transaction that records a person's event
 or a correction, so nothing is recorded without being queued. Rows hold ids only, never names: erasing a
-person (or the event) removes their queued rows with them.
+person (or the event) removes their queued rows with them; merging two people moves them to the one kept.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ INTEGRATION_SCHEMA = (
         INSERT OR IGNORE INTO integration_outbox (target, uuid, type, event_id, person_id, queued_ts)
         SELECT name, NEW.uuid, 'event', NEW.id, NEW.person_id, {_SQL_NOW} FROM integration_targets
         WHERE instr(',' || takes || ',', ',event,') > 0;
+    END""",
+    """CREATE TRIGGER integration_queue_person AFTER UPDATE OF person_id ON events WHEN NEW.person_id IS NOT NULL
+    BEGIN
+        UPDATE integration_outbox SET person_id = NEW.person_id WHERE event_id = NEW.id;
     END""",
     f"""CREATE TRIGGER integration_queue_correction AFTER INSERT ON corrections
     BEGIN
