@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +134,30 @@ def write_checked(state_dict, path: Path, info: dict) -> Path:
     return path
 
 
+# A file's sha256 is remembered while its identity, size and times stay as they were; a file changed in the
+# last RECENT_CHANGE_NS is hashed every time (a second write in the same clock tick would keep its times).
+RECENT_CHANGE_NS = 2_000_000_000
+_REMEMBERED: dict[tuple[str, int, int, int, int, int], str] = {}
+
+
+def _identity(path: Path) -> tuple[str, int, int, int, int, int]:
+    st = os.stat(path)
+    return os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def remembered_sha256(path: Path) -> str:
+    """file_sha256, computed once per process for a file unchanged since (same inode, size, modification and
+    change times: a file rewritten, even to the same size and with its time set back, is hashed again)."""
+    key = _identity(path)
+    digest = _REMEMBERED.get(key)
+    if digest is None:
+        digest = file_sha256(path)
+        settled = time.time_ns() - max(key[4], key[5]) > RECENT_CHANGE_NS
+        if settled and _identity(path) == key:
+            _REMEMBERED[key] = digest
+    return digest
+
+
 def verify_weights(path: Path, expected_sha256: str | None = None, fix: str | None = None) -> str:
     """Check a weights file against its recorded checksum. Returns the sha256.
     `fix`: what the message tells the user to do (default: delete it and fetch it again)."""
@@ -150,7 +175,7 @@ def verify_weights(path: Path, expected_sha256: str | None = None, fix: str | No
             f"Weights file {path} has no recorded checksum, so it cannot be trusted. "
             + (fix or "Delete it and run `rollcall models fetch`, or import it with `rollcall models add`.")
         )
-    actual = file_sha256(path)
+    actual = remembered_sha256(path)
     if actual != expected:
         raise WeightsError(
             f"Weights file {path} is corrupt or was changed (sha256 {actual[:12]}…, expected {expected[:12]}…). "
