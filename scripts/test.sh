@@ -27,4 +27,5 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [[ -z "${ROLLCALL_PG
   fi
 fi
 .venv/bin/lint-imports
-exec .venv/bin/python -m pytest "$@"
+# Two pytest-xdist workers, a test file each at a time (module fixtures are built once); `-n 0` runs in one process.
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

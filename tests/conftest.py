@@ -86,8 +86,9 @@ def export_onnx_files(home: Path) -> None:
     from core.base.settings import Settings, StorageSettings
     from core.vision.models import ModelRegistry
 
-    with Engine(Settings(storage=StorageSettings(data_dir=str(home))),
-                registry=ModelRegistry(MODELS_CACHE, allow_network=False)) as engine:
+    with Engine(
+        Settings(storage=StorageSettings(data_dir=str(home))), registry=ModelRegistry(MODELS_CACHE, allow_network=False)
+    ) as engine:
         engine.export_all_onnx()
 
 

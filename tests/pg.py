@@ -70,7 +70,7 @@ class PgCluster:
             raise RuntimeError(f"{' '.join(command)} failed: {result.stdout}\n{result.stderr}")
         return result
 
-    def init(self) -> "PgCluster":
+    def init(self) -> PgCluster:
         pwfile = self.root / "pw"
         pwfile.write_text(self.password)
         if self._as_postgres:
