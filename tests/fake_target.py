@@ -32,6 +32,15 @@ class FakeHandler(BaseHTTPRequestHandler):
         raw = self._body()
         with fake.lock:
             fake.requests += 1
+            if fake.moved_to is not None:  # moved: a POST is told to go elsewhere, where a GET finds a page
+                if method == "POST":
+                    self.send_response(301)
+                    self.send_header("Location", fake.moved_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                else:
+                    self._answer(200, {"page": "moved here"})
+                return
             if fake.fail_next > 0:
                 fake.fail_next -= 1
                 fake.failed += 1
@@ -72,6 +81,7 @@ class FakeTarget:
         self.lock = threading.RLock()
         self.requests = self.failed = self.dropped = 0
         self.fail_next = self.drop_next = 0
+        self.moved_to: str | None = None
         self.port = 0
         self._server: FakeServer | None = None
         self._thread: threading.Thread | None = None

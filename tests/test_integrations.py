@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import ssl
 import stat
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -302,3 +304,59 @@ def test_merging_two_people_keeps_their_queued_rows(engine, hook):
     engine.deliver_integrations_now()
     (body,) = hook.unique("event").values()
     assert body["data"]["person"]["name"] == "Person 0"
+
+
+@pytest.fixture
+def tls_hook(tmp_path):
+    """The webhook receiver behind https with a self-signed certificate for 127.0.0.1."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = FakeWebhook().up()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    assert server._server is not None
+    server._server.socket = context.wrap_socket(server._server.socket, server_side=True)
+    yield server
+    server.down()
+
+
+def test_https_certificates_are_checked_unless_a_target_says_insecure(engine, tls_hook):
+    url = tls_hook.url.replace("http:", "https:")
+    engine.add_integration(Target("checked", TargetKind.WEBHOOK, url), tls_hook.secret)
+    (ada,) = people(engine, 1)
+    sight(engine, ada, at(12, 8, 0))
+    report = engine.deliver_integrations_now()
+    assert report.delivered == 0 and "CERTIFICATE_VERIFY_FAILED" in report.errors[0]
+    engine.add_integration(Target("checked", TargetKind.WEBHOOK, url, verify_tls=False), tls_hook.secret, replace=True)
+    assert engine.deliver_integrations_now().delivered >= 1
+    assert len(tls_hook.unique("event")) == 1
+
+
+def test_a_redirect_is_a_dead_letter_not_a_lost_post(engine, hook):
+    add_webhook(engine, hook)
+    hook.moved_to = hook.url + "/new-home"  # urllib alone would follow it with a GET and no body
+    (ada,) = people(engine, 1)
+    sight(engine, ada, at(12, 8, 0))
+    assert engine.deliver_integrations_now().dead == 1
+    assert "HTTP 301" in engine.integration_dead_letters()[0].error

@@ -45,6 +45,13 @@ class HttpReply:
         return self.body.decode("utf-8", errors="replace")
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect comes back as the answer: urllib would turn a redirected POST into a GET without its body."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 def tls_context(verify: bool) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not verify:  # a target set up with --insecure (a test server with a self-signed certificate)
@@ -63,9 +70,11 @@ def request(
 ) -> HttpReply:
     """One request; 4xx and 5xx come back as replies, not exceptions."""
     prepared = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers})
-    context = tls_context(verify_tls) if url.startswith("https:") else None
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+    if url.startswith("https:"):
+        handlers.append(urllib.request.HTTPSHandler(context=tls_context(verify_tls)))
     try:
-        with urllib.request.urlopen(prepared, timeout=timeout_s, context=context) as response:
+        with urllib.request.build_opener(*handlers).open(prepared, timeout=timeout_s) as response:
             return HttpReply(response.status, response.read(MAX_ANSWER_BYTES))
     except urllib.error.HTTPError as error:
         with error:
@@ -77,7 +86,7 @@ def request(
 
 def http_verdict(status: int) -> Verdict:
     """The verdict of a status with no more specific reading: 2xx delivered, 408/425/429/5xx retried,
-    any other refusal a dead letter."""
+    any other answer (a redirect too: fix the address) a dead letter."""
     if 200 <= status < 300:
         return Verdict.DELIVERED
     return Verdict.RETRY if status >= 500 or status in (408, 425, 429) else Verdict.DEAD
