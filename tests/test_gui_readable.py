@@ -126,6 +126,11 @@ def test_enroll_removes_a_bad_sample_sets_the_group_and_reports_on_the_capture_t
     panel.remove_sample_button.click()
     assert len(panel.samples) == 2 and panel.sample_strip.count() == 2
     assert "Removed 1 sample; 2 left." == panel.capture_status.text()
+    panel.undo_remove_button.click()
+    assert len(panel.samples) == 3 and panel.sample_strip.count() == 3 and not panel.undo_remove_button.isVisible()
+    panel.sample_strip.item(1).setSelected(True)
+    panel.remove_sample_button.click()
+    assert panel.undo_remove_button.isVisible()
     panel.save_button.click()
     qtbot.waitUntil(lambda: panel.job is None, timeout=60_000)
     saved = next(o.person for o in engine.people() if o.person.name == "New Starter")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHeaderView,
@@ -34,33 +32,11 @@ from ..dialogs import ADD_TO_EXISTING, KEEP_SEPARATE, ask_duplicate_name, show_e
 from ..files import open_files, open_folder
 from ..live import ImageMailbox
 from ..text import plural
-from ..widgets import Card, Overlay, SourcePicker, ThumbnailStrip, VideoView, hbox, icon, panel_header, qimage_from_bgr
+from ..widgets import Card, SourcePicker, ThumbnailStrip, VideoView, hbox, icon, panel_header
 from ..workers import Job, user_message
+from .enroll_capture import CaptureStep, capture_view
 
 PHOTO_FILTER = photo_file_filter()
-
-
-@dataclass
-class CaptureStep:
-    image: QImage | None
-    overlays: list[Overlay]
-    guidance: str
-    good: bool
-    sample: FaceCandidate | None = None
-
-
-def capture_view(engine: Engine, spec: str, wanted: int, mailbox: ImageMailbox,
-                 cancel_event: threading.Event) -> Iterator[CaptureStep | str]:
-    """Runs in the worker: Engine.capture's progress, with the frame as a QImage and the faces as overlays."""
-    yield "Opening the source…"
-    with engine.open_source(spec, cancel_event, realtime=True) as source:
-        yield "Loading the face detector…"
-        _ = engine.detector
-        for step in engine.capture(source, wanted, cancel_event.is_set):
-            overlays = [Overlay(tuple(float(v) for v in f.box), "", "chosen" if f is step.chosen else "other")
-                        for f in step.faces]
-            image = qimage_from_bgr(step.frame.image) if mailbox.try_send() else None
-            yield CaptureStep(image, overlays, step.guidance, step.good, step.sample)
 
 
 class EnrollPanel(QWidget):
@@ -120,6 +96,10 @@ class EnrollPanel(QWidget):
         self.clear_samples_button = QPushButton("Clear samples")
         self.remove_sample_button = QPushButton(icon("trash"), "Remove selected")
         self.remove_sample_button.setToolTip("Drop the selected samples (blurred, eyes closed, someone else).")
+        self.undo_remove_button = QPushButton("Undo")
+        self.undo_remove_button.setToolTip("Bring back the samples just removed.")
+        self.undo_remove_button.setVisible(False)
+        self._before_remove: list[FaceCandidate] | None = None
         self.save_button = QPushButton(icon("save", light=True), "Save person")
         self.save_button.setProperty("primary", True)
         self.capture_status = QLabel("")
@@ -136,9 +116,10 @@ class EnrollPanel(QWidget):
         layout.addWidget(samples_label)
         layout.addWidget(self.sample_strip)
         self.capture_status.setWordWrap(True)
-        layout.addLayout(hbox(self.capture_status, None, self.remove_sample_button, self.clear_samples_button,
-                              self.save_button))
+        layout.addLayout(hbox(self.capture_status, None, self.undo_remove_button, self.remove_sample_button,
+                              self.clear_samples_button, self.save_button))
         self.remove_sample_button.clicked.connect(lambda: self.remove_selected_samples())
+        self.undo_remove_button.clicked.connect(lambda: self.undo_remove())
         self.sample_strip.itemSelectionChanged.connect(self._update_buttons)
 
         self.capture_button.clicked.connect(lambda: self.start_capture())
@@ -245,8 +226,8 @@ class EnrollPanel(QWidget):
         self.capture_view.set_banner(step.guidance, "good" if step.good else "warn")
         if step.sample is not None:
             self.samples.append(step.sample)
-            tip = f"Sharpness {step.sample.sharpness:.0f}, {step.sample.face.size_px} px"
-            self.sample_strip.add_rgb(step.sample.crop, data=id(step.sample), tooltip=tip)
+            self._show_sample(step.sample)
+            self._forget_undo()
             self._update_buttons()
 
     def _on_capture_done(self, _result: object) -> None:
@@ -266,12 +247,34 @@ class EnrollPanel(QWidget):
         chosen = {item.data(Qt.ItemDataRole.UserRole) for item in self.sample_strip.selectedItems()}
         if not chosen:
             return
+        self._before_remove = list(self.samples)
         self.samples = [sample for sample in self.samples if id(sample) not in chosen]
         for row in reversed(range(self.sample_strip.count())):
             if self.sample_strip.item(row).data(Qt.ItemDataRole.UserRole) in chosen:
                 self.sample_strip.takeItem(row)
         self.capture_status.setText(f"Removed {plural(len(chosen), 'sample')}; {len(self.samples)} left.")
+        self.undo_remove_button.setVisible(True)
         self._update_buttons()
+
+    def undo_remove(self) -> None:
+        """The samples as they were before the last removal."""
+        if self._before_remove is None:
+            return
+        self.samples = self._before_remove
+        self.sample_strip.clear()
+        for sample in self.samples:
+            self._show_sample(sample)
+        self.capture_status.setText(f"{plural(len(self.samples), 'sample')} again.")
+        self._forget_undo()
+        self._update_buttons()
+
+    def _forget_undo(self) -> None:
+        self._before_remove = None
+        self.undo_remove_button.setVisible(False)
+
+    def _show_sample(self, sample: FaceCandidate) -> None:
+        tip = f"Sharpness {sample.sharpness:.0f}, {sample.face.size_px} px"
+        self.sample_strip.add_rgb(sample.crop, data=id(sample), tooltip=tip)
 
     def fill_groups(self) -> None:
         """The groups to choose from (kept current as groups are made or renamed)."""
@@ -295,6 +298,7 @@ class EnrollPanel(QWidget):
             self.fill_groups()
 
     def clear_samples(self) -> None:
+        self._forget_undo()
         self.samples.clear()
         self.sample_strip.clear()
         self.capture_status.setText("")

@@ -30,7 +30,7 @@ from core.vision.images import photo_file_filter
 
 from ..dialogs import confirm, show_error
 from ..files import open_files
-from ..text import plural
+from ..text import match_strength, plural
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
 from ..workers import Job, LatestRead
 
@@ -270,11 +270,16 @@ class PeoplePanel(QWidget):
         confusions = self.engine.confusions(person_id)
         self.confusions_title.setText(f"Confusions ({len(confusions)})")
         self.confusions_list.clear()
+        try:
+            threshold = self.engine.matcher().threshold
+        except RollcallError:
+            threshold = 0.0
         for confusion in reversed(confusions):  # newest first
             really = confusion.true_name or "a stranger"
             how = "corrected" if confusion.source is ConfusionSource.CORRECTION else "answered No at the kiosk"
             text = (f"Shown as {confusion.shown_name}, really {really} · {how} "
-                    f"{confusion.created_at.astimezone():%d %b %Y %H:%M} · score {confusion.similarity:.2f}")
+                    f"{confusion.created_at.astimezone():%d %b %Y %H:%M} · "
+                    f"{match_strength(confusion.similarity, threshold)}")
             crop = self.engine.confusion_crop(confusion.id) if confusion.has_crop else None
             item = QListWidgetItem(QIcon(rounded_pixmap(pixmap_from_jpeg(crop), CONFUSION_THUMB, 4)), text)
             item.setData(Qt.ItemDataRole.UserRole, confusion.id)
