@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable, Generator
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine_state import EngineState
@@ -50,12 +50,7 @@ from core.integrations.targets import (
     store_secret,
     update_target,
 )
-from core.site.connection import connect, server_error
-from core.site.driver import psycopg
 from core.site.records import SiteRole
-from core.site.reporting import ReporterLogin, create_reporter, publish_days
-
-MAX_PUBLISH_DAYS = 366
 
 
 class IntegrationOperations(EngineState):
@@ -69,8 +64,6 @@ class IntegrationOperations(EngineState):
         def person_history(self, person_id: int, first: date, last: date) -> list[PersonDay]: ...
 
         def site_zone(self) -> tzinfo: ...
-
-        def day_board(self, day: date | None = None, group: str | None = None) -> list[PersonDay]: ...
 
     def _integration_db(self) -> sqlite3.Connection:
         if self.store.path == ":memory:":
@@ -219,36 +212,3 @@ class IntegrationOperations(EngineState):
         background, self._background_delivery = self._background_delivery, None
         if background is not None:
             background.stop()
-
-    # ---- the site server's reporting views (core.site.reporting) ----
-
-    def _site_owner_connection(self) -> Any:
-        if self.site.role is not SiteRole.ADMIN:
-            raise InvalidInputError("Reporting logins and day statuses are the site's admin station's to manage.")
-        return connect(self.site.credentials(), self.settings.site)
-
-    def create_site_reporter(self, name: str) -> ReporterLogin:
-        """A login that reads the reporting views and nothing else; its password is shown once."""
-        conn = self._site_owner_connection()
-        try:
-            return create_reporter(conn, name)
-        except psycopg.Error as exc:
-            raise server_error(exc) from None
-        finally:
-            conn.close()
-
-    def publish_site_reports(self, first: date, last: date) -> int:
-        """Every person's day status from first to last, as the rules decide them here, for the day_status
-        and timesheet views; returns the rows written."""
-        if not 0 <= (last - first).days < MAX_PUBLISH_DAYS:
-            raise InvalidInputError(f"Publish from 1 to {MAX_PUBLISH_DAYS} days, the first before the last.")
-        uuids = {person_id: uuid for uuid, person_id in self.store.person_ids_by_uuid().items()}
-        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        rows = [(uuids[d.person_id], d) for day in days for d in self.day_board(day) if d.person_id in uuids]
-        conn = self._site_owner_connection()
-        try:
-            return publish_days(conn, rows)
-        except psycopg.Error as exc:
-            raise server_error(exc) from None
-        finally:
-            conn.close()
