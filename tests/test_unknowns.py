@@ -252,3 +252,23 @@ def test_strangers_in_a_video_become_pure_groups_and_one_enrolled_group_is_recog
     print(f"enrolled {name} from group {biggest.id}: {sum(r.person_id == person_id for r in results)} of "
           f"{len(results)} held-back photos identified")
     assert sum(r.person_id == person_id for r in results) >= 3, [(r.name, round(r.similarity, 2)) for r in results]
+
+
+def test_a_deleted_person_leaves_no_face_in_the_review_listing(engine, faces, capsys):
+    """The listing's face files (rollcall unknowns) show faces that may be given to a person later:
+    erasing that person removes them (issue: an assigned face stayed in unknowns/unknown-group-N.jpg)."""
+    from core.app.cli import main
+
+    colin = engine.enroll_files("Colin Powell", dev_photos(_person("Colin_Powell"))[:3]).value.person_ids["Colin Powell"]
+    now = datetime.now().astimezone()
+    tony = [store_sighting(engine, p, now, "door") for p in dev_photos(_person("Tony_Blair"))[:2]]
+    listing = engine.review_snapshots_dir
+    engine.close()
+
+    assert main(["unknowns", "--json"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in listing.glob("*.jpg")) == [f"unknown-group-{min(tony)}.jpg"]
+    assert main(["unknowns", "assign", str(min(tony)), "--person", "Colin Powell"]) == 0
+    assert main(["delete", "--yes", str(colin)]) == 0
+    capsys.readouterr()
+    assert list(listing.glob("*.jpg")) == []

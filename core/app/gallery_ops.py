@@ -19,6 +19,7 @@ from core.base.records import FileProblem, Person, PersonDeleted
 from core.base.timekeeping import AuditAction
 from core.gallery.backups import erase_person_from_backups
 from core.gallery.enroll import EnrollReport, FaceCandidate, ImportProgress
+from core.gallery.unknowns import SNAPSHOTS_FOLDER, clear_group_snapshots
 from core.site.service import SiteRole
 
 PEOPLE, SAMPLES, EVENTS = ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS
@@ -130,6 +131,15 @@ class GalleryOperations(EngineState):
             removed = sum(self.store.delete_sample(sample_id) for sample_id in sample_ids)
         return self._done(removed, Changes.of(SAMPLES, sample_ids=sample_ids) if removed else Changes())
 
+    @property
+    def review_snapshots_dir(self) -> Path:
+        """Where `rollcall unknowns` writes each group's best face."""
+        return self.settings.data_path / SNAPSHOTS_FOLDER
+
+    def clear_review_listing(self) -> None:
+        """An erasure makes the last listing's face files stale: they go (the next listing writes them anew)."""
+        clear_group_snapshots(self.review_snapshots_dir)
+
     def delete_person(self, person_id: int) -> Outcome[PersonDeleted]:
         """Erase a person everywhere: the database (overwritten, vacuumed) and every backup file.
         Backups that could not be scrubbed are named in the record's `backups_not_scrubbed`.
@@ -146,6 +156,7 @@ class GalleryOperations(EngineState):
                 {"samples": removed.samples, "embeddings": removed.embeddings, "events": removed.events},
             )
         self.store.erase_freed_space()  # skipped inside the transaction
+        self.clear_review_listing()  # its face files may show faces given to this person
         changes = self._publish(
             Changes.of(PEOPLE, SAMPLES, EVENTS, person_ids=[person_id], deleted_person_ids=[person_id])
         )

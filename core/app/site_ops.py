@@ -142,6 +142,7 @@ class SiteOperations(EngineState):
         erased = SiteGallery(erased_people=list(person_uuids))
         if not erased:
             return
+        self.clear_review_listing()
         for backup in sorted(self.settings.backups_path.glob("rollcall-*.db")):
             try:
                 with GalleryStore(backup) as old:

@@ -14,9 +14,11 @@ A group's id is its smallest face id: stable across calls while the group keeps 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -121,3 +123,31 @@ def group_faces(
             )
         )
     return sorted(groups, key=lambda g: (g.last_seen, g.id), reverse=True)
+
+
+# The review listing's face files (`rollcall unknowns`) in the data folder: each group's best face.
+SNAPSHOTS_FOLDER = "unknowns"
+SNAPSHOT_GLOB = "unknown-group-*.jpg"
+
+
+def clear_group_snapshots(folder: Path) -> int:
+    """Remove a listing's face files (stale after a review, gone with an erased person); how many went."""
+    removed = 0
+    for old in folder.glob(SNAPSHOT_GLOB):
+        old.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def write_group_snapshots(groups: Sequence[UnknownGroup], folder: Path) -> dict[int, Path]:
+    """Each group's best face as <folder>/unknown-group-<id>.jpg (owner-only); an earlier listing's files go."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    clear_group_snapshots(folder)
+    paths = {}
+    for group in groups:
+        path = folder / SNAPSHOT_GLOB.replace("*", str(group.id))
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)  # faces: the owner's only
+        with os.fdopen(fd, "wb") as out:
+            out.write(group.snapshot_jpeg)
+        paths[group.id] = path
+    return paths

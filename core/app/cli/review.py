@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.app.cli.common import ExitCode, open_engine, parse_day, print_report
 from core.base.errors import DuplicateNameError
-
-if TYPE_CHECKING:
-    from core.gallery.unknowns import UnknownGroup
-
-
-def _write_snapshots(groups: list[UnknownGroup], folder: Path) -> dict[int, Path]:
-    """Each group's best face as <folder>/unknown-group-<id>.jpg (owner-only); stale files of earlier listings go."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for old in folder.glob("unknown-group-*.jpg"):
-        old.unlink(missing_ok=True)
-    paths = {}
-    for group in groups:
-        path = folder / f"unknown-group-{group.id}.jpg"
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)  # faces: the owner's only
-        with os.fdopen(fd, "wb") as out:
-            out.write(group.snapshot_jpeg)
-        paths[group.id] = path
-    return paths
 
 
 def cmd_unknowns(args: argparse.Namespace) -> int:
@@ -58,8 +38,10 @@ def cmd_unknowns(args: argparse.Namespace) -> int:
             return ExitCode.OK
         first, last = engine.unknown_range(args.first, args.last)
         groups = engine.unknown_groups(first, last)
-        folder = Path(args.snapshots).expanduser() if args.snapshots else engine.settings.data_path / "unknowns"
-        paths = _write_snapshots(groups, folder)
+        folder = Path(args.snapshots).expanduser() if args.snapshots else engine.review_snapshots_dir
+        from core.gallery.unknowns import write_group_snapshots  # numpy and the models only when listing
+
+        paths = write_group_snapshots(groups, folder)
         for group in groups:
             if args.json:
                 print(
