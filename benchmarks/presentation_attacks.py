@@ -252,7 +252,7 @@ def judge(observed: Observed, rules: LivenessSettings) -> Verdict:
 
 
 def passive_only(observed: Observed) -> Verdict:
-    """The passive check by itself (liveness.enabled without the challenge): accepted as soon as
+    """The passive check by itself (liveness.photo_filter without the challenge): accepted as soon as
     it calls the face live."""
     presentation = observed.presentation
     for i, verdict in enumerate(observed.passive):
