@@ -11,19 +11,28 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.base.security import verify_pin
 from core.base.settings import SecuritySettings, Settings
 
 from .dialogs import TITLE, show_error
+from .text import plural
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +148,7 @@ class AdminGuard(QObject):
         while True:
             wait = self.blocked_for()
             if wait > 0:
-                show_error(parent, f"Too many wrong PINs. Wait {int(wait + 0.999)} seconds, then try again.")
+                show_error(parent, f"Too many wrong PINs. Wait {plural(int(wait + 0.999), 'second')}, then try again.")
                 return False
             pin = ask_pin(parent, message)
             if pin is None:
@@ -155,8 +164,8 @@ class AdminGuard(QObject):
             if left <= 0:
                 self._failures = 0
                 self._blocked_until = self._clock() + lockout_s
-                show_error(parent, f"Wrong PIN, {tries} times in a row. "
-                                   f"Wait {int(lockout_s)} seconds, then try again.")
+                show_error(parent, f"Wrong PIN, {plural(tries, 'time')} in a row. "
+                                   f"Wait {plural(int(lockout_s), 'second')}, then try again.")
                 return False
             message = (f"Wrong PIN. {left} {'try' if left == 1 else 'tries'} left "
                        f"before a {int(lockout_s)}-second wait.")

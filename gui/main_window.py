@@ -34,6 +34,7 @@ from .panels.people import PeoplePanel
 from .panels.recognize import RecognizePanel
 from .panels.review import ReviewPanel
 from .settings_dialog import SettingsDialog
+from .text import plural
 from .widgets import icon, scrolling
 from .workers import Job
 
@@ -227,7 +228,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {self.engine.device_description}")
         self.model_label.setText(f"Model: {model}")
         people, samples = stats.people, stats.samples
-        self.gallery_label.setText(f"Gallery: {people} {'person' if people == 1 else 'people'}, {samples} samples")
+        self.gallery_label.setText(f"Gallery: {plural(people, 'person')}, {plural(samples, 'sample')}")
         self.update_site_status()
         self.update_notices()
 

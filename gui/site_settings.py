@@ -16,6 +16,7 @@ from core.base.errors import RollcallError
 from core.site.connection import SiteError, SiteProblem
 
 from .dialogs import show_error
+from .text import plural
 from .widgets import hbox
 from .workers import Job
 
@@ -98,7 +99,7 @@ class SitePage(QWidget):
         else:
             last = status.last_sync.astimezone().strftime("%Y-%m-%d %H:%M:%S") if status.last_sync else "never"
             text = (f"{status.role.capitalize()} {status.station!r} of {status.server}. Last sync: {last}. "
-                    f"Queue: {status.queue} events."
+                    f"Queue: {plural(status.queue, 'event')}."
                     + (f" Last problem: {in_dialog_words(status.error)}" if status.error else ""))
         self.state.setText(f"{text}\n{message}".strip())
         busy = self.job is not None

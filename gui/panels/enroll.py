@@ -172,7 +172,7 @@ class EnrollPanel(QWidget):
         self.capture_stop_button.setEnabled(capturing)
         self.capture_source.setEnabled(not capturing)
         self.save_button.setEnabled(bool(self.samples) and has_name and not busy and not capturing)
-        self.save_button.setText(f"Save {len(self.samples)} samples" if self.samples else "Save person")
+        self.save_button.setText(f"Save {plural(len(self.samples), 'sample')}" if self.samples else "Save person")
         self.clear_samples_button.setEnabled(bool(self.samples) and not capturing)
         self.remove_sample_button.setEnabled(bool(self.sample_strip.selectedItems()) and not busy)
         self.add_photos_button.setEnabled(not busy)
@@ -231,7 +231,7 @@ class EnrollPanel(QWidget):
             self._update_buttons()
 
     def _on_capture_done(self, _result: object) -> None:
-        self.capture_view.set_banner(f"{len(self.samples)} samples taken", "good")
+        self.capture_view.set_banner(f"{plural(len(self.samples), 'sample')} taken", "good")
         self.capture_status.setText("Check the name, then press Save.")
 
     def _on_capture_failed(self, message: str) -> None:
@@ -344,7 +344,7 @@ class EnrollPanel(QWidget):
 
         self._start_job(Job(self.engine.enroll_files, name, [Path(p) for p in paths], self._external_id(),
                             add_to_existing, allow_duplicate, name="enroll photos"),
-                        f"Checking {len(paths)} photos of {name}…", again)
+                        f"Checking {plural(len(paths), 'photo')} of {name}…", again)
 
     def import_folder(self, root: str | None = None) -> None:
         if root is None:

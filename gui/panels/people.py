@@ -214,7 +214,8 @@ class PeoplePanel(QWidget):
             self.people_list.setCurrentRow(0)
         self.people_list.blockSignals(False)
         total, shown = listing.stats.people, len(listing.people)
-        self.count_label.setText(f"{total} people enrolled" if shown == total else f"{shown} of {total} people")
+        self.count_label.setText(f"{plural(total, 'person')} enrolled" if shown == total
+                                 else f"{shown} of {plural(total, 'person')}")
         self._show_current()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
@@ -389,7 +390,7 @@ class PeoplePanel(QWidget):
 
     def _on_photos_added(self, outcome: Outcome[EnrollReport]) -> None:
         report = outcome.value
-        text = f"Added {report.samples_added} samples."
+        text = f"Added {plural(report.samples_added, 'sample')}."
         if report.skipped_duplicates:
             text += f" {report.skipped_duplicates} were already enrolled."
         if report.refused:
