@@ -331,3 +331,37 @@ def test_settings_pages_all_fit_at_1024x700(qtbot, window, engine):
         qtbot.wait(20)
         problems += [f"{dialog.pages.item(row).text()}: {p}" for p in cut_texts(dialog.stack.currentWidget())]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_models_before_and_after_values_are_whole(qtbot, window, screen):
+    from trainer.config import TrainConfig
+    from trainer.job import TrainResult
+    from trainer.results import METRIC_LABELS
+
+    before = {key: 0.99875 for key in METRIC_LABELS}
+    after = {key: 1.0 for key in METRIC_LABELS}
+    panel = window.show_panel("models")
+    window.resize(*screen)
+    if not hasattr(panel, "show_results"):
+        pytest.skip("the kiosk edition does not train")
+    panel.show_results(TrainResult(TrainConfig(), "facenet-keras-128-ft1", None, before, after))
+    qtbot.wait(50)
+    assert panel.results_table.rowCount() == len(METRIC_LABELS)
+    assert panel.results_table.item(0, 1).text() == "100.00%"
+    window.stack.currentWidget().ensureWidgetVisible(panel.results_table)
+    assert not cut_texts(panel.results_table.parentWidget())
+
+
+def test_kiosk_models_panel_fits_at_1024x700(qtbot, engine):
+    from gui.models_panel import KioskModelsPanel
+    from gui.widgets import scrolling
+
+    panel = KioskModelsPanel(engine)
+    page = scrolling(panel)
+    qtbot.addWidget(page)
+    page.resize(1024 - 200, 700 - 46)  # the window less its sidebar, menu and status bars
+    page.show()
+    qtbot.waitExposed(page)
+    assert panel.width() <= page.viewport().width() + 1
+    assert not cut_texts(panel)
