@@ -104,6 +104,8 @@ class FakeOdoo(FakeTarget):
         if (db, uid, password) != (self.db, self.uid, self.password):
             raise OdooError("odoo.exceptions.AccessDenied", "Access Denied")
         self.calls.append((model, model_method))
+        if model_method not in ("create", "write"):
+            return self._model_call(model, model_method, model_args, kwargs)
         saved = {model: {i: dict(r) for i, r in rows.items()} for model, rows in self.models.items()}
         try:
             return self._model_call(model, model_method, model_args, kwargs)
