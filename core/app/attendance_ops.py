@@ -257,6 +257,14 @@ class AttendanceOperations(ShiftOperations):
             )
         return self._hr_done(person, Changes.of(SCHEDULES, person_ids=[person_id]))
 
+    def holidays_between(self, start: date, end: date) -> list[Holiday]:
+        """Holidays from start to end (inclusive), by day."""
+        return self.store.holidays(start, end)
+
+    def leave_between(self, start: date, end: date) -> list[Leave]:
+        """Leave that touches start..end (inclusive)."""
+        return self.store.leave(start, end)
+
     def add_holiday(
         self, day: date, name: str = "Holiday", group_id: int | None = None, actor: str | None = None
     ) -> Outcome[Holiday]:

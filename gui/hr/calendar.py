@@ -1,15 +1,26 @@
-"""Holidays and leave: a day off for the whole site (or a group), and a person's leave over a range."""
+"""Holidays and leave: this year's list, a day off for the whole site (or a group), a person's leave over a range."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from datetime import date
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLineEdit,
+    QPushButton,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.base.errors import RollcallError
 
-from ..attendance.common import date_edit, pydate
-from .common import WrapRow, fill_people, kiosk_only, message_line
+from ..attendance.common import date_edit, pydate, read_only_table
+from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, kiosk_only, message_line
 
 
 class CalendarPage(QWidget):
@@ -42,8 +53,14 @@ class CalendarPage(QWidget):
         leave_form.addRow("Reason", self.leave_reason)
         leave_form.addRow(self.leave_button)
         self.message_label = message_line()
+        self.table = read_only_table(["When", "What", "For"], stretch=2)
+        self.table.setMaximumHeight(OVERVIEW_HEIGHT)  # the forms below stay on a 720-pixel screen
+        self.list_box = QGroupBox()
+        list_layout = QVBoxLayout(self.list_box)
+        list_layout.addWidget(self.table)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.list_box)
         layout.addWidget(WrapRow(holiday_box, leave_box))
         layout.addWidget(self.message_label)
         layout.addStretch(1)
@@ -60,6 +77,38 @@ class CalendarPage(QWidget):
             self.holiday_group.addItem(f"Group {group.name}", group.id)
         self.holiday_group.setCurrentIndex(max(self.holiday_group.findData(current), 0))
         fill_people(self.leave_person, self.engine)
+        self.fill_list()
+
+    def fill_list(self) -> None:
+        """This calendar year's holidays and leave, by first day."""
+        year = self.engine.site_today().year
+        start, end = date(year, 1, 1), date(year, 12, 31)
+        self.list_box.setTitle(f"Holidays and leave in {year}")
+        groups = {g.id: g.name for g in self.engine.groups()}
+        names = {o.person.id: o.person.name for o in self.engine.people(include_inactive=True)}
+        rows = [
+            (
+                h.day,
+                h.day.strftime("%a %d %b"),
+                f"Holiday: {h.name}",
+                f"Group {groups.get(h.group_id, h.group_id)}" if h.group_id else "The whole site",
+            )
+            for h in self.engine.holidays_between(start, end)
+        ]
+        rows += [
+            (
+                item.first_day,
+                f"{item.first_day:%d %b} to {item.last_day:%d %b}",
+                f"Leave: {item.reason}",
+                names.get(item.person_id, f"person {item.person_id}"),
+            )
+            for item in self.engine.leave_between(start, end)
+        ]
+        self.table.setRowCount(0)
+        for row, (_, *cells) in enumerate(sorted(rows, key=lambda r: r[0])):
+            self.table.insertRow(row)
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
 
     def add_holiday(self) -> None:
         day = pydate(self.holiday_day.date())

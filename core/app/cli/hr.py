@@ -27,8 +27,20 @@ def _moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f'{text!r} is not a time; use "YYYY-MM-DD HH:MM" (site time)') from None
 
 
+def _year_span(args: argparse.Namespace) -> tuple[date, date]:
+    """--from/--to, by default this calendar year."""
+    today = date.today()
+    return args.start or date(today.year, 1, 1), args.end or date(today.year, 12, 31)
+
+
 def cmd_holiday(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
+        if args.action == "list":
+            groups = {g.id: g.name for g in engine.groups()}
+            for item in engine.holidays_between(*_year_span(args)):
+                scope = f"group {groups.get(item.group_id, item.group_id)}" if item.group_id else "the whole site"
+                print(f"{item.day.isoformat()}  {item.name}  ({scope})")
+            return ExitCode.OK
         group = engine.find_group(args.group) if args.group else None
         holiday = engine.add_holiday(args.day, args.name, group.id if group else None).value
         print(f"holiday {holiday.day.isoformat()} ({holiday.name}) for {group.name if group else 'the whole site'}")
@@ -37,6 +49,12 @@ def cmd_holiday(args: argparse.Namespace) -> int:
 
 def cmd_leave(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
+        if args.action == "list":
+            names = {o.person.id: o.person.name for o in engine.people(include_inactive=True)}
+            for item in engine.leave_between(*_year_span(args)):
+                who = names.get(item.person_id, f"person {item.person_id}")
+                print(f"{item.first_day.isoformat()} to {item.last_day.isoformat()}  {who}  ({item.reason})")
+            return ExitCode.OK
         person = engine.find_person(args.person)
         leave = engine.add_leave(person.id, args.first, args.last, args.reason).value
         print(
@@ -139,6 +157,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add.add_argument("day", type=parse_day, help="YYYY-MM-DD")
     add.add_argument("--name", default="Holiday")
     add.add_argument("--group", help="only this group (default: the whole site)")
+    listing = holiday_sub.add_parser("list", help="list holidays (default: this calendar year)")
+    listing.add_argument("--from", dest="start", type=parse_day, help="first day, YYYY-MM-DD")
+    listing.add_argument("--to", dest="end", type=parse_day, help="last day, YYYY-MM-DD")
     p.set_defaults(func=cmd_holiday)
 
     p = subparsers.add_parser("leave", help="leave for one person over a range of days")
@@ -148,6 +169,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add.add_argument("first", type=parse_day, help="first day, YYYY-MM-DD")
     add.add_argument("last", type=parse_day, help="last day, YYYY-MM-DD (inclusive)")
     add.add_argument("--reason", default="leave")
+    listing = leave_sub.add_parser("list", help="list leave (default: this calendar year)")
+    listing.add_argument("--from", dest="start", type=parse_day, help="first day, YYYY-MM-DD")
+    listing.add_argument("--to", dest="end", type=parse_day, help="last day, YYYY-MM-DD")
     p.set_defaults(func=cmd_leave)
 
     p = subparsers.add_parser("punch", help="a manual punch (audited; the raw events are not touched)")
