@@ -14,6 +14,7 @@ CURVE_COLOR = "#2563eb"
 CURRENT_COLOR = "#dc2626"
 PROPOSED_COLOR = "#16a34a"
 PLOT_HEIGHT_PX = 200
+NOW_LABEL_AT, TARGET_LABEL_AT = 0.92, 0.78  # up the line: the two labels never overlap when the lines are close
 
 
 class CalibrationView(QWidget):
@@ -48,8 +49,10 @@ class CalibrationView(QWidget):
         y = [max(p.strangers_per_1000, 1e-3) for p in report.curve]  # log axis: no zero
         self.plot.plot(x, y, pen=pg.mkPen(CURVE_COLOR, width=2))
         self.current_line = pg.InfiniteLine(pos=report.threshold, angle=90, label="now",
+                                            labelOpts={"position": NOW_LABEL_AT, "color": CURRENT_COLOR},
                                             pen=pg.mkPen(CURRENT_COLOR, width=2))
         self.proposed_line = pg.InfiniteLine(pos=report.proposed_threshold, angle=90, label="target",
+                                             labelOpts={"position": TARGET_LABEL_AT, "color": PROPOSED_COLOR},
                                              pen=pg.mkPen(PROPOSED_COLOR, width=2,
                                                           style=pg.QtCore.Qt.PenStyle.DashLine))
         self.plot.addItem(self.current_line)

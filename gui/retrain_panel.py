@@ -44,6 +44,9 @@ from .workers import Job
 
 LOSS_COLOR = QColor("#2563eb")
 ACTIVE_COLOR = QColor("#f59e0b")
+PLOT_MIN_PX = (320, 90)
+SETTINGS_TEXT_MIN_PX = 360
+RESULTS_MIN_PX = 90  # with the plot and the versions, the panel fits a 1280 x 720 laptop
 STRATEGY_HELP = {
     "semihard": "FaceNet's choice: for every anchor-positive pair the nearest negative that is still farther "
                 "than the positive. Safe from the start.",
@@ -62,7 +65,7 @@ class LossPlot(QWidget):
         self.losses: list[float] = []
         self.active: list[float] = []
         self.total_steps = 0
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(*PLOT_MIN_PX)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def clear(self, total_steps: int = 0) -> None:
@@ -153,16 +156,16 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.last_result: TrainResult | None = None
 
         grid = QGridLayout()
-        grid.setSpacing(14)
-        grid.addWidget(self._settings_card(), 0, 0, 2, 1)
+        grid.setSpacing(10)
+        grid.addWidget(self._settings_card(), 0, 0, 3, 1)
         grid.addWidget(self._progress_card(), 0, 1)
-        grid.addWidget(self._versions_card(), 1, 1)
-        grid.addWidget(self._results_card(), 2, 0, 1, 2)  # full width: before and after values are never cut
+        grid.addWidget(self._results_card(), 1, 1)  # columns sized to their values: "100.00%", never "100…"
+        grid.addWidget(self._versions_card(), 2, 1)
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(0, 1)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setContentsMargins(24, 20, 24, 16)
         layout.addWidget(panel_header("Models", "Fine-tune the face model with FaceNet's triplet loss on the people "
                                       "you enrolled, compare it with the current one, then switch or roll back."))
         layout.addLayout(grid, 1)
@@ -179,6 +182,7 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.strategy_help = QLabel()
         self.strategy_help.setObjectName("muted")
         self.strategy_help.setWordWrap(True)
+        self.strategy_help.setMinimumWidth(SETTINGS_TEXT_MIN_PX)  # wrapped at this width, not a narrow column
         card.body.addWidget(self.strategy_help)
         self.lfw_box = QCheckBox("Check LFW accuracy before and after")
         self.lfw_box.setChecked(default_lfw_dir() is not None)
@@ -188,13 +192,10 @@ class RetrainPanel(ActivatesModels, QWidget):
             self.lfw_box.setToolTip("LFW View 1 was not found; set ROLLCALL_LFW_DIR to enable this check.")
         card.body.addWidget(self.lfw_box)
         self.corrections_box = QCheckBox("Learn from corrections")
-        self.corrections_box.setToolTip("Every batch holds a pair of people the kiosk confused (recorded when an "
-                                        "event was voided or reassigned, or someone answered No).")
+        self.corrections_box.setToolTip("Confusions become hard negatives and faces confirmed at the kiosk are "
+                                        "used too: every batch holds a pair of people the kiosk confused (recorded "
+                                        "when an event was voided or reassigned, or someone answered No).")
         card.body.addWidget(self.corrections_box)
-        corrections_note = QLabel("Confusions become hard negatives; faces confirmed at the kiosk are used too.")
-        corrections_note.setObjectName("muted")
-        corrections_note.setWordWrap(True)
-        card.body.addWidget(corrections_note)
         self.start_button = QPushButton(icon("play", light=True), "Start training")
         self.start_button.setProperty("primary", True)
         self.start_button.clicked.connect(self.start_training)
@@ -273,7 +274,7 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.results_table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.results_table.setWordWrap(False)
         self.results_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.results_table.setMinimumHeight(150)
+        self.results_table.setMinimumHeight(RESULTS_MIN_PX)
         card = Card("Before / after")
         card.body.addWidget(self.results_table, 1)
         return card

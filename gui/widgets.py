@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QScrollArea,
     QSizePolicy,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -268,13 +269,45 @@ class ThumbnailStrip(QListWidget):
 # ---- small layout helpers ----
 
 
+class PageScroll(QScrollArea):
+    """A page that fills its area and scrolls only below its minimum size. (A resizable QScrollArea lays a
+    page with word-wrapped labels out at its preferred height, so a page that fits would scroll anyway.)"""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidget(page)
+        page.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        page = self.widget()
+        least = page.minimumSizeHint().expandedTo(page.minimumSize())
+        room = self.contentsRect().size()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        width, height = room.width(), room.height()
+        if least.height() > height:
+            width -= bar
+        if least.width() > width:
+            height -= bar
+            if least.height() > height and least.height() <= room.height():
+                width -= bar
+        page.resize(max(width, least.width()), max(height, least.height()))
+
+
 def scrolling(widget: QWidget, name: str = "pageScroll") -> QScrollArea:
     """The widget in a frameless scroll area that grows with it: a small screen scrolls instead of cutting."""
-    scroll = QScrollArea()
+    scroll = PageScroll(widget)
     scroll.setObjectName(name)
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QFrame.Shape.NoFrame)
-    scroll.setWidget(widget)
     return scroll
 
 

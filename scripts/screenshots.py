@@ -67,9 +67,9 @@ def populate(engine) -> None:
     from core.vision.images import to_rgb
     from core.live.sources import VideoFileSource
 
-    for person in dev_people():
+    for index, person in enumerate(dev_people()):
         engine.enroll_files(person.name.replace("_", " "), sorted(person.glob("*.jpg"))[:4],
-                            external_id=f"S{1000 + len(person.name) * 7}")
+                            external_id=f"S{1001 + index * 7}")
     enroller = engine.enroller()
     candidates = []
     with VideoFileSource(VIDEO) as video:

@@ -37,6 +37,7 @@ from ..workers import Job, user_message
 from .enroll_capture import CaptureStep, capture_view
 
 PHOTO_FILTER = photo_file_filter()
+CAPTURE_VIEW_MIN_PX = 200  # with the rest of the panel, fits a 1280 x 720 laptop without scrolling
 
 
 class EnrollPanel(QWidget):
@@ -91,7 +92,7 @@ class EnrollPanel(QWidget):
         self.capture_button.setProperty("primary", True)
         self.capture_stop_button = QPushButton(icon("stop"), "Stop")
         self.capture_view = VideoView(placeholder="Press Start capture, then look at the camera")
-        self.capture_view.setMinimumHeight(240)
+        self.capture_view.setMinimumHeight(CAPTURE_VIEW_MIN_PX)
         self.sample_strip = ThumbnailStrip(size=72)
         self.clear_samples_button = QPushButton("Clear samples")
         self.remove_sample_button = QPushButton(icon("trash"), "Remove selected")
