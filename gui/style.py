@@ -20,6 +20,10 @@ STYLESHEET = f"""
 QMainWindow, QDialog {{ background: #f3f4f6; }}
 QWidget#content {{ background: #f3f4f6; }}
 QScrollArea#panelScroll, QScrollArea#panelScroll > QWidget > QWidget {{ background: #f3f4f6; }}
+QListWidget#settingsPages {{ background: white; border: 1px solid #e5e7eb; border-radius: 10px; padding: 6px;
+    outline: 0; }}
+QListWidget#settingsPages::item {{ padding: 7px 10px; border-radius: 6px; color: #374151; }}
+QListWidget#settingsPages::item:selected {{ background: #dbeafe; color: #1e3a8a; font-weight: 600; }}
 
 /* sidebar */
 QWidget#sidebar {{ background: #111827; }}
