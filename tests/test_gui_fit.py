@@ -371,8 +371,9 @@ def test_kiosk_models_panel_fits_at_1024x700(qtbot, engine):
 LONG_PAGES = {"attendance"}  # its HR pages are long forms: they may scroll down on a laptop
 
 
-def test_panels_fit_the_laptop_without_scrolling(qtbot, office, window):
-    window.resize(*SCREENS[0])
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_panels_fit_without_scrolling(qtbot, office, window, screen):
+    window.resize(*screen)
     scrolled = []
     for name in set(window.PANELS) - LONG_PAGES:
         panel = window.show_panel(name)

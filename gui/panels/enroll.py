@@ -37,7 +37,7 @@ from ..workers import Job, user_message
 from .enroll_capture import CaptureStep, capture_view
 
 PHOTO_FILTER = photo_file_filter()
-CAPTURE_VIEW_MIN_PX = 200  # with the rest of the panel, fits a 1280 x 720 laptop without scrolling
+CAPTURE_VIEW_MIN_PX = 180  # with the rest of the panel, fits 1024 x 700 without scrolling
 
 
 class EnrollPanel(QWidget):

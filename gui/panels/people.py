@@ -121,8 +121,8 @@ class PeoplePanel(QWidget):
         names.addStretch(1)
         details = Card()
         details.body.addLayout(hbox(self.avatar, names, None, spacing=16))
-        details.body.addLayout(hbox(self.rename_button, self.add_button, self.delete_button, None,
-                                    QLabel("Group"), self.group_box))
+        details.body.addLayout(hbox(self.rename_button, self.add_button, self.delete_button, None))
+        details.body.addLayout(hbox(QLabel("Group"), self.group_box, None))  # its own row: fits 1024 x 700
         samples_title = QLabel("Samples")
         samples_title.setObjectName("cardTitle")
         details.body.addWidget(samples_title)

@@ -36,6 +36,7 @@ from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_fro
 from ..workers import Job, LatestRead
 
 GROUP_THUMB = 72
+GROUP_LIST_MIN_PX = 240  # with the details beside it, fits 1024 x 700 without scrolling sideways
 FACE_THUMB = 96
 GROUP_ROLE = Qt.ItemDataRole.UserRole
 REFRESH_ON = (ChangeKind.UNKNOWNS, ChangeKind.EVENTS, ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.MODELS,
@@ -97,7 +98,7 @@ class ReviewPanel(QWidget):
         self.count_label.setObjectName("muted")
         self.group_list = QListWidget()
         self.group_list.setIconSize(QSize(GROUP_THUMB, GROUP_THUMB))
-        self.group_list.setMinimumWidth(340)
+        self.group_list.setMinimumWidth(GROUP_LIST_MIN_PX)
 
         self.title_label = QLabel("")
         self.title_label.setObjectName("personName")
