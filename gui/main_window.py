@@ -56,7 +56,7 @@ def models_panel(engine: Engine) -> QWidget:
 
 class MainWindow(QMainWindow):
     PANELS = ("recognize", "enroll", "people", "review", "attendance", "models")
-    GUARDED = frozenset({"enroll", "people", "review", "attendance", "models"})  # ask for the admin PIN, when one is set
+    GUARDED = frozenset({"enroll", "people", "review", "attendance", "models"})  # the admin PIN, when one is set
     changed = Signal(object)  # the engine's Changes, from whichever thread made them, delivered on the GUI thread
 
     def __init__(self, engine: Engine, parent: QWidget | None = None):

@@ -202,7 +202,8 @@ class VideoView(QWidget):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(color)
         painter.drawRoundedRect(label_rect, 4, 4)
-        painter.setPen(QColor("#0b1020") if overlay.kind in ("pending", "known", "chosen", "other") else QColor("white"))
+        dark_text = overlay.kind in ("pending", "known", "chosen", "other")
+        painter.setPen(QColor("#0b1020") if dark_text else QColor("white"))
         painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, overlay.label)
 
     def _draw_pill(self, painter: QPainter, text: str, anchor: QPointF, color: QColor,
