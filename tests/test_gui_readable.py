@@ -171,3 +171,23 @@ def test_calibration_caption_sits_below_its_chart(qtbot, window, engine):
     assert view.summary.text()
     assert view.summary.geometry().top() >= view.plot.geometry().bottom()
     assert view.summary.height() >= view.summary.heightForWidth(view.summary.width())
+
+
+def test_switching_the_model_in_settings_asks_first_and_names_the_consequence(qtbot, window, engine, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(engine, window)
+    qtbot.addWidget(dialog)
+    other = next(i for i in range(dialog.model.count()) if dialog.model.itemData(i) != engine.active_model_id())
+    dialog.model.setCurrentIndex(other)
+    dialogs.question_answer = QMessageBox.StandardButton.No
+    dialog.accept()
+    asked = [text for kind, text in dialogs.shown if kind == "question"]
+    assert len(asked) == 1 and "re-embedded" in asked[0] and "switch back" in asked[0]
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted  # No: nothing saved, the dialog stays open
+    dialogs.question_answer = QMessageBox.StandardButton.Yes
+    dialog.accept()
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+    assert dialog.model_to_activate == dialog.model.itemData(other)
