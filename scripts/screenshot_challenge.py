@@ -49,7 +49,7 @@ def main() -> int:
     engine.settings.liveness.challenge_time_s = 8.0  # long enough to be caught on a slow machine
 
     window = MainWindow(engine)
-    window.resize(1280, 800)
+    window.resize(1280, 720)
     window.show()
     wait(300)
     recognize = window.show_panel("recognize")

@@ -99,7 +99,7 @@ def main() -> int:
     populate(engine)
     window = MainWindow(engine)
     window.move(0, 0)
-    window.resize(1280, 800)
+    window.resize(1280, 720)
     window.show()
     panel = window.show_panel("review")
     wait_until(lambda: not panel.is_refreshing() and panel.group_list.count() > 0)

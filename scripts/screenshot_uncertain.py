@@ -54,7 +54,7 @@ def main() -> int:
     engine.apply_settings(engine.settings)
 
     window = MainWindow(engine)
-    window.resize(1280, 800)
+    window.resize(1280, 720)
     window.show()
     wait(300)
     recognize = window.show_panel("recognize")
