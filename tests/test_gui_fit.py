@@ -155,8 +155,7 @@ def cut_cells(root: QWidget) -> list[str]:
     for view in root.findChildren(QAbstractItemView):
         if not isinstance(view, (QListView, QTableView, QTreeView)) or not shown(view) or view.model() is None:
             continue
-        if view.wordWrap():
-            continue
+        wraps = view.wordWrap()  # then only a word wider than its cell is cut
         if isinstance(view, QListView) and view.viewMode() != QListView.ViewMode.ListMode:
             continue  # thumbnails
         model = view.model()
@@ -167,7 +166,7 @@ def cut_cells(root: QWidget) -> list[str]:
                 rect = view.visualRect(index)
                 if not text or rect.width() <= 0:
                     continue
-                need = _line_width(view, text) + 2 * CELL_PADDING_PX
+                need = _line_width(view, "\n".join(text.split()) if wraps else text) + 2 * CELL_PADDING_PX
                 if model.data(index, Qt.ItemDataRole.DecorationRole) not in (None, ""):
                     need += view.iconSize().width() + CELL_PADDING_PX
                 if need > rect.width():
@@ -382,3 +381,20 @@ def test_panels_fit_without_scrolling(qtbot, office, window, screen):
         if page.verticalScrollBar().isVisible() or page.horizontalScrollBar().isVisible():
             scrolled.append(f"{name}: needs {panel.minimumSizeHint().height()} px, has {page.viewport().height()}")
     assert not scrolled, "\n".join(scrolled)
+
+
+def test_unknown_visitors_are_described_in_full(qtbot, window, engine):
+    from tests.conftest import dev_people, dev_photos
+    from tests.test_unknowns import store_sighting
+
+    now = datetime.now().astimezone().replace(hour=17, minute=1, second=0, microsecond=0)
+    for person in dev_people()[:2]:
+        for day, photo in enumerate(dev_photos(person)[:2]):
+            store_sighting(engine, photo, now - timedelta(days=day, hours=9), ["north door", "south door"][day])
+    panel = window.show_panel("review")
+    for screen in SCREENS:
+        window.resize(*screen)
+        panel.refresh()
+        qtbot.waitUntil(lambda: not panel.is_refreshing() and panel.group_list.count() == 2, timeout=60_000)
+        qtbot.wait(20)
+        assert not cut_texts(panel), screen

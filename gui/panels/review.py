@@ -36,6 +36,7 @@ from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_fro
 from ..workers import Job, LatestRead
 
 GROUP_THUMB = 72
+GROUP_LIST_WIDE_PX = 320  # what the list starts with where there is room
 GROUP_LIST_MIN_PX = 240  # with the details beside it, fits 1024 x 700 without scrolling sideways
 FACE_THUMB = 96
 GROUP_ROLE = Qt.ItemDataRole.UserRole
@@ -54,8 +55,8 @@ def _pydate(value: QDate) -> date:
 def describe(group: UnknownGroup) -> str:
     seen = plural(group.count, "sighting")
     same_day = group.first_seen.date() == group.last_seen.date()
-    span = (f"{group.first_seen:%a %d %b %H:%M}" + (f"–{group.last_seen:%H:%M}" if same_day
-                                                    else f" – {group.last_seen:%a %d %b %H:%M}"))
+    span = (f"{group.first_seen:%d %b %H:%M}" + (f"–{group.last_seen:%H:%M}" if same_day
+                                                 else f" – {group.last_seen:%d %b %H:%M}"))
     return f"{seen}\n{span}\n{', '.join(group.sources)}"
 
 
@@ -99,6 +100,7 @@ class ReviewPanel(QWidget):
         self.group_list = QListWidget()
         self.group_list.setIconSize(QSize(GROUP_THUMB, GROUP_THUMB))
         self.group_list.setMinimumWidth(GROUP_LIST_MIN_PX)
+        self.group_list.setWordWrap(True)  # a long list of doors wraps between words, never "north do…"
 
         self.title_label = QLabel("")
         self.title_label.setObjectName("personName")
@@ -130,6 +132,7 @@ class ReviewPanel(QWidget):
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
+        splitter.setSizes([GROUP_LIST_WIDE_PX, GROUP_LIST_WIDE_PX * 2])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
