@@ -35,30 +35,30 @@ _REPORTER_NAME = re.compile(r"[a-z0-9_]{1,30}")
 _ATTENDED_SQL = ", ".join(f"'{status.value}'" for status in sorted(ATTENDED))
 
 _REPORTING_MIGRATION = """
-CREATE TABLE {s}.report_days (
+CREATE TABLE IF NOT EXISTS {s}.report_days (
     person_uuid uuid NOT NULL, day date NOT NULL, status text NOT NULL, shift text,
     first_seen timestamptz, last_seen timestamptz, hours real NOT NULL DEFAULT 0,
     late_minutes integer NOT NULL DEFAULT 0, early_leave_minutes integer NOT NULL DEFAULT 0,
     half_day boolean NOT NULL DEFAULT false, final boolean NOT NULL DEFAULT false,
     computed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (person_uuid, day));
-CREATE SCHEMA {r};
+CREATE SCHEMA IF NOT EXISTS {r};
 REVOKE ALL ON SCHEMA {r} FROM PUBLIC;
-CREATE VIEW {r}.people AS
+CREATE OR REPLACE VIEW {r}.people AS
     SELECT p.uuid AS person_id, p.name, p.external_id, p.active, p.created_at AS enrolled_at FROM {s}.people p;
-CREATE VIEW {r}.raw_events AS
+CREATE OR REPLACE VIEW {r}.raw_events AS
     SELECT e.event_uuid AS event_id, e.person_uuid AS person_id, p.name, p.external_id, e.kind,
            e.kiosk_time AS time, e.kiosk_utc_offset_min AS utc_offset_min, k.name AS station, e.received_at
     FROM {s}.events e JOIN {s}.kiosks k ON k.id = e.kiosk_id LEFT JOIN {s}.people p ON p.uuid = e.person_uuid;
-CREATE VIEW {r}.corrections AS
+CREATE OR REPLACE VIEW {r}.corrections AS
     SELECT (c ->> 'id')::bigint AS correction_id, c ->> 'kind' AS kind, (c ->> 'event')::uuid AS event_id,
            (c ->> 'person')::uuid AS person_id, (c ->> 'time_utc')::timestamptz AS time, c ->> 'reason' AS reason,
            c ->> 'made_by' AS made_by, (c ->> 'made_at_utc')::timestamptz AS made_at
     FROM {s}.hr_book b CROSS JOIN LATERAL jsonb_array_elements(coalesce(b.body -> 'corrections', '[]')) c;
-CREATE VIEW {r}.day_status AS
+CREATE OR REPLACE VIEW {r}.day_status AS
     SELECT d.person_uuid AS person_id, p.name, p.external_id, d.day, d.status, d.shift, d.first_seen, d.last_seen,
            d.hours, d.late_minutes, d.early_leave_minutes, d.half_day, d.final, d.computed_at
     FROM {s}.report_days d JOIN {s}.people p ON p.uuid = d.person_uuid;
-CREATE VIEW {r}.timesheet AS
+CREATE OR REPLACE VIEW {r}.timesheet AS
     SELECT person_id, name, external_id, date_trunc('month', day)::date AS month,
            count(*) FILTER (WHERE status IN ({attended})) AS days_attended,
            count(*) FILTER (WHERE status = 'absent') AS days_absent,
@@ -69,7 +69,7 @@ CREATE VIEW {r}.timesheet AS
 
 
 def migrate_reporting(conn: psycopg.Connection, schema: str) -> None:
-    """Server migration: the published day statuses and the reporting views."""
+    """Server migration: the published day statuses and the reporting views (safe to run again)."""
     sql = psycopg.sql
     conn.execute(
         sql.SQL(_REPORTING_MIGRATION).format(

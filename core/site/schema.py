@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from core.site.connection import SiteError, SiteProblem
 from core.site.driver import psycopg
+from core.site.reporting import migrate_reporting
 from core.site.roles import grant_kiosk_rights, kiosk_group_role
 
 SCHEMA_LOCK = 7_340_114  # pg_advisory_xact_lock key while migrating
@@ -249,7 +250,7 @@ Migration = str | Callable[[psycopg.Connection, str], None]  # SQL, or a step th
 
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
 SERVER_MIGRATIONS: list[Migration] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4, _MIGRATION_5,
-                                      _migration_6]
+                                      _migration_6, migrate_reporting]
 
 
 def site_schema(conn: psycopg.Connection) -> str:

@@ -8,6 +8,7 @@ import os
 import sys
 
 from core.app.cli.common import ExitCode, advance, open_engine, progress_bar
+from core.app.cli.reporting import add_reporter_parser
 
 
 def _site_url(text: str) -> str:
@@ -109,4 +110,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     q.add_argument("--json", action="store_true")
     q = site_sub.add_parser("leave", help="back to standalone, keeping local data")
     q.add_argument("--force", action="store_true", help="leave even with events not yet on the server")
+    add_reporter_parser(site_sub)
     p.set_defaults(func=cmd_site)
