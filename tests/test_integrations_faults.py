@@ -75,7 +75,7 @@ def assert_exactly_once(engine, staff, erp, odoo, hook, sightings: int, days: ra
             (a["check_in"][:10], a["check_out"][11:13])
             for a in odoo.attendances(odoo._search("hr.employee", [["barcode", "=", person.external_id]])[0]["id"])
         ]
-        assert spans == [(f"2026-10-{d}", "15") for d in days]
+        assert spans == [(f"2026-10-{d:02d}", "15") for d in days]
 
 
 def test_each_target_down_for_a_while(site):
@@ -139,10 +139,11 @@ def test_wrong_odoo_password_stops_the_round_and_replace_keeps_the_queue(site):
 @pytest.mark.slow
 def test_station_killed_during_delivery_loses_and_doubles_nothing(site):
     engine, staff, erp, odoo, hook = site
-    sightings = record_days(engine, staff, 12, 5)
     rng = random.Random(26)
-    kills = 0
-    for _ in range(12):
+    sightings = kills = killed_mid_delivery = 0
+    for first_day in range(1, 25, 2):  # each worker gets two new days to deliver, and is killed at it
+        sightings += record_days(engine, staff, first_day, 2)
+        delivered_before = sum(delivered for _, delivered, _ in status(engine).values())
         worker = subprocess.Popen(
             [sys.executable, str(WORKER), str(engine.store.path), str(engine._integration_folder())],
             stdout=subprocess.PIPE,
@@ -150,17 +151,19 @@ def test_station_killed_during_delivery_loses_and_doubles_nothing(site):
         )
         assert worker.stdout is not None
         assert worker.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.01, 0.15))
+        time.sleep(rng.uniform(0.02, 0.2))
         worker.kill()  # SIGKILL
         worker.wait()
         worker.stdout.close()
         kills += 1
-    delivered_before_last = sum(delivered for _, delivered, _ in status(engine).values())
-    assert kills >= 10 and 0 < delivered_before_last
+        counts = status(engine).values()
+        delivered_now, queued_now = sum(c[1] for c in counts), sum(c[0] for c in counts)
+        killed_mid_delivery += delivered_now > delivered_before and queued_now > 0
+    assert kills == 12 and killed_mid_delivery >= 10
     deliver_until_empty(engine)
-    assert_exactly_once(engine, staff, erp, odoo, hook, sightings, range(12, 17))
+    assert_exactly_once(engine, staff, erp, odoo, hook, sightings, range(1, 25))
     resent = len(hook.received) - len(hook.unique())
     print(
-        f"\nkills {kills}, delivered before the last run {delivered_before_last}, webhook bodies sent again "
+        f"\nkills {kills} ({killed_mid_delivery} mid-delivery), {sightings} sightings, webhook bodies sent again "
         f"{resent}, ERPNext duplicates refused {erp.requests - len(erp.checkins)}"
     )
