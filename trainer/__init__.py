@@ -19,5 +19,14 @@ from .job import TrainResult, run_training, training
 from .progress import TrainPhase, TrainProgress
 from .versions import activate, roll_back
 
-__all__ = ["Optimizer", "TrainConfig", "TrainPhase", "TrainProgress", "TrainResult", "activate", "roll_back",
-           "run_training", "training"]
+__all__ = [
+    "Optimizer",
+    "TrainConfig",
+    "TrainPhase",
+    "TrainProgress",
+    "TrainResult",
+    "activate",
+    "roll_back",
+    "run_training",
+    "training",
+]

@@ -80,8 +80,9 @@ class CropSource:
 
 
 def _same_size(arrays: list[np.ndarray], size: int = DEFAULT_CROP_SIZE) -> np.ndarray:
-    out = [a if a.shape[:2] == (size, size) else cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA)
-           for a in arrays]
+    out = [
+        a if a.shape[:2] == (size, size) else cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA) for a in arrays
+    ]
     return np.stack(out) if out else np.zeros((0, size, size, 3), np.uint8)
 
 
@@ -152,8 +153,15 @@ class PKSampler:
     through augmentation).
     """
 
-    def __init__(self, train: dict[int, list[int]], P: int, K: int, seed: int = 0,
-                 pairs: list[tuple[int, int]] | None = None, faces: Sequence[int | None] | None = None):
+    def __init__(
+        self,
+        train: dict[int, list[int]],
+        P: int,
+        K: int,
+        seed: int = 0,
+        pairs: list[tuple[int, int]] | None = None,
+        faces: Sequence[int | None] | None = None,
+    ):
         self.people = sorted(pid for pid, ids in train.items() if ids)
         if len(self.people) < 2:
             raise RollcallError("Training needs at least two enrolled people with photos; enroll more people first.")
@@ -242,7 +250,7 @@ class Augment:
             cx = pad + (w - side) // 2 + int(rng.integers(-self.max_shift, self.max_shift + 1))
             cy = int(np.clip(cy, 0, padded.shape[0] - side))
             cx = int(np.clip(cx, 0, padded.shape[1] - side))
-            img = cv2.resize(padded[cy:cy + side, cx:cx + side], (w, h), interpolation=cv2.INTER_LINEAR)
+            img = cv2.resize(padded[cy : cy + side, cx : cx + side], (w, h), interpolation=cv2.INTER_LINEAR)
         if self.jitter:
             x = img.astype(np.float32)
             x *= rng.uniform(1 - self.jitter, 1 + self.jitter)  # brightness

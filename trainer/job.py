@@ -55,8 +55,19 @@ from .validate import (
 )
 from .versions import activate, roll_back, save_model_version
 
-__all__ = ["COLLAPSE_PATIENCE", "Optimizer", "TrainConfig", "TrainPhase", "TrainProgress", "TrainResult",
-           "TrainingRun", "activate", "roll_back", "run_training", "training"]
+__all__ = [
+    "COLLAPSE_PATIENCE",
+    "Optimizer",
+    "TrainConfig",
+    "TrainPhase",
+    "TrainProgress",
+    "TrainResult",
+    "TrainingRun",
+    "activate",
+    "roll_back",
+    "run_training",
+    "training",
+]
 
 log = logging.getLogger(__name__)
 
@@ -137,15 +148,20 @@ class _Steps:
         return self.train_seconds / epochs_run if epochs_run else 0.0
 
 
-def run_training(engine: Any, config: TrainConfig | None = None,
-                 on_progress: Callable[[TrainProgress], None] | None = None,
-                 cancel: CancelCheck | None = None, network: Any = None) -> TrainResult:
+def run_training(
+    engine: Any,
+    config: TrainConfig | None = None,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+    cancel: CancelCheck | None = None,
+    network: Any = None,
+) -> TrainResult:
     """Drive `training` to its end in this thread, handing each TrainProgress to `on_progress`."""
     return drive(training(engine, config, cancel=cancel, network=network), on_progress)
 
 
-def training(engine: Any, config: TrainConfig | None = None, cancel: CancelCheck | None = None,
-             network: Any = None) -> TrainingRun:
+def training(
+    engine: Any, config: TrainConfig | None = None, cancel: CancelCheck | None = None, network: Any = None
+) -> TrainingRun:
     """Fine-tune (or train from scratch) on the gallery and register the result as a new model version.
 
     network: train this module instead of the base model's network (tests and experiments; it must
@@ -170,8 +186,21 @@ def training(engine: Any, config: TrainConfig | None = None, cancel: CancelCheck
         _recalibrate(run)
     if steps.collapse_message:
         log.warning(steps.collapse_message)
-        return TrainResult(config, None, None, before, {}, steps.history, True, steps.collapse_message, steps.step,
-                           steps.train_seconds, steps.seconds_per_epoch, run.device, run.warnings)
+        return TrainResult(
+            config,
+            None,
+            None,
+            before,
+            {},
+            steps.history,
+            True,
+            steps.collapse_message,
+            steps.step,
+            steps.train_seconds,
+            steps.seconds_per_epoch,
+            run.device,
+            run.warnings,
+        )
 
     yield phase_note(TrainPhase.VALIDATE, "Validating the trained model…")
     after = held_out(run.network)
@@ -183,13 +212,28 @@ def training(engine: Any, config: TrainConfig | None = None, cancel: CancelCheck
 
     flagged = _forgetting(config, before, after)
     yield phase_note(TrainPhase.SAVE, "Saving the new model version…")
-    record = save_model_version(engine, run.network, config, run.base_record, run.info, before, after,
-                                _training_summary(run, steps, flagged))
+    record = save_model_version(
+        engine, run.network, config, run.base_record, run.info, before, after, _training_summary(run, steps, flagged)
+    )
     message = f"Saved {record.id}: {record.name}. Activate it to use it for recognition."
     if flagged:
         message += f" Flagged: {flagged}"
-    return TrainResult(config, record.id, record, before, after, steps.history, False, message, steps.step,
-                       steps.train_seconds, steps.seconds_per_epoch, run.device, run.warnings, flagged)
+    return TrainResult(
+        config,
+        record.id,
+        record,
+        before,
+        after,
+        steps.history,
+        False,
+        message,
+        steps.step,
+        steps.train_seconds,
+        steps.seconds_per_epoch,
+        run.device,
+        run.warnings,
+        flagged,
+    )
 
 
 def _never() -> bool:
@@ -199,8 +243,9 @@ def _never() -> bool:
 # ---- before the first step ----
 
 
-def _prepare(engine: Any, config: TrainConfig, cancelled: CancelCheck,
-             network: Any) -> Generator[TrainProgress, None, _Run]:
+def _prepare(
+    engine: Any, config: TrainConfig, cancelled: CancelCheck, network: Any
+) -> Generator[TrainProgress, None, _Run]:
     """The gallery split, batches and crops, then the network to train (seeded, partly frozen)."""
     import torch
 
@@ -214,10 +259,13 @@ def _prepare(engine: Any, config: TrainConfig, cancelled: CancelCheck,
     yield phase_note(TrainPhase.PREPARE, "Reading the gallery…")
     split = split_samples(engine.store, config.held_out_per_person)
     corrections = read_corrections(engine.store, set(split.people)) if config.with_corrections else Corrections()
-    train = {label: split.train.get(label, []) + corrections.extra_train.get(label, [])
-             for label in set(split.train) | set(corrections.extra_train)}
-    sampler = PKSampler(train, config.P, config.K, seed=config.seed, pairs=corrections.pairs,
-                        faces=corrections.pair_faces)
+    train = {
+        label: split.train.get(label, []) + corrections.extra_train.get(label, [])
+        for label in set(split.train) | set(corrections.extra_train)
+    }
+    sampler = PKSampler(
+        train, config.P, config.K, seed=config.seed, pairs=corrections.pairs, faces=corrections.pair_faces
+    )
     source = CropSource(engine.store, split.all_ids())
     for key, jpeg in corrections.faces.items():
         source.add(key, jpeg)
@@ -225,8 +273,9 @@ def _prepare(engine: Any, config: TrainConfig, cancelled: CancelCheck,
     if config.with_corrections and not corrections.pairs:
         run.warnings.append("No recorded confusions with a face to learn from; trained as usual.")
     if not split.held_out:
-        run.warnings.append("No person has more than "
-                            f"{config.held_out_per_person} photos, so there is nothing to validate on.")
+        run.warnings.append(
+            f"No person has more than {config.held_out_per_person} photos, so there is nothing to validate on."
+        )
     run.check_cancel()
     _prepare_network(engine, run, base_id, network)
     return run
@@ -264,8 +313,9 @@ def _lfw_set(engine: Any, run: _Run) -> Generator[TrainProgress, None, LfwSet | 
         run.warnings.append("LFW View 1 was not found (set ROLLCALL_LFW_DIR); the forgetting check was skipped.")
         return None
     yield phase_note(TrainPhase.LFW, "Preparing LFW View 1 face crops…")
-    loading = lfw_loading(lfw_dir, engine.registry.cache_dir, run.info.crop_margin, run.device,
-                          detector=None, cancel=run.cancelled)
+    loading = lfw_loading(
+        lfw_dir, engine.registry.cache_dir, run.info.crop_margin, run.device, detector=None, cancel=run.cancelled
+    )
     while True:
         try:
             done, total = next(loading)
@@ -282,14 +332,19 @@ class _HeldOutCheck:
         self.ids = run.split.all_ids() + [key for key, _, _ in run.corrections.confusions]
         self.crops = LazyCrops(run.source.crops, self.ids)
         # The frozen stages give the same features before and after training: keep them for small galleries.
-        self.prefix_cache: list | None = (
-            [] if run.frozen and len(self.ids) <= MAX_CACHED_EVAL_SAMPLES else None)
+        self.prefix_cache: list | None = [] if run.frozen and len(self.ids) <= MAX_CACHED_EVAL_SAMPLES else None
 
     def __call__(self, network: Any) -> dict:
         run = self.run
-        vectors = embed_networks({"net": network}, self.crops, run.info.preprocessing, run.device,
-                                 shared_stages=run.frozen if self.prefix_cache is not None else 0,
-                                 cancel=run.cancelled, prefix_cache=self.prefix_cache)["net"]
+        vectors = embed_networks(
+            {"net": network},
+            self.crops,
+            run.info.preprocessing,
+            run.device,
+            shared_stages=run.frozen if self.prefix_cache is not None else 0,
+            cancel=run.cancelled,
+            prefix_cache=self.prefix_cache,
+        )["net"]
         by_id = dict(zip(self.ids, vectors, strict=True))
         metrics = held_out_metrics(by_id, run.split, run.config.margin, run.config.seed)
         if run.corrections.confusions:
@@ -334,13 +389,24 @@ def _train_steps(run: _Run) -> Generator[TrainProgress, None, _Steps]:
             loss.backward()
             optimizer.step()
             steps.step += 1
-            progress = TrainProgress(epoch, steps.step, total_steps, stats.loss, stats.active_fraction,
-                                     stats.mean_d_ap, stats.mean_d_an, spread)
+            progress = TrainProgress(
+                epoch,
+                steps.step,
+                total_steps,
+                stats.loss,
+                stats.active_fraction,
+                stats.mean_d_ap,
+                stats.mean_d_an,
+                spread,
+            )
             steps.history.append(progress)
             yield progress
 
-            flat = (abs(stats.loss - config.margin) < LOSS_TOLERANCE and stats.mean_d_ap < COLLAPSE_DISTANCE
-                    and stats.mean_d_an < COLLAPSE_DISTANCE)
+            flat = (
+                abs(stats.loss - config.margin) < LOSS_TOLERANCE
+                and stats.mean_d_ap < COLLAPSE_DISTANCE
+                and stats.mean_d_an < COLLAPSE_DISTANCE
+            )
             collapsed_steps = collapsed_steps + 1 if (spread < COLLAPSE_SPREAD or flat) else 0
             steps.collapse_message = _collapse_message(steps.step, stats.loss, spread, collapsed_steps)
             if steps.collapse_message:
@@ -355,13 +421,17 @@ def _train_steps(run: _Run) -> Generator[TrainProgress, None, _Steps]:
 def _collapse_message(step: int, loss: float, spread: float, collapsed_steps: int) -> str:
     """Why the run must stop now ("" while it may go on)."""
     if not math.isfinite(loss):
-        return (f"Training stopped at step {step}: the loss became {loss} (diverged). "
-                "Nothing was saved. Lower the learning rate.")
+        return (
+            f"Training stopped at step {step}: the loss became {loss} (diverged). "
+            "Nothing was saved. Lower the learning rate."
+        )
     if collapsed_steps >= COLLAPSE_PATIENCE:
-        return (f"Training stopped at step {step}: the model collapsed (every face embedded at almost "
-                f"the same point; distance spread {spread:.2e} for {collapsed_steps} steps, loss {loss:.3f} "
-                "= margin). Nothing was saved. Use 'semihard' mining, a lower learning rate or more "
-                "frozen blocks.")
+        return (
+            f"Training stopped at step {step}: the model collapsed (every face embedded at almost "
+            f"the same point; distance spread {spread:.2e} for {collapsed_steps} steps, loss {loss:.3f} "
+            "= margin). Nothing was saved. Use 'semihard' mining, a lower learning rate or more "
+            "frozen blocks."
+        )
     return ""
 
 
@@ -373,11 +443,10 @@ def _recalibrate(run: _Run) -> None:
 
     batch_size = run.sampler.batch_size
     train_ids = [sid for pid in run.split.people for sid in run.split.train[pid]]
-    chunks = [train_ids[i:i + batch_size] for i in range(0, len(train_ids), batch_size)]
+    chunks = [train_ids[i : i + batch_size] for i in range(0, len(train_ids), batch_size)]
     if len(chunks) > 1 and len(chunks[-1]) < 2:
         chunks[-2].extend(chunks.pop())
-    batches = (torch.from_numpy(preprocess(run.source.crops(c), run.info.preprocessing)).to(run.device)
-               for c in chunks)
+    batches = (torch.from_numpy(preprocess(run.source.crops(c), run.info.preprocessing)).to(run.device) for c in chunks)
     recalibrate_batchnorm(run.network, batches, run.frozen_blocks)
 
 
@@ -392,8 +461,16 @@ def _measure_lfw(engine: Any, run: _Run, lfw: LfwSet, before: dict, after: dict)
     key = prefix_key(run.base_network, shared, preprocessing, lfw) if shared else ""
     cached = load_prefix_features(cache_dir, key, device=device) if shared else None
     features = cached if cached is not None else []
-    vectors = embed_networks(nets, lfw.crops(), preprocessing, device, shared_stages=shared,
-                             cancel=run.cancelled, prefix_cache=features, round_prefix=True)
+    vectors = embed_networks(
+        nets,
+        lfw.crops(),
+        preprocessing,
+        device,
+        shared_stages=shared,
+        cancel=run.cancelled,
+        prefix_cache=features,
+        round_prefix=True,
+    )
     if shared and cached is None:
         save_prefix_features(cache_dir, key, features)
     del features, cached
@@ -407,16 +484,24 @@ def _forgetting(config: TrainConfig, before: dict, after: dict) -> str:
     """Why the new model should not be activated without asking ("" when it kept its LFW accuracy)."""
     lost = (before.get("lfw_accuracy") or 0.0) - (after.get("lfw_accuracy") or 0.0)
     if "lfw_accuracy" in after and lost > config.max_lfw_drop:
-        return (f"It lost {lost * 100:.2f} points of LFW View 1 accuracy (more than "
-                f"{config.max_lfw_drop * 100:.2f}): it may have forgotten faces it has not seen.")
+        return (
+            f"It lost {lost * 100:.2f} points of LFW View 1 accuracy (more than "
+            f"{config.max_lfw_drop * 100:.2f}): it may have forgotten faces it has not seen."
+        )
     return ""
 
 
 def _training_summary(run: _Run, steps: _Steps, flagged: str) -> dict:
     """How the version was trained, kept in its record's metrics."""
     history = steps.history
-    return {"steps": steps.step, "seconds": round(steps.train_seconds, 3),
-            "seconds_per_epoch": round(steps.seconds_per_epoch, 3), "device": run.device,
-            "first_loss": history[0].loss if history else None, "last_loss": history[-1].loss if history else None,
-            "frozen_stages": list(STAGE_NAMES[:run.frozen]), "flagged": flagged,
-            "confused_pairs": [list(p) for p in run.corrections.pairs]}
+    return {
+        "steps": steps.step,
+        "seconds": round(steps.train_seconds, 3),
+        "seconds_per_epoch": round(steps.seconds_per_epoch, 3),
+        "device": run.device,
+        "first_loss": history[0].loss if history else None,
+        "last_loss": history[-1].loss if history else None,
+        "frozen_stages": list(STAGE_NAMES[: run.frozen]),
+        "flagged": flagged,
+        "confused_pairs": [list(p) for p in run.corrections.pairs],
+    }

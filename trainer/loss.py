@@ -37,8 +37,9 @@ class LossStats:
     mean_d_an: float  # mean squared distance anchor-negative over the mined triplets
 
 
-def triplet_loss(embeddings: torch.Tensor, triplets: Triplets, margin: float = DEFAULT_MARGIN,
-                 normalize: bool = True) -> tuple[torch.Tensor, LossStats]:
+def triplet_loss(
+    embeddings: torch.Tensor, triplets: Triplets, margin: float = DEFAULT_MARGIN, normalize: bool = True
+) -> tuple[torch.Tensor, LossStats]:
     """The loss (a scalar tensor with gradients) and its statistics."""
     import torch.nn.functional as F
 
@@ -64,8 +65,9 @@ def triplet_loss(embeddings: torch.Tensor, triplets: Triplets, margin: float = D
     return loss, stats
 
 
-def batch_loss(embeddings: torch.Tensor, labels: torch.Tensor, strategy: str = DEFAULT_STRATEGY,
-               margin: float = DEFAULT_MARGIN) -> tuple[torch.Tensor, LossStats, Triplets]:
+def batch_loss(
+    embeddings: torch.Tensor, labels: torch.Tensor, strategy: str = DEFAULT_STRATEGY, margin: float = DEFAULT_MARGIN
+) -> tuple[torch.Tensor, LossStats, Triplets]:
     """Mine the batch online, then the loss over the mined triplets."""
     import torch.nn.functional as F
 
@@ -90,8 +92,9 @@ def distance_spread(embeddings: torch.Tensor) -> float:
         return float(d[upper[0], upper[1]].std(unbiased=False))
 
 
-def soft_triplet_loss(embeddings: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray,
-                      margin: float = DEFAULT_MARGIN) -> float:
+def soft_triplet_loss(
+    embeddings: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, margin: float = DEFAULT_MARGIN
+) -> float:
     """Mean of the triplet term over *all* valid triplets (inactive ones count as 0).
 
     A stable summary of how well a set of embeddings separates its identities (used to compare a

@@ -127,8 +127,13 @@ def recalibrate_batchnorm(network: nn.Module, batches, frozen_blocks: int) -> in
     from torch import nn
 
     frozen = effective_frozen(network, frozen_blocks)
-    layers = [m for index in range(frozen, stage_count(network)) for module in stage_modules(network, index)
-              for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    layers = [
+        m
+        for index in range(frozen, stage_count(network))
+        for module in stage_modules(network, index)
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
     if not layers:
         return 0
     momenta = [m.momentum for m in layers]

@@ -43,6 +43,12 @@ def results_rows(before: dict, after: dict) -> list[ResultRow]:
             continue
         old, new, percent = before.get(key), after.get(key), "accuracy" in key
         change = new - old if isinstance(old, (int, float)) and isinstance(new, (int, float)) else None
-        rows.append(ResultRow(label, _metric_text(old, percent), _metric_text(new, percent),
-                              _metric_text(change, percent, signed=True)))
+        rows.append(
+            ResultRow(
+                label,
+                _metric_text(old, percent),
+                _metric_text(new, percent),
+                _metric_text(change, percent, signed=True),
+            )
+        )
     return rows

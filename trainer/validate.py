@@ -81,9 +81,17 @@ class LazyCrops:
         return self._fetch(self._keys[index])
 
 
-def embed_networks(networks: Mapping[str, nn.Module], crops, preprocessing: str, device: str = "cpu",
-                   shared_stages: int = 0, batch_size: int = 32, cancel: CancelCheck | None = None,
-                   prefix_cache: list | None = None, round_prefix: bool = False) -> dict[str, np.ndarray]:
+def embed_networks(
+    networks: Mapping[str, nn.Module],
+    crops,
+    preprocessing: str,
+    device: str = "cpu",
+    shared_stages: int = 0,
+    batch_size: int = 32,
+    cancel: CancelCheck | None = None,
+    prefix_cache: list | None = None,
+    round_prefix: bool = False,
+) -> dict[str, np.ndarray]:
     """Unit embeddings of `crops` (uint8 (N,160,160,3), or anything sliceable to that) for each network.
 
     With shared_stages > 0 the first network's first stages run once per batch and every network
@@ -113,7 +121,7 @@ def embed_networks(networks: Mapping[str, nn.Module], crops, preprocessing: str,
             if shared_stages and prefix_cache is not None and batch < len(prefix_cache):
                 x = prefix_cache[batch]
             else:
-                x = torch.from_numpy(preprocess(np.asarray(crops[start:start + batch_size]), preprocessing))
+                x = torch.from_numpy(preprocess(np.asarray(crops[start : start + batch_size]), preprocessing))
                 x = x.to(torch_device)
                 if shared_stages:
                     x = run_stages(nets[0], x, 0, shared_stages)
@@ -124,8 +132,9 @@ def embed_networks(networks: Mapping[str, nn.Module], crops, preprocessing: str,
             for name, net in zip(names, nets):
                 out[name].append(run_stages(net, x, shared_stages).float().cpu().numpy())
     dim = {n: (out[n][0].shape[1] if out[n] else 0) for n in names}
-    return {n: (np.concatenate(out[n]) if out[n] else np.zeros((0, dim[n]), np.float32)).astype(np.float32)
-            for n in names}
+    return {
+        n: (np.concatenate(out[n]) if out[n] else np.zeros((0, dim[n]), np.float32)).astype(np.float32) for n in names
+    }
 
 
 def shared_prefix(networks: Mapping[str, nn.Module], frozen_blocks: int) -> int:
@@ -160,8 +169,7 @@ def _balanced_pairs(left_ids, left_people, right_ids, right_people, rng, skip_se
     return li, ri, same
 
 
-def held_out_metrics(vectors: Mapping[int, np.ndarray], split: Split, margin: float = 0.2,
-                     seed: int = 0) -> dict:
+def held_out_metrics(vectors: Mapping[int, np.ndarray], split: Split, margin: float = 0.2, seed: int = 0) -> dict:
     """Identification and verification on the held-out samples (see the module docstring)."""
     from core.base.records import GalleryMatrix
     from core.gallery.match import GalleryMatcher
@@ -180,12 +188,14 @@ def held_out_metrics(vectors: Mapping[int, np.ndarray], split: Split, margin: fl
     metrics["train_triplet_loss"] = _round(soft_triplet_loss(train_vecs[take], np.asarray(train_people)[take], margin))
 
     if not query_ids:
-        metrics.update(identification_accuracy=None, verification_accuracy=None, verification_auc=None,
-                       verification_threshold=None)
+        metrics.update(
+            identification_accuracy=None, verification_accuracy=None, verification_auc=None, verification_threshold=None
+        )
         return metrics
     query_vecs = np.stack([vectors[s] for s in query_ids]).astype(np.float32)
-    gallery = GalleryMatrix("validation", train_vecs, np.asarray(train_ids, np.int64),
-                            np.asarray(train_people, np.int64), dict(split.names))
+    gallery = GalleryMatrix(
+        "validation", train_vecs, np.asarray(train_ids, np.int64), np.asarray(train_people, np.int64), dict(split.names)
+    )
     matcher = GalleryMatcher(gallery, threshold=-2.0, margin=0.0)
     predicted = [r.best_person_id for r in matcher.match(query_vecs)]
     metrics["identification_accuracy"] = _round(float(np.mean([p == t for p, t in zip(predicted, query_people)])))
@@ -210,8 +220,9 @@ def held_out_metrics(vectors: Mapping[int, np.ndarray], split: Split, margin: fl
     return metrics
 
 
-def confusion_metrics(vectors: Mapping[int, np.ndarray], split: Split,
-                      confusions: list[tuple[int, int, int | None]]) -> dict:
+def confusion_metrics(
+    vectors: Mapping[int, np.ndarray], split: Split, confusions: list[tuple[int, int, int | None]]
+) -> dict:
     """How many recorded confusions a model would still make: the face is nearer (cosine to the unit
     mean of the training samples) to the person it was shown as than to its true person; for a
     stranger's face, the person it was shown as is still the nearest of all."""
@@ -227,9 +238,12 @@ def confusion_metrics(vectors: Mapping[int, np.ndarray], split: Split,
         rival = scores[true] if true is not None else max(v for p, v in scores.items() if p != shown)
         leads.append(float(scores[shown] - rival))
         still += leads[-1] > 0
-    return {"confusions": len(confusions), "confusions_still_confused": int(still),
-            "confusion_accuracy": _round(1.0 - still / len(confusions)) if confusions else None,
-            "confusion_mean_lead": _round(float(np.mean(leads))) if leads else None}
+    return {
+        "confusions": len(confusions),
+        "confusions_still_confused": int(still),
+        "confusion_accuracy": _round(1.0 - still / len(confusions)) if confusions else None,
+        "confusion_mean_lead": _round(float(np.mean(leads))) if leads else None,
+    }
 
 
 def _round(value: float | None) -> float | None:
@@ -251,8 +265,9 @@ class LfwSet:
     fallbacks: int  # photos where MTCNN found no face (a centre crop was used)
 
     def crops(self) -> LazyCrops:
-        return LazyCrops(lambda idx: _same_size([decode_jpeg(self.jpegs[i]) for i in idx]),
-                         list(range(len(self.jpegs))))
+        return LazyCrops(
+            lambda idx: _same_size([decode_jpeg(self.jpegs[i]) for i in idx]), list(range(len(self.jpegs)))
+        )
 
 
 _LFW_MEMORY: dict[tuple, LfwSet] = {}
@@ -263,16 +278,28 @@ def _pairs_digest(pairs_file: Path) -> str:
     return hashlib.sha256(pairs_file.read_bytes()).hexdigest()[:16]
 
 
-def load_lfw(lfw_dir: Path, cache_dir: Path | None, crop_margin: int = 20, device: str = "cpu",
-             detector=None, cancel: CancelCheck | None = None,
-             progress: Callable[[int, int], None] | None = None) -> LfwSet:
+def load_lfw(
+    lfw_dir: Path,
+    cache_dir: Path | None,
+    crop_margin: int = 20,
+    device: str = "cpu",
+    detector=None,
+    cancel: CancelCheck | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LfwSet:
     """LFW View 1 crops (see lfw_loading), with `progress(done, total)` while faces are detected."""
     report = (lambda counts: progress(*counts)) if progress else None
     return drive(lfw_loading(lfw_dir, cache_dir, crop_margin, device, detector, cancel), report)
 
 
-def lfw_loading(lfw_dir: Path, cache_dir: Path | None, crop_margin: int = 20, device: str = "cpu",
-                detector=None, cancel: CancelCheck | None = None) -> Generator[tuple[int, int], None, LfwSet]:
+def lfw_loading(
+    lfw_dir: Path,
+    cache_dir: Path | None,
+    crop_margin: int = 20,
+    device: str = "cpu",
+    detector=None,
+    cancel: CancelCheck | None = None,
+) -> Generator[tuple[int, int], None, LfwSet]:
     """LFW View 1 crops: from memory, else the disk cache, else detected now (and cached), yielding
     (photos done, photos in all) while detecting."""
     lfw_dir = Path(lfw_dir)
@@ -286,8 +313,9 @@ def lfw_loading(lfw_dir: Path, cache_dir: Path | None, crop_margin: int = 20, de
             return _LFW_MEMORY[key]
     pairs = read_pairs(pairs_file, lfw_dir / "images")
     names = sorted({str(p.relative_to(lfw_dir / "images")) for pair in pairs for p in (pair.path_a, pair.path_b)})
-    cache_file = (Path(cache_dir) / "lfw" / f"view1-m{int(crop_margin)}-{digest}-v{LFW_CACHE_VERSION}.npz"
-                  if cache_dir else None)
+    cache_file = (
+        Path(cache_dir) / "lfw" / f"view1-m{int(crop_margin)}-{digest}-v{LFW_CACHE_VERSION}.npz" if cache_dir else None
+    )
     jpegs, fallbacks = _read_cache(cache_file, names)
     if jpegs is None:
         jpegs, fallbacks = yield from _detect_lfw(lfw_dir / "images", names, crop_margin, device, detector, cancel)
@@ -295,10 +323,14 @@ def lfw_loading(lfw_dir: Path, cache_dir: Path | None, crop_margin: int = 20, de
             _write_cache(cache_file, names, jpegs, fallbacks)
     row = {n: i for i, n in enumerate(names)}
     rel = lambda p: str(p.relative_to(lfw_dir / "images"))  # noqa: E731
-    lfw = LfwSet(jpegs, names,
-                 np.asarray([row[rel(p.path_a)] for p in pairs], np.int64),
-                 np.asarray([row[rel(p.path_b)] for p in pairs], np.int64),
-                 np.asarray([p.same for p in pairs], bool), fallbacks)
+    lfw = LfwSet(
+        jpegs,
+        names,
+        np.asarray([row[rel(p.path_a)] for p in pairs], np.int64),
+        np.asarray([row[rel(p.path_b)] for p in pairs], np.int64),
+        np.asarray([p.same for p in pairs], bool),
+        fallbacks,
+    )
     with _LFW_LOCK:
         _LFW_MEMORY[key] = lfw
     return lfw
@@ -312,7 +344,7 @@ def _read_cache(path: Path | None, names: list[str]) -> tuple[list[bytes] | None
             if list(data["names"]) != names:
                 return None, 0
             blob, offsets = data["blob"].tobytes(), data["offsets"]
-            jpegs = [blob[offsets[i]:offsets[i + 1]] for i in range(len(names))]
+            jpegs = [blob[offsets[i] : offsets[i + 1]] for i in range(len(names))]
             return jpegs, int(data["fallbacks"])
     except (OSError, ValueError, KeyError) as exc:
         log.warning("LFW crop cache %s is unreadable (%s); detecting again.", path, exc)
@@ -322,16 +354,22 @@ def _read_cache(path: Path | None, names: list[str]) -> tuple[list[bytes] | None
 def _write_cache(path: Path, names: list[str], jpegs: list[bytes], fallbacks: int) -> None:
     offsets = np.cumsum([0] + [len(j) for j in jpegs]).astype(np.int64)
     buffer = io.BytesIO()
-    np.savez(buffer, names=np.asarray(names), offsets=offsets,
-             blob=np.frombuffer(b"".join(jpegs), np.uint8), fallbacks=np.asarray(fallbacks))
+    np.savez(
+        buffer,
+        names=np.asarray(names),
+        offsets=offsets,
+        blob=np.frombuffer(b"".join(jpegs), np.uint8),
+        fallbacks=np.asarray(fallbacks),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, path)
 
 
-def _detect_lfw(images_dir: Path, names: list[str], crop_margin: int, device: str, detector,
-                cancel: CancelCheck | None) -> Generator[tuple[int, int], None, tuple[list[bytes], int]]:
+def _detect_lfw(
+    images_dir: Path, names: list[str], crop_margin: int, device: str, detector, cancel: CancelCheck | None
+) -> Generator[tuple[int, int], None, tuple[list[bytes], int]]:
     from core.app.verify import labelled_face_crop
     from core.vision.detect import FaceDetector
 
@@ -343,7 +381,7 @@ def _detect_lfw(images_dir: Path, names: list[str], crop_margin: int, device: st
     for start in range(0, len(names), chunk):
         if cancel and cancel():
             raise Cancelled("Training was cancelled; nothing was saved.")
-        frames = [load_image(images_dir / n) for n in names[start:start + chunk]]
+        frames = [load_image(images_dir / n) for n in names[start : start + chunk]]
         for rgb, faces in zip(frames, detector.detect_batch(frames)):
             crop, fell_back = labelled_face_crop(rgb, faces, crop_margin)
             fallbacks += fell_back
@@ -387,8 +425,10 @@ def load_prefix_features(cache_dir: Path | None, key: str, batch_size: int = 32,
     except (OSError, ValueError) as exc:
         log.warning("LFW feature cache %s is unreadable (%s); computing again.", path, exc)
         return None
-    return [torch.from_numpy(np.asarray(array[i:i + batch_size], dtype=np.float32)).to(device)
-            for i in range(0, len(array), batch_size)]
+    return [
+        torch.from_numpy(np.asarray(array[i : i + batch_size], dtype=np.float32)).to(device)
+        for i in range(0, len(array), batch_size)
+    ]
 
 
 def save_prefix_features(cache_dir: Path | None, key: str, batches: list) -> None:
@@ -414,5 +454,9 @@ def save_prefix_features(cache_dir: Path | None, key: str, batches: list) -> Non
 def lfw_metrics(vectors: np.ndarray, lfw: LfwSet) -> dict:
     sims = np.einsum("ij,ij->i", vectors[lfw.index_a], vectors[lfw.index_b])
     report = verification_report(sims, lfw.same)
-    return {"lfw_accuracy": _round(report.accuracy), "lfw_auc": _round(report.auc),
-            "lfw_threshold": _round(report.threshold), "lfw_pairs": int(report.pairs)}
+    return {
+        "lfw_accuracy": _round(report.accuracy),
+        "lfw_auc": _round(report.auc),
+        "lfw_threshold": _round(report.threshold),
+        "lfw_pairs": int(report.pairs),
+    }

@@ -26,8 +26,16 @@ def new_model_id(now: datetime | None = None) -> str:
     return f"ft-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def save_model_version(engine: Any, network: Any, config: TrainConfig, base_record: ModelRecord, info: Any,
-                       before: dict, after: dict, training: dict) -> ModelRecord:
+def save_model_version(
+    engine: Any,
+    network: Any,
+    config: TrainConfig,
+    base_record: ModelRecord,
+    info: Any,
+    before: dict,
+    after: dict,
+    training: dict,
+) -> ModelRecord:
     """Weights file (checksummed, atomic) then the store record; a failure removes the file again."""
     from core.vision.models import BUILTIN_MODELS, write_checked
 
@@ -43,14 +51,31 @@ def save_model_version(engine: Any, network: Any, config: TrainConfig, base_reco
     family = BUILTIN_MODELS.get(base_record.base)
     name = f"{family.title if family else base_record.name} ({kind} {created.astimezone():%Y-%m-%d %H:%M})"
     try:
-        write_checked(state, path, {"model": model_id, "parent": base_record.id, "embedding_size": info.embedding_size,
-                                    "preprocessing": info.preprocessing})
+        write_checked(
+            state,
+            path,
+            {
+                "model": model_id,
+                "parent": base_record.id,
+                "embedding_size": info.embedding_size,
+                "preprocessing": info.preprocessing,
+            },
+        )
         sha256 = json.loads(sidecar.read_text())["sha256"]
         record = ModelRecord(
-            id=model_id, name=name, base=base_record.base, parent_id=base_record.id,
-            embedding_size=info.embedding_size, weights_path=str(path), created_at=created,
-            settings={"sha256": sha256, "preprocessing": info.preprocessing, "crop_margin": info.crop_margin,
-                      "train": asdict(config)},
+            id=model_id,
+            name=name,
+            base=base_record.base,
+            parent_id=base_record.id,
+            embedding_size=info.embedding_size,
+            weights_path=str(path),
+            created_at=created,
+            settings={
+                "sha256": sha256,
+                "preprocessing": info.preprocessing,
+                "crop_margin": info.crop_margin,
+                "train": asdict(config),
+            },
             metrics={"before": before, "after": after, "training": training},
         )
         registered = engine.register_model(record).value

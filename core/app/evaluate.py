@@ -250,8 +250,13 @@ PLOT_SIZE_PX = 600
 PLOT_DPI = 100
 
 
-def save_roc_plot(report: VerificationReport, path: Path, title: str,
-                  others: tuple[tuple[str, VerificationReport], ...] = (), main_name: str = "") -> Path:
+def save_roc_plot(
+    report: VerificationReport,
+    path: Path,
+    title: str,
+    others: tuple[tuple[str, VerificationReport], ...] = (),
+    main_name: str = "",
+) -> Path:
     """Write the ROC curve as a 600x600 PNG: axes, chance diagonal, curve and a summary box.
     others: more (name, report) curves on the same axes, with a legend (`main_name` names the main one);
     the summary box describes the main report.
@@ -268,10 +273,17 @@ def save_roc_plot(report: VerificationReport, path: Path, title: str,
     figure = Figure(figsize=(side, side), dpi=PLOT_DPI, layout="constrained")
     axes = figure.subplots()
     axes.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1)
-    axes.plot(np.r_[report.roc_fpr, 1.0], np.r_[report.roc_tpr, 1.0], color=(red / 255, green / 255, blue / 255),
-              linewidth=2, label=f"{main_name}  AUC {report.auc:.4f}")
+    axes.plot(
+        np.r_[report.roc_fpr, 1.0],
+        np.r_[report.roc_tpr, 1.0],
+        color=(red / 255, green / 255, blue / 255),
+        linewidth=2,
+        label=f"{main_name}  AUC {report.auc:.4f}",
+    )
     for name, other in others:
-        axes.plot(np.r_[other.roc_fpr, 1.0], np.r_[other.roc_tpr, 1.0], linewidth=1.5, label=f"{name}  AUC {other.auc:.4f}")
+        axes.plot(
+            np.r_[other.roc_fpr, 1.0], np.r_[other.roc_tpr, 1.0], linewidth=1.5, label=f"{name}  AUC {other.auc:.4f}"
+        )
     if others:
         axes.legend(loc="upper left")
     axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="False accept rate", ylabel="True accept rate", title=title)
@@ -279,15 +291,24 @@ def save_roc_plot(report: VerificationReport, path: Path, title: str,
     accuracy = f"Accuracy {report.accuracy * 100:.2f}%"
     if report.accuracy_std is not None:
         accuracy += f" ± {report.accuracy_std * 100:.2f}"
-    summary = "\n".join([
-        f"AUC {report.auc:.4f}",
-        accuracy,
-        f"TAR@FAR=1e-3 {report.tar_at_far_1e3 * 100:.1f}%",
-        f"Threshold {report.threshold:.3f}",
-        f"{report.pairs} pairs" + (f", {report.folds} folds" if report.folds else ""),
-    ])
-    axes.text(0.97, 0.05, summary, transform=axes.transAxes, ha="right", va="bottom",
-              bbox={"facecolor": "white", "edgecolor": "0.6"})
+    summary = "\n".join(
+        [
+            f"AUC {report.auc:.4f}",
+            accuracy,
+            f"TAR@FAR=1e-3 {report.tar_at_far_1e3 * 100:.1f}%",
+            f"Threshold {report.threshold:.3f}",
+            f"{report.pairs} pairs" + (f", {report.folds} folds" if report.folds else ""),
+        ]
+    )
+    axes.text(
+        0.97,
+        0.05,
+        summary,
+        transform=axes.transAxes,
+        ha="right",
+        va="bottom",
+        bbox={"facecolor": "white", "edgecolor": "0.6"},
+    )
     with open(path, "wb") as out:  # works with non-ASCII paths everywhere
         figure.savefig(out, format="png")
     return path

@@ -3,9 +3,9 @@ fusion is calibrated with: each member's impostor mean and standard deviation.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -37,8 +37,9 @@ def centre_face(shape: tuple[int, ...]) -> DetectedFace:
     return DetectedFace(box=box, prob=0.0, landmarks=landmarks.astype(np.float32), crop=None)
 
 
-def prepare_faces(detector: FaceDetector, paths: list[Path], margin: float,
-                  progress: Progress | None = None) -> PreparedFaces:
+def prepare_faces(
+    detector: FaceDetector, paths: list[Path], margin: float, progress: Progress | None = None
+) -> PreparedFaces:
     facenet, sface, notes = [], [], []
     for i, path in enumerate(paths):
         rgb = load_image(path)
@@ -72,8 +73,14 @@ class SideBySide:
     notes: tuple[str, ...]
 
 
-def evaluate_fused_pairs(embedder: FusedEmbedder, scale: ScoreScale, detector: FaceDetector, pairs_file: Path,
-                         images_dir: Path, progress: Progress | None = None) -> SideBySide:
+def evaluate_fused_pairs(
+    embedder: FusedEmbedder,
+    scale: ScoreScale,
+    detector: FaceDetector,
+    pairs_file: Path,
+    images_dir: Path,
+    progress: Progress | None = None,
+) -> SideBySide:
     """LFW-protocol verification of each member and of the fused score, from one detection per photo."""
     pairs = read_pairs(pairs_file, images_dir)
     paths = sorted({p.path_a for p in pairs} | {p.path_b for p in pairs})
@@ -91,16 +98,18 @@ def evaluate_fused_pairs(embedder: FusedEmbedder, scale: ScoreScale, detector: F
     return SideBySide((*embedder.member_ids, embedder.model_id), tuple(reports), faces.notes)
 
 
-def evaluate_side_by_side(engine, pairs_file: Path, images_dir: Path, progress: Progress | None = None
-                          ) -> SideBySide | None:
+def evaluate_side_by_side(
+    engine, pairs_file: Path, images_dir: Path, progress: Progress | None = None
+) -> SideBySide | None:
     """Each member and the fusion, when the active model is fused (and SFace loaded); else None."""
     from core.app.fusion_setup import score_scale
 
     embedder = engine.embedder()
     if not isinstance(embedder, FusedEmbedder):
         return None
-    return evaluate_fused_pairs(embedder, score_scale(engine, embedder.member_ids), engine.detector,
-                                pairs_file, images_dir, progress)
+    return evaluate_fused_pairs(
+        embedder, score_scale(engine, embedder.member_ids), engine.detector, pairs_file, images_dir, progress
+    )
 
 
 def side_by_side_lines(side: SideBySide) -> list[str]:
@@ -108,16 +117,23 @@ def side_by_side_lines(side: SideBySide) -> list[str]:
     lines = [f"{'model':<{width}} {'accuracy':>9} {'AUC':>8} {'TAR@FAR=1e-3':>13} {'threshold':>10}"]
     for name, r in zip(side.names, side.reports):
         std = f" ± {r.accuracy_std:.4f}" if r.accuracy_std else ""
-        lines.append(f"{name:<{width}} {r.accuracy:>9.4f} {r.auc:>8.4f} {r.tar_at_far_1e3:>13.4f} {r.threshold:>10.4f}{std}")
-    lines.append(f"pairs: {side.reports[0].pairs}" + (f", {side.reports[0].folds}-fold" if side.reports[0].folds
-                                                      else ", best threshold on all pairs"))
+        lines.append(
+            f"{name:<{width}} {r.accuracy:>9.4f} {r.auc:>8.4f} {r.tar_at_far_1e3:>13.4f} {r.threshold:>10.4f}{std}"
+        )
+    lines.append(
+        f"pairs: {side.reports[0].pairs}"
+        + (f", {side.reports[0].folds}-fold" if side.reports[0].folds else ", best threshold on all pairs")
+    )
     return lines
 
 
 def side_by_side_json(side: SideBySide) -> dict:
     """The fused model's figures at the top level (as for a single model), each member's beside them."""
-    return {**side.reports[-1].to_json(), "model": side.names[-1],
-            "members": {name: r.to_json() for name, r in zip(side.names[:-1], side.reports[:-1])}}
+    return {
+        **side.reports[-1].to_json(),
+        "model": side.names[-1],
+        "members": {name: r.to_json() for name, r in zip(side.names[:-1], side.reports[:-1])},
+    }
 
 
 def save_side_by_side_plot(side: SideBySide, path: Path, title: str) -> Path:

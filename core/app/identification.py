@@ -13,9 +13,9 @@ rejects a given share of the strangers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -47,11 +47,13 @@ class IdentificationResult:
     refused: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [f"enrolled {self.enrolled_people} people; {self.queries} queries, {self.strangers} strangers",
-                f"threshold (the app's own): {self.threshold:.3f}",
-                f"top-1 at that threshold: {self.top1:.4f}",
-                f"strangers marked per 1,000: {self.strangers_per_1000:.1f}",
-                f"top-1 where {self.rejection:.0%} of strangers are rejected: {self.top1_at_rejection:.4f}"]
+        return [
+            f"enrolled {self.enrolled_people} people; {self.queries} queries, {self.strangers} strangers",
+            f"threshold (the app's own): {self.threshold:.3f}",
+            f"top-1 at that threshold: {self.top1:.4f}",
+            f"strangers marked per 1,000: {self.strangers_per_1000:.1f}",
+            f"top-1 where {self.rejection:.0%} of strangers are rejected: {self.top1_at_rejection:.4f}",
+        ]
 
 
 def _photos(folder: Path) -> list[Path]:
@@ -124,22 +126,40 @@ def embed_photos(engine, paths: list[Path], progress: Progress | None = None) ->
     return vectors
 
 
-def identify_set(engine, dataset: IdentificationSet, rejection: float = 0.95,
-                 progress: Progress | None = None, refused: list[str] | None = None) -> IdentificationResult:
+def identify_set(
+    engine,
+    dataset: IdentificationSet,
+    rejection: float = 0.95,
+    progress: Progress | None = None,
+    refused: list[str] | None = None,
+) -> IdentificationResult:
     """Identify the queries and strangers of an enrolled set with the engine's matcher."""
     matcher = engine.matcher()
     ids = {name: pid for pid, name in matcher.names.items()}
     query_vectors = embed_photos(engine, [p for _, p in dataset.queries], progress)
     stranger_vectors = embed_photos(engine, dataset.strangers, progress)
     results = matcher.match(np.concatenate([query_vectors, stranger_vectors]))
-    query_results, stranger_results = results[:len(query_vectors)], results[len(query_vectors):]
+    query_results, stranger_results = results[: len(query_vectors)], results[len(query_vectors) :]
     truth = [ids.get(name) for name, _ in dataset.queries]
     top1 = np.mean([r.person_id is not None and r.person_id == t for r, t in zip(query_results, truth)])
     marked = np.mean([r.person_id is not None for r in stranger_results])
     # the same decision at the threshold that rejects `rejection` of the strangers (margin kept)
     stranger_best = np.array([r.similarity for r in stranger_results])
     threshold_at = float(np.quantile(stranger_best, rejection)) if len(stranger_best) else matcher.threshold
-    top1_at = np.mean([r.best_person_id == t and r.similarity > threshold_at and r.margin >= matcher.margin
-                       for r, t in zip(query_results, truth)])
-    return IdentificationResult(matcher.people_count, len(dataset.queries), len(dataset.strangers), matcher.threshold,
-                                float(top1), float(marked * 1000.0), float(top1_at), rejection, list(refused or []))
+    top1_at = np.mean(
+        [
+            r.best_person_id == t and r.similarity > threshold_at and r.margin >= matcher.margin
+            for r, t in zip(query_results, truth)
+        ]
+    )
+    return IdentificationResult(
+        matcher.people_count,
+        len(dataset.queries),
+        len(dataset.strangers),
+        matcher.threshold,
+        float(top1),
+        float(marked * 1000.0),
+        float(top1_at),
+        rejection,
+        list(refused or []),
+    )

@@ -122,16 +122,37 @@ class ImportOperations(EngineState):
                     _check(cancel)
                     yield EventImportProgress(ImportPhase.RECORDING, done, len(rows))
             people = {row.person_id for row in rows}
-            result = EventsImported(path, log_format, meter.digest.hexdigest(), len(rows), recorded, already,
-                                    len(rows) - recorded - already, len(people))
-            self.store.append_audit(actor or current_user(), AuditAction.EVENTS_IMPORTED, f"file {path.name}", "", {
-                "file": path.name, "sha256": result.sha256, "format": log_format.value, "sightings": result.sightings,
-                "recorded": recorded, "already_there": already, "people": len(people)})
+            result = EventsImported(
+                path,
+                log_format,
+                meter.digest.hexdigest(),
+                len(rows),
+                recorded,
+                already,
+                len(rows) - recorded - already,
+                len(people),
+            )
+            self.store.append_audit(
+                actor or current_user(),
+                AuditAction.EVENTS_IMPORTED,
+                f"file {path.name}",
+                "",
+                {
+                    "file": path.name,
+                    "sha256": result.sha256,
+                    "format": log_format.value,
+                    "sightings": result.sightings,
+                    "recorded": recorded,
+                    "already_there": already,
+                    "people": len(people),
+                },
+            )
         yield EventImportProgress(ImportPhase.RECORDING, len(rows), len(rows))
         return self._done(result, Changes.of(ChangeKind.EVENTS, person_ids=people) if recorded else Changes())
 
-    def import_events_now(self, path: Path | str, log_format: LogFormat | None = None, station: str = "",
-                          actor: str | None = None) -> Outcome[EventsImported]:
+    def import_events_now(
+        self, path: Path | str, log_format: LogFormat | None = None, station: str = "", actor: str | None = None
+    ) -> Outcome[EventsImported]:
         """import_events without progress."""
         steps = self.import_events(path, log_format, station, actor=actor)
         while True:
@@ -164,8 +185,15 @@ class ImportOperations(EngineState):
                 elif problem is None and month in locked:
                     problem = LineProblem(item.line, f"{month} is locked (its timesheet is final); unlock it first")
                 if problem is None and person_id is not None:
-                    rows.append(_Row(item.time.timestamp(), person_id, item.line,
-                                     stations.setdefault(item.station, item.station), item.precision.total_seconds()))
+                    rows.append(
+                        _Row(
+                            item.time.timestamp(),
+                            person_id,
+                            item.line,
+                            stations.setdefault(item.station, item.station),
+                            item.precision.total_seconds(),
+                        )
+                    )
             if problem is not None:
                 total += 1
                 if len(problems) < PROBLEMS_KEPT:
@@ -200,8 +228,9 @@ class _People:
 
     def __init__(self, store: GalleryStore, by_name: bool):
         self.store, self.by_name = store, by_name
-        self.by_external_id = {entry.external_id.strip(): entry.person_id for entry in store.roster()
-                               if entry.external_id}
+        self.by_external_id = {
+            entry.external_id.strip(): entry.person_id for entry in store.roster() if entry.external_id
+        }
         self.known: dict[str, tuple[int | None, str]] = {}
 
     def resolve(self, sighting: Sighting) -> tuple[int | None, LineProblem | None]:

@@ -22,9 +22,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 IMAGE_ENV = "ROLLCALL_SELFTEST_IMAGE"
 BUNDLED_IMAGE = ("selftest", "eileen_collins.jpg")  # under resources/: public domain, see resources/README.md
@@ -67,8 +68,9 @@ def find_image(explicit: str | os.PathLike | None = None) -> Path:
 
 
 class SelfTest:
-    def __init__(self, image: str | os.PathLike | None = None, window_check: WindowCheck | None = None,
-                 out: TextIO | None = None):
+    def __init__(
+        self, image: str | os.PathLike | None = None, window_check: WindowCheck | None = None, out: TextIO | None = None
+    ):
         self.image_arg = image
         self.window_check = window_check
         self.out = out or sys.stdout
@@ -124,8 +126,10 @@ class SelfTest:
         failed = [r for r in self.results if not r.ok]
         total = time.perf_counter() - started
         if failed:
-            self.say(f"Self-test FAILED: {len(failed)} of {len(self.results)} checks failed "
-                     f"({', '.join(r.name for r in failed)}) in {total:.1f} s")
+            self.say(
+                f"Self-test FAILED: {len(failed)} of {len(self.results)} checks failed "
+                f"({', '.join(r.name for r in failed)}) in {total:.1f} s"
+            )
             return 1
         self.say(f"Self-test passed: {len(self.results)} checks OK in {total:.1f} s")
         return 0
@@ -168,16 +172,17 @@ class SelfTest:
 
         path = find_image(self.image_arg)
         if not path.is_file():
-            raise FileNotFoundError(f"the face photo {path} is missing: pass --image PATH (any photo with "
-                                    f"one clear face) or set {IMAGE_ENV}")
+            raise FileNotFoundError(
+                f"the face photo {path} is missing: pass --image PATH (any photo with "
+                f"one clear face) or set {IMAGE_ENV}"
+            )
         rgb = load_image(path)
         self.state["image"] = (path, rgb)
         return f"{path} ({rgb.shape[1]}x{rgb.shape[0]})"
 
     def _check_weights(self) -> str:
-        from core.vision.models import DEFAULT_MODEL, ModelRegistry, verify_weights
         from core.base.resources import bundled_models_dir
-
+        from core.vision.models import DEFAULT_MODEL, ModelRegistry, verify_weights
         from core.vision.onnx_files import torch_available
 
         registry = ModelRegistry(allow_network=False)
@@ -299,7 +304,8 @@ class SelfTest:
         return f"recognised {hits[0].name!r} (similarity {hits[0].similarity:.3f})"
 
 
-def run_self_test(image: str | os.PathLike | None = None, window_check: WindowCheck | None = None,
-                  out: TextIO | None = None) -> int:
+def run_self_test(
+    image: str | os.PathLike | None = None, window_check: WindowCheck | None = None, out: TextIO | None = None
+) -> int:
     """Run every check; 0 when all passed, 1 otherwise."""
     return SelfTest(image, window_check, out).run()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from core.vision.detect import DetectedFace, central_face, crop_face
 from core.app.engine import Engine
 from core.app.evaluate import VerificationReport, read_pairs, verification_report
+from core.vision.detect import DetectedFace, central_face, crop_face
 from core.vision.images import DEFAULT_CROP_SIZE, load_image
 
 Progress = Callable[[int, int], None]
@@ -18,8 +18,9 @@ Progress = Callable[[int, int], None]
 LFW_FALLBACK_BOX = (0.3, 0.28, 0.7, 0.72)  # left, top, right, bottom as fractions of width and height
 
 
-def labelled_face_crop(rgb: np.ndarray, faces: list[DetectedFace], margin: float,
-                       crop_size: int = DEFAULT_CROP_SIZE) -> tuple[np.ndarray, bool]:
+def labelled_face_crop(
+    rgb: np.ndarray, faces: list[DetectedFace], margin: float, crop_size: int = DEFAULT_CROP_SIZE
+) -> tuple[np.ndarray, bool]:
     """The crop of an LFW photo's labelled (most central) face, and whether the fallback box was used."""
     face = central_face(faces, rgb.shape)
     if face is not None and face.crop is not None:
@@ -44,8 +45,9 @@ def face_crops(engine: Engine, paths: list[Path], progress: Progress | None = No
     return np.stack(crops), notes
 
 
-def evaluate_pairs(engine: Engine, pairs_file: Path, images_dir: Path, model_id: str | None = None,
-                   progress: Progress | None = None) -> tuple[VerificationReport, list[str]]:
+def evaluate_pairs(
+    engine: Engine, pairs_file: Path, images_dir: Path, model_id: str | None = None, progress: Progress | None = None
+) -> tuple[VerificationReport, list[str]]:
     pairs = read_pairs(pairs_file, images_dir)
     paths = sorted({p.path_a for p in pairs} | {p.path_b for p in pairs})
     index = {path: i for i, path in enumerate(paths)}

@@ -35,8 +35,9 @@ def local_now() -> datetime:
 class AttendanceBook:
     """Turns recognitions into raw attendance events according to the rules."""
 
-    def __init__(self, store: GalleryStore, rules: AttendanceSettings | None = None,
-                 clock: Callable[[], datetime] = local_now):
+    def __init__(
+        self, store: GalleryStore, rules: AttendanceSettings | None = None, clock: Callable[[], datetime] = local_now
+    ):
         self.store = store
         self.rules = rules or AttendanceSettings()
         self.clock = clock
@@ -44,15 +45,23 @@ class AttendanceBook:
         # person id -> their latest stored sighting: skips the store while the cooldown runs
         self._last: dict[int, datetime] = {}
 
-    def observe(self, person_id: int | None, similarity: float, source: str, track_id: int | None = None,
-                snapshot_jpeg: bytes | None = None, when: datetime | None = None) -> AttendanceEvent | None:
+    def observe(
+        self,
+        person_id: int | None,
+        similarity: float,
+        source: str,
+        track_id: int | None = None,
+        snapshot_jpeg: bytes | None = None,
+        when: datetime | None = None,
+    ) -> AttendanceEvent | None:
         """Record a sighting (when: default now; naive = this machine's local time); returns the stored
         event, or None when another sighting of the person lies within the cooldown."""
         when = when or self.clock()
         if when.tzinfo is None:
             when = when.astimezone()  # naive = local time
-        event = AttendanceEvent(None, person_id, None, EventKind.UNKNOWN, when, source, similarity, track_id,
-                                snapshot_jpeg)
+        event = AttendanceEvent(
+            None, person_id, None, EventKind.UNKNOWN, when, source, similarity, track_id, snapshot_jpeg
+        )
         if person_id is None:
             return self.store.record_event(event)  # the caller logs an unknown face once per track
         with self._lock:
@@ -65,8 +74,11 @@ class AttendanceBook:
             return None
         zone = site_zone(self.rules.time_zone)
         day = when.astimezone(zone).date()
-        nearby = [e for e in self.store.events(day - _LOOK_AROUND, day + _LOOK_AROUND, person_id=person_id)
-                  if e.kind is not EventKind.UNKNOWN]
+        nearby = [
+            e
+            for e in self.store.events(day - _LOOK_AROUND, day + _LOOK_AROUND, person_id=person_id)
+            if e.kind is not EventKind.UNKNOWN
+        ]
         close = [e for e in nearby if abs(e.time - when) < cooldown]
         if close:
             self._remember(person_id, max(e.time for e in close))
@@ -80,8 +92,12 @@ class AttendanceBook:
         person = self.store.roster_entry(person_id)
         if person is None:
             return EventKind.CHECK_IN
-        plan = ShiftPlan({g.id: g for g in self.store.list_groups()}, {s.id: s for s in self.store.list_shifts()},
-                         self.store.shift_assignments(person_id), self.store.shift_rotations(person_id))
+        plan = ShiftPlan(
+            {g.id: g for g in self.store.list_groups()},
+            {s.id: s for s in self.store.list_shifts()},
+            self.store.shift_assignments(person_id),
+            self.store.shift_rotations(person_id),
+        )
         zone = site_zone(self.rules.time_zone)
         day = when.astimezone(zone).date()
         slot = slot_at(person_slots(lambda d: plan.planned(person, d), day, day, zone), when)

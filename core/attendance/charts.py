@@ -20,8 +20,17 @@ HISTOGRAM_SPAN_MINUTES = 60  # the axis shows at least an hour early to an hour 
 HISTOGRAM_BIN_CHOICES = (5, 10, 15, 30, 60, 120)  # the narrowest that keeps the buckets at most HISTOGRAM_MAX_BINS
 HISTOGRAM_MAX_BINS = 48
 DAY_BAR_WIDTH = 0.8  # of one day
-EXPECTED = frozenset({DayStatus.PRESENT, DayStatus.LATE, DayStatus.EARLY_LEAVE, DayStatus.SHORT_DAY,
-                      DayStatus.HALF_DAY, DayStatus.INCOMPLETE, DayStatus.ABSENT})
+EXPECTED = frozenset(
+    {
+        DayStatus.PRESENT,
+        DayStatus.LATE,
+        DayStatus.EARLY_LEAVE,
+        DayStatus.SHORT_DAY,
+        DayStatus.HALF_DAY,
+        DayStatus.INCOMPLETE,
+        DayStatus.ABSENT,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,17 @@ def attendance_rate_per_day(days: Iterable[PersonDay]) -> Series:
     if all_days:
         first = min(all_days)
         limits = (0.5, monthrange(first.year, first.month)[1] + 0.5)
-    return Series("Attendance rate per day", "day of the month", "% attended", tuple(f"{d.day}" for d in ordered),
-                  tuple(round(100.0 * attended[d] / expected[d], 1) if expected[d] else 0.0 for d in ordered),
-                  tuple(float(d.day) for d in ordered), bar_width=DAY_BAR_WIDTH, x_limits=limits, y_limit=100.0)
+    return Series(
+        "Attendance rate per day",
+        "day of the month",
+        "% attended",
+        tuple(f"{d.day}" for d in ordered),
+        tuple(round(100.0 * attended[d] / expected[d], 1) if expected[d] else 0.0 for d in ordered),
+        tuple(float(d.day) for d in ordered),
+        bar_width=DAY_BAR_WIDTH,
+        x_limits=limits,
+        y_limit=100.0,
+    )
 
 
 def histogram_bins(offsets: Iterable[float]) -> range:
@@ -86,10 +103,17 @@ def arrival_histogram(days: Iterable[PersonDay], starts: dict[str | None, int]) 
         offsets.append((minute - start + 720) % 1440 - 720)  # nearest start, also across midnight
     bins = histogram_bins(offsets)
     counts: Counter[int] = Counter(int(math.floor(o / bins.step)) * bins.step for o in offsets)
-    return Series("Arrival time against the shift's start", "minutes late (negative: early)", "arrivals",
-                  tuple(f"{b:+d}" for b in bins), tuple(float(counts[b]) for b in bins),
-                  tuple(b + bins.step / 2 for b in bins), bar_width=float(bins.step),
-                  x_limits=(float(bins.start), float(bins.stop)), marker=0.0)
+    return Series(
+        "Arrival time against the shift's start",
+        "minutes late (negative: early)",
+        "arrivals",
+        tuple(f"{b:+d}" for b in bins),
+        tuple(float(counts[b]) for b in bins),
+        tuple(b + bins.step / 2 for b in bins),
+        bar_width=float(bins.step),
+        x_limits=(float(bins.start), float(bins.stop)),
+        marker=0.0,
+    )
 
 
 def late_arrivals_per_person(days: Iterable[PersonDay], top: int = 20) -> Series:
@@ -99,8 +123,14 @@ def late_arrivals_per_person(days: Iterable[PersonDay], top: int = 20) -> Series
         if d.late_minutes > 0:
             late[d.name] += 1
     ranked = sorted(late.items(), key=lambda item: (-item[1], item[0].casefold()))[:top]
-    return Series("Late arrivals per person", "person", "days late", tuple(n for n, _ in ranked),
-                  tuple(float(c) for _, c in ranked), horizontal=True)
+    return Series(
+        "Late arrivals per person",
+        "person",
+        "days late",
+        tuple(n for n, _ in ranked),
+        tuple(float(c) for _, c in ranked),
+        horizontal=True,
+    )
 
 
 def save_png(series: Series, path: Path | str) -> Path:

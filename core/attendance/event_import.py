@@ -35,8 +35,10 @@ MINUTE = timedelta(minutes=1)
 PROBLEMS_SHOWN = 20  # problems listed in a refusal's message (all are counted)
 BAD_TEXT = "\ufffd"  # what undecodable bytes become (see decoded_lines)
 
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?P<seconds>:\d{2}(?:[.,]\d+)?)?"
-                   r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)?")
+_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?P<seconds>:\d{2}(?:[.,]\d+)?)?"
+    r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)?"
+)
 _ZK_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
@@ -106,12 +108,15 @@ def detect_format(first_line: str) -> LogFormat:
     header = {cell.strip().lower() for cell in next(csv.reader([first_line]), [])}
     if {"person", "time"} <= header:
         return LogFormat.CSV
-    raise InvalidInputError("Cannot tell the log's format: a CSV needs a header with 'person' and 'time', and a "
-                            "ZKTeco log starts with a user ID, a tab and YYYY-MM-DD HH:MM:SS. Name it with --format.")
+    raise InvalidInputError(
+        "Cannot tell the log's format: a CSV needs a header with 'person' and 'time', and a "
+        "ZKTeco log starts with a user ID, a tab and YYYY-MM-DD HH:MM:SS. Name it with --format."
+    )
 
 
-def read_log(lines: Iterable[str], zone: tzinfo, log_format: LogFormat | None = None
-             ) -> tuple[LogFormat, Iterator[Sighting | LineProblem]]:
+def read_log(
+    lines: Iterable[str], zone: tzinfo, log_format: LogFormat | None = None
+) -> tuple[LogFormat, Iterator[Sighting | LineProblem]]:
     """The log's format (named, or told by its first line) and each line's sighting or problem, in file order;
     blank lines are skipped. Streams: it holds one line at a time."""
     lines = iter(lines)

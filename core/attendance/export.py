@@ -16,10 +16,33 @@ from .timesheet import STATUS_CODES, Timesheet, cell_text
 
 FORMULA_STARTS = ("=", "@", "\t", "\r")  # a formula whatever follows
 SIGNS = ("+", "-")  # a formula only when something follows the sign: a lone "-" (a day off) is plain text
-TOTAL_COLUMNS = ["Days attended", "Days late", "Days absent", "Days on leave", "Holidays", "Hours",
-                 "Late minutes", "Early leave minutes", "Half days"]
-DAY_COLUMNS = ["Date", "Name", "External ID", "Group", "Shift", "Status", "First seen", "Last seen", "Hours",
-               "Late minutes", "Early leave minutes", "Half day", "Outside any window", "Final"]
+TOTAL_COLUMNS = [
+    "Days attended",
+    "Days late",
+    "Days absent",
+    "Days on leave",
+    "Holidays",
+    "Hours",
+    "Late minutes",
+    "Early leave minutes",
+    "Half days",
+]
+DAY_COLUMNS = [
+    "Date",
+    "Name",
+    "External ID",
+    "Group",
+    "Shift",
+    "Status",
+    "First seen",
+    "Last seen",
+    "Hours",
+    "Late minutes",
+    "Early leave minutes",
+    "Half day",
+    "Outside any window",
+    "Final",
+]
 
 
 def formula_like(text: str) -> bool:
@@ -43,9 +66,23 @@ def grid_rows(sheet: Timesheet) -> list[list[object]]:
     rows: list[list[object]] = []
     for row in sheet.rows:
         t = row.totals
-        rows.append([row.name, row.external_id or "", row.group or "", *(cell_text(d) for d in row.days),
-                     t.attended, t.late, t.absent, t.on_leave, t.holidays, t.hours, t.late_minutes,
-                     t.early_leave_minutes, t.half_days])
+        rows.append(
+            [
+                row.name,
+                row.external_id or "",
+                row.group or "",
+                *(cell_text(d) for d in row.days),
+                t.attended,
+                t.late,
+                t.absent,
+                t.on_leave,
+                t.holidays,
+                t.hours,
+                t.late_minutes,
+                t.early_leave_minutes,
+                t.half_days,
+            ]
+        )
     return rows
 
 
@@ -53,11 +90,24 @@ def day_rows(sheet: Timesheet) -> list[list[object]]:
     rows: list[list[object]] = []
     for row in sheet.rows:
         for d in row.days:
-            rows.append([d.day.isoformat(), d.name, d.external_id or "", d.group or "", d.shift or "", d.status.value,
-                         d.first_seen.strftime("%H:%M:%S") if d.first_seen else "",
-                         d.last_seen.strftime("%H:%M:%S") if d.last_seen else "",
-                         round(d.hours, 2), d.late_minutes, d.early_leave_minutes, "yes" if d.half_day else "no",
-                         " ".join(f"{m:%H:%M:%S}" for m in d.outside_window), "yes" if d.final else "no"])
+            rows.append(
+                [
+                    d.day.isoformat(),
+                    d.name,
+                    d.external_id or "",
+                    d.group or "",
+                    d.shift or "",
+                    d.status.value,
+                    d.first_seen.strftime("%H:%M:%S") if d.first_seen else "",
+                    d.last_seen.strftime("%H:%M:%S") if d.last_seen else "",
+                    round(d.hours, 2),
+                    d.late_minutes,
+                    d.early_leave_minutes,
+                    "yes" if d.half_day else "no",
+                    " ".join(f"{m:%H:%M:%S}" for m in d.outside_window),
+                    "yes" if d.final else "no",
+                ]
+            )
     return rows
 
 
@@ -81,6 +131,7 @@ def write_csv(sheet: Timesheet, path: Path) -> None:
             writer.writerow(grid_header(sheet))
             for row in grid_rows(sheet):
                 writer.writerow([safe_text(v) if isinstance(v, str) else v for v in row])
+
     _replace_atomically(path, write)
 
 
@@ -114,8 +165,7 @@ def write_xlsx(sheet: Timesheet, path: Path, with_days: bool = False) -> None:
             heading.append(cell)
         worksheet.append(heading)
         for values in rows:
-            worksheet.append([text_cell(worksheet, v) if isinstance(v, str) and formula_like(v) else v
-                              for v in values])
+            worksheet.append([text_cell(worksheet, v) if isinstance(v, str) and formula_like(v) else v for v in values])
         if title == "Legend" and sheet.locked:
             worksheet.append(["", f"{sheet.title} is locked: this timesheet is final."])
     _replace_atomically(path, workbook.save)

@@ -26,11 +26,19 @@ def range_report(store: GalleryStore, start: date, end: date) -> list[DayRow]:
         if row is None:
             rows[key] = DayRow(event.person_id, event.person_name or "", None, event.time, event.time, 1)
         else:
-            rows[key] = DayRow(row.person_id, row.name, None, min(row.first_seen, event.time),
-                               max(row.last_seen, event.time), row.events + 1)
+            rows[key] = DayRow(
+                row.person_id,
+                row.name,
+                None,
+                min(row.first_seen, event.time),
+                max(row.last_seen, event.time),
+                row.events + 1,
+            )
     external_ids = {p.id: p.external_id for p in store.list_people(include_inactive=True)}
-    report = [DayRow(r.person_id, r.name, external_ids.get(r.person_id), r.first_seen, r.last_seen, r.events)
-              for r in rows.values()]
+    report = [
+        DayRow(r.person_id, r.name, external_ids.get(r.person_id), r.first_seen, r.last_seen, r.events)
+        for r in rows.values()
+    ]
     return sorted(report, key=lambda r: (r.day, r.name.casefold(), r.person_id))
 
 
@@ -57,15 +65,17 @@ def export_csv(store: GalleryStore, path: Path | str, start: date, end: date) ->
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for event in events:
-            writer.writerow([
-                event.day.isoformat(),
-                "" if event.person_id is None else event.person_id,
-                safe_cell(event.person_name),
-                safe_cell(external_ids.get(event.person_id)),
-                event.kind,
-                event.time.isoformat(),
-                safe_cell(event.source),
-                f"{event.similarity:.4f}",
-            ])
+            writer.writerow(
+                [
+                    event.day.isoformat(),
+                    "" if event.person_id is None else event.person_id,
+                    safe_cell(event.person_name),
+                    safe_cell(external_ids.get(event.person_id)),
+                    event.kind,
+                    event.time.isoformat(),
+                    safe_cell(event.source),
+                    f"{event.similarity:.4f}",
+                ]
+            )
     os.replace(tmp, path)  # a half-written file never replaces a good one
     return len(events)

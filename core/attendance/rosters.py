@@ -46,8 +46,13 @@ ASSIGNED_OFF = PlannedDay(OFF, None, False, ShiftSource.ASSIGNMENT)
 class ShiftPlan:
     """The roster facts arranged for lookups by person and day."""
 
-    def __init__(self, groups: Mapping[int, Group], shifts: Mapping[int, Shift],
-                 assignments: Iterable[ShiftAssignment] = (), rotations: Iterable[ShiftRotation] = ()):
+    def __init__(
+        self,
+        groups: Mapping[int, Group],
+        shifts: Mapping[int, Shift],
+        assignments: Iterable[ShiftAssignment] = (),
+        rotations: Iterable[ShiftRotation] = (),
+    ):
         self.groups = groups
         self.shifts = shifts
         self._assignments: dict[int, list[ShiftAssignment]] = defaultdict(list)
@@ -99,8 +104,7 @@ def roster_days(plan: ShiftPlan, roster: Sequence[RosterEntry], first: date, las
     for person in roster:
         for day in days:
             planned = plan.planned(person, day)
-            cells.append(RosterDay(person.person_id, person.name, day, planned.shift, planned.working,
-                                   planned.source))
+            cells.append(RosterDay(person.person_id, person.name, day, planned.shift, planned.working, planned.source))
     return cells
 
 

@@ -80,10 +80,19 @@ def _hours_option(name: str, value: float) -> float:
     return float(value)
 
 
-def make_schedule(start: str, end: str, grace_minutes: int, days: str, min_hours: float,
-                  early_grace_minutes: int | None = None, checkin_before_minutes: int | None = None,
-                  checkout_after_minutes: int | None = None, half_day_below: float = 0.0, absent_below: float = 0.0,
-                  hours_mode: HoursMode | str = HoursMode.FIRST_LAST) -> Schedule:
+def make_schedule(
+    start: str,
+    end: str,
+    grace_minutes: int,
+    days: str,
+    min_hours: float,
+    early_grace_minutes: int | None = None,
+    checkin_before_minutes: int | None = None,
+    checkout_after_minutes: int | None = None,
+    half_day_below: float = 0.0,
+    absent_below: float = 0.0,
+    hours_mode: HoursMode | str = HoursMode.FIRST_LAST,
+) -> Schedule:
     if not 0 <= int(grace_minutes) <= MINUTES_A_DAY:
         raise InvalidInputError("The grace period must be between 0 and 1440 minutes.")
     if not 0 <= float(min_hours) <= 24:
@@ -93,12 +102,19 @@ def make_schedule(start: str, end: str, grace_minutes: int, days: str, min_hours
     except ValueError:
         choices = ", ".join(m.value for m in HoursMode)
         raise InvalidInputError(f"{hours_mode!r} is not a way to count hours; use one of {choices}.") from None
-    schedule = Schedule(parse_clock(start), parse_clock(end), int(grace_minutes), parse_days(days), float(min_hours),
-                        _minutes_option("The early grace", early_grace_minutes),
-                        _minutes_option("Check-in before", checkin_before_minutes),
-                        _minutes_option("Check-out after", checkout_after_minutes),
-                        _hours_option("Half day below", half_day_below), _hours_option("Absent below", absent_below),
-                        mode)
+    schedule = Schedule(
+        parse_clock(start),
+        parse_clock(end),
+        int(grace_minutes),
+        parse_days(days),
+        float(min_hours),
+        _minutes_option("The early grace", early_grace_minutes),
+        _minutes_option("Check-in before", checkin_before_minutes),
+        _minutes_option("Check-out after", checkout_after_minutes),
+        _hours_option("Half day below", half_day_below),
+        _hours_option("Absent below", absent_below),
+        mode,
+    )
     if schedule.length == DAY:
         raise InvalidInputError("A shift cannot start and end at the same time; give a different end.")
     if schedule.absent_below and schedule.half_day_below and schedule.absent_below > schedule.half_day_below:
@@ -107,6 +123,7 @@ def make_schedule(start: str, end: str, grace_minutes: int, days: str, min_hours
 
 
 # ---- the site's time zone ----
+
 
 def _machine_zone_name() -> str | None:
     name = os.environ.get("TZ", "").lstrip(":")

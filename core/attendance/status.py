@@ -122,14 +122,15 @@ def _outside(slots: list[Slot], seconds: Sequence[int], zone: tzinfo) -> dict[da
     found: dict[date, list[datetime]] = defaultdict(list)
     for before, after in zip(slots, slots[1:], strict=False):
         if before.closes < after.opens:
-            for ts in seconds[bisect_left(seconds, before.closes):bisect_left(seconds, after.opens)]:
+            for ts in seconds[bisect_left(seconds, before.closes) : bisect_left(seconds, after.opens)]:
                 moment = datetime.fromtimestamp(ts, zone)
                 found[moment.date()].append(moment)
     return {day: tuple(moments) for day, moments in found.items()}
 
 
-def _working_status(slot: Slot, inside: Sequence[int], hours: float, checkout_mode: bool, reported: float,
-                    now: float) -> tuple[DayStatus, int, int, bool, bool]:
+def _working_status(
+    slot: Slot, inside: Sequence[int], hours: float, checkout_mode: bool, reported: float, now: float
+) -> tuple[DayStatus, int, int, bool, bool]:
     """(status, late minutes, early-leave minutes, below minimum, half day) of a working day."""
     window, schedule = slot.window, slot.planned.schedule
     assert window.start is not None and window.end is not None and schedule is not None
@@ -153,8 +154,13 @@ def _working_status(slot: Slot, inside: Sequence[int], hours: float, checkout_mo
         below_minimum = schedule.min_hours > 0 and hours < schedule.min_hours
         absent = schedule.absent_below > 0 and hours < schedule.absent_below
         half_day = not absent and schedule.half_day_below > 0 and hours < schedule.half_day_below
-    for flag, status in ((absent, DayStatus.ABSENT), (half_day, DayStatus.HALF_DAY), (late, DayStatus.LATE),
-                         (early, DayStatus.EARLY_LEAVE), (below_minimum, DayStatus.SHORT_DAY)):
+    for flag, status in (
+        (absent, DayStatus.ABSENT),
+        (half_day, DayStatus.HALF_DAY),
+        (late, DayStatus.LATE),
+        (early, DayStatus.EARLY_LEAVE),
+        (below_minimum, DayStatus.SHORT_DAY),
+    ):
         if flag:
             return status, late, early, below_minimum, half_day
     return DayStatus.PRESENT, late, early, below_minimum, half_day
@@ -171,8 +177,9 @@ class _Someone:
     leave: Sequence[Leave]
 
 
-def _status(index: _Index, who: _Someone, slot: Slot, inside: Sequence[int], hours: float, reported: float,
-            now: float) -> tuple[DayStatus, int, int, bool, bool]:
+def _status(
+    index: _Index, who: _Someone, slot: Slot, inside: Sequence[int], hours: float, reported: float, now: float
+) -> tuple[DayStatus, int, int, bool, bool]:
     """(status, late minutes, early-leave minutes, below minimum, half day) by the rules' precedence."""
     day, group = slot.day, who.group
     if who.enrolled is not None and day < who.enrolled:
@@ -188,34 +195,57 @@ def _status(index: _Index, who: _Someone, slot: Slot, inside: Sequence[int], hou
     return _working_status(slot, inside, hours, index.facts.checkout_mode, reported, now)
 
 
-def _person_day(index: _Index, who: _Someone, slot: Slot, outside: tuple[datetime, ...], reported: float,
-                now: float) -> PersonDay:
+def _person_day(
+    index: _Index, who: _Someone, slot: Slot, outside: tuple[datetime, ...], reported: float, now: float
+) -> PersonDay:
     zone, planned, person, seconds = index.facts.zone, slot.planned, who.person, who.seconds
-    inside = seconds[bisect_left(seconds, slot.opens):bisect_left(seconds, slot.closes)] if seconds else []
+    inside = seconds[bisect_left(seconds, slot.opens) : bisect_left(seconds, slot.closes)] if seconds else []
     hours = _hours(inside, planned.schedule.hours_mode if planned.schedule is not None else HoursMode.FIRST_LAST)
     status, late, early, below_minimum, half_day = _status(index, who, slot, inside, hours, reported, now)
-    return PersonDay(person.person_id, person.name, person.external_id, who.group.name if who.group else None,
-                     slot.day, status, datetime.fromtimestamp(inside[0], zone) if inside else None,
-                     datetime.fromtimestamp(inside[-1], zone) if inside else None, len(inside), hours, late, early,
-                     below_minimum, reported >= slot.closes, planned.shift, half_day, outside)
+    return PersonDay(
+        person.person_id,
+        person.name,
+        person.external_id,
+        who.group.name if who.group else None,
+        slot.day,
+        status,
+        datetime.fromtimestamp(inside[0], zone) if inside else None,
+        datetime.fromtimestamp(inside[-1], zone) if inside else None,
+        len(inside),
+        hours,
+        late,
+        early,
+        below_minimum,
+        reported >= slot.closes,
+        planned.shift,
+        half_day,
+        outside,
+    )
 
 
-def _person_days(index: _Index, person: RosterEntry, days: list[date], reported: float,
-                 now: float) -> dict[date, PersonDay]:
+def _person_days(
+    index: _Index, person: RosterEntry, days: list[date], reported: float, now: float
+) -> dict[date, PersonDay]:
     plan, facts = index.plan, index.facts
-    slots = person_slots(lambda day: plan.planned(person, day), days[0], days[-1], facts.zone, index.windows,
-                         index.fitted)
+    slots = person_slots(
+        lambda day: plan.planned(person, day), days[0], days[-1], facts.zone, index.windows, index.fitted
+    )
     seconds = index.punch_seconds.get(person.person_id, [])
     outside = _outside(slots, seconds, facts.zone)
-    who = _Someone(person, facts.groups.get(person.group_id) if person.group_id is not None else None,
-                   person.enrolled_at.astimezone(facts.zone).date() if person.enrolled_at is not None else None,
-                   seconds, index.leave.get(person.person_id, ()))
+    who = _Someone(
+        person,
+        facts.groups.get(person.group_id) if person.group_id is not None else None,
+        person.enrolled_at.astimezone(facts.zone).date() if person.enrolled_at is not None else None,
+        seconds,
+        index.leave.get(person.person_id, ()),
+    )
     by_day = {slot.day: slot for slot in slots}
     return {day: _person_day(index, who, by_day[day], outside.get(day, ()), reported, now) for day in days}
 
 
-def day_statuses(facts: AttendanceFacts, days: Iterable[date], reported_up_to: datetime,
-                 now: datetime | None = None) -> list[PersonDay]:
+def day_statuses(
+    facts: AttendanceFacts, days: Iterable[date], reported_up_to: datetime, now: datetime | None = None
+) -> list[PersonDay]:
     """Every roster person's status on every day, by day then roster order.
 
     reported_up_to: every kiosk has reported its events up to this moment (standalone: now).
@@ -232,8 +262,9 @@ def day_statuses(facts: AttendanceFacts, days: Iterable[date], reported_up_to: d
     return [person_days[day] for day in days for person_days in per_person]
 
 
-def person_statuses(facts: AttendanceFacts, person_id: int, days: Iterable[date], reported_up_to: datetime,
-                    now: datetime | None = None) -> list[PersonDay]:
+def person_statuses(
+    facts: AttendanceFacts, person_id: int, days: Iterable[date], reported_up_to: datetime, now: datetime | None = None
+) -> list[PersonDay]:
     """One person's days (their history)."""
     narrowed = replace(facts, roster=[p for p in facts.roster if p.person_id == person_id])
     return day_statuses(narrowed, days, reported_up_to, now)

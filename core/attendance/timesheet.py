@@ -13,10 +13,19 @@ from .status import AttendanceFacts, day_statuses
 
 # One or two letters per status for the grid; the legend is written beside every export.
 STATUS_CODES: dict[DayStatus, str] = {
-    DayStatus.PRESENT: "P", DayStatus.LATE: "L", DayStatus.EARLY_LEAVE: "E", DayStatus.SHORT_DAY: "S",
+    DayStatus.PRESENT: "P",
+    DayStatus.LATE: "L",
+    DayStatus.EARLY_LEAVE: "E",
+    DayStatus.SHORT_DAY: "S",
     DayStatus.HALF_DAY: "HD",
-    DayStatus.INCOMPLETE: "I", DayStatus.ABSENT: "A", DayStatus.PENDING: "?", DayStatus.HOLIDAY: "H",
-    DayStatus.ON_LEAVE: "LV", DayStatus.DAY_OFF: "-", DayStatus.UNSCHEDULED: "", DayStatus.NOT_ENROLLED: "",
+    DayStatus.INCOMPLETE: "I",
+    DayStatus.ABSENT: "A",
+    DayStatus.PENDING: "?",
+    DayStatus.HOLIDAY: "H",
+    DayStatus.ON_LEAVE: "LV",
+    DayStatus.DAY_OFF: "-",
+    DayStatus.UNSCHEDULED: "",
+    DayStatus.NOT_ENROLLED: "",
 }
 
 
@@ -71,17 +80,25 @@ def totals_of(days: list[PersonDay]) -> TimesheetTotals:
     )
 
 
-def build_timesheet(facts: AttendanceFacts, month: date, reported_up_to: datetime, now: datetime | None = None,
-                    locked: bool = False) -> Timesheet:
+def build_timesheet(
+    facts: AttendanceFacts, month: date, reported_up_to: datetime, now: datetime | None = None, locked: bool = False
+) -> Timesheet:
     days = month_days(month)
     statuses = day_statuses(facts, days, reported_up_to, now)
     people = len(facts.roster)
     rows = []
     for position, person in enumerate(facts.roster):
         person_days = statuses[position::people] if people else []
-        rows.append(TimesheetRow(person.person_id, person.name, person.external_id,
-                                 person_days[0].group if person_days else None, tuple(person_days),
-                                 totals_of(person_days)))
+        rows.append(
+            TimesheetRow(
+                person.person_id,
+                person.name,
+                person.external_id,
+                person_days[0].group if person_days else None,
+                tuple(person_days),
+                totals_of(person_days),
+            )
+        )
     return Timesheet(month.replace(day=1), tuple(days), tuple(rows), now or reported_up_to, locked)
 
 

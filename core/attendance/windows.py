@@ -62,8 +62,14 @@ def fit(slots: list[Slot]) -> list[Slot]:
     return slots
 
 
-def person_slots(planned_on: Callable[[date], PlannedDay], first: date, last: date, zone: tzinfo,
-                 cache: WindowCache | None = None, fitted: FittedCache | None = None) -> list[Slot]:
+def person_slots(
+    planned_on: Callable[[date], PlannedDay],
+    first: date,
+    last: date,
+    zone: tzinfo,
+    cache: WindowCache | None = None,
+    fitted: FittedCache | None = None,
+) -> list[Slot]:
     """Slots for first - 1 .. last + 1 (the neighbours shape the edges), fitted. People with the same plan
     share one fitted list through `fitted` (treat it as read-only)."""
     cache = {} if cache is None else cache
@@ -86,4 +92,3 @@ def slot_at(slots: list[Slot], moment: datetime) -> Slot | None:
     """The slot whose window holds a moment, if any."""
     ts = moment.timestamp()
     return next((slot for slot in slots if slot.opens <= ts < slot.closes), None)
-

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 CancelCheck = Callable[[], bool]  # polled between steps; True = stop (the job raises Cancelled)

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 
-
 class EventKind(enum.StrEnum):
     """What an attendance event records; the text is what the database and exports hold."""
 
@@ -177,8 +176,11 @@ class PersonDeleted:
         return not self.backups_not_scrubbed
 
     def problems(self) -> list[str]:
-        return [f"the backup {problem.path} may still hold this person ({problem.reason}); "
-                "delete that file to finish the erasure" for problem in self.backups_not_scrubbed]
+        return [
+            f"the backup {problem.path} may still hold this person ({problem.reason}); "
+            "delete that file to finish the erasure"
+            for problem in self.backups_not_scrubbed
+        ]
 
 
 @dataclass(frozen=True)
@@ -323,8 +325,17 @@ class SiteGallery:
     merged_people: dict[str, str] = field(default_factory=dict)  # merged person UUID -> the kept person's UUID
 
     def __bool__(self) -> bool:
-        return any((self.people, self.samples, self.embeddings, self.models, self.erased_people,
-                    self.erased_samples, self.merged_people))
+        return any(
+            (
+                self.people,
+                self.samples,
+                self.embeddings,
+                self.models,
+                self.erased_people,
+                self.erased_samples,
+                self.merged_people,
+            )
+        )
 
 
 class ConfusionSource(enum.StrEnum):

@@ -91,11 +91,13 @@ def type_name(expected: Any) -> str:
     if typing.get_origin(expected) is tuple:
         return f"a list of {len(typing.get_args(expected))} numbers"
     return {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(
-        expected, getattr(expected, "__name__", str(expected)))
+        expected, getattr(expected, "__name__", str(expected))
+    )
 
 
 def checked_value(key: str, value: Any, expected: Any) -> Any:
     """`value` as the field's type, or SettingsError naming the key, the value and the type wanted."""
+
     def refuse(extra: str = "") -> SettingsError:
         return SettingsError(f"Setting {key} = {json.dumps(value, default=str)} is not {type_name(expected)}{extra}.")
 
@@ -349,9 +351,22 @@ class ReviewSettings(_Section):
     days_shown: int = 7  # the default span of days listed, ending today
 
 
-SECTIONS: dict[str, type[_Section]] = {cls.NAME: cls for cls in (
-    RecognitionSettings, TrackingSettings, EnrollmentSettings, AttendanceSettings, LivenessSettings,
-    SecuritySettings, StorageSettings, ComputeSettings, CameraSettings, SiteSettings, ReviewSettings)}
+SECTIONS: dict[str, type[_Section]] = {
+    cls.NAME: cls
+    for cls in (
+        RecognitionSettings,
+        TrackingSettings,
+        EnrollmentSettings,
+        AttendanceSettings,
+        LivenessSettings,
+        SecuritySettings,
+        StorageSettings,
+        ComputeSettings,
+        CameraSettings,
+        SiteSettings,
+        ReviewSettings,
+    )
+}
 
 # The flat settings.json of earlier versions: old key -> (section, field).
 FLAT_KEYS: dict[str, tuple[str, str]] = {
@@ -425,7 +440,7 @@ class Settings:
     # ---- reading and writing ----
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "Settings":
+    def from_dict(cls, raw: dict) -> Settings:
         """Settings from parsed JSON: sections, or the flat format of earlier versions.
 
         Raises SettingsError for a value of the wrong type; unknown keys are logged and ignored.
@@ -464,7 +479,7 @@ class Settings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Settings":
+    def load(cls, path: Path | None = None) -> Settings:
         """The saved settings, or the defaults when there is no file yet.
 
         A file that cannot be read or holds a wrong value raises SettingsError (never silently the
@@ -476,8 +491,10 @@ class Settings:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise SettingsError(f"The settings file {path} cannot be read ({exc}). Fix it, or move it aside "
-                                "to start from the default settings.") from exc
+            raise SettingsError(
+                f"The settings file {path} cannot be read ({exc}). Fix it, or move it aside "
+                "to start from the default settings."
+            ) from exc
         try:
             return cls.from_dict(raw)
         except SettingsError as exc:

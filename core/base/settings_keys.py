@@ -87,6 +87,7 @@ def list_settings(settings: Settings, section: str | None = None) -> list[Settin
 
 def parse_value(key: str, text: str, expected: Any) -> Any:
     """`text` from a command line as the field's type, checked as a settings file value is."""
+
     def refuse() -> SettingsError:
         return SettingsError(f"Setting {key} = {text!r} is not {type_name(expected)}.")
 
@@ -118,8 +119,10 @@ def parse_value(key: str, text: str, expected: Any) -> Any:
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"Setting {key} = {text!r} is not a time zone; use an IANA name like "
-                                "Europe/London, or \"\" for this machine's zone.") from None
+            raise SettingsError(
+                f"Setting {key} = {text!r} is not a time zone; use an IANA name like "
+                'Europe/London, or "" for this machine\'s zone.'
+            ) from None
     return value
 
 

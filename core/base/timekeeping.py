@@ -55,8 +55,11 @@ class Schedule:
 
     @property
     def crosses_midnight(self) -> bool:
-        return (self.end.hour, self.end.minute, self.end.second) <= (self.start.hour, self.start.minute,
-                                                                     self.start.second)
+        return (self.end.hour, self.end.minute, self.end.second) <= (
+            self.start.hour,
+            self.start.minute,
+            self.start.second,
+        )
 
     @property
     def length(self) -> timedelta:
@@ -144,8 +147,14 @@ class RosterDay:
     source: ShiftSource
 
     def to_json(self) -> dict:
-        return {"person_id": self.person_id, "name": self.name, "date": self.day.isoformat(), "shift": self.shift,
-                "working": self.working, "source": self.source.value}
+        return {
+            "person_id": self.person_id,
+            "name": self.name,
+            "date": self.day.isoformat(),
+            "shift": self.shift,
+            "working": self.working,
+            "source": self.source.value,
+        }
 
 
 @dataclass(frozen=True)
@@ -263,8 +272,16 @@ class DayStatus(enum.StrEnum):
         return self in ATTENDED
 
 
-ATTENDED = frozenset({DayStatus.PRESENT, DayStatus.LATE, DayStatus.EARLY_LEAVE, DayStatus.SHORT_DAY,
-                      DayStatus.HALF_DAY, DayStatus.INCOMPLETE})
+ATTENDED = frozenset(
+    {
+        DayStatus.PRESENT,
+        DayStatus.LATE,
+        DayStatus.EARLY_LEAVE,
+        DayStatus.SHORT_DAY,
+        DayStatus.HALF_DAY,
+        DayStatus.INCOMPLETE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -291,12 +308,21 @@ class PersonDay:
 
     def to_json(self) -> dict:
         return {
-            "person_id": self.person_id, "name": self.name, "external_id": self.external_id, "group": self.group,
-            "date": self.day.isoformat(), "status": self.status.value,
+            "person_id": self.person_id,
+            "name": self.name,
+            "external_id": self.external_id,
+            "group": self.group,
+            "date": self.day.isoformat(),
+            "status": self.status.value,
             "first_seen": self.first_seen.isoformat() if self.first_seen else None,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
-            "late_minutes": self.late_minutes, "early_leave_minutes": self.early_leave_minutes,
-            "hours": round(self.hours, 2), "punches": self.punches, "below_minimum": self.below_minimum,
-            "final": self.final, "shift": self.shift, "half_day": self.half_day,
+            "late_minutes": self.late_minutes,
+            "early_leave_minutes": self.early_leave_minutes,
+            "hours": round(self.hours, 2),
+            "punches": self.punches,
+            "below_minimum": self.below_minimum,
+            "final": self.final,
+            "shift": self.shift,
+            "half_day": self.half_day,
             "outside_window": [moment.isoformat() for moment in self.outside_window],
         }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from core.gallery.match import GalleryMatcher
 from core.gallery.store import GalleryStore
 from core.vision.detect import FaceDetector
-from core.vision.embed import BatchedEmbedder
+from core.vision.fused import CropEmbedder
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,6 @@ class PipelineParts:
 
     store: GalleryStore
     detector: Callable[[], FaceDetector]
-    embedder: Callable[[], BatchedEmbedder]  # the active model's
+    embedder: Callable[[], CropEmbedder]  # the active model's
     matcher: Callable[[], GalleryMatcher]  # rebuilt after every gallery change
     gallery_changed: Callable[[], None]

@@ -62,18 +62,25 @@ def _migration_1(conn: sqlite3.Connection) -> None:
 # Tables whose ids callers cache (thumbnails, attendance books): AUTOINCREMENT never reuses a deleted id.
 _NEVER_REUSED_ID_TABLES = ("people", "samples", "events")
 _PLAIN_ID_COLUMN = re.compile(r"\bid INTEGER PRIMARY KEY\b(?! AUTOINCREMENT)")
-_EXTERNAL_ID_INDEX = ("CREATE UNIQUE INDEX people_external_id ON people(external_id)"
-                      " WHERE external_id IS NOT NULL")
+_EXTERNAL_ID_INDEX = "CREATE UNIQUE INDEX people_external_id ON people(external_id) WHERE external_id IS NOT NULL"
 
 
 def _rebuild_with_autoincrement(conn: sqlite3.Connection, table: str) -> None:
     """SQLite's table-rebuild recipe (foreign keys are off meanwhile): same columns, rows and indexes."""
     create_sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
-    index_sqls = [row[0] for row in conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table])]
+    index_sqls = [
+        row[0]
+        for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]
+        )
+    ]
     rebuilt = f"{table}_rebuilt"
-    conn.execute(_PLAIN_ID_COLUMN.sub("id INTEGER PRIMARY KEY AUTOINCREMENT",
-                                      create_sql.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {rebuilt} (", 1)))
+    conn.execute(
+        _PLAIN_ID_COLUMN.sub(
+            "id INTEGER PRIMARY KEY AUTOINCREMENT",
+            create_sql.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {rebuilt} (", 1),
+        )
+    )
     conn.execute(f"INSERT INTO {rebuilt} SELECT * FROM {table}")
     conn.execute(f"DROP TABLE {table}")
     conn.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
@@ -84,21 +91,29 @@ def _rebuild_with_autoincrement(conn: sqlite3.Connection, table: str) -> None:
 def _set_aside_shared_external_ids(conn: sqlite3.Connection) -> list[str]:
     """Before external IDs become unique: the first enrolled holder keeps a shared ID, the others'
     copies move to external_id_conflicts (nothing is lost). Returns one line per ID set aside."""
-    conn.execute("CREATE TABLE external_id_conflicts (person_id INTEGER NOT NULL REFERENCES people(id)"
-                 " ON DELETE CASCADE, external_id TEXT NOT NULL, kept_by INTEGER NOT NULL)")
+    conn.execute(
+        "CREATE TABLE external_id_conflicts (person_id INTEGER NOT NULL REFERENCES people(id)"
+        " ON DELETE CASCADE, external_id TEXT NOT NULL, kept_by INTEGER NOT NULL)"
+    )
     notes = []
-    shared = conn.execute("SELECT external_id, min(id) FROM people WHERE external_id IS NOT NULL"
-                          " GROUP BY external_id HAVING count(*) > 1").fetchall()
+    shared = conn.execute(
+        "SELECT external_id, min(id) FROM people WHERE external_id IS NOT NULL GROUP BY external_id HAVING count(*) > 1"
+    ).fetchall()
     for external_id, keeper_id in shared:
         keeper = conn.execute("SELECT name FROM people WHERE id = ?", [keeper_id]).fetchone()[0]
-        others = conn.execute("SELECT id, name FROM people WHERE external_id = ? AND id != ? ORDER BY id",
-                              [external_id, keeper_id]).fetchall()
-        conn.executemany("INSERT INTO external_id_conflicts (person_id, external_id, kept_by) VALUES (?, ?, ?)",
-                         [(person_id, external_id, keeper_id) for person_id, _ in others])
+        others = conn.execute(
+            "SELECT id, name FROM people WHERE external_id = ? AND id != ? ORDER BY id", [external_id, keeper_id]
+        ).fetchall()
+        conn.executemany(
+            "INSERT INTO external_id_conflicts (person_id, external_id, kept_by) VALUES (?, ?, ?)",
+            [(person_id, external_id, keeper_id) for person_id, _ in others],
+        )
         conn.execute("UPDATE people SET external_id = NULL WHERE external_id = ? AND id != ?", [external_id, keeper_id])
         names = ", ".join(f"{name} (id {person_id})" for person_id, name in others)
-        notes.append(f"External ID {external_id!r} was shared: {keeper} (id {keeper_id}) keeps it; it was removed "
-                     f"from {names}. Give them their own external ID.")
+        notes.append(
+            f"External ID {external_id!r} was shared: {keeper} (id {keeper_id}) keeps it; it was removed "
+            f"from {names}. Give them their own external ID."
+        )
     return notes
 
 
@@ -133,8 +148,9 @@ def _migration_site_ids(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
     conn.execute("UPDATE events SET seq = id")
     conn.execute("CREATE UNIQUE INDEX events_seq ON events(seq)")
-    conn.execute("INSERT OR REPLACE INTO meta (key, value)"
-                 " VALUES ('event_seq', (SELECT coalesce(max(seq), 0) FROM events))")
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('event_seq', (SELECT coalesce(max(seq), 0) FROM events))"
+    )
 
 
 def _migration_site_mirror(conn: sqlite3.Connection) -> None:
@@ -144,9 +160,17 @@ def _migration_site_mirror(conn: sqlite3.Connection) -> None:
 
 
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_challenges,
-                                                          migrate_timekeeping, migrate_group_challenge,
-                                                          _migration_site_ids, _migration_site_mirror,
-                                                          migrate_unknown_faces, migrate_unknown_faces_site,
-                                                          migrate_confusions, migrate_shifts,
-                                                          migrate_integration_outbox]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_challenges,
+    migrate_timekeeping,
+    migrate_group_challenge,
+    _migration_site_ids,
+    _migration_site_mirror,
+    migrate_unknown_faces,
+    migrate_unknown_faces_site,
+    migrate_confusions,
+    migrate_shifts,
+    migrate_integration_outbox,
+]

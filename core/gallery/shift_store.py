@@ -44,17 +44,44 @@ def migrate_shifts(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-_SHIFT_COLUMNS = ("id, name, start_time, end_time, working_days, late_grace, early_grace, checkin_before,"
-                  " checkout_after, min_hours, half_day_below, absent_below, hours_mode")
-_BOOK_SHIFT_KEYS = ("id", "name", "name_key", "start", "end", "days", "late_grace", "early_grace", "checkin_before",
-                    "checkout_after", "min_hours", "half_day_below", "absent_below", "hours_mode", "created_at")
+_SHIFT_COLUMNS = (
+    "id, name, start_time, end_time, working_days, late_grace, early_grace, checkin_before,"
+    " checkout_after, min_hours, half_day_below, absent_below, hours_mode"
+)
+_BOOK_SHIFT_KEYS = (
+    "id",
+    "name",
+    "name_key",
+    "start",
+    "end",
+    "days",
+    "late_grace",
+    "early_grace",
+    "checkin_before",
+    "checkout_after",
+    "min_hours",
+    "half_day_below",
+    "absent_below",
+    "hours_mode",
+    "created_at",
+)
 
 
 def _shift(row: sqlite3.Row | tuple) -> Shift:
     sid, name, start, end, days, late, early, before, after, min_hours, half_day, absent, mode = row
-    schedule = Schedule(time.fromisoformat(start), time.fromisoformat(end), int(late),
-                        frozenset(int(d) for d in days.split(",") if d), float(min_hours), early, before, after,
-                        float(half_day), float(absent), HoursMode(mode))
+    schedule = Schedule(
+        time.fromisoformat(start),
+        time.fromisoformat(end),
+        int(late),
+        frozenset(int(d) for d in days.split(",") if d),
+        float(min_hours),
+        early,
+        before,
+        after,
+        float(half_day),
+        float(absent),
+        HoursMode(mode),
+    )
     return Shift(sid, name, schedule)
 
 
@@ -86,11 +113,23 @@ class ShiftTables(StoreState):
                 "INSERT INTO shifts (name, name_key, start_time, end_time, working_days, late_grace, early_grace,"
                 " checkin_before, checkout_after, min_hours, half_day_below, absent_below, hours_mode, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [name, name_key(name), schedule.start.isoformat("minutes"), schedule.end.isoformat("minutes"),
-                 ",".join(str(d) for d in sorted(schedule.working_days)), schedule.grace_minutes,
-                 schedule.early_grace_minutes, schedule.checkin_before_minutes, schedule.checkout_after_minutes,
-                 schedule.min_hours, schedule.half_day_below, schedule.absent_below, schedule.hours_mode.value,
-                 datetime.now(UTC).isoformat()])
+                [
+                    name,
+                    name_key(name),
+                    schedule.start.isoformat("minutes"),
+                    schedule.end.isoformat("minutes"),
+                    ",".join(str(d) for d in sorted(schedule.working_days)),
+                    schedule.grace_minutes,
+                    schedule.early_grace_minutes,
+                    schedule.checkin_before_minutes,
+                    schedule.checkout_after_minutes,
+                    schedule.min_hours,
+                    schedule.half_day_below,
+                    schedule.absent_below,
+                    schedule.hours_mode.value,
+                    datetime.now(UTC).isoformat(),
+                ],
+            )
             return self.get_shift(cursor.lastrowid)
 
     @guarded
@@ -124,13 +163,21 @@ class ShiftTables(StoreState):
             self._conn.execute(
                 "UPDATE groups SET shift_id = ?, start_time = ?, end_time = ?, grace_minutes = ?, working_days = ?,"
                 " min_hours = ? WHERE id = ?",
-                [shift_id, schedule.start.isoformat("minutes"), schedule.end.isoformat("minutes"),
-                 schedule.grace_minutes, ",".join(str(d) for d in sorted(schedule.working_days)), schedule.min_hours,
-                 group_id])
+                [
+                    shift_id,
+                    schedule.start.isoformat("minutes"),
+                    schedule.end.isoformat("minutes"),
+                    schedule.grace_minutes,
+                    ",".join(str(d) for d in sorted(schedule.working_days)),
+                    schedule.min_hours,
+                    group_id,
+                ],
+            )
 
     @guarded
-    def add_shift_assignment(self, person_id: int, shift_id: int | None, first_day: date,
-                             last_day: date | None = None) -> ShiftAssignment:
+    def add_shift_assignment(
+        self, person_id: int, shift_id: int | None, first_day: date, last_day: date | None = None
+    ) -> ShiftAssignment:
         if last_day is not None and last_day < first_day:
             raise InvalidInputError(f"The assignment ends ({last_day}) before it starts ({first_day}).")
         with self._tx():
@@ -139,14 +186,16 @@ class ShiftTables(StoreState):
                 self.get_shift(shift_id)
             cursor = self._conn.execute(
                 "INSERT INTO shift_assignments (person_id, shift_id, first_day, last_day) VALUES (?, ?, ?, ?)",
-                [person_id, shift_id, first_day.isoformat(), last_day.isoformat() if last_day else None])
+                [person_id, shift_id, first_day.isoformat(), last_day.isoformat() if last_day else None],
+            )
             return ShiftAssignment(int(cursor.lastrowid or 0), person_id, shift_id, first_day, last_day)
 
     @guarded
     def shift_assignments(self, person_id: int | None = None) -> list[ShiftAssignment]:
         where, params = (" WHERE person_id = ?", [person_id]) if person_id is not None else ("", [])
-        rows = self._conn.execute("SELECT id, person_id, shift_id, first_day, last_day FROM shift_assignments"
-                                  f"{where} ORDER BY id", params)
+        rows = self._conn.execute(
+            f"SELECT id, person_id, shift_id, first_day, last_day FROM shift_assignments{where} ORDER BY id", params
+        )
         return [_assignment(r) for r in rows]
 
     @guarded
@@ -159,14 +208,16 @@ class ShiftTables(StoreState):
                 self.get_shift(shift_id)
             cursor = self._conn.execute(
                 "INSERT INTO shift_rotations (person_id, pattern_json, first_day) VALUES (?, ?, ?)",
-                [person_id, json.dumps(list(pattern)), first_day.isoformat()])
+                [person_id, json.dumps(list(pattern)), first_day.isoformat()],
+            )
             return ShiftRotation(int(cursor.lastrowid or 0), person_id, tuple(pattern), first_day)
 
     @guarded
     def shift_rotations(self, person_id: int | None = None) -> list[ShiftRotation]:
         where, params = (" WHERE person_id = ?", [person_id]) if person_id is not None else ("", [])
-        rows = self._conn.execute(f"SELECT id, person_id, pattern_json, first_day FROM shift_rotations{where}"
-                                  " ORDER BY id", params)
+        rows = self._conn.execute(
+            f"SELECT id, person_id, pattern_json, first_day FROM shift_rotations{where} ORDER BY id", params
+        )
         return [_rotation(r) for r in rows]
 
     # ---- site mode: the HR book ----
@@ -175,19 +226,32 @@ class ShiftTables(StoreState):
         """Shifts, assignments and rotations (people by UUID), JSON-ready; called inside hr_book."""
         q = self._conn.execute
         return {
-            "shifts": [dict(zip(_BOOK_SHIFT_KEYS, row, strict=True)) for row in q(
-                "SELECT id, name, name_key, start_time, end_time, working_days, late_grace, early_grace,"
-                " checkin_before, checkout_after, min_hours, half_day_below, absent_below, hours_mode, created_at"
-                " FROM shifts ORDER BY id")],
-            "group_shifts": [dict(zip(("group_id", "shift_id"), row, strict=True)) for row in q(
-                "SELECT id, shift_id FROM groups WHERE shift_id IS NOT NULL ORDER BY id")],
-            "shift_assignments": [dict(zip(("id", "person", "shift_id", "first_day", "last_day"), row, strict=True))
-                                  for row in q(
-                "SELECT a.id, p.uuid, a.shift_id, a.first_day, a.last_day FROM shift_assignments a"
-                " JOIN people p ON p.id = a.person_id ORDER BY a.id")],
-            "shift_rotations": [dict(zip(("id", "person", "pattern", "first_day"), row, strict=True)) for row in q(
-                "SELECT r.id, p.uuid, r.pattern_json, r.first_day FROM shift_rotations r"
-                " JOIN people p ON p.id = r.person_id ORDER BY r.id")],
+            "shifts": [
+                dict(zip(_BOOK_SHIFT_KEYS, row, strict=True))
+                for row in q(
+                    "SELECT id, name, name_key, start_time, end_time, working_days, late_grace, early_grace,"
+                    " checkin_before, checkout_after, min_hours, half_day_below, absent_below, hours_mode, created_at"
+                    " FROM shifts ORDER BY id"
+                )
+            ],
+            "group_shifts": [
+                dict(zip(("group_id", "shift_id"), row, strict=True))
+                for row in q("SELECT id, shift_id FROM groups WHERE shift_id IS NOT NULL ORDER BY id")
+            ],
+            "shift_assignments": [
+                dict(zip(("id", "person", "shift_id", "first_day", "last_day"), row, strict=True))
+                for row in q(
+                    "SELECT a.id, p.uuid, a.shift_id, a.first_day, a.last_day FROM shift_assignments a"
+                    " JOIN people p ON p.id = a.person_id ORDER BY a.id"
+                )
+            ],
+            "shift_rotations": [
+                dict(zip(("id", "person", "pattern", "first_day"), row, strict=True))
+                for row in q(
+                    "SELECT r.id, p.uuid, r.pattern_json, r.first_day FROM shift_rotations r"
+                    " JOIN people p ON p.id = r.person_id ORDER BY r.id"
+                )
+            ],
         }
 
     def clear_shift_book(self) -> None:
@@ -200,7 +264,8 @@ class ShiftTables(StoreState):
         for s in book.get("shifts", []):
             self._conn.execute(
                 f"INSERT INTO shifts ({', '.join(_BOOK_COLUMNS)}) VALUES ({', '.join('?' * len(_BOOK_COLUMNS))})",
-                [s[key] for key in _BOOK_SHIFT_KEYS])
+                [s[key] for key in _BOOK_SHIFT_KEYS],
+            )
 
     def apply_shift_book(self, book: dict, people: dict[str, int]) -> int:
         """Inside apply_hr_book's transaction, after the groups: default shifts, assignments and rotations.
@@ -212,19 +277,35 @@ class ShiftTables(StoreState):
             if a["person"] not in people:
                 missing += 1
                 continue
-            self._conn.execute("INSERT INTO shift_assignments (id, person_id, shift_id, first_day, last_day)"
-                               " VALUES (?, ?, ?, ?, ?)",
-                               [a["id"], people[a["person"]], a["shift_id"], a["first_day"], a["last_day"]])
+            self._conn.execute(
+                "INSERT INTO shift_assignments (id, person_id, shift_id, first_day, last_day) VALUES (?, ?, ?, ?, ?)",
+                [a["id"], people[a["person"]], a["shift_id"], a["first_day"], a["last_day"]],
+            )
         for r in book.get("shift_rotations", []):
             if r["person"] not in people:
                 missing += 1
                 continue
-            self._conn.execute("INSERT INTO shift_rotations (id, person_id, pattern_json, first_day)"
-                               " VALUES (?, ?, ?, ?)",
-                               [r["id"], people[r["person"]], r["pattern"], r["first_day"]])
+            self._conn.execute(
+                "INSERT INTO shift_rotations (id, person_id, pattern_json, first_day) VALUES (?, ?, ?, ?)",
+                [r["id"], people[r["person"]], r["pattern"], r["first_day"]],
+            )
         return missing
 
 
-_BOOK_COLUMNS = ("id", "name", "name_key", "start_time", "end_time", "working_days", "late_grace", "early_grace",
-                 "checkin_before", "checkout_after", "min_hours", "half_day_below", "absent_below", "hours_mode",
-                 "created_at")
+_BOOK_COLUMNS = (
+    "id",
+    "name",
+    "name_key",
+    "start_time",
+    "end_time",
+    "working_days",
+    "late_grace",
+    "early_grace",
+    "checkin_before",
+    "checkout_after",
+    "min_hours",
+    "half_day_below",
+    "absent_below",
+    "hours_mode",
+    "created_at",
+)

@@ -44,8 +44,16 @@ PRIVATE_FILE_MODE = 0o600  # faces are biometric data: the database is the owner
 PRIVATE_FOLDER_MODE = 0o700
 
 
-class GalleryStore(PeopleTables, ModelTables, EventTables, SiteTables, TimekeepingTables, UnknownFaceTables,
-                   ConfusionTables, ShiftTables):
+class GalleryStore(
+    PeopleTables,
+    ModelTables,
+    EventTables,
+    SiteTables,
+    TimekeepingTables,
+    UnknownFaceTables,
+    ConfusionTables,
+    ShiftTables,
+):
     """The one owner of the SQLite database. Thread-safe; usable as a context manager.
     People and samples: PeopleTables. Models and embeddings: ModelTables. Events and challenges: EventTables.
     Site-mode bookkeeping: SiteTables.
@@ -115,23 +123,27 @@ class GalleryStore(PeopleTables, ModelTables, EventTables, SiteTables, Timekeepi
             problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"{self.path} is not a Rollcall database or is damaged ({exc}). "
-                "Move it aside or restore a backup.", StoreProblem.DAMAGED
+                f"{self.path} is not a Rollcall database or is damaged ({exc}). Move it aside or restore a backup.",
+                StoreProblem.DAMAGED,
             ) from exc
         if problems != ["ok"]:
-            raise StoreError(f"The database {self.path} is damaged: {'; '.join(problems[:5])}. Restore a backup.",
-                             StoreProblem.DAMAGED)
+            raise StoreError(
+                f"The database {self.path} is damaged: {'; '.join(problems[:5])}. Restore a backup.",
+                StoreProblem.DAMAGED,
+            )
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise StoreError(
                 f"The database {self.path} was written by a newer Rollcall (schema {version}; this "
-                f"version knows up to {len(MIGRATIONS)}). Update Rollcall to open it.", StoreProblem.NEWER_SCHEMA
+                f"version knows up to {len(MIGRATIONS)}). Update Rollcall to open it.",
+                StoreProblem.NEWER_SCHEMA,
             )
         if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise StoreError(f"{self.path} is an SQLite database, but not one of Rollcall's.",
-                             StoreProblem.NOT_ROLLCALL)
+            raise StoreError(
+                f"{self.path} is an SQLite database, but not one of Rollcall's.", StoreProblem.NOT_ROLLCALL
+            )
         if version == len(MIGRATIONS):
             return
         self._conn.execute("PRAGMA foreign_keys = OFF")  # a rebuilt table's DROP must not cascade
@@ -141,8 +153,10 @@ class GalleryStore(PeopleTables, ModelTables, EventTables, SiteTables, Timekeepi
                     MIGRATIONS[number - 1](self._conn)
                     broken = self._conn.execute("PRAGMA foreign_key_check").fetchall()
                     if broken:
-                        raise StoreError(f"Upgrading {self.path} to schema {number} broke {len(broken)} links; "
-                                         "nothing was changed.", StoreProblem.WRITE_FAILED)
+                        raise StoreError(
+                            f"Upgrading {self.path} to schema {number} broke {len(broken)} links; nothing was changed.",
+                            StoreProblem.WRITE_FAILED,
+                        )
                     self._conn.execute(f"PRAGMA user_version = {number}")
         finally:
             self._conn.execute("PRAGMA foreign_keys = ON")
@@ -151,11 +165,14 @@ class GalleryStore(PeopleTables, ModelTables, EventTables, SiteTables, Timekeepi
         text = str(exc)
         lowered = text.lower()
         if "full" in lowered:
-            return StoreError(f"The disk holding {self.path} is full; nothing was saved. Free some space.",
-                              StoreProblem.DISK_FULL)
+            return StoreError(
+                f"The disk holding {self.path} is full; nothing was saved. Free some space.", StoreProblem.DISK_FULL
+            )
         if "locked" in lowered or "busy" in lowered:
-            return StoreError(f"The database {self.path} is busy in another program; nothing was saved. Try again.",
-                              StoreProblem.LOCKED)
+            return StoreError(
+                f"The database {self.path} is busy in another program; nothing was saved. Try again.",
+                StoreProblem.LOCKED,
+            )
         if "readonly" in lowered or "read-only" in lowered:
             return StoreError(f"The database {self.path} is read-only; nothing was saved.", StoreProblem.READ_ONLY)
         if "foreign key" in lowered:
@@ -275,7 +292,8 @@ class GalleryStore(PeopleTables, ModelTables, EventTables, SiteTables, Timekeepi
         for table, rowid, parent, _ in self._conn.execute("PRAGMA foreign_key_check"):
             problems.append(f"{table} row {rowid} refers to a missing {parent} row")
         for model_id, count in self._conn.execute(
-                "SELECT e.model_id, count(*) FROM embeddings e JOIN models m ON m.id = e.model_id"
-                " WHERE length(e.vector) != 4 * m.embedding_size GROUP BY e.model_id"):
+            "SELECT e.model_id, count(*) FROM embeddings e JOIN models m ON m.id = e.model_id"
+            " WHERE length(e.vector) != 4 * m.embedding_size GROUP BY e.model_id"
+        ):
             problems.append(f"{count} embeddings of model {model_id} have the wrong size; re-embed them")
         return problems

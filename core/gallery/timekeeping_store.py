@@ -96,26 +96,39 @@ _guarded = guarded
 
 def _group(row: sqlite3.Row | tuple) -> Group:
     gid, name, start, end, grace, days, min_hours, require_challenge, shift_id = row
-    schedule = Schedule(time.fromisoformat(start), time.fromisoformat(end), int(grace),
-                        frozenset(int(d) for d in days.split(",") if d), float(min_hours))
+    schedule = Schedule(
+        time.fromisoformat(start),
+        time.fromisoformat(end),
+        int(grace),
+        frozenset(int(d) for d in days.split(",") if d),
+        float(min_hours),
+    )
     return Group(gid, name, schedule, bool(require_challenge), shift_id)
 
 
-_GROUP_COLUMNS = ("id, name, start_time, end_time, grace_minutes, working_days, min_hours, require_challenge,"
-                  " shift_id")
+_GROUP_COLUMNS = "id, name, start_time, end_time, grace_minutes, working_days, min_hours, require_challenge, shift_id"
 _CORRECTION_COLUMNS = "c.id, c.kind, c.reason, c.made_by, c.made_at_utc, c.event_id, c.person_id, c.time_utc"
 
 
 def _correction(row: tuple) -> Correction:
     cid, kind, reason, made_by, made_at, event_id, person_id, moment = row
-    return Correction(cid, CorrectionKind(kind), reason, made_by, datetime.fromisoformat(made_at), event_id,
-                      person_id, datetime.fromisoformat(moment) if moment else None)
+    return Correction(
+        cid,
+        CorrectionKind(kind),
+        reason,
+        made_by,
+        datetime.fromisoformat(made_at),
+        event_id,
+        person_id,
+        datetime.fromisoformat(moment) if moment else None,
+    )
 
 
 class TimekeepingTables(StoreState):
     """Methods GalleryStore gains for the time-and-attendance tables (uses its _lock, _tx, _conn, _error)."""
 
     if TYPE_CHECKING:  # ShiftTables': the HR book carries the shifts
+
         def shift_book(self) -> dict: ...
 
         def clear_shift_book(self) -> None: ...
@@ -137,9 +150,17 @@ class TimekeepingTables(StoreState):
             cursor = self._conn.execute(
                 "INSERT INTO groups (name, name_key, start_time, end_time, grace_minutes, working_days, min_hours,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [name, name_key(name), schedule.start.isoformat("minutes"), schedule.end.isoformat("minutes"),
-                 schedule.grace_minutes, ",".join(str(d) for d in sorted(schedule.working_days)),
-                 schedule.min_hours, _utc_now().isoformat()])
+                [
+                    name,
+                    name_key(name),
+                    schedule.start.isoformat("minutes"),
+                    schedule.end.isoformat("minutes"),
+                    schedule.grace_minutes,
+                    ",".join(str(d) for d in sorted(schedule.working_days)),
+                    schedule.min_hours,
+                    _utc_now().isoformat(),
+                ],
+            )
             return self.get_group(cursor.lastrowid)
 
     @_guarded
@@ -171,8 +192,12 @@ class TimekeepingTables(StoreState):
     @_guarded
     def people_requiring_challenge(self) -> frozenset[int]:
         """People whose group requires the liveness challenge."""
-        return frozenset(row[0] for row in self._conn.execute(
-            "SELECT m.person_id FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.require_challenge"))
+        return frozenset(
+            row[0]
+            for row in self._conn.execute(
+                "SELECT m.person_id FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.require_challenge"
+            )
+        )
 
     @_guarded
     def set_person_group(self, person_id: int, group_id: int | None) -> None:
@@ -182,25 +207,31 @@ class TimekeepingTables(StoreState):
                 self._conn.execute("DELETE FROM group_members WHERE person_id = ?", [person_id])
                 return
             self.get_group(group_id)
-            self._conn.execute("INSERT INTO group_members (person_id, group_id) VALUES (?, ?)"
-                               " ON CONFLICT (person_id) DO UPDATE SET group_id = excluded.group_id",
-                               [person_id, group_id])
+            self._conn.execute(
+                "INSERT INTO group_members (person_id, group_id) VALUES (?, ?)"
+                " ON CONFLICT (person_id) DO UPDATE SET group_id = excluded.group_id",
+                [person_id, group_id],
+            )
 
     @_guarded
     def roster(self, include_inactive: bool = False) -> list[RosterEntry]:
         active = "" if include_inactive else " WHERE p.active = 1"
         rows = self._conn.execute(
             "SELECT p.id, p.name, p.external_id, m.group_id, p.created_at FROM people p"
-            f" LEFT JOIN group_members m ON m.person_id = p.id{active} ORDER BY p.name_key, p.id")
-        return [RosterEntry(pid, name, ext, gid, datetime.fromisoformat(created))
-                for pid, name, ext, gid, created in rows]
+            f" LEFT JOIN group_members m ON m.person_id = p.id{active} ORDER BY p.name_key, p.id"
+        )
+        return [
+            RosterEntry(pid, name, ext, gid, datetime.fromisoformat(created)) for pid, name, ext, gid, created in rows
+        ]
 
     @_guarded
     def roster_entry(self, person_id: int) -> RosterEntry | None:
         """One person as the rules see them (also an inactive one); None if there is no such person."""
         row = self._conn.execute(
             "SELECT p.id, p.name, p.external_id, m.group_id, p.created_at FROM people p"
-            " LEFT JOIN group_members m ON m.person_id = p.id WHERE p.id = ?", [person_id]).fetchone()
+            " LEFT JOIN group_members m ON m.person_id = p.id WHERE p.id = ?",
+            [person_id],
+        ).fetchone()
         if row is None:
             return None
         pid, name, ext, gid, created = row
@@ -214,18 +245,23 @@ class TimekeepingTables(StoreState):
         with self._tx():
             if group_id is not None:
                 self.get_group(group_id)
-            if self._conn.execute("SELECT 1 FROM holidays WHERE day = ? AND group_id IS ?",
-                                  [day.isoformat(), group_id]).fetchone():
-                raise InvalidInputError(f"{day.isoformat()} is already a holiday"
-                                        f"{' for that group' if group_id is not None else ''}.")
-            cursor = self._conn.execute("INSERT INTO holidays (day, name, group_id) VALUES (?, ?, ?)",
-                                        [day.isoformat(), name, group_id])
+            if self._conn.execute(
+                "SELECT 1 FROM holidays WHERE day = ? AND group_id IS ?", [day.isoformat(), group_id]
+            ).fetchone():
+                raise InvalidInputError(
+                    f"{day.isoformat()} is already a holiday{' for that group' if group_id is not None else ''}."
+                )
+            cursor = self._conn.execute(
+                "INSERT INTO holidays (day, name, group_id) VALUES (?, ?, ?)", [day.isoformat(), name, group_id]
+            )
             return Holiday(int(cursor.lastrowid or 0), day, name, group_id)
 
     @_guarded
     def holidays(self, start: date, end: date) -> list[Holiday]:
-        rows = self._conn.execute("SELECT id, day, name, group_id FROM holidays WHERE day BETWEEN ? AND ?"
-                                  " ORDER BY day, id", [start.isoformat(), end.isoformat()])
+        rows = self._conn.execute(
+            "SELECT id, day, name, group_id FROM holidays WHERE day BETWEEN ? AND ? ORDER BY day, id",
+            [start.isoformat(), end.isoformat()],
+        )
         return [Holiday(hid, date.fromisoformat(day), name, gid) for hid, day, name, gid in rows]
 
     @_guarded
@@ -234,16 +270,19 @@ class TimekeepingTables(StoreState):
             raise InvalidInputError(f"The leave ends ({last_day}) before it starts ({first_day}).")
         with self._tx():
             self.get_person(person_id)
-            cursor = self._conn.execute("INSERT INTO leave (person_id, first_day, last_day, reason)"
-                                        " VALUES (?, ?, ?, ?)",
-                                        [person_id, first_day.isoformat(), last_day.isoformat(), reason])
+            cursor = self._conn.execute(
+                "INSERT INTO leave (person_id, first_day, last_day, reason) VALUES (?, ?, ?, ?)",
+                [person_id, first_day.isoformat(), last_day.isoformat(), reason],
+            )
             return Leave(int(cursor.lastrowid or 0), person_id, first_day, last_day, reason)
 
     @_guarded
     def leave(self, start: date, end: date) -> list[Leave]:
-        rows = self._conn.execute("SELECT id, person_id, first_day, last_day, reason FROM leave"
-                                  " WHERE first_day <= ? AND last_day >= ? ORDER BY first_day, id",
-                                  [end.isoformat(), start.isoformat()])
+        rows = self._conn.execute(
+            "SELECT id, person_id, first_day, last_day, reason FROM leave"
+            " WHERE first_day <= ? AND last_day >= ? ORDER BY first_day, id",
+            [end.isoformat(), start.isoformat()],
+        )
         return [Leave(lid, pid, date.fromisoformat(a), date.fromisoformat(b), r) for lid, pid, a, b, r in rows]
 
     # ---- raw events by real time ----
@@ -253,17 +292,23 @@ class TimekeepingTables(StoreState):
         """Events with start <= time < end (any kiosk's offset), oldest first, without snapshots or names."""
         rows = self._conn.execute(
             "SELECT id, person_id, kind, time, source, similarity, track_id FROM events"
-            " WHERE ts >= ? AND ts < ? ORDER BY ts, id", [_utc(start).timestamp(), _utc(end).timestamp()])
+            " WHERE ts >= ? AND ts < ? ORDER BY ts, id",
+            [_utc(start).timestamp(), _utc(end).timestamp()],
+        )
         kinds = _EVENT_KINDS
         parse = datetime.fromisoformat
-        return [AttendanceEvent(eid, pid, None, kinds[kind], parse(moment), source, sim, track)
-                for eid, pid, kind, moment, source, sim, track in rows]
+        return [
+            AttendanceEvent(eid, pid, None, kinds[kind], parse(moment), source, sim, track)
+            for eid, pid, kind, moment, source, sim, track in rows
+        ]
 
     @_guarded
     def get_event(self, event_id: int) -> AttendanceEvent:
         row = self._conn.execute(
             "SELECT e.id, e.person_id, p.name, e.kind, e.time, e.source, e.similarity, e.track_id FROM events e"
-            " LEFT JOIN people p ON p.id = e.person_id WHERE e.id = ?", [int(event_id)]).fetchone()
+            " LEFT JOIN people p ON p.id = e.person_id WHERE e.id = ?",
+            [int(event_id)],
+        ).fetchone()
         if row is None:
             raise InvalidInputError(f"No attendance event with id {event_id}.")
         eid, pid, name, kind, moment, source, sim, track = row
@@ -272,18 +317,43 @@ class TimekeepingTables(StoreState):
     # ---- corrections ----
 
     @_guarded
-    def add_correction(self, kind: CorrectionKind, reason: str, made_by: str, *, event_id: int | None = None,
-                       person_id: int | None = None, moment: datetime | None = None) -> Correction:
+    def add_correction(
+        self,
+        kind: CorrectionKind,
+        reason: str,
+        made_by: str,
+        *,
+        event_id: int | None = None,
+        person_id: int | None = None,
+        moment: datetime | None = None,
+    ) -> Correction:
         moment_utc = _utc(moment) if moment is not None else None
         made_at = _utc_now()
         with self._tx():
             cursor = self._conn.execute(
                 "INSERT INTO corrections (kind, event_id, person_id, time_utc, ts, reason, made_by, made_at_utc)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [CorrectionKind(kind).value, event_id, person_id, moment_utc.isoformat() if moment_utc else None,
-                 moment_utc.timestamp() if moment_utc else None, reason, made_by, made_at.isoformat()])
-            return Correction(int(cursor.lastrowid or 0), CorrectionKind(kind), reason, made_by, made_at, event_id,
-                              person_id, moment_utc)
+                [
+                    CorrectionKind(kind).value,
+                    event_id,
+                    person_id,
+                    moment_utc.isoformat() if moment_utc else None,
+                    moment_utc.timestamp() if moment_utc else None,
+                    reason,
+                    made_by,
+                    made_at.isoformat(),
+                ],
+            )
+            return Correction(
+                int(cursor.lastrowid or 0),
+                CorrectionKind(kind),
+                reason,
+                made_by,
+                made_at,
+                event_id,
+                person_id,
+                moment_utc,
+            )
 
     @_guarded
     def corrections_between(self, start: datetime, end: datetime) -> list[Correction]:
@@ -291,32 +361,55 @@ class TimekeepingTables(StoreState):
         a, b = _utc(start).timestamp(), _utc(end).timestamp()
         rows = self._conn.execute(
             f"SELECT {_CORRECTION_COLUMNS} FROM corrections c LEFT JOIN events e ON e.id = c.event_id"
-            " WHERE (c.ts >= ? AND c.ts < ?) OR (e.ts >= ? AND e.ts < ?) ORDER BY c.id", [a, b, a, b])
+            " WHERE (c.ts >= ? AND c.ts < ?) OR (e.ts >= ? AND e.ts < ?) ORDER BY c.id",
+            [a, b, a, b],
+        )
         return [_correction(r) for r in rows]
 
     # ---- audit log ----
 
     @_guarded
-    def append_audit(self, actor: str, action: AuditAction, subject: str, reason: str = "",
-                     details: dict | None = None, person_id: int | None = None) -> AuditEntry:
+    def append_audit(
+        self,
+        actor: str,
+        action: AuditAction,
+        subject: str,
+        reason: str = "",
+        details: dict | None = None,
+        person_id: int | None = None,
+    ) -> AuditEntry:
         at = _utc_now()
         with self._tx():
             cursor = self._conn.execute(
                 "INSERT INTO audit_log (at_utc, actor, action, subject, reason, details_json, person_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [at.isoformat(), actor, AuditAction(action).value, subject, reason,
-                 json.dumps(details or {}, sort_keys=True, default=str), person_id])
-            return AuditEntry(int(cursor.lastrowid or 0), at, actor, AuditAction(action), subject, reason,
-                              details or {}, person_id)
+                [
+                    at.isoformat(),
+                    actor,
+                    AuditAction(action).value,
+                    subject,
+                    reason,
+                    json.dumps(details or {}, sort_keys=True, default=str),
+                    person_id,
+                ],
+            )
+            return AuditEntry(
+                int(cursor.lastrowid or 0), at, actor, AuditAction(action), subject, reason, details or {}, person_id
+            )
 
     @_guarded
     def audit_entries(self, limit: int | None = None) -> list[AuditEntry]:
         """The audit log, newest first."""
-        sql = ("SELECT id, at_utc, actor, action, subject, reason, details_json, person_id FROM audit_log"
-               " ORDER BY id DESC")
+        sql = (
+            "SELECT id, at_utc, actor, action, subject, reason, details_json, person_id FROM audit_log ORDER BY id DESC"
+        )
         rows = self._conn.execute(sql + (" LIMIT ?" if limit else ""), [limit] if limit else [])
-        return [AuditEntry(aid, datetime.fromisoformat(at), actor, AuditAction(action), subject, reason,
-                           json.loads(details), pid) for aid, at, actor, action, subject, reason, details, pid in rows]
+        return [
+            AuditEntry(
+                aid, datetime.fromisoformat(at), actor, AuditAction(action), subject, reason, json.loads(details), pid
+            )
+            for aid, at, actor, action, subject, reason, details, pid in rows
+        ]
 
     # ---- month locks ----
 
@@ -328,8 +421,10 @@ class TimekeepingTables(StoreState):
     def lock_month(self, month: str, by: str) -> bool:
         """Lock a month (YYYY-MM); False if it was locked already."""
         with self._tx():
-            cursor = self._conn.execute("INSERT OR IGNORE INTO month_locks (month, locked_by, locked_at_utc)"
-                                        " VALUES (?, ?, ?)", [month, by, _utc_now().isoformat()])
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO month_locks (month, locked_by, locked_at_utc) VALUES (?, ?, ?)",
+                [month, by, _utc_now().isoformat()],
+            )
             return cursor.rowcount > 0
 
     @_guarded
@@ -347,25 +442,67 @@ class TimekeepingTables(StoreState):
         q = self._conn.execute
         return {
             **self.shift_book(),
-            "groups": [dict(zip(("id", "name", "name_key", "start", "end", "grace_minutes", "days", "min_hours",
-                                 "require_challenge", "created_at"), row, strict=False)) for row in q(
-                "SELECT id, name, name_key, start_time, end_time, grace_minutes, working_days, min_hours,"
-                " require_challenge, created_at FROM groups ORDER BY id")],
-            "members": [dict(zip(("person", "group_id"), row, strict=False)) for row in q(
-                "SELECT p.uuid, m.group_id FROM group_members m JOIN people p ON p.id = m.person_id ORDER BY p.uuid")],
-            "holidays": [dict(zip(("id", "day", "name", "group_id"), row, strict=False)) for row in q(
-                "SELECT id, day, name, group_id FROM holidays ORDER BY id")],
-            "leave": [dict(zip(("id", "person", "first_day", "last_day", "reason"), row, strict=False)) for row in q(
-                "SELECT l.id, p.uuid, l.first_day, l.last_day, l.reason FROM leave l"
-                " JOIN people p ON p.id = l.person_id"
-                " ORDER BY l.id")],
-            "corrections": [dict(zip(("id", "kind", "event", "person", "time_utc", "ts", "reason", "made_by",
-                                      "made_at_utc"), row, strict=False)) for row in q(
-                "SELECT c.id, c.kind, e.uuid, p.uuid, c.time_utc, c.ts, c.reason, c.made_by, c.made_at_utc"
-                " FROM corrections c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN people p ON p.id = c.person_id"
-                " ORDER BY c.id")],
-            "month_locks": [dict(zip(("month", "locked_by", "locked_at_utc"), row, strict=False)) for row in q(
-                "SELECT month, locked_by, locked_at_utc FROM month_locks ORDER BY month")],
+            "groups": [
+                dict(
+                    zip(
+                        (
+                            "id",
+                            "name",
+                            "name_key",
+                            "start",
+                            "end",
+                            "grace_minutes",
+                            "days",
+                            "min_hours",
+                            "require_challenge",
+                            "created_at",
+                        ),
+                        row,
+                        strict=False,
+                    )
+                )
+                for row in q(
+                    "SELECT id, name, name_key, start_time, end_time, grace_minutes, working_days, min_hours,"
+                    " require_challenge, created_at FROM groups ORDER BY id"
+                )
+            ],
+            "members": [
+                dict(zip(("person", "group_id"), row, strict=False))
+                for row in q(
+                    "SELECT p.uuid, m.group_id FROM group_members m JOIN people p ON p.id = m.person_id ORDER BY p.uuid"
+                )
+            ],
+            "holidays": [
+                dict(zip(("id", "day", "name", "group_id"), row, strict=False))
+                for row in q("SELECT id, day, name, group_id FROM holidays ORDER BY id")
+            ],
+            "leave": [
+                dict(zip(("id", "person", "first_day", "last_day", "reason"), row, strict=False))
+                for row in q(
+                    "SELECT l.id, p.uuid, l.first_day, l.last_day, l.reason FROM leave l"
+                    " JOIN people p ON p.id = l.person_id"
+                    " ORDER BY l.id"
+                )
+            ],
+            "corrections": [
+                dict(
+                    zip(
+                        ("id", "kind", "event", "person", "time_utc", "ts", "reason", "made_by", "made_at_utc"),
+                        row,
+                        strict=False,
+                    )
+                )
+                for row in q(
+                    "SELECT c.id, c.kind, e.uuid, p.uuid, c.time_utc, c.ts, c.reason, c.made_by, c.made_at_utc"
+                    " FROM corrections c LEFT JOIN events e ON e.id = c.event_id"
+                    " LEFT JOIN people p ON p.id = c.person_id"
+                    " ORDER BY c.id"
+                )
+            ],
+            "month_locks": [
+                dict(zip(("month", "locked_by", "locked_at_utc"), row, strict=False))
+                for row in q("SELECT month, locked_by, locked_at_utc FROM month_locks ORDER BY month")
+            ],
         }
 
     @_guarded
@@ -384,23 +521,39 @@ class TimekeepingTables(StoreState):
                 self._conn.execute(
                     "INSERT INTO groups (id, name, name_key, start_time, end_time, grace_minutes, working_days,"
                     " min_hours, require_challenge, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [g["id"], g["name"], g["name_key"], g["start"], g["end"], g["grace_minutes"], g["days"],
-                     g["min_hours"], g["require_challenge"], g["created_at"]])
+                    [
+                        g["id"],
+                        g["name"],
+                        g["name_key"],
+                        g["start"],
+                        g["end"],
+                        g["grace_minutes"],
+                        g["days"],
+                        g["min_hours"],
+                        g["require_challenge"],
+                        g["created_at"],
+                    ],
+                )
             for m in book.get("members", []):
                 if m["person"] in people:
-                    self._conn.execute("INSERT INTO group_members (person_id, group_id) VALUES (?, ?)",
-                                       [people[m["person"]], m["group_id"]])
+                    self._conn.execute(
+                        "INSERT INTO group_members (person_id, group_id) VALUES (?, ?)",
+                        [people[m["person"]], m["group_id"]],
+                    )
                 else:
                     missing += 1
             missing += self.apply_shift_book(book, people)
             for h in book.get("holidays", []):
-                self._conn.execute("INSERT INTO holidays (id, day, name, group_id) VALUES (?, ?, ?, ?)",
-                                   [h["id"], h["day"], h["name"], h["group_id"]])
+                self._conn.execute(
+                    "INSERT INTO holidays (id, day, name, group_id) VALUES (?, ?, ?, ?)",
+                    [h["id"], h["day"], h["name"], h["group_id"]],
+                )
             for item in book.get("leave", []):
                 if item["person"] in people:
-                    self._conn.execute("INSERT INTO leave (id, person_id, first_day, last_day, reason)"
-                                       " VALUES (?, ?, ?, ?, ?)", [item["id"], people[item["person"]],
-                                                                   item["first_day"], item["last_day"], item["reason"]])
+                    self._conn.execute(
+                        "INSERT INTO leave (id, person_id, first_day, last_day, reason) VALUES (?, ?, ?, ?, ?)",
+                        [item["id"], people[item["person"]], item["first_day"], item["last_day"], item["reason"]],
+                    )
                 else:
                     missing += 1
             for c in book.get("corrections", []):
@@ -412,9 +565,21 @@ class TimekeepingTables(StoreState):
                 self._conn.execute(
                     "INSERT INTO corrections (id, kind, event_id, person_id, time_utc, ts, reason, made_by,"
                     " made_at_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [c["id"], c["kind"], event_id, person_id, c["time_utc"], c["ts"], c["reason"], c["made_by"],
-                     c["made_at_utc"]])
+                    [
+                        c["id"],
+                        c["kind"],
+                        event_id,
+                        person_id,
+                        c["time_utc"],
+                        c["ts"],
+                        c["reason"],
+                        c["made_by"],
+                        c["made_at_utc"],
+                    ],
+                )
             for lock in book.get("month_locks", []):
-                self._conn.execute("INSERT INTO month_locks (month, locked_by, locked_at_utc) VALUES (?, ?, ?)",
-                                   [lock["month"], lock["locked_by"], lock["locked_at_utc"]])
+                self._conn.execute(
+                    "INSERT INTO month_locks (month, locked_by, locked_at_utc) VALUES (?, ?, ?)",
+                    [lock["month"], lock["locked_by"], lock["locked_at_utc"]],
+                )
         return missing

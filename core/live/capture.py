@@ -8,11 +8,11 @@ Nothing is saved here: the caller saves the candidates (Engine.enroll_candidates
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
-from core.base.settings import EnrollmentSettings
 from core.base.errors import EnrollmentError
+from core.base.settings import EnrollmentSettings
 from core.gallery.enroll import Enroller, FaceCandidate
 from core.live.frames import Frame
 from core.vision.detect import DetectedFace, FaceDetector
@@ -45,9 +45,16 @@ class CaptureProgress:
     sample: FaceCandidate | None = None
 
 
-def capture_samples(enroller: Enroller, detector: FaceDetector, frames: Iterator[Frame], wanted: int,
-                    source_name: str = "", cancel: CancelCheck | None = None, min_gap_s: float = EnrollmentSettings.capture_gap_s,
-                    clock: Callable[[], float] = time.monotonic) -> Iterator[CaptureProgress]:
+def capture_samples(
+    enroller: Enroller,
+    detector: FaceDetector,
+    frames: Iterator[Frame],
+    wanted: int,
+    source_name: str = "",
+    cancel: CancelCheck | None = None,
+    min_gap_s: float = EnrollmentSettings.capture_gap_s,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[CaptureProgress]:
     """Check frames until `wanted` samples are taken, the frames end or `cancel()` is true."""
     taken, last_taken = 0, float("-inf")
     for frame in frames:

@@ -160,8 +160,13 @@ class ChallengeDesk:
         challenge = self._running.get(track_id)
         if challenge is None or challenge.current is None:
             return None
-        return ChallengePrompt(challenge.current, challenge.step, len(challenge.moves), challenge.remaining_s(now),
-                               self.rules.challenge_time_s)
+        return ChallengePrompt(
+            challenge.current,
+            challenge.step,
+            len(challenge.moves),
+            challenge.remaining_s(now),
+            self.rules.challenge_time_s,
+        )
 
     def last_outcome(self, track_id: int) -> ChallengeOutcome | None:
         ended = self._ended.get(track_id)
@@ -196,8 +201,16 @@ class ChallengeDesk:
             self._running[track_id] = Challenge(moves, now, self.rules, person_id)
         return Admission.WAIT
 
-    def observe(self, track_id: int, person_id: int, landmarks: np.ndarray | None, face_px: float, now: float,
-                looks_flat: bool, snapshot: Callable[[], bytes | None]) -> ChallengeOutcome | None:
+    def observe(
+        self,
+        track_id: int,
+        person_id: int,
+        landmarks: np.ndarray | None,
+        face_px: float,
+        now: float,
+        looks_flat: bool,
+        snapshot: Callable[[], bytes | None],
+    ) -> ChallengeOutcome | None:
         """Feed a detection of a track with a running challenge; records the outcome when it ends.
 
         Faces smaller than challenge_min_face_px only count towards the time limit.
@@ -214,8 +227,9 @@ class ChallengeDesk:
         self._finish(track_id, person_id, challenge, snapshot)
         return challenge.outcome
 
-    def tick(self, track_id: int, person_id: int, now: float, looks_flat: bool,
-             snapshot: Callable[[], bytes | None]) -> ChallengeOutcome | None:
+    def tick(
+        self, track_id: int, person_id: int, now: float, looks_flat: bool, snapshot: Callable[[], bytes | None]
+    ) -> ChallengeOutcome | None:
         """Between detections: end a challenge whose time is up."""
         challenge = self._running.get(track_id)
         if challenge is None or not challenge.expired(now, looks_flat):
@@ -223,15 +237,27 @@ class ChallengeDesk:
         self._finish(track_id, person_id, challenge, snapshot)
         return challenge.outcome
 
-    def _finish(self, track_id: int, person_id: int, challenge: Challenge,
-                snapshot: Callable[[], bytes | None]) -> None:
+    def _finish(
+        self, track_id: int, person_id: int, challenge: Challenge, snapshot: Callable[[], bytes | None]
+    ) -> None:
         del self._running[track_id]
         self._ended[track_id] = challenge
-        passed = challenge.outcome is ChallengeOutcome.PASSED
+        outcome = challenge.outcome or ChallengeOutcome.TIMED_OUT  # _finish follows the end: set by then
+        passed = outcome is ChallengeOutcome.PASSED
         when = self.clock()
-        self.store.record_challenge(ChallengeAttempt(
-            None, person_id, when, self.source_name, tuple(m.value for m in challenge.moves), challenge.outcome,
-            challenge.seconds(), track_id, None if passed else snapshot()))
+        self.store.record_challenge(
+            ChallengeAttempt(
+                None,
+                person_id,
+                when,
+                self.source_name,
+                tuple(m.value for m in challenge.moves),
+                outcome,
+                challenge.seconds(),
+                track_id,
+                None if passed else snapshot(),
+            )
+        )
         if passed:
             self._passed.setdefault(when.date(), set()).add(person_id)
 

@@ -123,9 +123,7 @@ class ImageFolderSource(FrameSource):
             key=lambda p: p.name,
         )
         if not self.files:
-            raise SourceError(
-                f"No images ({image_suffixes_text()}) in folder {self.folder}. Choose another folder."
-            )
+            raise SourceError(f"No images ({image_suffixes_text()}) in folder {self.folder}. Choose another folder.")
         self._fps = float(fps) if fps and fps > 0 else 1.0
         self._position = 0  # next file to try
         self._index = 0  # next frame index

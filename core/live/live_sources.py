@@ -248,8 +248,7 @@ class StreamSource(_LiveCaptureSource):
 
     def _open_failed_message(self) -> str:
         return (
-            f"Cannot open stream {self.name}. Check the address, the network and the camera's "
-            "user name and password."
+            f"Cannot open stream {self.name}. Check the address, the network and the camera's user name and password."
         )
 
 

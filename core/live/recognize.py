@@ -7,9 +7,9 @@ displays. Per frame:
 
 - MTCNN runs on every `detect_every`-th frame (and whenever the picture comes from a new file);
   the IoU tracker carries boxes in between by their velocity. When nobody has been seen for
-  `idle_after_s`, it runs at most once per `idle_detect_interval_s` (an empty room costs little CPU). Large frames are detected at a
-  reduced scale with the same smallest face size in frame pixels, so nothing the full-scale
-  detector finds is lost (MTCNN's cost depends on that size, not on the scale).
+  `idle_after_s`, it runs at most once per `idle_detect_interval_s` (an empty room costs little
+  CPU). Large frames are detected at a reduced scale with the same smallest face size in frame
+  pixels, so nothing the full-scale detector finds is lost (MTCNN's cost depends on that size, not on the scale).
 - Only new, unsettled or due-for-re-identification tracks are embedded, batched across faces.
 - A person is marked only after consistent votes over several frames.
 
@@ -24,33 +24,34 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import cv2
 import numpy as np
 
-from core.base.cancel import CancelCheck
 from core.attendance.book import AttendanceBook
-from core.gallery.parts import PipelineParts
+from core.base.cancel import CancelCheck
 from core.base.errors import PersonNotFoundError
-from core.vision.images import encode_jpeg, sharpness, to_rgb
 from core.base.records import AttendanceEvent, ChallengeOutcome
 from core.base.settings import EnrollmentSettings, LivenessSettings, RecognitionSettings, TrackingSettings
+from core.gallery.match import MatchDecision
+from core.gallery.parts import PipelineParts
 from core.gallery.unknowns import quality_rank
 from core.live.challenge import Admission, ChallengeDesk, ChallengePrompt
 from core.live.frames import Frame, FrameSource
 from core.live.grabber import LatestFrameGrabber
-from core.vision.challenge import yaw_offset
-from core.vision.fused import FACENET_CROP_SIZE, model_input
-from core.vision.liveness import LivenessChecker
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 from core.live.uncertain import UncertainAnswer, UncertainQuestion
-from core.gallery.match import MatchDecision
+from core.vision.challenge import yaw_offset
+from core.vision.fused import FACENET_CROP_SIZE, model_input
+from core.vision.images import encode_jpeg, sharpness, to_rgb
+from core.vision.liveness import LivenessChecker
 
 log = logging.getLogger(__name__)
 
 MTCNN_SMALLEST_FACE_PX = 12.0  # P-Net's window: MTCNN cannot look for smaller faces
+
 
 class FaceState(enum.StrEnum):
     PENDING = "pending"  # being identified
@@ -99,10 +100,17 @@ class FrameResult:
 class Recognizer:
     """Stateful per-source recognizer: feed it frames in order."""
 
-    def __init__(self, parts: PipelineParts, options: RecognitionSettings | None = None,
-                 book: AttendanceBook | None = None, source_name: str = "",
-                 tracking: TrackingSettings | None = None, liveness: LivenessSettings | None = None,
-                 challenge_rng: random.Random | None = None, enrollment: EnrollmentSettings | None = None):
+    def __init__(
+        self,
+        parts: PipelineParts,
+        options: RecognitionSettings | None = None,
+        book: AttendanceBook | None = None,
+        source_name: str = "",
+        tracking: TrackingSettings | None = None,
+        liveness: LivenessSettings | None = None,
+        challenge_rng: random.Random | None = None,
+        enrollment: EnrollmentSettings | None = None,
+    ):
         self.parts = parts
         self.options = options or RecognitionSettings()
         self.liveness = liveness or LivenessSettings()
@@ -119,9 +127,14 @@ class Recognizer:
         self._probs: dict[int, float] = {}
         self._crops: dict[int, np.ndarray] = {}
         self._liveness: dict[int, LivenessChecker] = {}
-        self.challenges = ChallengeDesk(self.liveness, parts.store, source_name,
-                                        challenge_rng or random.SystemRandom(), self.book.clock,
-                                        required_people=parts.store.people_requiring_challenge())
+        self.challenges = ChallengeDesk(
+            self.liveness,
+            parts.store,
+            source_name,
+            challenge_rng or random.SystemRandom(),
+            self.book.clock,
+            required_people=parts.store.people_requiring_challenge(),
+        )
         self._landmarks: dict[int, tuple[np.ndarray, int]] = {}  # track id -> this detection's (landmarks, px)
         self.gates = enrollment or EnrollmentSettings()  # what makes one sighting better than another
         self._sightings: dict[int, UnknownSighting] = {}  # unrecognised track id -> its best sighting
@@ -159,16 +172,21 @@ class Recognizer:
         visible: list[Track]
         if detect_now:
             image = frame.image
-            if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
-                    and image.dtype == np.uint8):  # odd formats (or none: ImageError) -> BGR uint8
+            if not (
+                isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+            ):  # odd formats (or none: ImageError) -> BGR uint8
                 image = np.ascontiguousarray(to_rgb(image, "bgr")[:, :, ::-1])
             scale = self.detection_scale(image.shape)
             small = image if scale >= 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             small_rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
             t_prep = time.perf_counter()
             timings["prepare"] = t_prep - t0
-            faces = self.parts.detector().detect(small_rgb, with_crops=False, thresholds=opts.detect_thresholds,
-                                                min_face_px=max(MTCNN_SMALLEST_FACE_PX, opts.detect_min_face_px * scale))
+            faces = self.parts.detector().detect(
+                small_rgb,
+                with_crops=False,
+                thresholds=opts.detect_thresholds,
+                min_face_px=max(MTCNN_SMALLEST_FACE_PX, opts.detect_min_face_px * scale),
+            )
             if scale < 1.0:
                 for face in faces:
                     face.box = face.box / np.float32(scale)
@@ -210,7 +228,10 @@ class Recognizer:
 
     def _admitted(self, track: Track, now: float) -> bool:
         """The challenge (for everyone, or for this person's group): may this recognised track be marked now?"""
-        admission = self.challenges.admit(track.id, track.identity, now)
+        person_id = track.identity
+        if person_id is None:  # only a recognised track is ever admitted
+            return False
+        admission = self.challenges.admit(track.id, person_id, now)
         if admission is not Admission.WAIT:
             return admission is Admission.MARK
         looks_flat = self._passive_check_on and self._liveness_verdict(track) is False
@@ -218,9 +239,9 @@ class Recognizer:
         snapshot = lambda: encode_jpeg(crop) if crop is not None else None  # noqa: E731
         seen = self._landmarks.get(track.id)
         if seen is None:
-            outcome = self.challenges.tick(track.id, track.identity, now, looks_flat, snapshot)
+            outcome = self.challenges.tick(track.id, person_id, now, looks_flat, snapshot)
         else:
-            outcome = self.challenges.observe(track.id, track.identity, seen[0], seen[1], now, looks_flat, snapshot)
+            outcome = self.challenges.observe(track.id, person_id, seen[0], seen[1], now, looks_flat, snapshot)
         return outcome is ChallengeOutcome.PASSED
 
     def _liveness_verdict(self, track: Track) -> bool | None:
@@ -233,12 +254,18 @@ class Recognizer:
         for track in self.tracker.active_tracks():
             if track.misses == 0 and self.challenges.challenge(track.id) is not None:
                 return True
-            if (self.liveness.photo_filter and track.misses == 0 and track.identity is not None
-                    and not track.marked and self._liveness_verdict(track) is None):
+            if (
+                self.liveness.photo_filter
+                and track.misses == 0
+                and track.identity is not None
+                and not track.marked
+                and self._liveness_verdict(track) is None
+            ):
                 return True
-            if track.misses == 0 and (track.needs_embedding or track.identity is None
-                                      and self._interval(track, now) == 0.0):
-                box = track.observed_box
+            if track.misses == 0 and (
+                track.needs_embedding or track.identity is None and self._interval(track, now) == 0.0
+            ):
+                box = track.box if track.observed_box is None else track.observed_box
                 size = min(box[2] - box[0], box[3] - box[1])
                 # A face that was big enough once and hovers near the limit may grow back soon.
                 if size >= self.options.min_face_px * (self.options.pending_size_fraction if track.votes else 1.0):
@@ -250,16 +277,20 @@ class Recognizer:
         if self.options.scene_cut_level <= 0 or not isinstance(image, np.ndarray) or image.ndim < 2:
             return False
         step = max(1, min(image.shape[:2]) // 90)
-        thumb = cv2.resize(np.ascontiguousarray(image[::step, ::step]), (32, 18),
-                           interpolation=cv2.INTER_AREA).astype(np.float32)
+        thumb = cv2.resize(np.ascontiguousarray(image[::step, ::step]), (32, 18), interpolation=cv2.INTER_AREA).astype(
+            np.float32
+        )
         previous, self._thumb = self._thumb, thumb
         if previous is None or previous.shape != thumb.shape:
             return previous is not None
         return float(np.abs(thumb - previous).mean()) > self.options.scene_cut_level
 
     def _embed_due(self, bgr, tracks: list[Track], faces, now: float, timings: dict[str, float]) -> None:
-        due = [(t, f) for t, f in zip(tracks, faces)
-               if f.size_px >= self.options.min_face_px and needs_reidentification(t, now, self._interval(t, now))]
+        due = [
+            (t, f)
+            for t, f in zip(tracks, faces)
+            if f.size_px >= self.options.min_face_px and needs_reidentification(t, now, self._interval(t, now))
+        ]
         if not due:
             return
         t0 = time.perf_counter()
@@ -289,27 +320,47 @@ class Recognizer:
         best = self._sightings.get(track_id)
         if best is not None and best.rank >= rank:
             return
-        sighting = UnknownSighting(rank, model_id, np.array(vector, np.float32), crop, float(face.prob),
-                                   int(face.size_px), sharp)
+        sighting = UnknownSighting(
+            rank, model_id, np.array(vector, np.float32), crop, float(face.prob), int(face.size_px), sharp
+        )
         self._sightings[track_id] = sighting
         face_id = self._unknown_faces.get(track_id)
         if face_id is not None:
-            self.parts.store.update_unknown_face(face_id, model_id, sighting.vector, encode_jpeg(crop),
-                                                 sighting.det_prob, sighting.face_px, sighting.sharpness)
+            self.parts.store.update_unknown_face(
+                face_id,
+                model_id,
+                sighting.vector,
+                encode_jpeg(crop),
+                sighting.det_prob,
+                sighting.face_px,
+                sighting.sharpness,
+            )
 
     def _doubt(self, track: Track, result, now: float) -> None:
         """Put the question once the last `votes_to_mark` matches were uncertain for one person."""
         uncertain = result.decision is MatchDecision.UNCERTAIN
         doubts = self._doubts.setdefault(track.id, [])
         doubts.append(result.best_person_id if uncertain else None)
-        del doubts[:-self.options.votes_to_mark]
-        if (track.id in self._questions or track.identity is not None or len(doubts) < self.options.votes_to_mark
-                or doubts[0] is None or any(d != doubts[0] for d in doubts)):
+        del doubts[: -self.options.votes_to_mark]
+        if (
+            track.id in self._questions
+            or track.identity is not None
+            or len(doubts) < self.options.votes_to_mark
+            or doubts[0] is None
+            or any(d != doubts[0] for d in doubts)
+        ):
             return
         crop = self._crops.get(track.id)
         self._questions[track.id] = UncertainQuestion(
-            track.id, int(doubts[0]), self.parts.matcher().names.get(int(doubts[0]), "?"), result.similarity,
-            encode_jpeg(crop) if crop is not None else None, self.source_name, now, self.options.ask_timeout_s)
+            track.id,
+            int(doubts[0]),
+            self.parts.matcher().names.get(int(doubts[0]), "?"),
+            result.similarity,
+            encode_jpeg(crop) if crop is not None else None,
+            self.source_name,
+            now,
+            self.options.ask_timeout_s,
+        )
 
     def _interval(self, track: Track, now: float) -> float:
         """How long after its last embedding a track is embedded again."""
@@ -344,18 +395,27 @@ class Recognizer:
                     continue  # the photo filter alone: not yet seen moving like a live face (or looks like a photo)
                 track.marked = True
                 try:
-                    event = self.book.observe(track.identity, track.identity_similarity, self.source_name,
-                                              track_id=track.id, snapshot_jpeg=encode_jpeg(crop) if crop is not None else None)
+                    event = self.book.observe(
+                        track.identity,
+                        track.identity_similarity,
+                        self.source_name,
+                        track_id=track.id,
+                        snapshot_jpeg=encode_jpeg(crop) if crop is not None else None,
+                    )
                 except PersonNotFoundError:  # deleted while we were running
                     self.parts.gallery_changed()
                     continue
                 if event is not None:
                     events.append(event)
-            elif (track.settled_unknown and not track.unknown_logged and self.options.log_unknown
-                  and track.id not in self._questions  # asked instead: the answer decides
-                  and now - track.first_seen >= self.options.unknown_delay_s
-                  and self._recent_votes_unknown(track)
-                  and self._probs.get(track.id, 0.0) >= self.options.unknown_min_prob):
+            elif (
+                track.settled_unknown
+                and not track.unknown_logged
+                and self.options.log_unknown
+                and track.id not in self._questions  # asked instead: the answer decides
+                and now - track.first_seen >= self.options.unknown_delay_s
+                and self._recent_votes_unknown(track)
+                and self._probs.get(track.id, 0.0) >= self.options.unknown_min_prob
+            ):
                 track.unknown_logged = True
                 event = self._log_unknown(track, crop)
                 if event is not None:
@@ -381,16 +441,28 @@ class Recognizer:
         store = self.parts.store
         sighting = self._sightings.get(track.id)
         with store.transaction():
-            event = self.book.observe(None, track.identity_similarity, self.source_name, track_id=track.id,
-                                      snapshot_jpeg=encode_jpeg(crop) if crop is not None else None)
+            event = self.book.observe(
+                None,
+                track.identity_similarity,
+                self.source_name,
+                track_id=track.id,
+                snapshot_jpeg=encode_jpeg(crop) if crop is not None else None,
+            )
             if event is not None and sighting is not None:
-                kept = store.add_unknown_face(event.id, sighting.model_id, sighting.vector, encode_jpeg(sighting.crop),
-                                              sighting.det_prob, sighting.face_px, sighting.sharpness)
+                kept = store.add_unknown_face(
+                    event.id,
+                    sighting.model_id,
+                    sighting.vector,
+                    encode_jpeg(sighting.crop),
+                    sighting.det_prob,
+                    sighting.face_px,
+                    sighting.sharpness,
+                )
                 self._unknown_faces[track.id] = kept.id
         return event
 
     def _recent_votes_unknown(self, track: Track) -> bool:
-        recent = list(track.votes)[-self.options.votes_to_mark:]
+        recent = list(track.votes)[-self.options.votes_to_mark :]
         return len(recent) == self.options.votes_to_mark and all(person is None for person, _ in recent)
 
     def _face_result(self, track: Track, now: float) -> FaceResult:
@@ -398,22 +470,45 @@ class Recognizer:
         if track.identity is not None:
             looks_like_photo = self.liveness.photo_filter and self._liveness_verdict(track) is False
             prompt = self.challenges.prompt(track.id, now)
-            failed = self.challenges.required_for(track.identity) and not track.marked and self.challenges.last_outcome(track.id) not in (
-                None, ChallengeOutcome.PASSED)
-            state = (FaceState.CHALLENGED if prompt else
-                     FaceState.NOT_LIVE if looks_like_photo or failed else FaceState.KNOWN)
-            return FaceResult(track.id, track.box.copy(), state, track.identity,
-                              matcher.names.get(track.identity), track.identity_similarity, prompt)
+            failed = (
+                self.challenges.required_for(track.identity)
+                and not track.marked
+                and self.challenges.last_outcome(track.id) not in (None, ChallengeOutcome.PASSED)
+            )
+            state = (
+                FaceState.CHALLENGED
+                if prompt
+                else FaceState.NOT_LIVE
+                if looks_like_photo or failed
+                else FaceState.KNOWN
+            )
+            return FaceResult(
+                track.id,
+                track.box.copy(),
+                state,
+                track.identity,
+                matcher.names.get(track.identity),
+                track.identity_similarity,
+                prompt,
+            )
         question = self._questions.get(track.id)
         if question is not None and question.answer in (None, UncertainAnswer.YES):
             state = FaceState.UNCERTAIN if question.answer is None else FaceState.KNOWN
-            return FaceResult(track.id, track.box.copy(), state, question.person_id, question.name,
-                              question.similarity, question=question if question.answer is None else None)
+            return FaceResult(
+                track.id,
+                track.box.copy(),
+                state,
+                question.person_id,
+                question.name,
+                question.similarity,
+                question=question if question.answer is None else None,
+            )
         if track.settled_unknown:
             return FaceResult(track.id, track.box.copy(), FaceState.UNKNOWN, similarity=track.identity_similarity)
         small = min(track.box[2] - track.box[0], track.box[3] - track.box[1]) < self.options.min_face_px
-        return FaceResult(track.id, track.box.copy(),
-                          FaceState.TOO_SMALL if small and not track.votes else FaceState.PENDING)
+        return FaceResult(
+            track.id, track.box.copy(), FaceState.TOO_SMALL if small and not track.votes else FaceState.PENDING
+        )
 
 
 def look_score(landmarks: np.ndarray, size_px: float) -> float:
@@ -433,8 +528,13 @@ def _translation_only(track: Track) -> None:
     track.velocity = np.array([vx, vy, vx, vy], np.float32)
 
 
-def recognize_source(recognizer: Recognizer, source: FrameSource, cancel: CancelCheck | None = None,
-                     threaded: bool = True, paced: bool = False) -> Iterator[FrameResult]:
+def recognize_source(
+    recognizer: Recognizer,
+    source: FrameSource,
+    cancel: CancelCheck | None = None,
+    threaded: bool = True,
+    paced: bool = False,
+) -> Iterator[FrameResult]:
     """Run recognition over a source until it ends or `cancel()` is true. Yields one result per frame.
 
     threaded: decode on a helper thread while this one runs inference (see `decoded_frames`);
@@ -455,7 +555,11 @@ def recognize_source(recognizer: Recognizer, source: FrameSource, cancel: Cancel
         frames.close()
 
 
-def _timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
+# (frame, seconds waited for it); a generator, so a reader closes it and its thread stops
+TimedFrames = Generator[tuple[Frame, float], None, None]
+
+
+def _timed(frames: Iterator[Frame]) -> TimedFrames:
     while True:
         t0 = time.perf_counter()
         frame = next(frames, None)
@@ -467,7 +571,7 @@ def _timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
 GRAB_POLL_S = 0.5  # how long a reader waits for a live frame before checking again
 
 
-def decoded_frames(source: FrameSource, read_ahead: int = 4, paced: bool = False) -> Iterator[tuple[Frame, float]]:
+def decoded_frames(source: FrameSource, read_ahead: int = 4, paced: bool = False) -> TimedFrames:
     """(frame, seconds waited for it), decoded on a helper thread.
 
     A live or real-time paced source goes through LatestFrameGrabber: a frame that inference has
@@ -494,7 +598,7 @@ def decoded_frames(source: FrameSource, read_ahead: int = 4, paced: bool = False
 PACE_POLL_S = 0.05  # a paced reader checks this often whether the source was stopped
 
 
-def _paced(frames: Iterator[tuple[Frame, float]], source: FrameSource) -> Iterator[tuple[Frame, float]]:
+def _paced(frames: TimedFrames, source: FrameSource) -> TimedFrames:
     started = time.monotonic()
     try:
         for frame, waited in frames:
@@ -511,7 +615,7 @@ def _paced(frames: Iterator[tuple[Frame, float]], source: FrameSource) -> Iterat
 _END = object()
 
 
-def _read_ahead(source: FrameSource, size: int) -> Iterator[tuple[Frame, float]]:
+def _read_ahead(source: FrameSource, size: int) -> TimedFrames:
     frames: queue.Queue = queue.Queue(maxsize=max(1, size))
     stop = threading.Event()
     failure: list[BaseException] = []

@@ -189,12 +189,16 @@ class IouTracker:
         self._ids = itertools.count(1)
 
     @classmethod
-    def from_settings(cls, tracking: TrackingSettings, votes_to_mark: int) -> "IouTracker":
+    def from_settings(cls, tracking: TrackingSettings, votes_to_mark: int) -> IouTracker:
         """A tracker with the section's parameters; the vote window holds at least 2 * votes_to_mark - 1
         votes, so a majority of `votes_to_mark` is possible."""
-        return cls(iou_threshold=tracking.iou_threshold, max_misses=tracking.max_misses,
-                   max_age_s=tracking.max_age_s, vote_window=max(tracking.min_vote_window, 2 * votes_to_mark - 1),
-                   velocity_smoothing=tracking.velocity_smoothing)
+        return cls(
+            iou_threshold=tracking.iou_threshold,
+            max_misses=tracking.max_misses,
+            max_age_s=tracking.max_age_s,
+            vote_window=max(tracking.min_vote_window, 2 * votes_to_mark - 1),
+            velocity_smoothing=tracking.velocity_smoothing,
+        )
 
     def reset(self) -> None:
         self._tracks.clear()
@@ -332,4 +336,3 @@ def linear_sum_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(col4row)
         return col4row[order], order
     return np.arange(n_rows), col4row
-

@@ -51,7 +51,7 @@ def sface_input(image: np.ndarray, face: DetectedFace) -> np.ndarray:
     return align_face(image, face.landmarks)
 
 
-def template_landmarks(crop_size: int) -> np.ndarray:
+def template_landmarks(crop_size: float) -> np.ndarray:
     """Where the 5 points sit in a square face crop that frames the face like the template."""
     return ARCFACE_TEMPLATE * np.float32(crop_size / CROP_SIZE)
 

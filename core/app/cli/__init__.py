@@ -36,8 +36,21 @@ log = logging.getLogger("rollcall")
 
 
 # in the order --help lists them
-AREAS = (people, recognize, attendance, events, review, hr, shifts, site, integrations, evaluate, models, backup,
-         config)
+AREAS = (
+    people,
+    recognize,
+    attendance,
+    events,
+    review,
+    hr,
+    shifts,
+    site,
+    integrations,
+    evaluate,
+    models,
+    backup,
+    config,
+)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

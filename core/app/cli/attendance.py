@@ -32,8 +32,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             seen = f", first {row.first_seen:%H:%M:%S}, last {row.last_seen:%H:%M:%S}" if row.first_seen else ""
             late = f" ({row.late_minutes} min)" if row.late_minutes else ""
             shift = f" [{row.shift}]" if row.shift else ""
-            outside = (", outside any window " + " ".join(f"{m:%H:%M:%S}" for m in row.outside_window)
-                       if row.outside_window else "")
+            outside = (
+                ", outside any window " + " ".join(f"{m:%H:%M:%S}" for m in row.outside_window)
+                if row.outside_window
+                else ""
+            )
             print(f"  {row.name}{ext}{shift}: {row.status.value}{late}{seen}{outside}")
         return ExitCode.OK
 

@@ -8,8 +8,15 @@ import sys
 
 from core.app.cli.common import ExitCode
 from core.base.settings import Settings
-from core.base.settings_keys import (WRITE_PROTECTED, SettingChanged, describe, list_settings, reset_setting,
-                                    set_setting, shown)
+from core.base.settings_keys import (
+    WRITE_PROTECTED,
+    SettingChanged,
+    describe,
+    list_settings,
+    reset_setting,
+    set_setting,
+    shown,
+)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -21,8 +28,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     width = max(len(i.key) for i in infos)
     for info in infos:
         mark = "*" if info.changed else " "
-        print(f"{mark} {info.key:<{width}}  {info.shown_value():<24}  ({info.type_name}; default "
-              f"{shown(info.key, info.default)})")
+        print(
+            f"{mark} {info.key:<{width}}  {info.shown_value():<24}  ({info.type_name}; default "
+            f"{shown(info.key, info.default)})"
+        )
     print("* = changed from the default", file=sys.stderr)
     return ExitCode.OK
 

@@ -24,9 +24,11 @@ def cmd_events(args: argparse.Namespace) -> int:
                 bar.reset()
                 bar.set_description(phase.value)
             advance(bar, step.done, step.total)
-    print(f"imported {result.file.name} ({result.log_format.value}, sha256 {result.sha256}): "
-          f"{result.sightings} sightings of {result.people} people, {result.recorded} recorded, "
-          f"{result.already_there} already there, {result.within_cooldown} within the cooldown")
+    print(
+        f"imported {result.file.name} ({result.log_format.value}, sha256 {result.sha256}): "
+        f"{result.sightings} sightings of {result.people} people, {result.recorded} recorded, "
+        f"{result.already_there} already there, {result.within_cooldown} within the cooldown"
+    )
     return ExitCode.OK
 
 
@@ -34,10 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser("events", help="bring in sightings from another terminal's log or a migration")
     events_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     imports = events_sub.add_parser(
-        "import", help="import a CSV (person,time[,station]) or a ZKTeco attendance log, all or nothing; "
-        "importing the same file again adds nothing")
+        "import",
+        help="import a CSV (person,time[,station]) or a ZKTeco attendance log, all or nothing; "
+        "importing the same file again adds nothing",
+    )
     imports.add_argument("file", help="the log: CSV with a header, or a ZKTeco *_attlog.dat")
-    imports.add_argument("--format", type=LogFormat, choices=list(LogFormat),
-                         help="default: told from the file's first line")
+    imports.add_argument(
+        "--format", type=LogFormat, choices=list(LogFormat), help="default: told from the file's first line"
+    )
     imports.add_argument("--station", default="", help="station recorded for lines naming none (default: file name)")
     p.set_defaults(func=cmd_events)

@@ -13,21 +13,45 @@ from core.base.timekeeping import OFF, HoursMode, Shift
 def describe(shift: Shift) -> str:
     s = shift.schedule
     night = " (night, ends the next day)" if s.crosses_midnight else ""
-    window = ", ".join(f"{label} {minutes} min" for label, minutes in (
-        ("check-in from", s.checkin_before_minutes), ("check-out until", s.checkout_after_minutes))
-        if minutes is not None) or "window: half the off-duty gap"
-    limits = "".join(f", {label} below {hours:g} h" for label, hours in (
-        ("half day", s.half_day_below), ("absent", s.absent_below), ("short day", s.min_hours)) if hours)
-    return (f"{shift.name}: {s.start:%H:%M}-{s.end:%H:%M}{night}, days {s.days_text()}, late grace "
-            f"{s.grace_minutes} min, early grace {s.early_grace} min, {window}{limits}, hours {s.hours_mode.value}")
+    window = (
+        ", ".join(
+            f"{label} {minutes} min"
+            for label, minutes in (
+                ("check-in from", s.checkin_before_minutes),
+                ("check-out until", s.checkout_after_minutes),
+            )
+            if minutes is not None
+        )
+        or "window: half the off-duty gap"
+    )
+    limits = "".join(
+        f", {label} below {hours:g} h"
+        for label, hours in (("half day", s.half_day_below), ("absent", s.absent_below), ("short day", s.min_hours))
+        if hours
+    )
+    return (
+        f"{shift.name}: {s.start:%H:%M}-{s.end:%H:%M}{night}, days {s.days_text()}, late grace "
+        f"{s.grace_minutes} min, early grace {s.early_grace} min, {window}{limits}, hours {s.hours_mode.value}"
+    )
 
 
 def cmd_shift(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         if args.action == "add":
-            shift = engine.add_shift(args.name, args.start, args.end, args.days, args.late_grace, args.early_grace,
-                                     args.checkin_before, args.checkout_after, args.half_day_below,
-                                     args.absent_below, args.hours, args.min_hours).value
+            shift = engine.add_shift(
+                args.name,
+                args.start,
+                args.end,
+                args.days,
+                args.late_grace,
+                args.early_grace,
+                args.checkin_before,
+                args.checkout_after,
+                args.half_day_below,
+                args.absent_below,
+                args.hours,
+                args.min_hours,
+            ).value
             print(f"shift {describe(shift)}")
         elif args.action == "assign":
             person = engine.find_person(args.person)
@@ -39,8 +63,10 @@ def cmd_shift(args: argparse.Namespace) -> int:
         elif args.action == "rotate":
             person = engine.find_person(args.person)
             rotation = engine.rotate_shift(person.id, args.pattern, args.first).value
-            print(f"{person.name} rotates through {len(rotation.pattern)} days from {rotation.first_day.isoformat()}:"
-                  f" {args.pattern}")
+            print(
+                f"{person.name} rotates through {len(rotation.pattern)} days from {rotation.first_day.isoformat()}:"
+                f" {args.pattern}"
+            )
         else:
             shifts = engine.shifts()
             for shift in shifts:
@@ -85,23 +111,40 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add.add_argument("--end", required=True, help="HH:MM; at or before the start = a night shift")
     add.add_argument("--days", default="mon-fri", help="working days: mon-fri, mon-sun, sat,sun, ...")
     add.add_argument("--late-grace", type=_minutes, default=0, help="minutes after the start still on time")
-    add.add_argument("--early-grace", type=_minutes, default=None,
-                     help="minutes before the end that are not early leave (default: the late grace)")
-    add.add_argument("--checkin-before", type=_minutes, default=None,
-                     help="a sighting counts from this many minutes before the start (default: half the off-duty gap)")
-    add.add_argument("--checkout-after", type=_minutes, default=None,
-                     help="... up to this many minutes after the end (default: half the off-duty gap)")
+    add.add_argument(
+        "--early-grace",
+        type=_minutes,
+        default=None,
+        help="minutes before the end that are not early leave (default: the late grace)",
+    )
+    add.add_argument(
+        "--checkin-before",
+        type=_minutes,
+        default=None,
+        help="a sighting counts from this many minutes before the start (default: half the off-duty gap)",
+    )
+    add.add_argument(
+        "--checkout-after",
+        type=_minutes,
+        default=None,
+        help="... up to this many minutes after the end (default: half the off-duty gap)",
+    )
     add.add_argument("--half-day-below", type=float, default=0.0, help="fewer hours make a half day (0 = never)")
     add.add_argument("--absent-below", type=float, default=0.0, help="fewer hours make an absence (0 = never)")
     add.add_argument("--min-hours", type=float, default=0.0, help="fewer hours make a short day (0 = no minimum)")
-    add.add_argument("--hours", choices=[m.value for m in HoursMode], default=HoursMode.FIRST_LAST.value,
-                     help="first-last: first to last sighting; pairs: in-out pairs, so breaks are left out")
+    add.add_argument(
+        "--hours",
+        choices=[m.value for m in HoursMode],
+        default=HoursMode.FIRST_LAST.value,
+        help="first-last: first to last sighting; pairs: in-out pairs, so breaks are left out",
+    )
     assign = shift_sub.add_parser("assign", help="a person works a shift over a range of dates (over their group's)")
     assign.add_argument("person", help="name or id")
     assign.add_argument("shift", help="shift name, or off")
     assign.add_argument("--from", dest="first", required=True, type=parse_day, help="first day, YYYY-MM-DD")
-    assign.add_argument("--to", dest="last", type=parse_day, default=None,
-                        help="last day, inclusive (default: until further notice)")
+    assign.add_argument(
+        "--to", dest="last", type=parse_day, default=None, help="last day, inclusive (default: until further notice)"
+    )
     rotate = shift_sub.add_parser("rotate", help="a rotating roster repeated from a date")
     rotate.add_argument("person", help="name or id")
     rotate.add_argument("--pattern", required=True, help='shift names, one a day, "off" for a day off: "Day,Night,off"')
