@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.app.engine import Engine
 from core.attendance.timesheet import STATUS_CODES, Timesheet, cell_text
 from core.base.errors import RollcallError
 
 from ..dialogs import show_error
+from ..files import save_file
 from ..widgets import hbox
 from .common import STATUS_COLORS, STATUS_LABELS, admin_only, date_edit, month_text
 from .frozen import FrozenColumnTableView
@@ -46,8 +47,12 @@ class TimesheetModel(QAbstractTableModel):
     def total_columns(self) -> range:
         return range(self.columnCount() - len(self.TOTALS), self.columnCount())
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,  # noqa: N802
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> object:
         if role != Qt.ItemDataRole.DisplayRole or orientation != Qt.Orientation.Horizontal or self.sheet is None:
             return None
         days = len(self.sheet.days)
@@ -112,8 +117,16 @@ class TimesheetView(QWidget):
         self.table.horizontalHeader().setDefaultSectionSize(DAY_COLUMN_WIDTH)
         self.table.setShowGrid(True)
         layout = QVBoxLayout(self)
-        layout.addLayout(hbox(QLabel("Month"), self.month_edit, None, self.lock_button, self.export_csv_button,
-                              self.export_xlsx_button))
+        layout.addLayout(
+            hbox(
+                QLabel("Month"),
+                self.month_edit,
+                None,
+                self.lock_button,
+                self.export_csv_button,
+                self.export_xlsx_button,
+            )
+        )
         layout.addWidget(self.summary_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.legend_label)
@@ -149,8 +162,9 @@ class TimesheetView(QWidget):
 
     def export(self, kind: str, path: str | None = None) -> None:
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export timesheet", f"timesheet-{self.month()}.{kind}",
-                                                  f"{kind.upper()} files (*.{kind})")
+            path = save_file(
+                self, "Export timesheet", f"timesheet-{self.month()}.{kind}", f"{kind.upper()} files (*.{kind})"
+            )
         if not path:
             return
         if not path.lower().endswith("." + kind):

@@ -10,7 +10,6 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateEdit,
-    QFileDialog,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -33,6 +32,7 @@ from ..attendance.timesheet import TimesheetView
 from ..attendance.today import TodayView
 from ..charts_view import ChartsView
 from ..dialogs import show_error
+from ..files import save_file
 from ..hr.calendar import CalendarPage
 from ..hr.groups import GroupsPage
 from ..hr.import_page import ImportPage
@@ -89,8 +89,17 @@ class AttendancePanel(QWidget):
 
         sightings = QWidget()
         sightings_layout = QVBoxLayout(sightings)
-        sightings_layout.addLayout(hbox(QLabel("From"), self.start_edit, QLabel("to"), self.end_edit,
-                                        self.today_button, None, self.export_button))
+        sightings_layout.addLayout(
+            hbox(
+                QLabel("From"),
+                self.start_edit,
+                QLabel("to"),
+                self.end_edit,
+                self.today_button,
+                None,
+                self.export_button,
+            )
+        )
         sightings_layout.addWidget(self.summary_label)
         sightings_layout.addWidget(self.table, 1)
         sightings_layout.addWidget(self.status_label)
@@ -106,25 +115,46 @@ class AttendancePanel(QWidget):
         self.calendar_page = CalendarPage(engine)
         self.import_page = ImportPage(engine)
         self.locks_page = LocksPage(engine)
-        self.hr_pages = (self.roster_page, self.shifts_page, self.groups_page, self.calendar_page, self.import_page,
-                         self.locks_page)
+        self.hr_pages = (
+            self.roster_page,
+            self.shifts_page,
+            self.groups_page,
+            self.calendar_page,
+            self.import_page,
+            self.locks_page,
+        )
         self.hr_tabs = QTabWidget()  # the HR office's setup, one tab per task
-        for page, title in zip(self.hr_pages, ("Roster", "Shifts", "Groups", "Holidays && leave", "Import log",
-                                               "Month locks"), strict=True):  # "&&": a tab's "&" marks a shortcut
+        for page, title in zip(
+            self.hr_pages, ("Roster", "Shifts", "Groups", "Holidays && leave", "Import log", "Month locks"), strict=True
+        ):  # "&&": a tab's "&" marks a shortcut
             self.hr_tabs.addTab(page, title)
         self.tabs = QTabWidget()
-        for view, title in ((self.today_view, "Today"), (self.timesheet_view, "Timesheet"),
-                            (self.history_view, "History"), (self.charts_view, "Charts"),
-                            (self.audit_view, "Audit"), (sightings, "Sightings"), (self.hr_tabs, "HR")):
+        for view, title in (
+            (self.today_view, "Today"),
+            (self.timesheet_view, "Timesheet"),
+            (self.history_view, "History"),
+            (self.charts_view, "Charts"),
+            (self.audit_view, "Audit"),
+            (sightings, "Sightings"),
+            (self.hr_tabs, "HR"),
+        ):
             self.tabs.addTab(view, title)
+        self._missed: dict[QWidget, Changes] = {}  # what each hidden HR page has yet to show
         self.tabs.currentChanged.connect(lambda _: self._refresh_current())
+        self.hr_tabs.currentChanged.connect(lambda _: self._deliver_missed())
+        self.tabs.currentChanged.connect(lambda _: self._deliver_missed())
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(12)
-        layout.addWidget(panel_header("Attendance", "Who is present, late or absent today; timesheets, history, "
-                                      "charts and the audit log of every correction; HR: roster, shifts, groups, "
-                                      "holidays and leave, log import and month locks."))
+        layout.addWidget(
+            panel_header(
+                "Attendance",
+                "Who is present, late or absent today; timesheets, history, "
+                "charts and the audit log of every correction; HR: roster, shifts, groups, "
+                "holidays and leave, log import and month locks.",
+            )
+        )
         layout.addWidget(self.tabs, 1)
 
         self.start_edit.dateChanged.connect(self._start_changed)
@@ -183,9 +213,11 @@ class AttendancePanel(QWidget):
         if not self.report.may_start():  # read again when this one is back
             return
         self.status_label.setText("Reading the site's attendance…")
-        self.report.start(Job(self.engine.range_report, start, end, name="attendance report"),
-                          lambda rows: (self.status_label.setText(""), self._show_rows(rows, start, end)),
-                          lambda message: (self.status_label.setText(message), self._show_rows([], start, end)))
+        self.report.start(
+            Job(self.engine.range_report, start, end, name="attendance report"),
+            lambda rows: (self.status_label.setText(""), self._show_rows(rows, start, end)),
+            lambda message: (self.status_label.setText(message), self._show_rows([], start, end)),
+        )
 
     def _show_rows(self, rows: list[DayRow], start: date, end: date) -> None:
         self.rows = rows
@@ -193,8 +225,14 @@ class AttendancePanel(QWidget):
         self.table.setRowCount(len(self.rows))
         for row, day_row in enumerate(self.rows):
             first, last = day_row.first_seen, day_row.last_seen
-            cells = [day_row.day.isoformat(), day_row.name, day_row.external_id or "",
-                     first.strftime("%H:%M:%S"), last.strftime("%H:%M:%S"), str(day_row.events)]
+            cells = [
+                day_row.day.isoformat(),
+                day_row.name,
+                day_row.external_id or "",
+                first.strftime("%H:%M:%S"),
+                last.strftime("%H:%M:%S"),
+                str(day_row.events),
+            ]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, day_row.person_id)
@@ -203,8 +241,11 @@ class AttendancePanel(QWidget):
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
         people = len({r.person_id for r in self.rows})
-        days = "today" if start == end == date.today() else (
-            f"on {start:%d %b %Y}" if start == end else f"from {start:%d %b %Y} to {end:%d %b %Y}")
+        days = (
+            "today"
+            if start == end == date.today()
+            else (f"on {start:%d %b %Y}" if start == end else f"from {start:%d %b %Y} to {end:%d %b %Y}")
+        )
         self.summary_label.setText(f"{people} {'person' if people == 1 else 'people'} present {days}")
 
     def names(self) -> list[str]:
@@ -222,6 +263,7 @@ class AttendancePanel(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
+        self._deliver_missed()
         self._refresh_current()
 
     def _refresh_current(self) -> None:
@@ -242,8 +284,16 @@ class AttendancePanel(QWidget):
             self.refresh()
         if changes_matter(changes):
             self._refresh_current()
-        for page in self.hr_pages:  # each knows the kinds it shows
-            page.on_changes(changes)
+        for page in self.hr_pages:  # each knows the kinds it shows; a hidden page catches up when shown
+            self._missed[page] = self._missed.get(page, Changes()) | changes
+        self._deliver_missed()
+
+    def _deliver_missed(self) -> None:
+        """Changes reach the HR page on screen now, the others when they are shown: pages nobody sees
+        do not read the database on the GUI thread after every edit."""
+        for page in self.hr_pages:
+            if page.isVisible() and page in self._missed:
+                page.on_changes(self._missed.pop(page))
 
     # ---- export ----
 
@@ -251,7 +301,7 @@ class AttendancePanel(QWidget):
         start, end = self.date_range()
         if path is None:
             suggested = f"attendance-{start.isoformat()}" + (f"-to-{end.isoformat()}" if end != start else "") + ".csv"
-            path, _ = QFileDialog.getSaveFileName(self, "Export attendance", suggested, "CSV files (*.csv)")
+            path = save_file(self, "Export attendance", suggested, "CSV files (*.csv)")
         if not path:
             return
         if not path.lower().endswith(".csv"):

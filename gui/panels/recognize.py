@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage
@@ -68,8 +68,9 @@ class LiveFrame:
     threshold: float = 0.0  # the active matcher's, on its own score scale (for "match strength")
 
 
-def live_view(engine: Engine, spec: str, mailbox: ImageMailbox, on_status: Callable[[str], None],
-              cancel_event: threading.Event) -> Iterator[LiveFrame | str]:
+def live_view(
+    engine: Engine, spec: str, mailbox: ImageMailbox, on_status: Callable[[str], None], cancel_event: threading.Event
+) -> Iterator[LiveFrame | str]:
     """Runs in the worker: status strings, then Engine.recognize's results with their frame as a QImage.
 
     The source's own messages (camera lost, reconnecting) go to `on_status` from its reading thread."""
@@ -127,8 +128,9 @@ class RecognizePanel(QWidget):
         self.note_label.setObjectName("note")
         self.note_label.setWordWrap(True)
         self.note_label.setVisible(self.source_picker.note_applies())
-        self.source_picker.spec_changed.connect(lambda _spec: self.note_label.setVisible(
-            self.source_picker.note_applies()))
+        self.source_picker.spec_changed.connect(
+            lambda _spec: self.note_label.setVisible(self.source_picker.note_applies())
+        )
 
         self.view = VideoView(placeholder="Choose a source and press Start")
         self.challenge_prompt = ChallengePromptOverlay(self.view)
@@ -174,14 +176,27 @@ class RecognizePanel(QWidget):
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(12)
         layout.addWidget(panel_header("Recognize", "Watch a camera and mark who is present."))
-        layout.addLayout(hbox(QLabel("Source"), self.source_picker, self.start_button, self.stop_button, None,
-                              self.sound_box))
+        layout.addLayout(
+            hbox(QLabel("Source"), self.source_picker, self.start_button, self.stop_button, None, self.sound_box)
+        )
         layout.addWidget(self.note_label)
         layout.addWidget(splitter, 1)
 
         self.start_button.clicked.connect(lambda: self.start())
         self.stop_button.clicked.connect(lambda: self.stop())
         self.sound_box.toggled.connect(self._sound_toggled)
+        self._show_marked_today()
+
+    def _show_marked_today(self) -> None:
+        """After a restart the list still shows who was marked today (newest on top, no beep)."""
+        try:
+            events = self.engine.events_on(self.engine.site_today())
+        except RollcallError as exc:
+            log.warning("Today's marked people could not be read: %s", exc)
+            return
+        names = {overview.person.id: overview.person.name for overview in self.engine.people()}
+        for event in [e for e in events if e.person_id in names][-MAX_LIST_ITEMS:]:
+            self._add_event(replace(event, person_name=names[event.person_id]), beep=False)
 
     @staticmethod
     def _title(text: str) -> QLabel:
@@ -259,8 +274,9 @@ class RecognizePanel(QWidget):
             self.uncertain_prompt.ask(doubt.question)
         self.stage_meter.add(value.result.timings)
         faces = plural(len(value.result.faces), "face")
-        self.stats_label.setText(" · ".join(part for part in (f"{value.fps:.1f} frames/s", faces,
-                                                              self.stage_meter.text()) if part))
+        self.stats_label.setText(
+            " · ".join(part for part in (f"{value.fps:.1f} frames/s", faces, self.stage_meter.text()) if part)
+        )
         for event in value.result.events:
             self._add_event(event)
 
@@ -283,7 +299,7 @@ class RecognizePanel(QWidget):
         if messages and messages[-1].endswith("reconnected."):
             self.view.set_banner("")
 
-    def _add_event(self, event: AttendanceEvent) -> None:
+    def _add_event(self, event: AttendanceEvent, beep: bool = True) -> None:
         known = event.person_id is not None
         target = self.marked_list if known else self.unknown_list
         when = event.time.strftime("%H:%M:%S")
@@ -306,7 +322,7 @@ class RecognizePanel(QWidget):
             target.takeItem(target.count() - 1)
         self.marked_count.setText(str(self.marked_list.count()))
         self.unknown_count.setText(str(self.unknown_list.count()))
-        if known and self.sound_box.isChecked():
+        if known and beep and self.sound_box.isChecked():
             QApplication.beep()
 
     def _threshold(self) -> float:
