@@ -1,6 +1,6 @@
 """Helpers for the live panels' workers: frame rate, back-pressure, and preloading libraries.
 
-Frames are read by core (Engine.open_source, core.live.recognize.decoded_frames), never here.
+Frames are read by core (Engine.open_source, core.live.frame_feed.decoded_frames), never here.
 """
 
 from __future__ import annotations

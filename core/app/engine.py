@@ -46,7 +46,8 @@ from core.gallery.enroll import Enroller
 from core.gallery.parts import PipelineParts
 from core.gallery.store import GalleryStore
 from core.live.capture import CaptureProgress, capture_samples
-from core.live.recognize import FrameResult, Recognizer, decoded_frames, recognize_source
+from core.live.frame_feed import decoded_frames
+from core.live.recognize import FrameResult, Recognizer, recognize_source
 from core.live.sources import FrameSource, open_source
 from core.site.outbox import acked_seq
 from core.site.packages import ModelFiles

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import enum
 import logging
-import queue
 import random
-import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -39,8 +37,8 @@ from core.gallery.match import MatchDecision
 from core.gallery.parts import PipelineParts
 from core.gallery.unknowns import quality_rank
 from core.live.challenge import Admission, ChallengeDesk, ChallengePrompt
+from core.live.frame_feed import decoded_frames, timed_frames
 from core.live.frames import Frame, FrameSource
-from core.live.grabber import LatestFrameGrabber
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 from core.live.uncertain import UncertainAnswer, UncertainQuestion
 from core.vision.challenge import yaw_offset
@@ -541,7 +539,7 @@ def recognize_source(
     False reads the source on this thread. result.timings["decode"] is the time spent waiting for
     (threaded) or reading (not threaded) the frame. paced: see `decoded_frames`.
     """
-    frames = decoded_frames(source, paced=paced) if threaded else _timed(iter(source))
+    frames = decoded_frames(source, paced=paced) if threaded else timed_frames(iter(source))
     try:
         for frame, waited in frames:
             if cancel and cancel():
@@ -553,102 +551,3 @@ def recognize_source(
             yield result
     finally:
         frames.close()
-
-
-# (frame, seconds waited for it); a generator, so a reader closes it and its thread stops
-TimedFrames = Generator[tuple[Frame, float], None, None]
-
-
-def _timed(frames: Iterator[Frame]) -> TimedFrames:
-    while True:
-        t0 = time.perf_counter()
-        frame = next(frames, None)
-        if frame is None:
-            return
-        yield frame, time.perf_counter() - t0
-
-
-GRAB_POLL_S = 0.5  # how long a reader waits for a live frame before checking again
-
-
-def decoded_frames(source: FrameSource, read_ahead: int = 4, paced: bool = False) -> TimedFrames:
-    """(frame, seconds waited for it), decoded on a helper thread.
-
-    A live or real-time paced source goes through LatestFrameGrabber: a frame that inference has
-    not taken before the next one arrives is dropped, so the picture is never late. A file read as
-    fast as possible goes through a queue of `read_ahead` frames: none is dropped, and decoding
-    overlaps inference. paced: such a file's frames are handed out no sooner than their
-    timestamps (an image folder shown as a slideshow), still every one of them.
-    Closing the generator stops and joins the thread.
-    """
-    if source.is_live or getattr(source, "_realtime", False):
-        with LatestFrameGrabber(source) as grabber:
-            while True:
-                t0 = time.perf_counter()
-                frame = grabber.get(timeout=GRAB_POLL_S)
-                if frame is not None:
-                    yield frame, time.perf_counter() - t0
-                elif grabber.ended or source.stopped:
-                    return
-        return
-    frames = _read_ahead(source, read_ahead)
-    yield from (_paced(frames, source) if paced else frames)
-
-
-PACE_POLL_S = 0.05  # a paced reader checks this often whether the source was stopped
-
-
-def _paced(frames: TimedFrames, source: FrameSource) -> TimedFrames:
-    started = time.monotonic()
-    try:
-        for frame, waited in frames:
-            t0 = time.perf_counter()
-            while (due := started + frame.timestamp - time.monotonic()) > 0:
-                if source.stopped:
-                    return
-                time.sleep(min(due, PACE_POLL_S))
-            yield frame, waited + time.perf_counter() - t0
-    finally:
-        frames.close()
-
-
-_END = object()
-
-
-def _read_ahead(source: FrameSource, size: int) -> TimedFrames:
-    frames: queue.Queue = queue.Queue(maxsize=max(1, size))
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                frames.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for frame in source:
-                if not put(frame):
-                    return
-        except BaseException as exc:  # handed to the consumer
-            failure.append(exc)
-        put(_END)
-
-    thread = threading.Thread(target=run, name=f"decode {source.name}", daemon=True)
-    thread.start()
-    try:
-        while True:
-            t0 = time.perf_counter()
-            item = frames.get()
-            if item is _END:
-                if failure:
-                    raise failure[0]
-                return
-            yield item, time.perf_counter() - t0
-    finally:
-        stop.set()
-        thread.join(5.0)
