@@ -102,8 +102,13 @@ class AdminGuard(QObject):
     locked = Signal()  # the guard closed again (Lock pressed, inactivity or returning to Recognize)
     unlocked = Signal()
 
-    def __init__(self, settings: Callable[[], Settings], parent: QObject | None = None, *,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        settings: Callable[[], Settings],
+        parent: QObject | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         super().__init__(parent)
         self._settings = settings
         self._clock = clock
@@ -164,11 +169,13 @@ class AdminGuard(QObject):
             if left <= 0:
                 self._failures = 0
                 self._blocked_until = self._clock() + lockout_s
-                show_error(parent, f"Wrong PIN, {plural(tries, 'time')} in a row. "
-                                   f"Wait {plural(int(lockout_s), 'second')}, then try again.")
+                show_error(
+                    parent,
+                    f"Wrong PIN, {plural(tries, 'time')} in a row. "
+                    f"Wait {plural(int(lockout_s), 'second')}, then try again.",
+                )
                 return False
-            message = (f"Wrong PIN. {left} {'try' if left == 1 else 'tries'} left "
-                       f"before a {int(lockout_s)}-second wait.")
+            message = f"Wrong PIN. {left} {'try' if left == 1 else 'tries'} left before a {int(lockout_s)}-second wait."
 
     def grant(self) -> None:
         """Open the guard without asking (the admin just proved the PIN, e.g. by setting it)."""
@@ -240,17 +247,20 @@ def ask_restore_backup(parent: QWidget | None, message: str, backup: Path | None
     """The damaged-database dialog: True to restore `backup`, False to quit. (Tests replace this function.)"""
     text = f"Rollcall cannot open its database.\n\n{message}"
     if backup is not None:
-        info = (f"Restoring puts the backup from {backup_date(backup)} in its place. The damaged file is kept "
-                f"beside it (renamed {database.name}.damaged-…), so nothing is deleted.")
+        info = (
+            f"Restoring puts the backup from {backup_date(backup)} in its place. The damaged file is kept "
+            f"beside it (renamed {database.name}.damaged-…), so nothing is deleted."
+        )
     else:
-        info = (f"No backup was found in {database.parent / 'backups'}. Move the damaged file aside or "
-                "restore one by hand, then start Rollcall again.")
+        info = (
+            f"No backup was found in {database.parent / 'backups'}. Move the damaged file aside or "
+            "restore one by hand, then start Rollcall again."
+        )
     box = QMessageBox(QMessageBox.Icon.Critical, TITLE, text, parent=parent)
     box.setInformativeText(info)
     restore = None
     if backup is not None:
-        restore = box.addButton(f"Restore the latest backup ({backup_date(backup)})",
-                                QMessageBox.ButtonRole.AcceptRole)
+        restore = box.addButton(f"Restore the latest backup ({backup_date(backup)})", QMessageBox.ButtonRole.AcceptRole)
     quit_button = box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(restore or quit_button)
     box.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint)
@@ -283,8 +293,11 @@ def open_engine(settings: Settings, before_dialog: Callable[[], None] | None = N
         return None
     try:
         restored = Engine.restore(settings, backup)
-        log.warning("Restored %s over the damaged database; the damaged file is kept as %s.",
-                    restored.backup, restored.previous_kept_as)
+        log.warning(
+            "Restored %s over the damaged database; the damaged file is kept as %s.",
+            restored.backup,
+            restored.previous_kept_as,
+        )
         return Engine(settings)
     except (StoreError, OSError) as exc:
         show_error(None, f"The restore did not work: {exc}\n\nThe damaged database was not deleted.")

@@ -48,13 +48,20 @@ class CalibrationView(QWidget):
         x = [p.threshold for p in report.curve]
         y = [max(p.strangers_per_1000, 1e-3) for p in report.curve]  # log axis: no zero
         self.plot.plot(x, y, pen=pg.mkPen(CURVE_COLOR, width=2))
-        self.current_line = pg.InfiniteLine(pos=report.threshold, angle=90, label="now",
-                                            labelOpts={"position": NOW_LABEL_AT, "color": CURRENT_COLOR},
-                                            pen=pg.mkPen(CURRENT_COLOR, width=2))
-        self.proposed_line = pg.InfiniteLine(pos=report.proposed_threshold, angle=90, label="target",
-                                             labelOpts={"position": TARGET_LABEL_AT, "color": PROPOSED_COLOR},
-                                             pen=pg.mkPen(PROPOSED_COLOR, width=2,
-                                                          style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.current_line = pg.InfiniteLine(
+            pos=report.threshold,
+            angle=90,
+            label="now",
+            labelOpts={"position": NOW_LABEL_AT, "color": CURRENT_COLOR},
+            pen=pg.mkPen(CURRENT_COLOR, width=2),
+        )
+        self.proposed_line = pg.InfiniteLine(
+            pos=report.proposed_threshold,
+            angle=90,
+            label="target",
+            labelOpts={"position": TARGET_LABEL_AT, "color": PROPOSED_COLOR},
+            pen=pg.mkPen(PROPOSED_COLOR, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+        )
         self.plot.addItem(self.current_line)
         self.plot.addItem(self.proposed_line)
         self.summary.setText(" ".join(report.describe()[2:]))

@@ -33,8 +33,15 @@ def arrow_polygon(move: HeadMove, box: QRectF) -> QPolygonF:
     w, h = box.width(), box.height()
     shaft, head = 0.36, 0.5  # shaft thickness and head length as shares of the box
     # pointing right, in unit coordinates
-    unit = [(0.0, 0.5 - shaft / 2), (1 - head, 0.5 - shaft / 2), (1 - head, 0.0), (1.0, 0.5),
-            (1 - head, 1.0), (1 - head, 0.5 + shaft / 2), (0.0, 0.5 + shaft / 2)]
+    unit = [
+        (0.0, 0.5 - shaft / 2),
+        (1 - head, 0.5 - shaft / 2),
+        (1 - head, 0.0),
+        (1.0, 0.5),
+        (1 - head, 1.0),
+        (1 - head, 0.5 + shaft / 2),
+        (0.0, 0.5 + shaft / 2),
+    ]
     if move is HeadMove.TURN_LEFT:
         unit = [(1 - x, y) for x, y in unit]
     elif move is HeadMove.LOOK_UP:
@@ -122,15 +129,21 @@ class ChallengePromptOverlay(QWidget):
         font = fitted(font, step, text_width, max(16, int(panel.height() * 0.13)), 12)
         painter.setFont(font)
         painter.setPen(QColor("#cbd5e1"))
-        painter.drawText(QRectF(left, panel.top() + 14, text_width, font.pixelSize() * 1.5),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, step)
+        painter.drawText(
+            QRectF(left, panel.top() + 14, text_width, font.pixelSize() * 1.5),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            step,
+        )
 
         big = fitted(font, self.instruction(), text_width, max(24, int(panel.height() * 0.25)), 18)
         painter.setFont(big)
         painter.setPen(QColor("white"))
         instruction_top = panel.top() + 14 + font.pixelSize() * 1.5
-        painter.drawText(QRectF(left, instruction_top, text_width, big.pixelSize() * 1.4),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.instruction())
+        painter.drawText(
+            QRectF(left, instruction_top, text_width, big.pixelSize() * 1.4),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            self.instruction(),
+        )
 
         plain = QFont(font)
         plain.setBold(False)
@@ -138,8 +151,11 @@ class ChallengePromptOverlay(QWidget):
         painter.setFont(small)
         painter.setPen(QColor("#cbd5e1"))
         hint_top = instruction_top + big.pixelSize() * 1.4
-        painter.drawText(QRectF(left, hint_top, text_width, small.pixelSize() * 1.5),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, HINT)
+        painter.drawText(
+            QRectF(left, hint_top, text_width, small.pixelSize() * 1.5),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            HINT,
+        )
 
         # the time left: a bar and the seconds
         bar_top = panel.bottom() - 30
@@ -154,6 +170,9 @@ class ChallengePromptOverlay(QWidget):
         painter.setBrush(color)
         painter.drawRoundedRect(QRectF(track.left(), track.top(), track.width() * share, track.height()), 7, 7)
         painter.setPen(color)
-        painter.drawText(QRectF(track.right() + 8, bar_top - 8, seconds_width, 30),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, seconds)
+        painter.drawText(
+            QRectF(track.right() + 8, bar_top - 8, seconds_width, 30),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            seconds,
+        )
         painter.end()

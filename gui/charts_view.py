@@ -41,8 +41,11 @@ def whole_ticks(high: float) -> list[tuple[float, str]]:
 def draw(plot: pg.PlotWidget, series: Series) -> None:
     plot.clear()
     if series.x_values:  # a numeric axis: days of the month, or minutes late in buckets
-        plot.addItem(pg.BarGraphItem(x=list(series.x_values), height=list(series.values),
-                                     width=series.bar_width * 0.9, brush=BAR_COLOR))
+        plot.addItem(
+            pg.BarGraphItem(
+                x=list(series.x_values), height=list(series.values), width=series.bar_width * 0.9, brush=BAR_COLOR
+            )
+        )
         if series.x_limits is not None:
             plot.setXRange(*series.x_limits, padding=0)
         if series.marker is not None:

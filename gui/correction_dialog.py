@@ -104,12 +104,14 @@ class CorrectionDialog(QDialog):
         self.event_box.clear()
         person_id = self.person_box.currentData()
         zone = self.engine.site_zone()
-        events = self.engine.events_on(self.day, person_id) + [e for e in self.engine.events_on(self.day)
-                                                              if e.person_id is None]
+        events = self.engine.events_on(self.day, person_id) + [
+            e for e in self.engine.events_on(self.day) if e.person_id is None
+        ]
         for event in sorted(events, key=lambda e: e.time):
             who = "unknown face" if event.person_id is None else event.kind.value.replace("_", " ")
-            self.event_box.addItem(f"#{event.id}  {event.time.astimezone(zone):%H:%M:%S}  {who}  ({event.source})",
-                                   event.id)
+            self.event_box.addItem(
+                f"#{event.id}  {event.time.astimezone(zone):%H:%M:%S}  {who}  ({event.source})", event.id
+            )
         self._update()
 
     def _say(self, text: str) -> None:
@@ -137,8 +139,13 @@ class CorrectionDialog(QDialog):
         try:
             if self.kind() == self.PUNCH:
                 moment = self.time_edit.dateTime()
-                wall = datetime(moment.date().year(), moment.date().month(), moment.date().day(),
-                                moment.time().hour(), moment.time().minute())
+                wall = datetime(
+                    moment.date().year(),
+                    moment.date().month(),
+                    moment.date().day(),
+                    moment.time().hour(),
+                    moment.time().minute(),
+                )
                 self.engine.punch(self.person_box.currentData(), wall, reason)
             elif self.kind() == self.VOID:
                 self.engine.void_event(self.event_box.currentData(), reason)

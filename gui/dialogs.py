@@ -13,9 +13,13 @@ def show_error(parent: QWidget | None, message: str, title: str = TITLE) -> None
 
 def confirm(parent: QWidget | None, title: str, text: str, action: str = "OK") -> bool:
     """A yes/no question; True when the user agrees."""
-    answer = QMessageBox.question(parent, title, text,
-                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
+    answer = QMessageBox.question(
+        parent,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
     return answer == QMessageBox.StandardButton.Yes
 
 

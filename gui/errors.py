@@ -69,8 +69,10 @@ class ErrorReporter(QObject):
             return
         log.error("Unexpected error", exc_info=(exc_type, exc, tb))
         where = f"\n\nThe details were written to {self.log_path}." if self.log_path else ""
-        self.report.emit(f"Something went wrong: {exc_type.__name__}: {exc}{where}\n\n"
-                         "You can keep working; if it happens again, restart Rollcall.")
+        self.report.emit(
+            f"Something went wrong: {exc_type.__name__}: {exc}{where}\n\n"
+            "You can keep working; if it happens again, restart Rollcall."
+        )
 
 
 _reporter: ErrorReporter | None = None

@@ -75,8 +75,14 @@ class MainWindow(QMainWindow):
         self.review_panel = ReviewPanel(engine)
         self.attendance_panel = AttendancePanel(engine)
         self.retrain_panel = models_panel(engine)
-        panels = [self.recognize_panel, self.enroll_panel, self.people_panel, self.review_panel,
-                  self.attendance_panel, self.retrain_panel]
+        panels = [
+            self.recognize_panel,
+            self.enroll_panel,
+            self.people_panel,
+            self.review_panel,
+            self.attendance_panel,
+            self.retrain_panel,
+        ]
         titles = ["Recognize", "Enroll", "People", "Review", "Attendance", "Models"]
         icons = ["recognize", "enroll", "people", "review", "attendance", "models"]
 
@@ -134,8 +140,14 @@ class MainWindow(QMainWindow):
         self.job_progress = QProgressBar()
         self.job_progress.setMaximumWidth(220)
         self.job_progress.setVisible(False)
-        for widget in (self.job_progress, self.notice_label, self.site_label, self.device_label, self.model_label,
-                       self.gallery_label):
+        for widget in (
+            self.job_progress,
+            self.notice_label,
+            self.site_label,
+            self.device_label,
+            self.model_label,
+            self.gallery_label,
+        ):
             self.statusBar().addPermanentWidget(widget)
         self.statusBar().setSizeGripEnabled(False)
 
@@ -256,8 +268,14 @@ class MainWindow(QMainWindow):
 
     def on_changes(self, changes: Changes) -> None:
         """Every engine change arrives here; each panel refreshes only for the kinds it shows."""
-        for panel in (self.recognize_panel, self.enroll_panel, self.people_panel, self.review_panel,
-                      self.attendance_panel, self.retrain_panel):
+        for panel in (
+            self.recognize_panel,
+            self.enroll_panel,
+            self.people_panel,
+            self.review_panel,
+            self.attendance_panel,
+            self.retrain_panel,
+        ):
             on_changes = getattr(panel, "on_changes", None)
             if on_changes is not None:
                 on_changes(changes)

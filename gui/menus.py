@@ -59,8 +59,9 @@ def build_menus(window: MenuHost) -> dict[str, QAction]:
         "export": _action(parent, "Export attendance…", window.export_attendance, "Ctrl+E"),
         "quit": _action(parent, "Quit", window.close, QKeySequence.StandardKey.Quit),
         "settings": _action(parent, "Settings…", window.open_settings, SETTINGS_SHORTCUT),
-        "docs": _action(parent, "Documentation", lambda: open_documentation(parent),
-                        QKeySequence.StandardKey.HelpContents),
+        "docs": _action(
+            parent, "Documentation", lambda: open_documentation(parent), QKeySequence.StandardKey.HelpContents
+        ),
         "about": _action(parent, "About Rollcall", lambda: show_about(parent)),
     }
     if actions["quit"].shortcut().isEmpty():  # some desktops define no Quit key
@@ -81,6 +82,9 @@ def build_menus(window: MenuHost) -> dict[str, QAction]:
 
 
 def show_about(window: QWidget) -> None:
-    QMessageBox.about(window, "About Rollcall",
-                      f"Rollcall {__version__}\n\nFace-recognition attendance: enroll people, watch a camera, "
-                      "and keep a day's attendance. Press F1 for the documentation.")
+    QMessageBox.about(
+        window,
+        "About Rollcall",
+        f"Rollcall {__version__}\n\nFace-recognition attendance: enroll people, watch a camera, "
+        "and keep a day's attendance. Press F1 for the documentation.",
+    )

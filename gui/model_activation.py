@@ -19,8 +19,9 @@ from .workers import Job
 
 
 class ActivatesModels:
-    def fill_model_box(self, select: str | None = None, describe: Callable[[ModelRecord], str] = lambda r: "",
-                       with_names: bool = False) -> str | None:
+    def fill_model_box(
+        self, select: str | None = None, describe: Callable[[ModelRecord], str] = lambda r: "", with_names: bool = False
+    ) -> str | None:
         """List the models, newest first, the active one marked, keeping the selection (or `select`).
         Returns the active model's id, or None after showing why the models cannot be read."""
         try:
@@ -45,9 +46,11 @@ class ActivatesModels:
             samples = self.engine.stats().samples
         except RollcallError:
             samples = 0
-        text = (f"Recognise with {model_id} from now on? The gallery's {plural(samples, 'face sample')} are "
-                "re-embedded with it first, and recognition pauses until that is done. Its scores and threshold "
-                "apply from then on; the current model stays installed, so you can switch back here.")
+        text = (
+            f"Recognise with {model_id} from now on? The gallery's {plural(samples, 'face sample')} are "
+            "re-embedded with it first, and recognition pauses until that is done. Its scores and threshold "
+            "apply from then on; the current model stays installed, so you can switch back here."
+        )
         return confirm(self, "Activate model", f"{warning}\n\n{text}" if warning else text, "Activate")
 
     def start_activation(self, model_id: str) -> None:

@@ -16,10 +16,12 @@ from .model_activation import ActivatesModels
 from .widgets import Card, hbox, panel_header
 from .workers import Job
 
-TRAINING_ELSEWHERE = ("Training runs on the full edition of Rollcall (or the site's admin station). There, "
-                      "`rollcall models export MODEL -o FILE` writes the trained model as one file; install it "
-                      "here with Import model file…, then activate it. In a site, the admin station's models "
-                      "arrive from the site server by themselves.")
+TRAINING_ELSEWHERE = (
+    "Training runs on the full edition of Rollcall (or the site's admin station). There, "
+    "`rollcall models export MODEL -o FILE` writes the trained model as one file; install it "
+    "here with Import model file…, then activate it. In a site, the admin station's models "
+    "arrive from the site server by themselves."
+)
 
 
 class KioskModelsPanel(ActivatesModels, QWidget):

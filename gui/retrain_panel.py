@@ -49,9 +49,9 @@ SETTINGS_TEXT_MIN_PX = 360
 RESULTS_MIN_PX = 90  # with the plot and the versions, the panel fits a 1280 x 720 laptop
 STRATEGY_HELP = {
     "semihard": "FaceNet's choice: for every anchor-positive pair the nearest negative that is still farther "
-                "than the positive. Safe from the start.",
+    "than the positive. Safe from the start.",
     "hard": "Batch-hard: the farthest positive and nearest negative per anchor. Strong, but can collapse the "
-            "model early in training; use a small learning rate.",
+    "model early in training; use a small learning rate.",
     "all": "Every valid triplet in the batch; the loss averages the active ones.",
 }
 
@@ -112,8 +112,9 @@ class LossPlot(QWidget):
         painter.drawText(QRectF(0, bottom - 8, left - 4, 16), Qt.AlignmentFlag.AlignRight, "0")
         painter.drawText(QRectF(right + 4, top - 8, 36, 16), Qt.AlignmentFlag.AlignLeft, "100%")
         painter.drawText(QRectF(right + 4, bottom - 8, 36, 16), Qt.AlignmentFlag.AlignLeft, "0%")
-        painter.drawText(QRectF(left, bottom + 4, right - left, 16), Qt.AlignmentFlag.AlignCenter,
-                         f"step (of {last_step})")
+        painter.drawText(
+            QRectF(left, bottom + 4, right - left, 16), Qt.AlignmentFlag.AlignCenter, f"step (of {last_step})"
+        )
 
         for values, top_value, color in ((self.losses, loss_max, LOSS_COLOR), (self.active, 1.0, ACTIVE_COLOR)):
             path = QPainterPath()
@@ -166,8 +167,13 @@ class RetrainPanel(ActivatesModels, QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
-        layout.addWidget(panel_header("Models", "Fine-tune the face model with FaceNet's triplet loss on the people "
-                                      "you enrolled, compare it with the current one, then switch or roll back."))
+        layout.addWidget(
+            panel_header(
+                "Models",
+                "Fine-tune the face model with FaceNet's triplet loss on the people "
+                "you enrolled, compare it with the current one, then switch or roll back.",
+            )
+        )
         layout.addLayout(grid, 1)
 
         self._strategy_changed()
@@ -192,9 +198,11 @@ class RetrainPanel(ActivatesModels, QWidget):
             self.lfw_box.setToolTip("LFW View 1 was not found; set ROLLCALL_LFW_DIR to enable this check.")
         card.body.addWidget(self.lfw_box)
         self.corrections_box = QCheckBox("Learn from corrections")
-        self.corrections_box.setToolTip("Confusions become hard negatives and faces confirmed at the kiosk are "
-                                        "used too: every batch holds a pair of people the kiosk confused (recorded "
-                                        "when an event was voided or reassigned, or someone answered No).")
+        self.corrections_box.setToolTip(
+            "Confusions become hard negatives and faces confirmed at the kiosk are "
+            "used too: every batch holds a pair of people the kiosk confused (recorded "
+            "when an event was voided or reassigned, or someone answered No)."
+        )
         card.body.addWidget(self.corrections_box)
         self.start_button = QPushButton(icon("play", light=True), "Start training")
         self.start_button.setProperty("primary", True)
@@ -210,18 +218,22 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.strategy_box = QComboBox()
         for name in STRATEGIES:
             self.strategy_box.addItem(name, name)
-            self.strategy_box.setItemData(self.strategy_box.count() - 1, STRATEGY_HELP[name],
-                                          Qt.ItemDataRole.ToolTipRole)
+            self.strategy_box.setItemData(
+                self.strategy_box.count() - 1, STRATEGY_HELP[name], Qt.ItemDataRole.ToolTipRole
+            )
         self.strategy_box.currentIndexChanged.connect(self._strategy_changed)
         self.p_spin = self._spin(2, 128, TrainConfig.P, "Identities per batch")
-        self.k_spin = self._spin(2, 64, TrainConfig.K, "Faces per identity (repeated with augmentation when a "
-                                                      "person has fewer photos)")
+        self.k_spin = self._spin(
+            2, 64, TrainConfig.K, "Faces per identity (repeated with augmentation when a person has fewer photos)"
+        )
         self.margin_spin = QDoubleSpinBox()
         self.margin_spin.setRange(0.01, 2.0)
         self.margin_spin.setSingleStep(0.05)
         self.margin_spin.setValue(TrainConfig.margin)
-        self.margin_spin.setToolTip("α: how much farther a different person must be than the same person "
-                                    "(squared distance of unit vectors, 0–4)")
+        self.margin_spin.setToolTip(
+            "α: how much farther a different person must be than the same person "
+            "(squared distance of unit vectors, 0–4)"
+        )
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setDecimals(6)
         self.lr_spin.setRange(0.000001, 0.1)
@@ -233,8 +245,9 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.epochs_spin = self._spin(1, 1000, TrainConfig.epochs, "Passes over the training photos")
         self.steps_spin = self._spin(0, 100000, 0, "Batches per epoch; 0 = photos / (P × K)")
         self.steps_spin.setSpecialValueText("auto")
-        self.frozen_spin = self._spin(0, MAX_FROZEN, TrainConfig.frozen_blocks,
-                                      "Early stages kept as they are (faster on a CPU, forgets less)")
+        self.frozen_spin = self._spin(
+            0, MAX_FROZEN, TrainConfig.frozen_blocks, "Early stages kept as they are (faster on a CPU, forgets less)"
+        )
         self.frozen_label = QLabel()
         self.frozen_label.setObjectName("muted")
         self.frozen_spin.valueChanged.connect(self._frozen_changed)
@@ -255,8 +268,10 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
-        self.status_label = QLabel("Fine-tune the model on the enrolled people. Each person's last two photos "
-                                   "are held out to check the result.")
+        self.status_label = QLabel(
+            "Fine-tune the model on the enrolled people. Each person's last two photos "
+            "are held out to check the result."
+        )
         self.status_label.setObjectName("muted")
         self.status_label.setWordWrap(True)
         self.plot = LossPlot()
@@ -341,11 +356,17 @@ class RetrainPanel(ActivatesModels, QWidget):
 
     def config(self) -> TrainConfig:
         return TrainConfig(
-            strategy=self.strategy_box.currentData(), P=self.p_spin.value(), K=self.k_spin.value(),
-            margin=self.margin_spin.value(), learning_rate=self.lr_spin.value(),
-            optimizer=self.optimizer_box.currentData(), epochs=self.epochs_spin.value(),
-            steps_per_epoch=self.steps_spin.value() or None, frozen_blocks=self.frozen_spin.value(),
-            lfw=self.lfw_box.isChecked(), device=self.engine.settings.compute.device,
+            strategy=self.strategy_box.currentData(),
+            P=self.p_spin.value(),
+            K=self.k_spin.value(),
+            margin=self.margin_spin.value(),
+            learning_rate=self.lr_spin.value(),
+            optimizer=self.optimizer_box.currentData(),
+            epochs=self.epochs_spin.value(),
+            steps_per_epoch=self.steps_spin.value() or None,
+            frozen_blocks=self.frozen_spin.value(),
+            lfw=self.lfw_box.isChecked(),
+            device=self.engine.settings.compute.device,
             with_corrections=self.corrections_box.isChecked(),
         )
 
@@ -391,7 +412,8 @@ class RetrainPanel(ActivatesModels, QWidget):
             self.status_label.setText(
                 f"Epoch {progress.epoch}, step {progress.step}/{progress.total_steps}: loss {progress.loss:.4f}, "
                 f"active triplets {progress.active_fraction * 100:.0f}%, d(a,p) {progress.mean_d_ap:.3f}, "
-                f"d(a,n) {progress.mean_d_an:.3f}")
+                f"d(a,n) {progress.mean_d_an:.3f}"
+            )
         else:
             if progress.total_steps:
                 self.progress_bar.setRange(0, progress.total_steps)

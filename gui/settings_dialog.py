@@ -45,8 +45,12 @@ from .site_settings import SitePage
 from .widgets import hbox
 from .workers import Job
 
-DEVICE_LABELS = {Device.AUTO: "Automatic (GPU when available)", Device.CPU: "CPU", Device.CUDA: "NVIDIA GPU (CUDA)",
-                 Device.MPS: "Apple GPU (MPS)"}
+DEVICE_LABELS = {
+    Device.AUTO: "Automatic (GPU when available)",
+    Device.CPU: "CPU",
+    Device.CUDA: "NVIDIA GPU (CUDA)",
+    Device.MPS: "Apple GPU (MPS)",
+}
 RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080)]
 DIALOG_SIZE = QSize(860, 600)  # fits a 1280 x 720 laptop; each page scrolls when it is taller
 PAGE_LIST_PADDING_PX = 24
@@ -76,25 +80,53 @@ class SettingsDialog(QDialog):
         current = engine.settings
 
         # recognition
-        self.threshold = self._number(current.recognition.match_threshold, 0.0, 1.0, 0.01, 2,
-                                      "Cosine similarity a face must reach to count as someone. Higher = stricter.")
-        self.margin = self._number(current.recognition.match_margin, 0.0, 1.0, 0.01, 2,
-                                   "The best person must beat the second-best by this much.")
-        self.strangers = self._number(current.recognition.strangers_per_1000, 0.1, 1000.0, 1.0, 1,
-                                      "Fused models set their threshold from the gallery for at most this many "
-                                      "strangers marked as someone per 1,000. Lower = stricter.", " per 1,000")
+        self.threshold = self._number(
+            current.recognition.match_threshold,
+            0.0,
+            1.0,
+            0.01,
+            2,
+            "Cosine similarity a face must reach to count as someone. Higher = stricter.",
+        )
+        self.margin = self._number(
+            current.recognition.match_margin,
+            0.0,
+            1.0,
+            0.01,
+            2,
+            "The best person must beat the second-best by this much.",
+        )
+        self.strangers = self._number(
+            current.recognition.strangers_per_1000,
+            0.1,
+            1000.0,
+            1.0,
+            1,
+            "Fused models set their threshold from the gallery for at most this many "
+            "strangers marked as someone per 1,000. Lower = stricter.",
+            " per 1,000",
+        )
         self.threshold_note = self._note(self._threshold_text(engine))
-        self.ask_uncertain = QCheckBox("Ask uncertain faces \"Are you NAME?\"")
+        self.ask_uncertain = QCheckBox('Ask uncertain faces "Are you NAME?"')
         self.ask_uncertain.setChecked(current.recognition.ask_when_uncertain)
         self.ask_uncertain.setToolTip(
             "A face just under the threshold for one person is asked, with Yes and No buttons, for "
             f"{current.recognition.ask_timeout_s:g} s. Yes marks them; No or no answer marks nobody and "
-            "keeps the face as a confusion for retraining.")
-        self.votes = self._whole(current.recognition.votes_to_mark, 1, 20,
-                                 "Consistent recognitions of a face before the person is marked.")
+            "keeps the face as a confusion for retraining."
+        )
+        self.votes = self._whole(
+            current.recognition.votes_to_mark, 1, 20, "Consistent recognitions of a face before the person is marked."
+        )
         # attendance
-        self.cooldown = self._number(current.attendance.cooldown_minutes, 0.0, 24 * 60, 1.0, 1,
-                                     "No second event for a person within this time.", " min")
+        self.cooldown = self._number(
+            current.attendance.cooldown_minutes,
+            0.0,
+            24 * 60,
+            1.0,
+            1,
+            "No second event for a person within this time.",
+            " min",
+        )
         self.checkout = QCheckBox("Also record the last sighting of the day as check-out")
         self.checkout.setChecked(current.attendance.checkout_mode)
         self.sound = QCheckBox("Beep when someone is marked")
@@ -110,15 +142,19 @@ class SettingsDialog(QDialog):
         # liveness
         self.liveness = QCheckBox("Photo filter (a first filter only)")
         self.liveness.setChecked(current.liveness.photo_filter)
-        self.liveness.setToolTip("Mark a person only after their face has moved like a live face for about "
-                                 "half a second. A first filter: it lets most printed photos and every video "
-                                 "replay through. To stop photos and screens, ask people to move their head.")
+        self.liveness.setToolTip(
+            "Mark a person only after their face has moved like a live face for about "
+            "half a second. A first filter: it lets most printed photos and every video "
+            "replay through. To stop photos and screens, ask people to move their head."
+        )
         self.challenge = QCheckBox("Ask recognised people to move their head (challenge)")
         self.challenge.setChecked(current.liveness.challenge)
-        self.challenge.setToolTip("Before marking, the kiosk asks for two head movements in a random order "
-                                  f"(turn left, turn right, look up) within {current.liveness.challenge_time_s:g} s, "
-                                  "and checks them from the face's landmarks. Stops photos and screens held up, "
-                                  "however they are turned. Once a day per person.")
+        self.challenge.setToolTip(
+            "Before marking, the kiosk asks for two head movements in a random order "
+            f"(turn left, turn right, look up) within {current.liveness.challenge_time_s:g} s, "
+            "and checks them from the face's landmarks. Stops photos and screens held up, "
+            "however they are turned. Once a day per person."
+        )
 
         # compute
         self.device = QComboBox()
@@ -148,11 +184,16 @@ class SettingsDialog(QDialog):
         self.data_dir.setPlaceholderText(str(current.data_path) if not current.storage.data_dir else "")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        self.backups_kept = self._whole(current.storage.backups_kept, 0, 365,
-                                        "One automatic backup a day; this many are kept. 0 = none.")
-        self.retention_days = self._whole(current.storage.retention_days, 0, 36_500,
-                                          "Attendance events older than this are deleted. 0 = keep them all.",
-                                          " days")
+        self.backups_kept = self._whole(
+            current.storage.backups_kept, 0, 365, "One automatic backup a day; this many are kept. 0 = none."
+        )
+        self.retention_days = self._whole(
+            current.storage.retention_days,
+            0,
+            36_500,
+            "Attendance events older than this are deleted. 0 = keep them all.",
+            " days",
+        )
 
         self.backups_kept.setSpecialValueText("none")
         self.retention_days.setSpecialValueText("forever")
@@ -199,23 +240,28 @@ class SettingsDialog(QDialog):
         has_pin = bool(current.security.admin_pin_hash)
         self.pin_edit = QLineEdit()
         self.pin_repeat = QLineEdit()
-        for edit, hint in ((self.pin_edit, "Change the PIN" if has_pin else "At least 4 characters"),
-                           (self.pin_repeat, "Type it again")):
+        for edit, hint in (
+            (self.pin_edit, "Change the PIN" if has_pin else "At least 4 characters"),
+            (self.pin_repeat, "Type it again"),
+        ):
             edit.setEchoMode(QLineEdit.EchoMode.Password)
             edit.setPlaceholderText(hint)
             edit.setMaximumWidth(220)
         self.remove_pin = QCheckBox("Remove the admin PIN")
         self.remove_pin.setVisible(has_pin)
-        self.remove_pin.toggled.connect(lambda on: (self.pin_edit.setEnabled(not on),
-                                                    self.pin_repeat.setEnabled(not on)))
+        self.remove_pin.toggled.connect(
+            lambda on: (self.pin_edit.setEnabled(not on), self.pin_repeat.setEnabled(not on))
+        )
         self.pin_tries = self._whole(current.security.pin_tries, 1, 100, "Wrong PINs in a row before a pause.")
-        self.lockout = self._number(current.security.lockout_s, 0.0, 3600.0, 5.0, 0,
-                                    "The pause after too many wrong PINs.", " s")
+        self.lockout = self._number(
+            current.security.lockout_s, 0.0, 3600.0, 5.0, 0, "The pause after too many wrong PINs.", " s"
+        )
         form = self._form(self._page("Admin PIN"))
         pin_note = self._note(
             "A PIN is set: enrolling, deleting, exporting, retraining and settings ask for it. Recognize never does."
-            if has_pin else
-            "No PIN: anyone at this computer can enroll, delete, export, retrain and change settings.")
+            if has_pin
+            else "No PIN: anyone at this computer can enroll, delete, export, retrain and change settings."
+        )
         form.addRow(pin_note)
         form.addRow("New PIN" if not has_pin else "Change PIN", self.pin_edit)
         form.addRow("Repeat PIN", self.pin_repeat)
@@ -226,8 +272,11 @@ class SettingsDialog(QDialog):
         self.site = SitePage(engine, self._note)
         self._page("Site", self.site)
         self.site_state, self.site_url, self.site_password = self.site.state, self.site.url, self.site.password
-        self.kiosk_name, self.join_button, self.init_button = self.site.kiosk_name, self.site.join_button, \
-            self.site.init_button
+        self.kiosk_name, self.join_button, self.init_button = (
+            self.site.kiosk_name,
+            self.site.join_button,
+            self.site.init_button,
+        )
         self.sync_button, self.leave_button = self.site.sync_button, self.site.leave_button
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -285,8 +334,9 @@ class SettingsDialog(QDialog):
         super().done(result)
 
     @staticmethod
-    def _number(value: float, low: float, high: float, step: float, decimals: int, tip: str,
-                suffix: str = "") -> QDoubleSpinBox:
+    def _number(
+        value: float, low: float, high: float, step: float, decimals: int, tip: str, suffix: str = ""
+    ) -> QDoubleSpinBox:
         box = QDoubleSpinBox()
         box.setRange(low, high)
         box.setSingleStep(step)
@@ -403,9 +453,13 @@ class SettingsDialog(QDialog):
         chosen_model = self.model.currentData()
         self.model_to_activate = chosen_model if chosen_model != self.engine.active_model_id() else None
         if self.model_to_activate and not confirm(
-                self, "Activate model", f"Recognise with {chosen_model} from now on? The gallery is re-embedded "
-                "with it first and recognition pauses until that is done; the current model stays installed, so "
-                "you can switch back here.", "Activate"):
+            self,
+            "Activate model",
+            f"Recognise with {chosen_model} from now on? The gallery is re-embedded "
+            "with it first and recognition pauses until that is done; the current model stays installed, so "
+            "you can switch back here.",
+            "Activate",
+        ):
             return
         try:
             new.save()

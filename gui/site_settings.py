@@ -21,18 +21,25 @@ from .widgets import hbox
 from .workers import Job
 
 # CLI commands in core's messages, as this page's buttons
-BUTTON_FOR_COMMAND = {"init": "Make this the admin station", "join": "Join as kiosk", "leave": "Leave the site",
-                      "sync": "Sync now"}
+BUTTON_FOR_COMMAND = {
+    "init": "Make this the admin station",
+    "join": "Join as kiosk",
+    "leave": "Leave the site",
+    "sync": "Sync now",
+}
 _COMMAND = re.compile(r"(?:run |use )?`rollcall site (\w+)[^`]*`", re.IGNORECASE)
-NOT_JOINED_YET = ("Nothing was changed and this station is still standalone. Check the server address, the "
-                  "password and that the server is running, then try again.")
+NOT_JOINED_YET = (
+    "Nothing was changed and this station is still standalone. Check the server address, the "
+    "password and that the server is running, then try again."
+)
 
 
 def in_dialog_words(message: str, joining: bool = False) -> str:
     """A core site message with its `rollcall site …` commands said as this page's buttons; a failed join
     or init no longer promises that attendance is sent later (the station is not part of a site yet)."""
-    text = _COMMAND.sub(lambda m: f"press \u201c{BUTTON_FOR_COMMAND.get(m.group(1).lower(), m.group(1))}\u201d",
-                        message)
+    text = _COMMAND.sub(
+        lambda m: f"press \u201c{BUTTON_FOR_COMMAND.get(m.group(1).lower(), m.group(1))}\u201d", message
+    )
     if joining:
         text = re.sub(r"Attendance is kept on this station and sent when the server is back\.", NOT_JOINED_YET, text)
     return text
@@ -60,8 +67,10 @@ class SitePage(QWidget):
         self.state = note("")
         self.url = QLineEdit()
         self.url.setPlaceholderText("postgresql://owner@server:5432/site?sslmode=verify-full")
-        self.url.setToolTip("The site server's address. The owner's password goes in the next field; it is used "
-                            "once, and only the station's own login is kept, in a file only this user can read.")
+        self.url.setToolTip(
+            "The site server's address. The owner's password goes in the next field; it is used "
+            "once, and only the station's own login is kept, in a file only this user can read."
+        )
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("The owner's password (used once)")
@@ -71,8 +80,9 @@ class SitePage(QWidget):
         self.init_button = QPushButton(BUTTON_FOR_COMMAND["init"])
         self.sync_button = QPushButton(BUTTON_FOR_COMMAND["sync"])
         self.leave_button = QPushButton(BUTTON_FOR_COMMAND["leave"])
-        self.join_button.clicked.connect(lambda: self.run(self.engine.site_join, self.address(),
-                                                          self.kiosk_name.text().strip(), joining=True))
+        self.join_button.clicked.connect(
+            lambda: self.run(self.engine.site_join, self.address(), self.kiosk_name.text().strip(), joining=True)
+        )
         self.init_button.clicked.connect(lambda: self.run(self.engine.site_init, self.address(), joining=True))
         self.sync_button.clicked.connect(lambda: self.run(self.engine.site_sync))
         self.leave_button.clicked.connect(lambda: self.run(self.engine.site_leave))
@@ -98,9 +108,11 @@ class SitePage(QWidget):
             text = "Standalone: this station keeps everything in its own database."
         else:
             last = status.last_sync.astimezone().strftime("%Y-%m-%d %H:%M:%S") if status.last_sync else "never"
-            text = (f"{status.role.capitalize()} {status.station!r} of {status.server}. Last sync: {last}. "
-                    f"Queue: {plural(status.queue, 'event')}."
-                    + (f" Last problem: {in_dialog_words(status.error)}" if status.error else ""))
+            text = (
+                f"{status.role.capitalize()} {status.station!r} of {status.server}. Last sync: {last}. "
+                f"Queue: {plural(status.queue, 'event')}."
+                + (f" Last problem: {in_dialog_words(status.error)}" if status.error else "")
+            )
         self.state.setText(f"{text}\n{message}".strip())
         busy = self.job is not None
         for widget in (self.url, self.password, self.kiosk_name, self.join_button, self.init_button):

@@ -51,8 +51,9 @@ def pixmap_from_jpeg(data: bytes | None, size: int | None = None) -> QPixmap:
     if data:
         pixmap.loadFromData(data, "JPEG")
     if size and not pixmap.isNull():
-        pixmap = pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
-                               Qt.TransformationMode.SmoothTransformation)
+        pixmap = pixmap.scaled(
+            size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
     return pixmap
 
 
@@ -62,8 +63,9 @@ def rounded_pixmap(pixmap: QPixmap, size: int, radius: float = 8.0) -> QPixmap:
     result.fill(Qt.GlobalColor.transparent)
     if pixmap.isNull():
         return result
-    scaled = pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-                           Qt.TransformationMode.SmoothTransformation)
+    scaled = pixmap.scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatioByExpanding, Qt.TransformationMode.SmoothTransformation
+    )
     painter = QPainter(result)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     path = QPainterPath()
@@ -169,18 +171,32 @@ class VideoView(QWidget):
             for overlay in self._overlays:
                 self._draw_overlay(painter, overlay, target, scale)
             if self._fps is not None:
-                self._draw_pill(painter, f"{self._fps:.1f} fps", QPointF(target.right() - 10, target.top() + 10),
-                                QColor(17, 24, 39, 190), Qt.AlignmentFlag.AlignRight)
+                self._draw_pill(
+                    painter,
+                    f"{self._fps:.1f} fps",
+                    QPointF(target.right() - 10, target.top() + 10),
+                    QColor(17, 24, 39, 190),
+                    Qt.AlignmentFlag.AlignRight,
+                )
         if self._banner:
-            colors = {"info": QColor(17, 24, 39, 210), "good": QColor(21, 128, 61, 230),
-                      "warn": QColor(180, 83, 9, 230), "error": QColor(185, 28, 28, 230)}
+            colors = {
+                "info": QColor(17, 24, 39, 210),
+                "good": QColor(21, 128, 61, 230),
+                "warn": QColor(180, 83, 9, 230),
+                "error": QColor(185, 28, 28, 230),
+            }
             font = QFont(self.font())
             font.setPointSizeF(font.pointSizeF() * 1.25)
             font.setBold(True)
             painter.setFont(font)
-            self._draw_pill(painter, self._banner, QPointF(self.width() / 2, self.height() - 24),
-                            colors.get(self._banner_kind, colors["info"]), Qt.AlignmentFlag.AlignHCenter,
-                            padding=10)
+            self._draw_pill(
+                painter,
+                self._banner,
+                QPointF(self.width() / 2, self.height() - 24),
+                colors.get(self._banner_kind, colors["info"]),
+                Qt.AlignmentFlag.AlignHCenter,
+                padding=10,
+            )
         painter.end()
 
     def _draw_overlay(self, painter: QPainter, overlay: Overlay, target: QRectF, scale: float) -> None:
@@ -206,8 +222,9 @@ class VideoView(QWidget):
         painter.setPen(QColor("#0b1020") if dark_text else QColor("white"))
         painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, overlay.label)
 
-    def _draw_pill(self, painter: QPainter, text: str, anchor: QPointF, color: QColor,
-                   align: Qt.AlignmentFlag, padding: int = 6) -> None:
+    def _draw_pill(
+        self, painter: QPainter, text: str, anchor: QPointF, color: QColor, align: Qt.AlignmentFlag, padding: int = 6
+    ) -> None:
         metrics = painter.fontMetrics()
         width = metrics.horizontalAdvance(text) + 2 * padding + 4
         height = metrics.height() + padding
@@ -310,7 +327,6 @@ def scrolling(widget: QWidget, name: str = "pageScroll") -> QScrollArea:
     scroll = PageScroll(widget)
     scroll.setObjectName(name)
     return scroll
-
 
 
 class Card(QFrame):
@@ -431,11 +447,15 @@ class SourcePicker(QComboBox):
         if cameras:
             self.note = ""
         elif demo is not None:
-            self.note = ("No webcam found, so the demo video is selected. Connect a webcam and restart Rollcall, "
-                         "or choose a video file, an image folder or a stream URL.")
+            self.note = (
+                "No webcam found, so the demo video is selected. Connect a webcam and restart Rollcall, "
+                "or choose a video file, an image folder or a stream URL."
+            )
         else:
-            self.note = ("No webcam found and the demo video is not installed. Choose a video file, "
-                         "an image folder or a stream URL.")
+            self.note = (
+                "No webcam found and the demo video is not installed. Choose a video file, "
+                "an image folder or a stream URL."
+            )
         self.setCurrentIndex(0 if (cameras or demo is not None) else -1)
         self._previous = self.currentIndex()
         self.note_spec = self.current_spec()  # the source `note` speaks of; another choice makes it stale
@@ -487,8 +507,9 @@ class SourcePicker(QComboBox):
 
     def _ask(self, action: str) -> str:
         if action == "video":
-            return open_file(self, "Choose a video file",
-                             "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v);;All files (*)")
+            return open_file(
+                self, "Choose a video file", "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v);;All files (*)"
+            )
         if action == "folder":
             return open_folder(self, "Choose a folder of images")
         url, ok = QInputDialog.getText(self, "Stream URL", "Address of the stream (rtsp://, http://, https://):")

@@ -22,7 +22,8 @@ import inspect
 import logging
 import threading
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QThreadPool, Signal
 from superqt.utils import GeneratorWorker
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 MIN_POOL_THREADS = 16
 STOP_TIMEOUT_MS = 10_000
 
-_created: "weakref.WeakSet[Job]" = weakref.WeakSet()
+_created: weakref.WeakSet[Job] = weakref.WeakSet()
 
 
 def user_message(exc: BaseException) -> str:
@@ -98,7 +99,7 @@ class Job(GeneratorWorker):
 
     # ---- control (GUI thread) ----
 
-    def start(self) -> "Job":
+    def start(self) -> Job:
         pool = QThreadPool.globalInstance()
         pool.setMaxThreadCount(max(pool.maxThreadCount(), MIN_POOL_THREADS))
         self.started_once = True

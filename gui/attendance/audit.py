@@ -13,8 +13,18 @@ from .common import read_only_table
 
 HIDDEN_DETAILS = frozenset({"correction_id", "confusion_id", "assignment_id", "rotation_id", "sha256"})
 PERSON_DETAILS = {"was_person_id": "was", "now_person_id": "now"}
-DETAIL_WORDS = {"time": "time", "event_time": "event at", "group": "group", "shift": "shift", "from": "from",
-                "to": "to", "start": "start", "end": "end", "days": "days", "name": "name"}
+DETAIL_WORDS = {
+    "time": "time",
+    "event_time": "event at",
+    "group": "group",
+    "shift": "shift",
+    "from": "from",
+    "to": "to",
+    "start": "start",
+    "end": "end",
+    "days": "days",
+    "name": "name",
+}
 
 
 def detail_value(value: object, zone: tzinfo) -> str:
@@ -54,8 +64,9 @@ class AuditView(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.table = read_only_table(self.COLUMNS, stretch=6)
-        note = QLabel("Every correction, lock and unlock, rename and delete, with who made it and why. "
-                      "The log cannot be edited.")
+        note = QLabel(
+            "Every correction, lock and unlock, rename and delete, with who made it and why. The log cannot be edited."
+        )
         note.setObjectName("muted")
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -69,8 +80,15 @@ class AuditView(QWidget):
         self.table.setRowCount(len(entries))
         for r, e in enumerate(entries):
             person = names.get(e.person_id, "(deleted)") if e.person_id is not None else ""
-            cells = [e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action.value.replace("_", " "),
-                     e.subject, person, e.reason, details_text(e, zone, names)]
+            cells = [
+                e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                e.actor,
+                e.action.value.replace("_", " "),
+                e.subject,
+                person,
+                e.reason,
+                details_text(e, zone, names),
+            ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == len(cells) - 1:

@@ -18,23 +18,52 @@ BOARD_REFRESH_MS = 60_000  # statuses move with the clock (pending -> absent) ev
 ATTENDANCE_CHANGES = (ChangeKind.EVENTS, ChangeKind.PEOPLE, ChangeKind.SCHEDULES, ChangeKind.CORRECTIONS)
 
 STATUS_COLORS: dict[DayStatus, str] = {
-    DayStatus.PRESENT: "#dcfce7", DayStatus.LATE: "#fef3c7", DayStatus.EARLY_LEAVE: "#ffedd5",
-    DayStatus.SHORT_DAY: "#ffedd5", DayStatus.HALF_DAY: "#fde68a", DayStatus.INCOMPLETE: "#e0e7ff",
-    DayStatus.ABSENT: "#fee2e2", DayStatus.PENDING: "#f3f4f6", DayStatus.HOLIDAY: "#e0f2fe",
-    DayStatus.ON_LEAVE: "#ede9fe", DayStatus.DAY_OFF: "#ffffff", DayStatus.UNSCHEDULED: "#ffffff",
+    DayStatus.PRESENT: "#dcfce7",
+    DayStatus.LATE: "#fef3c7",
+    DayStatus.EARLY_LEAVE: "#ffedd5",
+    DayStatus.SHORT_DAY: "#ffedd5",
+    DayStatus.HALF_DAY: "#fde68a",
+    DayStatus.INCOMPLETE: "#e0e7ff",
+    DayStatus.ABSENT: "#fee2e2",
+    DayStatus.PENDING: "#f3f4f6",
+    DayStatus.HOLIDAY: "#e0f2fe",
+    DayStatus.ON_LEAVE: "#ede9fe",
+    DayStatus.DAY_OFF: "#ffffff",
+    DayStatus.UNSCHEDULED: "#ffffff",
     DayStatus.NOT_ENROLLED: "#ffffff",
 }
 STATUS_LABELS: dict[DayStatus, str] = {status: status.value.replace("_", " ").capitalize() for status in DayStatus}
 MANUAL = "manual punch"  # shown beside a time no sighting made
 
-DAY_COLUMNS = ["Name", "External ID", "Group", "Status", "Late (min)", "Early (min)", "First seen", "Last seen",
-               "Hours"]
+DAY_COLUMNS = [
+    "Name",
+    "External ID",
+    "Group",
+    "Status",
+    "Late (min)",
+    "Early (min)",
+    "First seen",
+    "Last seen",
+    "Hours",
+]
 NOBODY_ENROLLED = "Nobody is enrolled yet."
 NOBODY_IN_GROUP = "Nobody is in this group."
 # Most telling first; every status is counted (one left out would hide its people from the summary).
-SUMMARY_ORDER = (DayStatus.PRESENT, DayStatus.LATE, DayStatus.EARLY_LEAVE, DayStatus.SHORT_DAY, DayStatus.HALF_DAY,
-                 DayStatus.INCOMPLETE, DayStatus.ABSENT, DayStatus.PENDING, DayStatus.HOLIDAY, DayStatus.ON_LEAVE,
-                 DayStatus.DAY_OFF, DayStatus.UNSCHEDULED, DayStatus.NOT_ENROLLED)
+SUMMARY_ORDER = (
+    DayStatus.PRESENT,
+    DayStatus.LATE,
+    DayStatus.EARLY_LEAVE,
+    DayStatus.SHORT_DAY,
+    DayStatus.HALF_DAY,
+    DayStatus.INCOMPLETE,
+    DayStatus.ABSENT,
+    DayStatus.PENDING,
+    DayStatus.HOLIDAY,
+    DayStatus.ON_LEAVE,
+    DayStatus.DAY_OFF,
+    DayStatus.UNSCHEDULED,
+    DayStatus.NOT_ENROLLED,
+)
 KIOSK_HR_TIP = "On a site's kiosk: corrections and month locks are made on the site's admin station."
 
 
@@ -93,9 +122,17 @@ def fill_day_rows(table: QTableWidget, rows: list[PersonDay], first_column: str,
     for r, d in enumerate(rows):
         lead = d.name if first_column == "name" else d.day.strftime("%a %d %b %Y")
         early = str(d.early_leave_minutes) if d.early_leave_minutes else ""
-        cells = [lead, d.external_id or "", d.group or "", STATUS_LABELS[d.status],
-                 str(d.late_minutes) if d.late_minutes else "", early,
-                 seen_text(d.first_seen, sighted), seen_text(d.last_seen, sighted), f"{d.hours:.2f}" if d.hours else ""]
+        cells = [
+            lead,
+            d.external_id or "",
+            d.group or "",
+            STATUS_LABELS[d.status],
+            str(d.late_minutes) if d.late_minutes else "",
+            early,
+            seen_text(d.first_seen, sighted),
+            seen_text(d.last_seen, sighted),
+            f"{d.hours:.2f}" if d.hours else "",
+        ]
         for c, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, d.person_id)

@@ -86,8 +86,12 @@ class FirstColumnFreezer(QObject):
         frame = view.frameWidth()
         header = view.horizontalHeader().height()
         self.frozen.horizontalHeader().setFixedHeight(header)
-        self.frozen.setGeometry(view.verticalHeader().width() * view.verticalHeader().isVisible() + frame, frame,
-                                view.columnWidth(0), view.viewport().height() + header)
+        self.frozen.setGeometry(
+            view.verticalHeader().width() * view.verticalHeader().isVisible() + frame,
+            frame,
+            view.columnWidth(0),
+            view.viewport().height() + header,
+        )
 
 
 def freeze_first_column(view: QTableView) -> QTableView:

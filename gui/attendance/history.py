@@ -29,8 +29,9 @@ class HistoryView(QWidget):
         self.summary_label.setObjectName("summary")
         self.table = read_only_table(["Day", *DAY_COLUMNS[1:]])
         layout = QVBoxLayout(self)
-        layout.addLayout(hbox(QLabel("Person"), self.person_box, QLabel("From"), self.start_edit, QLabel("to"),
-                              self.end_edit, None))
+        layout.addLayout(
+            hbox(QLabel("Person"), self.person_box, QLabel("From"), self.start_edit, QLabel("to"), self.end_edit, None)
+        )
         layout.addWidget(self.summary_label)
         layout.addWidget(self.table, 1)
         self.person_box.currentIndexChanged.connect(lambda _: self.refresh())
@@ -68,5 +69,6 @@ class HistoryView(QWidget):
         fill_day_rows(self.table, list(reversed(days)), "day", sighted)
         attended = sum(1 for d in days if d.status.attended)
         late = sum(1 for d in days if d.late_minutes)
-        self.summary_label.setText(f"{plural(attended, 'day')} attended, {late} late, "
-                                   f"{sum(d.hours for d in days):.1f} hours")
+        self.summary_label.setText(
+            f"{plural(attended, 'day')} attended, {late} late, {sum(d.hours for d in days):.1f} hours"
+        )

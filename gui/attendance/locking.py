@@ -17,8 +17,9 @@ class ReasonDialog(QDialog):
     """Asks before an HR change that is hard to take back: says what will happen, and will not go on without a
     reason (it goes into the audit log). `act(reason)` runs the Engine operation; its error stays in the dialog."""
 
-    def __init__(self, title: str, consequence: str, action: str, act: Callable[[str], object],
-                 parent: QWidget | None = None):
+    def __init__(
+        self, title: str, consequence: str, action: str, act: Callable[[str], object], parent: QWidget | None = None
+    ):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(440)
@@ -68,30 +69,43 @@ def month_title(month: str) -> str:
 def lock_consequence(month: str, today: date) -> str:
     first = date.fromisoformat(month + "-01")
     last = first.replace(day=monthrange(first.year, first.month)[1])
-    text = (f"Locking {month_title(month)} makes its timesheet final: manual punches, corrections, leave, holidays "
-            "and shift changes in it are refused until someone unlocks it, giving a reason.")
+    text = (
+        f"Locking {month_title(month)} makes its timesheet final: manual punches, corrections, leave, holidays "
+        "and shift changes in it are refused until someone unlocks it, giving a reason."
+    )
     if last >= today:
         left = (last - max(today, first)).days + 1
-        text += (f"\n\n{month_title(month)} is not over: {left} {'day is' if left == 1 else 'days are'} still to "
-                 "come, and sightings on them still count, but nobody can correct them.")
+        text += (
+            f"\n\n{month_title(month)} is not over: {left} {'day is' if left == 1 else 'days are'} still to "
+            "come, and sightings on them still count, but nobody can correct them."
+        )
     return text
 
 
 def unlock_consequence(month: str) -> str:
-    return (f"Unlocking {month_title(month)} lets punches and corrections change a timesheet that was final; "
-            "payroll may already have used it.")
+    return (
+        f"Unlocking {month_title(month)} lets punches and corrections change a timesheet that was final; "
+        "payroll may already have used it."
+    )
 
 
 def lock_or_unlock(engine: Engine, month: str, parent: QWidget | None = None) -> ReasonDialog:
     """Opens the confirmation for locking (or, when locked, unlocking) the month; returns the open dialog."""
     if month in engine.locked_months():
-        dialog = ReasonDialog(f"Unlock {month_title(month)}", unlock_consequence(month),
-                              f"Unlock {month_title(month)}", lambda reason: engine.unlock_month(month, reason), parent)
+        dialog = ReasonDialog(
+            f"Unlock {month_title(month)}",
+            unlock_consequence(month),
+            f"Unlock {month_title(month)}",
+            lambda reason: engine.unlock_month(month, reason),
+            parent,
+        )
     else:
-        dialog = ReasonDialog(f"Lock {month_title(month)}", lock_consequence(month, engine.site_today()),
-                              f"Lock {month_title(month)}", lambda reason: engine.lock_month(month, reason=reason),
-                              parent)
+        dialog = ReasonDialog(
+            f"Lock {month_title(month)}",
+            lock_consequence(month, engine.site_today()),
+            f"Lock {month_title(month)}",
+            lambda reason: engine.lock_month(month, reason=reason),
+            parent,
+        )
     dialog.open()
     return dialog
-
-

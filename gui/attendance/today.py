@@ -58,8 +58,17 @@ class TodayView(QWidget):
         self.summary_label.setObjectName("summary")
         self.table = sorted_by_name(read_only_table(DAY_COLUMNS))
         layout = QVBoxLayout(self)
-        layout.addLayout(hbox(QLabel("Day"), self.day_edit, self.today_button, QLabel("Group"), self.group_box, None,
-                              self.correct_button))
+        layout.addLayout(
+            hbox(
+                QLabel("Day"),
+                self.day_edit,
+                self.today_button,
+                QLabel("Group"),
+                self.group_box,
+                None,
+                self.correct_button,
+            )
+        )
         layout.addWidget(self.summary_label)
         layout.addWidget(self.table, 1)
         self.day_edit.dateChanged.connect(lambda _: self.refresh())

@@ -162,9 +162,15 @@ class GroupsPage(QWidget):
         if not name:
             self.message_label.setText("A group needs a name.")
             return
-        if self._run(self.engine.add_group, name, self.start_edit.time().toString("HH:mm"),
-                     self.end_edit.time().toString("HH:mm"), self.grace_spin.value(), self.days_edit.text(),
-                     self.min_hours_spin.value()):
+        if self._run(
+            self.engine.add_group,
+            name,
+            self.start_edit.time().toString("HH:mm"),
+            self.end_edit.time().toString("HH:mm"),
+            self.grace_spin.value(),
+            self.days_edit.text(),
+            self.min_hours_spin.value(),
+        ):
             self.name_edit.clear()
             self.message_label.setText(f"Group {name} added.")
             self.select_group(name)
@@ -184,4 +190,3 @@ class GroupsPage(QWidget):
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):
             self.refresh()
-

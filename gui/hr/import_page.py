@@ -28,8 +28,11 @@ from ..widgets import hbox
 from ..workers import Job
 from .common import kiosk_only, message_line
 
-FORMAT_CHOICES = [("Tell from the file", None), ("CSV: person, time, station", LogFormat.CSV),
-                  ("ZKTeco attendance log (attlog)", LogFormat.ZKTECO)]
+FORMAT_CHOICES = [
+    ("Tell from the file", None),
+    ("CSV: person, time, station", LogFormat.CSV),
+    ("ZKTeco attendance log (attlog)", LogFormat.ZKTECO),
+]
 FILE_FILTER = "Attendance logs (*.csv *.txt *.dat);;All files (*)"
 
 
@@ -56,15 +59,25 @@ class ImportPage(QWidget):
         self.summary_label.setWordWrap(True)
         self.problems = read_only_table(["Line", "Problem"], stretch=1)
         self.message_label = message_line()
-        note = QLabel("People are matched by external ID (ZKTeco's user ID) or, in a CSV, by name. Importing the "
-                      "same file twice adds nothing. If any line has a problem, nothing is imported.")
+        note = QLabel(
+            "People are matched by external ID (ZKTeco's user ID) or, in a CSV, by name. Importing the "
+            "same file twice adds nothing. If any line has a problem, nothing is imported."
+        )
         note.setObjectName("muted")
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(note)
         layout.addLayout(hbox(QLabel("File"), self.path_edit, self.browse_button, stretch_at=1))
-        layout.addLayout(hbox(QLabel("Format"), self.format_box, QLabel("Station"), self.station_edit,
-                              self.import_button, stretch_at=3))
+        layout.addLayout(
+            hbox(
+                QLabel("Format"),
+                self.format_box,
+                QLabel("Station"),
+                self.station_edit,
+                self.import_button,
+                stretch_at=3,
+            )
+        )
         layout.addWidget(self.progress)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.problems, 1)
@@ -96,8 +109,13 @@ class ImportPage(QWidget):
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.import_button.setEnabled(False)
-        job = Job(self.engine.import_events, Path(path), self.format_box.currentData(), self.station_edit.text(),
-                  name="events import")
+        job = Job(
+            self.engine.import_events,
+            Path(path),
+            self.format_box.currentData(),
+            self.station_edit.text(),
+            name="events import",
+        )
         job.yielded.connect(self._on_progress)
         job.returned.connect(self._on_done)
         job.errored.connect(self._on_error)
@@ -116,13 +134,15 @@ class ImportPage(QWidget):
         self.summary_label.setText(
             f"{result.file.name} ({result.log_format.value}): {plural(result.sightings, 'sighting')} of "
             f"{plural(result.people, 'person')}; {result.recorded} recorded, {result.already_there} already there, "
-            f"{result.within_cooldown} within the cooldown of another.")
+            f"{result.within_cooldown} within the cooldown of another."
+        )
 
     def _on_error(self, exc: BaseException) -> None:
         if isinstance(exc, ImportRefused):
-            self.summary_label.setText(f"Nothing was imported: {plural(exc.total, 'problem')} "
-                                       + (f"(the first {len(exc.problems)} listed)." if exc.total > len(exc.problems)
-                                          else "listed below."))
+            self.summary_label.setText(
+                f"Nothing was imported: {plural(exc.total, 'problem')} "
+                + (f"(the first {len(exc.problems)} listed)." if exc.total > len(exc.problems) else "listed below.")
+            )
             self.problems.setRowCount(len(exc.problems))
             for row, problem in enumerate(exc.problems):
                 self.problems.setItem(row, 0, QTableWidgetItem(str(problem.line)))

@@ -26,8 +26,10 @@ class LocksPage(QWidget):
         self.unlock_button = QPushButton("Unlock month…")
         self.locked_list = QListWidget()
         self.message_label = message_line()
-        note = QLabel("A locked month's timesheet is final: punches and corrections in it are refused. "
-                      "Locking and unlocking both need a reason, kept in the audit log.")
+        note = QLabel(
+            "A locked month's timesheet is final: punches and corrections in it are refused. "
+            "Locking and unlocking both need a reason, kept in the audit log."
+        )
         note.setObjectName("muted")
         note.setWordWrap(True)
         layout = QVBoxLayout(self)

@@ -26,10 +26,18 @@ DAY_COLUMN_WIDTH = 56
 CELL_PADDING = 16  # pixels beside a code, so it reads whole
 AnyIndex = QModelIndex | QPersistentModelIndex
 ROOT = QModelIndex()  # the table's (invisible) root
-SOURCE_COLORS = {ShiftSource.ASSIGNMENT: "#dbeafe", ShiftSource.ROTATION: "#ede9fe", ShiftSource.GROUP: "#ffffff",
-                 ShiftSource.NONE: "#f3f4f6"}
-SOURCE_WORDS = {ShiftSource.ASSIGNMENT: "an assignment", ShiftSource.ROTATION: "a rotation",
-                ShiftSource.GROUP: "the group's default", ShiftSource.NONE: "no shift"}
+SOURCE_COLORS = {
+    ShiftSource.ASSIGNMENT: "#dbeafe",
+    ShiftSource.ROTATION: "#ede9fe",
+    ShiftSource.GROUP: "#ffffff",
+    ShiftSource.NONE: "#f3f4f6",
+}
+SOURCE_WORDS = {
+    ShiftSource.ASSIGNMENT: "an assignment",
+    ShiftSource.ROTATION: "a rotation",
+    ShiftSource.GROUP: "the group's default",
+    ShiftSource.NONE: "no shift",
+}
 
 
 class RosterModel(QAbstractTableModel):
@@ -57,8 +65,12 @@ class RosterModel(QAbstractTableModel):
     def columnCount(self, parent: AnyIndex = ROOT) -> int:  # noqa: N802
         return 0 if parent.isValid() else 1 + len(self.days)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,  # noqa: N802
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> object:
         if role != Qt.ItemDataRole.DisplayRole or orientation != Qt.Orientation.Horizontal:
             return None
         if section == 0:
@@ -116,16 +128,27 @@ class RosterPage(QWidget):
         self.rotate_from = date_edit(engine.site_today())
         self.rotate_button = QPushButton("Set rotation")
         self.message_label = message_line()
-        legend = QLabel("Blue: a dated assignment · violet: a rotation · white: the group's default · "
-                        "'-' a day off · blank: no shift")
+        legend = QLabel(
+            "Blue: a dated assignment · violet: a rotation · white: the group's default · "
+            "'-' a day off · blank: no shift"
+        )
         legend.setObjectName("muted")
         legend.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(hbox(QLabel("Month"), self.month_edit, QLabel("Group"), self.group_box, None))
         layout.addWidget(self.table, 1)
         layout.addWidget(legend)
-        layout.addLayout(hbox(QLabel("Rotate"), self.person_box, self.pattern_edit, QLabel("from"), self.rotate_from,
-                              self.rotate_button, stretch_at=2))
+        layout.addLayout(
+            hbox(
+                QLabel("Rotate"),
+                self.person_box,
+                self.pattern_edit,
+                QLabel("from"),
+                self.rotate_from,
+                self.rotate_button,
+                stretch_at=2,
+            )
+        )
         layout.addWidget(self.message_label)
         self.month_edit.dateChanged.connect(lambda _: self.refresh())
         self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
@@ -180,8 +203,9 @@ class RosterPage(QWidget):
             return
         names = [s.name for s in shifts]
         current = names.index(entry.shift) if entry.shift in names else 0
-        name, ok = QInputDialog.getItem(self, "Roster", f"{entry.name} on {entry.day:%a %d %b %Y} works",
-                                        names, current, False)
+        name, ok = QInputDialog.getItem(
+            self, "Roster", f"{entry.name} on {entry.day:%a %d %b %Y} works", names, current, False
+        )
         if ok:
             self.set_shift(entry.person_id, entry.day, shifts[names.index(name)].id)
 
@@ -204,8 +228,10 @@ class RosterPage(QWidget):
         except RollcallError as exc:
             self.message_label.setText(str(exc))
             return
-        self.message_label.setText(f"{self.person_box.currentText()} rotates {self.pattern_edit.text()} "
-                                   f"from {pydate(self.rotate_from.date()):%d %b %Y}.")
+        self.message_label.setText(
+            f"{self.person_box.currentText()} rotates {self.pattern_edit.text()} "
+            f"from {pydate(self.rotate_from.date()):%d %b %Y}."
+        )
 
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):

@@ -27,10 +27,22 @@ from ..attendance.common import date_edit, pydate, read_only_table
 from ..widgets import hbox
 from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line
 
-COLUMNS = ["Shift", "Hours", "Days", "Late grace", "Early grace", "Check-in from", "Check-out until", "Half day below",
-           "Absent below", "Counted"]
-HOURS_MODE_TEXT = {HoursMode.FIRST_LAST: "first to last sighting",
-                   HoursMode.PAIRS: "in and out pairs (breaks left out)"}
+COLUMNS = [
+    "Shift",
+    "Hours",
+    "Days",
+    "Late grace",
+    "Early grace",
+    "Check-in from",
+    "Check-out until",
+    "Half day below",
+    "Absent below",
+    "Counted",
+]
+HOURS_MODE_TEXT = {
+    HoursMode.FIRST_LAST: "first to last sighting",
+    HoursMode.PAIRS: "in and out pairs (breaks left out)",
+}
 AUTO = "auto"  # a window of None: half the off-duty gap
 
 
@@ -60,10 +72,18 @@ def window_text(minutes: int | None, side: str) -> str:
 
 def shift_cells(shift: Shift) -> list[str]:
     s = shift.schedule
-    return [shift.name, f"{s.start:%H:%M}–{s.end:%H:%M}", s.days_text(), f"{s.grace_minutes} min",
-            f"{s.early_grace} min", window_text(s.checkin_before_minutes, "before"),
-            window_text(s.checkout_after_minutes, "after"), f"{s.half_day_below:g} h" if s.half_day_below else "never",
-            f"{s.absent_below:g} h" if s.absent_below else "never", HOURS_MODE_TEXT[s.hours_mode]]
+    return [
+        shift.name,
+        f"{s.start:%H:%M}–{s.end:%H:%M}",
+        s.days_text(),
+        f"{s.grace_minutes} min",
+        f"{s.early_grace} min",
+        window_text(s.checkin_before_minutes, "before"),
+        window_text(s.checkout_after_minutes, "after"),
+        f"{s.half_day_below:g} h" if s.half_day_below else "never",
+        f"{s.absent_below:g} h" if s.absent_below else "never",
+        HOURS_MODE_TEXT[s.hours_mode],
+    ]
 
 
 class ShiftsPage(QWidget):
@@ -156,10 +176,18 @@ class ShiftsPage(QWidget):
             return None
         try:
             shift = self.engine.add_shift(
-                name, self.start_edit.time().toString("HH:mm"), self.end_edit.time().toString("HH:mm"),
-                self.days_edit.text(), self.late_grace.value(), self._optional(self.early_grace),
-                self._optional(self.checkin_before), self._optional(self.checkout_after),
-                self.half_day_below.value(), self.absent_below.value(), self.hours_box.currentData()).value
+                name,
+                self.start_edit.time().toString("HH:mm"),
+                self.end_edit.time().toString("HH:mm"),
+                self.days_edit.text(),
+                self.late_grace.value(),
+                self._optional(self.early_grace),
+                self._optional(self.checkin_before),
+                self._optional(self.checkout_after),
+                self.half_day_below.value(),
+                self.absent_below.value(),
+                self.hours_box.currentData(),
+            ).value
         except RollcallError as exc:
             self.message_label.setText(str(exc))
             return None
@@ -179,8 +207,10 @@ class ShiftsPage(QWidget):
             self.message_label.setText(str(exc))
             return
         until = f"to {last:%d %b %Y}" if last else "until further notice"
-        self.message_label.setText(f"{self.person_box.currentText()} works {self.assign_shift_box.currentText()} "
-                                   f"from {pydate(self.first_edit.date()):%d %b %Y} {until}.")
+        self.message_label.setText(
+            f"{self.person_box.currentText()} works {self.assign_shift_box.currentText()} "
+            f"from {pydate(self.first_edit.date()):%d %b %Y} {until}."
+        )
 
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):

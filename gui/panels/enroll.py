@@ -62,8 +62,17 @@ class EnrollPanel(QWidget):
         self.group_box.setToolTip("The person's group (their shift and schedule); set when they are saved.")
         self.fill_groups()
         person_card = Card("Person")
-        person_card.body.addLayout(hbox(QLabel("Name"), self.name_edit, QLabel("External ID"),
-                                        self.external_id_edit, QLabel("Group"), self.group_box, spacing=10))
+        person_card.body.addLayout(
+            hbox(
+                QLabel("Name"),
+                self.name_edit,
+                QLabel("External ID"),
+                self.external_id_edit,
+                QLabel("Group"),
+                self.group_box,
+                spacing=10,
+            )
+        )
         self.external_id_edit.setMaximumWidth(280)
         self._group_for_job: int | None = None
 
@@ -109,16 +118,33 @@ class EnrollPanel(QWidget):
         tab = QWidget()
         layout = QVBoxLayout(tab)
         layout.setContentsMargins(12, 12, 12, 12)
-        layout.addLayout(hbox(QLabel("Source"), self.capture_source, QLabel("Samples"), self.sample_count,
-                              self.capture_button, self.capture_stop_button, None))
+        layout.addLayout(
+            hbox(
+                QLabel("Source"),
+                self.capture_source,
+                QLabel("Samples"),
+                self.sample_count,
+                self.capture_button,
+                self.capture_stop_button,
+                None,
+            )
+        )
         layout.addWidget(self.capture_view, 1)
         samples_label = QLabel("Accepted samples")
         samples_label.setObjectName("cardTitle")
         layout.addWidget(samples_label)
         layout.addWidget(self.sample_strip)
         self.capture_status.setWordWrap(True)
-        layout.addLayout(hbox(self.capture_status, None, self.undo_remove_button, self.remove_sample_button,
-                              self.clear_samples_button, self.save_button))
+        layout.addLayout(
+            hbox(
+                self.capture_status,
+                None,
+                self.undo_remove_button,
+                self.remove_sample_button,
+                self.clear_samples_button,
+                self.save_button,
+            )
+        )
         self.remove_sample_button.clicked.connect(lambda: self.remove_selected_samples())
         self.undo_remove_button.clicked.connect(lambda: self.undo_remove())
         self.sample_strip.itemSelectionChanged.connect(self._update_buttons)
@@ -137,8 +163,10 @@ class EnrollPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setValue(0)
-        self.current_label = QLabel("Photos of one person: type the name above, then add photos. "
-                                    "A folder of people: one sub-folder per person, named after them.")
+        self.current_label = QLabel(
+            "Photos of one person: type the name above, then add photos. "
+            "A folder of people: one sub-folder per person, named after them."
+        )
         self.current_label.setObjectName("muted")
         self.current_label.setWordWrap(True)
         self.summary_label = QLabel("")
@@ -319,17 +347,29 @@ class EnrollPanel(QWidget):
             else:
                 self.save_captured(allow_duplicate=True)
 
-        self._start_job(Job(self.engine.enroll_candidates, name, list(self.samples), self._external_id(),
-                            person_id, allow_duplicate, name="save samples"),
-                        f"Saving {plural(len(self.samples), 'sample')} of {name}…", again, clear_samples=True)
+        self._start_job(
+            Job(
+                self.engine.enroll_candidates,
+                name,
+                list(self.samples),
+                self._external_id(),
+                person_id,
+                allow_duplicate,
+                name="save samples",
+            ),
+            f"Saving {plural(len(self.samples), 'sample')} of {name}…",
+            again,
+            clear_samples=True,
+        )
 
     # ---- import ----
 
     def _external_id(self) -> str | None:
         return self.external_id_edit.text().strip() or None
 
-    def import_photos(self, paths: list[str] | None = None, add_to_existing: bool = False,
-                      allow_duplicate: bool = False) -> None:
+    def import_photos(
+        self, paths: list[str] | None = None, add_to_existing: bool = False, allow_duplicate: bool = False
+    ) -> None:
         name = self.name_edit.text().strip()
         if not name:
             show_error(self, "Type the person's name first, then add their photos.")
@@ -340,20 +380,30 @@ class EnrollPanel(QWidget):
             return
 
         def again(choice: str, _existing_id: int | None) -> None:
-            self.import_photos(paths, add_to_existing=choice == ADD_TO_EXISTING,
-                               allow_duplicate=choice == KEEP_SEPARATE)
+            self.import_photos(
+                paths, add_to_existing=choice == ADD_TO_EXISTING, allow_duplicate=choice == KEEP_SEPARATE
+            )
 
-        self._start_job(Job(self.engine.enroll_files, name, [Path(p) for p in paths], self._external_id(),
-                            add_to_existing, allow_duplicate, name="enroll photos"),
-                        f"Checking {plural(len(paths), 'photo')} of {name}…", again)
+        self._start_job(
+            Job(
+                self.engine.enroll_files,
+                name,
+                [Path(p) for p in paths],
+                self._external_id(),
+                add_to_existing,
+                allow_duplicate,
+                name="enroll photos",
+            ),
+            f"Checking {plural(len(paths), 'photo')} of {name}…",
+            again,
+        )
 
     def import_folder(self, root: str | None = None) -> None:
         if root is None:
             root = open_folder(self, "Folder with one sub-folder per person")
         if not root:
             return
-        self._start_job(Job(self.engine.import_folder, Path(root), name="import folder"),
-                        f"Importing {root}…", None)
+        self._start_job(Job(self.engine.import_folder, Path(root), name="import folder"), f"Importing {root}…", None)
 
     def cancel_job(self) -> None:
         if self.job is not None:
@@ -368,8 +418,13 @@ class EnrollPanel(QWidget):
 
     # ---- jobs ----
 
-    def _start_job(self, worker: Job, text: str, on_duplicate: Callable[[str, int | None], None] | None,
-                   clear_samples: bool = False) -> None:
+    def _start_job(
+        self,
+        worker: Job,
+        text: str,
+        on_duplicate: Callable[[str, int | None], None] | None,
+        clear_samples: bool = False,
+    ) -> None:
         if self.job is not None:
             return
         self.job = worker
@@ -401,11 +456,11 @@ class EnrollPanel(QWidget):
 
     def _show_refusals(self, report: EnrollReport) -> None:
         refused = list(report.refused)
-        for refusal in refused[self._refusals_shown:]:
+        for refusal in refused[self._refusals_shown :]:
             message = refusal.message
             prefix = f"{refusal.source}: "
             if message.startswith(prefix):
-                message = message[len(prefix):]
+                message = message[len(prefix) :]
             item = QTreeWidgetItem([Path(refusal.source).name, message])
             item.setToolTip(0, refusal.source)
             item.setToolTip(1, message)
@@ -428,8 +483,10 @@ class EnrollPanel(QWidget):
         parts = []
         if report.people_added:
             parts.append(f"Added {plural(len(report.people_added), 'person')}: {', '.join(report.people_added)}.")
-        parts.append(f"{plural(report.samples_added, 'sample')} saved, {len(report.refused)} refused, "
-                     f"{report.skipped_duplicates} already enrolled.")
+        parts.append(
+            f"{plural(report.samples_added, 'sample')} saved, {len(report.refused)} refused, "
+            f"{report.skipped_duplicates} already enrolled."
+        )
         parts += report.warnings
         parts += self._assign_group(report)
         if clear_samples and report.samples_added:
@@ -447,7 +504,7 @@ class EnrollPanel(QWidget):
         group_id, self._group_for_job = self._group_for_job, None
         if group_id is None or len(report.person_ids) != 1:
             return []
-        (name, person_id), = report.person_ids.items()
+        ((name, person_id),) = report.person_ids.items()
         try:
             self.engine.assign_group(person_id, group_id)
         except RollcallError as exc:

@@ -24,15 +24,18 @@ class CaptureStep:
     sample: FaceCandidate | None = None
 
 
-def capture_view(engine: Engine, spec: str, wanted: int, mailbox: ImageMailbox,
-                 cancel_event: threading.Event) -> Iterator[CaptureStep | str]:
+def capture_view(
+    engine: Engine, spec: str, wanted: int, mailbox: ImageMailbox, cancel_event: threading.Event
+) -> Iterator[CaptureStep | str]:
     """Runs in the worker: Engine.capture's progress, with the frame as a QImage and the faces as overlays."""
     yield "Opening the source…"
     with engine.open_source(spec, cancel_event, realtime=True) as source:
         yield "Loading the face detector…"
         _ = engine.detector
         for step in engine.capture(source, wanted, cancel_event.is_set):
-            overlays = [Overlay(tuple(float(v) for v in f.box), "", "chosen" if f is step.chosen else "other")
-                        for f in step.faces]
+            overlays = [
+                Overlay(tuple(float(v) for v in f.box), "", "chosen" if f is step.chosen else "other")
+                for f in step.faces
+            ]
             image = qimage_from_bgr(step.frame.image) if mailbox.try_send() else None
             yield CaptureStep(image, overlays, step.guidance, step.good, step.sample)

@@ -112,8 +112,9 @@ class PeoplePanel(QWidget):
         self.confusions_list = QListWidget()  # faces shown as this person wrongly, or theirs shown as another
         self.confusions_list.setIconSize(QSize(CONFUSION_THUMB, CONFUSION_THUMB))
         self.confusions_list.setMaximumHeight(CONFUSION_LIST_PX)
-        self.confusions_list.setToolTip("Recorded when an event is voided or reassigned, or when someone "
-                                        "answers No at the kiosk")
+        self.confusions_list.setToolTip(
+            "Recorded when an event is voided or reassigned, or when someone answers No at the kiosk"
+        )
 
         names = QVBoxLayout()
         names.addWidget(self.name_label)
@@ -180,8 +181,11 @@ class PeoplePanel(QWidget):
     def refresh(self) -> None:
         """Read the list again in a worker; it is shown when it arrives."""
         if self.listing.may_start():
-            self.listing.start(Job(read_listing, self.engine, self.search_edit.text(), frozenset(self._thumbs),
-                                   name="people list"), self._show_listing, self.count_label.setText)
+            self.listing.start(
+                Job(read_listing, self.engine, self.search_edit.text(), frozenset(self._thumbs), name="people list"),
+                self._show_listing,
+                self.count_label.setText,
+            )
 
     def is_refreshing(self) -> bool:
         return self.listing.busy()
@@ -214,8 +218,9 @@ class PeoplePanel(QWidget):
             self.people_list.setCurrentRow(0)
         self.people_list.blockSignals(False)
         total, shown = listing.stats.people, len(listing.people)
-        self.count_label.setText(f"{plural(total, 'person')} enrolled" if shown == total
-                                 else f"{shown} of {plural(total, 'person')}")
+        self.count_label.setText(
+            f"{plural(total, 'person')} enrolled" if shown == total else f"{shown} of {plural(total, 'person')}"
+        )
         self._show_current()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
@@ -252,17 +257,22 @@ class PeoplePanel(QWidget):
             return
         self.details_stack.setCurrentIndex(1)
         self.name_label.setText(person.name)
-        facts = [f"ID {person.external_id}" if person.external_id else "No external ID",
-                 f"enrolled {person.created_at.astimezone():%d %b %Y}", plural(len(samples), "sample")]
+        facts = [
+            f"ID {person.external_id}" if person.external_id else "No external ID",
+            f"enrolled {person.created_at.astimezone():%d %b %Y}",
+            plural(len(samples), "sample"),
+        ]
         self.info_label.setText(" · ".join(facts))
         self._show_group(person_id)
         first = self._thumbnail(samples[0].id) if samples else QPixmap()
         self.avatar.setPixmap(rounded_pixmap(first, 96, 48))
         self.samples_view.clear()
         for sample in samples:
-            self.samples_view.add_pixmap(self._thumbnail(sample.id), sample.id,
-                                         f"{Path(sample.source).name}\n{sample.face_px} px face, "
-                                         f"sharpness {sample.sharpness:.0f}")
+            self.samples_view.add_pixmap(
+                self._thumbnail(sample.id),
+                sample.id,
+                f"{Path(sample.source).name}\n{sample.face_px} px face, sharpness {sample.sharpness:.0f}",
+            )
         self.samples_view.scrollToTop()
         self._show_confusions(person_id)
         self._update_buttons()
@@ -278,9 +288,11 @@ class PeoplePanel(QWidget):
         for confusion in reversed(confusions):  # newest first
             really = confusion.true_name or "a stranger"
             how = "corrected" if confusion.source is ConfusionSource.CORRECTION else "answered No at the kiosk"
-            text = (f"Shown as {confusion.shown_name}, really {really} · {how} "
-                    f"{confusion.created_at.astimezone():%d %b %Y %H:%M} · "
-                    f"{match_strength(confusion.similarity, threshold)}")
+            text = (
+                f"Shown as {confusion.shown_name}, really {really} · {how} "
+                f"{confusion.created_at.astimezone():%d %b %Y %H:%M} · "
+                f"{match_strength(confusion.similarity, threshold)}"
+            )
             crop = self.engine.confusion_crop(confusion.id) if confusion.has_crop else None
             item = QListWidgetItem(QIcon(rounded_pixmap(pixmap_from_jpeg(crop), CONFUSION_THUMB, 4)), text)
             item.setData(Qt.ItemDataRole.UserRole, confusion.id)
@@ -339,10 +351,14 @@ class PeoplePanel(QWidget):
             return
         overview: PersonOverview = item.data(OVERVIEW_ROLE)
         person = overview.person
-        if not confirm(self, "Delete person",
-                       f"Delete {person.name}, their {plural(overview.samples, 'face sample')} and all their "
-                       "attendance records? They are erased from the backups too, and Rollcall no longer "
-                       "recognises them.\n\nThis cannot be undone.", "Delete"):
+        if not confirm(
+            self,
+            "Delete person",
+            f"Delete {person.name}, their {plural(overview.samples, 'face sample')} and all their "
+            "attendance records? They are erased from the backups too, and Rollcall no longer "
+            "recognises them.\n\nThis cannot be undone.",
+            "Delete",
+        ):
             return
         self.job = Job(self.engine.delete_person, person.id, name="delete person")
         self.job.returned.connect(lambda outcome: self._on_deleted(person.name, outcome.value))
@@ -354,8 +370,9 @@ class PeoplePanel(QWidget):
 
     def _on_deleted(self, name: str, deleted) -> None:
         """Say whether the erasure reached every backup (see PersonDeleted)."""
-        self.status_label.setText(f"Deleted {name}." if deleted.fully_erased
-                                  else f"Deleted {name}, but not from every backup.")
+        self.status_label.setText(
+            f"Deleted {name}." if deleted.fully_erased else f"Deleted {name}, but not from every backup."
+        )
         if not deleted.fully_erased:
             show_error(self, f"{name} is deleted from the database, but " + "; ".join(deleted.problems()))
 
@@ -364,8 +381,12 @@ class PeoplePanel(QWidget):
         if not items:
             return
         name = self.people_list.currentItem().data(Qt.ItemDataRole.UserRole + 1)
-        if not confirm(self, "Remove samples", f"Remove {plural(len(items), 'selected sample')} of {name}? "
-                       "Recognition stops using them; adding the photos again brings them back."):
+        if not confirm(
+            self,
+            "Remove samples",
+            f"Remove {plural(len(items), 'selected sample')} of {name}? "
+            "Recognition stops using them; adding the photos again brings them back.",
+        ):
             return
         try:
             self.engine.remove_samples([item.data(Qt.ItemDataRole.UserRole) for item in items])
@@ -394,8 +415,9 @@ class PeoplePanel(QWidget):
         if report.skipped_duplicates:
             text += f" {report.skipped_duplicates} were already enrolled."
         if report.refused:
-            text += " Refused: " + "; ".join(f"{Path(r.source).name} ({r.reason.replace('_', ' ')})"
-                                             for r in report.refused)
+            text += " Refused: " + "; ".join(
+                f"{Path(r.source).name} ({r.reason.replace('_', ' ')})" for r in report.refused
+            )
         self.status_label.setText(" ".join([text, *report.warnings]))
 
     def _on_job_finished(self) -> None:

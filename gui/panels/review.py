@@ -40,8 +40,14 @@ GROUP_LIST_WIDE_PX = 320  # what the list starts with where there is room
 GROUP_LIST_MIN_PX = 240  # with the details beside it, fits 1024 x 700 without scrolling sideways
 FACE_THUMB = 96
 GROUP_ROLE = Qt.ItemDataRole.UserRole
-REFRESH_ON = (ChangeKind.UNKNOWNS, ChangeKind.EVENTS, ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.MODELS,
-              ChangeKind.SETTINGS)
+REFRESH_ON = (
+    ChangeKind.UNKNOWNS,
+    ChangeKind.EVENTS,
+    ChangeKind.PEOPLE,
+    ChangeKind.SAMPLES,
+    ChangeKind.MODELS,
+    ChangeKind.SETTINGS,
+)
 
 
 def _qdate(day: date) -> QDate:
@@ -55,8 +61,9 @@ def _pydate(value: QDate) -> date:
 def describe(group: UnknownGroup) -> str:
     seen = plural(group.count, "sighting")
     same_day = group.first_seen.date() == group.last_seen.date()
-    span = (f"{group.first_seen:%d %b %H:%M}" + (f"–{group.last_seen:%H:%M}" if same_day
-                                                 else f" – {group.last_seen:%d %b %H:%M}"))
+    span = f"{group.first_seen:%d %b %H:%M}" + (
+        f"–{group.last_seen:%H:%M}" if same_day else f" – {group.last_seen:%d %b %H:%M}"
+    )
     return f"{seen}\n{span}\n{', '.join(group.sources)}"
 
 
@@ -137,11 +144,25 @@ class ReviewPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(12)
-        layout.addWidget(panel_header("Review", "Unknown visitors, grouped by face: one stranger seen at several "
-                                                "times or doors is one group. Enroll them, add them to someone "
-                                                "enrolled, or dismiss them."))
-        layout.addLayout(hbox(QLabel("From"), self.start_edit, QLabel("to"), self.end_edit, self.refresh_button,
-                              None, self.count_label))
+        layout.addWidget(
+            panel_header(
+                "Review",
+                "Unknown visitors, grouped by face: one stranger seen at several "
+                "times or doors is one group. Enroll them, add them to someone "
+                "enrolled, or dismiss them.",
+            )
+        )
+        layout.addLayout(
+            hbox(
+                QLabel("From"),
+                self.start_edit,
+                QLabel("to"),
+                self.end_edit,
+                self.refresh_button,
+                None,
+                self.count_label,
+            )
+        )
         layout.addWidget(splitter, 1)
 
         self.refresh_button.clicked.connect(lambda: self.refresh())
@@ -163,8 +184,11 @@ class ReviewPanel(QWidget):
         """Group the span's unknown faces again in a worker; shown when ready."""
         if self.listing.may_start():
             first, last = self.span()
-            self.listing.start(Job(self.engine.unknown_groups, first, last, name="unknown groups"),
-                               self._show_groups, self.count_label.setText)
+            self.listing.start(
+                Job(self.engine.unknown_groups, first, last, name="unknown groups"),
+                self._show_groups,
+                self.count_label.setText,
+            )
 
     def is_refreshing(self) -> bool:
         return self.listing.busy()
@@ -190,8 +214,11 @@ class ReviewPanel(QWidget):
             self.group_list.setCurrentRow(0)
         self.group_list.blockSignals(False)
         faces = sum(g.count for g in groups)
-        self.count_label.setText(f"{plural(len(groups), 'group')}, {plural(faces, 'unknown face')}"
-                                 if groups else "No unknown visitors to review")
+        self.count_label.setText(
+            f"{plural(len(groups), 'group')}, {plural(faces, 'unknown face')}"
+            if groups
+            else "No unknown visitors to review"
+        )
         self._show_current()
 
     def on_changes(self, changes: Changes) -> None:
@@ -226,8 +253,10 @@ class ReviewPanel(QWidget):
             self.info_label.setText("Unknown faces seen by Recognize appear here, grouped by person.")
         else:
             self.title_label.setText(f"Unknown visitor {group.id}")
-            self.info_label.setText(f"Seen {plural(group.count, 'time')}, first {group.first_seen:%a %d %b %Y %H:%M}, "
-                                    f"last {group.last_seen:%a %d %b %Y %H:%M}, at {', '.join(group.sources)}.")
+            self.info_label.setText(
+                f"Seen {plural(group.count, 'time')}, first {group.first_seen:%a %d %b %Y %H:%M}, "
+                f"last {group.last_seen:%a %d %b %Y %H:%M}, at {', '.join(group.sources)}."
+            )
             for face_id in group.best_face_ids:
                 try:
                     self.faces_view.add_jpeg(self.engine.unknown_face_crop(face_id), face_id, f"face {face_id}")
@@ -269,10 +298,14 @@ class ReviewPanel(QWidget):
                 return
             person_id = people[labels.index(label)].id
             name = people[labels.index(label)].name
-            if not confirm(self, "Add to person", f"Add the faces of unknown visitor {unknowns.id} "
-                           f"({plural(unknowns.count, 'sighting')}) to {name}? They become {name}'s face samples, "
-                           f"and these sightings count as {name}'s attendance. To undo it, remove the samples "
-                           "in People and correct the attendance."):
+            if not confirm(
+                self,
+                "Add to person",
+                f"Add the faces of unknown visitor {unknowns.id} "
+                f"({plural(unknowns.count, 'sighting')}) to {name}? They become {name}'s face samples, "
+                f"and these sightings count as {name}'s attendance. To undo it, remove the samples "
+                "in People and correct the attendance.",
+            ):
                 return
         self._run("Adding the faces…", self.engine.assign_unknown_group, unknowns.id, person_id)
 
@@ -280,10 +313,14 @@ class ReviewPanel(QWidget):
         unknowns = self.current_group()
         if unknowns is None or self.job is not None:
             return
-        if ask and not confirm(self, "Dismiss", f"Dismiss unknown visitor {unknowns.id} "
-                                                f"({plural(unknowns.count, 'sighting')})? Their faces leave this "
-                                                "list for good and are deleted when attendance retention ends; "
-                                                "nobody is enrolled."):
+        if ask and not confirm(
+            self,
+            "Dismiss",
+            f"Dismiss unknown visitor {unknowns.id} "
+            f"({plural(unknowns.count, 'sighting')})? Their faces leave this "
+            "list for good and are deleted when attendance retention ends; "
+            "nobody is enrolled.",
+        ):
             return
         self._run("Dismissing…", self.engine.dismiss_unknown_group, unknowns.id)
 
@@ -320,4 +357,3 @@ class ReviewPanel(QWidget):
         for job in (self.job, self.listing_job):
             if job is not None:
                 job.stop()
-
