@@ -26,6 +26,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [[ -z "${ROLLCALL_PG
     echo "test: no PostgreSQL server found (and not root with apt-get); the site tests will be skipped" >&2
   fi
 fi
+# The checks: layers and no import circles, lint and format, types, the docs site (a broken link fails).
 .venv/bin/lint-imports
+.venv/bin/ruff check core trainer gui
+.venv/bin/ruff format --check core trainer gui
+.venv/bin/mypy
+.venv/bin/mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/rollcall-docs-site"
 # Two pytest-xdist workers, a test file each at a time (module fixtures are built once); `-n 0` runs in one process.
 exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"
