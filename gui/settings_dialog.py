@@ -41,6 +41,7 @@ from core.vision.models import BUILTIN_MODELS
 from .calibration_view import CalibrationView
 from .dialogs import confirm, show_error
 from .files import open_folder
+from .integrations_settings import IntegrationsPage
 from .site_settings import SitePage
 from .widgets import hbox
 from .workers import Job
@@ -278,6 +279,8 @@ class SettingsDialog(QDialog):
             self.site.init_button,
         )
         self.sync_button, self.leave_button = self.site.sync_button, self.site.leave_button
+        self.integrations = IntegrationsPage(engine, self._note)
+        self._page("Integrations", self.integrations)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         for button in buttons.buttons():
@@ -331,6 +334,7 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.site.stop()
+        self.integrations.stop()
         super().done(result)
 
     @staticmethod

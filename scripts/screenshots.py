@@ -1,6 +1,7 @@
 """Take the README screenshots from a real window at 1280x720 (a laptop): docs/screenshot-<panel>.png.
 
     xvfb-run -a .venv/bin/python scripts/screenshots.py
+    xvfb-run -a .venv/bin/python scripts/screenshots.py settings-integrations   # that picture only
 
 Populates a temporary gallery (a few people from ../shared/data/faces/dev, plus the performer of the
 demo clip enrolled from its frames), runs the real panels and workers, and grabs each panel.
@@ -183,6 +184,8 @@ def main() -> int:
     wait(300)
     save(dialog, "settings")
     for row in range(dialog.pages.count()):  # every page of the dialog, named after its sidebar entry
+        if dialog.pages.item(row).text() == "Integrations":
+            continue  # its own picture, with targets: settings_integrations()
         dialog.pages.setCurrentRow(row)
         wait(200)
         save(dialog, "settings-" + dialog.pages.item(row).text().lower().replace(" ", "-"))
@@ -190,9 +193,59 @@ def main() -> int:
 
     window.close()
     engine.close()
+    settings_integrations()
     shutil.rmtree(HOME, ignore_errors=True)
     return 0
 
 
+def settings_integrations() -> None:
+    """Settings → Integrations after a delivery round: a webhook and an ERPNext target (the tests' local
+    receivers, on 127.0.0.1) that have each received a morning's sightings, 0 queued and 0 dead."""
+    from datetime import datetime, timedelta
+
+    from core.app.engine import Engine
+    from core.base.records import AttendanceEvent, EventKind
+    from core.base.settings import Settings
+    from core.integrations.targets import Target, TargetKind
+    from gui.settings_dialog import SettingsDialog
+    from tests.fake_erpnext import FakeErpnext
+    from tests.fake_webhook import FakeWebhook
+
+    settings = Settings()
+    settings.storage.data_dir = str(HOME / "integrations")
+    engine = Engine(settings)
+    with FakeWebhook() as hook, FakeErpnext() as erp:
+        engine.add_integration(Target("door-relay", TargetKind.WEBHOOK, hook.url + "/rollcall"), hook.secret)
+        engine.add_integration(Target("payroll", TargetKind.ERPNEXT, erp.url), erp.token.removeprefix("token "))
+        start = datetime.now().astimezone().replace(hour=8, minute=0, second=0, microsecond=0)
+        for n, name in enumerate(PEOPLE[:5]):
+            person = engine.store.add_person(name.replace("_", " "), external_id=f"E{n:03d}")
+            erp.add_employee(person.name, attendance_device_id=person.external_id)
+            moment = start + timedelta(minutes=3 * n)
+            engine.store.record_event(AttendanceEvent(None, person.id, None, EventKind.CHECK_IN, moment, "door", 0.9))
+        dialog = SettingsDialog(engine)
+        dialog.show()
+        titles = [dialog.pages.item(row).text() for row in range(dialog.pages.count())]
+        dialog.pages.setCurrentRow(titles.index("Integrations"))
+        page = dialog.integrations
+        page.deliver_button.click()
+        wait_until(lambda: page.job is None and all(row.queued == 0 for row in engine.integration_status()))
+        page.table.selectRow(0)
+        wait(200)
+        save(dialog, "settings-integrations")
+        dialog.reject()
+        dialog.deleteLater()
+        wait(50)
+    engine.close()
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["settings-integrations"]:  # this one picture only: no face data or models needed
+        app = QApplication(sys.argv[:1])
+        from gui.style import apply_style
+
+        apply_style(app)
+        settings_integrations()
+        shutil.rmtree(HOME, ignore_errors=True)
+        sys.exit(0)
     sys.exit(main())
