@@ -14,6 +14,7 @@ from core.base.errors import InvalidInputError, WeightsError
 from core.gallery.store import GalleryStore
 from tests.conftest import dev_people, dev_photos
 from tests.test_onnx_inference import copy_models, probe
+from tests.test_gui_flow import dialogs  # noqa: F401 (fixture: activation asks first)
 from tests.test_trainer_job import TINY, eight_people, engine_from  # noqa: F401 (fixture)
 from trainer.job import TrainConfig, run_training
 
@@ -84,10 +85,11 @@ def test_a_damaged_or_foreign_file_is_refused_and_installs_nothing(trained_file,
     assert not list(Path(engine.registry.cache_dir).glob(f"{model_id}*"))
 
 
-def test_kiosk_models_panel_imports_and_activates(qtbot, trained_file, kiosk_engine, monkeypatch):
+def test_kiosk_models_panel_imports_and_activates(qtbot, trained_file, kiosk_engine, monkeypatch, dialogs):
     from core.vision import onnx_files
     from gui.main_window import MainWindow
     from gui.models_panel import TRAINING_ELSEWHERE, KioskModelsPanel
+    from PySide6.QtWidgets import QMessageBox
 
     engine = kiosk_engine
     path, model_id = trained_file
@@ -98,6 +100,7 @@ def test_kiosk_models_panel_imports_and_activates(qtbot, trained_file, kiosk_eng
     assert isinstance(panel, KioskModelsPanel) and "full edition" in TRAINING_ELSEWHERE
     panel.import_file(str(path))
     assert panel.model_box.currentData() == model_id and "installed" in panel.status_label.text()
+    dialogs.question_answer = QMessageBox.StandardButton.Yes  # activation asks first
     panel.activate_selected()
     qtbot.waitUntil(lambda: panel.activation is None, timeout=120_000)
     assert engine.active_model_id() == model_id
