@@ -13,8 +13,8 @@ import pytest
 from core.base.errors import InvalidInputError, WeightsError
 from core.gallery.store import GalleryStore
 from tests.conftest import dev_people, dev_photos
-from tests.test_onnx_inference import copy_models, probe
 from tests.test_gui_flow import dialogs  # noqa: F401 (fixture: activation asks first)
+from tests.test_onnx_inference import copy_models, probe
 from tests.test_trainer_job import TINY, eight_people, engine_from  # noqa: F401 (fixture)
 from trainer.job import TrainConfig, run_training
 
@@ -86,10 +86,11 @@ def test_a_damaged_or_foreign_file_is_refused_and_installs_nothing(trained_file,
 
 
 def test_kiosk_models_panel_imports_and_activates(qtbot, trained_file, kiosk_engine, monkeypatch, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
     from core.vision import onnx_files
     from gui.main_window import MainWindow
     from gui.models_panel import TRAINING_ELSEWHERE, KioskModelsPanel
-    from PySide6.QtWidgets import QMessageBox
 
     engine = kiosk_engine
     path, model_id = trained_file
