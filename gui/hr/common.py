@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QBoxLayout, QComboBox, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QBoxLayout, QComboBox, QLabel, QPushButton, QSpinBox, QWidget
 
 from core.app.engine import Engine
 
@@ -76,3 +76,14 @@ class WrapRow(QWidget):
             self.row.setDirection(direction)
             self.updateGeometry()
         super().resizeEvent(event)
+
+
+def minutes_spin(maximum: int, special: str | None = None) -> QSpinBox:
+    """Minutes; with `special`, -1 reads as that word (a setting left to the rules)."""
+    spin = QSpinBox()
+    spin.setRange(-1 if special else 0, maximum)
+    spin.setSuffix(" min")
+    if special:
+        spin.setSpecialValueText(special)
+        spin.setValue(-1)
+    return spin

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QTableWidgetItem,
     QTimeEdit,
     QVBoxLayout,
@@ -30,7 +29,7 @@ from core.base.timekeeping import Group
 from ..attendance.common import read_only_table
 from ..text import plural
 from ..widgets import hbox
-from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line
+from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin
 
 COLUMNS = ["Group", "Schedule", "Default shift", "Members"]
 OWN_SCHEDULE = "(its own schedule)"
@@ -55,9 +54,7 @@ class GroupsPage(QWidget):
         for edit, hour in ((self.start_edit, 9), (self.end_edit, 17)):
             edit.setDisplayFormat("HH:mm")
             edit.setTime(edit.time().fromString(f"{hour:02d}:00", "HH:mm"))
-        self.grace_spin = QSpinBox()
-        self.grace_spin.setRange(0, 240)
-        self.grace_spin.setSuffix(" min")
+        self.grace_spin = minutes_spin(240)
         self.days_edit = QLineEdit("mon-fri")
         self.min_hours_spin = QDoubleSpinBox()
         self.min_hours_spin.setRange(0, 24)

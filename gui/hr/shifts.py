@@ -25,7 +25,7 @@ from core.base.timekeeping import HoursMode, Shift
 
 from ..attendance.common import date_edit, pydate, read_only_table
 from ..widgets import hbox
-from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line
+from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin
 
 COLUMNS = [
     "Shift",
@@ -44,17 +44,6 @@ HOURS_MODE_TEXT = {
     HoursMode.PAIRS: "in and out pairs (breaks left out)",
 }
 AUTO = "auto"  # a window of None: half the off-duty gap
-
-
-def minutes_spin(maximum: int, special: str | None = None) -> QSpinBox:
-    """Minutes; with `special`, -1 reads as that word (a setting left to the rules)."""
-    spin = QSpinBox()
-    spin.setRange(-1 if special else 0, maximum)
-    spin.setSuffix(" min")
-    if special:
-        spin.setSpecialValueText(special)
-        spin.setValue(-1)
-    return spin
 
 
 def hours_spin() -> QDoubleSpinBox:
