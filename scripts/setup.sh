@@ -31,18 +31,18 @@ if [[ -f "$STAMP" ]] && grep -qx -- "$WANT" "$STAMP"; then
   step "dependencies up to date"
 else
   export PIP_DISABLE_PIP_VERSION_CHECK=1
-  step "installing torch==2.14.1, torchvision==0.29.1 and the pinned stack (first run takes a few minutes)"
-  "$PY" -m pip install -q -r requirements.txt \
-    || fail "pip could not install requirements.txt" "check access to the package registry, then rerun"
+  # One resolve for the app and the test tools. --no-compile: Python compiles what it imports on first
+  # use, instead of pip compiling every file of torch up front (about 25 s less on 2 cores).
+  REQUIREMENTS=(-r requirements.txt)
+  [[ $WANT_TEST == 1 ]] && REQUIREMENTS+=(-r requirements-test.txt)
+  step "installing torch==2.14.1, torchvision==0.29.1 and the pinned stack$([[ $WANT_TEST == 1 ]] && echo ", with the test tools") (first run takes a few minutes)"
+  "$PY" -m pip install -q --no-compile "${REQUIREMENTS[@]}" \
+    || fail "pip could not install ${REQUIREMENTS[*]}" "check access to the package registry, then rerun"
   step "installing facenet-pytorch 2.6.0 (--no-deps: its declared pins are older than the stack it runs on)"
-  "$PY" -m pip install -q --no-deps facenet-pytorch==2.6.0 \
+  "$PY" -m pip install -q --no-compile --no-deps facenet-pytorch==2.6.0 \
     || fail "pip could not install facenet-pytorch" "check access to the package registry, then rerun"
-  if [[ $WANT_TEST == 1 ]]; then
-    step "installing test tools"
-    "$PY" -m pip install -q -r requirements-test.txt || fail "pip could not install the test tools" "rerun"
-  fi
   step "installing Rollcall (editable) with the rollcall and rollcall-gui commands"
-  "$PY" -m pip install -q --no-deps --no-build-isolation -e . \
+  "$PY" -m pip install -q --no-compile --no-deps --no-build-isolation -e . \
     || fail "the editable install failed" "make sure setuptools is present: $PY -m pip install setuptools"
   echo "$WANT" > "$STAMP"
 fi

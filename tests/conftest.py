@@ -21,6 +21,12 @@ MODELS_LOCK = REPO / ".cache" / "models.lock"
 
 os.environ.setdefault("ROLLCALL_MODELS_DIR", str(MODELS_CACHE))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# pytest-xdist workers share the cores: each gets its share of inference threads (Rollcall's default
+# honours OMP_NUM_THREADS, and so do torch and the CLI subprocesses a test starts). Two workers with
+# two spinning OpenMP threads each on two cores ran training steps 2.5 times slower.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
 
 # marker -> the fixtures that bring in what it names (a test using any of them, directly or through
 # another fixture, gets the marker); a test that loads models in its body says so with @pytest.mark.models
@@ -37,6 +43,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for marker, fixtures in NEEDS.items():
             if used & fixtures:
                 item.add_marker(marker)
+    heaviest_files_first(items)
+
+
+def heaviest_files_first(items: list[pytest.Item]) -> None:
+    """Files with the most `slow` tests first, the rest in their order: pytest-xdist hands out files
+    in collection order, so the long ones start early instead of leaving one worker alone at the end."""
+    slow: dict[str, int] = {}
+    for item in items:
+        slow[item.nodeid.split("::")[0]] = slow.get(item.nodeid.split("::")[0], 0) + bool(item.get_closest_marker("slow"))
+    order = {path: rank for rank, path in enumerate(sorted(slow, key=lambda path: -slow[path]))}
+    items.sort(key=lambda item: order[item.nodeid.split("::")[0]])
 
 
 def dev_people() -> list[Path]:

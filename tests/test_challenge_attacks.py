@@ -42,6 +42,7 @@ def dev_photo(faces, index: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(paths[index * 7 % len(paths)])), cv2.COLOR_BGR2RGB)
 
 
+@pytest.mark.slow
 def test_attacks_are_refused_and_the_performer_passes(faces, clip_bgr, detector):
     rules = LivenessSettings(challenge=True)
     orders = [(a, b) for a in HeadMove for b in HeadMove if a != b]

@@ -72,7 +72,9 @@ def test_the_page_adds_delivers_and_removes_a_webhook(qtbot, engine, hook, dialo
     page.add_button.click()
     assert dialogs.errors() == ["Type the signing secret."]
     assert [target.name for target in engine.integration_targets()] == ["hook"]
-    assert engine._background_delivery is not None  # delivery in the background starts with the first target
+    background = engine._background_delivery
+    assert background is not None  # delivery in the background starts with the first target
+    qtbot.waitUntil(lambda: background.rounds_finished == 1, timeout=WAIT_MS)  # its first round: nothing queued yet
 
     (ada,) = people(engine, 1)
     sight(engine, ada, at(12, 8, 0))

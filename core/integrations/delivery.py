@@ -250,6 +250,7 @@ class BackgroundDelivery:
         self.delivery_round, self.on_result = delivery_round, on_result
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rollcall-integrations", daemon=True)
+        self.rounds_finished = 0  # rounds run to the end, failed ones included
 
     def start(self) -> BackgroundDelivery:
         self._thread.start()
@@ -276,4 +277,5 @@ class BackgroundDelivery:
                 return
             except Exception:  # a damaged secrets file, a locked database: logged, tried again next round
                 log.exception("Integration delivery round failed")
+            self.rounds_finished += 1
             self._stop.wait(self.delivery_round.policy.interval_s)

@@ -71,9 +71,17 @@ def describe_device(device: str) -> str:
 _CPU_THREADS = 0  # set by configure_threads; 0 = the default
 
 
+MAX_DEFAULT_THREADS = 4  # more rarely helps at batch size 1
+
+
 def default_threads() -> int:
-    """The core count, capped at 4 (more rarely helps at batch size 1)."""
-    return min(4, os.cpu_count() or 1)
+    """OMP_NUM_THREADS when it is set (the usual cap on a shared machine), else the cores this process
+    may use, at most MAX_DEFAULT_THREADS."""
+    cap = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if cap.isdigit() and int(cap) > 0:
+        return int(cap)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(MAX_DEFAULT_THREADS, cores or 1)
 
 
 def cpu_threads() -> int:
