@@ -28,6 +28,7 @@ from core.base.records import ModelRecord
 
 from .config import Optimizer, TrainConfig, make_optimizer
 from .data import Augment, Corrections, CropSource, PKSampler, Split, read_corrections, split_samples
+from .lfw_vectors import base_vectors_key, load_base_vectors, save_base_vectors
 from .loss import batch_loss, distance_spread
 from .network import (
     STAGE_NAMES,
@@ -454,10 +455,13 @@ def _recalibrate(run: _Run) -> None:
 
 
 def _measure_lfw(engine: Any, run: _Run, lfw: LfwSet, before: dict, after: dict) -> None:
-    """LFW View 1 metrics of the network before and after training, added to `before` and `after`."""
+    """LFW View 1 metrics of the network before and after training, added to `before` and `after`.
+    The base's vectors come from the disk cache when an earlier run from the same base measured them."""
     preprocessing, device, cache_dir = run.info.preprocessing, run.device, engine.registry.cache_dir
-    nets = {"before": run.base_network, "after": run.network}
-    shared = shared_prefix(nets, run.frozen)
+    shared = shared_prefix({"before": run.base_network, "after": run.network}, run.frozen)
+    base_key = base_vectors_key(run.base_network, shared, preprocessing, lfw)
+    base_vectors = load_base_vectors(cache_dir, base_key, len(lfw.jpegs))
+    nets = {"after": run.network} if base_vectors is not None else {"before": run.base_network, "after": run.network}
     key = prefix_key(run.base_network, shared, preprocessing, lfw) if shared else ""
     cached = load_prefix_features(cache_dir, key, device=device) if shared else None
     features = cached if cached is not None else []
@@ -474,7 +478,10 @@ def _measure_lfw(engine: Any, run: _Run, lfw: LfwSet, before: dict, after: dict)
     if shared and cached is None:
         save_prefix_features(cache_dir, key, features)
     del features, cached
-    before.update(lfw_metrics(vectors["before"], lfw))
+    if base_vectors is None:
+        base_vectors = vectors["before"]
+        save_base_vectors(cache_dir, base_key, base_vectors)
+    before.update(lfw_metrics(base_vectors, lfw))
     after.update(lfw_metrics(vectors["after"], lfw))
     if lfw.fallbacks:
         run.warnings.append(f"LFW: no face found in {lfw.fallbacks} photos; their centre was used.")
