@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def heaviest_files_first(items: list[pytest.Item]) -> None:
     """Files with the most `slow` tests first, the rest in their order: pytest-xdist hands out files
     in collection order, so the long ones start early instead of leaving one worker alone at the end."""
-    slow: dict[str, int] = {}
-    for item in items:
-        slow[item.nodeid.split("::")[0]] = slow.get(item.nodeid.split("::")[0], 0) + bool(item.get_closest_marker("slow"))
-    order = {path: rank for rank, path in enumerate(sorted(slow, key=lambda path: -slow[path]))}
-    items.sort(key=lambda item: order[item.nodeid.split("::")[0]])
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    slow = Counter(file_of(item) for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[file_of(item)])  # a stable sort: each file's own order is kept
 
 
 def dev_people() -> list[Path]:
