@@ -30,6 +30,15 @@ class FakeHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         fake = self.server.fake
         raw = self._body()
+        declared = self.headers.get("Content-Length")
+        if (method == "POST" and declared is None) or len(raw) < int(declared or 0):
+            # the sender died mid-request (a SIGKILLed station): the headers or the body are cut short
+            # (http.server hands on the headers it read before the end), and a real server (werkzeug under
+            # ERPNext and Odoo) drops such a request unprocessed, so the sender sends it again later
+            with fake.lock:
+                fake.truncated += 1
+            self.close_connection = True
+            return
         with fake.lock:
             fake.requests += 1
             if fake.moved_to is not None:  # moved: a POST is told to go elsewhere, where a GET finds a page
@@ -79,7 +88,7 @@ class FakeTarget:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.requests = self.failed = self.dropped = 0
+        self.requests = self.failed = self.dropped = self.truncated = 0
         self.fail_next = self.drop_next = 0
         self.moved_to: str | None = None
         self.port = 0

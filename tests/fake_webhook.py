@@ -17,10 +17,12 @@ class FakeWebhook(FakeTarget):
         self.secret = secret
         self.received: list[dict] = []
         self.bad_signatures = 0
+        self.refused: list[tuple[dict[str, str], bytes]] = []
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, object]:
         if not verify(self.secret, headers.get(SIGNATURE_HEADER, ""), body, time.time()):
             self.bad_signatures += 1
+            self.refused.append((headers, body))  # shown by a failing test
             return 400, {"error": "bad signature"}
         self.received.append(json.loads(body))
         return 200, {"ok": True}

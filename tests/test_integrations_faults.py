@@ -69,7 +69,7 @@ def assert_exactly_once(engine, staff, erp, odoo, hook, sightings: int, days: ra
     keys = [(c["employee"], c["time"]) for c in erp.checkins]
     assert len(keys) == len(set(keys)) == sightings  # each sighting once
     events = hook.unique("event")
-    assert len(events) == sightings and hook.bad_signatures == 0
+    assert len(events) == sightings and hook.bad_signatures == 0, hook.refused
     for person in staff:  # one attendance per person and day, 08:0x to 17:0x (site time), none left open
         spans = [
             (a["check_in"][:10], a["check_out"][11:13])
