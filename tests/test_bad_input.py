@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core.base.errors import ImageError, InvalidInputError, RollcallError
+from core.base.errors import ImageError, InvalidInputError, PersonNotFoundError, RollcallError
 from core.vision.images import MAX_PIXELS, load_image
 from core.gallery.names import name_key
 from core.gallery.store import GalleryStore
@@ -23,6 +23,14 @@ def test_any_reasonable_name_round_trips(name):
         person = store.add_person(name)
         assert store.get_person(person.id).name == name.strip()
         assert name_key(store.find_person(name.strip()).name) == name_key(name)
+
+
+def test_a_name_of_more_digits_than_an_id_can_hold_is_found_by_name():
+    with GalleryStore.memory() as store:
+        person = store.add_person("9223372036854775808")  # 2**63: past SQLite's integers
+        assert store.find_person("9223372036854775808").id == person.id
+        with pytest.raises(PersonNotFoundError):
+            store.find_person(str(2**70))  # nobody, said as such
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "\t\n", "x" * 10_000])

@@ -19,6 +19,7 @@ from core.gallery.row_values import new_uuid, now
 from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
+MAX_SQLITE_INTEGER = 2**63 - 1  # SQLite stores integers in 64 bits
 _SAMPLE_COLUMNS = "id, person_id, source, content_hash, det_prob, face_px, sharpness, created_at"
 
 
@@ -80,8 +81,9 @@ class PeopleTables(StoreState):
 
     @guarded
     def get_person(self, person_id: int) -> Person:
-        for row in self._db.query("SELECT * FROM people WHERE id = ?", [int(person_id)]):
-            return self._person(row)
+        if abs(int(person_id)) <= MAX_SQLITE_INTEGER:  # a longer number (a name of digits) is nobody's id
+            for row in self._db.query("SELECT * FROM people WHERE id = ?", [int(person_id)]):
+                return self._person(row)
         raise PersonNotFoundError(f"No person with id {person_id} is enrolled.")
 
     @guarded
