@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core.vision.runtime import available_cores
+
 pytest_plugins = ["tests.pg"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # two spinning OpenMP threads each on two cores ran training steps 2.5 times slower.
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, available_cores() // _WORKERS)))
 
 # marker -> the fixtures that bring in what it names (a test using any of them, directly or through
 # another fixture, gets the marker); a test that loads models in its body says so with @pytest.mark.models

@@ -29,15 +29,16 @@ def _path(cache_dir: Path, key: str) -> Path:
 
 def load_base_vectors(cache_dir: Path | None, key: str, rows: int) -> np.ndarray | None:
     """The cached vectors (rows x dim float32), or None when absent, unreadable or of another size."""
-    if not cache_dir or not _path(cache_dir, key).exists():
+    path = _path(cache_dir, key) if cache_dir else None
+    if path is None or not path.exists():
         return None
     try:
-        vectors = np.load(_path(cache_dir, key), allow_pickle=False)
+        vectors = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        log.warning("LFW vector cache %s is unreadable (%s); measuring the base again.", _path(cache_dir, key), exc)
+        log.warning("LFW vector cache %s is unreadable (%s); measuring the base again.", path, exc)
         return None
     if vectors.ndim != 2 or len(vectors) != rows or not np.isfinite(vectors).all():
-        log.warning("LFW vector cache %s does not fit; measuring the base again.", _path(cache_dir, key))
+        log.warning("LFW vector cache %s does not fit; measuring the base again.", path)
         return None
     return vectors.astype(np.float32, copy=False)
 

@@ -13,24 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from core.base.timekeeping import DayStatus, PersonDay
+from core.base.timekeeping import ATTENDED, DayStatus, PersonDay
 
 HISTOGRAM_BIN_MINUTES = 5  # the narrowest bucket
 HISTOGRAM_SPAN_MINUTES = 60  # the axis shows at least an hour early to an hour late, more when arrivals lie further out
 HISTOGRAM_BIN_CHOICES = (5, 10, 15, 30, 60, 120)  # the narrowest that keeps the buckets at most HISTOGRAM_MAX_BINS
 HISTOGRAM_MAX_BINS = 48
 DAY_BAR_WIDTH = 0.8  # of one day
-EXPECTED = frozenset(
-    {
-        DayStatus.PRESENT,
-        DayStatus.LATE,
-        DayStatus.EARLY_LEAVE,
-        DayStatus.SHORT_DAY,
-        DayStatus.HALF_DAY,
-        DayStatus.INCOMPLETE,
-        DayStatus.ABSENT,
-    }
-)
+EXPECTED = ATTENDED | {DayStatus.ABSENT}
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,14 @@ def default_threads() -> int:
     cap = os.environ.get("OMP_NUM_THREADS", "").strip()
     if cap.isdigit() and int(cap) > 0:
         return int(cap)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(MAX_DEFAULT_THREADS, cores or 1)
+    return min(MAX_DEFAULT_THREADS, available_cores())
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity where the OS has one, else every core)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def cpu_threads() -> int:
