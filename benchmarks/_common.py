@@ -23,7 +23,7 @@ FACES = Path(os.environ.get("ROLLCALL_FACES", REPO.parent / "shared" / "data" / 
 VIDEOS = FACES / "video"
 HAMILTON = VIDEOS / "hamilton_640x360.mp4"
 CROWD = VIDEOS / "crowd_1920x1080.mp4"
-ENROLL_FRAMES = (100, 130, 160)  # the performer, close up (as tests/test_cli.py enrolls him)
+ENROLL_FRAMES = (100, 130, 160)  # the performer, close up (as tests/app/test_cli.py enrolls him)
 # Hamilton's shots (frame ranges, end exclusive), read off a full-scale MTCNN pass over every frame:
 PERFORMER_SHOTS = ((0, 20), (82, 211))  # far away on stage (33-45 px faces); close up (74-90 px)
 NOT_PERFORMER = ((20, 82), (211, 275))  # the pianist, then the audience: a performer label here is wrong

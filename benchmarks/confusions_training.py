@@ -1,9 +1,9 @@
 """Retraining from recorded confusions (issue 16, part C): before and after figures on the dev faces.
 
-The scenario of tests/confusion_scenario.py: 8 dev people enrolled (FaceNet), among them the two pairs
+The scenario of tests/kits/confusion_scenario.py: 8 dev people enrolled (FaceNet), among them the two pairs
 FaceNet really mixes up; the 3 most confused photos are shown at the kiosk as the wrong person and
 reassigned by HR (each leaves the gallery: a face the kiosk saw). Then `run_training` with the
-corrections as hard negatives (the settings of tests/test_confusions_training.py), and the recorded
+corrections as hard negatives (the settings of tests/trainer/test_confusions_training.py), and the recorded
 confusions, held-out identification and LFW View 1 before and after.
 
 --control also trains the same steps without the corrections and scores the recorded faces with that
@@ -84,7 +84,7 @@ def main() -> int:
     from core.app.engine import Engine
     from core.base.settings import ComputeSettings, Settings, StorageSettings
     from core.vision.models import DEFAULT_MODEL, ModelRegistry
-    from tests.confusion_scenario import confusable_faces, describe, enroll, record_confusions
+    from tests.kits.confusion_scenario import confusable_faces, describe, enroll, record_confusions
     from trainer.job import TrainConfig, run_training
 
     models_cache = Path(os.environ["ROLLCALL_MODELS_DIR"])

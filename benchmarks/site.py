@@ -43,7 +43,7 @@ from core.gallery.store import GalleryStore  # noqa: E402
 from core.site import gallery as site_gallery  # noqa: E402
 from core.site.connection import Credentials, connect  # noqa: E402
 from core.site.service import BackgroundSync, Site, SyncReport, SyncStage  # noqa: E402
-from tests.pg import PgCluster, find_bin_dir  # noqa: E402
+from tests.kits.pg import PgCluster, find_bin_dir  # noqa: E402
 
 MODELS = [ModelRecord("facenet-keras-128", "FaceNet (Keras)", "facenet-keras-128", None, 128, "",
                       datetime(2026, 1, 1).astimezone()),

@@ -8,7 +8,7 @@ Every measurement is a fresh process (os.wait4 gives that child's own CPU time a
 - recognize-1: `rollcall recognize` on a one-frame video (the 120th frame of the Hamilton clip,
   written with cv2.VideoWriter 'mp4v' into a temporary folder): wall seconds from spawn to exit,
   and, inside, seconds from interpreter start to the first processed frame;
-- window: seconds from interpreter start to a shown, usable main window (tests/kiosk_probe.py, offscreen);
+- window: seconds from interpreter start to a shown, usable main window (tests/kits/kiosk_probe.py, offscreen);
 - rss: peak RSS of `rollcall recognize video/hamilton_640x360.mp4` (the whole process);
 - idle: CPU use (CPU seconds / wall seconds, 1.0 = one core) while recognising a synthetic empty room
   played in real time at 30 fps, with the idle back-off on (the default) and off;
@@ -191,7 +191,7 @@ def main() -> int:
             video = one_frame_video(tmp)
             windows, walls = [], []
             for _ in range(args.rounds):
-                wall, _, _, out = run_child(["-m", "tests.kiosk_probe", "gui", str(video)], next(homes))
+                wall, _, _, out = run_child(["-m", "tests.kits.kiosk_probe", "gui", str(video)], next(homes))
                 report = parsed(out, "PROBE")
                 windows.append(report["window_s"]), walls.append(wall)
                 assert report["torch_modules"] == [], report

@@ -208,8 +208,8 @@ def settings_integrations() -> None:
     from core.base.settings import Settings
     from core.integrations.targets import Target, TargetKind
     from gui.settings_dialog import SettingsDialog
-    from tests.fake_erpnext import FakeErpnext
-    from tests.fake_webhook import FakeWebhook
+    from tests.kits.fake_erpnext import FakeErpnext
+    from tests.kits.fake_webhook import FakeWebhook
 
     settings = Settings()
     settings.storage.data_dir = str(HOME / "integrations")

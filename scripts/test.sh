@@ -2,7 +2,7 @@
 # Set up (idempotently) and run the tests headless: no display, camera or GPU needed.
 #   scripts/test.sh            every test (setup, PostgreSQL for the site tests, the checks, then pytest)
 #   scripts/test.sh --fast     the pure tests only: no models, PostgreSQL, Qt or slow tests (markers in pyproject.toml)
-# Further arguments go to pytest, e.g. `scripts/test.sh --fast tests/test_store.py -x`.
+# Further arguments go to pytest, e.g. `scripts/test.sh --fast tests/gallery/test_store.py -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROLLCALL_MODELS_DIR="$PWD/.cache/models" QT_QPA_PLATFORM=offscreen
@@ -14,7 +14,7 @@ if [[ "${1:-}" == "--fast" ]]; then
 fi
 
 scripts/setup.sh --test
-# Site mode tests need PostgreSQL's server binaries (tests/pg.py starts a private cluster).
+# Site mode tests need PostgreSQL's server binaries (tests/kits/pg.py starts a private cluster).
 # Install Debian's server package where we can; otherwise only those tests are skipped, saying why.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [[ -z "${ROLLCALL_PG_BIN:-}" ]]; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -28,8 +28,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [[ -z "${ROLLCALL_PG
 fi
 # The checks: layers and no import circles, lint and format, types, the docs site (a broken link fails).
 .venv/bin/lint-imports
-.venv/bin/ruff check core trainer gui
-.venv/bin/ruff format --check core trainer gui
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/rollcall-docs-site"
 # Two pytest-xdist workers, a test file each at a time (module fixtures are built once); `-n 0` runs in one process.

@@ -14,13 +14,11 @@ from pathlib import Path
 import pytest
 
 from core.vision.runtime import available_cores
+from tests.kits.paths import FACES, MODELS_CACHE, MODELS_LOCK
 
-pytest_plugins = ["tests.pg"]
+# Shared fixtures live in kits: the PostgreSQL cluster, the trained galleries, the HR engine.
+pytest_plugins = ["tests.kits.pg", "tests.kits.training", "tests.kits.hr"]
 
-REPO = Path(__file__).resolve().parents[1]
-FACES = REPO.parent / "shared" / "data" / "faces"
-MODELS_CACHE = REPO / ".cache" / "models"
-MODELS_LOCK = REPO / ".cache" / "models.lock"
 
 os.environ.setdefault("ROLLCALL_MODELS_DIR", str(MODELS_CACHE))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -57,14 +55,6 @@ def heaviest_files_first(items: list[pytest.Item]) -> None:
 
     slow = Counter(file_of(item) for item in items if item.get_closest_marker("slow"))
     items.sort(key=lambda item: -slow[file_of(item)])  # a stable sort: each file's own order is kept
-
-
-def dev_people() -> list[Path]:
-    return sorted(p for p in (FACES / "dev").iterdir() if p.is_dir())
-
-
-def dev_photos(person: Path) -> list[Path]:
-    return sorted(person.glob("*.jpg"))
 
 
 @pytest.fixture(autouse=True)

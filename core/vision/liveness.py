@@ -5,7 +5,7 @@ is moved, turned or tilted in front of the camera lands on almost the same pixel
 A live face still changes where it matters: eyes blink, the mouth moves, the head turns in 3-D.
 The score is the temporal variation in the eye and mouth regions relative to the forehead, over a
 short window of frames: about 1 for a live face, about 0.7 for a photo (measured on the shared
-clip and on a photo of it moved in front of the camera; see tests/test_liveness.py).
+clip and on a photo of it moved in front of the camera; see tests/live/test_liveness.py).
 
 This stops the simplest attack only. A video replay or a mask passes it.
 """

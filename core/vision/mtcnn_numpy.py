@@ -8,7 +8,7 @@ landmark mapping and the final 'Min' NMS (area with +1) of facenet-pytorch's own
 
 The three networks are ONNX files exported once from facenet-pytorch's weights
 (core.vision.onnx_files.export_mtcnn) and stored, with sha256 sidecars, in the models folder.
-tests/test_mtcnn_numpy.py checks boxes, landmarks and probabilities against facenet-pytorch.
+tests/vision/test_onnx_inference.py checks boxes, landmarks and probabilities against facenet-pytorch.
 
 One deliberate difference: a box whose padded crop is empty (wholly outside the frame) is dropped;
 facenet-pytorch skips its crop but keeps the box, which misaligns the network outputs with the boxes.
