@@ -1,52 +1,40 @@
-"""Take the README screenshots of the Attendance panel's HR views from a real window at 1280x720:
-docs/screenshot-attendance-{today,timesheet,charts,history,audit}.png and
-docs/screenshot-hr-{roster,shifts,groups,calendar,import,locks}.png.
-
-    xvfb-run -a .venv/bin/python scripts/screenshots_hr.py
-
-A temporary data folder gets two groups (an office day and a night shift) with the names of the
-people in ../shared/data/faces/dev, and this month's check-ins and check-outs up to now, drawn from a
-fixed random seed, as at 11:30 today; a holiday, leave and a few audited corrections; two shift types, a
-rotating roster for some people and a dated assignment. No face model is loaded.
-"""
+"""The HR scene: a month of check-ins for the dev people's names, groups, shifts, a roster, a holiday, leave,
+corrections and a locked last month, as at 11:30 today. No face model is loaded."""
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import sys
-import tempfile
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-FACES = REPO.parent / "shared" / "data" / "faces"
-DOCS = REPO / "docs"
-sys.path.insert(0, str(REPO))
-
-HOME = Path(tempfile.mkdtemp(prefix="rollcall-hr-shots-"))
-os.environ["ROLLCALL_HOME"] = str(HOME)
-os.environ.setdefault("ROLLCALL_MODELS_DIR", str(REPO / ".cache" / "models"))
-
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from scripts.shots.common import FACES, Shot, engine_in, main_window, wait
 
 SEED = 15
 PEOPLE_SHOWN = 18
+VIEWS = ["attendance-today", "attendance-timesheet", "attendance-charts", "attendance-history", "attendance-audit"]
+HR_PAGES = ["hr-roster", "hr-shifts", "hr-groups", "hr-calendar", "hr-import", "hr-locks"]
 
 
-def wait(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def save(widget: QWidget, name: str, prefix: str = "attendance") -> None:
-    QApplication.processEvents()
-    path = DOCS / f"screenshot-{prefix}-{name}.png"
-    widget.grab().save(str(path))
-    print("wrote", path.relative_to(REPO))
+def take(pages: list[str], shot: Shot) -> None:
+    engine = engine_in("hr")
+    shown_at = datetime.now(engine.site_zone()).replace(hour=11, minute=30, second=0, microsecond=0)
+    engine.clock = lambda: shown_at  # mid-morning: a busy board
+    populate(engine)
+    with main_window(engine, shot) as window:
+        panel = window.show_panel("attendance")
+        views = {"today": panel.today_view, "timesheet": panel.timesheet_view, "charts": panel.charts_view,
+                 "history": panel.history_view, "audit": panel.audit_view, "roster": panel.roster_page,
+                 "shifts": panel.shifts_page, "groups": panel.groups_page, "calendar": panel.calendar_page,
+                 "import": panel.import_page, "locks": panel.locks_page}
+        for page in pages:
+            view = views[page.split("-", 1)[1]]
+            panel.show_view(view)
+            if view is panel.history_view:
+                view.show_person(engine.people()[0].person.id)
+            if view is panel.groups_page:
+                view.select_group("Office")
+            wait(500)
+            shot.save(window, page)
 
 
 def populate(engine) -> None:
@@ -115,46 +103,3 @@ def record_month(engine, people, day, now, holiday, leave, rng, zone) -> None:
                     engine.store.record_event(AttendanceEvent(None, person.id, None, kind, moment, "kiosk-1",
                                                               round(rng.uniform(0.62, 0.9), 3)))
         day += timedelta(days=1)
-
-
-def main() -> int:
-    from core.app.engine import Engine
-    from core.base.settings import Settings
-    from gui.main_window import MainWindow
-    from gui.style import apply_style
-
-    app = QApplication.instance() or QApplication(sys.argv)
-    apply_style(app)
-    engine = Engine(Settings())
-    real_now = datetime.now(engine.site_zone())
-    shown_at = real_now.replace(hour=11, minute=30, second=0, microsecond=0)  # mid-morning: a busy board
-    engine.clock = lambda: shown_at
-    populate(engine)
-    window = MainWindow(engine)
-    window.resize(1280, 720)
-    window.show()
-    wait(400)
-    panel = window.show_panel("attendance")
-    for view, name in ((panel.today_view, "today"), (panel.timesheet_view, "timesheet"),
-                       (panel.charts_view, "charts"), (panel.history_view, "history"), (panel.audit_view, "audit")):
-        panel.show_view(view)
-        if view is panel.history_view:
-            view.show_person(engine.find_person("Angelina Jolie").id if any(
-                p.person.name == "Angelina Jolie" for p in engine.people()) else engine.people()[0].person.id)
-        wait(500)
-        save(window, name)
-    for page, name in ((panel.roster_page, "roster"), (panel.shifts_page, "shifts"), (panel.groups_page, "groups"),
-                       (panel.calendar_page, "calendar"), (panel.import_page, "import"), (panel.locks_page, "locks")):
-        panel.show_view(page)
-        if page is panel.groups_page:
-            page.select_group("Office")
-        wait(500)
-        save(window, name, "hr")
-    window.close()
-    engine.close()
-    shutil.rmtree(HOME, ignore_errors=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
