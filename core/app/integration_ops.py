@@ -29,6 +29,7 @@ from core.integrations.delivery import (
 )
 from core.integrations.http import TargetUnreachable
 from core.integrations.outbox import (
+    DaySpan,
     DeadLetter,
     DeliveryPolicy,
     TargetCounts,
@@ -141,7 +142,17 @@ class IntegrationOperations(EngineState):
             station,
             self.integration_policy,
             self._day_status_of,
+            day_spans=self._day_spans_of,
         )
+
+    def _day_spans_of(self, person_id: int, day: date) -> list[DaySpan]:
+        """The work days that a moment on `day` can count for (that day and the one before, for a night
+        shift): each one's first and last sighting or punch, as the day board has them."""
+        try:
+            history = self.person_history(person_id, day - timedelta(days=1), day)
+        except InvalidInputError:  # the person was erased meanwhile
+            return []
+        return [DaySpan(d.day, d.first_seen, d.last_seen) for d in history if d.first_seen is not None and d.last_seen]
 
     def _day_status_of(self, person_id: int, moment: datetime) -> DayStatusChange | None:
         """The day the moment counted for (a night shift's check-out counts for the day before)."""
