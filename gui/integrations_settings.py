@@ -204,7 +204,7 @@ class IntegrationsPage(QWidget):
             values = [
                 row.target,
                 target.kind.value if target else "",
-                target.url if target else "",
+                target.shown_url if target else "",
                 str(row.queued),
                 str(row.delivered),
                 str(row.dead),
@@ -221,7 +221,7 @@ class IntegrationsPage(QWidget):
             if row.target == selected:
                 self.table.selectRow(index)
         self._details = {
-            row.target: f"{row.target}: {targets[row.target].url}" if row.target in targets else row.target
+            row.target: f"{row.target}: {targets[row.target].shown_url}" if row.target in targets else row.target
             for row in rows
         }
         self._errors = {row.target: row.last_error for row in rows if row.last_error}

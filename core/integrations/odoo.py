@@ -6,7 +6,7 @@ JSON-RPC (POST /jsonrpc, "common" "authenticate", then "object" "execute_kw").
 
 Each sighting or manual punch makes the person's attendance for the day it counted for (Rollcall's rules:
 its first and last sighting, `Message.span`) equal that span: the day's attendance found (check-in on that
-day) is written, else one is created. So a late check-in re-pairs the day, a check-out never reaches back
+day, starting at or after the day's first sighting) is written, else one is created. So a late check-in re-pairs the day, a check-out never reaches back
 to another day, a punch after close moves the end, an earlier punch moves the start, a check-out written
 later by Odoo's auto-check-out or by hand is replaced by the real one, and sightings of one day never make
 0-hour chains. Odoo allows one open attendance per employee (hr_attendance.py `_check_validity`): one left
@@ -200,10 +200,12 @@ class OdooClient:
         midnight = datetime.combine(span.day, time(), span.first.tzinfo)
         floor = odoo_time(min(span.first, midnight))
         rows = self._attendances([["employee_id", "=", employee], ["check_in", "<=", last]], limit=10)
-        same_day = sorted((r for r in rows if r["check_in"] >= floor), key=lambda r: r["check_in"])
-        if same_day:
-            main = same_day[0]
-            want_in = min(main["check_in"], first)
+        # Rollcall's attendance of the day starts at a first sighting: never before the day's first (an earlier
+        # one was entered in Odoo, and Odoo decides whether ours may overlap it)
+        ours = sorted((r for r in rows if r["check_in"] >= first), key=lambda r: r["check_in"])
+        if ours:
+            main = ours[0]
+            want_in = first
             want_out = last if last > want_in else main["check_out"]
             changes = {
                 key: value for key, value in (("check_in", want_in), ("check_out", want_out)) if main[key] != value

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from core.app.cli.common import ExitCode, open_engine
+from core.integrations.http import CLOCK_SKEW
 from core.integrations.targets import Target, TargetKind, read_secret_file
 from core.site.records import SiteRole
 
@@ -43,7 +44,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     field = f", employee field {saved.employee_field}" if saved.employee_field else ""
     tls = "" if saved.verify_tls else " (certificate checks OFF)"
     print(
-        f"added {saved.kind.value} target {saved.name}: {saved.url}{field}{tls}; events and corrections from "
+        f"added {saved.kind.value} target {saved.name}: {saved.shown_url}{field}{tls}; events and corrections from "
         "now on are queued for it"
     )
     return ExitCode.OK
@@ -56,7 +57,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps([target.to_json() for target in targets], indent=2))
     for target in targets if not args.json else ():
         field = f", employee field {target.employee_field}" if target.employee_field else ""
-        print(f"{target.name}: {target.kind.value} {target.url}{field}")
+        print(f"{target.name}: {target.kind.value} {target.shown_url}{field}")
     if not targets and not args.json:
         print("No integration targets; add one with `rollcall integrations add`.")
     return ExitCode.OK
@@ -111,6 +112,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for r in rows:
         error = f"; last error: {r.last_error}" if r.last_error else ""
         print(f"{r.target}: {r.queued} queued, {r.delivered} delivered, {r.dead} dead{error}")
+        if r.queued and (r.last_error or "").startswith(CLOCK_SKEW):
+            print(f"  WARNING: {r.target}: this station's clock is off; its rows wait until it is set (NTP)")
     for letter in dead:
         print(
             f"  dead {letter.target} {letter.type.value} {letter.uuid} ({letter.person_name}, "
