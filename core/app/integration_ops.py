@@ -9,15 +9,17 @@ from __future__ import annotations
 import socket
 import sqlite3
 from collections.abc import Callable, Generator
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine_state import EngineState
+from core.attendance.schedule import localize
 from core.base.cancel import CancelCheck
 from core.base.errors import InvalidInputError
 from core.base.timekeeping import PersonDay
+from core.integrations.backfill import BackfillProgress, BackfillReport, backfill
 from core.integrations.delivery import (
     BackgroundDelivery,
     DayStatusChange,
@@ -179,6 +181,27 @@ class IntegrationOperations(EngineState):
                 next(generator)
             except StopIteration as done:
                 return done.value
+
+    def backfill_integration(
+        self, name: str, first: date, last: date, cancel: CancelCheck | None = None
+    ) -> Generator[BackfillProgress, None, BackfillReport]:
+        """Queue the sightings and corrections of the site days first..last for one target (a new one, say),
+        idempotently: what the target already has a row for is not queued again. Delivery sends them."""
+        target = self.integration_target(name)
+        if last < first:
+            raise InvalidInputError("The end date is before the start date.")
+        zone = self.site_zone()
+        opens = localize(datetime.combine(first, time()), zone).timestamp()
+        closes = localize(datetime.combine(last + timedelta(days=1), time()), zone).timestamp()
+        conn = self._integration_db()
+        try:
+            return (
+                yield from backfill(
+                    conn, target, opens, closes, datetime.now(UTC).timestamp(), self.integration_policy.batch, cancel
+                )
+            )
+        finally:
+            conn.close()
 
     def integration_status(self) -> list[TargetCounts]:
         conn = self._integration_db()

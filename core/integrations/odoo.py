@@ -5,16 +5,16 @@ Transport: Odoo 19 and later (GET /web/version says so) get the JSON-2 API (POST
 JSON-RPC (POST /jsonrpc, "common" "authenticate", then "object" "execute_kw").
 
 Each sighting or manual punch makes the person's attendance for the day it counted for (Rollcall's rules:
-its first and last sighting, `Message.span`) equal that span: the day's attendance found (check-in on that
-day, starting at or after the day's first sighting) is written, else one is created. So a late check-in re-pairs the day, a check-out never reaches back
-to another day, a punch after close moves the end, an earlier punch moves the start, a check-out written
-later by Odoo's auto-check-out or by hand is replaced by the real one, and sightings of one day never make
-0-hour chains. Odoo allows one open attendance per employee (hr_attendance.py `_check_validity`): one left
-open on an earlier day by Rollcall (that day had one sighting) is closed at its start, as the day board has
-it; one opened by Odoo's kiosk or systray is left to Odoo, and Odoo's refusal is the dead letter. A refused
-create reopens what was closed for it. Times are naive UTC, as Odoo stores them. The employee is matched by
-a configurable field (default barcode). An AccessError (a user without the groups docs/integrations.md
-lists) stops the round: every row would fail the same way.
+its first and last sighting, `Message.span`) equal that span: the day's attendance (its check-in on that day,
+at or after the day's first sighting) is written, else one is created. So a late check-in re-pairs the day,
+a check-out never reaches back to another day, a punch after close moves the end, an earlier punch moves the
+start, a check-out written later by Odoo's auto-check-out or by hand is replaced by the real one, and the
+sightings of one day never make 0-hour chains. Odoo allows one open attendance per employee (hr_attendance.py
+`_check_validity`): one left open on an earlier day by Rollcall (that day had one sighting) is closed at its
+start, as the day board has it; one opened by Odoo's kiosk or systray is left to Odoo, and Odoo's refusal is
+the dead letter. A refused create reopens what was closed for it. Times are naive UTC, as Odoo stores them.
+The employee is matched by a configurable field (default barcode). An AccessError (a user without the groups
+docs/integrations.md lists) stops the round: every row would fail the same way.
 """
 
 from __future__ import annotations
