@@ -238,3 +238,13 @@ def test_13_odoo_19_is_spoken_to_through_json_2(engine):
         assert "JSON-2" in engine.test_integration("odoo")
         assert spans(odoo, employee) == [("2026-10-12 06:00:00", "2026-10-12 15:00:00")]
         assert odoo.deprecation_warnings == 0  # /jsonrpc was never called
+
+
+def test_sightings_with_fractions_of_a_second_pair_as_the_board_does(engine, odoo):
+    employee = odoo.add_employee("Ada", barcode="E000")
+    add_odoo(engine, odoo)
+    (person,) = people(engine, 1)
+    sight(engine, person, at(12, 8, 0).replace(microsecond=400_000))  # a camera's frame time
+    sight(engine, person, at(12, 17, 0).replace(microsecond=900_000), EventKind.CHECK_OUT)
+    engine.deliver_integrations_now()
+    assert spans(odoo, employee) == [("2026-10-12 06:00:00", "2026-10-12 15:00:00")]

@@ -209,7 +209,11 @@ class DeliveryRound:
         key = (record.person_id, day)
         if key not in self._spans:
             self._spans[key] = self.day_spans(record.person_id, day)
-        return next((s for s in self._spans[key] if s.first <= record.time <= s.last), None)
+        moment = record.time.replace(microsecond=0)  # the day board counts whole seconds
+        return next(
+            (s for s in self._spans[key] if s.first.replace(microsecond=0) <= moment <= s.last.replace(microsecond=0)),
+            None,
+        )
 
     def _one(self, conn: sqlite3.Connection, target: Target, client: Client, item: OutboxItem, tally: _Tally) -> None:
         record = message(conn, item, self.zone, self.station)

@@ -56,7 +56,7 @@ def server_messages(reply: HttpReply) -> str:
 def log_type(message: Message) -> str:
     """IN for the first sighting (or punch) of the person's day by Rollcall's rules, OUT for the later ones."""
     if message.span is not None:
-        return IN if message.time == message.span.first else OUT
+        return IN if message.time.replace(microsecond=0) == message.span.first.replace(microsecond=0) else OUT
     return OUT if message.kind == EventKind.CHECK_OUT else IN
 
 
