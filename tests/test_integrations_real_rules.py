@@ -248,3 +248,23 @@ def test_sightings_with_fractions_of_a_second_pair_as_the_board_does(engine, odo
     sight(engine, person, at(12, 17, 0).replace(microsecond=900_000), EventKind.CHECK_OUT)
     engine.deliver_integrations_now()
     assert spans(odoo, employee) == [("2026-10-12 06:00:00", "2026-10-12 15:00:00")]
+
+
+def test_3_a_server_zone_rollcall_does_not_know_stops_the_round_clearly(engine, erp):
+    erp.time_zone = "Mars/Olympus_Mons"
+    erp.add_employee("Ada", attendance_device_id="E000")
+    add_erpnext(engine, erp)
+    (person,) = people(engine, 1)
+    sight(engine, person, at(12, 8, 0))
+    report = engine.deliver_integrations_now()
+    assert "names no time zone Rollcall knows ('Mars/Olympus_Mons')" in report.errors[0]
+    assert status(engine)["erp"] == (1, 0, 0) and erp.checkins == []
+
+
+def test_an_archived_odoo_employee_is_a_dead_letter_naming_the_person(engine, odoo):
+    odoo.add_employee("Ada", barcode="E000", active=False)
+    add_odoo(engine, odoo)
+    (person,) = people(engine, 1)
+    sight(engine, person, at(12, 8, 0))
+    assert engine.deliver_integrations_now().dead == 1
+    assert "Odoo has no employee for Person 0" in engine.integration_dead_letters()[0].error

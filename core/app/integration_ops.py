@@ -17,7 +17,7 @@ from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine_state import EngineState
 from core.attendance.schedule import localize
 from core.base.cancel import CancelCheck
-from core.base.errors import InvalidInputError
+from core.base.errors import InvalidInputError, PersonNotFoundError
 from core.base.timekeeping import PersonDay
 from core.integrations.backfill import BackfillProgress, BackfillReport, backfill
 from core.integrations.delivery import (
@@ -152,7 +152,7 @@ class IntegrationOperations(EngineState):
         shift): each one's first and last sighting or punch, as the day board has them."""
         try:
             history = self.person_history(person_id, day - timedelta(days=1), day)
-        except InvalidInputError:  # the person was erased meanwhile
+        except PersonNotFoundError:  # erased meanwhile
             return []
         return [DaySpan(d.day, d.first_seen, d.last_seen) for d in history if d.first_seen is not None and d.last_seen]
 
