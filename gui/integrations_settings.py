@@ -331,7 +331,7 @@ class IntegrationsPage(QWidget):
             except RollcallError as exc:
                 show_error(self, str(exc))
         self.added_here = []
-        if not any(target for target in self.engine.integration_targets()):
+        if not self.engine.integration_targets():
             self.engine.stop_integration_delivery()
         return removed
 
