@@ -268,3 +268,14 @@ def test_an_archived_odoo_employee_is_a_dead_letter_naming_the_person(engine, od
     sight(engine, person, at(12, 8, 0))
     assert engine.deliver_integrations_now().dead == 1
     assert "Odoo has no employee for Person 0" in engine.integration_dead_letters()[0].error
+
+
+def test_9_an_attendance_opened_at_odoos_kiosk_is_not_closed_at_its_start(engine, odoo):
+    employee = odoo.add_employee("Ada", barcode="E000")
+    odoo.add_attendance(employee, "2026-10-11 06:00:00", in_mode="kiosk")  # checked in at Odoo's kiosk, still open
+    add_odoo(engine, odoo)
+    (person,) = people(engine, 1)
+    sight(engine, person, at(12, 8, 0))
+    assert engine.deliver_integrations_now().dead == 1  # Odoo's own refusal, said in the dead letter
+    assert "hasn't checked out since" in engine.integration_dead_letters()[0].error
+    assert spans(odoo, employee) == [("2026-10-11 06:00:00", False)]  # left to Odoo, not made a 0-hour attendance

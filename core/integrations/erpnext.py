@@ -16,6 +16,7 @@ Types named on the target get `last_sync_of_checkin`, as the biometric tool sets
 
 from __future__ import annotations
 
+import enum
 import json
 from datetime import datetime
 from urllib.parse import quote, urlencode
@@ -35,7 +36,16 @@ RESOURCE = "/api/resource/"
 NO_EMPLOYEE = "No Employee found for the given employee field value"
 MISSING_METHOD = ("Failed to get method", "No module named")  # frappe/handler.py execute_cmd, any language
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
-IN, OUT = "IN", "OUT"
+
+
+class LogType(enum.StrEnum):
+    """Employee Checkin's log_type."""
+
+    IN = "IN"
+    OUT = "OUT"
+
+
+IN, OUT = LogType.IN, LogType.OUT
 
 
 def server_messages(reply: HttpReply) -> str:
@@ -53,7 +63,7 @@ def server_messages(reply: HttpReply) -> str:
     return " ".join(texts) or str(answer.get("exception") or answer.get("exc_type") or reply.text[:500])
 
 
-def log_type(message: Message) -> str:
+def log_type(message: Message) -> LogType:
     """IN for the first sighting (or punch) of the person's day by Rollcall's rules, OUT for the later ones."""
     if message.span is not None:
         return IN if message.time.replace(microsecond=0) == message.span.first.replace(microsecond=0) else OUT

@@ -30,6 +30,8 @@ from core.integrations.targets import MessageType, Target
 
 ODOO_TIME = "%Y-%m-%d %H:%M:%S"
 JSON2_SINCE = 19  # the first Odoo with /json/2
+IN_MODE_SINCE = 17  # the first Odoo whose hr.attendance has in_mode (kiosk, systray, manual, ...)
+RECENT_ATTENDANCES = 10  # a person's latest attendances up to a day's end, searched for that day's own
 ACCESS_DENIED = "odoo.exceptions.AccessDenied"
 ACCESS_ERROR = "odoo.exceptions.AccessError"
 _SERVER_SIDE = ("odoo.exceptions.ValidationError", "odoo.exceptions.UserError", "odoo.exceptions.MissingError")
@@ -185,7 +187,7 @@ class OdooClient:
         return self._employees[external_id]
 
     def _attendances(self, domain: list, limit: int) -> list[dict]:
-        fields = ["id", "check_in", "check_out"] + (["in_mode"] if self.major_version() >= 17 else [])
+        fields = ["id", "check_in", "check_out"] + (["in_mode"] if self.major_version() >= IN_MODE_SINCE else [])
         rows = self._call(
             "hr.attendance", "search_read", domain=domain, fields=fields, order="check_in desc", limit=limit
         )
@@ -199,7 +201,7 @@ class OdooClient:
         first, last = odoo_time(span.first), odoo_time(span.last)
         midnight = datetime.combine(span.day, time(), span.first.tzinfo)
         floor = odoo_time(min(span.first, midnight))
-        rows = self._attendances([["employee_id", "=", employee], ["check_in", "<=", last]], limit=10)
+        rows = self._attendances([["employee_id", "=", employee], ["check_in", "<=", last]], RECENT_ATTENDANCES)
         # Rollcall's attendance of the day starts at a first sighting: never before the day's first (an earlier
         # one was entered in Odoo, and Odoo decides whether ours may overlap it)
         ours = sorted((r for r in rows if r["check_in"] >= first), key=lambda r: r["check_in"])

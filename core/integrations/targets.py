@@ -113,7 +113,7 @@ def check_target(target: Target) -> Target:
         )
     parts = urlsplit(target.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"Target {target.name}: {target.url!r} is not an http(s) address.")
+        raise InvalidInputError(f"Target {target.name}: {masked_url(target.url)!r} is not an http(s) address.")
     if parts.username or parts.password:
         raise InvalidInputError(f"Target {target.name}: put the login in the secret file, not in the address.")
     kind = TargetKind(target.kind)
