@@ -171,6 +171,8 @@ class ErpnextClient:
         reply = self._add_log_call(payload)
         if reply.status != 200:
             text = server_messages(reply)
+            if http_verdict(reply.status) is Verdict.RETRY:  # 5xx, 429: ERPNext is struggling, look nothing up
+                return Answer(Verdict.RETRY, f"HTTP {reply.status}: {text}")
             employee = self._employee(message.external_id)
             if employee is None or NO_EMPLOYEE in text:
                 return Answer(
@@ -179,7 +181,7 @@ class ErpnextClient:
                     f"({self.target.employee_field} = {message.external_id!r}): {text}",
                 )
             if not self._stored(employee, stamp):
-                verdict = http_verdict(reply.status)
+                verdict = http_verdict(reply.status)  # a 2xx other than 200 is not Frappe's answer: retried
                 return Answer(
                     Verdict.RETRY if verdict is Verdict.DELIVERED else verdict, f"HTTP {reply.status}: {text}"
                 )
