@@ -7,13 +7,15 @@ never shown back. Test and delivery talk to the network, so they run off the GUI
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -28,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.app.engine import Engine
-from core.base.errors import RollcallError
+from core.base.errors import InvalidInputError, RollcallError
+from core.integrations.backfill import BackfillReport
 from core.integrations.delivery import DeliveryReport
 from core.integrations.targets import DEFAULT_ERPNEXT_FIELD, DEFAULT_ODOO_FIELD, Target, TargetKind
 
@@ -79,6 +82,10 @@ class AddTargetDialog(QDialog):
         self.employee_field = QLineEdit()
         self.database = QLineEdit()
         self.user = QLineEdit()
+        self.place = QLineEdit()
+        self.place.setPlaceholderText("latitude, longitude (HR Settings' geolocation tracking; optional)")
+        self.shift_types = QLineEdit()
+        self.shift_types.setPlaceholderText("Shift Types whose last sync of check-in moves on, comma-separated")
         self.verify_tls = QCheckBox("Check the server's certificate (https)")
         self.verify_tls.setChecked(True)
         self.verify_tls.setToolTip("Turn off only for a test server with a self-signed certificate.")
@@ -90,6 +97,8 @@ class AddTargetDialog(QDialog):
         self.form.addRow("Employee field", self.employee_field)
         self.form.addRow("Database", self.database)
         self.form.addRow("Login", self.user)
+        self.form.addRow("Station's place", self.place)
+        self.form.addRow("Shift types", self.shift_types)
         self.form.addRow(self.verify_tls)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -111,10 +120,18 @@ class AddTargetDialog(QDialog):
         self.form.setRowVisible(self.employee_field, kind is not TargetKind.WEBHOOK)
         for widget in (self.database, self.user):
             self.form.setRowVisible(widget, kind is TargetKind.ODOO)
+        for widget in (self.place, self.shift_types):
+            self.form.setRowVisible(widget, kind is TargetKind.ERPNEXT)
 
     def target(self) -> Target:
+        """The target as typed; InvalidInputError for a place that is not two numbers."""
         kind = self.chosen_kind()
-        odoo = kind is TargetKind.ODOO
+        odoo, erpnext = kind is TargetKind.ODOO, kind is TargetKind.ERPNEXT
+        place = [part.strip() for part in self.place.text().split(",")] if erpnext and self.place.text().strip() else []
+        try:
+            latitude, longitude = (float(place[0]), float(place[1])) if place else (None, None)
+        except (ValueError, IndexError):
+            raise InvalidInputError("Type the station's place as two numbers: latitude, longitude.") from None
         return Target(
             self.name.text().strip(),
             kind,
@@ -123,6 +140,9 @@ class AddTargetDialog(QDialog):
             self.database.text().strip() if odoo else "",
             self.user.text().strip() if odoo else "",
             self.verify_tls.isChecked(),
+            latitude=latitude,
+            longitude=longitude,
+            shift_types=tuple(self.shift_types.text().split(",")) if erpnext else (),
         )
 
     def accept(self) -> None:
@@ -138,6 +158,34 @@ class AddTargetDialog(QDialog):
         super().accept()
 
 
+class BackfillDialog(QDialog):
+    """The period (site days) to send to one target."""
+
+    def __init__(self, name: str, today: date, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Backfill {name}")
+        self.first = QDateEdit(QDate(today.year, today.month, 1))
+        self.last = QDateEdit(QDate(today.year, today.month, today.day))
+        for edit in (self.first, self.last):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+        form = QFormLayout()
+        form.addRow("From", self.first)
+        form.addRow("To", self.last)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(f"Queue the sightings and corrections of these days for {name}; nothing is sent twice.")
+        )
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def period(self) -> tuple[date, date]:
+        return self.first.date().toPython(), self.last.date().toPython()  # type: ignore[return-value]
+
+
 class IntegrationsPage(QWidget):
     """The targets' table and its buttons; `job` is the test or delivery running, if any."""
 
@@ -145,6 +193,7 @@ class IntegrationsPage(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.job: Job | None = None
+        self.added_here: list[str] = []  # targets added since the Settings dialog opened (Cancel removes them)
         self._message = ""  # the last outcome, shown below the buttons
         self._outcome = ""  # what the running job ended with
         self._details: dict[str, str] = {}  # per target, its address and last error: the selected one's in full
@@ -167,6 +216,9 @@ class IntegrationsPage(QWidget):
         self.test_button = QPushButton("Test")
         self.deliver_button = QPushButton("Deliver now")
         self.retry_button = QPushButton("Retry dead")
+        self.backfill_button = QPushButton("Backfill…")
+        self.backfill_button.setToolTip("Send an existing period to the selected target (nothing twice)")
+        self.backfill_button.clicked.connect(self.backfill)
         self.add_button.clicked.connect(self.add)
         self.remove_button.clicked.connect(self.remove)
         self.test_button.clicked.connect(self.test)
@@ -182,7 +234,7 @@ class IntegrationsPage(QWidget):
         )
         layout.addWidget(self.table, 1)
         layout.addLayout(hbox(self.add_button, self.remove_button, self.test_button, None))
-        layout.addLayout(hbox(self.deliver_button, self.retry_button, None))
+        layout.addLayout(hbox(self.deliver_button, self.retry_button, self.backfill_button, None))
         layout.addWidget(self.state)
         self.refresh()
 
@@ -204,7 +256,7 @@ class IntegrationsPage(QWidget):
             values = [
                 row.target,
                 target.kind.value if target else "",
-                target.url if target else "",
+                target.shown_url if target else "",
                 str(row.queued),
                 str(row.delivered),
                 str(row.dead),
@@ -221,7 +273,7 @@ class IntegrationsPage(QWidget):
             if row.target == selected:
                 self.table.selectRow(index)
         self._details = {
-            row.target: f"{row.target}: {targets[row.target].url}" if row.target in targets else row.target
+            row.target: f"{row.target}: {targets[row.target].shown_url}" if row.target in targets else row.target
             for row in rows
         }
         self._errors = {row.target: row.last_error for row in rows if row.last_error}
@@ -240,7 +292,7 @@ class IntegrationsPage(QWidget):
         idle = self.job is None
         chosen = self.selected_name() is not None
         self.add_button.setEnabled(idle)
-        for button in (self.remove_button, self.test_button):
+        for button in (self.remove_button, self.test_button, self.backfill_button):
             button.setEnabled(idle and chosen)
         for button in (self.deliver_button, self.retry_button):
             button.setEnabled(idle and self.table.rowCount() > 0)
@@ -248,6 +300,7 @@ class IntegrationsPage(QWidget):
     def add(self) -> None:
         dialog = AddTargetDialog(self.engine, self)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.added is not None:
+            self.added_here.append(dialog.added.name)
             self.engine.start_integration_delivery()  # the first target: background rounds start now, as at launch
             self.refresh(f"Added {dialog.added.name}; events and corrections from now on are queued for it.")
 
@@ -267,6 +320,42 @@ class IntegrationsPage(QWidget):
             show_error(self, str(exc))
             return
         self.refresh(f"Removed {name} and its queue.")
+
+    def undo_added(self) -> list[str]:
+        """Cancel on the Settings dialog: the targets added in it removed again (their queues and secrets)."""
+        removed = []
+        for name in self.added_here:
+            try:
+                if self.engine.remove_integration(name).value:
+                    removed.append(name)
+            except RollcallError as exc:
+                show_error(self, str(exc))
+        self.added_here = []
+        if not self.engine.integration_targets():
+            self.engine.stop_integration_delivery()
+        return removed
+
+    def backfill(self) -> None:
+        name = self.selected_name()
+        if name is None or self.job is not None:
+            return
+        dialog = BackfillDialog(name, self.engine.site_today(), self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        first, last = dialog.period()
+        self._run(self.engine.backfill_integration, name, first, last, done=self._backfilled)
+        assert self.job is not None
+        self.job.yielded.connect(
+            lambda step: self.state.setText(
+                f"Backfill {step.target}: {step.done} of {step.total} looked at, {step.queued} queued"
+            )
+        )
+
+    def _backfilled(self, report: BackfillReport) -> str:
+        return (
+            f"Backfill {report.target}: {report.queued} of {report.total} queued ({report.already} it already had); "
+            "Deliver now sends them."
+        )
 
     def test(self) -> None:
         name = self.selected_name()

@@ -335,6 +335,8 @@ class SettingsDialog(QDialog):
     def done(self, result: int) -> None:
         self.site.stop()
         self.integrations.stop()
+        if getattr(result, "value", result) != QDialog.DialogCode.Accepted.value:  # Cancel: undo targets added here
+            self.integrations.undo_added()
         super().done(result)
 
     @staticmethod

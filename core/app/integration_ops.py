@@ -9,15 +9,17 @@ from __future__ import annotations
 import socket
 import sqlite3
 from collections.abc import Callable, Generator
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine_state import EngineState
+from core.attendance.schedule import localize
 from core.base.cancel import CancelCheck
-from core.base.errors import InvalidInputError
+from core.base.errors import InvalidInputError, PersonNotFoundError
 from core.base.timekeeping import PersonDay
+from core.integrations.backfill import BackfillProgress, BackfillReport, backfill
 from core.integrations.delivery import (
     BackgroundDelivery,
     DayStatusChange,
@@ -29,6 +31,7 @@ from core.integrations.delivery import (
 )
 from core.integrations.http import TargetUnreachable
 from core.integrations.outbox import (
+    DaySpan,
     DeadLetter,
     DeliveryPolicy,
     TargetCounts,
@@ -141,7 +144,17 @@ class IntegrationOperations(EngineState):
             station,
             self.integration_policy,
             self._day_status_of,
+            day_spans=self._day_spans_of,
         )
+
+    def _day_spans_of(self, person_id: int, day: date) -> list[DaySpan]:
+        """The work days that a moment on `day` can count for (that day and the one before, for a night
+        shift): each one's first and last sighting or punch, as the day board has them."""
+        try:
+            history = self.person_history(person_id, day - timedelta(days=1), day)
+        except PersonNotFoundError:  # erased meanwhile
+            return []
+        return [DaySpan(d.day, d.first_seen, d.last_seen) for d in history if d.first_seen is not None and d.last_seen]
 
     def _day_status_of(self, person_id: int, moment: datetime) -> DayStatusChange | None:
         """The day the moment counted for (a night shift's check-out counts for the day before)."""
@@ -168,6 +181,27 @@ class IntegrationOperations(EngineState):
                 next(generator)
             except StopIteration as done:
                 return done.value
+
+    def backfill_integration(
+        self, name: str, first: date, last: date, cancel: CancelCheck | None = None
+    ) -> Generator[BackfillProgress, None, BackfillReport]:
+        """Queue the sightings and corrections of the site days first..last for one target (a new one, say),
+        idempotently: what the target already has a row for is not queued again. Delivery sends them."""
+        target = self.integration_target(name)
+        if last < first:
+            raise InvalidInputError("The end date is before the start date.")
+        zone = self.site_zone()
+        opens = localize(datetime.combine(first, time()), zone).timestamp()
+        closes = localize(datetime.combine(last + timedelta(days=1), time()), zone).timestamp()
+        conn = self._integration_db()
+        try:
+            return (
+                yield from backfill(
+                    conn, target, opens, closes, datetime.now(UTC).timestamp(), self.integration_policy.batch, cancel
+                )
+            )
+        finally:
+            conn.close()
 
     def integration_status(self) -> list[TargetCounts]:
         conn = self._integration_db()

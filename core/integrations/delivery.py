@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +27,7 @@ from core.integrations.erpnext import ErpnextClient
 from core.integrations.http import Answer, TargetUnreachable, Verdict
 from core.integrations.odoo import OdooClient
 from core.integrations.outbox import (
+    DaySpan,
     DeliveryPolicy,
     Message,
     OutboxItem,
@@ -39,6 +40,7 @@ from core.integrations.outbox import (
     message,
     more_queued,
     purge_delivered,
+    queued_since,
     remember_day_status,
     transaction,
 )
@@ -57,6 +59,8 @@ class TargetBusy(Exception):
 class Client(Protocol):
     def deliver(self, message: Message) -> Answer: ...
 
+    def finish(self, delivered: int, synced_until: datetime) -> str: ...
+
     def check(self) -> str: ...
 
 
@@ -68,6 +72,7 @@ class DayStatusChange:
 
 
 DayStatusOf = Callable[[int, datetime], DayStatusChange | None]  # person, moment -> their day's status
+DaySpansOf = Callable[[int, date], list[DaySpan]]  # person, day -> the spans of that day and the day before
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ def client_for(target: Target, secret: str, policy: DeliveryPolicy) -> Client:
         return ErpnextClient(target, secret, policy.timeout_s)
     if target.kind is TargetKind.ODOO:
         return OdooClient(target, secret, policy.timeout_s)
-    return WebhookClient(target, secret, policy.timeout_s)
+    return WebhookClient(target, secret, policy.timeout_s, clock_skew_s=policy.clock_skew_s)
 
 
 def open_outbox(db_path: Path | str) -> sqlite3.Connection:
@@ -139,15 +144,19 @@ class DeliveryRound:
         policy: DeliveryPolicy | None = None,
         day_status: DayStatusOf | None = None,
         clock: Callable[[], float] = time.time,
+        day_spans: DaySpansOf | None = None,
     ):
         self.db_path, self.data_dir, self.zone, self.station = db_path, data_dir, zone, station
         self.policy, self.day_status, self.clock = policy or DeliveryPolicy(), day_status, clock
+        self.day_spans = day_spans
+        self._spans: dict[tuple[int, date], list[DaySpan]] = {}  # this round's, per person and day
 
     def run(
         self, cancel: Callable[[], bool] | None = None, only: str | None = None, now: bool = False
     ) -> Generator[DeliveryProgress, None, DeliveryReport]:
         """One round; `now` also tries rows still waiting out their backoff (a round someone asked for)."""
         started = time.monotonic()
+        self._spans = {}
         conn = open_outbox(self.db_path)
         try:
             secrets = load_secrets(self.data_dir)
@@ -185,7 +194,26 @@ class DeliveryRound:
                     tally.retried += 1
                     return TargetRound(target.name, tally.delivered, tally.retried, tally.dead, str(exc))
                 yield DeliveryProgress(target.name, tally.delivered, tally.retried, tally.dead)
+        synced_until = queued_since(conn, target.name) or datetime.fromtimestamp(self.clock(), UTC)
+        try:
+            client.finish(tally.delivered, synced_until)
+        except TargetUnreachable as exc:
+            return TargetRound(target.name, tally.delivered, tally.retried, tally.dead, str(exc))
         return TargetRound(target.name, tally.delivered, tally.retried, tally.dead)
+
+    def _span(self, record: Message) -> DaySpan | None:
+        """The work day a sighting or punch counted for, by the rules (cached for the round)."""
+        if self.day_spans is None or record.person_id is None or record.type is MessageType.DAY_STATUS:
+            return None
+        day = record.time.astimezone(self.zone).date()
+        key = (record.person_id, day)
+        if key not in self._spans:
+            self._spans[key] = self.day_spans(record.person_id, day)
+        moment = record.time.replace(microsecond=0)  # the day board counts whole seconds
+        return next(
+            (s for s in self._spans[key] if s.first.replace(microsecond=0) <= moment <= s.last.replace(microsecond=0)),
+            None,
+        )
 
     def _one(self, conn: sqlite3.Connection, target: Target, client: Client, item: OutboxItem, tally: _Tally) -> None:
         record = message(conn, item, self.zone, self.station)
@@ -193,6 +221,8 @@ class DeliveryRound:
             with transaction(conn):
                 mark_delivered(conn, item.id, self.clock(), "not sent: erased before delivery")
             return
+        if target.kind is not TargetKind.WEBHOOK:
+            record = replace(record, span=self._span(record))
         answer = client.deliver(record)
         now = self.clock()
         change = self._day_status_change(conn, target, record) if answer.verdict is Verdict.DELIVERED else None

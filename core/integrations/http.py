@@ -8,8 +8,14 @@ import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
+from email.message import Message
+from email.utils import parsedate_to_datetime
+
+from core.integrations.targets import masked_url
 
 MAX_ANSWER_BYTES = 1 << 20
+CLOCK_SKEW = "clock skew"  # how a last error about this station's clock begins (status warns about it)
 USER_AGENT = "Rollcall-Integrations/1"
 
 
@@ -39,6 +45,7 @@ class Answer:
 class HttpReply:
     status: int
     body: bytes
+    date: datetime | None = None  # the answer's Date header: the target's clock
 
     @property
     def text(self) -> str:
@@ -75,13 +82,20 @@ def request(
         handlers.append(urllib.request.HTTPSHandler(context=tls_context(verify_tls)))
     try:
         with urllib.request.build_opener(*handlers).open(prepared, timeout=timeout_s) as response:
-            return HttpReply(response.status, response.read(MAX_ANSWER_BYTES))
+            return HttpReply(response.status, response.read(MAX_ANSWER_BYTES), _date(response.headers))
     except urllib.error.HTTPError as error:
         with error:
-            return HttpReply(error.code, error.read(MAX_ANSWER_BYTES))
+            return HttpReply(error.code, error.read(MAX_ANSWER_BYTES), _date(error.headers))
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise TargetUnreachable(f"{url} cannot be reached ({reason})") from None
+        raise TargetUnreachable(f"{masked_url(url)} cannot be reached ({reason})") from None
+
+
+def _date(headers: Message | None) -> datetime | None:
+    try:
+        return parsedate_to_datetime(headers["Date"]) if headers is not None and headers["Date"] else None
+    except (TypeError, ValueError):
+        return None
 
 
 def http_verdict(status: int) -> Verdict:

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from core.base.timekeeping import CorrectionKind
 from core.integrations.targets import MessageType
@@ -39,6 +39,7 @@ class DeliveryPolicy:
     batch: int = 200  # rows read at a time
     interval_s: float = 2.0  # background rounds: the most a sighting waits while targets are up
     keep_delivered_days: float = 30.0  # delivered rows are kept this long (status counts them), then dropped
+    clock_skew_s: float = 60.0  # a receiver's clock (its Date header) further off than this: a 4xx is retried
 
     def backoff(self, attempts: int) -> float:
         return min(self.max_backoff_s, self.first_retry_s * 2 ** max(0, attempts - 1))
@@ -58,6 +59,15 @@ class OutboxItem:
 
 
 @dataclass(frozen=True)
+class DaySpan:
+    """The work day a sighting counted for, by Rollcall's rules: its first and last sighting (aware)."""
+
+    day: date
+    first: datetime
+    last: datetime
+
+
+@dataclass(frozen=True)
 class Message:
     """One record as a target receives it."""
 
@@ -70,6 +80,7 @@ class Message:
     time: datetime  # aware, in the site's zone
     station: str
     details: dict  # a correction's reason and the event it corrects; a day status's record
+    span: DaySpan | None = None  # the day it counted for (filled in at delivery for ERPNext and Odoo)
 
     def record(self) -> dict:
         return {
@@ -144,19 +155,39 @@ def enqueue(
     return cursor.rowcount > 0
 
 
+# When a row's record happened (julianday, UTC): the sighting, the punch (or the corrected sighting), the change.
+_SIGHTED = (
+    "julianday(coalesce((SELECT e.time FROM events e WHERE e.id = o.event_id),"
+    " (SELECT coalesce(c.time_utc, e.time) FROM corrections c LEFT JOIN events e ON e.id = c.event_id"
+    " WHERE c.id = o.correction_id), json_extract(o.payload_json, '$.changed_at')))"
+)
+
+
 def due(conn: sqlite3.Connection, target: str, now: float, limit: int) -> list[OutboxItem]:
-    """Queued rows whose time has come, each the oldest queued row of its person (order per person)."""
+    """Queued rows whose time has come, each its person's earliest queued row by when it happened (a log
+    imported late goes before the later sightings already queued): order per person by sighting time."""
     rows = conn.execute(
-        "SELECT o.id, o.target, o.uuid, o.type, o.event_id, o.correction_id, o.person_id, o.attempts,"
-        " o.payload_json FROM integration_outbox o WHERE o.target = ? AND o.state = 'queued' AND o.next_try_ts <= ?"
-        " AND NOT EXISTS (SELECT 1 FROM integration_outbox p WHERE p.target = o.target AND p.state = 'queued'"
-        " AND p.person_id IS o.person_id AND p.id < o.id) ORDER BY o.id LIMIT ?",
+        "WITH queued AS (SELECT o.*, " + _SIGHTED + " AS sighted FROM integration_outbox o"
+        " WHERE o.target = ? AND o.state = 'queued'),"
+        " ranked AS (SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY sighted, id) AS turn FROM queued)"
+        " SELECT id, target, uuid, type, event_id, correction_id, person_id, attempts, payload_json FROM ranked"
+        " WHERE turn = 1 AND next_try_ts <= ? ORDER BY sighted, id LIMIT ?",
         [target, now, limit],
     )
     return [
         OutboxItem(i, t, u, MessageType(ty), e, c, p, a, json.loads(pl) if pl else None)
         for i, t, u, ty, e, c, p, a, pl in rows
     ]
+
+
+def queued_since(conn: sqlite3.Connection, target: str) -> datetime | None:
+    """When the target's earliest still-queued sighting or punch happened (UTC); None when none is queued."""
+    value = conn.execute(
+        "SELECT min(" + _SIGHTED + ") FROM integration_outbox o WHERE o.target = ? AND o.state = 'queued'"
+        " AND o.type != 'day_status'",
+        [target],
+    ).fetchone()[0]
+    return datetime.fromtimestamp((value - 2440587.5) * 86400.0, UTC) if value is not None else None
 
 
 def more_queued(conn: sqlite3.Connection, target: str, person_id: int) -> bool:

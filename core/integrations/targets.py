@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -64,6 +64,9 @@ class Target:
     user: str = ""  # Odoo
     verify_tls: bool = True
     added_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    latitude: float | None = None  # ERPNext: the station's fixed place, for HR Settings' geolocation tracking
+    longitude: float | None = None
+    shift_types: tuple[str, ...] = ()  # ERPNext: Shift Types whose last_sync_of_checkin each round moves on
 
     def config(self) -> dict:
         return {
@@ -72,10 +75,33 @@ class Target:
             "database": self.database,
             "user": self.user,
             "verify_tls": self.verify_tls,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "shift_types": list(self.shift_types),
         }
 
+    @property
+    def shown_url(self) -> str:
+        """The address as errors, status and the GUI show it: a token in its path or query masked."""
+        return masked_url(self.url)
+
     def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind.value, **self.config(), "added_at": self.added_at.isoformat()}
+        shown = {**self.config(), "url": self.shown_url}
+        return {"name": self.name, "kind": self.kind.value, **shown, "added_at": self.added_at.isoformat()}
+
+
+def masked_url(url: str) -> str:
+    """scheme://host[:port]/first-segment, the rest of the path and every query value as "***": a webhook
+    address often carries its token there (…/hooks/T0/B0/XXXX, ?token=…)."""
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    path = "/" + segments[0] if segments else ""
+    if len(segments) > 1:
+        path += "/***"
+    query = "&".join(f"{item.split('=', 1)[0]}=***" for item in parts.query.split("&") if item)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{path}" + (f"?{query}" if query else "")
 
 
 def check_target(target: Target) -> Target:
@@ -87,22 +113,23 @@ def check_target(target: Target) -> Target:
         )
     parts = urlsplit(target.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"Target {target.name}: {target.url!r} is not an http(s) address.")
+        raise InvalidInputError(f"Target {target.name}: {masked_url(target.url)!r} is not an http(s) address.")
     if parts.username or parts.password:
         raise InvalidInputError(f"Target {target.name}: put the login in the secret file, not in the address.")
     kind = TargetKind(target.kind)
     default_field = {TargetKind.ERPNEXT: DEFAULT_ERPNEXT_FIELD, TargetKind.ODOO: DEFAULT_ODOO_FIELD}.get(kind, "")
     if kind is TargetKind.ODOO and not (target.database and target.user):
         raise InvalidInputError(f"Target {target.name}: Odoo needs --db and --user.")
-    return Target(
-        target.name,
-        kind,
-        target.url.rstrip("/"),
-        target.employee_field or default_field,
-        target.database,
-        target.user,
-        target.verify_tls,
-        target.added_at,
+    if (target.latitude is None) != (target.longitude is None):
+        raise InvalidInputError(f"Target {target.name}: give both --latitude and --longitude, or neither.")
+    if target.latitude is not None and not (-90 <= target.latitude <= 90 and -180 <= (target.longitude or 0) <= 180):
+        raise InvalidInputError(f"Target {target.name}: latitude is -90..90 and longitude -180..180 degrees.")
+    return replace(
+        target,
+        kind=kind,
+        url=target.url.rstrip("/"),
+        employee_field=target.employee_field or default_field,
+        shift_types=tuple(name.strip() for name in target.shift_types if name.strip()),
     )
 
 
@@ -157,6 +184,9 @@ def load_targets(conn: sqlite3.Connection) -> list[Target]:
                 config.get("user", ""),
                 config.get("verify_tls", True),
                 datetime.fromisoformat(added_at),
+                config.get("latitude"),
+                config.get("longitude"),
+                tuple(config.get("shift_types") or ()),
             )
         )
     return targets

@@ -126,8 +126,8 @@ def test_erpnext_gets_checkins_in_the_site_zone_and_unknown_employees_are_dead_l
     report = engine.deliver_integrations_now()
     assert (report.delivered, report.dead) == (2, 1)
     assert [(c["employee"], str(c["time"]), c["log_type"]) for c in erp.checkins] == [
-        ("HR-EMP-00001", "2026-10-12 08:00:00", None),
-        ("HR-EMP-00001", "2026-10-12 17:30:00", None),
+        ("HR-EMP-00001", "2026-10-12 08:00:00", "IN"),
+        ("HR-EMP-00001", "2026-10-12 17:30:00", "OUT"),
     ]
     assert all(c["device_id"] for c in erp.checkins)
     (letter,) = engine.integration_dead_letters()
@@ -147,7 +147,7 @@ def test_erpnext_wrong_token_stops_the_round_with_a_clear_error_and_keeps_everyt
         sight(engine, ada, at(12, 8, minute))
     report = engine.deliver_integrations_now()
     assert report.delivered == 0 and "refused the API key" in report.errors[0]
-    assert erp.requests == 2  # the test and the first row; the round stopped there
+    assert erp.requests == 3  # the test; the server's zone and the first row; the round stopped there
     row = engine.integration_status()[0]
     assert (row.queued, row.dead) == (3, 0) and "HTTP 401" in (row.last_error or "")
 

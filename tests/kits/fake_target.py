@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -15,6 +16,11 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:  # the Date header, by the server's clock
+        return super().date_time_string(
+            time.time() + self.server.fake.clock_offset_s if timestamp is None else timestamp
+        )
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -31,7 +37,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         fake = self.server.fake
         raw = self._body()
         declared = self.headers.get("Content-Length")
-        if (method == "POST" and declared is None) or len(raw) < int(declared or 0):
+        if (method in ("POST", "PUT") and declared is None) or len(raw) < int(declared or 0):
             # the sender died mid-request (a SIGKILLed station): the headers or the body are cut short
             # (http.server hands on the headers it read before the end), and a real server (werkzeug under
             # ERPNext and Odoo) drops such a request unprocessed, so the sender sends it again later
@@ -69,6 +75,9 @@ class FakeHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET")
 
+    def do_PUT(self) -> None:  # noqa: N802
+        self._handle("PUT")
+
 
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -91,6 +100,7 @@ class FakeTarget:
         self.requests = self.failed = self.dropped = self.truncated = 0
         self.fail_next = self.drop_next = 0
         self.moved_to: str | None = None
+        self.clock_offset_s = 0.0  # this server's clock against the station's (its Date header, its checks)
         self.port = 0
         self._server: FakeServer | None = None
         self._thread: threading.Thread | None = None

@@ -20,7 +20,7 @@ class FakeWebhook(FakeTarget):
         self.refused: list[tuple[dict[str, str], bytes]] = []
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, object]:
-        if not verify(self.secret, headers.get(SIGNATURE_HEADER, ""), body, time.time()):
+        if not verify(self.secret, headers.get(SIGNATURE_HEADER, ""), body, time.time() + self.clock_offset_s):
             self.bad_signatures += 1
             self.refused.append((headers, body))  # shown by a failing test
             return 400, {"error": "bad signature"}

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from typing import TYPE_CHECKING
 
-from core.app.cli.common import ExitCode, open_engine
+from core.app.cli.common import ExitCode, advance, open_engine, parse_day, progress_bar
+from core.integrations.http import CLOCK_SKEW
 from core.integrations.targets import Target, TargetKind, read_secret_file
 from core.site.records import SiteRole
 
@@ -32,6 +34,9 @@ def _target(args: argparse.Namespace) -> tuple[Target, str]:
         getattr(args, "db", None) or "",
         getattr(args, "user", None) or "",
         not args.insecure,
+        latitude=getattr(args, "latitude", None),
+        longitude=getattr(args, "longitude", None),
+        shift_types=tuple(getattr(args, "shift_type", None) or ()),
     )
     return target, read_secret_file(secret_file)
 
@@ -43,7 +48,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     field = f", employee field {saved.employee_field}" if saved.employee_field else ""
     tls = "" if saved.verify_tls else " (certificate checks OFF)"
     print(
-        f"added {saved.kind.value} target {saved.name}: {saved.url}{field}{tls}; events and corrections from "
+        f"added {saved.kind.value} target {saved.name}: {saved.shown_url}{field}{tls}; events and corrections from "
         "now on are queued for it"
     )
     return ExitCode.OK
@@ -56,7 +61,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps([target.to_json() for target in targets], indent=2))
     for target in targets if not args.json else ():
         field = f", employee field {target.employee_field}" if target.employee_field else ""
-        print(f"{target.name}: {target.kind.value} {target.url}{field}")
+        print(f"{target.name}: {target.kind.value} {target.shown_url}{field}")
     if not targets and not args.json:
         print("No integration targets; add one with `rollcall integrations add`.")
     return ExitCode.OK
@@ -80,6 +85,29 @@ def cmd_deliver(args: argparse.Namespace) -> int:
         if args.retry_dead:
             print(f"{engine.retry_integration(args.target).value} dead letters queued again")
         report = engine.deliver_integrations_now(args.target)
+    for item in report.targets:
+        error = f" (stopped: {item.error})" if item.error else ""
+        print(f"{item.target}: {item.delivered} delivered, {item.retried} to retry, {item.dead} dead{error}")
+    return ExitCode.NOT_DONE if report.errors or report.dead else ExitCode.OK
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    last = args.last or date.today()
+    with open_engine(args) as engine:
+        with progress_bar(f"queueing {args.name}") as bar:
+            generator = engine.backfill_integration(args.name, args.first, last)
+            while True:
+                try:
+                    step = next(generator)
+                except StopIteration as done:
+                    queued = done.value
+                    break
+                advance(bar, step.done, step.total, f"{step.queued} queued")
+        print(
+            f"{args.name}: {queued.queued} of the {queued.total} sightings and corrections of {args.first} to {last} "
+            f"queued ({queued.already} it already had)"
+        )
+        report = engine.deliver_integrations_now(args.name)
     for item in report.targets:
         error = f" (stopped: {item.error})" if item.error else ""
         print(f"{item.target}: {item.delivered} delivered, {item.retried} to retry, {item.dead} dead{error}")
@@ -111,6 +139,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for r in rows:
         error = f"; last error: {r.last_error}" if r.last_error else ""
         print(f"{r.target}: {r.queued} queued, {r.delivered} delivered, {r.dead} dead{error}")
+        if r.queued and (r.last_error or "").startswith(CLOCK_SKEW):
+            print(f"  WARNING: {r.target}: this station's clock is off; its rows wait until it is set (NTP)")
     for letter in dead:
         print(
             f"  dead {letter.target} {letter.type.value} {letter.uuid} ({letter.person_name}, "
@@ -149,7 +179,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     erpnext.add_argument(
         "--employee-field", default="", help="Employee field holding the external ID (default attendance_device_id)"
     )
-    odoo = kinds.add_parser("odoo", help="hr.attendance records in Odoo (JSON-RPC)")
+    erpnext.add_argument("--latitude", type=float, default=None, help="the station's latitude (geolocation tracking)")
+    erpnext.add_argument("--longitude", type=float, default=None, help="the station's longitude")
+    erpnext.add_argument(
+        "--shift-type",
+        action="append",
+        default=[],
+        help="a Shift Type whose last_sync_of_checkin each delivery moves on (repeat for more)",
+    )
+    odoo = kinds.add_parser("odoo", help="hr.attendance records in Odoo (JSON-2 from Odoo 19, else JSON-RPC)")
     odoo.add_argument("--db", required=True, help="Odoo database")
     odoo.add_argument("--user", required=True, help="Odoo login")
     odoo.add_argument("--password-file", required=True, help="file holding the password or API key")
@@ -175,6 +213,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     deliver.add_argument("--target", default=None, help="only this target")
     deliver.add_argument("--retry-dead", action="store_true", help="queue the dead letters again first")
     deliver.set_defaults(func=cmd_deliver)
+    fill = sub.add_parser("backfill", help="send an existing period to a target (a new one, say); nothing twice")
+    fill.add_argument("name")
+    fill.add_argument("--from", dest="first", type=parse_day, required=True, help="first day, YYYY-MM-DD")
+    fill.add_argument("--to", dest="last", type=parse_day, default=None, help="last day (default today)")
+    fill.set_defaults(func=cmd_backfill)
     status = sub.add_parser("status", help="per target: queued, delivered, dead, the last error")
     status.add_argument("--json", action="store_true")
     status.add_argument("--dead", action="store_true", help="list the dead letters with the targets' answers")
