@@ -19,8 +19,9 @@ from core.integrations.targets import Target, TargetKind
 from core.integrations.webhook import SIGNATURE_HEADER, signature, signature_header, verify
 from tests.kits.fake_webhook import FakeWebhook
 from tests.kits.integration_kit import add_webhook, at, make_engine, people, sight, status
+from tests.kits.paths import REPO
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "integrations.md"
+DOCS = REPO / "docs" / "integrations.md"
 SECRET = "whsec_docs"
 
 
