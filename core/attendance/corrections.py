@@ -41,7 +41,8 @@ def clean_reason(reason: str | None) -> str:
 def effective_punches(events: Iterable[AttendanceEvent], corrections: Iterable[Correction]) -> list[Punch]:
     """Every punch that counts, oldest first (ties: raw events by id, then manual punches by id).
 
-    Unknown-face events count only once reassigned to a person; a voided event never counts.
+    Unknown-face events count only once reassigned to a person; a voided event never counts. A reassignment
+    to nobody undoes the earlier ones: the event counts as it was recorded (an unknown face: for nobody).
     """
     voided: set[int] = set()
     # event id -> (person id, correction id); the latest wins
@@ -50,6 +51,8 @@ def effective_punches(events: Iterable[AttendanceEvent], corrections: Iterable[C
     for correction in sorted(corrections, key=lambda c: c.id):
         if correction.kind is CorrectionKind.VOID and correction.event_id is not None:
             voided.add(correction.event_id)
+        elif correction.kind is CorrectionKind.REASSIGN and correction.person_id is None:
+            reassigned.pop(correction.event_id, None)  # undone: the event is its raw self again
         elif correction.person_id is None:
             continue
         elif correction.kind is CorrectionKind.REASSIGN and correction.event_id is not None:
