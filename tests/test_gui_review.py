@@ -60,7 +60,8 @@ def test_review_panel_enrolls_adds_and_dismisses_groups(qtbot, engine, faces, di
     qtbot.waitUntil(lambda: panel.job is None and panel.group_list.count() == 2, timeout=WAIT_MS)
     assert len(engine.samples(colin.id)) == 3 and tony[0] in [g.id for g in panel.groups]
     today_view.refresh()
-    assert today_view.status_of("Colin Powell").punches == 0 and not today_view.status_of("Colin Powell").status.attended
+    colin_today = today_view.status_of("Colin Powell")
+    assert colin_today.punches == 0 and not colin_today.status.attended
     panel.select_group(tony[0])
     panel.assign_current(person_id=colin.id)
     qtbot.waitUntil(lambda: panel.job is None and panel.group_list.count() == 1, timeout=WAIT_MS)
