@@ -39,6 +39,7 @@ from ..hr.import_page import ImportPage
 from ..hr.locks import LocksPage
 from ..hr.roster import RosterPage
 from ..hr.shifts import ShiftsPage
+from ..text import plural
 from ..widgets import hbox, icon, panel_header
 from ..workers import Job, LatestRead
 
@@ -240,13 +241,26 @@ class AttendancePanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
-        people = len({r.person_id for r in self.rows})
+        self.summary_label.setText(self.presence_text(start, end))
+
+    def presence_text(self, start: date, end: date) -> str:
+        """Present by the rules (as Today and the timesheet count, manual punches included); the table below
+        lists only what cameras and terminals recorded."""
         days = (
             "today"
             if start == end == date.today()
             else (f"on {start:%d %b %Y}" if start == end else f"from {start:%d %b %Y} to {end:%d %b %Y}")
         )
-        self.summary_label.setText(f"{people} {'person' if people == 1 else 'people'} present {days}")
+        seen = {r.person_id for r in self.rows}
+        try:
+            presence = self.engine.presence(start, end)
+        except RollcallError:  # too many days to count by the rules: the sightings alone
+            return f"{plural(len(seen), 'person')} seen {days}"
+        text = f"{plural(presence.count, 'person')} present {days}"
+        extra = len(presence.present - seen)
+        if extra:
+            text += f" ({extra} by a manual punch or a correction, so not in the sightings below)"
+        return text
 
     def names(self) -> list[str]:
         return [r.name for r in self.rows]
@@ -280,8 +294,8 @@ class AttendancePanel(QWidget):
 
     def on_changes(self, changes: Changes) -> None:
         """New events, corrections, schedules, or people renamed or deleted: the views show them all."""
-        if changes.touches(ChangeKind.EVENTS, ChangeKind.PEOPLE):
-            self.refresh()
+        if changes.touches(ChangeKind.EVENTS, ChangeKind.PEOPLE, ChangeKind.CORRECTIONS, ChangeKind.SCHEDULES):
+            self.refresh()  # the present count follows manual punches and schedules too
         if changes_matter(changes):
             self._refresh_current()
         for page in self.hr_pages:  # each knows the kinds it shows; a hidden page catches up when shown
