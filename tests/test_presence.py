@@ -13,7 +13,7 @@ from tests.conftest import dev_people, dev_photos  # noqa: E402
 from tests.test_gui_flow import dialogs, window  # noqa: E402,F401 (fixtures)
 
 
-def test_today_sightings_and_timesheet_count_a_manual_punch_alike(window, engine):
+def test_today_sightings_and_timesheet_count_a_manual_punch_alike(window, engine):  # noqa: F811 (fixture)
     people = dev_people()[:3]
     names = [p.name.replace("_", " ") for p in people]
     for person, name in zip(people, names, strict=True):
