@@ -137,7 +137,12 @@ class ReviewPanel(QWidget):
         details.body.addLayout(hbox(self.enroll_button, self.assign_button, self.dismiss_button, None))
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.group_list)
+        listing = QWidget()  # the groups, and below them the way to the dismissed ones
+        listing_layout = QVBoxLayout(listing)
+        listing_layout.setContentsMargins(0, 0, 0, 0)
+        listing_layout.addWidget(self.group_list, 1)
+        listing_layout.addWidget(self.dismissed_button)
+        splitter.addWidget(listing)
         splitter.addWidget(details)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 2)
@@ -165,7 +170,6 @@ class ReviewPanel(QWidget):
                 self.refresh_button,
                 None,
                 self.count_label,
-                self.dismissed_button,
             )
         )
         layout.addWidget(splitter, 1)
