@@ -46,9 +46,3 @@ def place_name(source: str) -> str:
 def places(sources) -> str:
     """The places a visitor was seen, each once, in order: 'north-door, south-door'."""
     return ", ".join(dict.fromkeys(place_name(s) for s in sources))
-
-
-def hours_minutes(hours: float) -> str:
-    """Hours as a timesheet writes them: 7.82 is '7:49', 0 is '0:00'."""
-    minutes = round(max(0.0, float(hours)) * 60)
-    return f"{minutes // 60}:{minutes % 60:02d}"

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QDateEdit, QHeaderView, QPushBu
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.attendance.presence import present_people
+from core.attendance.timesheet import hours_text
 from core.base.timekeeping import DayStatus, PersonDay
 
 from .frozen import freeze_first_column
@@ -110,7 +111,7 @@ def seen_text(moment: datetime | None, sighted: set[int]) -> str:
     """A time of day, marked when no raw sighting holds it (a manual punch is not a sighting)."""
     if moment is None:
         return ""
-    text = moment.strftime("%H:%M:%S")
+    text = moment.strftime("%H:%M")
     return text if int(moment.timestamp()) in sighted else f"{text} ({MANUAL})"
 
 
@@ -132,7 +133,7 @@ def fill_day_rows(table: QTableWidget, rows: list[PersonDay], first_column: str,
             early,
             seen_text(d.first_seen, sighted),
             seen_text(d.last_seen, sighted),
-            f"{d.hours:.2f}" if d.hours else "",
+            hours_text(d.hours) if d.hours else "",
         ]
         for c, text in enumerate(cells):
             item = QTableWidgetItem(text)
