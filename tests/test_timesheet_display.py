@@ -3,7 +3,7 @@ legend entry for the blank cells, and times on the day board without seconds."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -39,7 +39,7 @@ def test_the_timesheet_legend_names_the_blank_cells_and_the_board_drops_seconds(
     qtbot.addWidget(view)
     assert "blank: unscheduled or not enrolled" in view.legend_label.text()
     assert "7:49" in view.legend_label.text()
-    moment = datetime(2026, 12, 1, 7, 58, tzinfo=timezone.utc)
+    moment = datetime(2026, 12, 1, 7, 58, tzinfo=UTC)
     assert seen_text(moment, {int(moment.timestamp())}) == "07:58"
     person = engine.store.add_person("Ada")
     engine.store.record_event(AttendanceEvent(None, person.id, None, EventKind.CHECK_IN, moment, "door", 0.9))

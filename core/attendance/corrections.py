@@ -29,10 +29,16 @@ class Punch:
     correction_id: int | None = None  # the manual punch or the reassignment behind it
 
 
-def clean_reason(reason: str | None) -> str:
+CORRECTION_NEEDS_REASON = "A correction needs a reason; say why it is made."
+LEAVE_NEEDS_REASON = "Leave needs a reason (annual leave, sick, training…); say why the person is away."
+UNLOCK_NEEDS_REASON = "Unlocking a month needs a reason; say why its final timesheet must change."
+
+
+def clean_reason(reason: str | None, missing: str = CORRECTION_NEEDS_REASON) -> str:
+    """The reason with its spaces tidied; `missing` is the refusal when there is none."""
     text = " ".join(str(reason or "").split())
     if not text:
-        raise InvalidInputError("A correction needs a reason; say why it is made.")
+        raise InvalidInputError(missing)
     if len(text) > MAX_REASON_LEN:
         raise InvalidInputError(f"The reason has {len(text)} characters; the limit is {MAX_REASON_LEN}.")
     return text

@@ -81,7 +81,7 @@ class ImportPage(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.problems, 1)
-        layout.addWidget(self.message_label)
+        layout.insertWidget(0, self.message_label)  # at the top, where one looks
         self.browse_button.clicked.connect(lambda: self.browse())
         self.import_button.clicked.connect(lambda: self.start())
         self.refresh()
@@ -100,7 +100,7 @@ class ImportPage(QWidget):
     def start(self, path: str | None = None) -> Job | None:
         path = path or self.path_edit.text().strip()
         if not path:
-            self.message_label.setText("Choose a file first.")
+            self.message_label.refuse("Choose a file first.")
             return None
         self.path_edit.setText(path)
         self.problems.setRowCount(0)

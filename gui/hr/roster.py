@@ -149,7 +149,7 @@ class RosterPage(QWidget):
                 stretch_at=2,
             )
         )
-        layout.addWidget(self.message_label)
+        layout.insertWidget(0, self.message_label)  # at the top, where one looks
         self.month_edit.dateChanged.connect(lambda _: self.refresh())
         self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
         self.table.doubleClicked.connect(self.edit_cell)
@@ -178,7 +178,7 @@ class RosterPage(QWidget):
         try:
             roster = self.engine.roster(days[0], days[-1], self.group_box.currentData())
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return
         self.model.set_roster(days, roster)
         self.table.resizeColumnToContents(0)
@@ -199,7 +199,7 @@ class RosterPage(QWidget):
             return
         shifts = self.engine.shifts()
         if not shifts:
-            self.message_label.setText("Add a shift first (the Shifts tab).")
+            self.message_label.refuse("Add a shift first (the Shifts tab).")
             return
         names = [s.name for s in shifts]
         current = names.index(entry.shift) if entry.shift in names else 0
@@ -214,7 +214,7 @@ class RosterPage(QWidget):
         try:
             self.engine.assign_shift(person_id, shift_id, day, day)
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return False
         self.message_label.setText(f"Assigned for {day:%a %d %b %Y}.")
         return True
@@ -226,7 +226,7 @@ class RosterPage(QWidget):
         try:
             self.engine.rotate_shift(person_id, self.pattern_edit.text(), pydate(self.rotate_from.date()))
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return
         self.message_label.setText(
             f"{self.person_box.currentText()} rotates {self.pattern_edit.text()} "
