@@ -50,3 +50,33 @@ def test_the_shift_list_shows_several_shifts_on_a_small_screen(qtbot, window, en
     page.name_edit.setText("")
     page.add_button.click()
     assert page.message_label.is_refusal() and "needs a name" in page.message_label.text()
+
+
+def test_the_roster_offers_off_and_shows_a_holiday(qtbot, window, engine, monkeypatch):  # noqa: F811 (fixture)
+    from PySide6.QtWidgets import QInputDialog
+
+    day = engine.add_shift("Day", "08:00", "16:00", "mon-sun").value
+    group = engine.add_group("Office", "08:00", "16:00", days="mon-sun").value
+    engine.set_group_shift(group.id, day.id)
+    ada = engine.store.add_person("Ada")
+    engine.assign_group(ada.id, group.id)
+    today = engine.site_today()
+    holiday = today.replace(day=1) if today.day != 1 else today.replace(day=2)
+    engine.add_holiday(holiday, "Founders' Day")
+
+    panel = window.show_panel("attendance")
+    roster = panel.show_view(panel.roster_page)
+    roster.refresh()
+    assert roster.code_at("Ada", holiday) == "H", "a holiday is not a working Day"
+    assert roster.code_at("Ada", today) == "Day"
+    offered = []
+
+    def choose_off(parent, title, label, items, current, editable):
+        offered.extend(items)
+        return next(i for i in items if i.startswith("off")), True
+
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(choose_off))
+    row = next(r for r, (_, name) in enumerate(roster.model.people) if name == "Ada")
+    roster.edit_cell(roster.model.index(row, 1 + roster.model.days.index(today)))
+    assert "Day" in offered and any(i.startswith("off") for i in offered)
+    assert roster.code_at("Ada", today) == "-" and "Off on" in roster.message_label.text()
