@@ -25,7 +25,9 @@ def overview_height(table: QTableWidget) -> None:
 
 
 def fill_people(box: QComboBox, engine: Engine) -> None:
-    """Every active person, by name; keeps the current choice where it still exists."""
+    """Every active person, by name; keeps the current choice where it still exists. The box is as wide as
+    the longest name, so no name is cut."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     current = box.currentData()
     box.blockSignals(True)
     box.clear()
