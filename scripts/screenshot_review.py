@@ -1,6 +1,9 @@
-"""Take the README screenshot of the Review panel: docs/screenshot-review.png, a real X screenshot.
+"""Take the README screenshots of the Review panel: docs/screenshot-review.png, a real X screenshot, then
+docs/screenshot-review-added.png ("Add to person" done, with its Undo) and docs/screenshot-review-dismissed.png
+(the Dismissed visitors dialog), grabbed from the window.
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot_review.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot_review.py    # without X: every shot grabbed
 
 A temporary data folder enrolls a few people from ../shared/data/faces/dev; a video made of other
 people's photos (never enrolled) runs through the real recognizer twice, as the north door at 08:00
@@ -47,6 +50,12 @@ def wait_until(condition, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < deadline:
         wait(20)
+
+
+def shot(widget, name: str) -> None:
+    target = DOCS / name
+    widget.grab().save(str(target))
+    print("wrote", target.relative_to(REPO))
 
 
 def photos(name: str) -> list[Path]:
@@ -108,8 +117,25 @@ def main() -> int:
     wait(800)
     DOCS.mkdir(exist_ok=True)
     target = DOCS / "screenshot-review.png"
-    subprocess.run(["import", "-window", "root", str(target)], check=True)
+    if shutil.which("import") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        subprocess.run(["import", "-window", "root", str(target)], check=True)
+    else:
+        window.grab().save(str(target))
     print("wrote", target.relative_to(REPO), f"({len(panel.groups)} groups)")
+
+    colin = engine.find_person("Colin Powell")
+    panel.assign_current(person_id=colin.id)  # what the admin chose (wrongly): Undo is offered beside it
+    wait_until(lambda: panel.job is None)
+    wait(400)
+    shot(window, "screenshot-review-added.png")
+    if panel.groups:
+        panel.select_group(panel.groups[-1].id)
+        panel.dismiss_current(ask=False)
+        wait_until(lambda: panel.job is None)
+    dialog = panel.open_dismissed()
+    wait(400)
+    shot(dialog, "screenshot-review-dismissed.png")
+    dialog.reject()
     window.close()
     engine.close()
     shutil.rmtree(HOME, ignore_errors=True)  # the temporary data folder holds faces

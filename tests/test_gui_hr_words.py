@@ -9,7 +9,6 @@ from datetime import date
 import pytest
 
 from core.vision.fusion_specs import FUSED_MODEL
-from gui.text import place_name, places
 
 pytest.importorskip("pytestqt")
 
@@ -17,6 +16,8 @@ from tests.test_gui_flow import dialogs, window  # noqa: E402,F401 (fixtures)
 
 
 def test_a_camera_or_recording_is_named_as_a_place():
+    from gui.text import place_name, places
+
     assert place_name("/srv/cameras/north-door.mp4") == "north-door"
     assert place_name("C:\\Video\\Front Desk.avi") == "Front Desk"
     assert place_name("rtsp://admin:pw@10.0.0.7:554/stream1") == "10.0.0.7:554"
@@ -78,3 +79,18 @@ def test_person_lists_show_the_longest_name_whole(qtbot, window, engine):  # noq
         page.refresh() if page is panel.groups_page else page.reload_choices()
         qtbot.wait(20)
         assert fits(page.person_box, name, 24), f"{type(page).__name__}: {page.person_box.width()} px"
+
+
+def test_a_holiday_row_reads_whole_in_the_frozen_column(qtbot, window, engine):  # noqa: F811 (fixture)
+    year = engine.site_today().year
+    engine.add_holiday(date(year, 12, 25), "Christmas Day")
+    panel = window.show_panel("attendance")
+    page = panel.show_view(panel.calendar_page)
+    window.resize(1024, 700)
+    page.refresh()
+    qtbot.wait(20)
+    frozen = page.table.freezer.frozen
+    assert page.table.item(0, 0).text() == "Fri 25 Dec" if date(year, 12, 25).weekday() == 4 else True
+    assert frozen.viewport().width() >= frozen.sizeHintForColumn(0), (
+        f"{frozen.viewport().width()} px shown of {frozen.sizeHintForColumn(0)}"
+    )

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from core.attendance.timesheet import cell_text, hours_text
+from core.attendance import timesheet
 from core.base.timekeeping import DayStatus, PersonDay
 
 
@@ -16,15 +16,17 @@ def day(status: DayStatus, hours: float = 0.0, shift: str | None = "Night") -> P
 
 
 def test_hours_are_hours_and_minutes():
-    assert hours_text(7.82) == "7:49" and hours_text(8) == "8:00" and hours_text(0) == "0:00"
-    assert hours_text(37.7) == "37:42" and hours_text(0.999) == "1:00"
+    assert (
+        timesheet.hours_text(7.82) == "7:49" and timesheet.hours_text(8) == "8:00" and timesheet.hours_text(0) == "0:00"
+    )
+    assert timesheet.hours_text(37.7) == "37:42" and timesheet.hours_text(0.999) == "1:00"
 
 
 def test_cells_write_hours_as_h_mm_and_nothing_before_a_person_joined():
-    assert cell_text(day(DayStatus.PRESENT, 7.82, shift="Office")) == "P 7:49"
-    assert cell_text(day(DayStatus.LATE, 7.5)) == "L 7:30 Night"
-    assert cell_text(day(DayStatus.NOT_ENROLLED)) == "", "no shift code on a day before they joined"
-    assert cell_text(day(DayStatus.DAY_OFF)) == "- Night"
+    assert timesheet.cell_text(day(DayStatus.PRESENT, 7.82, shift="Office")) == "P 7:49"
+    assert timesheet.cell_text(day(DayStatus.LATE, 7.5)) == "L 7:30 Night"
+    assert timesheet.cell_text(day(DayStatus.NOT_ENROLLED)) == "", "no shift code on a day before they joined"
+    assert timesheet.cell_text(day(DayStatus.DAY_OFF)) == "- Night"
 
 
 pytest.importorskip("pytestqt")
