@@ -3,7 +3,10 @@ docs/screenshot-review-added.png ("Add to person" done, with its Undo) and docs/
 (the Dismissed visitors dialog), grabbed from the window.
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot_review.py
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot_review.py    # without X: every shot grabbed
+    QT_QPA_PLATFORM=offscreen:configfile=SCREEN.json .venv/bin/python scripts/screenshot_review.py  # no X: grabbed
+
+(SCREEN.json: {"screens": [{"name": "s", "x": 0, "y": 0, "width": 1280, "height": 800}]}, so the window opens
+at 1280×720 as on a laptop; the window fits the screen it opens on.)
 
 A temporary data folder enrolls a few people from ../shared/data/faces/dev; a video made of other
 people's photos (never enrolled) runs through the real recognizer twice, as the north door at 08:00
@@ -117,7 +120,7 @@ def main() -> int:
     wait(800)
     DOCS.mkdir(exist_ok=True)
     target = DOCS / "screenshot-review.png"
-    if shutil.which("import") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+    if shutil.which("import") and not os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
         subprocess.run(["import", "-window", "root", str(target)], check=True)
     else:
         window.grab().save(str(target))

@@ -86,3 +86,27 @@ def test_dismissed_visitors_are_listed_and_restored_until_retention(engine, face
     assert states == {ReviewState.OPEN}
     with pytest.raises(InvalidInputError, match="No dismissed visitor"):
         engine.restore_unknown_group(min(hugo))
+
+
+def test_cli_unassigns_lists_dismissed_and_restores(engine, faces, capsys):
+    from core.app.cli import main
+
+    engine.enroll_files("Colin Powell", dev_photos(_person("Colin_Powell"))[:3])
+    now = datetime.now().astimezone()
+    tony = [store_sighting(engine, p, now, "door") for p in dev_photos(_person("Tony_Blair"))[:2]]
+    hugo = store_sighting(engine, dev_photos(_person("Hugo_Chavez"))[0], now, "door")
+    engine.close()
+
+    assert main(["unknowns", "assign", str(min(tony)), "--person", "Colin Powell"]) == 0
+    assert "2 sightings count as theirs" in capsys.readouterr().out
+    assert main(["unknowns", "unassign", str(min(tony))]) == 0
+    assert "back in review" in capsys.readouterr().out
+    assert main(["unknowns", "unassign", str(min(tony))]) == 2
+    assert "already undone" in capsys.readouterr().err
+    assert main(["unknowns", "dismiss", str(hugo)]) == 0
+    capsys.readouterr()
+    assert main(["unknowns", "dismissed"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.split()[0] == str(hugo) and "kept" in listed
+    assert main(["unknowns", "restore", str(hugo)]) == 0
+    assert f"restored unknown group {hugo}" in capsys.readouterr().out
