@@ -34,7 +34,7 @@ class MessageBar(QFrame):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.action_button = QPushButton("")
         self.action_button.hide()
-        self.close_button = QPushButton("✕")
+        self.close_button = QPushButton("×")
         self.close_button.setFlat(True)
         self.close_button.setToolTip("Hide this message")
         self.close_button.setFixedWidth(28)

@@ -18,17 +18,19 @@ THUMB = 64
 VISITOR_ROLE = Qt.ItemDataRole.UserRole
 
 
-def dismissed_kept_text(retention_days: int) -> str:
+def kept_for(retention_days: int) -> str:
     if retention_days > 0:
-        return (
-            f"They are kept for {plural(retention_days, 'day')} after they were seen (Settings › Storage), and "
-            "can be restored until then from Dismissed visitors."
-        )
-    return "They are kept (Settings › Storage keeps attendance for good) and can be restored from Dismissed visitors."
+        return f"for {plural(retention_days, 'day')} after they were seen (Settings › Storage)"
+    return "for good (Settings › Storage keeps attendance until a retention is set)"
+
+
+def dismissed_kept_text(retention_days: int) -> str:
+    """What Dismiss asks: how long the visitor can be restored."""
+    return f"Dismissed visitors are kept {kept_for(retention_days)}; until then, Dismissed visitors… restores them."
 
 
 def describe_dismissed(visitor: DismissedVisitor) -> str:
-    kept = f"kept until {visitor.kept_until:%d %b %Y}" if visitor.kept_until else "kept"
+    kept = f"kept until {visitor.kept_until:%d %b %Y}" if visitor.kept_until else "kept for good"
     return (
         f"Unknown visitor {visitor.id} · {plural(visitor.count, 'sighting')}\n"
         f"{visitor.first_seen:%d %b %H:%M} – {visitor.last_seen:%d %b %H:%M} · {places(visitor.sources)}\n{kept}"
@@ -45,7 +47,10 @@ class DismissedDialog(QDialog):
         self.engine = engine
         self.setWindowTitle("Dismissed visitors")
         self.message_bar = MessageBar()
-        note = QLabel(dismissed_kept_text(engine.settings.storage.retention_days))
+        note = QLabel(
+            f"Visitors dismissed in Review are kept {kept_for(engine.settings.storage.retention_days)}. "
+            "Restore to review puts one back in the Review list."
+        )
         note.setObjectName("muted")
         note.setWordWrap(True)
         self.visitor_list = QListWidget()
