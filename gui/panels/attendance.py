@@ -39,6 +39,7 @@ from ..hr.import_page import ImportPage
 from ..hr.locks import LocksPage
 from ..hr.roster import RosterPage
 from ..hr.shifts import ShiftsPage
+from ..message_bar import MessageBar
 from ..text import plural
 from ..widgets import hbox, icon, panel_header
 from ..workers import Job, LatestRead
@@ -72,8 +73,7 @@ class AttendancePanel(QWidget):
         self.export_button.setProperty("primary", True)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("summary")
-        self.status_label = QLabel("")
-        self.status_label.setObjectName("muted")
+        self.status_label = MessageBar()  # what an export did, or why a read failed: at the top of the tab
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -90,6 +90,7 @@ class AttendancePanel(QWidget):
 
         sightings = QWidget()
         sightings_layout = QVBoxLayout(sightings)
+        sightings_layout.addWidget(self.status_label)
         sightings_layout.addLayout(
             hbox(
                 QLabel("From"),
@@ -103,7 +104,6 @@ class AttendancePanel(QWidget):
         )
         sightings_layout.addWidget(self.summary_label)
         sightings_layout.addWidget(self.table, 1)
-        sightings_layout.addWidget(self.status_label)
 
         self.today_view = TodayView(engine)
         self.timesheet_view = TimesheetView(engine)
@@ -204,7 +204,7 @@ class AttendancePanel(QWidget):
             rows = self.engine.range_report(start, end)
         except RollcallError as exc:
             rows = []
-            self.status_label.setText(str(exc))
+            self.status_label.refuse(str(exc))
         self._show_rows(rows, start, end)
 
     def is_refreshing(self) -> bool:
@@ -217,7 +217,7 @@ class AttendancePanel(QWidget):
         self.report.start(
             Job(self.engine.range_report, start, end, name="attendance report"),
             lambda rows: (self.status_label.setText(""), self._show_rows(rows, start, end)),
-            lambda message: (self.status_label.setText(message), self._show_rows([], start, end)),
+            lambda message: (self.status_label.refuse(message), self._show_rows([], start, end)),
         )
 
     def _show_rows(self, rows: list[DayRow], start: date, end: date) -> None:
