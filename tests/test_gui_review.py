@@ -19,7 +19,7 @@ def photos(name: str):
     return dev_photos(next(p for p in dev_people() if p.name == name))
 
 
-def test_review_panel_enrolls_adds_and_dismisses_groups(qtbot, engine, faces, dialogs, request):
+def test_review_panel_enrolls_adds_and_dismisses_groups(qtbot, engine, faces, dialogs, request):  # noqa: F811
     engine.enroll_files("Colin Powell", photos("Colin_Powell")[:3])
     now = datetime.now().astimezone()
     naomi = [store_sighting(engine, p, now - timedelta(hours=3 - i), f"door {i % 2 + 1}")
@@ -27,7 +27,7 @@ def test_review_panel_enrolls_adds_and_dismisses_groups(qtbot, engine, faces, di
     tony = [store_sighting(engine, p, now, "door 1") for p in photos("Tony_Blair")[:2]]
     hugo = [store_sighting(engine, photos("Hugo_Chavez")[0], now, "door 2")]
 
-    window = request.getfixturevalue("window")
+    window = request.getfixturevalue("window")  # noqa: F811
     panel = window.show_panel("review")
     assert window.current_panel() == "review"
     qtbot.waitUntil(lambda: not panel.is_refreshing() and panel.group_list.count() == 3, timeout=WAIT_MS)
@@ -59,6 +59,7 @@ def test_review_panel_enrolls_adds_and_dismisses_groups(qtbot, engine, faces, di
     panel.message_bar.action_button.click()
     qtbot.waitUntil(lambda: panel.job is None and panel.group_list.count() == 2, timeout=WAIT_MS)
     assert len(engine.samples(colin.id)) == 3 and tony[0] in [g.id for g in panel.groups]
+    assert panel.message_bar.text().startswith("Undone: unknown visitor") and not panel.message_bar.is_refusal()
     today_view.refresh()
     colin_today = today_view.status_of("Colin Powell")
     assert colin_today.punches == 0 and not colin_today.status.attended
@@ -81,10 +82,10 @@ def test_review_panel_enrolls_adds_and_dismisses_groups(qtbot, engine, faces, di
     assert "back in review" in panel.message_bar.text() and engine.dismissed_unknowns() == []
 
 
-def test_review_panel_shows_a_refused_enrollment(qtbot, engine, faces, dialogs, request):
+def test_review_panel_shows_a_refused_enrollment(qtbot, engine, faces, dialogs, request):  # noqa: F811
     engine.enroll_files("Colin Powell", photos("Colin_Powell")[:3])
     store_sighting(engine, photos("Tony_Blair")[0], datetime.now().astimezone(), "door")
-    window = request.getfixturevalue("window")
+    window = request.getfixturevalue("window")  # noqa: F811
     panel = window.show_panel("review")
     qtbot.waitUntil(lambda: not panel.is_refreshing() and panel.group_list.count() == 1, timeout=WAIT_MS)
     panel.enroll_current(name="colin powell")

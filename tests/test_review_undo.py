@@ -46,6 +46,7 @@ def test_add_to_person_counts_on_the_day_board_and_is_undone(engine, faces):
     assert entry.details["event_ids"] == list(record.event_ids) and entry.reason
 
     undone = engine.undo_unknown_assign(min(tony)).value
+    assert undone.undone and not record.undone
     assert set(undone.sample_ids) == set(record.sample_ids) and len(undone.correction_ids) == 3
     assert len(engine.samples(colin.id)) == 4, "the visitor's samples are gone"
     after = {r.person_id: r for r in engine.day_board(today)}[colin.id]

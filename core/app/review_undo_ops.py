@@ -35,6 +35,7 @@ class UnknownAssignment:
     correction_ids: tuple[int, ...]  # the reassignments behind it
     days: tuple[date, ...]  # the site-zone days whose attendance it changed
     report: EnrollReport = field(default_factory=EnrollReport, compare=False)
+    undone: bool = False  # the record of an undo
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class ReviewUndoOperations(EngineState):
             tuple(removed),
             tuple(c.id for c in corrections),
             tuple(days),
+            undone=True,
         )
         if corrections:
             self.site.publish_hr_book()

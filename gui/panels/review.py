@@ -349,7 +349,13 @@ class ReviewPanel(QWidget):
 
     def _on_done(self, outcome: Outcome) -> None:
         value = outcome.value
-        if isinstance(value, UnknownAssignment):
+        if isinstance(value, UnknownAssignment) and value.undone:
+            self.message_bar.setText(
+                f"Undone: unknown visitor {value.group_id} is back in review; "
+                f"{plural(len(value.sample_ids), 'face sample')} removed from {value.person_name}, and "
+                f"{plural(len(value.event_ids), 'sighting')} no longer count as their attendance."
+            )
+        elif isinstance(value, UnknownAssignment):
             name = value.person_name
             text = (
                 f"Added unknown visitor {value.group_id} to {name}: {plural(len(value.sample_ids), 'face sample')} "
