@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from tests.conftest import dev_people, dev_photos
 from tests.test_enroll import make_tree
 
 
+@pytest.mark.slow
 def test_a_duplicate_photo_is_skipped_and_everyone_else_enrolled(engine, tmp_path, capsys):
     from core.app.cli import main
 
