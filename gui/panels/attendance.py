@@ -241,7 +241,8 @@ class AttendancePanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
-        self.summary_label.setText(self.presence_text(start, end))
+        self._presence_stale = not self.isVisible()  # counted by the rules: not while recognising behind it
+        self.summary_label.setText("" if self._presence_stale else self.presence_text(start, end))
 
     def presence_text(self, start: date, end: date) -> str:
         """Present by the rules (as Today and the timesheet count, manual punches included); the table below
@@ -277,6 +278,9 @@ class AttendancePanel(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
+        if getattr(self, "_presence_stale", False):
+            self._presence_stale = False
+            self.summary_label.setText(self.presence_text(*self.date_range()))
         self._deliver_missed()
         self._refresh_current()
 
