@@ -25,6 +25,17 @@ def test_a_camera_or_recording_is_named_as_a_place():
     assert places(["/a/door.mp4", "/b/door.mp4", "lobby"]) == "door, lobby"
 
 
+def test_a_time_that_cannot_be_read_is_explained_with_examples_not_a_standard():
+    from zoneinfo import ZoneInfo
+
+    from core.attendance.event_import import parse_time
+    from core.base.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError) as refused:
+        parse_time("13/10/2026 08:10", ZoneInfo("UTC"))
+    assert "ISO" not in str(refused.value) and "2026-12-01 08:00" in str(refused.value)
+
+
 def fits(widget, text: str, padding: int = 8) -> bool:
     return widget.fontMetrics().horizontalAdvance(text) + padding <= widget.width()
 
