@@ -72,11 +72,43 @@ def self_test(argv: list[str]) -> int:
     return run_self_test(args.image, _self_test_window)
 
 
+GUI_HELP = """usage: {prog} [--kiosk | --self-test [--image PATH] | COMMAND ...]
+
+Rollcall: face-recognition attendance. Without arguments, opens the window.
+
+options:
+  -h, --help      show this help and exit
+  --kiosk         full screen, recognising from the last camera at once (the installer's autostart)
+  --self-test     check the install without a screen; --image PATH: a photo with one clear face
+
+commands (the command line, run instead of the window; `{prog} COMMAND --help` explains one):
+{commands}
+"""
+
+
+def gui_help(prog: str) -> str:
+    """The window's own help: its options, then the command line's commands by name."""
+    import argparse
+    import textwrap
+
+    from core.app.cli import build_parser
+
+    parser = build_parser(["report"])  # the built-in commands; plugins load only when asked for
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = textwrap.fill(", ".join(sub.choices), width=100, initial_indent="  ", subsequent_indent="  ")
+    return GUI_HELP.format(prog=prog, commands=commands)
+
+
 def main(argv: list[str] | None = None) -> int:
     """No arguments: the window. `--kiosk`: full screen, recognising from the last source at once (the
-    installer's autostart unit). `--self-test`: check the install. A command (`recognize`, `report`, ...):
-    the command line, so the one installed executable serves both."""
-    args = (sys.argv if argv is None else argv)[1:]
+    installer's autostart unit). `--self-test`: check the install. `--help`: the window's own help. A
+    command (`recognize`, `report`, ...): the command line, so the one installed executable serves both."""
+    argv = sys.argv if argv is None else argv
+    args = argv[1:]
+    if args[:1] in (["-h"], ["--help"]):
+        prog = os.path.basename(argv[0]) if argv else ""
+        print(gui_help(prog if prog and not prog.endswith(".py") else "rollcall-gui"))  # python -m gui
+        return 0
     if "--self-test" in args:
         return self_test(args)
     from core.app.cli import is_command_line
@@ -86,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli_main(args)
     kiosk = "--kiosk" in args
-    app = QApplication.instance() or QApplication(sys.argv[:1] if argv is None else argv[:1])
+    app = QApplication.instance() or QApplication(argv[:1])
     app.setApplicationName("Rollcall")
     app.setOrganizationName("Rollcall")
     app.setWindowIcon(icon("rollcall"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QMargins, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -40,6 +40,19 @@ from .workers import Job
 
 log = logging.getLogger(__name__)
 
+PREFERRED_SIZE = QSize(1280, 800)  # the window's first size where the screen has room for it
+
+
+def opening_geometry(available: QRect, frame: QMargins, preferred: QSize = PREFERRED_SIZE) -> QRect:
+    """The window's first place (its inside, without the frame): the preferred size where the screen's free
+    area (less the taskbar and the window's frame) has room, else as much as it has; centred in that area."""
+    room_w = available.width() - frame.left() - frame.right()
+    room_h = available.height() - frame.top() - frame.bottom()
+    width, height = min(preferred.width(), room_w), min(preferred.height(), room_h)
+    left = available.x() + frame.left() + (room_w - width) // 2
+    top = available.y() + frame.top() + (room_h - height) // 2
+    return QRect(left, top, width, height)
+
 
 def models_panel(engine: Engine) -> QWidget:
     """The full edition trains here; the kiosk edition (no torch) installs models trained elsewhere."""
@@ -67,7 +80,7 @@ class MainWindow(QMainWindow):
         self.guard = AdminGuard(lambda: self.engine.settings, self)
         self.setWindowTitle("Rollcall")
         self.setWindowIcon(icon("rollcall"))
-        self.resize(1280, 800)
+        self._fitted_with_frame = False
 
         self.recognize_panel = RecognizePanel(engine)
         self.enroll_panel = EnrollPanel(engine)
@@ -163,8 +176,42 @@ class MainWindow(QMainWindow):
         self.guard.locked.connect(self._on_guard_locked)
         self.guard.unlocked.connect(self._update_lock_button)
         self.update_status()
+        self.fit_to_screen()
         self.engine.start_site_sync()  # a site station syncs in the background while the app runs
         self.engine.start_integration_delivery()  # ERPNext, Odoo, webhooks (no-op without targets)
+
+    # ---- the screen it opens on ----
+
+    def fit_to_screen(self) -> QRect:
+        """Size and place the window inside its screen's free area (a 1024×700 screen gets a 1024×700 window,
+        the status bar and Settings on screen); returns the window's inside geometry."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(PREFERRED_SIZE)
+            return self.geometry()
+        frame = self.frameGeometry()
+        inside = self.geometry()
+        margins = QMargins(
+            inside.left() - frame.left(),
+            inside.top() - frame.top(),
+            frame.right() - inside.right(),
+            frame.bottom() - inside.bottom(),
+        )
+        place = opening_geometry(screen.availableGeometry(), margins)
+        self.setGeometry(place)
+        return place
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._fitted_with_frame:  # once shown, the window manager's frame is known: fit again with it
+            self._fitted_with_frame = True
+            if not self.isFullScreen() and not self.isMaximized():
+                QTimer.singleShot(0, self._fit_if_off_screen)
+
+    def _fit_if_off_screen(self) -> None:
+        screen = self.screen()
+        if screen is not None and not screen.availableGeometry().contains(self.frameGeometry()):
+            self.fit_to_screen()
 
     # ---- navigation ----
 

@@ -166,8 +166,9 @@ class SettingsDialog(QDialog):
         known = {m.id: m.name for m in engine.models()}
         for model_id, spec in BUILTIN_MODELS.items():
             known.setdefault(model_id, spec.title)
-        for model_id, title in known.items():
-            self.model.addItem(f"{model_id}: {title}" if title != model_id else model_id, model_id)
+        for model_id, title in known.items():  # the title in words; the id (what `rollcall` takes) in its tip
+            self.model.addItem(title, model_id)
+            self.model.setItemData(self.model.count() - 1, f"{model_id}: {title}", Qt.ItemDataRole.ToolTipRole)
         self._select(self.model, engine.active_model_id())
 
         # camera

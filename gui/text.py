@@ -27,3 +27,22 @@ def match_strength(score: float, threshold: float) -> str:
     if ratio >= 0.8:
         return "near match"
     return "no match"
+
+
+def place_name(source: str) -> str:
+    """Where a camera or recording is, as HR says it: a file's name without its folders and type
+    ('/srv/video/north-door.mp4' is 'north-door'), a stream's host, a camera's name as it is."""
+    text = str(source).strip()
+    if "://" in text:
+        host = text.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+        return host or text
+    if "/" in text or "\\" in text:
+        name = text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
+        return stem or text
+    return text
+
+
+def places(sources) -> str:
+    """The places a visitor was seen, each once, in order: 'north-door, south-door'."""
+    return ", ".join(dict.fromkeys(place_name(s) for s in sources))

@@ -22,7 +22,13 @@ from core.attendance.charts import (
     late_arrivals_per_person,
     save_png,
 )
-from core.attendance.corrections import clean_reason, correction_days, locked_months_touched
+from core.attendance.corrections import (
+    LEAVE_NEEDS_REASON,
+    UNLOCK_NEEDS_REASON,
+    clean_reason,
+    correction_days,
+    locked_months_touched,
+)
 from core.attendance.export import export_timesheet
 from core.attendance.schedule import DAY, localize, make_schedule, month_days, month_key, parse_month, site_zone
 from core.attendance.status import AttendanceFacts, day_statuses, person_statuses
@@ -285,7 +291,7 @@ class AttendanceOperations(ShiftOperations):
         self, person_id: int, first: date, last: date, reason: str, actor: str | None = None
     ) -> Outcome[Leave]:
         self.site.require_hr_edit()
-        reason = clean_reason(reason)
+        reason = clean_reason(reason, LEAVE_NEEDS_REASON)
         with self.store.transaction():
             person = self.store.get_person(person_id)
             self._refuse_locked([first, last], "adding leave")
@@ -393,7 +399,7 @@ class AttendanceOperations(ShiftOperations):
     def unlock_month(self, month: str, reason: str, actor: str | None = None) -> Outcome[bool]:
         self.site.require_hr_edit()
         month = month_key(parse_month(month))
-        reason = clean_reason(reason)
+        reason = clean_reason(reason, UNLOCK_NEEDS_REASON)
         actor = actor or current_user()
         with self.store.transaction():
             unlocked = self.store.unlock_month(month)

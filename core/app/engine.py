@@ -24,6 +24,7 @@ from core.app.import_ops import ImportOperations
 from core.app.integration_ops import IntegrationOperations
 from core.app.model_host import FusionState
 from core.app.model_ops import ModelOperations, ReembedProgress
+from core.app.presence_ops import PresenceOperations
 from core.app.reporting_ops import ReportingOperations
 from core.app.review_ops import ReviewOperations
 from core.app.site_ops import SiteOperations
@@ -80,6 +81,7 @@ class Engine(
     ImportOperations,
     IntegrationOperations,
     ReportingOperations,
+    PresenceOperations,
 ):
     def __init__(
         self, settings: Settings | None = None, store: GalleryStore | None = None, registry: ModelRegistry | None = None

@@ -1,5 +1,6 @@
 """Engine operations for reviewing unknown visitors: list them grouped, enroll a group as a new person,
-add it to someone enrolled, or dismiss it.
+add it to someone enrolled (its sightings become their attendance), or dismiss it. Undo and restore:
+core.app.review_undo_ops.
 
 Engine inherits these (it stays the one door). A group is named by its id (its smallest face id) within
 a span of days; each operation groups that span again, so it acts on what the caller listed (plus any
@@ -19,25 +20,26 @@ import numpy as np
 from core.app import fusion_setup
 from core.app.attendance_ops import current_user
 from core.app.changes import ChangeKind, Changes, Outcome
-from core.app.engine_state import EngineState
+from core.app.review_undo_ops import ReviewUndoOperations, UnknownAssignment, faces_days
 from core.attendance.schedule import DAY, localize
 from core.base.errors import EnrollmentError, ImageError, InvalidInputError, RefusalReason
 from core.base.records import ReviewState, UnknownFace
-from core.base.timekeeping import AuditAction
+from core.base.timekeeping import AuditAction, CorrectionKind
 from core.gallery.enroll import EnrollReport, FaceCandidate, Refusal
 from core.gallery.names import clean_name
 from core.gallery.unknowns import UnknownGroup, group_faces, group_threshold
 from core.vision.images import decode_jpeg
 
-PEOPLE, SAMPLES, SCHEDULES, UNKNOWNS = (
+PEOPLE, SAMPLES, SCHEDULES, UNKNOWNS, CORRECTIONS = (
     ChangeKind.PEOPLE,
     ChangeKind.SAMPLES,
     ChangeKind.SCHEDULES,
     ChangeKind.UNKNOWNS,
+    ChangeKind.CORRECTIONS,
 )
 
 
-class ReviewOperations(EngineState):
+class ReviewOperations(ReviewUndoOperations):
     """Mixed into Engine: uses its store, settings, site, enroller, matcher, embedder, _done and _site_done."""
 
     # ---- queries ----
@@ -210,28 +212,54 @@ class ReviewOperations(EngineState):
         first: date | None = None,
         last: date | None = None,
         actor: str | None = None,
-    ) -> Outcome[EnrollReport]:
-        """Add an unknown group's best faces to a person already enrolled."""
+    ) -> Outcome[UnknownAssignment]:
+        """Add an unknown group's best faces to a person already enrolled, and count its sightings as their
+        attendance: each sighting's event is reassigned to them by a correction. Undo: undo_unknown_assign."""
         self.site.require_gallery_edit()
+        self.site.require_hr_edit()
         person = self.store.get_person(person_id)
         unknowns = self._unknown_group(group_id, first, last)
+        faces = self.store.unknown_faces_by_id(unknowns.face_ids)
+        event_ids = [f.event_id for f in faces if f.event_id is not None]
+        days = faces_days(faces, self.site_zone())
+        self._refuse_review_in_locked_month(days, f"adding unknown visitor {unknowns.id} to {person.name}")
         report = EnrollReport()
         candidates = self._group_candidates(unknowns, report)
         actor = actor or current_user()
+        reason = f"Review: unknown visitor {unknowns.id} is this person"
         with self.store.transaction():
             saved = self.enroller().save(person.name, candidates, person_id=person.id)
+            corrections = [
+                self.store.add_correction(CorrectionKind.REASSIGN, reason, actor, event_id=e, person_id=person.id)
+                for e in event_ids
+            ]
             self.store.set_unknown_review(unknowns.face_ids, ReviewState.ASSIGNED, person.id, unknowns.id)
+            details = self._review_details(unknowns, saved)
+            details.update(
+                sample_ids=list(saved.sample_ids),
+                event_ids=event_ids,
+                correction_ids=[c.id for c in corrections],
+            )
             self.store.append_audit(
-                actor,
-                AuditAction.UNKNOWN_ASSIGN,
-                f"person {person.id}",
-                "",
-                self._review_details(unknowns, saved),
-                person_id=person.id,
+                actor, AuditAction.UNKNOWN_ASSIGN, f"person {person.id}", reason, details, person_id=person.id
             )
         report.merge(saved)
+        record = UnknownAssignment(
+            unknowns.id,
+            person.id,
+            person.name,
+            unknowns.face_ids,
+            tuple(event_ids),
+            tuple(saved.sample_ids),
+            tuple(c.id for c in corrections),
+            tuple(days),
+            report,
+        )
+        if corrections:
+            self.site.publish_hr_book()  # in a site, the reassignments reach every kiosk
         return self._site_done(
-            report, Changes.of(PEOPLE, SAMPLES, UNKNOWNS, person_ids=[person.id], sample_ids=saved.sample_ids)
+            record,
+            Changes.of(PEOPLE, SAMPLES, UNKNOWNS, CORRECTIONS, person_ids=[person.id], sample_ids=saved.sample_ids),
         )
 
     def dismiss_unknown_group(

@@ -29,10 +29,16 @@ class Punch:
     correction_id: int | None = None  # the manual punch or the reassignment behind it
 
 
-def clean_reason(reason: str | None) -> str:
+CORRECTION_NEEDS_REASON = "A correction needs a reason; say why it is made."
+LEAVE_NEEDS_REASON = "Leave needs a reason (annual leave, sick, training…); say why the person is away."
+UNLOCK_NEEDS_REASON = "Unlocking a month needs a reason; say why its final timesheet must change."
+
+
+def clean_reason(reason: str | None, missing: str = CORRECTION_NEEDS_REASON) -> str:
+    """The reason with its spaces tidied; `missing` is the refusal when there is none."""
     text = " ".join(str(reason or "").split())
     if not text:
-        raise InvalidInputError("A correction needs a reason; say why it is made.")
+        raise InvalidInputError(missing)
     if len(text) > MAX_REASON_LEN:
         raise InvalidInputError(f"The reason has {len(text)} characters; the limit is {MAX_REASON_LEN}.")
     return text
@@ -41,7 +47,8 @@ def clean_reason(reason: str | None) -> str:
 def effective_punches(events: Iterable[AttendanceEvent], corrections: Iterable[Correction]) -> list[Punch]:
     """Every punch that counts, oldest first (ties: raw events by id, then manual punches by id).
 
-    Unknown-face events count only once reassigned to a person; a voided event never counts.
+    Unknown-face events count only once reassigned to a person; a voided event never counts. A reassignment
+    to nobody undoes the earlier ones: the event counts as it was recorded (an unknown face: for nobody).
     """
     voided: set[int] = set()
     # event id -> (person id, correction id); the latest wins
@@ -50,6 +57,8 @@ def effective_punches(events: Iterable[AttendanceEvent], corrections: Iterable[C
     for correction in sorted(corrections, key=lambda c: c.id):
         if correction.kind is CorrectionKind.VOID and correction.event_id is not None:
             voided.add(correction.event_id)
+        elif correction.kind is CorrectionKind.REASSIGN and correction.person_id is None:
+            reassigned.pop(correction.event_id, None)  # undone: the event is its raw self again
         elif correction.person_id is None:
             continue
         elif correction.kind is CorrectionKind.REASSIGN and correction.event_id is not None:

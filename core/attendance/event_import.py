@@ -91,7 +91,10 @@ def parse_time(text: str, zone: tzinfo) -> tuple[datetime, timedelta]:
     text = text.strip()
     match = _TIME.fullmatch(text)
     if match is None:
-        raise InvalidInputError(f"{text!r} is not a time; use YYYY-MM-DD HH:MM[:SS] or ISO 8601 with an offset")
+        raise InvalidInputError(
+            f"{text!r} is not a time; write the date and the site's clock time, as 2026-12-01 08:00, "
+            "or a time with its UTC offset, as 2026-12-01T08:00+01:00"
+        )
     try:
         moment = datetime.fromisoformat(text.replace(",", "."))
     except ValueError:

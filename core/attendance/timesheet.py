@@ -102,9 +102,17 @@ def build_timesheet(
     return Timesheet(month.replace(day=1), tuple(days), tuple(rows), now or reported_up_to, locked)
 
 
+def hours_text(hours: float) -> str:
+    """Hours as a timesheet writes them, hours and minutes: 7.82 is '7:49', 8 is '8:00'."""
+    minutes = round(max(0.0, float(hours)) * 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
 def cell_text(day: PersonDay) -> str:
-    """A grid cell: the status code, with the hours when there are any ('P 8.0', 'L 7.5'), and the shift's
-    code when it is not the group's own ('P 8.0 Night', '- off')."""
+    """A grid cell: the status code, with the hours when there are any ('P 8:00', 'L 7:30'), and the shift's
+    code when it is not the group's own ('P 8:00 Night', '- off'). Blank before the person joined."""
+    if day.status is DayStatus.NOT_ENROLLED:
+        return ""  # no shift was theirs before they joined
     code = STATUS_CODES[day.status]
-    text = f"{code} {day.hours:.1f}".strip() if day.hours > 0 else code
+    text = f"{code} {hours_text(day.hours)}".strip() if day.hours > 0 else code
     return f"{text} {day.shift}".strip() if day.shift and day.shift != day.group else text

@@ -225,6 +225,8 @@ class AuditAction(enum.StrEnum):
     UNKNOWN_ENROLL = "unknown_enroll"  # an unknown visitor's group enrolled as a new person
     UNKNOWN_ASSIGN = "unknown_assign"  # ... added to a person already enrolled
     UNKNOWN_DISMISS = "unknown_dismiss"  # ... reviewed, nobody to enroll
+    UNKNOWN_UNASSIGN = "unknown_unassign"  # an "Add to person" undone: the visitor is open for review again
+    UNKNOWN_RESTORE = "unknown_restore"  # a dismissed visitor back in review
     EVENTS_IMPORTED = "events_imported"  # a terminal's log or a migration (file name, sha256, counts)
     SHIFT_ADD = "shift_add"
     SHIFT_ASSIGN = "shift_assign"  # a dated assignment of a person to a shift

@@ -295,6 +295,7 @@ class Enroller:
         total = sum(len(v) for v in files.values())
         report = EnrollReport()
         done = 0
+        seen: dict[str, Path] = {}  # this import's photos by content: a copy of one is skipped, saying so
         yield ImportProgress(0, total, "", report)
         for folder in people:
             name = folder.name.replace("_", " ").strip()
@@ -304,9 +305,16 @@ class Enroller:
                     raise Cancelled(f"Import cancelled after {done} of {total} photos; people saved so far are kept.")
                 try:
                     digest = file_sha256(path)
-                    if self.parts.store.find_sample_by_hash(digest) is not None:
+                    if digest in seen:
+                        report.skipped_duplicates += 1
+                        first = seen[digest].relative_to(root)
+                        report.warnings.append(
+                            f"{path.relative_to(root)} is the same photo as {first}; skipped the copy."
+                        )
+                    elif self.parts.store.find_sample_by_hash(digest) is not None:
                         report.skipped_duplicates += 1
                     else:
+                        seen[digest] = path
                         candidates.append(self.candidate_from_file(path, digest))
                 except (EnrollmentError, ImageError) as exc:
                     reason = getattr(exc, "reason", RefusalReason.UNREADABLE)

@@ -8,6 +8,7 @@ person (erased with them). Retention drops the rows with the events' snapshots (
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -186,6 +187,38 @@ class UnknownFaceTables(StoreState):
                 f" WHERE state = 'open' AND id IN ({', '.join('?' * len(ids))})",
                 [ReviewState(state).value, person_id, review_group, datetime.now(UTC).isoformat(), *ids],
             ).rowcount
+
+    @_guarded
+    def reviewed_unknown_faces(self, review_group: int, state: ReviewState) -> list[UnknownFace]:
+        """The faces reviewed together as `review_group` that are still in `state`, oldest first."""
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM unknown_faces WHERE review_group = ? AND state = ? ORDER BY ts, id",
+            [int(review_group), ReviewState(state).value],
+        ).fetchall()
+        return [_face(r) for r in rows]
+
+    @_guarded
+    def reopen_unknown_faces(self, face_ids: Iterable[int], state: ReviewState) -> int:
+        """Faces reviewed as `state` go back to review (open, nobody's); returns how many did."""
+        ids = [int(i) for i in face_ids]
+        if not ids:
+            return 0
+        with self._tx():
+            return self._conn.execute(
+                f"UPDATE unknown_faces SET state = 'open', person_id = NULL, review_group = NULL, reviewed_at = NULL"
+                f" WHERE state = ? AND id IN ({', '.join('?' * len(ids))})",
+                [ReviewState(state).value, *ids],
+            ).rowcount
+
+    @_guarded
+    def unknown_review_details(self, action: str, review_group: int) -> dict:
+        """The details of the newest audit entry `action` for the unknown group (empty when there is none)."""
+        row = self._conn.execute(
+            "SELECT details_json FROM audit_log WHERE action = ? AND json_extract(details_json, '$.unknown_group') = ?"
+            " ORDER BY id DESC LIMIT 1",
+            [action, int(review_group)],
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
 
     # ---- site mode: faces travel with their events, so a stranger seen at two doors is one group ----
 

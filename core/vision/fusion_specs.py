@@ -44,7 +44,7 @@ FUSION_SPEC_FIELDS: tuple[dict, ...] = (
     ),
     dict(
         name=FUSED_MODEL,
-        title="FaceNet + SFace, equal-weight fusion of z-normalised cosines",
+        title="FaceNet and SFace together (the most accurate)",
         embedding_size=256,
         preprocessing="fused",
         crop_margin=20,

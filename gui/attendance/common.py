@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QAbstractItemView, QDateEdit, QHeaderView, QPushBu
 
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
+from core.attendance.presence import present_people
+from core.attendance.timesheet import hours_text
 from core.base.timekeeping import DayStatus, PersonDay
 
 from .frozen import freeze_first_column
@@ -109,7 +111,7 @@ def seen_text(moment: datetime | None, sighted: set[int]) -> str:
     """A time of day, marked when no raw sighting holds it (a manual punch is not a sighting)."""
     if moment is None:
         return ""
-    text = moment.strftime("%H:%M:%S")
+    text = moment.strftime("%H:%M")
     return text if int(moment.timestamp()) in sighted else f"{text} ({MANUAL})"
 
 
@@ -131,7 +133,7 @@ def fill_day_rows(table: QTableWidget, rows: list[PersonDay], first_column: str,
             early,
             seen_text(d.first_seen, sighted),
             seen_text(d.last_seen, sighted),
-            f"{d.hours:.2f}" if d.hours else "",
+            hours_text(d.hours) if d.hours else "",
         ]
         for c, text in enumerate(cells):
             item = QTableWidgetItem(text)
@@ -152,14 +154,21 @@ def sorted_by_name(table: QTableWidget) -> QTableWidget:
 
 
 def summary_text(rows: list[PersonDay], empty: str = NOBODY_ENROLLED) -> str:
-    """Counts per status ("1 late · 2 absent"); `empty` when there are no rows at all."""
+    """'2 present (1 late) · 1 absent': the people present by the one count the Sightings tab and the
+    timesheet use (core.attendance.presence), then every other status; `empty` when there are no rows."""
     if not rows:
         return empty
     counts: dict[DayStatus, int] = {}
     for d in rows:
         counts[d.status] = counts.get(d.status, 0) + 1
     order = [*SUMMARY_ORDER, *(status for status in DayStatus if status not in SUMMARY_ORDER)]
-    return " · ".join(f"{counts[s]} {STATUS_LABELS[s].lower()}" for s in order if counts.get(s))
+
+    def counted(status: DayStatus) -> str:
+        return f"{counts[status]} {STATUS_LABELS[status].lower()}"
+
+    how = [counted(s) for s in order if s.attended and s is not DayStatus.PRESENT and counts.get(s)]
+    present = f"{len(present_people(rows))} present" + (f" ({', '.join(how)})" if how else "")
+    return " · ".join([present, *(counted(s) for s in order if not s.attended and counts.get(s))])
 
 
 def admin_only(engine: Engine, button: QPushButton) -> None:

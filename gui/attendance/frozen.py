@@ -8,7 +8,8 @@ import shiboken6
 from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-FROZEN_STYLE = "QTableView { border: none; border-right: 1px solid #cbd5e1; }"
+FROZEN_BORDER_PX = 1  # the line right of the frozen column, outside the column's own width
+FROZEN_STYLE = f"QTableView {{ border: none; border-right: {FROZEN_BORDER_PX}px solid #cbd5e1; }}"
 
 
 class FirstColumnFreezer(QObject):
@@ -89,7 +90,7 @@ class FirstColumnFreezer(QObject):
         self.frozen.setGeometry(
             view.verticalHeader().width() * view.verticalHeader().isVisible() + frame,
             frame,
-            view.columnWidth(0),
+            view.columnWidth(0) + FROZEN_BORDER_PX,  # the whole column inside the line ("Fri 25 Dec", not "De|ec")
             view.viewport().height() + header,
         )
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
 from core.app.engine import Engine
+from core.attendance.timesheet import hours_text
 from core.base.errors import RollcallError
 
 from ..text import plural
@@ -70,5 +71,5 @@ class HistoryView(QWidget):
         attended = sum(1 for d in days if d.status.attended)
         late = sum(1 for d in days if d.late_minutes)
         self.summary_label.setText(
-            f"{plural(attended, 'day')} attended, {late} late, {sum(d.hours for d in days):.1f} hours"
+            f"{plural(attended, 'day')} attended, {late} late, {hours_text(sum(d.hours for d in days))} hours"
         )

@@ -7,7 +7,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.app.engine import Engine
-from core.attendance.timesheet import STATUS_CODES, Timesheet, cell_text
+from core.attendance.timesheet import STATUS_CODES, Timesheet, cell_text, hours_text
 from core.base.errors import RollcallError
 
 from ..dialogs import show_error
@@ -89,7 +89,7 @@ class TimesheetModel(QAbstractTableModel):
         if column == 1:
             return row.group or ""
         t = row.totals
-        totals = [str(t.attended), str(t.late), str(t.absent), str(t.on_leave), str(t.half_days), f"{t.hours:.1f}"]
+        totals = [str(t.attended), str(t.late), str(t.absent), str(t.on_leave), str(t.half_days), hours_text(t.hours)]
         return totals[day_index - days]
 
 
@@ -106,7 +106,9 @@ class TimesheetView(QWidget):
         admin_only(engine, self.lock_button)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("summary")
-        legend = " · ".join(f"{code} {status.value.replace('_', ' ')}" for status, code in STATUS_CODES.items() if code)
+        legend = " · ".join(f"{code} {STATUS_LABELS[status].lower()}" for status, code in STATUS_CODES.items() if code)
+        blank = [STATUS_LABELS[status].lower() for status, code in STATUS_CODES.items() if not code]
+        legend += f" · blank: {' or '.join(blank)} · hours as h:mm (7:49 is 7 hours 49 minutes)"
         self.legend_label = QLabel(legend)
         self.legend_label.setObjectName("muted")
         self.legend_label.setWordWrap(True)
@@ -157,7 +159,7 @@ class TimesheetView(QWidget):
         lock = "  ·  locked (final)" if sheet.locked else ""
         hours = sum(r.totals.hours for r in sheet.rows)
         people = "1 person" if len(sheet.rows) == 1 else f"{len(sheet.rows)} people"
-        self.summary_label.setText(f"{sheet.month:%B %Y}: {people}, {hours:.1f} hours{lock}")
+        self.summary_label.setText(f"{sheet.month:%B %Y}: {people}, {hours_text(hours)} hours{lock}")
         self.lock_button.setText("Unlock month…" if sheet.locked else "Lock month…")
 
     def export(self, kind: str, path: str | None = None) -> None:

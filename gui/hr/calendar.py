@@ -20,7 +20,7 @@ from core.app.engine import Engine
 from core.base.errors import RollcallError
 
 from ..attendance.common import date_edit, pydate, read_only_table
-from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, kiosk_only, message_line
+from .common import WrapRow, fill_people, kiosk_only, message_line, overview_height
 
 
 class CalendarPage(QWidget):
@@ -54,7 +54,7 @@ class CalendarPage(QWidget):
         leave_form.addRow(self.leave_button)
         self.message_label = message_line()
         self.table = read_only_table(["When", "What", "For"], stretch=2)
-        self.table.setMaximumHeight(OVERVIEW_HEIGHT)  # the forms below stay on a 720-pixel screen
+        overview_height(self.table)  # a few rows at least; the forms below stay on a 720-pixel screen
         self.list_box = QGroupBox()
         list_layout = QVBoxLayout(self.list_box)
         list_layout.addWidget(self.table)
@@ -62,7 +62,7 @@ class CalendarPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.list_box)
         layout.addWidget(WrapRow(holiday_box, leave_box))
-        layout.addWidget(self.message_label)
+        layout.insertWidget(0, self.message_label)  # at the top, where one looks
         layout.addStretch(1)
         self.holiday_button.clicked.connect(lambda: self.add_holiday())
         self.leave_button.clicked.connect(lambda: self.add_leave())
@@ -116,7 +116,7 @@ class CalendarPage(QWidget):
         try:
             self.engine.add_holiday(day, name, self.holiday_group.currentData())
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return
         self.message_label.setText(f"{name} on {day:%a %d %b %Y} added for {self.holiday_group.currentText().lower()}.")
 
@@ -128,7 +128,7 @@ class CalendarPage(QWidget):
         try:
             self.engine.add_leave(person_id, first, last, self.leave_reason.text())
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return
         self.leave_reason.clear()
         who = self.leave_person.currentText()

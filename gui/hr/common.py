@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QBoxLayout, QComboBox, QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QBoxLayout, QComboBox, QPushButton, QSpinBox, QTableWidget, QWidget
 
 from core.app.engine import Engine
 
 from ..attendance.common import admin_only
+from ..message_bar import MessageBar
 
 OVERVIEW_HEIGHT = 180  # pixels for a page's overview table above its forms (about five rows)
+OVERVIEW_MIN_ROWS = 4  # rows an overview always shows, so a new shift or group is seen to arrive
+
+
+def overview_height(table: QTableWidget) -> None:
+    """An overview table above a page's forms: at most OVERVIEW_HEIGHT, never squeezed below a few rows."""
+    rows = table.verticalHeader().defaultSectionSize() * OVERVIEW_MIN_ROWS
+    header = table.horizontalHeader().sizeHint().height()
+    scrollbar = table.horizontalScrollBar().sizeHint().height()
+    table.setMinimumHeight(min(OVERVIEW_HEIGHT, header + rows + scrollbar + 2 * table.frameWidth()))
+    table.setMaximumHeight(OVERVIEW_HEIGHT)
 
 
 def fill_people(box: QComboBox, engine: Engine) -> None:
-    """Every active person, by name; keeps the current choice where it still exists."""
+    """Every active person, by name; keeps the current choice where it still exists. The box is as wide as
+    the longest name, so no name is cut."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     current = box.currentData()
     box.blockSignals(True)
     box.clear()
@@ -37,11 +50,9 @@ def fill_shifts(box: QComboBox, engine: Engine, none_text: str | None = None) ->
     box.blockSignals(False)
 
 
-def message_line() -> QLabel:
-    label = QLabel("")
-    label.setObjectName("muted")
-    label.setWordWrap(True)
-    return label
+def message_line() -> MessageBar:
+    """A page's message bar: what was done, or a refusal in its colour; the page puts it at its top."""
+    return MessageBar()
 
 
 def kiosk_only(engine: Engine, *buttons: QPushButton) -> None:

@@ -29,7 +29,7 @@ from core.base.timekeeping import Group
 from ..attendance.common import read_only_table
 from ..text import plural
 from ..widgets import hbox
-from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin
+from .common import WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin, overview_height
 
 COLUMNS = ["Group", "Schedule", "Default shift", "Members"]
 OWN_SCHEDULE = "(its own schedule)"
@@ -87,10 +87,10 @@ class GroupsPage(QWidget):
         self.message_label = message_line()
 
         layout = QVBoxLayout(self)
-        self.table.setMaximumHeight(OVERVIEW_HEIGHT)  # the forms below stay on a 720-pixel screen
+        overview_height(self.table)  # a few rows at least; the forms below stay on a 720-pixel screen
         layout.addWidget(self.table)
         layout.addWidget(WrapRow(new_box, edit_box))
-        layout.addWidget(self.message_label)
+        layout.insertWidget(0, self.message_label)  # at the top, where one looks
         layout.addStretch(1)
         self.add_button.clicked.connect(lambda: self.add_group())
         self.shift_button.clicked.connect(lambda: self.set_shift())
@@ -150,14 +150,14 @@ class GroupsPage(QWidget):
         try:
             operation(*args)
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return False
         return True
 
     def add_group(self) -> None:
         name = self.name_edit.text().strip()
         if not name:
-            self.message_label.setText("A group needs a name.")
+            self.message_label.refuse("A group needs a name.")
             return
         if self._run(
             self.engine.add_group,

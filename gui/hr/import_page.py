@@ -43,13 +43,15 @@ class ImportPage(QWidget):
         self.job: Job | None = None
         self.result: EventsImported | None = None
         self.path_edit = QLineEdit()
-        self.path_edit.setPlaceholderText("A CSV with a header (person,time[,station]) or a ZKTeco attlog")
+        self.path_edit.setPlaceholderText("a CSV or a ZKTeco log")
+        self.path_edit.setToolTip("A CSV with a header (person,time[,station]) or a ZKTeco attlog")
         self.browse_button = QPushButton("Choose file…")
         self.format_box = QComboBox()
         for text, log_format in FORMAT_CHOICES:
             self.format_box.addItem(text, log_format)
         self.station_edit = QLineEdit()
-        self.station_edit.setPlaceholderText("Station for lines that name none (default: the file's name)")
+        self.station_edit.setPlaceholderText("the file's name")
+        self.station_edit.setToolTip("The station for lines that name none (default: the file's name)")
         self.import_button = QPushButton("Import")
         self.import_button.setProperty("primary", True)
         self.progress = QProgressBar()
@@ -67,21 +69,16 @@ class ImportPage(QWidget):
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(note)
-        layout.addLayout(hbox(QLabel("File"), self.path_edit, self.browse_button, stretch_at=1))
-        layout.addLayout(
-            hbox(
-                QLabel("Format"),
-                self.format_box,
-                QLabel("Station"),
-                self.station_edit,
-                self.import_button,
-                stretch_at=3,
-            )
-        )
+        file_row = hbox(QLabel("File"), self.path_edit, self.browse_button)
+        file_row.setStretchFactor(self.path_edit, 1)  # the fields take the room, not a gap before them
+        layout.addLayout(file_row)
+        format_row = hbox(QLabel("Format"), self.format_box, QLabel("Station"), self.station_edit, self.import_button)
+        format_row.setStretchFactor(self.station_edit, 1)
+        layout.addLayout(format_row)
         layout.addWidget(self.progress)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.problems, 1)
-        layout.addWidget(self.message_label)
+        layout.insertWidget(0, self.message_label)  # at the top, where one looks
         self.browse_button.clicked.connect(lambda: self.browse())
         self.import_button.clicked.connect(lambda: self.start())
         self.refresh()
@@ -100,7 +97,7 @@ class ImportPage(QWidget):
     def start(self, path: str | None = None) -> Job | None:
         path = path or self.path_edit.text().strip()
         if not path:
-            self.message_label.setText("Choose a file first.")
+            self.message_label.refuse("Choose a file first.")
             return None
         self.path_edit.setText(path)
         self.problems.setRowCount(0)

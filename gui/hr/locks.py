@@ -37,7 +37,7 @@ class LocksPage(QWidget):
         layout.addLayout(hbox(QLabel("Month"), self.month_edit, self.lock_button, self.unlock_button, None))
         layout.addWidget(QLabel("Locked months"))
         layout.addWidget(self.locked_list, 1)
-        layout.addWidget(self.message_label)
+        layout.insertWidget(0, self.message_label)  # at the top, where one looks
         self.lock_button.clicked.connect(lambda: self.ask())
         self.unlock_button.clicked.connect(lambda: self.ask())
         self.month_edit.dateChanged.connect(lambda _: self.refresh())

@@ -38,6 +38,27 @@ SOURCE_WORDS = {
     ShiftSource.GROUP: "the group's default",
     ShiftSource.NONE: "no shift",
 }
+HOLIDAY_CODE = "H"  # as the timesheet writes a holiday
+OFF_CHOICE = "off (no shift that day)"
+
+
+def holiday_names(engine: Engine, days: list[date], person_ids: list[int]) -> dict[tuple[int, date], str]:
+    """(person, day) -> the holiday's name, for the site's holidays and each person's group's."""
+    holidays = engine.holidays_between(days[0], days[-1]) if days else []
+    site = {h.day: h.name for h in holidays if h.group_id is None}
+    by_group = {(h.day, h.group_id): h.name for h in holidays if h.group_id is not None}
+    groups: dict[int, int | None] = {}
+    if by_group:  # a group's holiday needs each person's group
+        for person_id in person_ids:
+            group = engine.person_group(person_id)
+            groups[person_id] = group.id if group is not None else None
+    names = {}
+    for person_id in person_ids:
+        for day in days:
+            name = site.get(day) or by_group.get((day, groups.get(person_id)))
+            if name:
+                names[(person_id, day)] = name
+    return names
 
 
 class RosterModel(QAbstractTableModel):
@@ -48,10 +69,14 @@ class RosterModel(QAbstractTableModel):
         self.days: list[date] = []
         self.people: list[tuple[int, str]] = []
         self.cells: dict[tuple[int, date], RosterDay] = {}
+        self.holidays: dict[tuple[int, date], str] = {}
 
-    def set_roster(self, days: list[date], roster: list[RosterDay]) -> None:
+    def set_roster(
+        self, days: list[date], roster: list[RosterDay], holidays: dict[tuple[int, date], str] | None = None
+    ) -> None:
         self.beginResetModel()
         self.days = days
+        self.holidays = holidays or {}
         seen: dict[int, str] = {}
         for entry in roster:
             seen.setdefault(entry.person_id, entry.name)
@@ -91,14 +116,17 @@ class RosterModel(QAbstractTableModel):
         entry = self.entry(index)
         if entry is None:
             return None
+        holiday = self.holidays.get((entry.person_id, entry.day))
         if role == Qt.ItemDataRole.DisplayRole:
-            return cell_code(entry)
+            return HOLIDAY_CODE if holiday else cell_code(entry)
         if role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(QColor(SOURCE_COLORS[entry.source]))
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return Qt.AlignmentFlag.AlignCenter
         if role == Qt.ItemDataRole.ToolTipRole:
             what = entry.shift if entry.working and entry.shift else "off"
+            if holiday:
+                return f"{entry.name}, {entry.day:%a %d %b}: holiday ({holiday}); {what} is not worked"
             return f"{entry.name}, {entry.day:%a %d %b}: {what}, from {SOURCE_WORDS[entry.source]}"
         return None
 
@@ -130,7 +158,7 @@ class RosterPage(QWidget):
         self.message_label = message_line()
         legend = QLabel(
             "Blue: a dated assignment · violet: a rotation · white: the group's default · "
-            "'-' a day off · blank: no shift"
+            f"'-' a day off · {HOLIDAY_CODE}: a holiday · blank: no shift"
         )
         legend.setObjectName("muted")
         legend.setWordWrap(True)
@@ -149,7 +177,7 @@ class RosterPage(QWidget):
                 stretch_at=2,
             )
         )
-        layout.addWidget(self.message_label)
+        layout.insertWidget(0, self.message_label)  # at the top, where one looks
         self.month_edit.dateChanged.connect(lambda _: self.refresh())
         self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
         self.table.doubleClicked.connect(self.edit_cell)
@@ -178,11 +206,12 @@ class RosterPage(QWidget):
         try:
             roster = self.engine.roster(days[0], days[-1], self.group_box.currentData())
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return
-        self.model.set_roster(days, roster)
+        people = list(dict.fromkeys(entry.person_id for entry in roster))
+        self.model.set_roster(days, roster, holiday_names(self.engine, days, people))
         self.table.resizeColumnToContents(0)
-        codes = {cell_code(entry) for entry in roster} | {"Wed"}
+        codes = {cell_code(entry) for entry in roster} | {"Wed", HOLIDAY_CODE}
         metrics = self.table.fontMetrics()
         width = max(DAY_COLUMN_WIDTH, max(metrics.horizontalAdvance(code) for code in codes) + CELL_PADDING)
         for column in range(1, self.model.columnCount()):  # whole codes ("Night shift"), never "Night…"
@@ -199,24 +228,27 @@ class RosterPage(QWidget):
             return
         shifts = self.engine.shifts()
         if not shifts:
-            self.message_label.setText("Add a shift first (the Shifts tab).")
+            self.message_label.refuse("Add a shift first (the Shifts tab).")
             return
-        names = [s.name for s in shifts]
-        current = names.index(entry.shift) if entry.shift in names else 0
+        names = [s.name for s in shifts] + [OFF_CHOICE]
+        working = entry.working and entry.shift in names
+        current = names.index(entry.shift) if working and entry.shift is not None else len(shifts)
         name, ok = QInputDialog.getItem(
             self, "Roster", f"{entry.name} on {entry.day:%a %d %b %Y} works", names, current, False
         )
         if ok:
-            self.set_shift(entry.person_id, entry.day, shifts[names.index(name)].id)
+            chosen = None if name == OFF_CHOICE else shifts[names.index(name)].id
+            self.set_shift(entry.person_id, entry.day, chosen)
 
-    def set_shift(self, person_id: int, day: date, shift_id: int) -> bool:
-        """One day on another shift: a dated assignment for that day (audited; refused in a locked month)."""
+    def set_shift(self, person_id: int, day: date, shift_id: int | None) -> bool:
+        """One day on another shift (None: off): a dated assignment for that day (audited; refused in a locked
+        month)."""
         try:
             self.engine.assign_shift(person_id, shift_id, day, day)
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return False
-        self.message_label.setText(f"Assigned for {day:%a %d %b %Y}.")
+        self.message_label.setText(f"{'Off' if shift_id is None else 'Assigned'} on {day:%a %d %b %Y}.")
         return True
 
     def rotate(self) -> None:
@@ -226,7 +258,7 @@ class RosterPage(QWidget):
         try:
             self.engine.rotate_shift(person_id, self.pattern_edit.text(), pydate(self.rotate_from.date()))
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return
         self.message_label.setText(
             f"{self.person_box.currentText()} rotates {self.pattern_edit.text()} "

@@ -25,7 +25,7 @@ from core.base.timekeeping import HoursMode, Shift
 
 from ..attendance.common import date_edit, pydate, read_only_table
 from ..widgets import hbox
-from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin
+from .common import WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin, overview_height
 
 COLUMNS = [
     "Shift",
@@ -134,10 +134,10 @@ class ShiftsPage(QWidget):
         self.message_label = message_line()
 
         layout = QVBoxLayout(self)
-        self.table.setMaximumHeight(OVERVIEW_HEIGHT)  # the forms below stay on a 720-pixel screen
+        overview_height(self.table)  # a few rows at least; the forms below stay on a 720-pixel screen
         layout.addWidget(self.table)
         layout.addWidget(WrapRow(new_box, assign_box))
-        layout.addWidget(self.message_label)
+        layout.insertWidget(0, self.message_label)  # at the top, where one looks
         layout.addStretch(1)
         self.open_ended.toggled.connect(lambda on: self.last_edit.setEnabled(not on))
         self.add_button.clicked.connect(lambda: self.add_shift())
@@ -161,7 +161,7 @@ class ShiftsPage(QWidget):
     def add_shift(self) -> Shift | None:
         name = self.name_edit.text().strip()
         if not name:
-            self.message_label.setText("A shift needs a name: it is its code in the roster.")
+            self.message_label.refuse("A shift needs a name: it is its code in the roster.")
             return None
         try:
             shift = self.engine.add_shift(
@@ -178,7 +178,7 @@ class ShiftsPage(QWidget):
                 self.hours_box.currentData(),
             ).value
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return None
         self.name_edit.clear()
         self.message_label.setText(f"Shift {shift.name} added.")
@@ -187,13 +187,13 @@ class ShiftsPage(QWidget):
     def assign(self) -> None:
         person_id, shift_id = self.person_box.currentData(), self.assign_shift_box.currentData()
         if person_id is None or shift_id is None:
-            self.message_label.setText("Choose a person and a shift (add a shift first).")
+            self.message_label.refuse("Choose a person and a shift (add a shift first).")
             return
         last = None if self.open_ended.isChecked() else pydate(self.last_edit.date())
         try:
             self.engine.assign_shift(person_id, shift_id, pydate(self.first_edit.date()), last)
         except RollcallError as exc:
-            self.message_label.setText(str(exc))
+            self.message_label.refuse(str(exc))
             return
         until = f"to {last:%d %b %Y}" if last else "until further notice"
         self.message_label.setText(

@@ -39,6 +39,8 @@ from ..hr.import_page import ImportPage
 from ..hr.locks import LocksPage
 from ..hr.roster import RosterPage
 from ..hr.shifts import ShiftsPage
+from ..message_bar import MessageBar
+from ..text import plural
 from ..widgets import hbox, icon, panel_header
 from ..workers import Job, LatestRead
 
@@ -71,8 +73,7 @@ class AttendancePanel(QWidget):
         self.export_button.setProperty("primary", True)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("summary")
-        self.status_label = QLabel("")
-        self.status_label.setObjectName("muted")
+        self.status_label = MessageBar()  # what an export did, or why a read failed: at the top of the tab
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -89,6 +90,7 @@ class AttendancePanel(QWidget):
 
         sightings = QWidget()
         sightings_layout = QVBoxLayout(sightings)
+        sightings_layout.addWidget(self.status_label)
         sightings_layout.addLayout(
             hbox(
                 QLabel("From"),
@@ -102,7 +104,6 @@ class AttendancePanel(QWidget):
         )
         sightings_layout.addWidget(self.summary_label)
         sightings_layout.addWidget(self.table, 1)
-        sightings_layout.addWidget(self.status_label)
 
         self.today_view = TodayView(engine)
         self.timesheet_view = TimesheetView(engine)
@@ -203,7 +204,7 @@ class AttendancePanel(QWidget):
             rows = self.engine.range_report(start, end)
         except RollcallError as exc:
             rows = []
-            self.status_label.setText(str(exc))
+            self.status_label.refuse(str(exc))
         self._show_rows(rows, start, end)
 
     def is_refreshing(self) -> bool:
@@ -216,7 +217,7 @@ class AttendancePanel(QWidget):
         self.report.start(
             Job(self.engine.range_report, start, end, name="attendance report"),
             lambda rows: (self.status_label.setText(""), self._show_rows(rows, start, end)),
-            lambda message: (self.status_label.setText(message), self._show_rows([], start, end)),
+            lambda message: (self.status_label.refuse(message), self._show_rows([], start, end)),
         )
 
     def _show_rows(self, rows: list[DayRow], start: date, end: date) -> None:
@@ -240,13 +241,27 @@ class AttendancePanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
-        people = len({r.person_id for r in self.rows})
+        self._presence_stale = not self.isVisible()  # counted by the rules: not while recognising behind it
+        self.summary_label.setText("" if self._presence_stale else self.presence_text(start, end))
+
+    def presence_text(self, start: date, end: date) -> str:
+        """Present by the rules (as Today and the timesheet count, manual punches included); the table below
+        lists only what cameras and terminals recorded."""
         days = (
             "today"
             if start == end == date.today()
             else (f"on {start:%d %b %Y}" if start == end else f"from {start:%d %b %Y} to {end:%d %b %Y}")
         )
-        self.summary_label.setText(f"{people} {'person' if people == 1 else 'people'} present {days}")
+        seen = {r.person_id for r in self.rows}
+        try:
+            presence = self.engine.presence(start, end)
+        except RollcallError:  # too many days to count by the rules: the sightings alone
+            return f"{plural(len(seen), 'person')} seen {days}"
+        text = f"{plural(presence.count, 'person')} present {days}"
+        extra = len(presence.present - seen)
+        if extra:
+            text += f" ({extra} by a manual punch or a correction, so not in the sightings below)"
+        return text
 
     def names(self) -> list[str]:
         return [r.name for r in self.rows]
@@ -263,6 +278,9 @@ class AttendancePanel(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
+        if getattr(self, "_presence_stale", False):
+            self._presence_stale = False
+            self.summary_label.setText(self.presence_text(*self.date_range()))
         self._deliver_missed()
         self._refresh_current()
 
@@ -280,8 +298,8 @@ class AttendancePanel(QWidget):
 
     def on_changes(self, changes: Changes) -> None:
         """New events, corrections, schedules, or people renamed or deleted: the views show them all."""
-        if changes.touches(ChangeKind.EVENTS, ChangeKind.PEOPLE):
-            self.refresh()
+        if changes.touches(ChangeKind.EVENTS, ChangeKind.PEOPLE, ChangeKind.CORRECTIONS, ChangeKind.SCHEDULES):
+            self.refresh()  # the present count follows manual punches and schedules too
         if changes_matter(changes):
             self._refresh_current()
         for page in self.hr_pages:  # each knows the kinds it shows; a hidden page catches up when shown

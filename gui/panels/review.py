@@ -26,14 +26,17 @@ from PySide6.QtWidgets import (
 
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine import Engine
+from core.app.review_undo_ops import DismissedVisitor, UnknownAssignment
 from core.base.errors import RollcallError
 from core.gallery.enroll import EnrollReport
 from core.gallery.unknowns import UnknownGroup
 
 from ..dialogs import confirm, show_error
-from ..text import plural
+from ..message_bar import MessageBar, Tone
+from ..text import places, plural
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
 from ..workers import Job, LatestRead
+from .review_dismissed import DismissedDialog, dismissed_kept_text
 
 GROUP_THUMB = 72
 GROUP_LIST_WIDE_PX = 320  # what the list starts with where there is room
@@ -64,7 +67,7 @@ def describe(group: UnknownGroup) -> str:
     span = f"{group.first_seen:%d %b %H:%M}" + (
         f"–{group.last_seen:%H:%M}" if same_day else f" – {group.last_seen:%d %b %H:%M}"
     )
-    return f"{seen}\n{span}\n{', '.join(group.sources)}"
+    return f"{seen}\n{span}\n{places(group.sources)}"
 
 
 class EnrollGroupDialog(QDialog):
@@ -93,6 +96,7 @@ class ReviewPanel(QWidget):
         self.engine = engine
         self.groups: list[UnknownGroup] = []
         self.job: Job | None = None  # enrolling, adding or dismissing
+        self.last_dismissed: int | None = None
         self.listing = LatestRead(self.refresh)
 
         first, last = engine.unknown_range()
@@ -119,9 +123,9 @@ class ReviewPanel(QWidget):
         self.enroll_button.setProperty("primary", True)
         self.assign_button = QPushButton(icon("people"), "Add to person…")
         self.dismiss_button = QPushButton(icon("trash"), "Dismiss")
-        self.status_label = QLabel("")
-        self.status_label.setObjectName("muted")
-        self.status_label.setWordWrap(True)
+        self.dismissed_button = QPushButton("Dismissed visitors…")
+        self.dismissed_button.setToolTip("Visitors dismissed earlier, kept until retention deletes them; restore one")
+        self.message_bar = MessageBar()
 
         details = Card()
         details.body.addWidget(self.title_label)
@@ -131,10 +135,14 @@ class ReviewPanel(QWidget):
         details.body.addWidget(faces_title)
         details.body.addWidget(self.faces_view, 1)
         details.body.addLayout(hbox(self.enroll_button, self.assign_button, self.dismiss_button, None))
-        details.body.addWidget(self.status_label)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.group_list)
+        listing = QWidget()  # the groups, and below them the way to the dismissed ones
+        listing_layout = QVBoxLayout(listing)
+        listing_layout.setContentsMargins(0, 0, 0, 0)
+        listing_layout.addWidget(self.group_list, 1)
+        listing_layout.addWidget(self.dismissed_button)
+        splitter.addWidget(listing)
         splitter.addWidget(details)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 2)
@@ -152,6 +160,7 @@ class ReviewPanel(QWidget):
                 "enrolled, or dismiss them.",
             )
         )
+        layout.addWidget(self.message_bar)
         layout.addLayout(
             hbox(
                 QLabel("From"),
@@ -172,6 +181,7 @@ class ReviewPanel(QWidget):
         self.enroll_button.clicked.connect(lambda: self.enroll_current())
         self.assign_button.clicked.connect(lambda: self.assign_current())
         self.dismiss_button.clicked.connect(lambda: self.dismiss_current())
+        self.dismissed_button.clicked.connect(lambda: self.open_dismissed())
         self._update_buttons()
         self.refresh()
 
@@ -255,7 +265,7 @@ class ReviewPanel(QWidget):
             self.title_label.setText(f"Unknown visitor {group.id}")
             self.info_label.setText(
                 f"Seen {plural(group.count, 'time')}, first {group.first_seen:%a %d %b %Y %H:%M}, "
-                f"last {group.last_seen:%a %d %b %Y %H:%M}, at {', '.join(group.sources)}."
+                f"last {group.last_seen:%a %d %b %Y %H:%M}, at {places(group.sources)}."
             )
             for face_id in group.best_face_ids:
                 try:
@@ -303,8 +313,8 @@ class ReviewPanel(QWidget):
                 "Add to person",
                 f"Add the faces of unknown visitor {unknowns.id} "
                 f"({plural(unknowns.count, 'sighting')}) to {name}? They become {name}'s face samples, "
-                f"and these sightings count as {name}'s attendance. To undo it, remove the samples "
-                "in People and correct the attendance.",
+                f"and these sightings count as {name}'s attendance (each one recorded as a correction "
+                "in the audit log). Undo takes both back.",
             ):
                 return
         self._run("Adding the faces…", self.engine.assign_unknown_group, unknowns.id, person_id)
@@ -317,37 +327,85 @@ class ReviewPanel(QWidget):
             self,
             "Dismiss",
             f"Dismiss unknown visitor {unknowns.id} "
-            f"({plural(unknowns.count, 'sighting')})? Their faces leave this "
-            "list for good and are deleted when attendance retention ends; "
-            "nobody is enrolled.",
+            f"({plural(unknowns.count, 'sighting')})? Their faces leave this list and nobody is "
+            f"enrolled. {dismissed_kept_text(self.engine.settings.storage.retention_days)}",
         ):
             return
+        self.last_dismissed = unknowns.id
         self._run("Dismissing…", self.engine.dismiss_unknown_group, unknowns.id)
 
     def _run(self, message: str, operation, *args) -> None:
         first, last = self.span()
-        self.job = Job(operation, *args, first=first, last=last, name="review")
+        self._start(message, Job(operation, *args, first=first, last=last, name="review"))
+
+    def _start(self, message: str, job: Job) -> None:
+        self.job = job
         self.job.returned.connect(self._on_done)
         self.job.failed.connect(self._on_failed)
         self.job.finished.connect(self._on_job_finished)
-        self.status_label.setText(message)
+        self.message_bar.setText(message)
         self.job.start()
         self._update_buttons()
 
     def _on_done(self, outcome: Outcome) -> None:
         value = outcome.value
-        if isinstance(value, EnrollReport):
+        if isinstance(value, UnknownAssignment) and value.undone:
+            self.message_bar.setText(
+                f"Undone: unknown visitor {value.group_id} is back in review; "
+                f"{plural(len(value.sample_ids), 'face sample')} removed from {value.person_name}, and "
+                f"{plural(len(value.event_ids), 'sighting')} no longer count as their attendance."
+            )
+        elif isinstance(value, UnknownAssignment):
+            name = value.person_name
+            text = (
+                f"Added unknown visitor {value.group_id} to {name}: {plural(len(value.sample_ids), 'face sample')} "
+                f"saved, and {plural(len(value.event_ids), 'sighting')} now count as {name}'s attendance."
+            )
+            if value.report.refused:
+                text += f" {plural(len(value.report.refused), 'face')} did not pass the checks."
+            self.message_bar.show_message(text, Tone.INFO, "Undo", lambda: self.undo_assign(value.group_id))
+        elif isinstance(value, EnrollReport):
             who = ", ".join(value.people_added) or "the person"
             text = f"Saved {plural(value.samples_added, 'face sample')} for {who}."
             if value.refused:
                 text += f" {plural(len(value.refused), 'face')} did not pass the checks."
-            self.status_label.setText(" ".join([text, *value.warnings]))
-        else:
-            self.status_label.setText(f"Dismissed {plural(value, 'face')}.")
+            self.message_bar.setText(" ".join([text, *value.warnings]))
+        elif isinstance(value, DismissedVisitor):
+            self.message_bar.setText(f"Unknown visitor {value.id} is back in review.")
+            first, last = self.span()
+            seen_first, seen_last = value.first_seen.date(), value.last_seen.date()
+            if seen_first < first or seen_last > last:  # widen the span to show them
+                self.start_edit.setDate(_qdate(min(first, seen_first)))
+                self.end_edit.setDate(_qdate(max(last, seen_last)))
+        elif self.last_dismissed is not None:
+            group_id = self.last_dismissed
+            self.message_bar.show_message(
+                f"Dismissed unknown visitor {group_id} ({plural(value, 'face')}).",
+                Tone.INFO,
+                "Undo",
+                lambda: self.restore(group_id),
+            )
 
     def _on_failed(self, message: str) -> None:
-        self.status_label.setText("")
-        show_error(self, message)
+        self.message_bar.refuse(message)
+
+    # ---- taking a review back ----
+
+    def undo_assign(self, group_id: int) -> None:
+        """Undo "Add to person": the samples go, the sightings stop counting, the visitor is back in review."""
+        if self.job is None:
+            self._start(f"Undoing unknown visitor {group_id}…", Job(self.engine.undo_unknown_assign, group_id))
+
+    def restore(self, group_id: int) -> None:
+        """A dismissed visitor back in review (shown when their days are in the span)."""
+        if self.job is None:
+            self._start("Restoring…", Job(self.engine.restore_unknown_group, group_id))
+
+    def open_dismissed(self) -> DismissedDialog:
+        dialog = DismissedDialog(self.engine, self)
+        dialog.restore_requested.connect(self.restore)
+        dialog.open()
+        return dialog
 
     def _on_job_finished(self) -> None:
         self.job = None

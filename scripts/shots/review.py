@@ -57,4 +57,19 @@ def take(pages: list[str], shot: Shot) -> None:
         biggest = max(panel.groups, key=lambda g: (g.count, g.last_seen))
         panel.select_group(biggest.id)
         wait(800)
-        shot.save(window, "review")
+        if "review" in pages:
+            shot.save(window, "review")
+        if "review-added" in pages:  # "Add to person" done (wrongly, as it happens): Undo is offered beside it
+            panel.assign_current(person_id=engine.find_person("Colin Powell").id)
+            wait_until(lambda: panel.job is None)
+            wait(400)
+            shot.save(window, "review-added")
+        if "review-dismissed" in pages:  # the Dismissed visitors dialog, after one group is dismissed
+            if panel.groups:
+                panel.select_group(panel.groups[-1].id)
+                panel.dismiss_current(ask=False)
+                wait_until(lambda: panel.job is None)
+            dialog = panel.open_dismissed()
+            wait(400)
+            shot.save(dialog, "review-dismissed")
+            dialog.reject()

@@ -8,7 +8,7 @@ from scripts.shots.common import Shot
 SCENES = {
     "gallery": (gallery.take, gallery.PANELS + gallery.SETTINGS + gallery.PROMPTS),
     "hr": (hr.take, hr.VIEWS + hr.HR_PAGES),
-    "review": (review.take, ["review"]),
+    "review": (review.take, ["review", "review-added", "review-dismissed"]),
     "integrations": (integrations.take, ["settings-integrations"]),
 }
 

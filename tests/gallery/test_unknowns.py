@@ -141,7 +141,7 @@ def test_one_stranger_at_two_doors_is_one_group_then_enrolled_assigned_dismissed
 
     colin = engine.find_person("Colin Powell")
     outcome = engine.assign_unknown_group(min(tony_ids), colin.id)  # wrongly, but it is what the admin chose
-    assert outcome.value.samples_added == 3 and engine.audit_log(limit=1)[0].action is AuditAction.UNKNOWN_ASSIGN
+    assert outcome.value.report.samples_added == 3 and engine.audit_log(limit=1)[0].action is AuditAction.UNKNOWN_ASSIGN
     assert len(engine.samples(colin.id)) == 4 + 3
 
     outcome = engine.dismiss_unknown_group(min(hugo_ids))

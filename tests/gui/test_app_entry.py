@@ -14,9 +14,13 @@ def test_a_command_runs_the_command_line_not_the_window(capsys, tmp_path, monkey
     assert all(json.loads(line) for line in out.splitlines())  # one JSON object per line (none: empty)
 
 
-def test_help_is_the_command_lines(capsys):
+def test_help_is_the_windows_own_and_names_the_commands(capsys):
+    assert main(["rollcall-gui", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: rollcall-gui [--kiosk") and "--self-test" in out, out
+    assert "recognize" in out and "report" in out, "the command line's commands are named"
     try:
-        main(["Rollcall", "--help"])
+        main(["rollcall-gui", "report", "--help"])  # a command's help is the command line's
     except SystemExit as done:
         assert done.code == 0
-    assert "recognize" in capsys.readouterr().out
+    assert "usage: rollcall report" in capsys.readouterr().out

@@ -21,4 +21,4 @@ def test_today_summary_counts_an_enrolled_person_in_no_group(window, engine):
     assert today.table.rowCount() == 1 and today.table.item(0, 0).text() == name
     assert today.status_of(name).status is DayStatus.UNSCHEDULED
     assert "Nobody is enrolled" not in today.summary_label.text()
-    assert today.summary_label.text() == "1 unscheduled"
+    assert today.summary_label.text() == "0 present · 1 unscheduled"

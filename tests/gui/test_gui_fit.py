@@ -397,3 +397,32 @@ def test_unknown_visitors_are_described_in_full(qtbot, window, engine):
         qtbot.waitUntil(lambda: not panel.is_refreshing() and panel.group_list.count() == 2, timeout=60_000)
         qtbot.wait(20)
         assert not cut_texts(panel), screen
+
+
+# ---- the opening size ----
+
+
+@pytest.mark.slow
+def test_the_window_opens_inside_a_1024x700_screen(tmp_path, rollcall_home, default_weights):
+    """A fresh process on a 1024×700 screen: the window opens inside it, its status bar and Settings on screen."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "screen.json"
+    config.write_text(json.dumps({"screens": [{"name": "small", "x": 0, "y": 0, "width": 1024, "height": 700,
+                                               "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={config}"}
+    done = subprocess.run([sys.executable, "-m", "tests.kits.window_probe"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    where = json.loads(done.stdout.strip().splitlines()[-1])
+    assert where["available"] == [0, 0, 1024, 700]
+
+    def inside(rect: list[int]) -> bool:
+        x, y, w, h = rect
+        return x >= 0 and y >= 0 and x + w <= 1024 and y + h <= 700
+
+    for part in ("frame", "settings_button", "status_bar"):
+        assert inside(where[part]), f"{part} at {where[part]} is off the 1024×700 screen"

@@ -81,6 +81,12 @@ def test_the_page_adds_delivers_and_removes_a_webhook(qtbot, engine, hook, dialo
     row = cells(page, "hook")
     assert (row["Kind"], row["Queued"], row["Delivered"], row["Dead"]) == ("webhook", "1", "0", "0")
     assert hook.secret not in str([page.table.item(0, i).text() for i in range(len(COLUMNS))])
+    settings.resize(860, 600)  # the dialog's own size: the address is shown whole, never "http:/…5/hook"
+    settings.show()
+    qtbot.wait(20)
+    address = page.table.item(0, COLUMNS.index("Address")).text()
+    width = page.table.fontMetrics().horizontalAdvance(address)
+    assert page.table.columnWidth(COLUMNS.index("Address")) >= width, (address, width)
 
     page.table.selectRow(0)
     page.test_button.click()

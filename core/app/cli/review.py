@@ -1,4 +1,5 @@
-"""`rollcall unknowns`: unknown visitors grouped by face, listed, enrolled, added or dismissed."""
+"""`rollcall unknowns`: unknown visitors grouped by face, listed, enrolled, added or dismissed; an add undone,
+a dismissed group restored."""
 
 from __future__ import annotations
 
@@ -28,9 +29,28 @@ def cmd_unknowns(args: argparse.Namespace) -> int:
             return ExitCode.OK
         if args.action == "assign":
             person = engine.find_person(args.person)
-            report = engine.assign_unknown_group(args.id, person.id, **span).value
-            print(f"added to {person.name} (id {person.id})")
-            print_report(report)
+            record = engine.assign_unknown_group(args.id, person.id, **span).value
+            print(f"added to {person.name} (id {person.id}); {len(record.event_ids)} sightings count as theirs")
+            print_report(record.report)
+            return ExitCode.OK
+        if args.action == "unassign":
+            record = engine.undo_unknown_assign(args.id).value
+            print(
+                f"undone: unknown group {args.id} is back in review; {len(record.sample_ids)} face samples removed "
+                f"from {record.person_name}, {len(record.event_ids)} sightings no longer count as theirs"
+            )
+            return ExitCode.OK
+        if args.action == "dismissed":
+            for visitor in engine.dismissed_unknowns():
+                kept = f"kept until {visitor.kept_until:%Y-%m-%d}" if visitor.kept_until else "kept"
+                print(
+                    f"{visitor.id:>6}  {visitor.count:>3} sightings  {visitor.first_seen:%Y-%m-%d %H:%M} - "
+                    f"{visitor.last_seen:%Y-%m-%d %H:%M}  {', '.join(visitor.sources)}  {kept}"
+                )
+            return ExitCode.OK
+        if args.action == "restore":
+            visitor = engine.restore_unknown_group(args.id).value
+            print(f"restored unknown group {args.id}: {visitor.count} faces are back in review")
             return ExitCode.OK
         if args.action == "dismiss":
             dismissed = engine.dismiss_unknown_group(args.id, **span).value
@@ -108,4 +128,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     q.add_argument("--person", required=True, help="name or id")
     q = unknowns_sub.add_parser("dismiss", parents=[span], help="nobody to enroll: the group leaves the list")
     q.add_argument("id", type=int)
+    q = unknowns_sub.add_parser("unassign", help="undo an assign: samples removed, sightings no longer theirs")
+    q.add_argument("id", type=int, help="the group's id when it was assigned")
+    unknowns_sub.add_parser("dismissed", help="list the dismissed groups retention still keeps")
+    q = unknowns_sub.add_parser("restore", help="a dismissed group goes back to review")
+    q.add_argument("id", type=int, help="the group's id, as `unknowns dismissed` lists it")
     p.set_defaults(func=cmd_unknowns)
