@@ -32,6 +32,20 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def offscreen_screen(width: int, height: int) -> None:
+    """Offscreen, give Qt a screen with room for the asked size (the window fits the screen it opens on)."""
+    import json
+    import os
+
+    if os.environ.get("QT_QPA_PLATFORM", "offscreen") != "offscreen":
+        return  # xcb under Xvfb (its screen: xvfb-run -s "-screen 0 WxHx24"), or a configured offscreen screen
+    config = HOME / "screen.json"
+    screen = {"name": "shots", "x": 0, "y": 0, "width": max(width, 1280), "height": max(height, 800) + 100,
+              "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}
+    config.write_text(json.dumps({"screens": [screen]}))
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={config}"
+
+
 def main(argv: list[str] | None = None) -> int:
     catalogue = scenes.catalogue()
     pages = {page: scene for scene, names in catalogue.items() for page in names}
@@ -52,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Face data not found at {FACES}; clone the project beside ../shared.", file=sys.stderr)
         return 1
     wanted = args.pages or list(pages)
+    offscreen_screen(*args.size)
     args.out.mkdir(parents=True, exist_ok=True)
     from PySide6.QtWidgets import QApplication
 
