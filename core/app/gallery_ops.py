@@ -101,11 +101,6 @@ class GalleryOperations(EngineState):
             self._audit_person(AuditAction.PERSON_RENAME, before)
         return self._site_done(person, Changes.of(PEOPLE, person_ids=[person.id]))
 
-    def set_external_id(self, person_id: int, external_id: str | None) -> Outcome[Person]:
-        self.site.require_gallery_edit()
-        person = self.store.set_external_id(person_id, external_id)
-        return self._site_done(person, Changes.of(PEOPLE, person_ids=[person.id]))
-
     def merge_people(self, keep_id: int, merge_id: int) -> Outcome[dict[str, int]]:
         """Move `merge_id`'s samples and events to `keep_id`, then delete `merge_id`."""
         self.site.require_gallery_edit()

@@ -97,6 +97,7 @@ class AttendanceBook:
             {s.id: s for s in self.store.list_shifts()},
             self.store.shift_assignments(person_id),
             self.store.shift_rotations(person_id),
+            self.store.rule_history(),
         )
         zone = site_zone(self.rules.time_zone)
         day = when.astimezone(zone).date()

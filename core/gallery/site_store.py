@@ -9,6 +9,7 @@ from typing import Any
 
 from core.base.errors import PersonNotFoundError
 from core.base.records import (
+    AttendanceEvent,
     EventKind,
     MirroredEvent,
     OutboxEvent,
@@ -74,18 +75,29 @@ class SiteTables(StoreState):
     @guarded
     def mirror_events(self, events: Iterable[MirroredEvent]) -> tuple[int, int]:
         """Copy other stations' events (by UUID; a newer revision or a merged person updates the copy).
-        Events of people this station does not have (erased meanwhile) are skipped. Returns (new, updated)."""
+        Events of people this station does not have (erased meanwhile) are skipped. A new event dated (on its
+        station's clock) in a month locked here is held, not counted (FinalTables). Returns (new, updated)."""
         people = self.person_ids_by_uuid()
+        events = list(events)
+        held_already = self.held_uuids(e.uuid for e in events)
+        locked = set(self.locked_months())
+        to_hold: list[tuple[AttendanceEvent, str, str, int]] = []
         added = updated = 0
         with self._tx():
             for event in events:
                 person_id = people.get(event.person_uuid) if event.person_uuid else None
-                if (person_id is None) != (event.kind is EventKind.UNKNOWN):
+                if (person_id is None) != (event.kind is EventKind.UNKNOWN) or event.uuid in held_already:
                     continue
                 moment = aware(event.time)
                 row = self._conn.execute(
                     "SELECT id, revision, person_id, station FROM events WHERE uuid = ?", [event.uuid]
                 ).fetchone()
+                if row is None and f"{moment:%Y-%m}" in locked:  # a late sync into a locked month: held
+                    sighting = AttendanceEvent(
+                        None, person_id, None, event.kind, moment, event.source, event.similarity, event.track_id
+                    )
+                    to_hold.append((sighting, event.uuid, event.station, int(event.revision)))
+                    continue
                 values = [
                     person_id,
                     event.kind.value,
@@ -111,6 +123,7 @@ class SiteTables(StoreState):
                         values + [row[0]],
                     )
                     updated += 1
+            self.hold_mirrored(to_hold, "site sync")
         return added, updated
 
     @guarded
