@@ -228,7 +228,8 @@ def test_future_times_are_refused_and_a_locked_months_lines_are_held(engine, tmp
     assert [p.line for p in refused.value.problems] == [3]
     assert "in the future" in str(refused.value)
     assert engine.store.events() == []
-    result = import_file(engine, write(tmp_path / "ok.csv", "person,time\nD-1,2026-09-30 08:00\nD-1,2026-10-13 08:00\n"))
+    ok = write(tmp_path / "ok.csv", "person,time\nD-1,2026-09-30 08:00\nD-1,2026-10-13 08:00\n")
+    result = import_file(engine, ok)
     assert (result.recorded, result.held) == (1, 1)  # September's line is held for HR, not counted
     assert [h.month for h in engine.held_sightings()] == ["2026-09"] and len(engine.store.events()) == 1
 
