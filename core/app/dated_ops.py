@@ -74,7 +74,7 @@ class DatedOperations(EngineState):
                 AuditAction.GROUP_SHIFT,
                 f"group {group.name}",
                 "",
-                {"shift": shift, "from": _text(first)},
+                {"shift": shift} | _from(first),
             )
         return self._hr_done(group, Changes.of(SCHEDULES))
 
@@ -151,7 +151,7 @@ class DatedOperations(EngineState):
                 AuditAction.GROUP_ASSIGN,
                 f"person {person.id}",
                 "",
-                {"group": group, "from": _text(first)},
+                {"group": group} | _from(first),
                 person_id=person.id,
             )
         return self._hr_done(person, Changes.of(SCHEDULES, person_ids=[person_id]))
@@ -228,5 +228,6 @@ class DatedOperations(EngineState):
         return self._hr_done(shift, Changes.of(SCHEDULES))
 
 
-def _text(day: date) -> str | None:
-    return None if day == BEGINNING else day.isoformat()
+def _from(day: date) -> dict[str, str]:
+    """The audit's "from": left out when a change applies to every day (a first group or shift)."""
+    return {} if day == BEGINNING else {"from": day.isoformat()}
