@@ -1,6 +1,7 @@
 """Take the README screenshots of the Attendance panel's HR views from a real window at 1280x720:
 docs/screenshot-attendance-{today,timesheet,charts,history,audit}.png and
-docs/screenshot-hr-{roster,shifts,groups,calendar,import,locks}.png.
+docs/screenshot-hr-{roster,shifts,groups,calendar,import,locks,held}.png, and the dialogs that put right what HR
+entered: docs/screenshot-hr-edit-{holiday,group,shift}.png and docs/screenshot-people-{employee-id,joined-left}.png.
 
     xvfb-run -a .venv/bin/python scripts/screenshots_hr.py
 
@@ -117,6 +118,50 @@ def record_month(engine, people, day, now, holiday, leave, rng, zone) -> None:
         day += timedelta(days=1)
 
 
+def hold_late_sightings(engine) -> None:
+    """Last month locked, then two sightings dated in it arrive late: they are held for HR."""
+    from core.attendance.book import AttendanceBook
+
+    now = engine.clock()
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(hour=8, minute=57)
+    engine.lock_month(f"{last_month:%Y-%m}", actor="payroll", reason="paid")
+    book = AttendanceBook(engine.store, engine.settings.attendance, hold_locked=True)
+    for overview, minutes in zip(engine.people()[:2], (0, 9), strict=False):
+        book.observe(overview.person.id, 0.9, "door-2", when=last_month + timedelta(minutes=minutes))
+
+
+def save_dialogs(window, panel, engine) -> None:
+    """One screenshot of each dialog that edits what HR entered (opened on the HR pages and in People)."""
+    calendar = panel.show_view(panel.calendar_page)
+    calendar.table.selectRow(0)
+    for dialog, name, prefix in (
+        (calendar.edit_selected(), "edit-holiday", "hr"),
+        (edit_group(panel), "edit-group", "hr"),
+        (edit_shift(panel), "edit-shift", "hr"),
+    ):
+        wait(300)
+        save(dialog, name, prefix)
+        dialog.reject()
+    people = window.show_panel("people")
+    people.select_person(engine.people()[0].person.id)
+    for dialog, name in ((people.edit_external_id(), "employee-id"), (people.edit_working_life(), "joined-left")):
+        wait(300)
+        save(dialog, name, "people")
+        dialog.reject()
+
+
+def edit_group(panel):
+    page = panel.show_view(panel.groups_page)
+    page.select_group("Office")
+    return page.edit_group()
+
+
+def edit_shift(panel):
+    page = panel.show_view(panel.shifts_page)
+    page.table.selectRow(0)
+    return page.edit_shift()
+
+
 def main() -> int:
     from core.app.engine import Engine
     from core.base.settings import Settings
@@ -143,13 +188,16 @@ def main() -> int:
                 p.person.name == "Angelina Jolie" for p in engine.people()) else engine.people()[0].person.id)
         wait(500)
         save(window, name)
+    hold_late_sightings(engine)
     for page, name in ((panel.roster_page, "roster"), (panel.shifts_page, "shifts"), (panel.groups_page, "groups"),
-                       (panel.calendar_page, "calendar"), (panel.import_page, "import"), (panel.locks_page, "locks")):
+                       (panel.calendar_page, "calendar"), (panel.import_page, "import"), (panel.locks_page, "locks"),
+                       (panel.held_page, "held")):
         panel.show_view(page)
         if page is panel.groups_page:
             page.select_group("Office")
         wait(500)
         save(window, name, "hr")
+    save_dialogs(window, panel, engine)
     window.close()
     engine.close()
     shutil.rmtree(HOME, ignore_errors=True)

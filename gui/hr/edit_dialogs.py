@@ -46,6 +46,7 @@ class FormDialog(QDialog):
         self.message_label = QLabel("")
         self.message_label.setObjectName("note")
         self.message_label.setWordWrap(True)
+        self.message_label.setVisible(False)  # shown with a refusal
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.action_button = self.buttons.addButton(action, QDialogButtonBox.ButtonRole.AcceptRole)
         layout = QVBoxLayout(self)
@@ -66,6 +67,7 @@ class FormDialog(QDialog):
             self.act()
         except RollcallError as exc:
             self.message_label.setText(str(exc))
+            self.message_label.setVisible(True)
             return
         super().accept()
 

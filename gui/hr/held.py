@@ -4,6 +4,7 @@ HR unlocks the month and counts them, or dismisses them; both need a reason for 
 
 from __future__ import annotations
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QPushButton, QTableWidgetItem, QVBoxLayout, QWidget
 
 from core.app.changes import ChangeKind, Changes
@@ -110,6 +111,11 @@ class HeldPage(QWidget):
         )
         self.dialog.open()
         return self.dialog
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """A site sync may have held sightings since: the list is read again whenever it is shown."""
+        self.refresh()
+        super().showEvent(event)
 
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.HELD, ChangeKind.SCHEDULES, ChangeKind.EVENTS, ChangeKind.PEOPLE):
