@@ -288,3 +288,10 @@ def test_the_migration_keeps_every_event_and_runs_again_without_harm(rollcall_ho
         migrate_locked_means_final(store._conn)  # re-runnable
     assert len(store.events()) == 4
     store.close()
+
+
+def test_the_gallery_floor_names_the_kiosk_role_as_the_site_floor_does():
+    from core.gallery.site_store import KIOSK_ROLE, ROLE_META_KEY
+    from core.site.records import ROLE_KEY, SiteRole
+
+    assert (ROLE_META_KEY, KIOSK_ROLE) == (ROLE_KEY, SiteRole.KIOSK.value)

@@ -60,9 +60,13 @@ def test_a_late_kiosk_sync_into_a_locked_month_is_held_audited_and_not_delivered
         assert audit.details["held"] == 2 and audit.subject == month
         assert [c.queued for c in admin.integration_status()] == [0]  # nothing is delivered while held
 
+        assert kiosk.held_sightings() == []  # a kiosk holds nothing: HR decides on the admin station
+
         admin.count_held([h.id for h in held], "the door was offline", actor="hr")
         assert admin.timesheet(month).rows[0].totals.attended == 1
         assert [c.queued for c in admin.integration_status()] == [2]  # queued once they count
+        kiosk.sync_site_now()
+        assert kiosk.computed_timesheet(last_month.date().replace(day=1)).rows[0].totals.attended == 1
     finally:
         admin.close()
         kiosk.close()

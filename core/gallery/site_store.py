@@ -24,6 +24,11 @@ from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 
+# The site role as core.site keeps it in meta (core.site.records: ROLE_KEY, SiteRole.KIOSK); a kiosk holds nothing:
+# HR counts or dismisses held sightings on the admin station, and a kiosk must then see them like any event.
+ROLE_META_KEY, KIOSK_ROLE = "site_role", "kiosk"
+
+
 class SiteTables(StoreState):
     """What the site layer reads and writes in the local database, by site-wide UUID."""
 
@@ -76,11 +81,13 @@ class SiteTables(StoreState):
     def mirror_events(self, events: Iterable[MirroredEvent]) -> tuple[int, int]:
         """Copy other stations' events (by UUID; a newer revision or a merged person updates the copy).
         Events of people this station does not have (erased meanwhile) are skipped. A new event dated (on its
-        station's clock) in a month locked here is held, not counted (FinalTables). Returns (new, updated)."""
+        station's clock) in a month locked here is held, not counted (FinalTables), except on a kiosk.
+        Returns (new, updated)."""
         people = self.person_ids_by_uuid()
         events = list(events)
         held_already = self.held_uuids(e.uuid for e in events)
-        locked = set(self.locked_months())
+        on_kiosk = self._scalar("SELECT value FROM meta WHERE key = ?", [ROLE_META_KEY]) == KIOSK_ROLE
+        locked = set() if on_kiosk else set(self.locked_months())
         to_hold: list[tuple[AttendanceEvent, str, str, int]] = []
         added = updated = 0
         with self._tx():
