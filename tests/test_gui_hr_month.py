@@ -101,6 +101,16 @@ def test_an_hr_month_in_the_window(qtbot, window, dialogs, engine, tmp_path, mon
     page.start(str(good))
     qtbot.waitUntil(lambda: not page.busy(), timeout=20000)
     assert page.result.recorded == 2 and page.problems.rowCount() == 0
+    early = tmp_path / "before.csv"  # a day before Ada was enrolled: listed, not recorded, until her start moves
+    before_start = enrolled - timedelta(days=1)
+    early.write_text(f"person,time\n{ada},{before_start} 09:00\n", encoding="utf-8")
+    page.start(str(early))
+    qtbot.waitUntil(lambda: not page.busy(), timeout=20000)
+    assert page.result.recorded == 0 and "NOT recorded" in page.summary_label.text()
+    assert "before " + ada in page.problems.item(0, 1).text() and page.move_start_button.isVisible()
+    page.move_start_button.click()
+    qtbot.waitUntil(lambda: not page.busy(), timeout=20000)
+    assert page.result.recorded == 1 and engine.working_life(ada_id).start_day == before_start
 
     # A punch corrected with a reason: the dialog offers the shift's start, and the time is marked as manual.
     today = panel.show_view(panel.today_view)
