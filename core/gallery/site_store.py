@@ -23,7 +23,6 @@ from core.gallery.row_values import aware
 from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
-
 # The site role as core.site keeps it in meta (core.site.records: ROLE_KEY, SiteRole.KIOSK); a kiosk holds nothing:
 # HR counts or dismisses held sightings on the admin station, and a kiosk must then see them like any event.
 ROLE_META_KEY, KIOSK_ROLE = "site_role", "kiosk"
