@@ -295,3 +295,16 @@ def test_the_gallery_floor_names_the_kiosk_role_as_the_site_floor_does():
     from core.site.records import ROLE_KEY, SiteRole
 
     assert (ROLE_META_KEY, KIOSK_ROLE) == (ROLE_KEY, SiteRole.KIOSK.value)
+
+
+def test_merging_people_keeps_their_held_sightings_and_a_leavers_later_lines_are_listed(hr, tmp_path):
+    engine, office, (ada, bob) = hr
+    book = AttendanceBook(engine.store, engine.settings.attendance, hold_locked=True)
+    book.observe(bob.id, 0.9, "door", when=at(date(2026, 11, 5), 9, 0))
+    engine.merge_people(ada.id, bob.id)
+    assert [h.person_id for h in engine.held_sightings()] == [ada.id]
+    engine.archive_person(ada.id, date(2026, 12, 7))
+    log = tmp_path / "after.csv"
+    log.write_text("person,time\nE-Ada,2026-12-07 09:00\nE-Ada,2026-12-08 09:00\n")
+    result = engine.import_events_now(log).value
+    assert [p.line for p in result.before_start] == [3] and "after Ada's end date" in result.before_start[0].message

@@ -96,6 +96,7 @@ class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, F
         closes = localize(datetime.combine(last + 2 * DAY, time()), zone)
         store = self.store
         groups = {g.id: g for g in store.list_groups()}
+        shifts = {s.id: s for s in store.list_shifts()}
         roster = [p for p in store.roster() if p.end_day is None or p.end_day >= first]  # a leaver's months stay
         return AttendanceFacts(
             roster,
@@ -106,10 +107,10 @@ class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, F
             store.corrections_between(opens, closes),
             zone,
             self.settings.attendance.checkout_mode,
-            {s.id: s for s in store.list_shifts()},
+            shifts,
             store.shift_assignments(),
             store.shift_rotations(),
-            store.rule_history(),
+            store.rule_history(groups, shifts),
         )
 
     def day_board(self, day: date | None = None, group: str | None = None) -> list[PersonDay]:

@@ -67,7 +67,7 @@ class EventsImported:
     within_cooldown: int  # dropped by the cooldown, as live recognition drops them
     people: int  # distinct people in the file
     held: int = 0  # dated in a locked month: held for HR, not counted
-    before_start: tuple[LineProblem, ...] = ()  # lines before the person's first day: not recorded
+    before_start: tuple[LineProblem, ...] = ()  # lines before the person's first day (or after the last): not recorded
     starts_moved: tuple[tuple[int, date], ...] = ()  # (person id, new start date) when move_start was asked
 
 
@@ -196,13 +196,15 @@ class ImportOperations(EngineState):
 
     def _before_start(self, rows: list[_Row], zone: tzinfo) -> tuple[list[_Row], list[LineProblem]]:
         """The rows to record, and the lines dated before their person's first day (not recorded)."""
-        first_days = {entry.person_id: (entry.first_day(zone), entry.name) for entry in self.store.roster()}
+        lives = {entry.person_id: (entry.first_day(zone), entry.end_day, entry.name) for entry in self.store.roster()}
         kept, before = [], []
         for row in rows:
-            first, name = first_days.get(row.person_id, (None, ""))
+            first, last, name = lives.get(row.person_id, (None, None, ""))
             day = datetime.fromtimestamp(row.ts, UTC).astimezone(zone).date()
             if first is not None and day < first:
                 before.append(LineProblem(row.line, f"{day.isoformat()} is before {name}'s start date {first}"))
+            elif last is not None and day > last:
+                before.append(LineProblem(row.line, f"{day.isoformat()} is after {name}'s end date {last}"))
             else:
                 kept.append(row)
         return kept, before

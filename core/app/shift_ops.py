@@ -186,7 +186,7 @@ class ShiftOperations(EngineState):
             raise InvalidInputError("The end date is before the start date.")
         if (last - first).days >= MAX_ROSTER_DAYS:
             raise InvalidInputError(f"A roster view spans at most {MAX_ROSTER_DAYS} days.")
-        people = self.store.roster()
+        people = [p for p in self.store.roster() if p.end_day is None or p.end_day >= first]  # not leavers gone
         if group is not None:
             wanted = self.store.find_group(group).id
             people = [p for p in people if p.group_id == wanted]

@@ -109,12 +109,14 @@ class AttendanceBook:
         person = self.store.roster_entry(person_id)
         if person is None:
             return EventKind.CHECK_IN
+        groups = {g.id: g for g in self.store.list_groups()}
+        shifts = {s.id: s for s in self.store.list_shifts()}
         plan = ShiftPlan(
-            {g.id: g for g in self.store.list_groups()},
-            {s.id: s for s in self.store.list_shifts()},
+            groups,
+            shifts,
             self.store.shift_assignments(person_id),
             self.store.shift_rotations(person_id),
-            self.store.rule_history(),
+            self.store.rule_history(groups, shifts),
         )
         zone = site_zone(self.rules.time_zone)
         day = when.astimezone(zone).date()

@@ -103,10 +103,13 @@ class DatedTables(StoreState):
     # ---- the history the rules read ----
 
     @guarded
-    def rule_history(self) -> RuleHistory:
+    def rule_history(
+        self, groups: dict[int, Group] | None = None, shifts: dict[int, Shift] | None = None
+    ) -> RuleHistory:
+        """Every dated change; groups and shifts (by id) when the caller has read them already."""
         q = self._conn.execute
-        groups = {g.id: g for g in self.list_groups()}
-        shifts = {s.id: s for s in self.list_shifts()}
+        groups = groups if groups is not None else {g.id: g for g in self.list_groups()}
+        shifts = shifts if shifts is not None else {s.id: s for s in self.list_shifts()}
         group_rows = q(f"SELECT group_id, until_day, {_GROUP_RULES} FROM group_history ORDER BY until_day, id")
         groups_before = tuple(
             GroupBefore(_group_as(groups[gid], rest), date.fromisoformat(until))
