@@ -226,6 +226,15 @@ def test_an_hr_month_in_the_window(qtbot, window, dialogs, engine, tmp_path, mon
     dialog = shifts_page.remove_assignment()
     dialog.action_button.click()  # the roster edit lies in the locked month
     assert "is locked" in dialog.message_label.text()
+    roster = panel.show_view(panel.roster_page)  # a rotation set from tomorrow, then removed
+    roster.person_box.setCurrentIndex(roster.person_box.findData(ada_id))
+    roster.pattern_edit.setText("Day,off")
+    roster.rotate_from.setDate(roster.rotate_from.date().fromString(after.isoformat(), "yyyy-MM-dd"))
+    roster.rotate_button.click()
+    assert len(engine.shift_rotations(ada_id)) == 1
+    roster.remove_rotation().action_button.click()
+    assert engine.shift_rotations(ada_id) == [] and engine.audit_log(1)[0].action is AuditAction.ROTATION_REMOVE
+    shifts_page = panel.show_view(panel.shifts_page)
     shifts_page.name_edit.setText("Spare")
     shifts_page.add_button.click()
     shifts_page.table.selectRow([s.name for s in shifts_page.shown_shifts].index("Spare"))
