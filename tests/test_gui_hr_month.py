@@ -12,6 +12,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QInputDialog  # noqa: E402
 
+from core.base.records import AttendanceEvent, EventKind  # noqa: E402
 from core.base.timekeeping import AuditAction, DayStatus  # noqa: E402
 from tests.conftest import dev_people, dev_photos  # noqa: E402
 from tests.test_gui_flow import dialogs, window  # noqa: E402,F401 (fixtures)
@@ -255,6 +256,15 @@ def test_an_hr_month_in_the_window(qtbot, window, dialogs, engine, tmp_path, mon
     dialog.reason_edit.setText("already paid by hand")
     dialog.action_button.click()
     assert held.table.rowCount() == 0 and engine.audit_log(1)[0].action is AuditAction.HELD_DISMISSED
+
+    # A sighting written past the engine into the locked month: the timesheet shows what was locked, and says so.
+    moment = datetime.combine(day, datetime.min.time()).replace(hour=12)  # a third punch that day
+    forged = AttendanceEvent(None, bob_id, None, EventKind.CHECK_IN, engine.site_moment(moment), "x", 1.0)
+    engine.store.record_event(forged)
+    sheet = panel.show_view(panel.timesheet_view)
+    sheet.refresh()
+    assert "would compute differently now" in sheet.summary_label.text()
+    assert not engine.verify_locked_month(locked_month).verified
 
     # People: the employee ID set, then Bob archived as a leaver (his locked month keeps him).
     people = window.show_panel("people")
