@@ -98,7 +98,7 @@ class SiteTables(StoreState):
                 row = self._conn.execute(
                     "SELECT id, revision, person_id, station FROM events WHERE uuid = ?", [event.uuid]
                 ).fetchone()
-                if row is None and f"{moment:%Y-%m}" in locked:  # a late sync into a locked month: held
+                if row is None and person_id is not None and f"{moment:%Y-%m}" in locked:  # late into a locked month
                     sighting = AttendanceEvent(
                         None, person_id, None, event.kind, moment, event.source, event.similarity, event.track_id
                     )
