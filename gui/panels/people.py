@@ -270,6 +270,11 @@ class PeoplePanel(QWidget):
             f"enrolled {person.created_at.astimezone():%d %b %Y}",
             plural(len(samples), "sample"),
         ]
+        life = self.engine.working_life(person_id)
+        if life.start_day is not None:
+            facts.insert(1, f"joined {life.start_day:%d %b %Y}")
+        if life.end_day is not None:
+            facts.insert(2, f"left {life.end_day:%d %b %Y}")
         self.info_label.setText(" · ".join(facts))
         self._show_group(person_id)
         first = self._thumbnail(samples[0].id) if samples else QPixmap()
