@@ -301,6 +301,8 @@ def test_merging_people_keeps_their_held_sightings_and_a_leavers_later_lines_are
     engine, office, (ada, bob) = hr
     book = AttendanceBook(engine.store, engine.settings.attendance, hold_locked=True)
     book.observe(bob.id, 0.9, "door", when=at(date(2026, 11, 5), 9, 0))
+    with pytest.raises(MonthLockedError, match="2026-11"):  # Ada's November events would count for Bob
+        engine.merge_people(bob.id, ada.id)
     engine.merge_people(ada.id, bob.id)
     assert [h.person_id for h in engine.held_sightings()] == [ada.id]
     engine.archive_person(ada.id, date(2026, 12, 7))
