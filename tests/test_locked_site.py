@@ -36,14 +36,22 @@ def test_a_late_kiosk_sync_into_a_locked_month_is_held_audited_and_not_delivered
         admin.set_working_life(ada.id, start=last_month.date().replace(day=1) - timedelta(days=31))
         admin.assign_group(ada.id, group.id, from_day=last_month.date().replace(day=1) - timedelta(days=31))
         admin.add_integration(Target("hook", TargetKind.WEBHOOK, "http://127.0.0.1:9/hook"), "secret")
+        kiosk_ada = kiosk.find_person("Ada Lovelace").id
+        worked = last_month.replace(day=11)  # a day the kiosk reported in time, before the lock
+        kiosk.store.record_event(
+            AttendanceEvent(None, kiosk_ada, None, EventKind.CHECK_IN, worked.replace(hour=9), "door", 0.9)
+        )
+        leaving = kiosk.store.record_event(
+            AttendanceEvent(None, kiosk_ada, None, EventKind.CHECK_IN, worked.replace(hour=17), "door", 0.9)
+        )
         kiosk.sync_site_now()
         admin.sync_site_now()
         month = month_key(last_month.date())
         admin.lock_month(month, actor="payroll", reason="paid")
+        queued = admin.integration_status()[0].queued  # the day reported in time
         before = [(r.totals.attended, r.totals.hours) for r in admin.timesheet(month).rows]
 
         # the kiosk was offline: its sightings of last month reach the server only now
-        kiosk_ada = kiosk.find_person("Ada Lovelace").id
         for hour in (9, 17):
             kiosk.store.record_event(
                 AttendanceEvent(None, kiosk_ada, None, EventKind.CHECK_IN, last_month.replace(hour=hour), "door", 0.9)
@@ -58,15 +66,22 @@ def test_a_late_kiosk_sync_into_a_locked_month_is_held_audited_and_not_delivered
         assert admin.verify_locked_month(month).verified
         audit = next(a for a in admin.audit_log() if a.action is AuditAction.EVENTS_HELD)
         assert audit.details["held"] == 2 and audit.subject == month
-        assert [c.queued for c in admin.integration_status()] == [0]  # nothing is delivered while held
+        assert admin.integration_status()[0].queued == queued  # nothing is delivered while held
 
         assert kiosk.held_sightings() == []  # a kiosk holds nothing: HR decides on the admin station
 
-        admin.count_held([h.id for h in held], "the door was offline", actor="hr")
-        assert admin.timesheet(month).rows[0].totals.attended == 1
-        assert [c.queued for c in admin.integration_status()] == [2]  # queued once they count
+        # the kiosk moves an event of the locked month (a new revision): the admin station does not apply it
+        kiosk.store.update_event_time(leaving.id, worked.replace(hour=12))
         kiosk.sync_site_now()
-        assert kiosk.computed_timesheet(last_month.date().replace(day=1)).rows[0].totals.attended == 1
+        admin.sync_site_now()
+        assert admin.verify_locked_month(month).verified
+        assert [(r.totals.attended, r.totals.hours) for r in admin.timesheet(month).rows] == before
+        not_applied = next(a for a in admin.audit_log() if "updates_not_applied" in a.details)
+        assert not_applied.details["updates_not_applied"] == [kiosk.store.outbox(0, 100)[-1].uuid]
+
+        admin.count_held([h.id for h in held], "the door was offline", actor="hr")
+        assert admin.timesheet(month).rows[0].totals.attended == 2
+        assert admin.integration_status()[0].queued == queued + 2  # queued once they count
     finally:
         admin.close()
         kiosk.close()
