@@ -8,7 +8,8 @@ before the month so the rotation crosses the month boundary; dated assignments f
 corrections. The events follow each person's roster (arrival and departure, a lunch break for some, a stray
 sighting outside any window now and then). Then it times what the Timesheet view and `rollcall timesheet`
 do: Engine.timesheet() (reading the facts from the store and computing every person-day), and writing the
-XLSX and CSV files.
+XLSX and CSV files. Then it locks the month and times a locked month's read (served from the snapshot the
+lock kept, and checked against the month computed again).
 """
 
 from __future__ import annotations
@@ -142,6 +143,18 @@ def main() -> int:
         outside = sum(len(d.outside_window) for row in sheet.rows for d in row.days)
         codes = ", ".join(f"{k} {v}" for k, v in sorted(shifts.items()))
         print(f"shift codes: {codes}; sightings outside any window {outside}")
+        t0 = time.perf_counter()
+        engine.lock_month(f"{MONTH:%Y-%m}", actor="bench", reason="benchmark")
+        lock_s = time.perf_counter() - t0
+        locked, locked_cpu = [], []
+        for _ in range(args.repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            kept = engine.timesheet(MONTH)  # served from the snapshot, checked against the month computed again
+            locked.append(time.perf_counter() - t0)
+            locked_cpu.append(time.process_time() - c0)
+        assert kept.locked and not kept.differs_from_snapshot
+        print(f"lock (computes and keeps the snapshot): {lock_s:.2f} s; a locked month's timesheet (snapshot + check): "
+              f"median {statistics.median(locked):.2f} s, CPU time median {statistics.median(locked_cpu):.2f} s")
     return 0
 
 

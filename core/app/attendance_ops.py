@@ -13,7 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from core.app.changes import ChangeKind, Changes, Outcome
+from core.app.dated_ops import DatedOperations
 from core.app.engine_state import T
+from core.app.final_ops import FinalOperations
+from core.app.hr_edit_ops import HrEditOperations
 from core.app.shift_ops import ShiftOperations
 from core.attendance.charts import (
     Series,
@@ -57,7 +60,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AttendanceOperations(ShiftOperations):
+class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, FinalOperations):
     """Mixed into Engine: uses its store, settings, _done and _publish. Shifts and rosters: ShiftOperations."""
 
     clock: Callable[[], datetime] = staticmethod(utc_now)
@@ -99,8 +102,10 @@ class AttendanceOperations(ShiftOperations):
         closes = localize(datetime.combine(last + 2 * DAY, time()), zone)
         store = self.store
         groups = {g.id: g for g in store.list_groups()}
+        shifts = {s.id: s for s in store.list_shifts()}
+        roster = [p for p in store.roster() if p.end_day is None or p.end_day >= first]  # a leaver's months stay
         return AttendanceFacts(
-            store.roster(),
+            roster,
             groups,
             store.holidays(first, last),
             store.leave(first, last),
@@ -108,9 +113,10 @@ class AttendanceOperations(ShiftOperations):
             store.corrections_between(opens, closes),
             zone,
             self.settings.attendance.checkout_mode,
-            {s.id: s for s in store.list_shifts()},
+            shifts,
             store.shift_assignments(),
             store.shift_rotations(),
+            store.rule_history(groups, shifts),
         )
 
     def day_board(self, day: date | None = None, group: str | None = None) -> list[PersonDay]:
@@ -132,7 +138,17 @@ class AttendanceOperations(ShiftOperations):
         return person_statuses(facts, person_id, days, *self._moments())
 
     def timesheet(self, month: date | str) -> Timesheet:
+        """A month's timesheet; a locked month's comes from the snapshot its lock kept, checked against the
+        month computed now (people whose days differ are in `differs_from_snapshot`)."""
         month = parse_month(month) if isinstance(month, str) else month.replace(day=1)
+        if month_key(month) in self.store.locked_months():
+            kept = self.locked_timesheet(month)
+            if kept is not None:
+                return kept
+        return self.computed_timesheet(month)
+
+    def computed_timesheet(self, month: date) -> Timesheet:
+        """The month computed from the facts now (a locked month too)."""
         days = month_days(month)
         facts = self.attendance_facts(days[0], days[-1])
         return build_timesheet(facts, month, *self._moments(), locked=month_key(month) in self.store.locked_months())
@@ -145,7 +161,9 @@ class AttendanceOperations(ShiftOperations):
         """Attendance rate per day, arrivals against the schedule start, late arrivals per person."""
         sheet = self.timesheet(month)
         days = [d for row in sheet.rows for d in row.days]
-        starts = {g.name: g.schedule.start.hour * 60 + g.schedule.start.minute for g in self.store.list_groups()}
+        starts: dict[str | None, int] = {
+            g.name: g.schedule.start.hour * 60 + g.schedule.start.minute for g in self.store.list_groups()
+        }
         starts |= {s.name: s.schedule.start.hour * 60 + s.schedule.start.minute for s in self.store.list_shifts()}
         return [attendance_rate_per_day(days), arrival_histogram(days, starts), late_arrivals_per_person(days)]
 
@@ -246,22 +264,6 @@ class AttendanceOperations(ShiftOperations):
                 actor or current_user(), AuditAction.GROUP_CHALLENGE, group.name, "", {"require_challenge": required}
             )
         return self._hr_done(group, Changes.of(SCHEDULES))
-
-    def assign_group(self, person_id: int, group_id: int | None, actor: str | None = None) -> Outcome[Person]:
-        self.site.require_hr_edit()
-        with self.store.transaction():
-            person = self.store.get_person(person_id)
-            self.store.set_person_group(person_id, group_id)
-            group = self.store.get_group(group_id).name if group_id is not None else None
-            self.store.append_audit(
-                actor or current_user(),
-                AuditAction.GROUP_ASSIGN,
-                f"person {person.id}",
-                "",
-                {"group": group},
-                person_id=person.id,
-            )
-        return self._hr_done(person, Changes.of(SCHEDULES, person_ids=[person_id]))
 
     def holidays_between(self, start: date, end: date) -> list[Holiday]:
         """Holidays from start to end (inclusive), by day."""
@@ -393,7 +395,8 @@ class AttendanceOperations(ShiftOperations):
         with self.store.transaction():
             locked = self.store.lock_month(month, actor)
             if locked:
-                self.store.append_audit(actor, AuditAction.MONTH_LOCK, month, reason)
+                kept = self._take_snapshot(month)
+                self.store.append_audit(actor, AuditAction.MONTH_LOCK, month, reason, {"snapshot_people": kept})
         return self._hr_done(locked, Changes.of(SCHEDULES) if locked else Changes())
 
     def unlock_month(self, month: str, reason: str, actor: str | None = None) -> Outcome[bool]:
@@ -403,6 +406,7 @@ class AttendanceOperations(ShiftOperations):
         actor = actor or current_user()
         with self.store.transaction():
             unlocked = self.store.unlock_month(month)
+            self.store.drop_snapshot(month)
             if unlocked:
                 self.store.append_audit(actor, AuditAction.MONTH_UNLOCK, month, reason)
         return self._hr_done(unlocked, Changes.of(SCHEDULES) if unlocked else Changes())

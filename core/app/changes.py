@@ -25,6 +25,7 @@ class ChangeKind(Enum):
     CONFUSIONS = "confusions"  # a face recorded as shown for the wrong person, or confirmed at the kiosk
     SITE = "site"  # joined or left a site, or a sync round ran (connection, queue)
     UNKNOWNS = "unknowns"  # unknown visitors reviewed: enrolled, added to a person or dismissed
+    HELD = "held"  # sightings held for a locked month: new ones, counted or dismissed
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ class Engine(
         return Recognizer(
             self.parts,
             options or settings.recognition,
-            AttendanceBook(self.store, settings.attendance),
+            AttendanceBook(self.store, settings.attendance, hold_locked=self.site.role is not SiteRole.KIOSK),
             source_name=source_name,
             tracking=settings.tracking,
             liveness=settings.liveness,

@@ -15,6 +15,7 @@ from pathlib import Path
 from core.app.changes import ChangeKind, Changes, Outcome
 from core.app.engine_state import EngineState
 from core.base.cancel import CancelCheck
+from core.base.errors import MonthLockedError
 from core.base.records import FileProblem, Person, PersonDeleted
 from core.base.timekeeping import AuditAction
 from core.gallery.backups import erase_person_from_backups
@@ -101,14 +102,20 @@ class GalleryOperations(EngineState):
             self._audit_person(AuditAction.PERSON_RENAME, before)
         return self._site_done(person, Changes.of(PEOPLE, person_ids=[person.id]))
 
-    def set_external_id(self, person_id: int, external_id: str | None) -> Outcome[Person]:
-        self.site.require_gallery_edit()
-        person = self.store.set_external_id(person_id, external_id)
-        return self._site_done(person, Changes.of(PEOPLE, person_ids=[person.id]))
-
     def merge_people(self, keep_id: int, merge_id: int) -> Outcome[dict[str, int]]:
         """Move `merge_id`'s samples and events to `keep_id`, then delete `merge_id`."""
         self.site.require_gallery_edit()
+        zone = self.site_zone()
+        locked = sorted(
+            {f"{e.time.astimezone(zone):%Y-%m}" for e in self.store.events(person_id=merge_id)}
+            & set(self.store.locked_months())
+        )
+        if locked:  # their events would start counting for the person kept, inside a final timesheet
+            raise MonthLockedError(
+                f"{', '.join(locked)} is locked (its timesheet is final), and the person merged away has events in "
+                "it, so merging is refused. Unlock the month first, giving a reason.",
+                tuple(locked),
+            )
         merged_uuid = self.store.person_uuid(merge_id)
         with self.store.transaction():
             merged = self.store.get_person(merge_id)

@@ -3,7 +3,10 @@
 Each sighting goes through AttendanceBook.observe, the recogniser's own path, in time order, so the cooldown
 and the rules treat it exactly as if the camera had seen it. The file is read once, as a stream
 (core.attendance.event_import), into compact rows; it is imported all or nothing, in one transaction with its
-audit entry. Unknown people, bad lines, future times and locked months refuse the whole file, by line number.
+audit entry. Unknown people, bad lines and future times refuse the whole file, by line number. A sighting dated
+in a locked month is held (recorded and audited, not counted: core.app.final_ops). A sighting before the
+person's first day (their start date, else their enrollment) is not recorded: the result lists those lines,
+or, with move_start, the person's start date moves back to their first sighting (refused in a locked month).
 
 Importing twice adds nothing: a sighting is already there when the store holds an event of the same person
 within the span its time names (that second, or that minute when the file wrote no seconds). The station is
@@ -15,11 +18,11 @@ from __future__ import annotations
 import bisect
 import enum
 import hashlib
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from core.app.attendance_ops import current_user
 from core.app.changes import ChangeKind, Changes, Outcome
@@ -27,8 +30,10 @@ from core.app.engine_state import EngineState
 from core.attendance.book import AttendanceBook
 from core.attendance.event_import import ImportRefused, LineProblem, LogFormat, Sighting, decoded_lines, read_log
 from core.base.cancel import CancelCheck
+from core.base.dated import HeldOrigin, HeldSighting
 from core.base.errors import Cancelled, InvalidInputError, PersonNotFoundError
-from core.base.timekeeping import AuditAction
+from core.base.records import AttendanceEvent, EventKind
+from core.base.timekeeping import AuditAction, RosterEntry
 from core.gallery.store import GalleryStore
 
 PROGRESS_EVERY = 1000  # lines read, or sightings recorded, between progress reports (and cancel checks)
@@ -61,6 +66,9 @@ class EventsImported:
     already_there: int  # in the store before (imported earlier, or seen live at that moment)
     within_cooldown: int  # dropped by the cooldown, as live recognition drops them
     people: int  # distinct people in the file
+    held: int = 0  # dated in a locked month: held for HR, not counted
+    before_start: tuple[LineProblem, ...] = ()  # lines before the person's first day (or after the last): not recorded
+    starts_moved: tuple[tuple[int, date], ...] = ()  # (person id, new start date) when move_start was asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,20 @@ class ImportOperations(EngineState):
 
     clock: Callable[[], datetime]
 
+    if TYPE_CHECKING:  # AttendanceOperations'
+
+        def hold_sightings(
+            self, sightings: Iterable[AttendanceEvent], origin: HeldOrigin, note: str, actor: str | None = None
+        ) -> list[HeldSighting]: ...
+
+        def set_working_life(
+            self,
+            person_id: int,
+            start: date | None | str = "keep",
+            end: date | None | str = "keep",
+            actor: str | None = None,
+        ) -> Outcome[RosterEntry]: ...
+
     def import_events(
         self,
         path: Path | str,
@@ -86,6 +108,7 @@ class ImportOperations(EngineState):
         station: str = "",
         cancel: CancelCheck | None = None,
         actor: str | None = None,
+        move_start: bool = False,
     ) -> Generator[EventImportProgress, None, Outcome[EventsImported]]:
         """Import a CSV or ZKTeco attendance log (see core.attendance.event_import), yielding progress.
 
@@ -108,14 +131,25 @@ class ImportOperations(EngineState):
         default_station = station.strip() or path.name
         book = AttendanceBook(self.store, self.settings.attendance)
         zone = self.site_zone()
+        locked = set(self.store.locked_months())
         recorded = already = 0
+        to_hold: list[AttendanceEvent] = []
         with self.store.transaction():
+            starts_moved = self._move_starts(rows, zone, actor) if move_start else ()
+            rows, before_start = self._before_start(rows, zone)
             stored = _StoredMoments(self.store, rows)
             for done, row in enumerate(rows, start=1):
+                when = datetime.fromtimestamp(row.ts, UTC).astimezone(zone)
                 if stored.has(row):
                     already += 1
+                elif f"{when:%Y-%m}" in locked:
+                    source = row.station or default_station
+                    to_hold.append(
+                        AttendanceEvent(
+                            None, row.person_id, None, EventKind.CHECK_IN, when, source, IMPORTED_SIMILARITY
+                        )
+                    )
                 else:
-                    when = datetime.fromtimestamp(row.ts, UTC).astimezone(zone)
                     event = book.observe(row.person_id, IMPORTED_SIMILARITY, row.station or default_station, when=when)
                     recorded += event is not None
                 if done % PROGRESS_EVERY == 0:
@@ -126,12 +160,16 @@ class ImportOperations(EngineState):
                 path,
                 log_format,
                 meter.digest.hexdigest(),
-                len(rows),
+                len(rows) + len(before_start),
                 recorded,
                 already,
-                len(rows) - recorded - already,
+                len(rows) - recorded - already - len(to_hold),
                 len(people),
+                len(to_hold),
+                tuple(before_start),
+                starts_moved,
             )
+            self.hold_sightings(to_hold, HeldOrigin.IMPORT, f"file {path.name}", actor)
             self.store.append_audit(
                 actor or current_user(),
                 AuditAction.EVENTS_IMPORTED,
@@ -145,16 +183,57 @@ class ImportOperations(EngineState):
                     "recorded": recorded,
                     "already_there": already,
                     "people": len(people),
+                    "held": len(to_hold),
+                    "before_start": len(before_start),
+                    "starts_moved": [[pid, day.isoformat()] for pid, day in starts_moved],
                 },
             )
         yield EventImportProgress(ImportPhase.RECORDING, len(rows), len(rows))
-        return self._done(result, Changes.of(ChangeKind.EVENTS, person_ids=people) if recorded else Changes())
+        kinds = [kind for kind, done in ((ChangeKind.EVENTS, recorded), (ChangeKind.HELD, to_hold)) if done]
+        if starts_moved:
+            kinds.append(ChangeKind.SCHEDULES)
+        return self._done(result, Changes.of(*kinds, person_ids=people) if kinds else Changes())
+
+    def _before_start(self, rows: list[_Row], zone: tzinfo) -> tuple[list[_Row], list[LineProblem]]:
+        """The rows to record, and the lines dated before their person's first day (not recorded)."""
+        lives = {entry.person_id: (entry.first_day(zone), entry.end_day, entry.name) for entry in self.store.roster()}
+        kept, before = [], []
+        for row in rows:
+            first, last, name = lives.get(row.person_id, (None, None, ""))
+            day = datetime.fromtimestamp(row.ts, UTC).astimezone(zone).date()
+            if first is not None and day < first:
+                before.append(LineProblem(row.line, f"{day.isoformat()} is before {name}'s start date {first}"))
+            elif last is not None and day > last:
+                before.append(LineProblem(row.line, f"{day.isoformat()} is after {name}'s end date {last}"))
+            else:
+                kept.append(row)
+        return kept, before
+
+    def _move_starts(self, rows: list[_Row], zone: tzinfo, actor: str | None) -> tuple[tuple[int, date], ...]:
+        """Inside the import's transaction: each person's start date moves back to their first sighting."""
+        earliest: dict[int, date] = {}
+        for row in rows:
+            day = datetime.fromtimestamp(row.ts, UTC).astimezone(zone).date()
+            earliest[row.person_id] = min(day, earliest.get(row.person_id, day))
+        moved = []
+        for entry in self.store.roster():
+            first, earliest_day = entry.first_day(zone), earliest.get(entry.person_id)
+            if earliest_day is not None and first is not None and earliest_day < first:
+                day = earliest_day
+                self.set_working_life(entry.person_id, start=day, actor=actor)
+                moved.append((entry.person_id, day))
+        return tuple(moved)
 
     def import_events_now(
-        self, path: Path | str, log_format: LogFormat | None = None, station: str = "", actor: str | None = None
+        self,
+        path: Path | str,
+        log_format: LogFormat | None = None,
+        station: str = "",
+        actor: str | None = None,
+        move_start: bool = False,
     ) -> Outcome[EventsImported]:
         """import_events without progress."""
-        steps = self.import_events(path, log_format, station, actor=actor)
+        steps = self.import_events(path, log_format, station, actor=actor, move_start=move_start)
         while True:
             try:
                 next(steps)
@@ -168,7 +247,6 @@ class ImportOperations(EngineState):
         zone = self.site_zone()
         log_format, items = read_log(decoded_lines(meter.lines()), zone, log_format)
         people = _People(self.store, by_name=log_format is LogFormat.CSV)
-        locked = set(self.store.locked_months())
         latest = self.clock() + FUTURE_SLACK
         rows: list[_Row] = []
         stations: dict[str, str] = {}  # one string per station name, however many rows name it
@@ -179,11 +257,8 @@ class ImportOperations(EngineState):
                 problem: LineProblem | None = item
             else:
                 person_id, problem = people.resolve(item)
-                month = f"{item.time.astimezone(zone):%Y-%m}"
                 if problem is None and item.time > latest:
                     problem = LineProblem(item.line, f"{item.time.isoformat()} is in the future")
-                elif problem is None and month in locked:
-                    problem = LineProblem(item.line, f"{month} is locked (its timesheet is final); unlock it first")
                 if problem is None and person_id is not None:
                     rows.append(
                         _Row(

@@ -16,7 +16,6 @@ from core.base.errors import InvalidInputError
 from core.base.timekeeping import (
     OFF,
     AuditAction,
-    Group,
     HoursMode,
     RosterDay,
     Shift,
@@ -62,6 +61,7 @@ class ShiftOperations(EngineState):
             {s.id: s for s in store.list_shifts()},
             store.shift_assignments(),
             store.shift_rotations(),
+            store.rule_history(),
         )
 
     def add_shift(
@@ -117,18 +117,6 @@ class ShiftOperations(EngineState):
                 },
             )
         return self._hr_done(shift, Changes.of(SCHEDULES))
-
-    def set_group_shift(self, group_id: int, shift_id: int | None, actor: str | None = None) -> Outcome[Group]:
-        """A group's default shift (None: the group's own schedule)."""
-        self.site.require_hr_edit()
-        with self.store.transaction():
-            self.store.set_group_shift(group_id, shift_id)
-            group = self.store.get_group(group_id)
-            shift = self.store.get_shift(shift_id).name if shift_id is not None else None
-            self.store.append_audit(
-                self._actor(actor), AuditAction.GROUP_SHIFT, f"group {group.name}", "", {"shift": shift}
-            )
-        return self._hr_done(group, Changes.of(SCHEDULES))
 
     def _refuse_locked_span(self, first: date, last: date | None, what: str) -> None:
         """An open-ended change touches every month from its first day on."""
@@ -198,7 +186,7 @@ class ShiftOperations(EngineState):
             raise InvalidInputError("The end date is before the start date.")
         if (last - first).days >= MAX_ROSTER_DAYS:
             raise InvalidInputError(f"A roster view spans at most {MAX_ROSTER_DAYS} days.")
-        people = self.store.roster()
+        people = [p for p in self.store.roster() if p.end_day is None or p.end_day >= first]  # not leavers gone
         if group is not None:
             wanted = self.store.find_group(group).id
             people = [p for p in people if p.group_id == wanted]

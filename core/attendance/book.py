@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from core.base.dated import HeldOrigin
 from core.base.records import AttendanceEvent, EventKind
 from core.base.settings import AttendanceSettings
+from core.base.timekeeping import AuditAction
 from core.gallery.store import GalleryStore
 
 from .rosters import ShiftPlan
@@ -36,9 +38,14 @@ class AttendanceBook:
     """Turns recognitions into raw attendance events according to the rules."""
 
     def __init__(
-        self, store: GalleryStore, rules: AttendanceSettings | None = None, clock: Callable[[], datetime] = local_now
+        self,
+        store: GalleryStore,
+        rules: AttendanceSettings | None = None,
+        clock: Callable[[], datetime] = local_now,
+        hold_locked: bool = False,
     ):
         self.store = store
+        self.hold_locked = hold_locked  # a sighting dated in a locked month is held, not counted
         self.rules = rules or AttendanceSettings()
         self.clock = clock
         self._lock = threading.Lock()
@@ -83,7 +90,17 @@ class AttendanceBook:
         if close:
             self._remember(person_id, max(e.time for e in close))
             return None
-        stored = self.store.record_event(replace(event, kind=self._reading(person_id, when, nearby)))
+        event = replace(event, kind=self._reading(person_id, when, nearby))
+        month = f"{when.astimezone(zone):%Y-%m}"
+        if self.hold_locked and self.store.month_is_locked(month):
+            self.store.hold_sighting(event, month, HeldOrigin.LIVE)
+            self.store.append_audit(
+                "recognition", AuditAction.EVENTS_HELD, month, "dated in a locked month",
+                {"origin": HeldOrigin.LIVE.value, "held": 1}, person_id=person_id,
+            )  # fmt: skip
+            self._remember(person_id, when)
+            return None
+        stored = self.store.record_event(event)
         self._remember(person_id, stored.time)
         return stored
 
@@ -92,11 +109,14 @@ class AttendanceBook:
         person = self.store.roster_entry(person_id)
         if person is None:
             return EventKind.CHECK_IN
+        groups = {g.id: g for g in self.store.list_groups()}
+        shifts = {s.id: s for s in self.store.list_shifts()}
         plan = ShiftPlan(
-            {g.id: g for g in self.store.list_groups()},
-            {s.id: s for s in self.store.list_shifts()},
+            groups,
+            shifts,
             self.store.shift_assignments(person_id),
             self.store.shift_rotations(person_id),
+            self.store.rule_history(groups, shifts),
         )
         zone = site_zone(self.rules.time_zone)
         day = when.astimezone(zone).date()

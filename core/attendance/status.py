@@ -18,8 +18,9 @@ The rules for a person on a working day of their shift:
   schedule's minimum is `short_day`; one punch only in check-out mode is `incomplete`. With two punches
   or more, fewer hours than absent_below is `absent` and fewer than half_day_below a `half_day`. Hours
   run from the first punch to the last, or (hours mode `pairs`) add each in-out pair's span.
-- precedence: not enrolled yet (days before enrollment), holiday, leave, day off, then incomplete,
-  absent (below), half day, late, early leave, short day, present.
+- precedence: not enrolled yet (days before the start date, else before enrollment), left (after the end
+  date), holiday, leave, day off, then incomplete, absent (below), half day, late, early leave, short day,
+  present. A person's group is the one they were in on that day (dated memberships).
 Punches in the same second count once; any number of sightings in between change nothing.
 """
 
@@ -32,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 
+from core.base.dated import NO_HISTORY, RuleHistory
 from core.base.records import AttendanceEvent
 from core.base.timekeeping import (
     Correction,
@@ -68,9 +70,10 @@ class AttendanceFacts:
     shifts: Mapping[int, Shift] = field(default_factory=dict)
     assignments: Sequence[ShiftAssignment] = ()
     rotations: Sequence[ShiftRotation] = ()
+    history: RuleHistory = NO_HISTORY
 
     def plan(self) -> ShiftPlan:
-        return ShiftPlan(self.groups, self.shifts, self.assignments, self.rotations)
+        return ShiftPlan(self.groups, self.shifts, self.assignments, self.rotations, self.history)
 
 
 @dataclass
@@ -171,8 +174,7 @@ class _Someone:
     """One roster person's facts, looked up once for all their days."""
 
     person: RosterEntry
-    group: Group | None
-    enrolled: date | None  # the site-zone day of enrollment
+    enrolled: date | None  # the first day counted: the start date, else the site-zone day of enrollment
     seconds: Sequence[int]
     leave: Sequence[Leave]
 
@@ -181,9 +183,11 @@ def _status(
     index: _Index, who: _Someone, slot: Slot, inside: Sequence[int], hours: float, reported: float, now: float
 ) -> tuple[DayStatus, int, int, bool, bool]:
     """(status, late minutes, early-leave minutes, below minimum, half day) by the rules' precedence."""
-    day, group = slot.day, who.group
+    day, group = slot.day, index.plan.group_of(who.person, slot.day)
     if who.enrolled is not None and day < who.enrolled:
         return DayStatus.NOT_ENROLLED, 0, 0, False, False
+    if who.person.end_day is not None and day > who.person.end_day:
+        return DayStatus.LEFT, 0, 0, False, False
     if day in index.site_holidays or (group is not None and (day, group.id) in index.group_holidays):
         return DayStatus.HOLIDAY, 0, 0, False, False
     if who.leave and any(item.covers(day) for item in who.leave):
@@ -202,11 +206,12 @@ def _person_day(
     inside = seconds[bisect_left(seconds, slot.opens) : bisect_left(seconds, slot.closes)] if seconds else []
     hours = _hours(inside, planned.schedule.hours_mode if planned.schedule is not None else HoursMode.FIRST_LAST)
     status, late, early, below_minimum, half_day = _status(index, who, slot, inside, hours, reported, now)
+    group = index.plan.group_of(person, slot.day)
     return PersonDay(
         person.person_id,
         person.name,
         person.external_id,
-        who.group.name if who.group else None,
+        group.name if group else None,
         slot.day,
         status,
         datetime.fromtimestamp(inside[0], zone) if inside else None,
@@ -234,8 +239,7 @@ def _person_days(
     outside = _outside(slots, seconds, facts.zone)
     who = _Someone(
         person,
-        facts.groups.get(person.group_id) if person.group_id is not None else None,
-        person.enrolled_at.astimezone(facts.zone).date() if person.enrolled_at is not None else None,
+        person.first_day(facts.zone),
         seconds,
         index.leave.get(person.person_id, ()),
     )

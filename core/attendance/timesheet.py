@@ -26,6 +26,7 @@ STATUS_CODES: dict[DayStatus, str] = {
     DayStatus.DAY_OFF: "-",
     DayStatus.UNSCHEDULED: "",
     DayStatus.NOT_ENROLLED: "",
+    DayStatus.LEFT: "",
 }
 
 
@@ -59,6 +60,7 @@ class Timesheet:
     rows: tuple[TimesheetRow, ...]
     computed_at: datetime
     locked: bool = False
+    differs_from_snapshot: tuple[int, ...] = ()  # a locked month: people whose days compute differently now
 
     @property
     def title(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OFF = "off"  # a rotation's day without a shift
@@ -166,6 +166,14 @@ class RosterEntry:
     external_id: str | None
     group_id: int | None
     enrolled_at: datetime | None = None  # days before this (in the site's zone) are not_enrolled
+    start_day: date | None = None  # joined: days before are not_enrolled (None: the enrollment day)
+    end_day: date | None = None  # left: days after are `left`; None = still employed
+
+    def first_day(self, zone: tzinfo) -> date | None:
+        """The first day the rules count: the start date, else the day of enrollment."""
+        if self.start_day is not None:
+            return self.start_day
+        return self.enrolled_at.astimezone(zone).date() if self.enrolled_at is not None else None
 
 
 @dataclass(frozen=True)
@@ -232,6 +240,23 @@ class AuditAction(enum.StrEnum):
     SHIFT_ASSIGN = "shift_assign"  # a dated assignment of a person to a shift
     SHIFT_ROTATE = "shift_rotate"  # a person's rotating roster
     GROUP_SHIFT = "group_shift"  # a group's default shift
+    GROUP_EDIT = "group_edit"  # a group renamed, or its schedule changed from a day
+    GROUP_REMOVE = "group_remove"
+    SHIFT_EDIT = "shift_edit"  # a shift type renamed, or its rules changed from a day
+    SHIFT_REMOVE = "shift_remove"
+    HOLIDAY_EDIT = "holiday_edit"
+    HOLIDAY_REMOVE = "holiday_remove"
+    LEAVE_EDIT = "leave_edit"
+    LEAVE_REMOVE = "leave_remove"
+    ASSIGNMENT_EDIT = "assignment_edit"
+    ASSIGNMENT_REMOVE = "assignment_remove"
+    ROTATION_REMOVE = "rotation_remove"
+    PERSON_EXTERNAL_ID = "person_external_id"  # an external (employee) ID set, changed or cleared
+    PERSON_DATES = "person_dates"  # a start (joined) or end (left) date set or moved
+    PERSON_ARCHIVE = "person_archive"  # a leaver archived: recognition stops, the record stays
+    EVENTS_HELD = "events_held"  # sightings dated in a locked month, held (not counted)
+    HELD_COUNTED = "held_counted"  # held sightings counted after an unlock
+    HELD_DISMISSED = "held_dismissed"
 
 
 @dataclass(frozen=True)
@@ -267,7 +292,8 @@ class DayStatus(enum.StrEnum):
     ON_LEAVE = "on_leave"
     DAY_OFF = "day_off"  # not one of the group's working days
     UNSCHEDULED = "unscheduled"  # in no group and not seen
-    NOT_ENROLLED = "not_enrolled"  # a day before the person was enrolled
+    NOT_ENROLLED = "not_enrolled"  # a day before the person joined (their start date, else their enrollment)
+    LEFT = "left"  # a day after the person's end date (a leaver, archived)
 
     @property
     def attended(self) -> bool:

@@ -206,6 +206,7 @@ class PeopleTables(StoreState):
                 "UPDATE events SET person_id = ? WHERE person_id = ?", [keep_id, merge_id]
             ).rowcount
             self.move_confusions(keep_id, merge_id)
+            self._conn.execute("UPDATE held_sightings SET person_id = ? WHERE person_id = ?", [keep_id, merge_id])
             self._conn.execute("DELETE FROM people WHERE id = ?", [merge_id])
             return {"samples": samples, "events": events, "duplicate_samples_dropped": dropped}
 

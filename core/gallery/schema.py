@@ -12,6 +12,8 @@ import sqlite3
 from collections.abc import Callable
 
 from core.gallery.confusion_store import migrate_confusions
+from core.gallery.dated_store import migrate_dated_tables
+from core.gallery.final_store import migrate_final_tables
 from core.gallery.integration_queue import migrate_integration_outbox
 from core.gallery.row_values import new_uuid
 from core.gallery.shift_store import migrate_shifts
@@ -159,6 +161,13 @@ def _migration_site_mirror(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN station TEXT")
 
 
+def migrate_locked_means_final(conn: sqlite3.Connection) -> None:
+    """Effective-dated rules, start and end dates, month snapshots and held sightings (re-runnable;
+    every event stays as it was)."""
+    migrate_dated_tables(conn)
+    migrate_final_tables(conn)
+
+
 # Ordered schema migrations: MIGRATIONS[i] brings user_version i to i + 1. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
@@ -173,4 +182,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     migrate_confusions,
     migrate_shifts,
     migrate_integration_outbox,
+    migrate_locked_means_final,
 ]

@@ -67,7 +67,7 @@ _BOOK_SHIFT_KEYS = (
 )
 
 
-def _shift(row: sqlite3.Row | tuple) -> Shift:
+def shift_from_row(row: sqlite3.Row | tuple) -> Shift:
     sid, name, start, end, days, late, early, before, after, min_hours, half_day, absent, mode = row
     schedule = Schedule(
         time.fromisoformat(start),
@@ -137,7 +137,7 @@ class ShiftTables(StoreState):
         row = self._conn.execute(f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE id = ?", [shift_id]).fetchone()
         if row is None:
             raise InvalidInputError(f"No shift with id {shift_id}.")
-        return _shift(row)
+        return shift_from_row(row)
 
     @guarded
     def find_shift(self, name: str) -> Shift:
@@ -145,11 +145,11 @@ class ShiftTables(StoreState):
         if row is None:
             known = ", ".join(s.name for s in self.list_shifts()) or "none yet; add one with `rollcall shift add`"
             raise InvalidInputError(f"No shift named {name!r} (shifts: {known}).")
-        return _shift(row)
+        return shift_from_row(row)
 
     @guarded
     def list_shifts(self) -> list[Shift]:
-        return [_shift(r) for r in self._conn.execute(f"SELECT {_SHIFT_COLUMNS} FROM shifts ORDER BY name_key")]
+        return [shift_from_row(r) for r in self._conn.execute(f"SELECT {_SHIFT_COLUMNS} FROM shifts ORDER BY name_key")]
 
     @guarded
     def set_group_shift(self, group_id: int, shift_id: int | None) -> None:

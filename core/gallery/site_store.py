@@ -9,6 +9,7 @@ from typing import Any
 
 from core.base.errors import PersonNotFoundError
 from core.base.records import (
+    AttendanceEvent,
     EventKind,
     MirroredEvent,
     OutboxEvent,
@@ -17,10 +18,15 @@ from core.base.records import (
     SitePerson,
     SiteSample,
 )
+from core.base.timekeeping import AuditAction
 from core.gallery.names import name_key
 from core.gallery.row_values import aware
 from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
+
+# The site role as core.site keeps it in meta (core.site.records: ROLE_KEY, SiteRole.KIOSK); a kiosk holds nothing:
+# HR counts or dismisses held sightings on the admin station, and a kiosk must then see them like any event.
+ROLE_META_KEY, KIOSK_ROLE = "site_role", "kiosk"
 
 
 class SiteTables(StoreState):
@@ -74,18 +80,33 @@ class SiteTables(StoreState):
     @guarded
     def mirror_events(self, events: Iterable[MirroredEvent]) -> tuple[int, int]:
         """Copy other stations' events (by UUID; a newer revision or a merged person updates the copy).
-        Events of people this station does not have (erased meanwhile) are skipped. Returns (new, updated)."""
+        Events of people this station does not have (erased meanwhile) are skipped. A new event dated (on its
+        station's clock) in a month locked here is held, not counted (FinalTables), and a change that would move
+        an event into or out of a locked month is not applied (audited), except on a kiosk.
+        Returns (new, updated)."""
         people = self.person_ids_by_uuid()
+        events = list(events)
+        held_already = self.held_uuids(e.uuid for e in events)
+        on_kiosk = self._scalar("SELECT value FROM meta WHERE key = ?", [ROLE_META_KEY]) == KIOSK_ROLE
+        locked = set() if on_kiosk else set(self.locked_months())
+        to_hold: list[tuple[AttendanceEvent, str, str, int]] = []
+        kept_as_was: list[str] = []  # updates of events that touch a locked month: not applied
         added = updated = 0
         with self._tx():
             for event in events:
                 person_id = people.get(event.person_uuid) if event.person_uuid else None
-                if (person_id is None) != (event.kind is EventKind.UNKNOWN):
+                if (person_id is None) != (event.kind is EventKind.UNKNOWN) or event.uuid in held_already:
                     continue
                 moment = aware(event.time)
                 row = self._conn.execute(
-                    "SELECT id, revision, person_id, station FROM events WHERE uuid = ?", [event.uuid]
+                    "SELECT id, revision, person_id, station, time FROM events WHERE uuid = ?", [event.uuid]
                 ).fetchone()
+                if row is None and person_id is not None and f"{moment:%Y-%m}" in locked:  # late into a locked month
+                    sighting = AttendanceEvent(
+                        None, person_id, None, event.kind, moment, event.source, event.similarity, event.track_id
+                    )
+                    to_hold.append((sighting, event.uuid, event.station, int(event.revision)))
+                    continue
                 values = [
                     person_id,
                     event.kind.value,
@@ -105,12 +126,24 @@ class SiteTables(StoreState):
                     )
                     added += 1
                 elif row[3] is not None and (event.revision > row[1] or person_id != row[2]):
+                    if {row[4][:7], f"{moment:%Y-%m}"} & locked:  # a locked month's event moved, or moved into one
+                        kept_as_was.append(event.uuid)
+                        continue
                     self._conn.execute(
                         "UPDATE events SET person_id = ?, kind = ?, time = ?, ts = ?, day = ?, source = ?,"
                         " similarity = ?, track_id = ?, revision = ? WHERE id = ?",
                         values + [row[0]],
                     )
                     updated += 1
+            self.hold_mirrored(to_hold, "site sync")
+            if kept_as_was:
+                self.append_audit(
+                    "site sync",
+                    AuditAction.EVENTS_HELD,
+                    ", ".join(sorted(locked)),
+                    "a change to an event in a locked month was not applied",
+                    {"origin": "site", "updates_not_applied": kept_as_was},
+                )
         return added, updated
 
     @guarded

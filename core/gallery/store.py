@@ -27,7 +27,10 @@ from sqlite_utils import Database
 from core.base.errors import StoreError, StoreProblem
 from core.base.records import FileProblem
 from core.gallery.confusion_store import ConfusionTables
+from core.gallery.dated_store import DatedTables
 from core.gallery.event_store import EventTables
+from core.gallery.final_store import FinalTables
+from core.gallery.hr_edit_store import HrEditTables
 from core.gallery.model_store import ModelTables
 from core.gallery.people_store import PeopleTables
 from core.gallery.schema import MIGRATIONS
@@ -45,6 +48,7 @@ PRIVATE_FOLDER_MODE = 0o700
 
 
 class GalleryStore(
+    DatedTables,
     PeopleTables,
     ModelTables,
     EventTables,
@@ -53,6 +57,8 @@ class GalleryStore(
     UnknownFaceTables,
     ConfusionTables,
     ShiftTables,
+    HrEditTables,
+    FinalTables,
 ):
     """The one owner of the SQLite database. Thread-safe; usable as a context manager.
     People and samples: PeopleTables. Models and embeddings: ModelTables. Events and challenges: EventTables.

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlite_utils import Database
 
-from core.base.records import ModelRecord, Person
-from core.base.timekeeping import Group
+from core.base.records import AttendanceEvent, ModelRecord, Person
+from core.base.timekeeping import AuditAction, AuditEntry, Group
 
 
 class StoreState:
@@ -59,6 +59,28 @@ class StoreState:
 
         # TimekeepingTables'
         def get_group(self, group_id: int) -> Group: ...
+
+        def append_audit(
+            self,
+            actor: str,
+            action: AuditAction,
+            subject: str,
+            reason: str = "",
+            details: dict | None = None,
+            person_id: int | None = None,
+        ) -> AuditEntry: ...
+
+        def locked_months(self) -> list[str]: ...
+
+        # EventTables'
+        def _next_event_seq(self) -> int: ...
+
+        # FinalTables'
+        def held_uuids(self, uuids: Iterable[str]) -> set[str]: ...
+
+        def hold_mirrored(self, rows: list[tuple[AttendanceEvent, str, str, int]], actor: str) -> int: ...
+
+        def month_is_locked(self, month: str) -> bool: ...
 
         # UnknownFaceTables' and ConfusionTables'
         def _purge_unknown_faces(self, cutoff_ts: float) -> int: ...

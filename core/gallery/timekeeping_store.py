@@ -21,7 +21,6 @@ from core.base.timekeeping import (
     Group,
     Holiday,
     Leave,
-    RosterEntry,
     Schedule,
 )
 from core.gallery.names import name_key  # the same name rule as people
@@ -137,6 +136,14 @@ class TimekeepingTables(StoreState):
 
         def apply_shift_book(self, book: dict, people: dict[str, int]) -> int: ...
 
+        # DatedTables': the HR book carries the dated history and working lives
+
+        def dated_book(self) -> dict: ...
+
+        def clear_dated_book(self) -> None: ...
+
+        def apply_dated_book(self, book: dict, people: dict[str, int]) -> int: ...
+
     # ---- groups ----
 
     @_guarded
@@ -212,30 +219,6 @@ class TimekeepingTables(StoreState):
                 " ON CONFLICT (person_id) DO UPDATE SET group_id = excluded.group_id",
                 [person_id, group_id],
             )
-
-    @_guarded
-    def roster(self, include_inactive: bool = False) -> list[RosterEntry]:
-        active = "" if include_inactive else " WHERE p.active = 1"
-        rows = self._conn.execute(
-            "SELECT p.id, p.name, p.external_id, m.group_id, p.created_at FROM people p"
-            f" LEFT JOIN group_members m ON m.person_id = p.id{active} ORDER BY p.name_key, p.id"
-        )
-        return [
-            RosterEntry(pid, name, ext, gid, datetime.fromisoformat(created)) for pid, name, ext, gid, created in rows
-        ]
-
-    @_guarded
-    def roster_entry(self, person_id: int) -> RosterEntry | None:
-        """One person as the rules see them (also an inactive one); None if there is no such person."""
-        row = self._conn.execute(
-            "SELECT p.id, p.name, p.external_id, m.group_id, p.created_at FROM people p"
-            " LEFT JOIN group_members m ON m.person_id = p.id WHERE p.id = ?",
-            [person_id],
-        ).fetchone()
-        if row is None:
-            return None
-        pid, name, ext, gid, created = row
-        return RosterEntry(pid, name, ext, gid, datetime.fromisoformat(created))
 
     # ---- holidays and leave ----
 
@@ -442,6 +425,7 @@ class TimekeepingTables(StoreState):
         q = self._conn.execute
         return {
             **self.shift_book(),
+            **self.dated_book(),
             "groups": [
                 dict(
                     zip(
@@ -513,6 +497,7 @@ class TimekeepingTables(StoreState):
         events = self.event_ids_by_uuid(c["event"] for c in book.get("corrections", []) if c.get("event"))
         missing = 0
         with self._tx():
+            self.clear_dated_book()
             for table in ("corrections", "leave", "holidays", "group_members", "groups", "month_locks"):
                 self._conn.execute(f"DELETE FROM {table}")
             self.clear_shift_book()
@@ -543,6 +528,7 @@ class TimekeepingTables(StoreState):
                 else:
                     missing += 1
             missing += self.apply_shift_book(book, people)
+            missing += self.apply_dated_book(book, people)
             for h in book.get("holidays", []):
                 self._conn.execute(
                     "INSERT INTO holidays (id, day, name, group_id) VALUES (?, ?, ?, ?)",

@@ -33,6 +33,7 @@ STATUS_COLORS: dict[DayStatus, str] = {
     DayStatus.DAY_OFF: "#ffffff",
     DayStatus.UNSCHEDULED: "#ffffff",
     DayStatus.NOT_ENROLLED: "#ffffff",
+    DayStatus.LEFT: "#f3f4f6",
 }
 STATUS_LABELS: dict[DayStatus, str] = {status: status.value.replace("_", " ").capitalize() for status in DayStatus}
 MANUAL = "manual punch"  # shown beside a time no sighting made
@@ -65,6 +66,7 @@ SUMMARY_ORDER = (
     DayStatus.DAY_OFF,
     DayStatus.UNSCHEDULED,
     DayStatus.NOT_ENROLLED,
+    DayStatus.LEFT,
 )
 KIOSK_HR_TIP = "On a site's kiosk: corrections and month locks are made on the site's admin station."
 

@@ -157,6 +157,8 @@ class TimesheetView(QWidget):
         for column in range(len(self.model.LEAD), len(self.model.LEAD) + len(sheet.days)):  # "E 8.1 Late", whole
             self.table.setColumnWidth(column, width)
         lock = "  ·  locked (final)" if sheet.locked else ""
+        if sheet.differs_from_snapshot:  # payroll still sees what was locked; someone changed the facts behind it
+            lock += f"  ·  {len(sheet.differs_from_snapshot)} would compute differently now: shown as locked"
         hours = sum(r.totals.hours for r in sheet.rows)
         people = "1 person" if len(sheet.rows) == 1 else f"{len(sheet.rows)} people"
         self.summary_label.setText(f"{sheet.month:%B %Y}: {people}, {hours_text(hours)} hours{lock}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -20,7 +21,11 @@ from core.app.engine import Engine
 from core.base.errors import RollcallError
 
 from ..attendance.common import date_edit, pydate, read_only_table
+from ..widgets import hbox
 from .common import WrapRow, fill_people, kiosk_only, message_line, overview_height
+from .edit_dialogs import FormDialog, day_text, holiday_dialog, leave_dialog, open_dialog, remove_dialog
+
+HOLIDAY, LEAVE = "holiday", "leave"
 
 
 class CalendarPage(QWidget):
@@ -58,6 +63,10 @@ class CalendarPage(QWidget):
         self.list_box = QGroupBox()
         list_layout = QVBoxLayout(self.list_box)
         list_layout.addWidget(self.table)
+        self.edit_button = QPushButton("Edit…")
+        self.remove_button = QPushButton("Remove…")
+        list_layout.addLayout(hbox(self.edit_button, self.remove_button, None))
+        self.dialog: FormDialog | None = None
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.list_box)
@@ -66,10 +75,12 @@ class CalendarPage(QWidget):
         layout.addStretch(1)
         self.holiday_button.clicked.connect(lambda: self.add_holiday())
         self.leave_button.clicked.connect(lambda: self.add_leave())
+        self.edit_button.clicked.connect(lambda: self.edit_selected())
+        self.remove_button.clicked.connect(lambda: self.remove_selected())
         self.refresh()
 
     def refresh(self) -> None:
-        kiosk_only(self.engine, self.holiday_button, self.leave_button)
+        kiosk_only(self.engine, self.holiday_button, self.leave_button, self.edit_button, self.remove_button)
         current = self.holiday_group.currentData()
         self.holiday_group.clear()
         self.holiday_group.addItem("The whole site", None)
@@ -89,6 +100,7 @@ class CalendarPage(QWidget):
         rows = [
             (
                 h.day,
+                (HOLIDAY, h),
                 h.day.strftime("%a %d %b"),
                 f"Holiday: {h.name}",
                 f"Group {groups.get(h.group_id, h.group_id)}" if h.group_id else "The whole site",
@@ -98,6 +110,7 @@ class CalendarPage(QWidget):
         rows += [
             (
                 item.first_day,
+                (LEAVE, item),
                 f"{item.first_day:%d %b} to {item.last_day:%d %b}",
                 f"Leave: {item.reason}",
                 names.get(item.person_id, f"person {item.person_id}"),
@@ -105,10 +118,47 @@ class CalendarPage(QWidget):
             for item in self.engine.leave_between(start, end)
         ]
         self.table.setRowCount(0)
-        for row, (_, *cells) in enumerate(sorted(rows, key=lambda r: r[0])):
+        for row, (_, entry, *cells) in enumerate(sorted(rows, key=lambda r: r[0])):
             self.table.insertRow(row)
             for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, entry)
+                self.table.setItem(row, column, item)
+
+    def selected(self) -> tuple[str, object] | None:
+        """The (kind, holiday or leave) of the selected row."""
+        item = self.table.item(self.table.currentRow(), 0) if self.table.currentRow() >= 0 else None
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def edit_selected(self) -> FormDialog | None:
+        chosen = self.selected()
+        if chosen is None:
+            self.message_label.setText("Choose a holiday or leave in the list first.")
+            return None
+        kind, entry = chosen
+        make = holiday_dialog if kind == HOLIDAY else leave_dialog
+        self.dialog = open_dialog(make(self.engine, entry, self))
+        return self.dialog
+
+    def remove_selected(self) -> FormDialog | None:
+        chosen = self.selected()
+        if chosen is None:
+            self.message_label.setText("Choose a holiday or leave in the list first.")
+            return None
+        kind, entry = chosen
+        if kind == HOLIDAY:
+            text = f"Remove the holiday {entry.name} on {day_text(entry.day)}? That day becomes a working day again."
+            act = lambda: self.engine.remove_holiday(entry.id)  # noqa: E731
+        else:
+            names = {o.person.id: o.person.name for o in self.engine.people(include_inactive=True)}
+            who = names.get(entry.person_id, "this person")
+            text = (
+                f"Remove {who}'s leave from {day_text(entry.first_day)} to {day_text(entry.last_day)} "
+                "(cancelled, or entered by mistake)? Those days count as working days again."
+            )
+            act = lambda: self.engine.remove_leave(entry.id, "removed in the window")  # noqa: E731
+        self.dialog = open_dialog(remove_dialog(f"Remove {kind}", text, act, self))
+        return self.dialog
 
     def add_holiday(self) -> None:
         day = pydate(self.holiday_day.date())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -26,10 +28,11 @@ from core.app.engine import Engine
 from core.base.errors import RollcallError
 from core.base.timekeeping import Group
 
-from ..attendance.common import read_only_table
+from ..attendance.common import date_edit, pydate, read_only_table
 from ..text import plural
 from ..widgets import hbox
 from .common import WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin, overview_height
+from .edit_dialogs import FormDialog, group_dialog, open_dialog, remove_dialog
 
 COLUMNS = ["Group", "Schedule", "Default shift", "Members"]
 OWN_SCHEDULE = "(its own schedule)"
@@ -78,8 +81,20 @@ class GroupsPage(QWidget):
         self.person_box = QComboBox()
         self.join_button = QPushButton("Add to group")
         self.leave_button = QPushButton("Remove from group")
+        self.from_check = QCheckBox("From")
+        self.from_check.setToolTip(
+            "Changes apply from a day: today unless you choose one (a group's first shift and a person's first "
+            "group apply from the start). Earlier days keep what they had; a locked month cannot change."
+        )
+        self.from_edit = date_edit(engine.site_today())
+        self.from_edit.setEnabled(False)
+        self.from_check.toggled.connect(self.from_edit.setEnabled)
+        self.edit_button = QPushButton("Edit…")
+        self.remove_button = QPushButton("Remove…")
+        self.dialog: FormDialog | None = None
         edit_box = QGroupBox("Selected group")
         edit_layout = QVBoxLayout(edit_box)
+        edit_layout.addLayout(hbox(self.edit_button, self.remove_button, self.from_check, self.from_edit, None))
         edit_layout.addLayout(hbox(QLabel("Default shift"), self.shift_box, self.shift_button, None))
         edit_layout.addWidget(QLabel("Members"))
         edit_layout.addWidget(self.members_list, 1)
@@ -97,6 +112,8 @@ class GroupsPage(QWidget):
         self.join_button.clicked.connect(lambda: self.set_member(self.person_box.currentData(), True))
         self.leave_button.clicked.connect(lambda: self.set_member(self.selected_member(), False))
         self.table.itemSelectionChanged.connect(self._show_selected)
+        self.edit_button.clicked.connect(lambda: self.edit_group())
+        self.remove_button.clicked.connect(lambda: self.remove_group())
         self.refresh()
 
     def selected_group(self) -> Group | None:
@@ -113,7 +130,15 @@ class GroupsPage(QWidget):
         return item.data(Qt.ItemDataRole.UserRole) if item else None
 
     def refresh(self) -> None:
-        kiosk_only(self.engine, self.add_button, self.shift_button, self.join_button, self.leave_button)
+        kiosk_only(
+            self.engine,
+            self.add_button,
+            self.shift_button,
+            self.join_button,
+            self.leave_button,
+            self.edit_button,
+            self.remove_button,
+        )
         chosen = self.selected_group()
         self.groups = self.engine.groups()
         shifts = {s.id: s.name for s in self.engine.shifts()}
@@ -135,7 +160,15 @@ class GroupsPage(QWidget):
     def _show_selected(self) -> None:
         group = self.selected_group()
         self.members_list.clear()
-        for widget in (self.shift_box, self.shift_button, self.join_button, self.leave_button, self.members_list):
+        for widget in (
+            self.shift_box,
+            self.shift_button,
+            self.join_button,
+            self.leave_button,
+            self.members_list,
+            self.edit_button,
+            self.remove_button,
+        ):
             widget.setEnabled(group is not None and self.engine.hr_edits_allowed)
         if group is None:
             return
@@ -172,17 +205,46 @@ class GroupsPage(QWidget):
             self.message_label.setText(f"Group {name} added.")
             self.select_group(name)
 
+    def since(self) -> date | None:
+        return pydate(self.from_edit.date()) if self.from_check.isChecked() else None
+
+    def _applied_from(self) -> str:
+        applied = self.engine.audit_log(1)[0].details.get("from")
+        return f" from {date.fromisoformat(applied):%a %d %b %Y}" if applied else ", on every day"
+
     def set_shift(self) -> None:
         group = self.selected_group()
-        if group is not None and self._run(self.engine.set_group_shift, group.id, self.shift_box.currentData()):
-            self.message_label.setText(f"{group.name} now works {self.shift_box.currentText()}.")
+        shift_id = self.shift_box.currentData()
+        if group is not None and self._run(self.engine.set_group_shift, group.id, shift_id, None, self.since()):
+            self.message_label.setText(f"{group.name} works {self.shift_box.currentText()}{self._applied_from()}.")
 
     def set_member(self, person_id: int | None, join: bool) -> None:
         group = self.selected_group()
         if group is None or person_id is None:
             return
-        if self._run(self.engine.assign_group, person_id, group.id if join else None):
-            self.message_label.setText(("Added to " if join else "Removed from ") + group.name + ".")
+        if self._run(self.engine.assign_group, person_id, group.id if join else None, None, self.since()):
+            text = ("Added to " if join else "Removed from ") + group.name
+            self.message_label.setText(text + self._applied_from() + ".")
+
+    def edit_group(self) -> FormDialog | None:
+        group = self.selected_group()
+        if group is None:
+            return None
+        self.dialog = open_dialog(group_dialog(self.engine, group, self))
+        return self.dialog
+
+    def remove_group(self) -> FormDialog | None:
+        group = self.selected_group()
+        if group is None:
+            return None
+        text = (
+            f"Remove the group {group.name}? Only a group nobody is or was in can go; to correct its name, "
+            "use Edit instead."
+        )
+        self.dialog = open_dialog(
+            remove_dialog(f"Remove group {group.name}", text, lambda: self.engine.remove_group(group.id), self)
+        )
+        return self.dialog
 
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):

@@ -60,10 +60,17 @@ class ImportPage(QWidget):
         self.summary_label.setObjectName("summary")
         self.summary_label.setWordWrap(True)
         self.problems = read_only_table(["Line", "Problem"], stretch=1)
+        self.move_start_button = QPushButton("Move their start dates back and import again")
+        self.move_start_button.setToolTip(
+            "Each person with sightings before their start date then starts on the day of their first sighting "
+            "(refused when that would change a locked month)"
+        )
+        self.move_start_button.setVisible(False)
         self.message_label = message_line()
         note = QLabel(
             "People are matched by external ID (ZKTeco's user ID) or, in a CSV, by name. Importing the "
-            "same file twice adds nothing. If any line has a problem, nothing is imported."
+            "same file twice adds nothing. If any line has a problem, nothing is imported. Lines dated in a locked "
+            "month are held for HR; lines before a person's start date are listed, not recorded."
         )
         note.setObjectName("muted")
         note.setWordWrap(True)
@@ -79,8 +86,10 @@ class ImportPage(QWidget):
         layout.addWidget(self.summary_label)
         layout.addWidget(self.problems, 1)
         layout.insertWidget(0, self.message_label)  # at the top, where one looks
+        layout.addLayout(hbox(self.move_start_button, None))
         self.browse_button.clicked.connect(lambda: self.browse())
         self.import_button.clicked.connect(lambda: self.start())
+        self.move_start_button.clicked.connect(lambda: self.start(move_start=True))
         self.refresh()
 
     def refresh(self) -> None:
@@ -94,13 +103,14 @@ class ImportPage(QWidget):
     def busy(self) -> bool:
         return self.job is not None
 
-    def start(self, path: str | None = None) -> Job | None:
+    def start(self, path: str | None = None, move_start: bool = False) -> Job | None:
         path = path or self.path_edit.text().strip()
         if not path:
             self.message_label.refuse("Choose a file first.")
             return None
         self.path_edit.setText(path)
         self.problems.setRowCount(0)
+        self.move_start_button.setVisible(False)
         self.summary_label.setText(f"Importing {Path(path).name}…")
         self.message_label.setText("")
         self.progress.setValue(0)
@@ -111,6 +121,7 @@ class ImportPage(QWidget):
             Path(path),
             self.format_box.currentData(),
             self.station_edit.text(),
+            move_start=move_start,
             name="events import",
         )
         job.yielded.connect(self._on_progress)
@@ -132,7 +143,23 @@ class ImportPage(QWidget):
             f"{result.file.name} ({result.log_format.value}): {plural(result.sightings, 'sighting')} of "
             f"{plural(result.people, 'person')}; {result.recorded} recorded, {result.already_there} already there, "
             f"{result.within_cooldown} within the cooldown of another."
+            + (f" {result.held} held for a locked month (see Held)." if result.held else "")
+            + (f" {plural(len(result.starts_moved), 'start date')} moved back." if result.starts_moved else "")
         )
+        if result.before_start:  # listed, never reported as recorded and then left out
+            self.summary_label.setText(
+                self.summary_label.text()
+                + f" {plural(len(result.before_start), 'line')} before the person's start date were NOT recorded:"
+                " they are listed below."
+            )
+            self._list(result.before_start)
+            self.move_start_button.setVisible(self.engine.hr_edits_allowed)
+
+    def _list(self, problems) -> None:
+        self.problems.setRowCount(len(problems))
+        for row, problem in enumerate(problems):
+            self.problems.setItem(row, 0, QTableWidgetItem(str(problem.line)))
+            self.problems.setItem(row, 1, QTableWidgetItem(problem.message))
 
     def _on_error(self, exc: BaseException) -> None:
         if isinstance(exc, ImportRefused):
@@ -140,10 +167,7 @@ class ImportPage(QWidget):
                 f"Nothing was imported: {plural(exc.total, 'problem')} "
                 + (f"(the first {len(exc.problems)} listed)." if exc.total > len(exc.problems) else "listed below.")
             )
-            self.problems.setRowCount(len(exc.problems))
-            for row, problem in enumerate(exc.problems):
-                self.problems.setItem(row, 0, QTableWidgetItem(str(problem.line)))
-                self.problems.setItem(row, 1, QTableWidgetItem(problem.message))
+            self._list(exc.problems)
             return
         self.summary_label.setText(f"Nothing was imported: {exc}")
 

@@ -21,6 +21,7 @@ from ..attendance.common import date_edit, month_text, pydate
 from ..attendance.frozen import FrozenColumnTableView
 from ..widgets import hbox
 from .common import fill_people, kiosk_only, message_line
+from .edit_dialogs import FormDialog, open_dialog, remove_dialog
 
 DAY_COLUMN_WIDTH = 56
 CELL_PADDING = 16  # pixels beside a code, so it reads whole
@@ -155,6 +156,9 @@ class RosterPage(QWidget):
         self.pattern_edit.setPlaceholderText("Day,Day,Night,Night,off,off")
         self.rotate_from = date_edit(engine.site_today())
         self.rotate_button = QPushButton("Set rotation")
+        self.unrotate_button = QPushButton("Remove rotation…")
+        self.unrotate_button.setToolTip("Remove the person's latest rotation (refused when it reaches a locked month)")
+        self.dialog: FormDialog | None = None
         self.message_label = message_line()
         legend = QLabel(
             "Blue: a dated assignment · violet: a rotation · white: the group's default · "
@@ -174,6 +178,7 @@ class RosterPage(QWidget):
                 QLabel("from"),
                 self.rotate_from,
                 self.rotate_button,
+                self.unrotate_button,
                 stretch_at=2,
             )
         )
@@ -182,6 +187,7 @@ class RosterPage(QWidget):
         self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
         self.table.doubleClicked.connect(self.edit_cell)
         self.rotate_button.clicked.connect(lambda: self.rotate())
+        self.unrotate_button.clicked.connect(lambda: self.remove_rotation())
         self.reload_choices()
 
     def month_days(self) -> list[date]:
@@ -201,7 +207,7 @@ class RosterPage(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        kiosk_only(self.engine, self.rotate_button)
+        kiosk_only(self.engine, self.rotate_button, self.unrotate_button)
         days = self.month_days()
         try:
             roster = self.engine.roster(days[0], days[-1], self.group_box.currentData())
@@ -264,6 +270,21 @@ class RosterPage(QWidget):
             f"{self.person_box.currentText()} rotates {self.pattern_edit.text()} "
             f"from {pydate(self.rotate_from.date()):%d %b %Y}."
         )
+
+    def remove_rotation(self) -> FormDialog | None:
+        person_id = self.person_box.currentData()
+        rotations = self.engine.shift_rotations(person_id) if person_id is not None else []
+        if not rotations:
+            self.message_label.setText(f"{self.person_box.currentText() or 'Nobody'} has no rotation to remove.")
+            return None
+        latest = max(rotations, key=lambda r: (r.first_day, r.id))
+        text = (
+            f"Remove {self.person_box.currentText()}'s rotation from {latest.first_day:%a %d %b %Y}? Those days go "
+            "back to an earlier rotation or the group's default shift."
+        )
+        act = lambda: self.engine.remove_rotation(latest.id)  # noqa: E731
+        self.dialog = open_dialog(remove_dialog("Remove rotation", text, act, self))
+        return self.dialog
 
     def on_changes(self, changes: Changes) -> None:
         if changes.touches(ChangeKind.SCHEDULES, ChangeKind.PEOPLE):

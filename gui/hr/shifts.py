@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
 from core.app.changes import ChangeKind, Changes
 from core.app.engine import Engine
 from core.base.errors import RollcallError
-from core.base.timekeeping import HoursMode, Shift
+from core.base.timekeeping import HoursMode, Shift, ShiftAssignment
 
 from ..attendance.common import date_edit, pydate, read_only_table
 from ..widgets import hbox
-from .common import WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin, overview_height
+from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin, overview_height
+from .edit_dialogs import FormDialog, assignment_dialog, open_dialog, remove_dialog, shift_dialog
 
 COLUMNS = [
     "Shift",
@@ -132,27 +133,107 @@ class ShiftsPage(QWidget):
         assign_form.addRow("To", hbox(self.last_edit, self.open_ended, None))
         assign_form.addRow(self.assign_button)
         self.message_label = message_line()
+        self.edit_button, self.remove_button = QPushButton("Edit shift…"), QPushButton("Remove shift…")
+        self.assignments = read_only_table(["Person", "Works", "From", "To"], stretch=0)
+        self.assignments.setMaximumHeight(OVERVIEW_HEIGHT // 2 + 40)
+        self.edit_assignment_button = QPushButton("Edit assignment…")
+        self.remove_assignment_button = QPushButton("Remove assignment…")
+        assign_form.addRow(self.assignments)
+        assign_form.addRow(hbox(self.edit_assignment_button, self.remove_assignment_button, None))
+        self.shown_assignments: list[ShiftAssignment] = []
+        self.dialog: FormDialog | None = None
 
         layout = QVBoxLayout(self)
         overview_height(self.table)  # a few rows at least; the forms below stay on a 720-pixel screen
         layout.addWidget(self.table)
+        layout.addLayout(hbox(self.edit_button, self.remove_button, None))
         layout.addWidget(WrapRow(new_box, assign_box))
         layout.insertWidget(0, self.message_label)  # at the top, where one looks
         layout.addStretch(1)
         self.open_ended.toggled.connect(lambda on: self.last_edit.setEnabled(not on))
         self.add_button.clicked.connect(lambda: self.add_shift())
         self.assign_button.clicked.connect(lambda: self.assign())
+        self.edit_button.clicked.connect(lambda: self.edit_shift())
+        self.remove_button.clicked.connect(lambda: self.remove_shift())
+        self.edit_assignment_button.clicked.connect(lambda: self.edit_assignment())
+        self.remove_assignment_button.clicked.connect(lambda: self.remove_assignment())
         self.refresh()
 
     def refresh(self) -> None:
-        kiosk_only(self.engine, self.add_button, self.assign_button)
+        kiosk_only(
+            self.engine,
+            self.add_button,
+            self.assign_button,
+            self.edit_button,
+            self.remove_button,
+            self.edit_assignment_button,
+            self.remove_assignment_button,
+        )
         shifts = self.engine.shifts()
+        self.shown_shifts = shifts
         self.table.setRowCount(len(shifts))
         for row, shift in enumerate(shifts):
             for column, text in enumerate(shift_cells(shift)):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         fill_shifts(self.assign_shift_box, self.engine)
         fill_people(self.person_box, self.engine)
+        names = {o.person.id: o.person.name for o in self.engine.people(include_inactive=True)}
+        codes = {shift.id: shift.name for shift in shifts}
+        self.shown_assignments = self.engine.shift_assignments()
+        self.assignments.setRowCount(len(self.shown_assignments))
+        for row, a in enumerate(self.shown_assignments):
+            cells = [
+                names.get(a.person_id, ""),
+                codes.get(a.shift_id, "") if a.shift_id is not None else "off",
+                f"{a.first_day:%d %b %Y}",
+                f"{a.last_day:%d %b %Y}" if a.last_day else "further notice",
+            ]
+            for column, text in enumerate(cells):
+                self.assignments.setItem(row, column, QTableWidgetItem(text))
+
+    def selected_shift(self) -> Shift | None:
+        row = self.table.currentRow()
+        return self.shown_shifts[row] if 0 <= row < len(self.shown_shifts) else None
+
+    def selected_assignment(self) -> ShiftAssignment | None:
+        row = self.assignments.currentRow()
+        return self.shown_assignments[row] if 0 <= row < len(self.shown_assignments) else None
+
+    def edit_shift(self) -> FormDialog | None:
+        shift = self.selected_shift()
+        if shift is None:
+            self.message_label.setText("Choose a shift in the list first.")
+            return None
+        self.dialog = open_dialog(shift_dialog(self.engine, shift, self))
+        return self.dialog
+
+    def remove_shift(self) -> FormDialog | None:
+        shift = self.selected_shift()
+        if shift is None:
+            self.message_label.setText("Choose a shift in the list first.")
+            return None
+        text = f"Remove the shift {shift.name}? Only a shift no group, assignment or rotation uses can go."
+        act = lambda: self.engine.remove_shift(shift.id)  # noqa: E731
+        self.dialog = open_dialog(remove_dialog(f"Remove shift {shift.name}", text, act, self))
+        return self.dialog
+
+    def edit_assignment(self) -> FormDialog | None:
+        assignment = self.selected_assignment()
+        if assignment is None:
+            self.message_label.setText("Choose an assignment in the list first.")
+            return None
+        self.dialog = open_dialog(assignment_dialog(self.engine, assignment, self))
+        return self.dialog
+
+    def remove_assignment(self) -> FormDialog | None:
+        assignment = self.selected_assignment()
+        if assignment is None:
+            self.message_label.setText("Choose an assignment in the list first.")
+            return None
+        text = "Remove this dated assignment? Those days go back to the person's rotation or group shift."
+        act = lambda: self.engine.remove_assignment(assignment.id)  # noqa: E731
+        self.dialog = open_dialog(remove_dialog("Remove assignment", text, act, self))
+        return self.dialog
 
     @staticmethod
     def _optional(spin: QSpinBox) -> int | None:

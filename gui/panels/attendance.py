@@ -35,6 +35,7 @@ from ..dialogs import show_error
 from ..files import save_file
 from ..hr.calendar import CalendarPage
 from ..hr.groups import GroupsPage
+from ..hr.held import HeldPage
 from ..hr.import_page import ImportPage
 from ..hr.locks import LocksPage
 from ..hr.roster import RosterPage
@@ -116,6 +117,7 @@ class AttendancePanel(QWidget):
         self.calendar_page = CalendarPage(engine)
         self.import_page = ImportPage(engine)
         self.locks_page = LocksPage(engine)
+        self.held_page = HeldPage(engine)
         self.hr_pages = (
             self.roster_page,
             self.shifts_page,
@@ -123,10 +125,13 @@ class AttendancePanel(QWidget):
             self.calendar_page,
             self.import_page,
             self.locks_page,
+            self.held_page,
         )
         self.hr_tabs = QTabWidget()  # the HR office's setup, one tab per task
         for page, title in zip(
-            self.hr_pages, ("Roster", "Shifts", "Groups", "Holidays && leave", "Import log", "Month locks"), strict=True
+            self.hr_pages,
+            ("Roster", "Shifts", "Groups", "Holidays && leave", "Import log", "Month locks", "Held"),
+            strict=True,
         ):  # "&&": a tab's "&" marks a shortcut
             self.hr_tabs.addTab(page, title)
         self.tabs = QTabWidget()

@@ -30,6 +30,7 @@ from core.vision.images import photo_file_filter
 
 from ..dialogs import confirm, show_error
 from ..files import open_files
+from ..hr.edit_dialogs import FormDialog, external_id_dialog, open_dialog, working_life_dialog
 from ..text import match_strength, plural
 from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
 from ..workers import Job, LatestRead
@@ -99,6 +100,10 @@ class PeoplePanel(QWidget):
         self.add_button = QPushButton(icon("image"), "Add photos…")
         self.delete_button = QPushButton(icon("trash"), "Delete…")
         self.delete_button.setProperty("danger", True)
+        self.external_id_button = QPushButton("Employee ID…")
+        self.life_button = QPushButton("Joined and left…")
+        self.life_button.setToolTip("Start and end dates; archive a leaver (their record and timesheets stay)")
+        self.dialog: FormDialog | None = None
         self.group_box = QComboBox()  # the person's group, and so their schedule (audited when changed)
         self.group_box.setToolTip("The group sets the schedule: start, end, grace and working days")
         self.group_box.activated.connect(lambda _: self.assign_group(self.group_box.currentData()))
@@ -123,6 +128,7 @@ class PeoplePanel(QWidget):
         details = Card()
         details.body.addLayout(hbox(self.avatar, names, None, spacing=16))
         details.body.addLayout(hbox(self.rename_button, self.add_button, self.delete_button, None))
+        details.body.addLayout(hbox(self.external_id_button, self.life_button, None))
         details.body.addLayout(hbox(QLabel("Group"), self.group_box, None))  # its own row: fits 1024 x 700
         samples_title = QLabel("Samples")
         samples_title.setObjectName("cardTitle")
@@ -155,6 +161,8 @@ class PeoplePanel(QWidget):
         self.search_edit.textChanged.connect(lambda: self.refresh())
         self.people_list.currentItemChanged.connect(lambda *_: self._show_current())
         self.rename_button.clicked.connect(lambda: self.rename_current())
+        self.external_id_button.clicked.connect(lambda: self.edit_external_id())
+        self.life_button.clicked.connect(lambda: self.edit_working_life())
         self.add_button.clicked.connect(lambda: self.add_photos_to_current())
         self.delete_button.clicked.connect(lambda: self.delete_current())
         self.remove_samples_button.clicked.connect(lambda: self.remove_selected_samples())
@@ -258,10 +266,15 @@ class PeoplePanel(QWidget):
         self.details_stack.setCurrentIndex(1)
         self.name_label.setText(person.name)
         facts = [
-            f"ID {person.external_id}" if person.external_id else "No external ID",
+            f"employee ID {person.external_id}" if person.external_id else "No employee ID",
             f"enrolled {person.created_at.astimezone():%d %b %Y}",
             plural(len(samples), "sample"),
         ]
+        life = self.engine.working_life(person_id)
+        if life.start_day is not None:
+            facts.insert(1, f"joined {life.start_day:%d %b %Y}")
+        if life.end_day is not None:
+            facts.insert(2, f"left {life.end_day:%d %b %Y}")
         self.info_label.setText(" · ".join(facts))
         self._show_group(person_id)
         first = self._thumbnail(samples[0].id) if samples else QPixmap()
@@ -319,7 +332,13 @@ class PeoplePanel(QWidget):
 
     def _update_buttons(self) -> None:
         has_person = self.current_person_id() is not None
-        for button in (self.rename_button, self.add_button, self.delete_button):
+        for button in (
+            self.rename_button,
+            self.add_button,
+            self.delete_button,
+            self.external_id_button,
+            self.life_button,
+        ):
             button.setEnabled(has_person and self.job is None)
         self.remove_samples_button.setEnabled(has_person and bool(self.samples_view.selectedItems()))
 
@@ -344,6 +363,20 @@ class PeoplePanel(QWidget):
         except RollcallError as exc:
             show_error(self, str(exc))
 
+    def edit_external_id(self) -> FormDialog | None:
+        person_id = self.current_person_id()
+        if person_id is None:
+            return None
+        self.dialog = open_dialog(external_id_dialog(self.engine, person_id, self))
+        return self.dialog
+
+    def edit_working_life(self) -> FormDialog | None:
+        person_id = self.current_person_id()
+        if person_id is None:
+            return None
+        self.dialog = open_dialog(working_life_dialog(self.engine, person_id, self))
+        return self.dialog
+
     def delete_current(self) -> None:
         """Ask, then erase the person in a worker (the database is vacuumed and the backups scrubbed)."""
         item = self.people_list.currentItem()
@@ -356,7 +389,8 @@ class PeoplePanel(QWidget):
             "Delete person",
             f"Delete {person.name}, their {plural(overview.samples, 'face sample')} and all their "
             "attendance records? They are erased from the backups too, and Rollcall no longer "
-            "recognises them.\n\nThis cannot be undone.",
+            "recognises them.\n\nThis cannot be undone. For a leaver whose record and timesheets must stay, "
+            "use “Joined and left…” › Archive instead.",
             "Delete",
         ):
             return

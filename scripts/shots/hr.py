@@ -12,7 +12,8 @@ from scripts.shots.common import FACES, Shot, engine_in, main_window, wait
 SEED = 15
 PEOPLE_SHOWN = 18
 VIEWS = ["attendance-today", "attendance-timesheet", "attendance-charts", "attendance-history", "attendance-audit"]
-HR_PAGES = ["hr-roster", "hr-shifts", "hr-groups", "hr-calendar", "hr-import", "hr-locks"]
+HR_PAGES = ["hr-roster", "hr-shifts", "hr-groups", "hr-calendar", "hr-import", "hr-locks", "hr-held"]
+DIALOGS = ["hr-edit-holiday", "hr-edit-group", "hr-edit-shift", "people-employee-id", "people-joined-left"]
 
 
 def take(pages: list[str], shot: Shot) -> None:
@@ -25,8 +26,12 @@ def take(pages: list[str], shot: Shot) -> None:
         views = {"today": panel.today_view, "timesheet": panel.timesheet_view, "charts": panel.charts_view,
                  "history": panel.history_view, "audit": panel.audit_view, "roster": panel.roster_page,
                  "shifts": panel.shifts_page, "groups": panel.groups_page, "calendar": panel.calendar_page,
-                 "import": panel.import_page, "locks": panel.locks_page}
+                 "import": panel.import_page, "locks": panel.locks_page, "held": panel.held_page}
         for page in pages:
+            if page in DIALOGS:
+                continue
+            if page == "hr-held":
+                hold_late_sightings(engine)
             view = views[page.split("-", 1)[1]]
             panel.show_view(view)
             if view is panel.history_view:
@@ -35,6 +40,8 @@ def take(pages: list[str], shot: Shot) -> None:
                 view.select_group("Office")
             wait(500)
             shot.save(window, page)
+        if any(page in DIALOGS for page in pages):
+            save_dialogs(window, panel, engine, shot, [page for page in pages if page in DIALOGS])
 
 
 def populate(engine) -> None:
@@ -103,3 +110,49 @@ def record_month(engine, people, day, now, holiday, leave, rng, zone) -> None:
                     engine.store.record_event(AttendanceEvent(None, person.id, None, kind, moment, "kiosk-1",
                                                               round(rng.uniform(0.62, 0.9), 3)))
         day += timedelta(days=1)
+
+
+def hold_late_sightings(engine) -> None:
+    """Last month locked, then two sightings dated in it arrive late: they are held for HR."""
+    from core.attendance.book import AttendanceBook
+
+    now = engine.clock()
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(hour=8, minute=57)
+    engine.lock_month(f"{last_month:%Y-%m}", actor="payroll", reason="paid")
+    book = AttendanceBook(engine.store, engine.settings.attendance, hold_locked=True)
+    for overview, minutes in zip(engine.people()[:2], (0, 9), strict=False):
+        book.observe(overview.person.id, 0.9, "door-2", when=last_month + timedelta(minutes=minutes))
+
+
+def save_dialogs(window, panel, engine, shot: Shot, pages: list[str]) -> None:
+    """One screenshot of each dialog that edits what HR entered (opened on the HR pages and in People)."""
+    calendar = panel.show_view(panel.calendar_page)
+    calendar.table.selectRow(0)
+    for dialog, name, prefix in (
+        (calendar.edit_selected(), "edit-holiday", "hr"),
+        (edit_group(panel), "edit-group", "hr"),
+        (edit_shift(panel), "edit-shift", "hr"),
+    ):
+        if f"{prefix}-{name}" in pages:
+            wait(300)
+            shot.save(dialog, f"{prefix}-{name}")
+        dialog.reject()
+    people = window.show_panel("people")
+    people.select_person(engine.people()[0].person.id)
+    for dialog, name in ((people.edit_external_id(), "employee-id"), (people.edit_working_life(), "joined-left")):
+        if f"people-{name}" in pages:
+            wait(300)
+            shot.save(dialog, f"people-{name}")
+        dialog.reject()
+
+
+def edit_group(panel):
+    page = panel.show_view(panel.groups_page)
+    page.select_group("Office")
+    return page.edit_group()
+
+
+def edit_shift(panel):
+    page = panel.show_view(panel.shifts_page)
+    page.table.selectRow(0)
+    return page.edit_shift()

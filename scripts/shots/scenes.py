@@ -7,7 +7,7 @@ from scripts.shots.common import Shot
 
 SCENES = {
     "gallery": (gallery.take, gallery.PANELS + gallery.SETTINGS + gallery.PROMPTS),
-    "hr": (hr.take, hr.VIEWS + hr.HR_PAGES),
+    "hr": (hr.take, hr.VIEWS + hr.HR_PAGES + hr.DIALOGS),
     "review": (review.take, ["review", "review-added", "review-dismissed"]),
     "integrations": (integrations.take, ["settings-integrations"]),
 }

@@ -128,7 +128,7 @@ def test_the_issues_four_cases_imported_from_a_log(settings, rollcall_home, tmp_
     engine = make_engine(settings)
     try:
         day = engine.add_shift("Day", "08:00", "12:00", "mon-sun", checkin_before=60, checkout_after=60).value
-        engine.set_group_shift(engine.find_group("Day").id, day.id)
+        engine.set_group_shift(engine.find_group("Day").id, day.id, from_day=MONDAY)  # a change applies from a day
         import_file(engine, sightings_csv(tmp_path / "log.csv"))
         rows = {(row.external_id, row.day): row for day in DAYS for row in engine.day_board(day)}
         for external_id in ("N-1", "N-2"):  # three nights present with 8 h each, in both modes
@@ -220,14 +220,18 @@ def test_an_unknown_person_and_a_bad_line_change_nothing_and_are_named_by_line(e
     assert not [e for e in engine.audit_log() if e.action is AuditAction.EVENTS_IMPORTED]
 
 
-def test_future_times_and_locked_months_are_refused(engine, tmp_path):
+def test_future_times_are_refused_and_a_locked_months_lines_are_held(engine, tmp_path):
     engine.lock_month("2026-09", actor="hr")
     log = write(tmp_path / "log.csv", "person,time\nD-1,2026-09-30 08:00\nD-1,2026-11-30 08:00\nD-1,2026-10-13 08:00\n")
     with pytest.raises(ImportRefused) as refused:
         import_file(engine, log)
-    assert [p.line for p in refused.value.problems] == [2, 3]
-    assert "2026-09 is locked" in str(refused.value) and "in the future" in str(refused.value)
+    assert [p.line for p in refused.value.problems] == [3]
+    assert "in the future" in str(refused.value)
     assert engine.store.events() == []
+    ok = write(tmp_path / "ok.csv", "person,time\nD-1,2026-09-30 08:00\nD-1,2026-10-13 08:00\n")
+    result = import_file(engine, ok)
+    assert (result.recorded, result.held) == (1, 1)  # September's line is held for HR, not counted
+    assert [h.month for h in engine.held_sightings()] == ["2026-09"] and len(engine.store.events()) == 1
 
 
 def test_wall_clock_times_are_in_the_site_zone_and_offsets_are_kept(engine, tmp_path):
@@ -280,10 +284,14 @@ def test_history_imported_after_live_recognition_keeps_its_sightings(engine, tmp
 
 def test_cli_imports_and_reports_problems_by_line(rollcall_home, tmp_path, capsys):
     with Engine(Settings.load()) as engine:
-        engine.store.add_person("Dora Day", external_id="D-1")
+        engine.store.add_person("Dora Day", external_id="D-1")  # enrolled today: the log is before her start
     good = write(tmp_path / "log.csv", "person,time,station\nD-1,2026-10-13 08:00,door\n")
-    assert main(["events", "import", str(good)]) == 0
-    assert "1 sightings of 1 people, 1 recorded" in capsys.readouterr().out
+    assert main(["events", "import", str(good)]) == 1
+    out = capsys.readouterr().out
+    assert "0 recorded" in out and "line 2: 2026-10-13 is before Dora Day's start date" in out and "NOT recorded" in out
+    assert main(["events", "import", str(good), "--move-start"]) == 0
+    out = capsys.readouterr().out
+    assert "1 sightings of 1 people, 1 recorded" in out and "moved to 2026-10-13" in out
     assert main(["events", "import", str(good), "--format", "csv"]) == 0
     assert "0 recorded, 1 already there" in capsys.readouterr().out
     bad = write(tmp_path / "bad.csv", "person,time\nnobody,2026-10-13 08:00\n")

@@ -12,6 +12,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QInputDialog  # noqa: E402
 
+from core.base.records import AttendanceEvent, EventKind  # noqa: E402
 from core.base.timekeeping import AuditAction, DayStatus  # noqa: E402
 from tests.kits.paths import dev_people, dev_photos  # noqa: E402
 
@@ -100,6 +101,16 @@ def test_an_hr_month_in_the_window(qtbot, window, dialogs, engine, tmp_path, mon
     page.start(str(good))
     qtbot.waitUntil(lambda: not page.busy(), timeout=20000)
     assert page.result.recorded == 2 and page.problems.rowCount() == 0
+    early = tmp_path / "before.csv"  # a day before Ada was enrolled: listed, not recorded, until her start moves
+    before_start = enrolled - timedelta(days=1)
+    early.write_text(f"person,time\n{ada},{before_start} 09:00\n", encoding="utf-8")
+    page.start(str(early))
+    qtbot.waitUntil(lambda: not page.busy(), timeout=20000)
+    assert page.result.recorded == 0 and "NOT recorded" in page.summary_label.text()
+    assert "before " + ada in page.problems.item(0, 1).text() and page.move_start_button.isVisible()
+    page.move_start_button.click()
+    qtbot.waitUntil(lambda: not page.busy(), timeout=20000)
+    assert page.result.recorded == 1 and engine.working_life(ada_id).start_day == before_start
 
     # A punch corrected with a reason: the dialog offers the shift's start, and the time is marked as manual.
     today = panel.show_view(panel.today_view)
@@ -153,4 +164,118 @@ def test_an_hr_month_in_the_window(qtbot, window, dialogs, engine, tmp_path, mon
     assert "locked" in sheet.summary_label.text()
     panel.show_view(panel.locks_page)  # a hidden HR page catches up with the lock when shown
     assert panel.locks_page.locked_list.count() == 1
+    assert not dialogs.errors()
+
+    # Issue 30: what HR entered is put right in the window, and the locked month stays final.
+    locked_month = sheet.month()
+    after = engine.site_today() + timedelta(days=1)
+    calendar = panel.show_view(panel.calendar_page)
+    calendar.holiday_day.setDate(calendar.holiday_day.date().fromString(after.isoformat(), "yyyy-MM-dd"))
+    calendar.holiday_name.setText("Wrong day")
+    calendar.holiday_button.click()
+    calendar.table.selectRow(0)
+    dialog = calendar.edit_selected()
+    dialog.fields["Name"].setText("Founders' Day")
+    dialog.fields["Day"].setDate(dialog.fields["Day"].date().fromString(day.isoformat(), "yyyy-MM-dd"))
+    dialog.action_button.click()  # into the locked month: refused, and the dialog stays open
+    assert "is locked" in dialog.message_label.text() and dialog.isVisible()
+    dialog.fields["Day"].setDate(dialog.fields["Day"].date().fromString(after.isoformat(), "yyyy-MM-dd"))
+    dialog.action_button.click()
+    assert not dialog.isVisible() and engine.holidays_between(after, after)[0].name == "Founders' Day"
+    calendar.leave_person.setCurrentIndex(calendar.leave_person.findData(bob_id))
+    for edit in (calendar.leave_first, calendar.leave_last):
+        edit.setDate(edit.date().fromString(after.isoformat(), "yyyy-MM-dd"))
+    calendar.leave_reason.setText("training")
+    calendar.leave_button.click()
+    leave_row = next(r for r in range(calendar.table.rowCount()) if "Leave" in calendar.table.item(r, 1).text())
+    calendar.table.selectRow(leave_row)
+    dialog = calendar.edit_selected()
+    dialog.fields["Reason"].setText("training (moved)")
+    dialog.action_button.click()
+    assert engine.leave_between(after, after)[0].reason == "training (moved)"
+    for _ in range(2):  # the leave, then the holiday
+        calendar.table.selectRow(0)
+        calendar.remove_selected().action_button.click()
+    assert engine.holidays_between(after, after) == [] and engine.leave_between(after, after) == []
+
+    # The group renamed, and its default shift changed while the month is locked: from today, not before.
+    groups = panel.show_view(panel.groups_page)
+    groups.select_group("Floor")
+    dialog = groups.edit_group()
+    dialog.fields["Name"].setText("Shop floor")
+    dialog.action_button.click()
+    groups.select_group("Shop floor")
+    groups.from_check.setChecked(True)
+    groups.from_edit.setDate(groups.from_edit.date().fromString(day.isoformat(), "yyyy-MM-dd"))
+    groups.shift_box.setCurrentIndex(groups.shift_box.findData(engine.find_shift("Late").id))
+    groups.shift_button.click()
+    assert "is locked" in groups.message_label.text()
+    groups.from_check.setChecked(False)
+    groups.shift_button.click()
+    assert "works Late from" in groups.message_label.text()
+    assert engine.verify_locked_month(locked_month).verified
+
+    # A shift renamed; the dated assignment edited, then removed; an unused shift removed.
+    shifts_page = panel.show_view(panel.shifts_page)
+    shifts_page.table.selectRow([s.name for s in shifts_page.shown_shifts].index("Late"))
+    dialog = shifts_page.edit_shift()
+    dialog.fields["Name"].setText("Evening")
+    dialog.action_button.click()
+    assert [s.name for s in engine.shifts()] == ["Day", "Evening"]
+    shifts_page.assignments.selectRow(0)
+    dialog = shifts_page.remove_assignment()
+    dialog.action_button.click()  # the roster edit lies in the locked month
+    assert "is locked" in dialog.message_label.text()
+    roster = panel.show_view(panel.roster_page)  # a rotation set from tomorrow, then removed
+    roster.person_box.setCurrentIndex(roster.person_box.findData(ada_id))
+    roster.pattern_edit.setText("Day,off")
+    roster.rotate_from.setDate(roster.rotate_from.date().fromString(after.isoformat(), "yyyy-MM-dd"))
+    roster.rotate_button.click()
+    assert len(engine.shift_rotations(ada_id)) == 1
+    roster.remove_rotation().action_button.click()
+    assert engine.shift_rotations(ada_id) == [] and engine.audit_log(1)[0].action is AuditAction.ROTATION_REMOVE
+    shifts_page = panel.show_view(panel.shifts_page)
+    shifts_page.name_edit.setText("Spare")
+    shifts_page.add_button.click()
+    shifts_page.table.selectRow([s.name for s in shifts_page.shown_shifts].index("Spare"))
+    shifts_page.remove_shift().action_button.click()
+    assert "Spare" not in [s.name for s in engine.shifts()]
+
+    # A sighting in the locked month from a late log is held, listed, and dismissed with a reason.
+    page = panel.show_view(panel.import_page)
+    late_log = tmp_path / "late.csv"
+    late_log.write_text(f"person,time\n{bob},{day} 12:00\n", encoding="utf-8")
+    page.start(str(late_log))
+    qtbot.waitUntil(lambda: not page.busy(), timeout=20000)
+    assert page.result.held == 1 and engine.verify_locked_month(locked_month).verified
+    held = panel.show_view(panel.held_page)
+    assert held.table.rowCount() == 1 and held.table.item(0, 1).text() == bob
+    held.table.selectRow(0)
+    dialog = held.dismiss_selected()
+    dialog.reason_edit.setText("already paid by hand")
+    dialog.action_button.click()
+    assert held.table.rowCount() == 0 and engine.audit_log(1)[0].action is AuditAction.HELD_DISMISSED
+
+    # A sighting written past the engine into the locked month: the timesheet shows what was locked, and says so.
+    moment = datetime.combine(day, datetime.min.time()).replace(hour=12)  # a third punch that day
+    forged = AttendanceEvent(None, bob_id, None, EventKind.CHECK_IN, engine.site_moment(moment), "x", 1.0)
+    engine.store.record_event(forged)
+    sheet = panel.show_view(panel.timesheet_view)
+    sheet.refresh()
+    assert "would compute differently now" in sheet.summary_label.text()
+    assert not engine.verify_locked_month(locked_month).verified
+
+    # People: the employee ID set, then Bob archived as a leaver (his locked month keeps him).
+    people = window.show_panel("people")
+    people.select_person(bob_id)
+    dialog = people.edit_external_id()
+    dialog.fields["Employee ID"].setText("B-7")
+    dialog.action_button.click()
+    assert engine.person(bob_id).external_id == "B-7"
+    dialog = people.edit_working_life()
+    dialog.fields["left_check"].setChecked(True)
+    dialog.fields["archive"].setChecked(True)
+    dialog.action_button.click()
+    assert not dialog.isVisible() and bob not in [o.person.name for o in engine.people()]
+    assert bob in [row.name for row in engine.timesheet(locked_month).rows]
     assert not dialogs.errors()

@@ -77,8 +77,9 @@ def cmd_group(args: argparse.Namespace) -> int:
         elif args.action == "shift":
             group = engine.find_group(args.name)
             shift = None if args.shift.casefold() == "none" else engine.find_shift(args.shift)
-            engine.set_group_shift(group.id, shift.id if shift else None)
-            print(f"group {group.name}: default shift {shift.name if shift else 'its own schedule'}")
+            engine.set_group_shift(group.id, shift.id if shift else None, from_day=args.since)
+            since = f" from {args.since.isoformat()}" if args.since else ""
+            print(f"group {group.name}: default shift {shift.name if shift else 'its own schedule'}{since}")
         elif args.action == "challenge":
             group = engine.set_group_challenge(engine.find_group(args.name).id, args.state == "on").value
             print(f"group {group.name}: liveness challenge {'required' if group.require_challenge else 'not required'}")
@@ -86,8 +87,8 @@ def cmd_group(args: argparse.Namespace) -> int:
             group = engine.find_group(args.name)
             for who in args.people:
                 person = engine.find_person(who)
-                engine.assign_group(person.id, group.id)
-                print(f"{person.name} -> {group.name}")
+                engine.assign_group(person.id, group.id, from_day=args.since)
+                print(f"{person.name} -> {group.name}" + (f" from {args.since.isoformat()}" if args.since else ""))
         else:
             shift_names = {shift.id: shift.name for shift in engine.shifts()}
             for group in engine.groups():
@@ -130,11 +131,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     default_shift = group_sub.add_parser("shift", help="set a group's default shift ('none': its own schedule)")
     default_shift.add_argument("name")
     default_shift.add_argument("shift")
+    default_shift.add_argument(
+        "--from", dest="since", type=parse_day, help="the day it applies from (default today; never the past silently)"
+    )
     challenge = group_sub.add_parser("challenge", help="require the liveness challenge for a group, or stop")
     challenge.add_argument("name")
     challenge.add_argument("state", choices=["on", "off"])
     assign = group_sub.add_parser("assign", help="put people in a group")
     assign.add_argument("name")
     assign.add_argument("people", nargs="+", help="names or ids")
+    assign.add_argument(
+        "--from", dest="since", type=parse_day, help="the day it applies from (default today; a first group: always)"
+    )
     group_sub.add_parser("list", help="list the groups")
     p.set_defaults(func=cmd_group)

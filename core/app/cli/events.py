@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 from core.app.cli.common import ExitCode, advance, open_engine, progress_bar
-from core.attendance.event_import import LogFormat
+from core.attendance.event_import import PROBLEMS_SHOWN, LogFormat
 
 
 def cmd_events(args: argparse.Namespace) -> int:
     with open_engine(args) as engine, progress_bar("import") as bar:
-        steps = engine.import_events(Path(args.file), args.format, args.station)
+        steps = engine.import_events(Path(args.file), args.format, args.station, move_start=args.move_start)
         phase = None
         while True:
             try:
@@ -28,7 +28,18 @@ def cmd_events(args: argparse.Namespace) -> int:
         f"imported {result.file.name} ({result.log_format.value}, sha256 {result.sha256}): "
         f"{result.sightings} sightings of {result.people} people, {result.recorded} recorded, "
         f"{result.already_there} already there, {result.within_cooldown} within the cooldown"
+        + (f", {result.held} held for a locked month (see `rollcall held list`)" if result.held else "")
     )
+    for person_id, day in result.starts_moved:
+        print(f"  start date of person {person_id} moved to {day.isoformat()} (their first sighting)")
+    if result.before_start:
+        print(
+            f"{len(result.before_start)} lines are before their person's start date and were NOT recorded "
+            "(run again with --move-start to move the start dates back to the first sighting):"
+        )
+        for problem in result.before_start[:PROBLEMS_SHOWN]:
+            print(f"  line {problem.line}: {problem.message}")
+        return ExitCode.NOT_DONE
     return ExitCode.OK
 
 
@@ -45,4 +56,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--format", type=LogFormat, choices=list(LogFormat), help="default: told from the file's first line"
     )
     imports.add_argument("--station", default="", help="station recorded for lines naming none (default: file name)")
+    imports.add_argument(
+        "--move-start",
+        action="store_true",
+        help="a person with sightings before their start date starts on the day of their first sighting "
+        "(otherwise those lines are listed and not recorded)",
+    )
     p.set_defaults(func=cmd_events)

@@ -39,7 +39,7 @@ def cmd_holiday(args: argparse.Namespace) -> int:
             groups = {g.id: g.name for g in engine.groups()}
             for item in engine.holidays_between(*_year_span(args)):
                 scope = f"group {groups.get(item.group_id, item.group_id)}" if item.group_id else "the whole site"
-                print(f"{item.day.isoformat()}  {item.name}  ({scope})")
+                print(f"#{item.id}  {item.day.isoformat()}  {item.name}  ({scope})")
             return ExitCode.OK
         group = engine.find_group(args.group) if args.group else None
         holiday = engine.add_holiday(args.day, args.name, group.id if group else None).value
@@ -53,7 +53,9 @@ def cmd_leave(args: argparse.Namespace) -> int:
             names = {o.person.id: o.person.name for o in engine.people(include_inactive=True)}
             for item in engine.leave_between(*_year_span(args)):
                 who = names.get(item.person_id, f"person {item.person_id}")
-                print(f"{item.first_day.isoformat()} to {item.last_day.isoformat()}  {who}  ({item.reason})")
+                print(
+                    f"#{item.id}  {item.first_day.isoformat()} to {item.last_day.isoformat()}  {who}  ({item.reason})"
+                )
             return ExitCode.OK
         person = engine.find_person(args.person)
         leave = engine.add_leave(person.id, args.first, args.last, args.reason).value

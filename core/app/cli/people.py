@@ -83,6 +83,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
             if not sys.stdin.isatty():
                 print(f"error: refusing to delete {person.name} (id {person.id}) without --yes", file=sys.stderr)
                 return ExitCode.ERROR
+            print(
+                "Erasure removes the person, their photos and every attendance record, backups included (the right "
+                f"to be forgotten). To keep a leaver's record and timesheets, archive instead: "
+                f"rollcall person {person.id} --archive LAST_DAY"
+            )
             if input(f"Delete {person.name} (id {person.id}) and all their photos? [y/N] ").strip().lower() != "y":
                 print("nothing deleted")
                 return ExitCode.NOT_DONE
@@ -154,7 +159,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_people)
 
-    p = subparsers.add_parser("delete", help="delete a person with their photos, embeddings and events")
+    p = subparsers.add_parser(
+        "delete",
+        help="erase a person with their photos, embeddings and events (a leaver whose timesheets stay: "
+        "`rollcall person NAME --archive LAST_DAY`)",
+    )
     p.add_argument("person", help="name or id")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_delete)

@@ -73,6 +73,14 @@ def cmd_shift(args: argparse.Namespace) -> int:
                 print(describe(shift))
             if not shifts:
                 print("No shifts yet; add one with `rollcall shift add`.")
+            names = {shift.id: shift.name for shift in shifts}
+            people = {o.person.id: o.person.name for o in engine.people(include_inactive=True)}
+            for a in engine.shift_assignments():
+                works = names.get(a.shift_id, OFF) if a.shift_id is not None else OFF
+                until = a.last_day.isoformat() if a.last_day else "further notice"
+                print(f"assignment #{a.id}: {people.get(a.person_id)} {works} from {a.first_day} until {until}")
+            for r in engine.shift_rotations():
+                print(f"rotation #{r.id}: {people.get(r.person_id)} from {r.first_day}, {len(r.pattern)} days")
         return ExitCode.OK
 
 
