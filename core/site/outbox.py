@@ -17,7 +17,9 @@ from datetime import timedelta
 from core.base.errors import Cancelled
 from core.base.records import OutboxEvent
 from core.gallery.store import GalleryStore
+from core.site.connection import SiteError, server_error
 from core.site.driver import psycopg
+from core.site.intake import QUOTA_SQLSTATE
 
 ACKED_KEY = "site_acked_seq"
 
@@ -47,6 +49,14 @@ FROM unnest(%s::uuid[], %s::bigint[], %s::integer[], %s::text[], %s::timestamptz
      AS v(event_uuid, seq, revision, kind, kiosk_time, kiosk_day, offset_min, source, similarity, track_id)
 WHERE events.event_uuid = v.event_uuid AND events.revision < v.revision
 """
+
+
+class UploadRefused(Exception):
+    """The server refused a batch (over the quota, or a value it does not take); the queue is kept."""
+
+    def __init__(self, error: SiteError):
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,12 @@ def upload(conn: psycopg.Connection, store: GalleryStore, kiosk_id: int, batch_s
         events = store.outbox(acked, max(1, batch_size))
         if not events:
             return
-        send_batch(conn, kiosk_id, events)
+        try:
+            send_batch(conn, kiosk_id, events)
+        except psycopg.Error as exc:
+            if exc.sqlstate == QUOTA_SQLSTATE or isinstance(exc, psycopg.IntegrityError):
+                raise UploadRefused(server_error(exc)) from None
+            raise
         acked = events[-1].seq
         store.set_meta_values({ACKED_KEY: str(acked)})
         sent += len(events)
