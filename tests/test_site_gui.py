@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from core.site.service import SiteRole  # noqa: E402
+from core.site.trust import record_skipped  # noqa: E402
 from tests.site_kit import enroll, station, write_events  # noqa: E402
 from tests.test_gui_flow import WAIT_MS, dialogs, window  # noqa: E402,F401 (fixtures)
 
@@ -49,6 +50,10 @@ def test_join_from_settings_then_status_bar_shows_queue(qtbot, window, engine, p
     dialog.sync_button.click()
     qtbot.waitUntil(lambda: dialog.site_job is None, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "connected · 0 queued" in window.site_label.text(), timeout=WAIT_MS)
+    record_skipped(engine.store, [("north", "3f0c", "similarity nan is not a number from -1 to 1")])
+    dialog.site.show_state()  # the site page lists a row this station could not use, with its station and why
+    assert "Skipped 1 row of other stations" in dialog.site_state.text()
+    assert "'north', row 3f0c: similarity nan" in dialog.site_state.text()
     dialog.reject()
     admin.close()
 

@@ -43,6 +43,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class MirrorReport:
     added: int
     updated: int
+    skipped: int = 0  # rows of other stations that could not be used (core.site.trust), recorded
 
 
 # Every station's events, with what psycopg cannot load (an infinite time) as null and text cut at the cap plus
@@ -69,7 +70,7 @@ def mirror_events(conn: psycopg.Connection, store: GalleryStore, own_kiosk: int,
     """Copy the other stations' new or moved events into the local store."""
     stored = store.meta_value(MIRROR_CURSOR_KEY)
     cursor = datetime.fromisoformat(stored) - MIRROR_LOOK_BACK if stored else _EPOCH
-    added = updated = 0
+    added = updated = skipped_count = 0
     newest = None
     for rows in _event_batches(conn, cursor, own_kiosk, batch):
         events, skipped = [], []
@@ -80,12 +81,12 @@ def mirror_events(conn: psycopg.Connection, store: GalleryStore, own_kiosk: int,
                 continue
             events.append(MirroredEvent(r[1], r[2], EventKind(r[3]), r[4].astimezone(timezone(timedelta(minutes=r[5]))),
                                         r[6], float(r[7]), r[8], int(r[9]), r[10]))
-        record_skipped(store, skipped)
+        skipped_count += record_skipped(store, skipped)
         new, moved = store.mirror_events(events)
         added, updated, newest = added + new, updated + moved, rows[-1][11]
     if newest is not None:
         store.set_meta_values({MIRROR_CURSOR_KEY: newest.isoformat()})
-    return MirrorReport(added, updated)
+    return MirrorReport(added, updated, skipped_count)
 
 
 def fetch_reported_up_to(conn: psycopg.Connection, store: GalleryStore) -> datetime | None:

@@ -23,6 +23,7 @@ from core.site.driver import psycopg
 
 QUOTA_SQLSTATE = "RC429"  # a station's uploads are over its hourly quota
 MAX_OFFSET_MIN = 18 * 60  # UTC offsets run from -18 h to +18 h
+MAX_SIMILARITY = 1000  # a fused model's score is in impostor standard deviations, not a cosine
 MAX_SOURCE_BYTES = 256  # a camera's name or address
 MAX_CROP_BYTES = 1 << 20  # a face crop (about 6 KB as JPEG)
 MAX_MODEL_ID_BYTES = 200
@@ -55,7 +56,7 @@ ALTER TABLE {s}.events
     DROP CONSTRAINT IF EXISTS events_person_exists;
 ALTER TABLE {s}.events
     ADD CONSTRAINT events_similarity_range
-        CHECK (similarity BETWEEN -1 AND 1 AND (kind = 'unknown' OR similarity >= 0)) NOT VALID,
+        CHECK (similarity BETWEEN -{similarity} AND {similarity} AND (kind = 'unknown' OR similarity >= 0)) NOT VALID,
     ADD CONSTRAINT events_offset_range CHECK (kiosk_utc_offset_min BETWEEN -{offset} AND {offset}) NOT VALID,
     ADD CONSTRAINT events_time_finite CHECK (isfinite(kiosk_time)) NOT VALID,
     ADD CONSTRAINT events_day_matches CHECK (kiosk_day = ((kiosk_time AT TIME ZONE 'UTC')
@@ -209,8 +210,8 @@ CREATE OR REPLACE FUNCTION {s}.rollcall_upload_refused() RETURNS void LANGUAGE s
 
 CREATE OR REPLACE FUNCTION {s}.rollcall_locked_until() RETURNS timestamptz LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = {s}, pg_temp
-    AS $$ SELECT least(now(), max(((m ->> 'month') || '-01')::date + interval '1 month'
-                                  + make_interval(mins => {offset}))::timestamp AT TIME ZONE 'UTC')
+    AS $$ SELECT CASE WHEN count(*) > 0 THEN least(now(), max(((m ->> 'month') || '-01')::date + interval '1 month'
+                                  + make_interval(mins => {offset}))::timestamp AT TIME ZONE 'UTC') END
           FROM {s}.hr_book b CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(b.body -> 'month_locks')
                                                 = 'array' THEN b.body -> 'month_locks' ELSE '[]' END) m
           WHERE m ->> 'month' ~ '^[0-9]{{4}}-(0[1-9]|1[0-2])$' $$;
@@ -245,6 +246,7 @@ def migrate_intake(conn: psycopg.Connection, schema: str) -> None:
         bytes=sql.Literal(defaults.station_mib_per_hour * MIB),
         skew=sql.Literal(timedelta(seconds=defaults.clock_skew_s)),
         reach=sql.Literal(timedelta(days=defaults.pending_reach_days)), offset=sql.Literal(MAX_OFFSET_MIN),
+        similarity=sql.Literal(MAX_SIMILARITY),
         source=sql.Literal(MAX_SOURCE_BYTES), crop=sql.Literal(MAX_CROP_BYTES),
         model_id=sql.Literal(MAX_MODEL_ID_BYTES), face_px=sql.Literal(MAX_FACE_PX), quota=sql.SQL(QUOTA_SQLSTATE),
         event_bytes=sql.Literal(EVENT_ROW_BYTES), face_bytes=sql.Literal(FACE_ROW_BYTES)))

@@ -17,9 +17,10 @@ from datetime import timedelta
 from core.base.errors import Cancelled
 from core.base.records import OutboxEvent
 from core.gallery.store import GalleryStore
-from core.site.connection import SiteError, server_error
+from core.site.connection import SiteError, SiteProblem, server_error
 from core.site.driver import psycopg
 from core.site.intake import QUOTA_SQLSTATE
+from core.site.trust import record_refused
 
 ACKED_KEY = "site_acked_seq"
 
@@ -106,6 +107,7 @@ def upload(conn: psycopg.Connection, store: GalleryStore, kiosk_id: int, batch_s
     acked = acked_seq(store)
     total = store.outbox_length(acked)
     sent = 0
+    refused: list[tuple[str, str]] = []
     yield UploadProgress(0, total, acked)
     while True:
         if cancel and cancel():
@@ -116,10 +118,38 @@ def upload(conn: psycopg.Connection, store: GalleryStore, kiosk_id: int, batch_s
         try:
             send_batch(conn, kiosk_id, events)
         except psycopg.Error as exc:
-            if exc.sqlstate == QUOTA_SQLSTATE or isinstance(exc, psycopg.IntegrityError):
+            if exc.sqlstate == QUOTA_SQLSTATE:
                 raise UploadRefused(server_error(exc)) from None
-            raise
+            if not isinstance(exc, psycopg.IntegrityError):
+                raise
+            _one_by_one(conn, store, kiosk_id, events, refused)  # the refused ones stay here
         acked = events[-1].seq
         store.set_meta_values({ACKED_KEY: str(acked)})
         sent += len(events)
         yield UploadProgress(sent, max(total, sent), acked)
+    if refused:
+        raise UploadRefused(SiteError(
+            f"The site server refused {len(refused)} of this station's events, kept here and listed by `rollcall "
+            f"site status` (the first: {refused[0][1]}). Later events went on.", SiteProblem.REFUSED))
+
+
+def _one_by_one(conn: psycopg.Connection, store: GalleryStore, kiosk_id: int, events: list[OutboxEvent],
+                refused: list[tuple[str, str]]) -> int:
+    """A batch the server refused for a value, sent an event at a time: the events it refuses are recorded as
+    this station's refused uploads (kept in the local database), the others go. Returns the last seq handled."""
+    acked = events[0].seq - 1
+    for event in events:
+        try:
+            send_batch(conn, kiosk_id, [event])
+        except psycopg.IntegrityError as exc:
+            why = exc.diag.message_primary or type(exc).__name__
+            refused.append((event.uuid, why))
+            record_refused(store, [(event.uuid, why)])
+        except psycopg.Error as exc:
+            if exc.sqlstate == QUOTA_SQLSTATE:
+                store.set_meta_values({ACKED_KEY: str(acked)})
+                raise UploadRefused(server_error(exc)) from None
+            raise
+        acked = event.seq
+        store.set_meta_values({ACKED_KEY: str(acked)})
+    return acked

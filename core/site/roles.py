@@ -17,7 +17,8 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -164,25 +165,45 @@ def lock_holders(conn: psycopg.Connection, tables: Sequence[str]) -> list[str]:
                 " GROUP BY 1 ORDER BY 1", [list(tables)]).fetchall()]
 
 
-def lock_or_name_holders(conn: psycopg.Connection, tables: Sequence[str], mode: str = "ACCESS EXCLUSIVE") -> None:
-    """Lock these tables (those that exist) in the caller's transaction, waiting LOCK_TIMEOUT_S at most;
-    else SiteError naming the stations whose sessions hold them."""
-    present = [t for t in tables if conn.execute("SELECT to_regclass(%s) IS NOT NULL", [t]).fetchone()[0]]
-    if not present:
-        return
-    sql = psycopg.sql
+@contextmanager
+def naming_lock_holders(conn: psycopg.Connection, tables: Sequence[str]) -> Iterator[None]:
+    """A savepoint in which every lock is waited for LOCK_TIMEOUT_S at most; past it, SiteError naming the
+    stations (or logins) whose sessions hold locks on these tables."""
     before = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
     try:
         with conn.transaction():
             conn.execute("SELECT set_config('lock_timeout', %s, true)", [f"{LOCK_TIMEOUT_S}s"])
-            conn.execute(sql.SQL("LOCK TABLE {} IN " + mode + " MODE").format(
-                sql.SQL(", ").join(map(sql.Identifier, present))))
+            yield
             conn.execute("SELECT set_config('lock_timeout', %s, true)", [before])
     except psycopg.errors.LockNotAvailable:
-        holders = lock_holders(conn, present) or ["a session that has ended since"]
+        holders = lock_holders(conn, tables) or ["a session that has ended since"]
         raise SiteError(f"The site server's tables are held by {', '.join(holders)}; waited {LOCK_TIMEOUT_S} s. "
                         "Retire that station (`rollcall site retire NAME`) or end its session, then try again.",
                         SiteProblem.SERVER_ERROR) from None
+
+
+def lock_or_name_holders(conn: psycopg.Connection, tables: Sequence[str], mode: str = "ACCESS EXCLUSIVE") -> None:
+    """Lock these tables (those that exist) in the caller's transaction, or SiteError naming who holds them."""
+    present = [t for t in tables if conn.execute("SELECT to_regclass(%s) IS NOT NULL", [t]).fetchone()[0]]
+    if present:
+        sql = psycopg.sql
+        with naming_lock_holders(conn, present):
+            conn.execute(sql.SQL("LOCK TABLE {} IN " + mode + " MODE").format(
+                sql.SQL(", ").join(map(sql.Identifier, present))))
+
+
+def retire_station(conn: psycopg.Connection, name: str) -> str:
+    """Mark a kiosk left, its login retired first (so its own open transaction cannot stop this); returns the
+    login retired. SiteError when there is no such kiosk, or when another session holds its row."""
+    with conn.transaction():
+        found = conn.execute("SELECT db_role FROM kiosks WHERE name = %s AND NOT is_admin", [name]).fetchone()
+        if found is None:
+            raise SiteError(f"This site has no kiosk {name!r}.", SiteProblem.BAD_NAME)
+        if found[0]:
+            retire_login(conn, found[0])
+    with conn.transaction(), naming_lock_holders(conn, ["kiosks"]):
+        conn.execute("UPDATE kiosks SET left_at = coalesce(left_at, now()) WHERE name = %s", [name])
+    return found[0] or ""
 
 
 def retire_stale_logins(conn: psycopg.Connection) -> list[str]:

@@ -54,7 +54,7 @@ from core.site.records import (
     SyncReport,
     SyncStage,
 )
-from core.site.roles import check_station_name, retire_stale_logins
+from core.site.roles import check_station_name, retire_stale_logins, retire_station
 from core.site.schema import migrate
 from core.site.status import (
     ServerStatus,
@@ -64,7 +64,7 @@ from core.site.status import (
     read_server_status,
     read_site_events,
 )
-from core.site.trust import record_skipped, skipped_rows
+from core.site.trust import REFUSED_KEY, record_skipped, skipped_rows
 
 __all__ = ["ADMIN_STATION_DEFAULT", "BackgroundSync", "ModelRefused", "Site", "SiteEvent", "SiteRole", "SiteStatus",
            "StationStatus", "SyncProgress", "SyncReport", "SyncStage"]
@@ -205,6 +205,13 @@ class Site:
         self.close()
         remove_credentials(self.data_dir)
         self.store.set_meta_values({key: None for key in membership.SITE_META_KEYS})
+
+    def retire(self, kiosk: str) -> None:
+        """The admin station retires a kiosk (stolen, or gone without `site leave`): its login stops working and
+        its sessions end first, so even one holding a transaction open cannot stop this."""
+        if self.role is not SiteRole.ADMIN:
+            raise SiteError("Only the admin station retires a kiosk.", SiteProblem.NEEDS_ADMIN)
+        self._run(lambda conn: retire_station(conn, kiosk))
 
     def what_leaving_keeps(self) -> str:
         """What this station keeps of the site's data after `leave` ("" when standalone)."""
@@ -422,7 +429,9 @@ class Site:
                 "queue": outbox.queue_length(self.store), "gallery_version": site_gallery.local_version(self.store),
                 "error": self.store.meta_value(LAST_ERROR_KEY)}
         skipped_total, skipped = skipped_rows(self.store)
-        base |= {"skipped_total": skipped_total, "skipped": skipped}
+        refused_total, refused = skipped_rows(self.store, REFUSED_KEY)
+        base |= {"skipped_total": skipped_total, "skipped": skipped, "refused_total": refused_total,
+                 "refused": refused}
         if not check_server:
             return SiteStatus(**base)
 

@@ -44,6 +44,8 @@ class SiteStatus:
     notice: str | None = None  # after a join: what it meant for an earlier copy of the station
     skipped_total: int = 0  # rows of other stations this station could not use (core.site.trust)
     skipped: list[SkippedRow] = field(default_factory=list)  # the most recent of them
+    refused_total: int = 0  # this station's own events the server refused (kept in the local database)
+    refused: list[SkippedRow] = field(default_factory=list)
     pending_held_by: str | None = None  # the station whose report holds the site's absences pending the longest
     quota: tuple[int, int] | None = None  # the server's (rows, bytes) per station and hour (admin station)
     server_gaps: list[str] = field(default_factory=list)  # what logins may still write outside the schema

@@ -18,9 +18,10 @@ import numpy as np
 
 from core.base.records import EventKind
 from core.gallery.store import GalleryStore
-from core.site.intake import MAX_CROP_BYTES, MAX_FACE_PX, MAX_OFFSET_MIN, MAX_SOURCE_BYTES
+from core.site.intake import MAX_CROP_BYTES, MAX_FACE_PX, MAX_OFFSET_MIN, MAX_SIMILARITY, MAX_SOURCE_BYTES
 
 SKIPPED_KEY = "site_skipped_rows"
+REFUSED_KEY = "site_refused_uploads"  # this station's own events the server refused (kept here)
 SKIPPED_KEPT = 50  # the most recent skipped rows listed; the total counts them all
 CLOCK_SKEW = timedelta(hours=1)  # an event dated this far after it reached the server is not used
 
@@ -38,8 +39,8 @@ def event_problem(kind: str, person_uuid: str | None, time: datetime | None, off
     """Why an event row from the server cannot be used, or None."""
     if kind not in {k.value for k in EventKind}:
         return f"unknown kind {kind[:20]!r}"
-    if similarity is None or not math.isfinite(similarity) or not -1 <= similarity <= 1:
-        return f"similarity {similarity} is not a number from -1 to 1"
+    if similarity is None or not math.isfinite(similarity) or not -MAX_SIMILARITY <= similarity <= MAX_SIMILARITY:
+        return f"similarity {similarity} is not a number from -{MAX_SIMILARITY} to {MAX_SIMILARITY}"
     if kind != EventKind.UNKNOWN and similarity < 0:
         return f"a check-in or check-out with similarity {similarity}"
     if offset_min is None or abs(offset_min) > MAX_OFFSET_MIN:
@@ -79,22 +80,27 @@ def crop_problem(crop: bytes) -> str | None:
     return f"a face crop of {len(crop)} bytes (at most {MAX_CROP_BYTES})" if len(crop) > MAX_CROP_BYTES else None
 
 
-def record_skipped(store: GalleryStore, skipped: Iterable[tuple[str, str, str]]) -> int:
+def record_skipped(store: GalleryStore, skipped: Iterable[tuple[str, str, str]], key: str = SKIPPED_KEY) -> int:
     """Add (station, row id, why) entries to this station's list of rows it skipped; returns how many."""
-    new = [SkippedRow(station[:80], row[:80], why[:200], datetime.now(UTC).isoformat(timespec="seconds"))
+    new = [SkippedRow(station[:80], row[:80], why[:300], datetime.now(UTC).isoformat(timespec="seconds"))
            for station, row, why in skipped]
     if not new:
         return 0
-    total, kept = skipped_rows(store)
+    total, kept = skipped_rows(store, key)
     recent = (kept + new)[-SKIPPED_KEPT:]
-    store.set_meta_values({SKIPPED_KEY: json.dumps({"total": total + len(new),
-                                                    "recent": [list(vars(r).values()) for r in recent]})})
+    store.set_meta_values({key: json.dumps({"total": total + len(new),
+                                            "recent": [list(vars(r).values()) for r in recent]})})
     return len(new)
 
 
-def skipped_rows(store: GalleryStore) -> tuple[int, list[SkippedRow]]:
+def record_refused(store: GalleryStore, refused: Iterable[tuple[str, str]]) -> int:
+    """This station's own events that the server refused (event UUID, why): they stay in the local database."""
+    return record_skipped(store, (("this station", uuid_, why) for uuid_, why in refused), REFUSED_KEY)
+
+
+def skipped_rows(store: GalleryStore, key: str = SKIPPED_KEY) -> tuple[int, list[SkippedRow]]:
     """(how many rows this station has skipped in all, the most recent ones)."""
-    stored = store.meta_value(SKIPPED_KEY)
+    stored = store.meta_value(key)
     if not stored:
         return 0, []
     try:

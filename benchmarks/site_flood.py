@@ -1,0 +1,126 @@
+"""A kiosk's login floods the site server with 1,000,000 events (issue 31), against a private PostgreSQL 15
+cluster (fsync on) on this machine, with the default quotas (Settings.site).
+
+1. The flood as one statement, then in statements of 10,000 rows until the quota refuses them: how long the
+   server took to refuse, and how many rows it accepted.
+2. Another station's next sync: without the flood, and after it (it copies what the quota let in).
+3. The flooding kiosk's own honest events: refused while over the quota, kept queued, sent an hour later.
+
+    .venv/bin/python benchmarks/site_flood.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+
+from core.base.settings import SiteSettings  # noqa: E402
+from core.site.connection import SiteError, load_credentials  # noqa: E402
+from core.site.intake import QUOTA_SQLSTATE  # noqa: E402
+from tests.pg import PgCluster, find_bin_dir  # noqa: E402
+from tests.site_kit import station, sync, write_events  # noqa: E402
+
+SETTINGS = SiteSettings(upload_batch=1000, connect_timeout_s=5)
+BATCH_ROWS = 10_000
+FLOOD = ("INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day, kiosk_utc_offset_min,"
+         " source, similarity) SELECT gen_random_uuid(), rollcall_kiosk_id(), %s + g, 'unknown', now(),"
+         " (now() AT TIME ZONE 'UTC')::date, 0, 'flood', 0 FROM generate_series(1, %s) g")
+
+
+def timed_sync(site) -> tuple[float, int]:
+    started = time.perf_counter()
+    report = sync(site)
+    return time.perf_counter() - started, report.events_mirrored.added
+
+
+def flood(url: str, rows: int) -> tuple[float, int, float]:
+    """(seconds to refuse it as one statement, rows accepted in batches, seconds for the batches)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        started = time.perf_counter()
+        try:
+            conn.execute(FLOOD, [10_000_000, rows])
+            raise SystemExit("the one-statement flood was accepted: no quota")
+        except psycopg.Error as exc:
+            if exc.sqlstate != QUOTA_SQLSTATE:
+                raise
+        one_statement_s = time.perf_counter() - started
+        accepted, started = 0, time.perf_counter()
+        while accepted < rows:
+            try:
+                conn.execute(FLOOD, [20_000_000 + accepted, min(BATCH_ROWS, rows - accepted)])
+                accepted += min(BATCH_ROWS, rows - accepted)
+            except psycopg.Error as exc:
+                if exc.sqlstate != QUOTA_SQLSTATE:
+                    raise
+                break
+        return one_statement_s, accepted, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL's server binaries are needed (Debian: apt-get install postgresql-15)")
+    cluster = PgCluster(bin_dir, durable=True).init()
+    cluster.start()
+    root = Path(tempfile.mkdtemp(prefix="rollcall-flood-bench-"))
+    try:
+        url = cluster.url(cluster.create_database("site"))
+        admin, north, south = (station(root / name, SETTINGS) for name in ("admin", "north", "south"))
+        admin.init(url)
+        north.join(url, "north")
+        south.join(url, "south")
+        for site in (north, south, admin, south):
+            sync(site)
+        load_before = os.getloadavg()[0]
+        write_events(north.store, 100)
+        sync(north)
+        without_s, without_rows = timed_sync(south)
+        one_s, accepted, batches_s = flood(load_credentials(root / "north").url, args.rows)
+        with_s, with_rows = timed_sync(south)
+        with psycopg.connect(url, autocommit=True) as owner:  # the flood took the station's next numbers: the
+            high = owner.execute("SELECT high_seq FROM station_intake i JOIN kiosks k ON k.id = i.kiosk_id"
+                                 " WHERE k.name = 'north'").fetchone()[0]
+        north.store.raise_event_seq(high)  # honest PC numbers after them, as a re-join does
+        write_events(north.store, 100)
+        try:
+            sync(north)
+            held = "NOT refused"
+        except SiteError as exc:
+            held = f"refused ({exc.problem}), {north.status(check_server=False).queue} kept queued"
+        with psycopg.connect(url, autocommit=True) as owner:  # an hour later
+            owner.execute("UPDATE station_intake SET hour = hour - interval '1 hour'")
+        later = sync(north).uploaded
+        rows = ["| measure | figure |", "| --- | --- |",
+                f"| {args.rows:,} rows in one statement | refused by the quota after **{one_s:.1f} s** |",
+                f"| the same in statements of {BATCH_ROWS:,} | **{accepted:,} rows** accepted (the quota: "
+                f"{SETTINGS.station_rows_per_hour:,} an hour), then refused ({batches_s:.1f} s) |",
+                f"| another station's next sync, without the flood | **{without_s:.2f} s** ({without_rows} events) |",
+                f"| another station's next sync, after the flood | **{with_s:.2f} s** ({with_rows:,} events) |",
+                f"| its local database after it | {(root / 'south' / 'rollcall.db').stat().st_size / 2**20:.1f} MiB |",
+                f"| the flooding kiosk's 100 honest events | {held}; **{later} sent** an hour later |",
+                f"| machine | {os.cpu_count()} CPUs, load average {load_before:.1f} before, "
+                f"{os.getloadavg()[0]:.1f} after |"]
+        print("\n".join(rows))
+        for site in (admin, north, south):
+            site.close()
+    finally:
+        cluster.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
