@@ -93,6 +93,10 @@ def test_5_a_lock_held_by_another_station_is_named_not_waited_on(site):
     thread.join(5)
     session.close()
     station(folder / "east").join(url, "east")
+    with pytest.raises(SiteError):  # an admin station under a kiosk's name is refused, and retires nothing
+        station(folder / "admin-2").init(url, "south")
+    write_events(south.store, 1)
+    assert sync(south).uploaded == 1
 
 
 def test_6_no_kiosk_or_reporting_login_writes_outside_the_schema(site, pg):

@@ -32,7 +32,7 @@ def test_4_a_flood_is_cut_off_and_the_honest_queue_waits_then_goes(pg, tmp_path)
                 "INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day,"
                 " kiosk_utc_offset_min, source, similarity) SELECT gen_random_uuid(), %s, 1000 + g,"
                 " 'unknown', now(), (now() AT TIME ZONE 'UTC')::date, 0, 'cam', 0"
-                " FROM generate_series(1, 100000) g",
+                " FROM generate_series(1, 2000) g",
                 [north_id],
             )
         assert flood.value.sqlstate == QUOTA_SQLSTATE and "north is over its quota" in str(flood.value)

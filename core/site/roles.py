@@ -288,8 +288,9 @@ def register_station(conn: psycopg.Connection, name: str, is_admin: bool) -> Reg
     name = check_station_name(name, kiosk=not is_admin)
     database = conn.info.dbname
     with conn.transaction():  # the earlier copy's sessions end first: one of them may hold a lock on kiosks
-        earlier_login = conn.execute("SELECT db_role FROM kiosks WHERE name = %s", [name]).fetchone()
-        if earlier_login and earlier_login[0]:
+        earlier_login = conn.execute("SELECT db_role FROM kiosks WHERE name = %s AND NOT is_admin",
+                                     [name]).fetchone()  # a kiosk joined again in its place
+        if not is_admin and earlier_login and earlier_login[0]:
             retire_login(conn, earlier_login[0])
     with conn.transaction():
         lock_or_name_holders(conn, ["kiosks"], "SHARE ROW EXCLUSIVE")  # one registration at a time
