@@ -157,7 +157,7 @@ BEGIN  -- a station changes its event only as a correction does: a higher revisi
         RETURN NEW;  -- the owner's merge (person_uuid) or a receive time put right
     END IF;
     IF NEW.revision <= OLD.revision OR NEW.kiosk_seq <= OLD.kiosk_seq OR NEW.kiosk_id <> OLD.kiosk_id
-       OR NEW.event_uuid <> OLD.event_uuid THEN
+       OR NEW.event_uuid <> OLD.event_uuid OR NEW.kind <> OLD.kind THEN  -- a correction moves, never re-kinds
         RAISE EXCEPTION 'event % was changed without a higher revision and sequence number (revision % to %)',
             OLD.event_uuid, OLD.revision, NEW.revision USING ERRCODE = 'check_violation';
     END IF;

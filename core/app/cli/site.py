@@ -70,8 +70,10 @@ def cmd_site(args: argparse.Namespace) -> int:
             )
             mirrored = report.events_mirrored
             if mirrored and mirrored.skipped:
-                print(f"skipped {mirrored.skipped} rows of other stations that cannot be used (`rollcall site status`"
-                      " lists them)")
+                print(
+                    f"skipped {mirrored.skipped} rows of other stations that cannot be used (`rollcall site status`"
+                    " lists them)"
+                )
             for model_id in report.models_published:
                 print(f"sent model {model_id}'s files to the site server")
             for model_id in report.models_installed:
