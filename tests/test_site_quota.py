@@ -16,6 +16,7 @@ from tests.site_kit import FAST, enroll, station, sync, write_events
 ROWS_PER_HOUR = 60
 
 
+@pytest.mark.slow
 def test_4_a_flood_is_cut_off_and_the_honest_queue_waits_then_goes(pg, tmp_path):
     _, url = pg
     admin = station(tmp_path / "admin", replace(FAST, station_rows_per_hour=ROWS_PER_HOUR))
