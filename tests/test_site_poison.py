@@ -281,6 +281,18 @@ def test_8_templates_are_checked_on_the_way_in(site):
     site.hostile.execute(face.format(vector="decode(repeat('00', 512), 'hex')", det_prob="0.9"))
     with pytest.raises(errors.CheckViolation):  # nor when sent again
         site.hostile.execute("UPDATE unknown_faces SET vector = '\\x0102'")
+    with site.owner.transaction():  # the way out: a template in the gallery that does not fit its model
+        version = site.owner.execute(
+            "UPDATE site_meta SET gallery_version = gallery_version + 1 RETURNING gallery_version"
+        ).fetchone()[0]
+        site.owner.execute(
+            "UPDATE embeddings SET vector = '\\x010203', version = %s"
+            " WHERE sample_id = (SELECT min(sample_id) FROM embeddings)",
+            [version],
+        )
+    sync(site.south)
+    assert any("template of" in row.why for row in site.south.status(check_server=False).skipped)
+    assert [len(e.vector) for e in site.south.store.site_gallery().embeddings] == [512, 512]  # the good ones kept
     the_others_still_sync(site)
 
 

@@ -64,16 +64,21 @@ def event_problem(kind: str, person_uuid: str | None, time: datetime | None, off
 def face_problem(vector: bytes, dimension: int | None, crop: bytes, det_prob: float, face_px: int,
                  sharpness: float) -> str | None:
     """Why a stranger's kept face from the server cannot be used, or None."""
+    return template_problem(vector, dimension) or crop_problem(crop) or (
+        None if (math.isfinite(det_prob) and 0 <= det_prob <= 1 and 0 < face_px <= MAX_FACE_PX
+                 and math.isfinite(sharpness) and sharpness >= 0)
+        else "its detection probability, size or sharpness is out of range")
+
+
+def template_problem(vector: bytes, dimension: int | None) -> str | None:
+    """Why a face template (float32, little-endian) cannot be used with its model, or None."""
     if dimension is None:
         return "its model is not on this station"
     if len(vector) != 4 * dimension:
         return f"a template of {len(vector)} bytes for a model of {dimension} floats"
     if not np.isfinite(np.frombuffer(vector, dtype="<f4")).all():
         return "its template is not finite"
-    return crop_problem(crop) or (
-        None if (math.isfinite(det_prob) and 0 <= det_prob <= 1 and 0 < face_px <= MAX_FACE_PX
-                 and math.isfinite(sharpness) and sharpness >= 0)
-        else "its detection probability, size or sharpness is out of range")
+    return None
 
 
 def crop_problem(crop: bytes) -> str | None:
