@@ -113,6 +113,12 @@ class SitePage(QWidget):
                 f"Queue: {plural(status.queue, 'event')}."
                 + (f" Last problem: {in_dialog_words(status.error)}" if status.error else "")
             )
+            if status.refused_total:
+                latest = status.refused[-1]
+                text += (
+                    f"\nThe server refused {plural(status.refused_total, 'event')} of this station (kept here); "
+                    f"the latest: {latest.why}."
+                )
             if status.skipped_total:
                 latest = status.skipped[-1]
                 text += (

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from core.site.service import SiteRole  # noqa: E402
-from core.site.trust import record_skipped  # noqa: E402
+from core.site.trust import record_refused, record_skipped  # noqa: E402
 from tests.site_kit import enroll, station, write_events  # noqa: E402
 from tests.test_gui_flow import WAIT_MS, dialogs, window  # noqa: E402,F401 (fixtures)
 
@@ -54,6 +54,9 @@ def test_join_from_settings_then_status_bar_shows_queue(qtbot, window, engine, p
     dialog.site.show_state()  # the site page lists a row this station could not use, with its station and why
     assert "Skipped 1 row of other stations" in dialog.site_state.text()
     assert "'north', row 3f0c: similarity nan" in dialog.site_state.text()
+    record_refused(engine.store, [("9a1b", "event dated 2099-01-01: the server takes times from …")])
+    dialog.site.show_state()  # and this station's own events the server refused, kept here
+    assert "The server refused 1 event of this station (kept here)" in dialog.site_state.text()
     dialog.reject()
     admin.close()
 
