@@ -8,6 +8,7 @@ admin station's integration queue gets nothing from it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -155,6 +156,8 @@ def test_1_a_poison_row_is_skipped_recorded_and_every_other_station_keeps_syncin
     assert status.skipped_total >= 9 and {r.station for r in status.skipped} == {"north"}
     assert any("template of 3 bytes" in r.why for r in status.skipped)
     assert any("not finite" in r.why or "detection probability" in r.why for r in status.skipped)
+    code, out = rollcall(capsys, site.folder / "south", "site", "status", "--json")
+    assert code == 0 and json.loads(out)["skipped_total"] == 7 and json.loads(out)["pending_held_by"], out
     code, out = rollcall(capsys, site.folder / "south", "site", "status")
     assert code == 0 and "station north" in out and "UTC offset of 1440" in out, out
 

@@ -23,7 +23,8 @@ from core.site.intake import MAX_CROP_BYTES, MAX_FACE_PX, MAX_OFFSET_MIN, MAX_SI
 SKIPPED_KEY = "site_skipped_rows"
 REFUSED_KEY = "site_refused_uploads"  # this station's own events the server refused (kept here)
 SKIPPED_KEPT = 50  # the most recent skipped rows listed; the total counts them all
-CLOCK_SKEW = timedelta(hours=1)  # an event dated this far after it reached the server is not used
+CLOCK_SKEW = timedelta(days=1)  # an event dated this far after it reached the server is not used (the server
+# allows site.clock_skew_s, 15 minutes by default: this is wider than any sensible setting of it)
 
 
 @dataclass(frozen=True)
