@@ -53,5 +53,16 @@ def test_4_a_flood_is_cut_off_and_the_honest_queue_waits_then_goes(pg, tmp_path)
     with psycopg.connect(url, autocommit=True) as owner:  # an hour later
         owner.execute("UPDATE station_intake SET hour = hour - interval '1 hour'")
     assert sync(north).uploaded == 30 and north.status(check_server=False).queue == 0
+    with psycopg.connect(url, autocommit=True) as owner:  # the byte quota too (rows allowed, 20,000 bytes)
+        owner.execute("UPDATE site_limits SET rows_per_hour = 1000000, bytes_per_hour = 20000")
+    with psycopg.connect(load_credentials(tmp_path / "north").url, autocommit=True) as hostile:
+        with pytest.raises(psycopg.Error) as too_big:
+            hostile.execute(
+                "INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day,"
+                " kiosk_utc_offset_min, source, similarity) SELECT gen_random_uuid(), rollcall_kiosk_id(), 5000 + g,"
+                " 'unknown', now(), (now() AT TIME ZONE 'UTC')::date, 0, repeat('x', 200), 0"
+                " FROM generate_series(1, 100) g"
+            )
+        assert too_big.value.sqlstate == QUOTA_SQLSTATE and "bytes" in str(too_big.value)
     for site in (admin, north, south):
         site.close()
