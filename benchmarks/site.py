@@ -114,6 +114,8 @@ def bench_ingest(url: str, root: Path, kiosks: int, events_each: int) -> tuple[f
         kiosk.close()
         kiosk.store.close()
         folders.append(str(root / f"kiosk-{k:02d}"))
+    with connect(Credentials(url), SETTINGS) as conn:  # the queued events (8 h old) are from after they joined
+        conn.execute("UPDATE kiosks SET joined_at = now() - interval '1 day'")
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(kiosks), context.Queue()
     workers = [context.Process(target=upload_worker, args=(folder, barrier, results)) for folder in folders]

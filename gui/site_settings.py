@@ -113,6 +113,18 @@ class SitePage(QWidget):
                 f"Queue: {plural(status.queue, 'event')}."
                 + (f" Last problem: {in_dialog_words(status.error)}" if status.error else "")
             )
+            if status.refused_total:
+                latest = status.refused[-1]
+                text += (
+                    f"\nThe server refused {plural(status.refused_total, 'event')} of this station (kept here); "
+                    f"the latest: {latest.why}."
+                )
+            if status.skipped_total:
+                latest = status.skipped[-1]
+                text += (
+                    f"\nSkipped {plural(status.skipped_total, 'row')} of other stations that cannot be used; the "
+                    f"latest: station {latest.station!r}, row {latest.row}: {latest.why}."
+                )
         self.state.setText(f"{text}\n{message}".strip())
         busy = self.job is not None
         for widget in (self.url, self.password, self.kiosk_name, self.join_button, self.init_button):

@@ -57,6 +57,11 @@ class SiteOperations(EngineState):
         self.site.leave(force)
         return self._done(None, Changes.of(SITE))
 
+    def site_retire(self, kiosk: str) -> Outcome[None]:
+        """The admin station retires a kiosk: its login ends at once, even while it holds a transaction open."""
+        self.site.retire(kiosk)
+        return self._done(None, Changes.of(SITE))
+
     def site_sync(self, cancel: CancelCheck | None = None) -> Generator[SyncProgress, None, Outcome[SyncReport]]:
         """One push-and-pull round with the site server; raises SiteError when it cannot be reached."""
         try:

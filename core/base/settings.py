@@ -337,6 +337,12 @@ class SiteSettings(_Section):
     statement_timeout_s: float = 60.0  # a server statement running longer is cancelled
     listen: bool = True  # LISTEN for gallery changes (a version check still decides)
     model_part_mib: int = 4  # a trained model's package travels through the server in parts of this size
+    # Server-enforced per station (the admin station writes them to the server): a busy door's hour is about
+    # 3,600 sightings and 30 MiB with faces (docs/site.md, "Limits"); beyond these a station's uploads wait.
+    station_rows_per_hour: int = 20_000
+    station_mib_per_hour: int = 128
+    clock_skew_s: float = 900.0  # a station's event this far ahead of the server's clock (or before it joined)
+    pending_reach_days: float = 7.0  # one station holds the site's absences pending at most this far back
 
 
 @dataclass

@@ -24,7 +24,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from core.base.records import EventKind, MirroredEvent, SiteUnknownFace
 from core.gallery.store import GalleryStore
 from core.site.driver import psycopg
+from core.site.intake import MAX_SOURCE_BYTES
 from core.site.schema import GALLERY_CHANNEL
+from core.site.trust import crop_problem, event_problem, face_problem, record_skipped
 
 MIRROR_CURSOR_KEY = "site_events_received_up_to"
 FACES_CURSOR_KEY = "site_unknown_faces_received_up_to"
@@ -41,14 +43,23 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class MirrorReport:
     added: int
     updated: int
+    skipped: int = 0  # rows of other stations that could not be used (core.site.trust), recorded
+
+
+# Every station's events, with what psycopg cannot load (an infinite time) as null and text cut at the cap plus
+# one, so a bad row is recognised and skipped here (core.site.trust) without travelling whole.
+_SITE_EVENTS = f"""
+SELECT id, event_uuid, person_uuid, kind, CASE WHEN isfinite(kiosk_time) THEN kiosk_time END, offset_min,
+       left(source, {MAX_SOURCE_BYTES + 1}), similarity, track_id, revision, station, received_at
+FROM rollcall_site_events(%s, %s, %s, %s)
+"""
 
 
 def _event_batches(conn: psycopg.Connection, after: datetime, own_kiosk: int, batch: int) -> Iterator[list[tuple]]:
     after_id = 0
     while True:
         with conn.transaction():
-            rows = conn.execute("SELECT * FROM rollcall_site_events(%s, %s, %s, %s)",
-                                [after, after_id, own_kiosk, batch]).fetchall()
+            rows = conn.execute(_SITE_EVENTS, [after, after_id, own_kiosk, batch]).fetchall()
         if not rows:
             return
         yield rows
@@ -59,16 +70,23 @@ def mirror_events(conn: psycopg.Connection, store: GalleryStore, own_kiosk: int,
     """Copy the other stations' new or moved events into the local store."""
     stored = store.meta_value(MIRROR_CURSOR_KEY)
     cursor = datetime.fromisoformat(stored) - MIRROR_LOOK_BACK if stored else _EPOCH
-    added = updated = 0
+    added = updated = skipped_count = 0
     newest = None
     for rows in _event_batches(conn, cursor, own_kiosk, batch):
-        events = [MirroredEvent(r[1], r[2], EventKind(r[3]), r[4].astimezone(timezone(timedelta(minutes=r[5]))),
-                                r[6], float(r[7]), r[8], int(r[9]), r[10]) for r in rows]
+        events, skipped = [], []
+        for r in rows:
+            problem = event_problem(r[3], r[2], r[4], r[5], r[6], r[7], r[11])
+            if problem:
+                skipped.append((r[10], r[1], problem))
+                continue
+            events.append(MirroredEvent(r[1], r[2], EventKind(r[3]), r[4].astimezone(timezone(timedelta(minutes=r[5]))),
+                                        r[6], float(r[7]), r[8], int(r[9]), r[10]))
+        skipped_count += record_skipped(store, skipped)
         new, moved = store.mirror_events(events)
         added, updated, newest = added + new, updated + moved, rows[-1][11]
     if newest is not None:
         store.set_meta_values({MIRROR_CURSOR_KEY: newest.isoformat()})
-    return MirrorReport(added, updated)
+    return MirrorReport(added, updated, skipped_count)
 
 
 def fetch_reported_up_to(conn: psycopg.Connection, store: GalleryStore) -> datetime | None:
@@ -84,11 +102,17 @@ def reported_up_to(store: GalleryStore) -> datetime:
     return datetime.fromisoformat(stored) if stored else _EPOCH
 
 
+def kiosk_book(book: dict) -> dict:
+    """What kiosks get of the HR book: leave as dates, without the reasons (which stay on the admin station)."""
+    return {**book, "leave": [{**item, "reason": ""} for item in book.get("leave", [])]}
+
+
 def publish_book(conn: psycopg.Connection, store: GalleryStore) -> int:
-    """The admin station's HR tables become the site's book; returns its new version."""
+    """The admin station's HR tables become the site's book (leave without reasons); returns its new version."""
+    body = json.dumps(kiosk_book(store.hr_book()))
     with conn.transaction():
         version = conn.execute("UPDATE hr_book SET version = version + 1, body = %s, changed_by = session_user,"
-                               " changed_at = now() RETURNING version", [json.dumps(store.hr_book())]).fetchone()[0]
+                               " changed_at = now() RETURNING version", [body]).fetchone()[0]
         conn.execute("SELECT pg_notify(%s, %s)", [GALLERY_CHANNEL, f"hr:{version}"])
     store.set_meta_values({BOOK_VERSION_KEY: str(version)})
     return int(version)
@@ -194,12 +218,26 @@ def _received_batches(conn: psycopg.Connection, store: GalleryStore, table: str,
 
 
 def mirror_unknown_faces(conn: psycopg.Connection, store: GalleryStore, batch: int) -> int:
-    """The admin station copies every station's kept faces (after their events were copied)."""
-    return sum(store.mirror_unknown_faces(
-        SiteUnknownFace(0, r[0], r[1], bytes(r[2]), bytes(r[3]), float(r[4]), int(r[5]), float(r[6])) for r in rows)
-        for rows in _received_batches(conn, store, "unknown_faces",
-                                      "model_id, vector, crop_jpeg, det_prob, face_px, sharpness",
-                                      FACES_CURSOR_KEY, batch))
+    """The admin station copies every station's kept faces (after their events were copied); a face whose
+    template or values cannot be used is skipped and recorded."""
+    dimensions = {m.id: m.embedding_size for m in store.list_models()}
+    written = 0
+    for rows in _received_batches(conn, store, "unknown_faces",
+                                  "model_id, vector, crop_jpeg, det_prob, face_px, sharpness, (SELECT k.name FROM"
+                                  " events e JOIN kiosks k ON k.id = e.kiosk_id WHERE e.event_uuid ="
+                                  " unknown_faces.event_uuid)", FACES_CURSOR_KEY, batch):
+        faces, skipped = [], []
+        for r in rows:
+            face = SiteUnknownFace(0, r[0], r[1], bytes(r[2]), bytes(r[3]), float(r[4]), int(r[5]), float(r[6]))
+            problem = face_problem(face.vector, dimensions.get(face.model_id), face.crop_jpeg, face.det_prob,
+                                   face.face_px, face.sharpness)
+            if problem:
+                skipped.append((r[7] or "?", r[0], f"kept face: {problem}"))
+            else:
+                faces.append(face)
+        record_skipped(store, skipped)
+        written += store.mirror_unknown_faces(faces)
+    return written
 
 
 def purge_unknown_faces(conn: psycopg.Connection, older_than: timedelta) -> int:
@@ -225,6 +263,9 @@ def upload_correction_faces(conn: psycopg.Connection, store: GalleryStore) -> in
 
 def mirror_correction_faces(conn: psycopg.Connection, store: GalleryStore, batch: int) -> int:
     """The admin station gives its face-less confusions the faces their stations sent."""
-    return sum(store.fill_confusion_faces((r[0], bytes(r[1])) for r in rows)
-               for rows in _received_batches(conn, store, "correction_faces", "crop_jpeg",
-                                             CORRECTION_FACES_CURSOR_KEY, batch))
+    filled = 0
+    for rows in _received_batches(conn, store, "correction_faces", "crop_jpeg", CORRECTION_FACES_CURSOR_KEY, batch):
+        record_skipped(store, [("?", r[0], f"corrected face: {crop_problem(bytes(r[1]))}") for r in rows
+                               if crop_problem(bytes(r[1]))])
+        filled += store.fill_confusion_faces((r[0], bytes(r[1])) for r in rows if not crop_problem(bytes(r[1])))
+    return filled

@@ -16,6 +16,7 @@ from pathlib import Path
 from core.base.errors import RollcallError
 from core.base.settings import SiteSettings
 from core.site.driver import psycopg
+from core.site.intake import QUOTA_SQLSTATE
 
 CREDENTIALS_FILE = "site-credentials.json"
 APPLICATION_NAME = "rollcall"
@@ -33,6 +34,8 @@ class SiteProblem(enum.StrEnum):
     BAD_NAME = "bad_name"  # a station name that is too long, has odd characters, is reserved or too like another
     SERVER_ERROR = "server_error"  # the server refused a statement (nothing was changed by it)
     MODEL_FILES = "model_files"  # a model's files on the server are missing or damaged (nothing installed)
+    QUOTA = "quota"  # the station's uploads are over the site's hourly quota (they wait, queued)
+    REFUSED = "refused"  # the server refused a value this station sent (it waits, queued)
 
 
 class SiteError(RollcallError):
@@ -144,6 +147,13 @@ def connect(credentials: Credentials, settings: SiteSettings, autocommit: bool =
 
 def server_error(exc: psycopg.Error) -> SiteError:
     detail = exc.diag.message_primary if getattr(exc, "diag", None) and exc.diag.message_primary else str(exc)
+    hint = f" {exc.diag.message_hint}." if getattr(exc, "diag", None) and exc.diag.message_hint else ""
+    if exc.sqlstate == QUOTA_SQLSTATE:
+        return SiteError(f"The site server refused this station's uploads: {detail}.{hint} Nothing is lost: "
+                         "they stay queued here.", SiteProblem.QUOTA)
+    if isinstance(exc, psycopg.IntegrityError):
+        return SiteError(f"The site server refused a value this station sent ({detail}).{hint} It stays queued "
+                         "here; tell the site's admin if this stays.", SiteProblem.REFUSED)
     return SiteError(f"The site server refused a statement ({type(exc).__name__}: {detail}); it changed nothing. "
                      "Local data is kept; tell the site's admin if this stays.", SiteProblem.SERVER_ERROR)
 

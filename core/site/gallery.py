@@ -22,6 +22,7 @@ from core.base.records import ModelRecord, ReviewState, SiteEmbedding, SiteGalle
 from core.gallery.store import GalleryStore
 from core.site.driver import psycopg
 from core.site.schema import GALLERY_CHANNEL
+from core.site.trust import record_skipped, template_problem
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,13 @@ def pull(conn: psycopg.Connection, store: GalleryStore, with_crops: bool) -> Pul
         version, active_model, faces, changes = fetch_changes(conn, since, with_crops)
     if version == since:
         return PullReport(since, version, active_model=active_model)
+    dimensions = {m.id: m.embedding_size for m in [*store.list_models(), *changes.models]}
+    unusable = {id(e): why for e in changes.embeddings
+                if (why := template_problem(e.vector, dimensions.get(e.model_id)))}
+    if unusable:  # no station trusts another: a template that does not fit its model is left out, and recorded
+        record_skipped(store, [("the gallery", e.sample_uuid, f"template of {e.model_id}: {unusable[id(e)]}")
+                               for e in changes.embeddings if id(e) in unusable])
+        changes.embeddings = [e for e in changes.embeddings if id(e) not in unusable]
     keys = {erased_key(u): u for u in store.person_ids_by_uuid()}  # tombstones name people by key only
     changes.erased_people = [keys[k] for k in changes.erased_people if k in keys]
     faces = {event: keys[key] for event, key in faces.items() if key in keys}

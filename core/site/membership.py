@@ -10,7 +10,7 @@ from core.base.settings import SiteSettings
 from core.gallery.store import GalleryStore
 from core.site import attendance as site_attendance
 from core.site import gallery as site_gallery
-from core.site import outbox
+from core.site import outbox, trust
 from core.site.connection import Credentials, SiteError, SiteProblem, connect, server_error, unreachable
 from core.site.driver import psycopg
 from core.site.records import (
@@ -38,7 +38,7 @@ SITE_META_KEYS = (ROLE_KEY, STATION_KEY, KIOSK_ID_KEY, LAST_SYNC_KEY, LAST_ERROR
                   site_gallery.GALLERY_VERSION_KEY, site_gallery.ACTIVE_MODEL_KEY, BOOK_DIRTY_KEY,
                   site_attendance.MIRROR_CURSOR_KEY, site_attendance.FACES_CURSOR_KEY, site_attendance.REPORTED_KEY,
                   site_attendance.CORRECTION_FACES_SENT_KEY, site_attendance.CORRECTION_FACES_CURSOR_KEY,
-                  site_attendance.BOOK_VERSION_KEY, site_attendance.BOOK_INCOMPLETE_KEY)
+                  site_attendance.BOOK_VERSION_KEY, site_attendance.BOOK_INCOMPLETE_KEY, trust.SKIPPED_KEY)
 
 
 def admin_connection(credentials: Credentials, settings: SiteSettings) -> psycopg.Connection:

@@ -17,7 +17,10 @@ from datetime import timedelta
 from core.base.errors import Cancelled
 from core.base.records import OutboxEvent
 from core.gallery.store import GalleryStore
+from core.site.connection import SiteError, SiteProblem, server_error
 from core.site.driver import psycopg
+from core.site.intake import QUOTA_SQLSTATE
+from core.site.trust import record_refused
 
 ACKED_KEY = "site_acked_seq"
 
@@ -47,6 +50,14 @@ FROM unnest(%s::uuid[], %s::bigint[], %s::integer[], %s::text[], %s::timestamptz
      AS v(event_uuid, seq, revision, kind, kiosk_time, kiosk_day, offset_min, source, similarity, track_id)
 WHERE events.event_uuid = v.event_uuid AND events.revision < v.revision
 """
+
+
+class UploadRefused(Exception):
+    """The server refused a batch (over the quota, or a value it does not take); the queue is kept."""
+
+    def __init__(self, error: SiteError):
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ def upload(conn: psycopg.Connection, store: GalleryStore, kiosk_id: int, batch_s
     acked = acked_seq(store)
     total = store.outbox_length(acked)
     sent = 0
+    refused: list[tuple[str, str]] = []
     yield UploadProgress(0, total, acked)
     while True:
         if cancel and cancel():
@@ -103,8 +115,41 @@ def upload(conn: psycopg.Connection, store: GalleryStore, kiosk_id: int, batch_s
         events = store.outbox(acked, max(1, batch_size))
         if not events:
             return
-        send_batch(conn, kiosk_id, events)
+        try:
+            send_batch(conn, kiosk_id, events)
+        except psycopg.Error as exc:
+            if exc.sqlstate == QUOTA_SQLSTATE:
+                raise UploadRefused(server_error(exc)) from None
+            if not isinstance(exc, psycopg.IntegrityError):
+                raise
+            _one_by_one(conn, store, kiosk_id, events, refused)  # the refused ones stay here
         acked = events[-1].seq
         store.set_meta_values({ACKED_KEY: str(acked)})
         sent += len(events)
         yield UploadProgress(sent, max(total, sent), acked)
+    if refused:
+        raise UploadRefused(SiteError(
+            f"The site server refused {len(refused)} of this station's events, kept here and listed by `rollcall "
+            f"site status` (the first: {refused[0][1]}). Later events went on.", SiteProblem.REFUSED))
+
+
+def _one_by_one(conn: psycopg.Connection, store: GalleryStore, kiosk_id: int, events: list[OutboxEvent],
+                refused: list[tuple[str, str]]) -> int:
+    """A batch the server refused for a value, sent an event at a time: the events it refuses are recorded as
+    this station's refused uploads (kept in the local database), the others go. Returns the last seq handled."""
+    acked = events[0].seq - 1
+    for event in events:
+        try:
+            send_batch(conn, kiosk_id, [event])
+        except psycopg.IntegrityError as exc:
+            why = exc.diag.message_primary or type(exc).__name__
+            refused.append((event.uuid, why))
+            record_refused(store, [(event.uuid, why)])
+        except psycopg.Error as exc:
+            if exc.sqlstate == QUOTA_SQLSTATE:
+                store.set_meta_values({ACKED_KEY: str(acked)})
+                raise UploadRefused(server_error(exc)) from None
+            raise
+        acked = event.seq
+        store.set_meta_values({ACKED_KEY: str(acked)})
+    return acked

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from core.base.timekeeping import ATTENDED, PersonDay
 from core.site.connection import SiteError, SiteProblem
 from core.site.driver import psycopg
+from core.site.hardening import REPORTER_SESSION_LIMITS, limit_sessions
 from core.site.roles import MAX_ROLE_NAME, PASSWORD_BYTES
 
 REPORTS_SCHEMA = "rollcall_reports"
@@ -85,6 +86,10 @@ class ReporterLogin:
     views: tuple[str, ...]
 
 
+def reporter_prefix(database: str) -> str:
+    return f"{database}_report_"
+
+
 def reporter_role(database: str, name: str) -> str:
     """`<db>_report_<name>`, or SiteError: a reporter's name is 1 to 30 lower-case letters, digits or '_'."""
     if not _REPORTER_NAME.fullmatch(name):
@@ -93,7 +98,7 @@ def reporter_role(database: str, name: str) -> str:
             f"{name[:40]!r} is not.",
             SiteProblem.BAD_NAME,
         )
-    return f"{database}_report_{name}"[:MAX_ROLE_NAME]
+    return f"{reporter_prefix(database)}{name}"[:MAX_ROLE_NAME]
 
 
 def create_reporter(conn: psycopg.Connection, name: str) -> ReporterLogin:
@@ -124,6 +129,7 @@ def create_reporter(conn: psycopg.Connection, name: str) -> ReporterLogin:
             sql.SQL("ALTER ROLE {} SET search_path = {}").format(sql.Identifier(login), sql.Identifier(REPORTS_SCHEMA))
         )
         conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(login)))
+        limit_sessions(conn, login, REPORTER_SESSION_LIMITS)
     return ReporterLogin(login, password, REPORT_VIEWS)
 
 

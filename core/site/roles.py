@@ -17,12 +17,14 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from core.site.connection import SiteError, SiteProblem
 from core.site.driver import psycopg
+from core.site.hardening import KIOSK_SESSION_LIMITS, limit_sessions
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,10 @@ KIOSK_UPDATE_COLUMNS = {
 KIOSK_OWN_ROW_COLUMNS = {"events": ("event_uuid", "kiosk_id", "revision"), "unknown_faces": ("event_uuid",),
                          "correction_faces": ("event_uuid",)}  # for ON CONFLICT and the policies
 KIOSK_FUNCTIONS = ("rollcall_kiosk_id()", "rollcall_heartbeat(bigint, bigint, bigint)", "rollcall_leave()",
-                   "rollcall_site_events(timestamptz, bigint, integer, integer)", "rollcall_reported_up_to()")
+                   "rollcall_site_events(timestamptz, bigint, integer, integer)", "rollcall_reported_up_to()",
+                   "rollcall_station_reports()", "rollcall_upload_refused()")
+LOCK_TIMEOUT_S = 5  # a table lock waited for this long at most; then the stations holding it are named
+TERMINATE_WAIT_MS = 5000  # a retired login's sessions are waited on this long to end
 
 
 @dataclass(frozen=True)
@@ -132,21 +137,73 @@ def _create_login(conn: psycopg.Connection, login: str, password: str, group: st
     conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
         sql.Identifier(login), sql.Literal(KIOSK_CONNECTION_LIMIT), sql.Literal(verifier)))
     conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))
+    limit_sessions(conn, login, KIOSK_SESSION_LIMITS)
 
 
 def retire_login(conn: psycopg.Connection, login: str) -> None:
-    """A left or replaced station's login: no LOGIN, no password, out of the kiosk group, its sessions ended
-    (where this role may end them; out of the group they can do nothing more anyway)."""
+    """A left or replaced station's login: no LOGIN, no password, its sessions ended (where this role may end
+    them), out of the kiosk group. Takes no table lock, so a session of that login holding one cannot stop it."""
     sql = psycopg.sql
     if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [login]).fetchone():
         return
     conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(sql.Identifier(login)))
+    conn.execute("SELECT pg_terminate_backend(pid, %s) FROM pg_stat_activity WHERE usename = %s"
+                 " AND pid <> pg_backend_pid() AND (pg_has_role(usesysid, 'USAGE')"
+                 " OR pg_has_role('pg_signal_backend', 'USAGE'))", [TERMINATE_WAIT_MS, login])
     for (group,) in conn.execute("SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
                                  " JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = %s", [login]).fetchall():
         conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(group), sql.Identifier(login)))
-    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s"
-                 " AND pid <> pg_backend_pid() AND (pg_has_role(usesysid, 'USAGE')"
-                 " OR pg_has_role('pg_signal_backend', 'USAGE'))", [login])
+
+
+def lock_holders(conn: psycopg.Connection, tables: Sequence[str]) -> list[str]:
+    """The stations (or logins) whose sessions hold a lock on these tables, with since when."""
+    return [f"{who} (a transaction open since {since:%Y-%m-%d %H:%M:%S %Z})" if since else who
+            for who, since in conn.execute(
+                "SELECT coalesce(k.name, a.usename), min(a.xact_start) FROM pg_locks l"
+                " JOIN pg_stat_activity a ON a.pid = l.pid LEFT JOIN kiosks k ON k.db_role = a.usename"
+                " WHERE l.granted AND l.pid <> pg_backend_pid() AND l.relation = ANY(%s::regclass[])"
+                " GROUP BY 1 ORDER BY 1", [list(tables)]).fetchall()]
+
+
+@contextmanager
+def naming_lock_holders(conn: psycopg.Connection, tables: Sequence[str]) -> Iterator[None]:
+    """A savepoint in which every lock is waited for LOCK_TIMEOUT_S at most; past it, SiteError naming the
+    stations (or logins) whose sessions hold locks on these tables."""
+    before = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+    try:
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", [f"{LOCK_TIMEOUT_S}s"])
+            yield
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+    except psycopg.errors.LockNotAvailable:
+        holders = lock_holders(conn, tables) or ["a session that has ended since"]
+        raise SiteError(f"The site server's tables are held by {', '.join(holders)}; waited {LOCK_TIMEOUT_S} s. "
+                        "Retire that station (`rollcall site retire NAME`) or end its session, then try again.",
+                        SiteProblem.SERVER_ERROR) from None
+
+
+def lock_or_name_holders(conn: psycopg.Connection, tables: Sequence[str], mode: str = "ACCESS EXCLUSIVE") -> None:
+    """Lock these tables (those that exist) in the caller's transaction, or SiteError naming who holds them."""
+    present = [t for t in tables if conn.execute("SELECT to_regclass(%s) IS NOT NULL", [t]).fetchone()[0]]
+    if present:
+        sql = psycopg.sql
+        with naming_lock_holders(conn, present):
+            conn.execute(sql.SQL("LOCK TABLE {} IN " + mode + " MODE").format(
+                sql.SQL(", ").join(map(sql.Identifier, present))))
+
+
+def retire_station(conn: psycopg.Connection, name: str) -> str:
+    """Mark a kiosk left, its login retired first (so its own open transaction cannot stop this); returns the
+    login retired. SiteError when there is no such kiosk, or when another session holds its row."""
+    with conn.transaction():
+        found = conn.execute("SELECT db_role FROM kiosks WHERE name = %s AND NOT is_admin", [name]).fetchone()
+        if found is None:
+            raise SiteError(f"This site has no kiosk {name!r}.", SiteProblem.BAD_NAME)
+        if found[0]:
+            retire_login(conn, found[0])
+    with conn.transaction(), naming_lock_holders(conn, ["kiosks"]):
+        conn.execute("UPDATE kiosks SET left_at = coalesce(left_at, now()) WHERE name = %s", [name])
+    return found[0] or ""
 
 
 def retire_stale_logins(conn: psycopg.Connection) -> list[str]:
@@ -230,8 +287,13 @@ def register_station(conn: psycopg.Connection, name: str, is_admin: bool) -> Reg
     password; the login of an earlier copy under the same name is retired in the same transaction."""
     name = check_station_name(name, kiosk=not is_admin)
     database = conn.info.dbname
+    with conn.transaction():  # the earlier copy's sessions end first: one of them may hold a lock on kiosks
+        earlier_login = conn.execute("SELECT db_role FROM kiosks WHERE name = %s AND NOT is_admin",
+                                     [name]).fetchone()  # a kiosk joined again in its place
+        if not is_admin and earlier_login and earlier_login[0]:
+            retire_login(conn, earlier_login[0])
     with conn.transaction():
-        conn.execute("LOCK TABLE kiosks IN SHARE ROW EXCLUSIVE MODE")  # one registration at a time
+        lock_or_name_holders(conn, ["kiosks"], "SHARE ROW EXCLUSIVE")  # one registration at a time
         stations = conn.execute("SELECT id, name, db_role, is_admin, queue_length, last_contact, left_at IS NULL"
                                 " FROM kiosks").fetchall()
         _check_name_free(name, is_admin, stations)

@@ -12,8 +12,10 @@ from collections.abc import Callable
 
 from core.site.connection import SiteError, SiteProblem
 from core.site.driver import psycopg
-from core.site.reporting import migrate_reporting
-from core.site.roles import grant_kiosk_rights, kiosk_group_role
+from core.site.hardening import harden_server
+from core.site.intake import migrate_intake
+from core.site.reporting import migrate_reporting, reporter_prefix
+from core.site.roles import grant_kiosk_rights, kiosk_group_role, lock_or_name_holders
 
 SCHEMA_LOCK = 7_340_114  # pg_advisory_xact_lock key while migrating
 GALLERY_CHANNEL = "rollcall_gallery"  # NOTIFY payload: the new gallery version
@@ -250,7 +252,7 @@ Migration = str | Callable[[psycopg.Connection, str], None]  # SQL, or a step th
 
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
 SERVER_MIGRATIONS: list[Migration] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4, _MIGRATION_5,
-                                      _migration_6, migrate_reporting]
+                                      _migration_6, migrate_reporting, migrate_intake]
 
 
 def site_schema(conn: psycopg.Connection) -> str:
@@ -276,6 +278,8 @@ def migrate(conn: psycopg.Connection) -> int:
         if version > len(SERVER_MIGRATIONS):
             raise SiteError(f"The site server's schema is version {version}; this Rollcall knows up to "
                             f"{len(SERVER_MIGRATIONS)}. Update Rollcall on this station.", SiteProblem.NEWER_SCHEMA)
+        if version < len(SERVER_MIGRATIONS) and version:  # a kiosk's open transaction is named, not waited on
+            lock_or_name_holders(conn, ("events", "kiosks", "unknown_faces", "correction_faces", "hr_book"))
         for number in range(version + 1, len(SERVER_MIGRATIONS) + 1):
             step = SERVER_MIGRATIONS[number - 1]
             if isinstance(step, str):
@@ -287,6 +291,7 @@ def migrate(conn: psycopg.Connection) -> int:
         if version < len(SERVER_MIGRATIONS) or not conn.execute(
                 "SELECT 1 FROM pg_roles WHERE rolname = %s", [group]).fetchone():
             grant_kiosk_rights(conn, site_schema(conn))
+            harden_server(conn, group, reporter_prefix(conn.info.dbname))
     return len(SERVER_MIGRATIONS)
 
 

@@ -37,6 +37,8 @@ from core.site.connection import (
     unreachable,
 )
 from core.site.driver import psycopg
+from core.site.hardening import hardening_gaps
+from core.site.intake import write_limits
 from core.site.records import (
     ADMIN_STATION_DEFAULT,
     BOOK_DIRTY_KEY,
@@ -52,9 +54,17 @@ from core.site.records import (
     SyncReport,
     SyncStage,
 )
-from core.site.roles import check_station_name, retire_stale_logins
+from core.site.roles import check_station_name, retire_stale_logins, retire_station
 from core.site.schema import migrate
-from core.site.status import SiteEvent, SiteStatus, StationStatus, read_server_status, read_site_events
+from core.site.status import (
+    ServerStatus,
+    SiteEvent,
+    SiteStatus,
+    StationStatus,
+    read_server_status,
+    read_site_events,
+)
+from core.site.trust import REFUSED_KEY, record_skipped, skipped_rows
 
 __all__ = ["ADMIN_STATION_DEFAULT", "BackgroundSync", "ModelRefused", "Site", "SiteEvent", "SiteRole", "SiteStatus",
            "StationStatus", "SyncProgress", "SyncReport", "SyncStage"]
@@ -196,6 +206,13 @@ class Site:
         remove_credentials(self.data_dir)
         self.store.set_meta_values({key: None for key in membership.SITE_META_KEYS})
 
+    def retire(self, kiosk: str) -> None:
+        """The admin station retires a kiosk (stolen, or gone without `site leave`): its login stops working and
+        its sessions end first, so even one holding a transaction open cannot stop this."""
+        if self.role is not SiteRole.ADMIN:
+            raise SiteError("Only the admin station retires a kiosk.", SiteProblem.NEEDS_ADMIN)
+        self._run(lambda conn: retire_station(conn, kiosk))
+
     def what_leaving_keeps(self) -> str:
         """What this station keeps of the site's data after `leave` ("" when standalone)."""
         return {SiteRole.KIOSK: membership.LEFT_KIOSK_KEEPS, SiteRole.ADMIN: membership.LEFT_ADMIN_KEEPS}.get(
@@ -214,16 +231,23 @@ class Site:
                 pushed = False
                 if self.role is SiteRole.ADMIN:
                     migrate(conn)
+                    write_limits(conn, self.settings)
                     retire_stale_logins(conn)  # a kiosk that left, or was replaced, while its login lived on
                     if self.store.meta_value(DIRTY_KEY):
                         yield SyncProgress(SyncStage.PUSH_GALLERY)
                         site_gallery.push(conn, self.store.site_gallery(), self.store.active_model_id())
                         self.store.set_meta_values({DIRTY_KEY: None})
                         pushed = True
-                uploaded = 0
-                for step in outbox.upload(conn, self.store, kiosk_id, self.settings.upload_batch, cancel):
-                    uploaded = step.sent
-                    yield SyncProgress(SyncStage.UPLOAD, step.sent, step.total)
+                uploaded, refusal = 0, None
+                try:
+                    for step in outbox.upload(conn, self.store, kiosk_id, self.settings.upload_batch, cancel):
+                        uploaded = step.sent
+                        yield SyncProgress(SyncStage.UPLOAD, step.sent, step.total)
+                except outbox.UploadRefused as refused_upload:  # the rest of the round goes on; the queue waits
+                    refusal = refused_upload.error
+                    if self.role is SiteRole.KIOSK:
+                        with conn.transaction():
+                            conn.execute("SELECT rollcall_upload_refused()")
                 if cancel and cancel():
                     raise Cancelled("Sync stopped; the rest goes at the next sync.")
                 yield SyncProgress(SyncStage.PULL)
@@ -267,6 +291,8 @@ class Site:
                                      " gallery_version = %s WHERE id = %s",
                                      [queue, outbox.acked_seq(self.store), pulled.to_version, kiosk_id])
                 site_attendance.fetch_reported_up_to(conn, self.store)
+                if refusal is not None:
+                    raise refusal
             except psycopg.Error as exc:
                 self.close()
                 lost = isinstance(exc, psycopg.OperationalError)
@@ -388,7 +414,10 @@ class Site:
         """Every station's events from start to end (the stations' own days), oldest first."""
         if self.role is not SiteRole.ADMIN:
             raise SiteError("Only the admin station reads the whole site's attendance.", SiteProblem.NEEDS_ADMIN)
-        return self._run(lambda conn: read_site_events(conn, start, end))
+        skipped: list[tuple[str, str, str]] = []
+        events = self._run(lambda conn: read_site_events(conn, start, end, skipped))
+        record_skipped(self.store, skipped)
+        return events
 
     def status(self, check_server: bool = True) -> SiteStatus:
         role = self.role
@@ -399,11 +428,20 @@ class Site:
                 "last_sync": datetime.fromisoformat(last_sync) if last_sync else None,
                 "queue": outbox.queue_length(self.store), "gallery_version": site_gallery.local_version(self.store),
                 "error": self.store.meta_value(LAST_ERROR_KEY)}
+        skipped_total, skipped = skipped_rows(self.store)
+        refused_total, refused = skipped_rows(self.store, REFUSED_KEY)
+        base |= {"skipped_total": skipped_total, "skipped": skipped, "refused_total": refused_total,
+                 "refused": refused}
         if not check_server:
             return SiteStatus(**base)
 
+        def read(conn: psycopg.Connection) -> tuple[ServerStatus, list[str]]:
+            return read_server_status(conn, role), hardening_gaps(conn) if role is SiteRole.ADMIN else []
+
         try:
-            version, stations = self._run(lambda conn: read_server_status(conn, role))
+            server, gaps = self._run(read)
         except SiteError as exc:
             return SiteStatus(**{**base, "reachable": False, "error": str(exc)})
-        return SiteStatus(**{**base, "reachable": True, "server_gallery_version": version, "stations": stations})
+        return SiteStatus(**{**base, "reachable": True, "server_gallery_version": server.gallery_version,
+                             "stations": server.stations, "pending_held_by": server.pending_held_by,
+                             "quota": server.quota, "server_gaps": gaps})

@@ -7,8 +7,9 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from core.site.service import SiteRole  # noqa: E402
-from tests.kits.gui import WAIT_MS  # noqa: E402,F401 (fixtures)
+from core.site.trust import record_refused, record_skipped  # noqa: E402
 from tests.kits.site_kit import enroll, station, write_events  # noqa: E402
+from tests.kits.gui import WAIT_MS
 
 
 def test_join_from_settings_then_status_bar_shows_queue(qtbot, window, engine, pg, tmp_path):
@@ -49,6 +50,13 @@ def test_join_from_settings_then_status_bar_shows_queue(qtbot, window, engine, p
     dialog.sync_button.click()
     qtbot.waitUntil(lambda: dialog.site_job is None, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "connected · 0 queued" in window.site_label.text(), timeout=WAIT_MS)
+    record_skipped(engine.store, [("north", "3f0c", "similarity nan is not a number from -1 to 1")])
+    dialog.site.show_state()  # the site page lists a row this station could not use, with its station and why
+    assert "Skipped 1 row of other stations" in dialog.site_state.text()
+    assert "'north', row 3f0c: similarity nan" in dialog.site_state.text()
+    record_refused(engine.store, [("9a1b", "event dated 2099-01-01: the server takes times from …")])
+    dialog.site.show_state()  # and this station's own events the server refused, kept here
+    assert "The server refused 1 event of this station (kept here)" in dialog.site_state.text()
     dialog.reject()
     admin.close()
 

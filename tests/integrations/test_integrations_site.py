@@ -12,13 +12,14 @@ from core.integrations.delivery import DeliveryRound
 from core.integrations.outbox import DeliveryPolicy, transaction
 from core.integrations.targets import Target, TargetKind, save_target, store_secret
 from tests.kits.fake_webhook import FakeWebhook
-from tests.kits.site_kit import admin_and_kiosk, sync, write_events
+from tests.kits.site_kit import admin_and_kiosk, joined_since, sync, write_events
 
 
 @pytest.fixture
 def site(pg, tmp_path):
     cluster, url = pg
     admin, kiosk = admin_and_kiosk(url, tmp_path, "north door")
+    joined_since(url, days=400)  # the sightings below are from October
     hook = FakeWebhook().up()
     with admin.store._lock:  # the target, as `rollcall integrations add` saves it
         conn = admin.store._conn

@@ -57,6 +57,26 @@ def write_events(store: GalleryStore, count: int, start: datetime | None = None,
             for i in range(count)]
 
 
+def joined_since(url: str, days: float) -> None:
+    """Every station of the site joined `days` ago: the server takes no event dated before a station joined."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE kiosks SET joined_at = now() - %s * interval '1 day'", [days])
+
+
+def sync_keeping_refused(site: Site):
+    """One sync round in which the server may refuse some events (kept on the station): the report, or None."""
+    from core.site.connection import SiteError, SiteProblem
+
+    try:
+        return sync(site)
+    except SiteError as exc:
+        if exc.problem is not SiteProblem.REFUSED:
+            raise
+        return None
+
+
 def server_counts(conn, kiosk: str | None = None) -> tuple[int, int]:
     """(events on the server, distinct event UUIDs) for one station or all."""
     where, params = ("WHERE kiosk_id = (SELECT id FROM kiosks WHERE name = %s)", [kiosk]) if kiosk else ("", [])

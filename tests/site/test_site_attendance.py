@@ -57,8 +57,8 @@ def site(pg, tmp_path):
     admin.site_init(url)
     kiosk = make_engine(tmp_path / "kiosk")
     kiosk.site_join(url, "door")
-    with psycopg.connect(url) as conn:  # the kiosk has been part of the site since yesterday
-        conn.execute("UPDATE kiosks SET joined_at = now() - interval '1 day'")
+    with psycopg.connect(url) as conn:  # the kiosk has been part of the site for months
+        conn.execute("UPDATE kiosks SET joined_at = now() - interval '90 days'")
     yield url, admin, kiosk
     admin.close()
     kiosk.close()

@@ -14,9 +14,8 @@ import psycopg
 import pytest
 
 from core.base.records import AttendanceEvent, EventKind, ReviewState
-from tests.kits.site_kit import MODEL, enroll, station
+from tests.kits.site_kit import MODEL, enroll, joined_since, station
 from tests.kits.site_kit import make_engine
-
 STRANGER_CROP = b"\xff\xd8 the face a door kept of a stranger, later given to Ada " * 20
 
 
@@ -63,6 +62,7 @@ def test_after_a_delete_and_a_sync_everywhere_nothing_of_the_person_is_left(pg, 
     north, south, west = (make_engine(tmp_path / name) for name in ("north", "south", "west-old"))
     for engine, name in ((north, "north"), (south, "south"), (west, "west")):
         engine.site_join(url, name)
+    joined_since(url, days=1)  # the stranger and Ada were seen after the kiosks joined
     vector = np.random.default_rng(5).normal(size=128).astype(np.float32)
     vector /= np.linalg.norm(vector)
     stranger_seen(north, vector)

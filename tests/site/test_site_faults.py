@@ -20,11 +20,12 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from core.site.connection import Credentials, SiteError, SiteProblem, load_credentials, save_credentials
-from tests.kits.site_kit import (admin_and_kiosk, enroll, local_uuids, server_counts, server_uuids, station, sync,
-                            write_events)
+from tests.kits.site_kit import (admin_and_kiosk, enroll, joined_since, local_uuids, server_counts, server_uuids, station,
+                            sync, sync_keeping_refused, write_events)
 from tests.kits.site_proxy import CuttingProxy
 from tests.kits.paths import REPO
 
+REPO = REPO
 KILLS = 24
 BATCH_IN_WORKER = 7  # tests/kits/site_upload_worker.py's batch size
 
@@ -119,20 +120,28 @@ def test_kiosk_killed_during_upload_again_and_again(site, tmp_path):
 
 
 def test_clock_jumps_forward_and_back(site):
+    """A clock that jumps back (to after the kiosk joined) keeps the kiosk's own time; one that jumps ahead of the
+    server's clock beyond the allowed skew is refused by the server: those events stay on the kiosk, listed by
+    `site status`, and the ones after them go on."""
     cluster, url, admin, kiosk = site
+    joined_since(url, days=3)
     person = kiosk.store.list_people()[0]
     now = datetime.now().astimezone()
     moments = [now, now + timedelta(days=3), now - timedelta(days=2), now - timedelta(hours=1), now + timedelta(hours=5)]
     for moment in moments:
         write_events(kiosk.store, 5, start=moment)
-        sync(kiosk)
+        sync_keeping_refused(kiosk)
         write_events(kiosk.store, 1, start=moment, person_id=person.id)  # a check-in at the jumped time
-    sync(kiosk)
-    assert accounting(url, kiosk, "kiosk") == (30, 30, 0, 0)
+    sync_keeping_refused(kiosk)
+    ahead = [m for m in moments if m > now + timedelta(hours=1)]
+    assert accounting(url, kiosk, "kiosk") == (30, 30 - 6 * len(ahead), 0, 6 * len(ahead))
+    status = kiosk.status(check_server=False)
+    assert status.queue == 0 and status.refused_total == 6 * len(ahead)
+    assert all("give or take" in row.why for row in status.refused)
     with psycopg.connect(url) as conn:
         days = {row[0] for row in conn.execute("SELECT DISTINCT kiosk_day FROM events")}
         received = [row[0] for row in conn.execute("SELECT received_at FROM events ORDER BY kiosk_seq")]
-    assert days == {m.date() for m in moments}  # the kiosk's own time is kept ...
+    assert days == {m.date() for m in moments if m not in ahead}  # the kiosk's own time is kept ...
     assert received == sorted(received)  # ... and the server's arrival time, in upload order
 
 

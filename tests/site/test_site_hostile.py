@@ -148,7 +148,8 @@ def test_1_a_temporary_table_or_search_path_cannot_make_the_kiosk_another_statio
     south_event = site.owner.execute("SELECT event_uuid FROM events WHERE kiosk_id = %s LIMIT 1",
                                      [south_id]).fetchone()[0]
     refused(site, "1 act as another", "INSERT INTO unknown_faces (event_uuid, model_id, vector, crop_jpeg, det_prob,"
-                                      f" face_px, sharpness) VALUES ('{south_event}', 'm', '', 'x', 1, 1, 1)")
+                                      f" face_px, sharpness) VALUES ('{south_event}', 'facenet-keras-128',"
+                                      " decode(repeat('00', 512), 'hex'), 'x', 1, 1, 1)")
     refused(site, "1 act as another", f"INSERT INTO correction_faces (event_uuid, crop_jpeg) VALUES ('{south_event}',"
                                       " 'x')")
     # the class: every SECURITY DEFINER function has a fixed search_path, schema-qualified, pg_temp last
@@ -189,9 +190,10 @@ def test_3_receive_times_are_set_by_the_server(site):
                                          " 'm', '', 'x', 1, 1, 1, '2099-01-01')")
     refused(site, "3 forge received_at", "UPDATE unknown_faces SET received_at = '2099-01-01'")
     refused(site, "3 forge received_at", "ALTER TABLE events DISABLE TRIGGER USER")
-    # moving its own event is allowed: the server stamps the receive time
-    answered(site, "3 forge received_at", "UPDATE events SET revision = revision + 1, kiosk_time = '2099-01-01'"
-                                          f" WHERE event_uuid = '{north_event}'")
+    # moving its own event is allowed (a higher revision and sequence number): the server stamps the receive time
+    answered(site, "3 forge received_at", "UPDATE events SET revision = revision + 1, kiosk_seq = 1000,"
+                                          " kiosk_time = now(), kiosk_utc_offset_min = 0, kiosk_day = (now() AT TIME"
+                                          f" ZONE 'UTC')::date WHERE event_uuid = '{north_event}'")
     received, now = site.owner.execute("SELECT received_at, now() FROM events WHERE event_uuid = %s",
                                        [north_event]).fetchone()
     assert received <= now
@@ -342,7 +344,7 @@ def test_an_existing_server_upgrades_and_loses_the_old_holes(site):
     q("ALTER TABLE erasures DROP CONSTRAINT erasures_kind_check, DROP CONSTRAINT erasures_merged_into_check")
     q("ALTER TABLE erasures ADD CHECK (kind IN ('person', 'sample', 'merged')),"
       " ADD CHECK ((kind = 'merged') = (merged_into IS NOT NULL))")
-    q(f"INSERT INTO events ({EVENT_COLUMNS}, received_at) VALUES ({site.event_values('south', 99)}, '2099-01-01')")
+    q(f"INSERT INTO events ({EVENT_COLUMNS}, received_at) VALUES ({site.event_values('north', 99)}, '2099-01-01')")
     q("UPDATE rollcall_schema SET version = 5")
     assert migrate(site.owner) == len(SERVER_MIGRATIONS)
     sync(site.admin)

@@ -11,8 +11,9 @@ import pytest
 
 from core.site.connection import SiteError, SiteProblem, credentials_path, load_credentials
 from core.site.service import SiteRole
-from tests.kits.site_kit import admin_and_kiosk, local_uuids, server_counts, server_uuids, station, sync, write_events
+from tests.kits.site_kit import (admin_and_kiosk, joined_since, local_uuids, server_counts, server_uuids, station, sync,
 from tests.kits.paths import REPO
+                            write_events)
 
 
 @pytest.fixture
@@ -71,12 +72,14 @@ def test_kiosk_role_can_add_events_and_read_the_gallery_but_not_edit_people(site
                      " kiosk_utc_offset_min, source, similarity) VALUES ('00000000-0000-0000-0000-00000000000a', %s,"
                      " 1, 'unknown', now(), current_date, 0, 'x', 0)", [admin_id])
         conn.execute("INSERT INTO unknown_faces (event_uuid, model_id, vector, crop_jpeg, det_prob, face_px,"
-                     " sharpness) VALUES ('00000000-0000-0000-0000-00000000000a', 'm', '', 'admin face', 1, 1, 1)")
+                     " sharpness) VALUES ('00000000-0000-0000-0000-00000000000a', 'facenet-keras-128',"
+                     " decode(repeat('00', 512), 'hex'), 'admin face', 1, 1, 1)")
     with psycopg.connect(kiosk_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM unknown_faces").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM rollcall_site_events('-infinity', 0, 0, 10)").fetchone()[0] == 1
         for statement in ("INSERT INTO unknown_faces (event_uuid, model_id, vector, crop_jpeg, det_prob, face_px,"
-                          " sharpness) VALUES ('00000000-0000-0000-0000-00000000000a', 'm', '', 'x', 1, 1, 1)",
+                          " sharpness) VALUES ('00000000-0000-0000-0000-00000000000a', 'facenet-keras-128',"
+                          " decode(repeat('00', 512), 'hex'), 'x', 1, 1, 1)",
                           "UPDATE hr_book SET body = '{}'", "DELETE FROM unknown_faces"):
             with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.UniqueViolation)):
                 conn.execute(statement)
@@ -166,11 +169,13 @@ def test_join_needs_the_owner_and_says_so(site, tmp_path):
 
 
 def test_a_moved_check_out_replaces_its_row_on_the_server(site):
-    from datetime import timedelta
+    from datetime import datetime, timedelta
 
     cluster, url, admin, kiosk = site
     person = kiosk.store.list_people()[0]
-    event = write_events(kiosk.store, 1, person_id=person.id)[0]
+    joined_since(url, days=1)
+    event = write_events(kiosk.store, 1, start=datetime.now().astimezone() - timedelta(hours=9),
+                         person_id=person.id)[0]
     sync(kiosk)
     later = event.time + timedelta(hours=8)
     kiosk.store.update_event_time(event.id, later, similarity=0.9)  # check-out mode moves the day's last sighting

@@ -71,7 +71,7 @@ def site(pg, tmp_path):
     kiosk = make_engine(tmp_path / "kiosk")
     kiosk.site_join(url, "door")
     with psycopg.connect(url) as server:
-        server.execute("UPDATE kiosks SET joined_at = now() - interval '1 day'")
+        server.execute("UPDATE kiosks SET joined_at = now() - interval '90 days'")
     yield admin, kiosk
     admin.close()
     kiosk.close()

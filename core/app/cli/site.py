@@ -19,6 +19,7 @@ def _site_url(text: str) -> str:
 
 def cmd_site(args: argparse.Namespace) -> int:
     from core.site.connection import SiteError
+    from core.site.intake import MIB
 
     with open_engine(args) as engine:
         if args.action == "init":
@@ -39,6 +40,10 @@ def cmd_site(args: argparse.Namespace) -> int:
             keeps = engine.site.what_leaving_keeps()
             engine.site_leave(force=args.force)
             print(f"left the site; this station is standalone again. {keeps}")
+            return ExitCode.OK
+        if args.action == "retire":
+            engine.site_retire(args.kiosk)
+            print(f"kiosk {args.kiosk!r} retired: its login no longer works and its sessions are ended")
             return ExitCode.OK
         if args.action == "sync":
             with progress_bar("upload") as bar:
@@ -63,6 +68,12 @@ def cmd_site(args: argparse.Namespace) -> int:
                 f"{pulled.to_version if pulled else '?'} ({pulled.people if pulled else 0} people, "
                 f"{pulled.erased_people if pulled else 0} erased)"
             )
+            mirrored = report.events_mirrored
+            if mirrored and mirrored.skipped:
+                print(
+                    f"skipped {mirrored.skipped} rows of other stations that cannot be used (`rollcall site status`"
+                    " lists them)"
+                )
             for model_id in report.models_published:
                 print(f"sent model {model_id}'s files to the site server")
             for model_id in report.models_installed:
@@ -91,6 +102,25 @@ def cmd_site(args: argparse.Namespace) -> int:
                 f"  {kind} {station.name}: last contact {seen}, queue {station.queue_length}, "
                 f"{station.events_on_server} events on the server" + (" (left)" if station.left else "")
             )
+            if status.quota and not station.left:
+                rows, size = status.quota
+                refused = f"; uploads REFUSED at {station.refused_at.isoformat()}" if station.refused_at else ""
+                print(
+                    f"    this hour: {station.rows_this_hour} of {rows} rows, "
+                    f"{station.bytes_this_hour / MIB:.1f} of {size / MIB:.0f} MiB{refused}"
+                )
+        if status.pending_held_by:
+            print(f"absences pending: held longest by {status.pending_held_by}")
+        for gap in status.server_gaps:
+            print(f"server hardening: {gap} (docs/security.md, Server settings)")
+        if status.refused_total:
+            print(f"the server refused {status.refused_total} of this station's events (kept here); the latest:")
+            for row in status.refused[-10:]:
+                print(f"  {row.at} event {row.row}: {row.why}")
+        if status.skipped_total:
+            print(f"skipped {status.skipped_total} rows of other stations that cannot be used; the latest:")
+            for row in status.skipped[-10:]:
+                print(f"  {row.at} station {row.station}, row {row.row}: {row.why}")
         return ExitCode.OK
 
 
@@ -106,6 +136,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     q.add_argument("url", help="the owner's URL (used once, to create this kiosk's own login), or -")
     q.add_argument("--kiosk", required=True, help="this kiosk's name, e.g. north-door")
     site_sub.add_parser("sync", help="one push-and-pull round now")
+    q = site_sub.add_parser("retire", help="(admin station) retire a kiosk's login now, e.g. a stolen kiosk")
+    q.add_argument("--kiosk", required=True, help="the kiosk's name")
     q = site_sub.add_parser("status", help="role, server, last sync, queue (and every station, on the admin)")
     q.add_argument("--json", action="store_true")
     q = site_sub.add_parser("leave", help="back to standalone, keeping local data")
