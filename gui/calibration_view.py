@@ -4,11 +4,13 @@ threshold (core.gallery.calibration.CalibrationReport), the current threshold an
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.app.engine import Engine
 from core.base.errors import RollcallError
 from core.gallery.calibration import CalibrationReport
+
+from .widgets import styled_label
 
 CURVE_COLOR = "#2563eb"
 CURRENT_COLOR = "#dc2626"
@@ -27,9 +29,7 @@ class CalibrationView(QWidget):
         self.plot.setLabel("bottom", "threshold (the model's score)")
         self.plot.setLabel("left", "strangers marked per 1,000")
         self.plot.setLogMode(y=True)
-        self.summary = QLabel("")
-        self.summary.setObjectName("muted")
-        self.summary.setWordWrap(True)
+        self.summary = styled_label("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)

@@ -43,7 +43,7 @@ from .dialogs import confirm, show_error
 from .files import open_folder
 from .integrations_settings import IntegrationsPage
 from .site_settings import SitePage
-from .widgets import hbox
+from .widgets import hbox, styled_label
 from .workers import Job
 
 DEVICE_LABELS = {
@@ -55,6 +55,7 @@ DEVICE_LABELS = {
 RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080)]
 DIALOG_SIZE = QSize(860, 600)  # fits a 1280 x 720 laptop; each page scrolls when it is taller
 PAGE_LIST_PADDING_PX = 24
+SPIN_WIDTH = 140  # pixels: a number field, its unit included
 
 
 def uses_cosine_threshold(model_id: str) -> bool:
@@ -317,9 +318,7 @@ class SettingsDialog(QDialog):
 
     @staticmethod
     def _heading(text: str) -> QLabel:
-        label = QLabel(text)
-        label.setObjectName("cardTitle")
-        label.setWordWrap(True)
+        label = styled_label(text, "cardTitle")
         return label
 
     def _show_threshold_units(self, engine: Engine) -> None:
@@ -345,23 +344,22 @@ class SettingsDialog(QDialog):
         value: float, low: float, high: float, step: float, decimals: int, tip: str, suffix: str = ""
     ) -> QDoubleSpinBox:
         box = QDoubleSpinBox()
-        box.setRange(low, high)
         box.setSingleStep(step)
         box.setDecimals(decimals)
-        box.setSuffix(suffix)
-        box.setValue(value)
-        box.setToolTip(tip)
-        box.setMaximumWidth(140)
-        return box
+        return SettingsDialog._spin(box, value, low, high, tip, suffix)
 
     @staticmethod
     def _whole(value: int, low: int, high: int, tip: str, suffix: str = "") -> QSpinBox:
-        box = QSpinBox()
+        return SettingsDialog._spin(QSpinBox(), value, low, high, tip, suffix)
+
+    @staticmethod
+    def _spin(box, value, low, high, tip: str, suffix: str):
+        """A number field of the dialog's width, with its range, unit and what it means."""
         box.setRange(low, high)
         box.setSuffix(suffix)
         box.setValue(value)
         box.setToolTip(tip)
-        box.setMaximumWidth(140)
+        box.setMaximumWidth(SPIN_WIDTH)
         return box
 
     @staticmethod
@@ -375,9 +373,7 @@ class SettingsDialog(QDialog):
 
     @staticmethod
     def _note(text: str) -> QLabel:
-        label = QLabel(text)
-        label.setObjectName("muted")
-        label.setWordWrap(True)
+        label = styled_label(text)
         return label
 
     @staticmethod

@@ -329,6 +329,14 @@ def scrolling(widget: QWidget, name: str = "pageScroll") -> QScrollArea:
     return scroll
 
 
+def styled_label(text: str, style: str = "muted") -> QLabel:
+    """A wrapping label in one of the style sheet's label styles ("muted", "cardTitle", "note")."""
+    label = QLabel(text)
+    label.setObjectName(style)
+    label.setWordWrap(True)
+    return label
+
+
 class Card(QFrame):
     """A white panel with a title, used to group controls."""
 

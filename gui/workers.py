@@ -188,6 +188,32 @@ class LatestRead:
             self._again()
 
 
+class ListsInBackground:
+    """A panel whose list is read by a LatestRead (`listing`) and which runs one action at a time (`job`)."""
+
+    listing: LatestRead
+    job: Job | None
+
+    def is_refreshing(self) -> bool:
+        return self.listing.busy()
+
+    @property
+    def listing_job(self) -> Job | None:
+        return self.listing.job
+
+    def _on_job_finished(self) -> None:
+        self.job = None
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        """Enable what the selection and the running job allow (each panel says how)."""
+
+    def stop(self) -> None:
+        for job in (self.job, self.listing.job):
+            if job is not None:
+                job.stop()
+
+
 def live_jobs() -> list[Job]:
     """Jobs started and not yet ended."""
     return [job for job in list(_created) if not job.has_ended()]

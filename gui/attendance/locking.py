@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBo
 from core.app.engine import Engine
 from core.base.errors import RollcallError
 
+from ..widgets import styled_label
+
 
 class ReasonDialog(QDialog):
     """Asks before an HR change that is hard to take back: says what will happen, and will not go on without a
@@ -28,9 +30,7 @@ class ReasonDialog(QDialog):
         self.consequence_label.setWordWrap(True)
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText("Required: why? It goes into the audit log.")
-        self.message_label = QLabel("A reason is required.")
-        self.message_label.setObjectName("note")
-        self.message_label.setWordWrap(True)
+        self.message_label = styled_label("A reason is required.", "note")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.action_button = self.buttons.addButton(action, QDialogButtonBox.ButtonRole.AcceptRole)
         self.action_button.setEnabled(False)

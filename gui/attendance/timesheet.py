@@ -12,7 +12,7 @@ from core.base.errors import RollcallError
 
 from ..dialogs import show_error
 from ..files import save_file
-from ..widgets import hbox
+from ..widgets import hbox, styled_label
 from .common import STATUS_COLORS, STATUS_LABELS, admin_only, date_edit, month_text
 from .frozen import FrozenColumnTableView
 from .locking import ReasonDialog, lock_or_unlock
@@ -109,9 +109,7 @@ class TimesheetView(QWidget):
         legend = " · ".join(f"{code} {STATUS_LABELS[status].lower()}" for status, code in STATUS_CODES.items() if code)
         blank = [STATUS_LABELS[status].lower() for status, code in STATUS_CODES.items() if not code]
         legend += f" · blank: {' or '.join(blank)} · hours as h:mm (7:49 is 7 hours 49 minutes)"
-        self.legend_label = QLabel(legend)
-        self.legend_label.setObjectName("muted")
-        self.legend_label.setWordWrap(True)
+        self.legend_label = styled_label(legend)
         self.model = TimesheetModel(self)
         self.table = FrozenColumnTableView()
         self.table.setModel(self.model)

@@ -25,7 +25,7 @@ from core.base.errors import InvalidInputError, RollcallError
 from core.base.timekeeping import Group, Holiday, Leave, Shift, ShiftAssignment
 
 from ..attendance.common import date_edit, pydate
-from ..widgets import hbox
+from ..widgets import hbox, styled_label
 from .common import fill_shifts, minutes_spin
 
 FROM_TIP = "Rules change from this day on; earlier days keep the rules they had. A locked month cannot change."
@@ -43,9 +43,7 @@ class FormDialog(QDialog):
         self.note_label = QLabel(note)
         self.note_label.setWordWrap(True)
         self.form = QFormLayout()
-        self.message_label = QLabel("")
-        self.message_label.setObjectName("note")
-        self.message_label.setWordWrap(True)
+        self.message_label = styled_label("", "note")
         self.message_label.setVisible(False)  # shown with a refusal
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.action_button = self.buttons.addButton(action, QDialogButtonBox.ButtonRole.AcceptRole)
@@ -119,61 +117,55 @@ def assignment_dialog(engine: Engine, assignment: ShiftAssignment, parent: QWidg
     return dialog
 
 
-def group_dialog(engine: Engine, group: Group, parent: QWidget | None = None) -> FormDialog:
-    s = group.schedule
-    dialog = FormDialog(
-        f"Edit group {group.name}", "Rename the group, or change its schedule from a day.", "Save", parent
-    )
-    name, start, end = QLineEdit(group.name), _time_edit(f"{s.start:%H:%M}"), _time_edit(f"{s.end:%H:%M}")
+def schedule_fields(dialog: FormDialog, engine: Engine, name: str, schedule) -> Callable[[], dict]:
+    """Name, times, late grace, working days and the day a change applies from, as a group and a shift type
+    both have them; the returned function gives the edit's arguments (times only when they changed)."""
+    s = schedule
+    name_edit, start, end = QLineEdit(name), _time_edit(f"{s.start:%H:%M}"), _time_edit(f"{s.end:%H:%M}")
     grace, days = minutes_spin(240), QLineEdit(s.days_text())
     grace.setValue(s.grace_minutes)
     since = date_edit(engine.site_today())
     since.setToolTip(FROM_TIP)
-    for label, widget in (("Name", name), ("Start", start), ("End", end), ("Late grace", grace),
+    for label, widget in (("Name", name_edit), ("Start", start), ("End", end), ("Late grace", grace),
                           ("Working days", days), ("From", since)):  # fmt: skip
         dialog.add(label, widget)
 
-    def act() -> None:
+    def changes() -> dict:
         new = (start.time().toString("HH:mm"), end.time().toString("HH:mm"), grace.value(), days.text().strip())
         changed = new != (f"{s.start:%H:%M}", f"{s.end:%H:%M}", s.grace_minutes, s.days_text())
-        engine.edit_group(
-            group.id,
-            name=name.text(),
-            start=new[0] if changed else None,
-            end=new[1] if changed else None,
-            grace_minutes=new[2] if changed else None,
-            days=new[3] if changed else None,
-            from_day=pydate(since.date()) if changed else None,
-        )
+        return {
+            "name": name_edit.text(),
+            "start": new[0] if changed else None,
+            "end": new[1] if changed else None,
+            "grace": new[2] if changed else None,
+            "days": new[3] if changed else None,
+            "from_day": pydate(since.date()) if changed else None,
+        }
+
+    return changes
+
+
+def group_dialog(engine: Engine, group: Group, parent: QWidget | None = None) -> FormDialog:
+    dialog = FormDialog(
+        f"Edit group {group.name}", "Rename the group, or change its schedule from a day.", "Save", parent
+    )
+    changes = schedule_fields(dialog, engine, group.name, group.schedule)
+
+    def act() -> None:
+        edit = changes()
+        engine.edit_group(group.id, grace_minutes=edit.pop("grace"), **edit)
 
     dialog.act = act
     return dialog
 
 
 def shift_dialog(engine: Engine, shift: Shift, parent: QWidget | None = None) -> FormDialog:
-    s = shift.schedule
     dialog = FormDialog(f"Edit shift {shift.name}", "Rename the shift, or change its times from a day.", "Save", parent)
-    name, start, end = QLineEdit(shift.name), _time_edit(f"{s.start:%H:%M}"), _time_edit(f"{s.end:%H:%M}")
-    grace, days = minutes_spin(240), QLineEdit(s.days_text())
-    grace.setValue(s.grace_minutes)
-    since = date_edit(engine.site_today())
-    since.setToolTip(FROM_TIP)
-    for label, widget in (("Name", name), ("Start", start), ("End", end), ("Late grace", grace),
-                          ("Working days", days), ("From", since)):  # fmt: skip
-        dialog.add(label, widget)
+    changes = schedule_fields(dialog, engine, shift.name, shift.schedule)
 
     def act() -> None:
-        new = (start.time().toString("HH:mm"), end.time().toString("HH:mm"), grace.value(), days.text().strip())
-        changed = new != (f"{s.start:%H:%M}", f"{s.end:%H:%M}", s.grace_minutes, s.days_text())
-        engine.edit_shift(
-            shift.id,
-            name=name.text(),
-            start=new[0] if changed else None,
-            end=new[1] if changed else None,
-            late_grace=new[2] if changed else None,
-            days=new[3] if changed else None,
-            from_day=pydate(since.date()) if changed else None,
-        )
+        edit = changes()
+        engine.edit_shift(shift.id, late_grace=edit.pop("grace"), **edit)
 
     dialog.act = act
     return dialog

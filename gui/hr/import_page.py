@@ -24,7 +24,7 @@ from core.attendance.event_import import ImportRefused, LogFormat
 from ..attendance.common import read_only_table
 from ..files import open_file
 from ..text import plural
-from ..widgets import hbox
+from ..widgets import hbox, styled_label
 from ..workers import Job
 from .common import kiosk_only, message_line
 
@@ -56,9 +56,7 @@ class ImportPage(QWidget):
         self.import_button.setProperty("primary", True)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
-        self.summary_label = QLabel("")
-        self.summary_label.setObjectName("summary")
-        self.summary_label.setWordWrap(True)
+        self.summary_label = styled_label("", "summary")
         self.problems = read_only_table(["Line", "Problem"], stretch=1)
         self.move_start_button = QPushButton("Move their start dates back and import again")
         self.move_start_button.setToolTip(

@@ -32,8 +32,8 @@ from ..dialogs import confirm, show_error
 from ..files import open_files
 from ..hr.edit_dialogs import FormDialog, external_id_dialog, open_dialog, working_life_dialog
 from ..text import match_strength, plural
-from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
-from ..workers import Job, LatestRead
+from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap, styled_label
+from ..workers import Job, LatestRead, ListsInBackground
 
 LIST_THUMB = 44
 CONFUSION_THUMB = 40
@@ -65,7 +65,7 @@ def read_listing(engine: Engine, search: str, cached: frozenset[int]) -> PeopleL
     return PeopleListing(people, engine.stats(), crops)
 
 
-class PeoplePanel(QWidget):
+class PeoplePanel(ListsInBackground, QWidget):
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
@@ -109,9 +109,7 @@ class PeoplePanel(QWidget):
         self.group_box.activated.connect(lambda _: self.assign_group(self.group_box.currentData()))
         self.samples_view = ThumbnailStrip(size=96, wrap=True)
         self.remove_samples_button = QPushButton("Remove selected samples")
-        self.status_label = QLabel("")
-        self.status_label.setObjectName("muted")
-        self.status_label.setWordWrap(True)
+        self.status_label = styled_label("")
         self.confusions_title = QLabel("Confusions")
         self.confusions_title.setObjectName("cardTitle")
         self.confusions_list = QListWidget()  # faces shown as this person wrongly, or theirs shown as another
@@ -194,13 +192,6 @@ class PeoplePanel(QWidget):
                 self._show_listing,
                 self.count_label.setText,
             )
-
-    def is_refreshing(self) -> bool:
-        return self.listing.busy()
-
-    @property
-    def listing_job(self) -> Job | None:
-        return self.listing.job
 
     def _show_listing(self, listing: PeopleListing) -> None:
         for sample_id, jpeg in listing.crops.items():
@@ -453,12 +444,3 @@ class PeoplePanel(QWidget):
                 f"{Path(r.source).name} ({r.reason.replace('_', ' ')})" for r in report.refused
             )
         self.status_label.setText(" ".join([text, *report.warnings]))
-
-    def _on_job_finished(self) -> None:
-        self.job = None
-        self._update_buttons()
-
-    def stop(self) -> None:
-        for job in (self.job, self.listing_job):
-            if job is not None:
-                job.stop()

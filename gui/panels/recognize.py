@@ -48,6 +48,7 @@ from ..widgets import (
     pixmap_from_jpeg,
     qimage_from_bgr,
     rounded_pixmap,
+    styled_label,
 )
 from ..workers import Job
 
@@ -124,9 +125,7 @@ class RecognizePanel(QWidget):
         self.stop_button.setEnabled(False)
         self.sound_box = QCheckBox("Beep when someone is marked")
         self.sound_box.setChecked(engine.settings.attendance.sound_on_mark)
-        self.note_label = QLabel(self.source_picker.note)
-        self.note_label.setObjectName("note")
-        self.note_label.setWordWrap(True)
+        self.note_label = styled_label(self.source_picker.note, "note")
         self.note_label.setVisible(self.source_picker.note_applies())
         self.source_picker.spec_changed.connect(
             lambda _spec: self.note_label.setVisible(self.source_picker.note_applies())

@@ -34,8 +34,8 @@ from core.gallery.unknowns import UnknownGroup
 from ..dialogs import confirm, show_error
 from ..message_bar import MessageBar, Tone
 from ..text import places, plural
-from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap
-from ..workers import Job, LatestRead
+from ..widgets import Card, ThumbnailStrip, hbox, icon, panel_header, pixmap_from_jpeg, rounded_pixmap, styled_label
+from ..workers import Job, LatestRead, ListsInBackground
 from .review_dismissed import DismissedDialog, dismissed_kept_text
 
 GROUP_THUMB = 72
@@ -90,7 +90,7 @@ class EnrollGroupDialog(QDialog):
         form.addRow(buttons)
 
 
-class ReviewPanel(QWidget):
+class ReviewPanel(ListsInBackground, QWidget):
     def __init__(self, engine: Engine, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
@@ -115,9 +115,7 @@ class ReviewPanel(QWidget):
 
         self.title_label = QLabel("")
         self.title_label.setObjectName("personName")
-        self.info_label = QLabel("")
-        self.info_label.setObjectName("muted")
-        self.info_label.setWordWrap(True)
+        self.info_label = styled_label("")
         self.faces_view = ThumbnailStrip(size=FACE_THUMB, wrap=True)
         self.enroll_button = QPushButton(icon("enroll", light=True), "Enroll as new person…")
         self.enroll_button.setProperty("primary", True)
@@ -199,13 +197,6 @@ class ReviewPanel(QWidget):
                 self._show_groups,
                 self.count_label.setText,
             )
-
-    def is_refreshing(self) -> bool:
-        return self.listing.busy()
-
-    @property
-    def listing_job(self) -> Job | None:
-        return self.listing.job
 
     def _show_groups(self, groups: list[UnknownGroup]) -> None:
         selected = self.current_group()
@@ -406,12 +397,3 @@ class ReviewPanel(QWidget):
         dialog.restore_requested.connect(self.restore)
         dialog.open()
         return dialog
-
-    def _on_job_finished(self) -> None:
-        self.job = None
-        self._update_buttons()
-
-    def stop(self) -> None:
-        for job in (self.job, self.listing_job):
-            if job is not None:
-                job.stop()
