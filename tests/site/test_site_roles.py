@@ -12,8 +12,8 @@ import pytest
 from core.site.connection import SiteError, SiteProblem, credentials_path, load_credentials
 from core.site.service import SiteRole
 from tests.kits.site_kit import (admin_and_kiosk, joined_since, local_uuids, server_counts, server_uuids, station, sync,
-from tests.kits.paths import REPO
                             write_events)
+from tests.kits.paths import REPO
 
 
 @pytest.fixture
