@@ -25,7 +25,6 @@ from tests.kits.site_kit import (admin_and_kiosk, enroll, joined_since, local_uu
 from tests.kits.site_proxy import CuttingProxy
 from tests.kits.paths import REPO
 
-REPO = REPO
 KILLS = 24
 BATCH_IN_WORKER = 7  # tests/kits/site_upload_worker.py's batch size
 
