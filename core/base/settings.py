@@ -82,6 +82,14 @@ class Backend(enum.StrEnum):
     TORCH = "torch"
 
 
+class Detector(enum.StrEnum):
+    """Which network finds the faces (core.vision.detect)."""
+
+    AUTO = "auto"  # YuNet on the CPU when its file is there (docs/performance.md), else MTCNN
+    MTCNN = "mtcnn"
+    YUNET = "yunet"
+
+
 # ---- checking values ----
 
 
@@ -309,6 +317,7 @@ class ComputeSettings(_Section):
     torch_threads: int = 0  # 0 = let Rollcall choose
     embed_backend: Backend = Backend.AUTO  # the embedder on the CPU
     detect_backend: Backend = Backend.AUTO  # MTCNN's networks on the CPU
+    detector: Detector = Detector.AUTO  # the face detector: YuNet (a third of MTCNN's cost) or MTCNN
     # ONNX Runtime loads a copy of each network already optimised for this CPU, made on first use in
     # the models folder's `tuned/` (core.vision.tuned_onnx): faster per face, same memory.
     tune_for_cpu: bool = True
