@@ -126,8 +126,10 @@ def run(frames: int, detector: str, report_every_s: float) -> dict:
     engine = Engine(Settings(compute=ComputeSettings(detector=detector)))
     enroller = engine.enroller()
     enroll = C.read_frames(C.HAMILTON, C.ENROLL_FRAMES)
-    candidates = [enroller.candidate_from_frame(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), f"hamilton#{i}")
-                  for f, i in zip(enroll, C.ENROLL_FRAMES)]
+    candidates = [
+        enroller.candidate_from_frame(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), f"hamilton#{i}")
+        for f, i in zip(enroll, C.ENROLL_FRAMES)
+    ]
     engine.enroll_candidates("Performer", candidates)
     print(f"detector {engine.detector.kind}; {frames} frames ({frames / 30 / 60:.0f} video minutes at 30 fps)")
     print(f"{'minute':>6} {'frames':>7} {'RSS MB':>7} {'fds':>4} {'threads':>7} {'fps':>6} {'marked':>6}")
@@ -143,12 +145,21 @@ def run(frames: int, detector: str, report_every_s: float) -> dict:
             if result.frame.timestamp >= next_report or result.frame.index + 1 >= frames:
                 now = time.perf_counter()
                 rss, fds, threads = process_status()
-                sample = {"minute": int(round(result.frame.timestamp / 60)), "frames": result.frame.index + 1,
-                          "rss_mb": rss, "fds": fds, "threads": threads,
-                          "fps": (result.frame.index + 1 - last_frames) / max(1e-9, now - wall), "marked": marked}
+                sample = {
+                    "minute": round(result.frame.timestamp / 60, 1),
+                    "frames": result.frame.index + 1,
+                    "rss_mb": rss,
+                    "fds": fds,
+                    "threads": threads,
+                    "fps": (result.frame.index + 1 - last_frames) / max(1e-9, now - wall),
+                    "marked": marked,
+                }
                 samples.append(sample)
-                print(f"{sample['minute']:>6} {sample['frames']:>7} {rss:>7.1f} {fds:>4} {threads:>7} "
-                      f"{sample['fps']:>6.0f} {marked:>6}", flush=True)
+                print(
+                    f"{sample['minute']:>6} {sample['frames']:>7} {rss:>7.1f} {fds:>4} {threads:>7} "
+                    f"{sample['fps']:>6.0f} {marked:>6}",
+                    flush=True,
+                )
                 wall, last_frames = now, result.frame.index + 1
                 next_report += report_every_s
     finally:
@@ -167,10 +178,12 @@ def main(argv=None) -> int:
     out = run(args.frames, args.detector, args.report_every_s)
     s = out["summary"]
     length = "" if s["full_length"] else f" (a SHORTER run than the {FULL_RUN_FRAMES}-frame target)"
-    print(f"\n{s['video_minutes']} video minutes{length}: RSS {s['reference_rss_mb']} MB at minute "
-          f"{s['reference_minute']}, {s['late_rss_mb'][0]}-{s['late_rss_mb'][1]} MB over minutes "
-          f"{s['late_window_minutes'][0]}-{s['late_window_minutes'][1]} (drift {s['drift']:.1%}), "
-          f"peak {s['peak_rss_mb']} MB; fds {s['fds']}, threads {s['threads']}")
+    print(
+        f"\n{s['video_minutes']} video minutes{length}: RSS {s['reference_rss_mb']} MB at minute "
+        f"{s['reference_minute']}, {s['late_rss_mb'][0]}-{s['late_rss_mb'][1]} MB over minutes "
+        f"{s['late_window_minutes'][0]}-{s['late_window_minutes'][1]} (drift {s['drift']:.1%}), "
+        f"peak {s['peak_rss_mb']} MB; fds {s['fds']}, threads {s['threads']}"
+    )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0
