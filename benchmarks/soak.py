@@ -164,8 +164,16 @@ def run(frames: int, detector: str, report_every_s: float) -> dict:
                 next_report += report_every_s
     finally:
         source.close()
-        engine.close()
-    return {"detector": detector, "frames": frames, "samples": samples, "summary": summarise(samples)}
+    from core.live.memory import trim_heap
+
+    before = process_status()[0]
+    trim_heap()
+    after = process_status()[0]
+    print(f"at the end: RSS {before:.1f} MB, {after:.1f} MB after malloc_trim (memory malloc held free)")
+    engine.close()
+    out = {"detector": detector, "frames": frames, "samples": samples, "summary": summarise(samples)}
+    out["summary"]["end_rss_mb"], out["summary"]["end_rss_after_trim_mb"] = round(before, 1), round(after, 1)
+    return out
 
 
 def main(argv=None) -> int:

@@ -215,6 +215,9 @@ class RecognitionSettings(_Section):
     scene_cut_level: float = 20.0  # mean change of a 32x18 thumbnail (0-255) that counts as a new scene; 0 = off
     log_unknown: bool = True  # log each stranger once per track, with a snapshot
     unknown_min_prob: float = 0.97  # only confident detections are logged as unknown visitors
+    # Freed heap memory goes back to the system this often during a run, in seconds of frame time
+    # (core.live.memory; keeps a day-long run's RSS flat, benchmarks/soak.py); 0 = never.
+    memory_trim_interval_s: float = 60.0
 
 
 @dataclass
