@@ -10,7 +10,8 @@ end to end again and again, its timestamps carried on (video time grows, so atte
 unknown logging run as in a day at the kiosk; every loop's first frame is a scene cut). Frames are read
 by the pipeline's decoder thread, as `rollcall recognize` reads a file.
 
-Each line: video minute, frames, RSS (MB, /proc/self/status VmRSS), open file descriptors, threads,
+Each line: video minute, frames, RSS (MB, /proc/self/status VmRSS) and its anonymous part (RssAnon: the
+heap; the rest is mapped model files and libraries), open file descriptors, threads,
 frames per second of wall time since the last line. The summary compares RSS late in the run with RSS at
 minute 10 (or, in a run shorter than 20 minutes, at its first quarter) and gives the peak, and says
 whether descriptors and threads stayed constant. Issue 33's target: over >= 216,000 frames, RSS in the last
@@ -36,14 +37,23 @@ TARGET_DRIFT = 0.10
 
 def process_status() -> tuple[float, int, int]:
     """RSS in MB, open file descriptors, threads of this process (Linux /proc)."""
-    rss_kb, threads = 0, 0
+    status = _status()
+    return status["VmRSS"] / 1024, len(os.listdir("/proc/self/fd")), status["Threads"]
+
+
+def anonymous_mb() -> float:
+    """The part of RSS that is the heap and other anonymous memory (the rest: mapped files, shared)."""
+    return _status()["RssAnon"] / 1024
+
+
+def _status() -> dict[str, int]:
+    values = {}
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
-                rss_kb = int(line.split()[1])
-            elif line.startswith("Threads:"):
-                threads = int(line.split()[1])
-    return rss_kb / 1024, len(os.listdir("/proc/self/fd")), threads
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "Threads"):
+                values[key] = int(rest.split()[0])
+    return values
 
 
 def looped_source(path: Path, total_frames: int):
@@ -132,7 +142,8 @@ def run(frames: int, detector: str, report_every_s: float) -> dict:
     ]
     engine.enroll_candidates("Performer", candidates)
     print(f"detector {engine.detector.kind}; {frames} frames ({frames / 30 / 60:.0f} video minutes at 30 fps)")
-    print(f"{'minute':>6} {'frames':>7} {'RSS MB':>7} {'fds':>4} {'threads':>7} {'fps':>6} {'marked':>6}")
+    header = ("minute", "frames", "RSS MB", "anon MB", "fds", "threads", "fps", "marked")
+    print(" ".join(f"{name:>7}" for name in header))
     samples: list[dict] = []
     marked = 0
     next_report = 0.0
@@ -149,6 +160,7 @@ def run(frames: int, detector: str, report_every_s: float) -> dict:
                     "minute": round(result.frame.timestamp / 60, 1),
                     "frames": result.frame.index + 1,
                     "rss_mb": rss,
+                    "anon_mb": anonymous_mb(),
                     "fds": fds,
                     "threads": threads,
                     "fps": (result.frame.index + 1 - last_frames) / max(1e-9, now - wall),
@@ -156,8 +168,8 @@ def run(frames: int, detector: str, report_every_s: float) -> dict:
                 }
                 samples.append(sample)
                 print(
-                    f"{sample['minute']:>6} {sample['frames']:>7} {rss:>7.1f} {fds:>4} {threads:>7} "
-                    f"{sample['fps']:>6.0f} {marked:>6}",
+                    f"{sample['minute']:>7} {sample['frames']:>7} {rss:>7.1f} {sample['anon_mb']:>7.1f} {fds:>7} "
+                    f"{threads:>7} {sample['fps']:>7.0f} {marked:>7}",
                     flush=True,
                 )
                 wall, last_frames = now, result.frame.index + 1

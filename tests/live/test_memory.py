@@ -43,3 +43,36 @@ def test_trimmer_trims_once_per_interval_of_frame_time(monkeypatch):
     for second in range(300):
         never.tick(float(second))
     assert never.trims == 0
+
+
+HELD_AFTER_FREE = """
+import sys
+import numpy as np
+from core.live.memory import fix_mmap_threshold
+if sys.argv[1] == "fixed":
+    assert fix_mmap_threshold()
+def rss():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:")) / 1024
+big = np.ones(4 * 1024 * 1024 // 8)  # freeing a 4 MB block raises glibc's threshold past frame sizes
+del big
+before = rss()
+frames = [np.ones(675 * 1024 // 8) for _ in range(300)]  # 300 frames of 640x360, ~200 MB
+kept = frames[::30]
+del frames
+print(rss() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_frame_sized_buffers_are_given_back_once_the_threshold_is_pinned():
+    import subprocess
+
+    from tests.kits.paths import REPO
+
+    def held(mode: str) -> float:
+        done = subprocess.run([sys.executable, "-c", HELD_AFTER_FREE, mode], capture_output=True, text=True,
+                              cwd=REPO, timeout=60, check=True)
+        return float(done.stdout.strip())
+
+    assert held("glibc default") > 100  # freed frames stay with the process
+    assert held("fixed") < 30  # only the ten frames still referenced

