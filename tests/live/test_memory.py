@@ -70,8 +70,14 @@ def test_frame_sized_buffers_are_given_back_once_the_threshold_is_pinned():
     from tests.kits.paths import REPO
 
     def held(mode: str) -> float:
-        done = subprocess.run([sys.executable, "-c", HELD_AFTER_FREE, mode], capture_output=True, text=True,
-                              cwd=REPO, timeout=60, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", HELD_AFTER_FREE, mode],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+            check=True,
+        )
         return float(done.stdout.strip())
 
     assert held("glibc default") > 100  # freed frames stay with the process
