@@ -7,10 +7,11 @@ A frame with no face gives an empty list.
 Two detectors behind one API (`kind`, settings.compute.detector):
 - "mtcnn": below.
 - "yunet": OpenCV Zoo's YuNet in OpenCV's DNN (core.vision.yunet), about a third of MTCNN's cost per frame.
-  Its box and landmarks land where MTCNN's do (docs/performance.md), so FaceNet's box crop and SFace's
-  5-point alignment are cut the same way; its score is mapped onto MTCNN's probability scale
-  (core.vision.yunet.mtcnn_equivalent_prob), so the probability gates keep their meaning. Chosen with
-  compute.detector = yunet; auto stays MTCNN until liveness is calibrated on YuNet's landmarks.
+  Its landmarks land where MTCNN's do (docs/performance.md): SFace's 5-point alignment is cut from
+  them, and FaceNet's box is the box MTCNN would draw around those landmarks; its score is mapped onto
+  MTCNN's probability scale (core.vision.yunet.mtcnn_equivalent_prob), so the probability gates keep
+  their meaning. Chosen with compute.detector = yunet; auto stays MTCNN until liveness is calibrated on
+  YuNet's landmarks.
 
 MTCNN's two backends:
 - "onnx" (the CPU default): core.vision.mtcnn_numpy, MTCNN's stages in numpy and its three networks
@@ -233,12 +234,14 @@ class FaceDetector:
     def _run_yunet(self, batch: np.ndarray, minsize: float):
         """YuNet frame by frame; faces well under `minsize` (short side), which MTCNN would not look for,
         are dropped, and the score becomes MTCNN's probability scale."""
-        from core.vision.yunet import YUNET_BOX_TOLERANCE, mtcnn_equivalent_prob
+        from core.vision.yunet import YUNET_BOX_TOLERANCE, box_from_landmarks, mtcnn_equivalent_prob
 
         assert self._yunet is not None
         all_boxes, all_points = [], []
         for rgb in batch:
             boxes, points = self._yunet.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            for k in range(len(boxes)):  # FaceNet's box as MTCNN draws it, from the landmarks
+                boxes[k, :4] = box_from_landmarks(points[k], boxes[k, :4])
             keep = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= minsize * YUNET_BOX_TOLERANCE
             boxes, points = boxes[keep], points[keep]
             boxes[:, 4] = mtcnn_equivalent_prob(boxes[:, 4])
