@@ -4,6 +4,10 @@ side by side in one run, on the Hamilton clip (640x360) and the crowd clip (1920
     .venv/bin/python benchmarks/realtime.py                       # both clips, 3 rounds
     .venv/bin/python benchmarks/realtime.py --videos hamilton --rounds 5
     .venv/bin/python benchmarks/realtime.py --configs rollcall,peer-half --json out.json
+    .venv/bin/python benchmarks/realtime.py --device cuda          # torch on the GPU (MTCNN + FaceNet)
+
+--device cuda runs every Rollcall config with settings.compute.device = cuda (the torch path: MTCNN and the
+embedders on the GPU; needs torch built with CUDA). It stops with a message where no GPU is visible.
 
 Files run as fast as possible (not at their fps). Every run is a fresh interpreter (clean peak
 memory and CPU counters); rounds interleave the pipelines so a noisy neighbour hits them alike,
@@ -37,6 +41,11 @@ CONFIGS = {
     # name: how the child runs it
     "rollcall": {"pipeline": "rollcall"},  # the defaults: ONNX Runtime, detect every 3rd frame, decode thread
     "rollcall-torch": {"pipeline": "rollcall", "embed_backend": "torch", "detect_backend": "torch"},
+    "rollcall-mtcnn": {"pipeline": "rollcall", "detector": "mtcnn"},  # the defaults with MTCNN as the detector
+    "rollcall-yunet": {"pipeline": "rollcall", "detector": "yunet"},  # ... with YuNet
+    "rollcall-yunet-every4": {"pipeline": "rollcall", "detector": "yunet", "detect_every": 4},
+    "rollcall-yunet-every12": {"pipeline": "rollcall", "detector": "yunet", "detect_every": 12},
+    "rollcall-yunet-pending2": {"pipeline": "rollcall", "detector": "yunet", "detect_every_pending": 2},
     "rollcall-facenet": {"pipeline": "rollcall", "model": "facenet-keras-128"},  # FaceNet alone, not fused
     "rollcall-every1": {"pipeline": "rollcall", "detect_every": 1},
     "rollcall-every3": {"pipeline": "rollcall", "detect_every": 3},
@@ -77,6 +86,10 @@ def child_rollcall(payload: dict) -> dict:
         compute.embed_backend = payload["embed_backend"]
     if payload.get("detect_backend"):
         compute.detect_backend = payload["detect_backend"]
+    if payload.get("detector"):
+        compute.detector = payload["detector"]
+    if payload.get("device"):
+        compute.device = payload["device"]
     engine = Engine(Settings(compute=compute))
     enroller = engine.enroller()
     enroll = C.read_frames(C.HAMILTON, C.ENROLL_FRAMES)
@@ -134,7 +147,8 @@ def child_rollcall(payload: dict) -> dict:
     usage.stop()
     labels = [[f[2] or f[1] for f in fr["faces"] if f[1] == "known"] for fr in frames]
     out = summary(payload, frames, labels, usage, stages, detections, embedded[0])
-    out["backends"] = f"detector {detector.backend}, embedder {getattr(embedder, 'backend', '?')}"
+    out["backends"] = (f"{detector.kind} on {detector.backend} ({engine.device}), "
+                       f"embedder {getattr(embedder, 'backend', '?')}")
     out["identifiable_faces"] = sum(sum(1 for f in fr["faces"] if f[3] >= options.min_face_px) for fr in frames)
     out["tracks"] = len({f[0] for fr in frames for f in fr["faces"]})
     out["events"] = [e for fr in frames for e in fr["events"]]
@@ -224,6 +238,8 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="frames per clip (0 = all)")
     parser.add_argument("--crowd-limit", type=int, default=60, help="frames of the crowd clip (0 = all 105)")
     parser.add_argument("--json", type=Path, help="write every run's figures here")
+    parser.add_argument("--device", default="", choices=["", "cpu", "cuda", "mps"],
+                        help="settings.compute.device for Rollcall's runs (default: the settings' auto)")
     args = parser.parse_args(argv)
     if args.child:
         payload = json.loads(args.child)
@@ -235,6 +251,13 @@ def main(argv=None) -> int:
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         parser.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("--device cuda: no CUDA GPU is visible to torch here (torch.cuda.is_available() is False).")
+            return 2
+        print(f"# GPU: {torch.cuda.get_device_name(0)}")
     print(f"# Rollcall real-time benchmark — {C.machine_line()}")
     print("# Timings on a shared machine are noisy: medians over interleaved rounds.")
     runs: list[dict] = []
@@ -247,6 +270,8 @@ def main(argv=None) -> int:
             order = configs[round_no % len(configs):] + configs[:round_no % len(configs)]
             for name in order:
                 payload = dict(CONFIGS[name], name=name, video=str(video), limit=limit)
+                if args.device and payload["pipeline"] == "rollcall":
+                    payload["device"] = args.device
                 try:
                     result = C.run_child(Path(__file__), payload)
                 except Exception as exc:  # noqa: BLE001 - e.g. the peer is not installed: say so, go on

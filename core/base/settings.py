@@ -82,6 +82,14 @@ class Backend(enum.StrEnum):
     TORCH = "torch"
 
 
+class Detector(enum.StrEnum):
+    """Which network finds the faces (core.vision.detect)."""
+
+    AUTO = "auto"  # MTCNN for now: liveness is calibrated on its landmarks (docs/performance.md)
+    MTCNN = "mtcnn"
+    YUNET = "yunet"
+
+
 # ---- checking values ----
 
 
@@ -207,6 +215,9 @@ class RecognitionSettings(_Section):
     scene_cut_level: float = 20.0  # mean change of a 32x18 thumbnail (0-255) that counts as a new scene; 0 = off
     log_unknown: bool = True  # log each stranger once per track, with a snapshot
     unknown_min_prob: float = 0.97  # only confident detections are logged as unknown visitors
+    # Freed heap memory goes back to the system this often during a run, in seconds of frame time
+    # (core.live.memory; keeps a day-long run's RSS flat, benchmarks/soak.py); 0 = never.
+    memory_trim_interval_s: float = 60.0
 
 
 @dataclass
@@ -309,6 +320,7 @@ class ComputeSettings(_Section):
     torch_threads: int = 0  # 0 = let Rollcall choose
     embed_backend: Backend = Backend.AUTO  # the embedder on the CPU
     detect_backend: Backend = Backend.AUTO  # MTCNN's networks on the CPU
+    detector: Detector = Detector.AUTO  # the face detector: MTCNN, or YuNet (a third of its cost; no liveness yet)
     # ONNX Runtime loads a copy of each network already optimised for this CPU, made on first use in
     # the models folder's `tuned/` (core.vision.tuned_onnx): faster per face, same memory.
     tune_for_cpu: bool = True

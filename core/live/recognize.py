@@ -39,6 +39,7 @@ from core.gallery.unknowns import quality_rank
 from core.live.challenge import Admission, ChallengeDesk, ChallengePrompt
 from core.live.frame_feed import decoded_frames, timed_frames
 from core.live.frames import Frame, FrameSource
+from core.live.memory import HeapTrimmer
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 from core.live.uncertain import UncertainAnswer, UncertainQuestion
 from core.vision.challenge import yaw_offset
@@ -540,6 +541,7 @@ def recognize_source(
     (threaded) or reading (not threaded) the frame. paced: see `decoded_frames`.
     """
     frames = decoded_frames(source, paced=paced) if threaded else timed_frames(iter(source))
+    trimmer = HeapTrimmer(recognizer.options.memory_trim_interval_s)
     try:
         for frame, waited in frames:
             if cancel and cancel():
@@ -548,6 +550,7 @@ def recognize_source(
             result = recognizer.process(frame)
             result.timings["total"] = time.perf_counter() - t0
             result.timings["decode"] = waited
+            trimmer.tick(frame.timestamp)
             yield result
     finally:
         frames.close()

@@ -9,6 +9,7 @@ embeddings, models' files or other kiosks. Their rights are core.site.roles's.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 from core.site.connection import SiteError, SiteProblem
 from core.site.driver import psycopg
@@ -248,7 +249,8 @@ def _migration_6(conn: psycopg.Connection, schema: str) -> None:
     conn.execute(psycopg.sql.SQL(_MIGRATION_6).format(s=psycopg.sql.Identifier(schema)))
 
 
-Migration = str | Callable[[psycopg.Connection, str], None]  # SQL, or a step that needs the schema's name
+# SQL, or a step that needs the schema's name. A string: evaluating psycopg.Connection here would load the driver.
+Migration: TypeAlias = "str | Callable[[psycopg.Connection, str], None]"
 
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
 SERVER_MIGRATIONS: list[Migration] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4, _MIGRATION_5,

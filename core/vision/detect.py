@@ -1,10 +1,19 @@
-"""Face detection and alignment: a wrapper over facenet-pytorch's MTCNN.
+"""Face detection and alignment: MTCNN (facenet-pytorch's, or its numpy + ONNX Runtime port) or YuNet.
 
 Every face comes back with its box, probability, 5 landmarks and an aligned square crop
 (the box plus a margin, resized to `crop_size`), the way the FaceNet embedders were trained.
 A frame with no face gives an empty list.
 
-Two backends behind one API:
+Two detectors behind one API (`kind`, settings.compute.detector):
+- "mtcnn": below.
+- "yunet": OpenCV Zoo's YuNet in OpenCV's DNN (core.vision.yunet), about a third of MTCNN's cost per frame.
+  Its landmarks land where MTCNN's do (docs/performance.md): SFace's 5-point alignment is cut from
+  them, and FaceNet's box is the box MTCNN would draw around those landmarks; its score is mapped onto
+  MTCNN's probability scale (core.vision.yunet.mtcnn_equivalent_prob), so the probability gates keep
+  their meaning. Chosen with compute.detector = yunet; auto stays MTCNN until liveness is calibrated on
+  YuNet's landmarks.
+
+MTCNN's two backends:
 - "onnx" (the CPU default): core.vision.mtcnn_numpy, MTCNN's stages in numpy and its three networks
   in ONNX Runtime from files in the models folder. Neither torch nor facenet-pytorch is imported.
   If the files are missing, they are exported on the spot when torch is installed (a logged warning
@@ -98,6 +107,7 @@ class FaceDetector:
         backend: str = "auto",  # "auto"/"onnx": numpy + ONNX Runtime on the CPU when available; "torch"
         models_dir: Path | None = None,  # where the MTCNN ONNX files are (default: settings.models_dir())
         tuned_dir: Path | None = None,  # their copies tuned for this CPU (core.vision.tuned_onnx); None: untuned
+        kind: str = "mtcnn",  # "mtcnn" or "yunet" (choose_detector resolves settings.compute.detector)
     ):
         from core.vision.runtime import onnxruntime_available
 
@@ -109,8 +119,20 @@ class FaceDetector:
         self.thresholds = tuple(thresholds)
         self._mtcnn = None
         self._onnx_nets = None
+        self._yunet = None
+        self.kind = str(kind).lower()
         backend = str(backend or "auto").lower()  # settings.compute.detect_backend
-        if str(device) == "cpu" and backend in ("auto", "onnx") and onnxruntime_available():
+        if self.kind == "yunet":
+            from core.base.settings import models_dir as default_models_dir
+            from core.vision.yunet import YUNET_MIN_SCORE, YunetNet, yunet_path
+
+            self._yunet = YunetNet(
+                yunet_path(Path(models_dir or default_models_dir()), allow_network=False), YUNET_MIN_SCORE
+            )
+            self.backend = "opencv"
+        elif self.kind != "mtcnn":
+            raise ValueError(f"Unknown face detector {kind!r}: use mtcnn or yunet.")
+        elif str(device) == "cpu" and backend in ("auto", "onnx") and onnxruntime_available():
             from core.base.settings import models_dir as default_models_dir
             from core.vision.mtcnn_numpy import OnnxMtcnnNets
             from core.vision.onnx_files import ensure_mtcnn
@@ -195,6 +217,8 @@ class FaceDetector:
 
     def _run(self, batch: np.ndarray, minsize: float, thresholds: list[float]):
         """Per frame, (K, 5) boxes with probabilities and (K, 5, 2) landmarks."""
+        if self._yunet is not None:
+            return self._run_yunet(batch, minsize)
         if self._onnx_nets is not None:
             from core.vision.mtcnn_numpy import FACTOR, detect_faces
 
@@ -206,6 +230,24 @@ class FaceDetector:
         assert m is not None  # the torch backend
         with torch.inference_mode():  # MTCNN.detect without its PIL handling, with our minsize and thresholds
             return detect_face(batch, minsize, m.pnet, m.rnet, m.onet, thresholds, m.factor, m.device)
+
+    def _run_yunet(self, batch: np.ndarray, minsize: float):
+        """YuNet frame by frame; faces well under `minsize` (short side), which MTCNN would not look for,
+        are dropped, and the score becomes MTCNN's probability scale."""
+        from core.vision.yunet import YUNET_BOX_TOLERANCE, box_from_landmarks, mtcnn_equivalent_prob
+
+        assert self._yunet is not None
+        all_boxes, all_points = [], []
+        for rgb in batch:
+            boxes, points = self._yunet.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            for k in range(len(boxes)):  # FaceNet's box as MTCNN draws it, from the landmarks
+                boxes[k, :4] = box_from_landmarks(points[k], boxes[k, :4])
+            keep = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= minsize * YUNET_BOX_TOLERANCE
+            boxes, points = boxes[keep], points[keep]
+            boxes[:, 4] = mtcnn_equivalent_prob(boxes[:, 4])
+            all_boxes.append(boxes)
+            all_points.append(points)
+        return all_boxes, all_points
 
     def _faces(self, rgb, boxes, probs, points, inv_scale, with_crops) -> list[DetectedFace]:
         if boxes is None or len(boxes) == 0:
@@ -226,6 +268,19 @@ class FaceDetector:
             if face.crop is None:
                 face.crop = crop_face(rgb, face.box, self.margin, self.crop_size)
         return faces
+
+
+def choose_detector(setting: str, device: str) -> str:
+    """ "mtcnn" or "yunet" for settings.compute.detector.
+
+    auto is MTCNN for now, on every device: YuNet meets the recall and recognition figures
+    (docs/performance.md), but the liveness checks were calibrated on MTCNN's landmarks and, on YuNet's,
+    the passive photo filter let a held-up photo through (tests/live/test_liveness.py). yunet is chosen
+    explicitly; on a device other than the CPU it is still MTCNN, the torch/CUDA path's detector."""
+    setting = str(setting or "auto").lower()
+    if setting == "yunet" and str(device) == "cpu":
+        return "yunet"
+    return "mtcnn"
 
 
 def detector_threads(threads: int) -> int:

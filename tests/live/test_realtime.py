@@ -15,7 +15,7 @@ from core.base.settings import RecognitionSettings
 from core.gallery.enroll import FaceCandidate
 from core.live.sources import Frame, VideoFileSource
 from core.live.track import IouTracker
-from core.vision.detect import crop_face
+from core.vision.detect import FaceDetector, crop_face
 
 CROWD = "video/crowd_1920x1080.mp4"
 HAMILTON = "video/hamilton_640x360.mp4"
@@ -37,11 +37,13 @@ def read_frames(path, count: int) -> list[np.ndarray]:
 
 def naive_tracks(engine, frames: list[np.ndarray], fps: float) -> list[list[tuple[int, object]]]:
     """The naive loop's faces: MTCNN on every frame at full scale (its own thresholds), tracked by IoU.
-    Returns, per track, the (frame index, face) pairs big enough to identify."""
+    Returns, per track, the (frame index, face) pairs big enough to identify. MTCNN whatever the engine
+    detects with: the fast pipeline (YuNet by default on the CPU) must mark everyone MTCNN's loop finds."""
     tracker = IouTracker(max_age_s=1.0)
     faces_by_track: dict[int, list] = {}
+    mtcnn = FaceDetector(margin=engine.detector.margin)
     for index, bgr in enumerate(frames):
-        faces = engine.detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), with_crops=False)
+        faces = mtcnn.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), with_crops=False)
         boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
         for track, face in zip(tracker.update(boxes, index / fps), faces):
             if face.size_px >= MIN_FACE:

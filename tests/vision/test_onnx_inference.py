@@ -14,6 +14,7 @@ import pytest
 from core.base.errors import WeightsError
 from core.vision.images import load_image
 from core.vision.onnx_files import MTCNN_NETS, mtcnn_file_name, mtcnn_paths, sidecar
+from core.vision.yunet import YUNET_FILE
 from tests.kits.onnx import copy_models, probe
 from tests.kits.paths import MODELS_CACHE, dev_people, dev_photos
 
@@ -140,6 +141,7 @@ def test_missing_mtcnn_files_without_torch_say_to_export(default_weights, tmp_pa
     models = copy_models(tmp_path / "models")
     for net in MTCNN_NETS:
         (models / mtcnn_file_name(net)).unlink()
+    (models / YUNET_FILE).unlink(missing_ok=True)  # no YuNet either: the CPU's other detector
     photo = dev_photos(dev_people()[0])[0]
     report, stderr = probe(["cli", "--device", "cpu", "identify", str(photo), "--no-torch"], tmp_path / "home", models)
     assert report["rc"] == 2
@@ -217,7 +219,8 @@ def test_dev_identification_figures_match_torch(default_weights, faces, tmp_path
     figures = {}
     for backend in ("onnx", "torch"):
         settings = Settings(storage=StorageSettings(data_dir=str(tmp_path / backend)),
-                            compute=ComputeSettings(device="cpu", embed_backend=backend, detect_backend=backend))
+                            compute=ComputeSettings(device="cpu", embed_backend=backend, detect_backend=backend,
+                                                    detector="mtcnn"))  # MTCNN's two backends compared
         with Engine(settings) as engine:
             refused = enroll_set(engine, dataset)
             result = identify_set(engine, dataset, refused=refused)
