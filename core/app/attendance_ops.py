@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from core.attendance.corrections import (
     correction_days,
     locked_months_touched,
 )
+from core.attendance.explain import DayExplanation, explain_day
 from core.attendance.export import export_timesheet
 from core.attendance.schedule import DAY, localize, make_schedule, month_days, month_key, parse_month, site_zone
 from core.attendance.status import AttendanceFacts, day_statuses, person_statuses
@@ -136,6 +138,22 @@ class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, F
         facts = self.attendance_facts(first, last)
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         return person_statuses(facts, person_id, days, *self._moments())
+
+    def explain_day(self, person_id: int, day: date) -> DayExplanation:
+        """Why a person's day has its status: by the same run of the rules as the day board and the timesheet.
+        In a locked month the timesheet shows the lock's snapshot; the explanation says when that differs."""
+        self.store.get_person(person_id)
+        explained = explain_day(self.attendance_facts(day, day), person_id, day, *self._moments())
+        if month_key(day) in self.store.locked_months():
+            kept = self.locked_timesheet(day.replace(day=1))
+            row = next((r for r in kept.rows if r.person_id == person_id), None) if kept else None
+            locked = next((d for d in row.days if d.day == day), None) if row else None
+            if locked is not None:
+                note = f"the month is locked: the timesheet shows the snapshot kept at the lock ({locked.status.value})"
+                if locked.status is not explained.day.status:
+                    note += f"; the facts now give {explained.day.status.value}"
+                explained = replace(explained, rules=(*explained.rules, note))
+        return explained
 
     def timesheet(self, month: date | str) -> Timesheet:
         """A month's timesheet; a locked month's comes from the snapshot its lock kept, checked against the

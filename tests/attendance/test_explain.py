@@ -1,0 +1,30 @@
+"""Why a day has its status: `rollcall explain` and Engine.explain_day, by the same run of the rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from core.base.timekeeping import DayStatus
+from tests.kits.cli import run
+from tests.kits.hr import DAY, at
+
+
+def test_a_late_day_says_which_rule_decided_it_with_the_sightings_and_corrections(hr, capsys):
+    engine, (ada, _, bob) = hr
+    for moment in (at(DAY, 9, 20), at(DAY, 17, 0)):
+        engine.punch(ada.id, moment, "badge reader was down", actor="hr")
+    explained = engine.explain_day(ada.id, DAY)
+    assert explained.day == next(r for r in engine.day_board(DAY) if r.person_id == ada.id)
+    assert explained.day.status is DayStatus.LATE
+    assert "first sighting 09:20 is 20 min after 09:00 with 5 min grace: late 20" in explained.rules
+    assert explained.source.value == "group" and explained.shift == "Office"
+    assert [s.note.startswith("manual punch") for s in explained.sightings] == [True, True]
+    assert {(a.who, a.why) for a in explained.applied} == {("hr", "badge reader was down")}
+    engine.add_leave(bob.id, DAY, DAY, "annual leave", actor="hr")
+    code, out, _ = run(capsys, "explain", str(bob.id), DAY.isoformat(), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["status"] == "on_leave" and data["applied"][0]["why"] == "annual leave"
+    assert data["rules"][-1].endswith("on leave")
+    code, out, _ = run(capsys, "explain", "Ada", (DAY + timedelta(days=5)).isoformat())
+    assert code == 0 and "the shift does not work on this day: day off" in out  # a Saturday
