@@ -173,7 +173,9 @@ class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, F
 
     def export_timesheet(self, month: date | str, path: Path | str, with_days: bool = False) -> Path:
         """Write a month's timesheet as .xlsx or .csv (by the suffix); with_days adds the XLSX's Days sheet."""
-        return export_timesheet(self.timesheet(month), path, with_days)
+        written = export_timesheet(self.timesheet(month), path, with_days)
+        self.write_manifest(written)  # its sha256, the chain head and this station's signature (trust_ops)
+        return written
 
     def chart_series(self, month: date | str) -> list[Series]:
         """Attendance rate per day, arrivals against the schedule start, late arrivals per person."""
