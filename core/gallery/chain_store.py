@@ -94,7 +94,10 @@ def append_entry(conn: sqlite3.Connection, table: str, row_id: int, op: str, con
 
 
 def migrate_chain(conn: sqlite3.Connection) -> None:
-    """Schema migration: the ledger starts by chaining every row there is now, and the audit log says so."""
+    """Schema migration: the ledger starts by chaining every row there is now, and the audit log says so.
+    Re-runnable: a database that has its ledger keeps it."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").fetchone():
+        return
     for statement in filter(str.strip, LEDGER_SCHEMA.split(";\n")):
         conn.execute(statement)
     counts = {}
