@@ -27,6 +27,7 @@ from .common import (
     sorted_by_name,
     summary_text,
 )
+from .why import WhyDialog, open_why
 
 ONE_DAY = timedelta(days=1)
 
@@ -53,6 +54,8 @@ class TodayView(QWidget):
         self.today_button = QPushButton("Today")
         self.correct_button = QPushButton("Correct…")
         self.correct_button.setToolTip("A manual punch, or void or reassign one of the selected person's events")
+        self.why_button = QPushButton("Why?")
+        self.why_button.setToolTip("Why the selected person has this status: shift, sightings with photos, rules")
         admin_only(engine, self.correct_button)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("summary")
@@ -66,6 +69,7 @@ class TodayView(QWidget):
                 QLabel("Group"),
                 self.group_box,
                 None,
+                self.why_button,
                 self.correct_button,
             )
         )
@@ -75,6 +79,7 @@ class TodayView(QWidget):
         self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
         self.today_button.clicked.connect(lambda: self.day_edit.setDate(qdate(self.engine.site_today())))
         self.correct_button.clicked.connect(lambda: self.open_correction())
+        self.why_button.clicked.connect(lambda: self.open_why())
         self.table.doubleClicked.connect(lambda _: self.open_correction())
         self.timer = QTimer(self)
         self.timer.timeout.connect(lambda: self.refresh() if self.isVisible() else None)
@@ -118,6 +123,9 @@ class TodayView(QWidget):
     def selected_person_id(self) -> int | None:
         items = self.table.selectedItems()
         return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def open_why(self) -> WhyDialog | None:
+        return open_why(self.engine, self.selected_person_id(), pydate(self.day_edit.date()), self)
 
     def open_correction(self) -> CorrectionDialog | None:
         dialog = CorrectionDialog(self.engine, pydate(self.day_edit.date()), self.selected_person_id(), self)

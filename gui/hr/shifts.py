@@ -25,7 +25,16 @@ from core.base.timekeeping import HoursMode, Shift, ShiftAssignment
 
 from ..attendance.common import date_edit, pydate, read_only_table
 from ..widgets import hbox
-from .common import OVERVIEW_HEIGHT, WrapRow, fill_people, fill_shifts, kiosk_only, message_line, minutes_spin, overview_height
+from .common import (
+    OVERVIEW_HEIGHT,
+    WrapRow,
+    fill_people,
+    fill_shifts,
+    kiosk_only,
+    message_line,
+    minutes_spin,
+    overview_height,
+)
 from .edit_dialogs import FormDialog, assignment_dialog, open_dialog, remove_dialog, shift_dialog
 
 COLUMNS = [
