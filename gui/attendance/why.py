@@ -35,7 +35,7 @@ class WhyDialog(QDialog):
         d = self.explained.day
         self.setWindowTitle(f"Why? {d.name}, {d.day:%a %d %b %Y}")
         self.title_label = QLabel(f"<b>{d.name}</b>, {d.day:%A %d %B %Y}: <b>{STATUS_LABELS[d.status]}</b>")
-        self.decision_label = QLabel(self.explained.decision)
+        self.decision_label = QLabel("\n".join(self.explained.rules))  # the rules as they decided, the status last
         self.decision_label.setWordWrap(True)
         source = SOURCE_WORDS[self.explained.source]
         self.shift_label = QLabel(f"Shift {d.shift or 'none'} ({source})\n" + "\n".join(self.explained.windows))
