@@ -14,7 +14,8 @@ SEED = 15
 PEOPLE_SHOWN = 18
 VIEWS = ["attendance-today", "attendance-timesheet", "attendance-charts", "attendance-history", "attendance-audit"]
 HR_PAGES = ["hr-roster", "hr-shifts", "hr-groups", "hr-calendar", "hr-import", "hr-locks", "hr-held"]
-DIALOGS = ["attendance-why", "hr-edit-holiday", "hr-edit-group", "hr-edit-shift", "people-employee-id", "people-joined-left"]
+DIALOGS = ["attendance-why", "hr-edit-holiday", "hr-edit-group", "hr-edit-shift", "people-employee-id",
+           "people-joined-left"]
 
 
 def take(pages: list[str], shot: Shot) -> None:
