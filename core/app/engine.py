@@ -146,7 +146,7 @@ class Engine(
                 cutoff = datetime.now(UTC) - timedelta(days=self.settings.storage.retention_days)
                 unsent_after = acked_seq(self.store) if self.site.joined else None  # never purge the outbox
                 purged = self.store.purge(cutoff, keep_seq_above=unsent_after)
-            purged += self.purge_evidence()
+            self.purge_evidence()  # marked events' photos: attendance.evidence_days
             self.checkpoint_if_due()
         except Exception as exc:  # noqa: BLE001
             purge_error = str(exc)
