@@ -141,6 +141,13 @@ class TrustOperations(EngineState):
             return None
         return self.store.event_snapshot(event_id)
 
+    def evidence_at(self, person_id: int, moment: datetime) -> bytes | None:
+        """The evidence photo of the person's sighting at `moment` (to the second), while retention keeps it."""
+        second = timedelta(seconds=1)
+        found = [e for e in self.store.events_between(moment - second, moment + second) if e.person_id == person_id]
+        nearest = min(found, key=lambda e: abs(e.time - moment), default=None)
+        return self.evidence_photo(nearest.id) if nearest is not None and nearest.id is not None else None
+
     # ---- exports that can be checked ----
 
     def write_manifest(self, path: Path) -> Path:

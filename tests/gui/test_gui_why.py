@@ -1,18 +1,21 @@
 """Why?: opened from a day-board row, a timesheet cell and a roster cell, in a real offscreen Qt window, with the
-evidence photo of the sighting (a real face from the shared data)."""
+evidence photo of the sighting (a real face from the shared data), also on hover in the day board and Sightings."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication
 
 from core.attendance.book import AttendanceBook
 from core.base.timekeeping import DayStatus
 from gui.attendance.timesheet import TimesheetView
-from gui.attendance.today import TodayView
+from gui.attendance.today import FIRST_COLUMN, TodayView
 from gui.attendance.why import WhyDialog
 from gui.hr.roster import RosterPage
+from gui.panels.attendance import AttendancePanel
 from tests.kits.hr import at
 from tests.kits.paths import FACES
 
@@ -41,6 +44,17 @@ def test_why_opens_from_the_day_board_the_timesheet_and_the_roster(qtbot, hr):
     assert why.table.rowCount() == 2 and why.photo_shown()  # 09:20 has its photo
     why.table.selectRow(1)
     assert not why.photo_shown()  # 17:00 was stored without one
+    for column, has_photo in ((FIRST_COLUMN, True), (FIRST_COLUMN + 1, False)):  # hover First seen, Last seen
+        rect = board.table.visualRect(board.table.model().index(row, column))
+        viewport = board.table.viewport()
+        hover = QHelpEvent(QEvent.Type.ToolTip, rect.center(), viewport.mapToGlobal(rect.center()))
+        QApplication.sendEvent(viewport, hover)
+        assert ("data:image/jpeg;base64," in board.evidence.last_tip) is has_photo
+    sightings = AttendancePanel(engine)
+    qtbot.addWidget(sightings)
+    sightings.set_range(today, today)
+    qtbot.waitUntil(lambda: not sightings.is_refreshing() and sightings.table.rowCount() == 1, timeout=5000)
+    assert "data:image/jpeg" in sightings.evidence.tip_for(0, 3) and sightings.evidence.tip_for(0, 4) == ""
 
     sheet = TimesheetView(engine)
     qtbot.addWidget(sheet)
