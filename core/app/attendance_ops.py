@@ -144,6 +144,20 @@ class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, F
         In a locked month the timesheet shows the lock's snapshot; the explanation says when that differs."""
         self.store.get_person(person_id)
         explained = explain_day(self.attendance_facts(day, day), person_id, day, *self._moments())
+        opens, closes = explained.opens, explained.closes
+        attempts = [
+            a
+            for d in (day - DAY, day, day + DAY)
+            for a in self.store.challenges(d, person_id)
+            if opens is not None and closes is not None and opens <= a.time < closes
+        ]
+        if attempts:
+            liveness = tuple(
+                f"{a.time.astimezone(self.site_zone()):%H:%M:%S} at {a.source}: challenge {a.outcome.value}"
+                f" ({', '.join(a.moves)})"
+                for a in attempts
+            )
+            explained = replace(explained, liveness=liveness)
         if month_key(day) in self.store.locked_months():
             kept = self.locked_timesheet(day.replace(day=1))
             row = next((r for r in kept.rows if r.person_id == person_id), None) if kept else None

@@ -57,6 +57,9 @@ class DayExplanation:
     sightings: tuple[Sighting, ...]
     applied: tuple[Applied, ...]
     rules: tuple[str, ...]  # the rules' reasons, in the order they decided
+    opens: datetime | None = None  # the window whose sightings count for the day
+    closes: datetime | None = None
+    liveness: tuple[str, ...] = ()  # liveness challenges in the window (the Engine adds them from the store)
 
     @property
     def decision(self) -> str:
@@ -85,6 +88,7 @@ class DayExplanation:
                 for a in self.applied
             ],
             "rules": list(self.rules),
+            "liveness": list(self.liveness),
         }
 
     def lines(self) -> list[str]:
@@ -97,6 +101,7 @@ class DayExplanation:
         for s in self.sightings:
             where = f" at {s.station}" if s.station else ""
             out.append(f"  {s.time:%Y-%m-%d %H:%M:%S}{where} ({s.kind}, match {s.similarity:.2f}): {s.note}")
+        out += [f"liveness: {line}" for line in self.liveness]
         for a in self.applied:
             by = f" by {a.who}" if a.who else ""
             at = f" on {a.when:%Y-%m-%d %H:%M}" if a.when else ""
@@ -189,6 +194,8 @@ def explain_day(
         moments = " ".join(f"{m:%H:%M}" for m in person_day.outside_window)
         rules.insert(0, f"sightings outside every shift window on this calendar day count for no shift: {moments}")
     source = slot.planned.source
+    opens, closes = (datetime.fromtimestamp(ts, zone) for ts in (slot.opens, slot.closes))
     return DayExplanation(
-        person_day, person_day.shift, source, tuple(windows), tuple(sightings), tuple(applied), tuple(rules)
-    )
+        person_day, person_day.shift, source, tuple(windows), tuple(sightings), tuple(applied), tuple(rules),
+        opens, closes,
+    )  # fmt: skip

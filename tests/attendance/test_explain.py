@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from core.base.records import ChallengeAttempt, ChallengeOutcome
 from core.base.timekeeping import DayStatus
 from tests.kits.cli import run
 from tests.kits.hr import DAY, at
@@ -14,7 +15,11 @@ def test_a_late_day_says_which_rule_decided_it_with_the_sightings_and_correction
     engine, (ada, _, bob) = hr
     for moment in (at(DAY, 9, 20), at(DAY, 17, 0)):
         engine.punch(ada.id, moment, "badge reader was down", actor="hr")
+    engine.store.record_challenge(
+        ChallengeAttempt(None, ada.id, at(DAY, 9, 20), "door", ("left", "right"), ChallengeOutcome.PASSED, 2.5)
+    )
     explained = engine.explain_day(ada.id, DAY)
+    assert explained.liveness == ("09:20:00 at door: challenge passed (left, right)",)
     assert explained.day == next(r for r in engine.day_board(DAY) if r.person_id == ada.id)
     assert explained.day.status is DayStatus.LATE
     assert "first sighting 09:20 is 20 min after 09:00 with 5 min grace: late 20" in explained.rules
