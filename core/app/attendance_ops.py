@@ -38,6 +38,7 @@ from core.attendance.export import export_timesheet
 from core.attendance.schedule import DAY, localize, make_schedule, month_days, month_key, parse_month, site_zone
 from core.attendance.status import AttendanceFacts, day_statuses, person_statuses
 from core.attendance.timesheet import Timesheet, build_timesheet
+from core.base.dated import HeldState
 from core.base.errors import InvalidInputError, MonthLockedError
 from core.base.records import AttendanceEvent, ConfusionSource, Person
 from core.base.timekeeping import AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave, PersonDay
@@ -151,6 +152,15 @@ class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, F
             for a in self.store.challenges(d, person_id)
             if opens is not None and closes is not None and opens <= a.time < closes
         ]
+        held = [
+            h
+            for h in self.store.held_sightings(HeldState.HELD, month_key(day))
+            if h.person_id == person_id and opens is not None and closes is not None and opens <= h.time < closes
+        ]
+        if held:
+            words = " ".join(f"{h.time.astimezone(self.site_zone()):%H:%M}" for h in held)
+            note = f"held (dated in the locked month, not counted until HR counts them): {words}"
+            explained = replace(explained, rules=(*explained.rules, note))
         if attempts:
             liveness = tuple(
                 f"{a.time.astimezone(self.site_zone()):%H:%M:%S} at {a.source}: challenge {a.outcome.value}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from core.attendance.book import AttendanceBook
 from core.base.records import ChallengeAttempt, ChallengeOutcome
 from core.base.timekeeping import DayStatus
 from tests.kits.cli import run
@@ -33,3 +34,15 @@ def test_a_late_day_says_which_rule_decided_it_with_the_sightings_and_correction
     assert data["rules"][-1].endswith("on leave")
     code, out, _ = run(capsys, "explain", "Ada", (DAY + timedelta(days=5)).isoformat())
     assert code == 0 and "the shift does not work on this day: day off" in out  # a Saturday
+
+
+def test_a_locked_day_names_its_snapshot_and_its_held_sightings(hr):
+    engine, (ada, _, _) = hr
+    engine.punch(ada.id, at(DAY, 8, 58), "badge", actor="hr")
+    engine.lock_month("2026-10", actor="payroll", reason="paid")
+    AttendanceBook(engine.store, engine.settings.attendance, hold_locked=True).observe(
+        ada.id, 0.9, "door", when=at(DAY, 17, 0)
+    )
+    rules = engine.explain_day(ada.id, DAY).rules
+    assert any(line.startswith("the month is locked: the timesheet shows the snapshot") for line in rules)
+    assert "held (dated in the locked month, not counted until HR counts them): 17:00" in rules
