@@ -94,7 +94,8 @@ def append_entry(conn: sqlite3.Connection, table: str, row_id: int, op: str, con
 
 
 def migrate_chain(conn: sqlite3.Connection) -> None:
-    """Schema migration: the ledger starts by chaining every row there is now, and the audit log says so.
+    """Schema migration: the ledger starts by chaining every row there is now, and the audit log says so (an
+    existing database; a new one has nothing to chain).
     Re-runnable: a database that has its ledger keeps it."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").fetchone():
         return
@@ -106,6 +107,8 @@ def migrate_chain(conn: sqlite3.Connection) -> None:
         for values in rows:
             append_entry(conn, table, values[0], INSERT, row_hash(*values))
         counts[table] = len(rows)
+    if not any(counts.values()):
+        return  # a new database: its chain starts with its first row
     cursor = conn.execute(
         "INSERT INTO audit_log (at_utc, actor, action, subject, reason, details_json) VALUES "
         "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'), 'rollcall', 'chain_started', 'ledger', "

@@ -105,11 +105,11 @@ TAMPERS = {
     "a ledger entry reordered": (reorder_ledger, ["ledger entry 3): the ledger does not follow"]),
     "a chain rehashed without the key": (
         lambda c: c.execute("UPDATE events SET ts = ts - 1500 WHERE id = 2") and rehash(c),
-        ["checkpoint 1 (ledger entry 1): the chain no longer has the head", "checkpoint 2 (ledger entry 13): the"],
+        ["checkpoint 1 (ledger entry 1): the chain no longer has the head", "checkpoint 2 (ledger entry 12): the"],
     ),
     "a checkpoint re-pointed without the key": (
         rehash_and_repoint,
-        ["checkpoint 1 (ledger entry 1): its signature fails", "checkpoint 2 (ledger entry 13): its signature fails"],
+        ["checkpoint 1 (ledger entry 1): its signature fails", "checkpoint 2 (ledger entry 12): its signature fails"],
     ),
 }
 
