@@ -153,3 +153,16 @@ def test_an_existing_database_is_chained_at_its_migration_and_the_audit_says_so(
     started = [e for e in store.audit_entries() if e.action.value == "chain_started"]
     assert len(started) == 1 and started[0].details["events"] == 1
     store.close()
+
+
+def test_a_checkpoint_is_signed_when_due_and_never_twice_for_the_same_head(hr):
+    engine, (ada, _, _) = hr
+    signed = engine.checkpoint()
+    assert engine.checkpoint_if_due() is None  # the head has not moved
+    engine.punch(ada.id, at(DAY, 9, 0), "badge", actor="hr")  # within the hour: the next change waits
+    assert engine.store.last_checkpoint().seq == signed
+    engine.settings.storage.checkpoint_minutes = 0
+    moved = engine.checkpoint_if_due()
+    assert moved is not None and moved > signed and engine.verify_chain().clean
+    engine.punch(ada.id, at(DAY, 17, 0), "badge", actor="hr")  # a change once due is signed as it publishes
+    assert engine.store.last_checkpoint().seq == engine.store.chain_head()[0]
