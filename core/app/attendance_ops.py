@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
@@ -32,10 +33,12 @@ from core.attendance.corrections import (
     correction_days,
     locked_months_touched,
 )
+from core.attendance.explain import DayExplanation, explain_day
 from core.attendance.export import export_timesheet
 from core.attendance.schedule import DAY, localize, make_schedule, month_days, month_key, parse_month, site_zone
 from core.attendance.status import AttendanceFacts, day_statuses, person_statuses
 from core.attendance.timesheet import Timesheet, build_timesheet
+from core.base.dated import HeldState
 from core.base.errors import InvalidInputError, MonthLockedError
 from core.base.records import AttendanceEvent, ConfusionSource, Person
 from core.base.timekeeping import AuditAction, AuditEntry, Correction, CorrectionKind, Group, Holiday, Leave, PersonDay
@@ -137,6 +140,45 @@ class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, F
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         return person_statuses(facts, person_id, days, *self._moments())
 
+    def explain_day(self, person_id: int, day: date) -> DayExplanation:
+        """Why a person's day has its status: by the same run of the rules as the day board and the timesheet.
+        In a locked month the timesheet shows the lock's snapshot; the explanation says when that differs."""
+        self.store.get_person(person_id)
+        explained = explain_day(self.attendance_facts(day, day), person_id, day, *self._moments())
+        opens, closes = explained.opens, explained.closes
+        attempts = [
+            a
+            for d in (day - DAY, day, day + DAY)
+            for a in self.store.challenges(d, person_id)
+            if opens is not None and closes is not None and opens <= a.time < closes
+        ]
+        held = [
+            h
+            for h in self.store.held_sightings(HeldState.HELD, month_key(day))
+            if h.person_id == person_id and opens is not None and closes is not None and opens <= h.time < closes
+        ]
+        if held:
+            words = " ".join(f"{h.time.astimezone(self.site_zone()):%H:%M}" for h in held)
+            note = f"held (dated in the locked month, not counted until HR counts them): {words}"
+            explained = replace(explained, rules=(*explained.rules, note))
+        if attempts:
+            liveness = tuple(
+                f"{a.time.astimezone(self.site_zone()):%H:%M:%S} at {a.source}: challenge {a.outcome.value}"
+                f" ({', '.join(a.moves)})"
+                for a in attempts
+            )
+            explained = replace(explained, liveness=liveness)
+        if month_key(day) in self.store.locked_months():
+            kept = self.locked_timesheet(day.replace(day=1))
+            row = next((r for r in kept.rows if r.person_id == person_id), None) if kept else None
+            locked = next((d for d in row.days if d.day == day), None) if row else None
+            if locked is not None:
+                note = f"the month is locked: the timesheet shows the snapshot kept at the lock ({locked.status.value})"
+                if locked.status is not explained.day.status:
+                    note += f"; the facts now give {explained.day.status.value}"
+                explained = replace(explained, rules=(*explained.rules, note))
+        return explained
+
     def timesheet(self, month: date | str) -> Timesheet:
         """A month's timesheet; a locked month's comes from the snapshot its lock kept, checked against the
         month computed now (people whose days differ are in `differs_from_snapshot`)."""
@@ -155,7 +197,9 @@ class AttendanceOperations(ShiftOperations, DatedOperations, HrEditOperations, F
 
     def export_timesheet(self, month: date | str, path: Path | str, with_days: bool = False) -> Path:
         """Write a month's timesheet as .xlsx or .csv (by the suffix); with_days adds the XLSX's Days sheet."""
-        return export_timesheet(self.timesheet(month), path, with_days)
+        written = export_timesheet(self.timesheet(month), path, with_days)
+        self.write_manifest(written)  # its sha256, the chain head and this station's signature (trust_ops)
+        return written
 
     def chart_series(self, month: date | str) -> list[Series]:
         """Attendance rate per day, arrivals against the schedule start, late arrivals per person."""

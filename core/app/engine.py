@@ -28,6 +28,7 @@ from core.app.presence_ops import PresenceOperations
 from core.app.reporting_ops import ReportingOperations
 from core.app.review_ops import ReviewOperations
 from core.app.site_ops import SiteOperations
+from core.app.trust_ops import TrustOperations
 from core.attendance.book import AttendanceBook
 from core.attendance.reports import export_csv, range_report
 from core.base.cancel import CancelCheck
@@ -82,6 +83,7 @@ class Engine(
     IntegrationOperations,
     ReportingOperations,
     PresenceOperations,
+    TrustOperations,
 ):
     def __init__(
         self, settings: Settings | None = None, store: GalleryStore | None = None, registry: ModelRegistry | None = None
@@ -144,8 +146,10 @@ class Engine(
                 cutoff = datetime.now(UTC) - timedelta(days=self.settings.storage.retention_days)
                 unsent_after = acked_seq(self.store) if self.site.joined else None  # never purge the outbox
                 purged = self.store.purge(cutoff, keep_seq_above=unsent_after)
+            self.purge_evidence()  # marked events' photos: attendance.evidence_days
         except Exception as exc:  # noqa: BLE001
             purge_error = str(exc)
+        self._checkpoint_quietly()  # the chain's head signed at least every storage.checkpoint_minutes
         self.housekeeping_status = HousekeepingStatus(
             backup_made, backup_error, purged, purge_error, tuple(self.store.not_owner_only())
         )
@@ -290,6 +294,7 @@ class Engine(
         """Drop what the change makes stale, then tell every subscriber once."""
         if not changes:
             return changes
+        self._checkpoint_quietly()
         if changes.touches(PEOPLE, SAMPLES):  # activate_model swaps in its own new matcher
             self.gallery_changed()
         with self._lock:
@@ -360,8 +365,11 @@ class Engine(
         On a site's admin station every station's events, with a `kiosk` column."""
         if self.site.role is SiteRole.ADMIN:
             check_range(start, end)
-            return export_site_csv(self.site.events(start, end), self.store.person_ids_by_uuid(), path)
-        return export_csv(self.store, path, start, end)
+            count = export_site_csv(self.site.events(start, end), self.store.person_ids_by_uuid(), path)
+        else:
+            count = export_csv(self.store, path, start, end)
+        self.write_manifest(Path(path))  # its sha256, the chain head and this station's signature (trust_ops)
+        return count
 
     # ---- backups ----
 

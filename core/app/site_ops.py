@@ -101,6 +101,7 @@ class SiteOperations(EngineState):
             background.stop()
 
     def _sync_changes(self, report: SyncReport) -> Changes:
+        self._checkpoint_quietly(force=True)  # every sync ends with a signed checkpoint of the chain's head
         changes = self._pulled_changes(report.pull)
         self.site.unreported_pull = None
         if report.models_installed:  # the site's active model may run here now

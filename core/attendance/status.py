@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 
 from core.base.dated import NO_HISTORY, RuleHistory
+from core.base.errors import InvalidInputError
 from core.base.records import AttendanceEvent
 from core.base.timekeeping import (
     Correction,
@@ -131,8 +132,23 @@ def _outside(slots: list[Slot], seconds: Sequence[int], zone: tzinfo) -> dict[da
     return {day: tuple(moments) for day, moments in found.items()}
 
 
+Why = list[str] | None  # the rules' reasons in plain words, recorded as they decide (core.attendance.explain)
+
+
+def _note(why: Why, text: str) -> None:
+    if why is not None:
+        why.append(text)
+
+
 def _working_status(
-    slot: Slot, inside: Sequence[int], hours: float, checkout_mode: bool, reported: float, now: float
+    slot: Slot,
+    inside: Sequence[int],
+    hours: float,
+    checkout_mode: bool,
+    reported: float,
+    now: float,
+    zone: tzinfo,
+    why: Why = None,
 ) -> tuple[DayStatus, int, int, bool, bool]:
     """(status, late minutes, early-leave minutes, below minimum, half day) of a working day."""
     window, schedule = slot.window, slot.planned.schedule
@@ -140,23 +156,50 @@ def _working_status(
     if not inside:
         if reported >= window.end:
             status = DayStatus.ABSENT
+            _note(why, f"no sighting in the shift's window, and every station has reported past its end "
+                  f"{_clock(window.end, zone)}: absent")  # fmt: skip
         elif reported < now:  # a kiosk is behind: its upload may still hold a check-in
             status = DayStatus.PENDING
+            _note(why, f"no sighting yet, and a station has reported only up to {_clock(reported, zone)}: pending")
         else:
-            status = DayStatus.ABSENT if now >= window.start + schedule.grace_minutes * 60.0 else DayStatus.PENDING
+            limit = window.start + schedule.grace_minutes * 60.0
+            status = DayStatus.ABSENT if now >= limit else DayStatus.PENDING
+            _note(why, f"no sighting by {_clock(now, zone)}; the grace limit is {_clock(limit, zone)}: {status.value}")
         return status, 0, 0, False, False
     late = _minutes(inside[0] - window.start) if inside[0] > window.start + schedule.grace_minutes * 60.0 else 0
+    first, start, grace = _clock(inside[0], zone), _clock(window.start, zone), schedule.grace_minutes
+    if late:
+        _note(why, f"first sighting {first} is {late} min after {start} with {grace} min grace: late {late}")
+    else:
+        _note(why, f"first sighting {first} is within {start} + {grace} min grace: on time")
     shift_over = reported >= window.end
     early = 0
     below_minimum = half_day = absent = False
     if shift_over and len(inside) == 1 and checkout_mode:
+        _note(why, "one sighting only, and check-out mode needs a check-out: incomplete")
         return DayStatus.INCOMPLETE, late, 0, False, False
+    if not shift_over:
+        _note(why, f"the shift is not over for every station (ends {_clock(window.end, zone)}): hours not judged yet")
     if shift_over and len(inside) >= 2:
+        last = _clock(inside[-1], zone)
         if inside[-1] < window.end - schedule.early_grace * 60.0:
             early = _minutes(window.end - inside[-1])
+            _note(why, f"last sighting {last} is {early} min before the end {_clock(window.end, zone)} "
+                  f"with {schedule.early_grace} min grace: early leave {early}")  # fmt: skip
+        counted = "in-out pairs" if schedule.hours_mode is HoursMode.PAIRS else "first to last sighting"
+        _note(why, f"hours {hours_text_of(hours)} ({counted})")
         below_minimum = schedule.min_hours > 0 and hours < schedule.min_hours
         absent = schedule.absent_below > 0 and hours < schedule.absent_below
         half_day = not absent and schedule.half_day_below > 0 and hours < schedule.half_day_below
+        for below, limit, words in (
+            (absent, schedule.absent_below, "absent below"),
+            (half_day, schedule.half_day_below, "half day below"),
+            (below_minimum, schedule.min_hours, "the minimum"),
+        ):
+            if below:
+                _note(why, f"{hours_text_of(hours)} h is under {words} {hours_text_of(limit)} h")
+    elif shift_over and len(inside) == 1:
+        _note(why, "one sighting only: no hours")
     for flag, status in (
         (absent, DayStatus.ABSENT),
         (half_day, DayStatus.HALF_DAY),
@@ -165,8 +208,20 @@ def _working_status(
         (below_minimum, DayStatus.SHORT_DAY),
     ):
         if flag:
+            _note(why, f"status: {status.value} (absent, half day, late, early leave, short day: the first that holds)")
             return status, late, early, below_minimum, half_day
+    _note(why, "status: present")
     return DayStatus.PRESENT, late, early, below_minimum, half_day
+
+
+def _clock(ts: float, zone: tzinfo) -> str:
+    return f"{datetime.fromtimestamp(ts, zone):%H:%M}"
+
+
+def hours_text_of(hours: float) -> str:
+    """Hours as h:mm: 7.82 is '7:49'."""
+    minutes = round(max(0.0, float(hours)) * 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -180,32 +235,52 @@ class _Someone:
 
 
 def _status(
-    index: _Index, who: _Someone, slot: Slot, inside: Sequence[int], hours: float, reported: float, now: float
+    index: _Index,
+    who: _Someone,
+    slot: Slot,
+    inside: Sequence[int],
+    hours: float,
+    reported: float,
+    now: float,
+    why: Why = None,
 ) -> tuple[DayStatus, int, int, bool, bool]:
     """(status, late minutes, early-leave minutes, below minimum, half day) by the rules' precedence."""
     day, group = slot.day, index.plan.group_of(who.person, slot.day)
     if who.enrolled is not None and day < who.enrolled:
+        _note(why, f"the day is before the person's first day {who.enrolled.isoformat()}: not enrolled")
         return DayStatus.NOT_ENROLLED, 0, 0, False, False
     if who.person.end_day is not None and day > who.person.end_day:
+        _note(why, f"the day is after the person's last day {who.person.end_day.isoformat()}: left")
         return DayStatus.LEFT, 0, 0, False, False
     if day in index.site_holidays or (group is not None and (day, group.id) in index.group_holidays):
+        _note(why, "a holiday applies (it comes before leave, days off and sightings): holiday")
         return DayStatus.HOLIDAY, 0, 0, False, False
     if who.leave and any(item.covers(day) for item in who.leave):
+        _note(why, "leave covers the day (it comes before days off and sightings): on leave")
         return DayStatus.ON_LEAVE, 0, 0, False, False
     if slot.planned.source is ShiftSource.NONE:
-        return (DayStatus.PRESENT if inside else DayStatus.UNSCHEDULED), 0, 0, False, False
+        status = DayStatus.PRESENT if inside else DayStatus.UNSCHEDULED
+        _note(why, f"no shift applies; {'a sighting' if inside else 'no sighting'} on the day: {status.value}")
+        return status, 0, 0, False, False
     if not slot.working:
+        _note(why, "the shift does not work on this day: day off")
         return DayStatus.DAY_OFF, 0, 0, False, False
-    return _working_status(slot, inside, hours, index.facts.checkout_mode, reported, now)
+    return _working_status(slot, inside, hours, index.facts.checkout_mode, reported, now, index.facts.zone, why)
 
 
 def _person_day(
-    index: _Index, who: _Someone, slot: Slot, outside: tuple[datetime, ...], reported: float, now: float
+    index: _Index,
+    who: _Someone,
+    slot: Slot,
+    outside: tuple[datetime, ...],
+    reported: float,
+    now: float,
+    why: Why = None,
 ) -> PersonDay:
     zone, planned, person, seconds = index.facts.zone, slot.planned, who.person, who.seconds
     inside = seconds[bisect_left(seconds, slot.opens) : bisect_left(seconds, slot.closes)] if seconds else []
     hours = _hours(inside, planned.schedule.hours_mode if planned.schedule is not None else HoursMode.FIRST_LAST)
-    status, late, early, below_minimum, half_day = _status(index, who, slot, inside, hours, reported, now)
+    status, late, early, below_minimum, half_day = _status(index, who, slot, inside, hours, reported, now, why)
     group = index.plan.group_of(person, slot.day)
     return PersonDay(
         person.person_id,
@@ -229,8 +304,9 @@ def _person_day(
 
 
 def _person_days(
-    index: _Index, person: RosterEntry, days: list[date], reported: float, now: float
+    index: _Index, person: RosterEntry, days: list[date], reported: float, now: float, why: Why = None
 ) -> dict[date, PersonDay]:
+    """Each day's PersonDay; `why` (one day only) collects the rules' reasons as they decide."""
     plan, facts = index.plan, index.facts
     slots = person_slots(
         lambda day: plan.planned(person, day), days[0], days[-1], facts.zone, index.windows, index.fitted
@@ -244,7 +320,7 @@ def _person_days(
         index.leave.get(person.person_id, ()),
     )
     by_day = {slot.day: slot for slot in slots}
-    return {day: _person_day(index, who, by_day[day], outside.get(day, ()), reported, now) for day in days}
+    return {day: _person_day(index, who, by_day[day], outside.get(day, ()), reported, now, why) for day in days}
 
 
 def day_statuses(
@@ -264,6 +340,23 @@ def day_statuses(
     span = sorted(set(days))
     per_person = [_person_days(index, person, span, reported, clock) for person in facts.roster]
     return [person_days[day] for day in days for person_days in per_person]
+
+
+def reasoned_day(
+    facts: AttendanceFacts, person_id: int, day: date, reported_up_to: datetime, now: datetime | None = None
+) -> tuple[PersonDay, Slot, list[str]]:
+    """One person's day by the same rules as day_statuses, with the slot it used and the reasons as they decided."""
+    narrowed = replace(facts, roster=[p for p in facts.roster if p.person_id == person_id])
+    if not narrowed.roster:
+        raise InvalidInputError(f"Person {person_id} is not on the roster for {day.isoformat()}.")
+    index = _Index.build(narrowed)
+    why: list[str] = []
+    reported = reported_up_to.timestamp()
+    clock = (now or reported_up_to).timestamp()
+    found = _person_days(index, narrowed.roster[0], [day], reported, clock, why)[day]
+    plan = index.plan
+    slots = person_slots(lambda d: plan.planned(narrowed.roster[0], d), day, day, facts.zone)
+    return found, next(slot for slot in slots if slot.day == day), why
 
 
 def person_statuses(

@@ -261,6 +261,7 @@ class AttendanceSettings(_Section):
     time_zone: str = ""  # the site's IANA time zone (Europe/London); "" = this machine's zone
     history_days: int = 31  # the History view's span, ending today
     audit_rows_shown: int = 1000  # newest audit entries the Audit view lists (the CLI lists all)
+    evidence_days: int = 62  # a marked event's face photo (its evidence) is kept this many days; 0 = keep
 
     @property
     def cooldown(self) -> timedelta:
@@ -311,6 +312,7 @@ class StorageSettings(_Section):
     data_dir: str = ""  # empty = home_dir()
     retention_days: int = 0  # events and unknown-face snapshots older than this are purged; 0 = keep
     backups_kept: int = 7  # one automatic backup a day, this many kept
+    checkpoint_minutes: float = 60.0  # the station signs its chain's head at least this often (and after a sync)
 
 
 @dataclass

@@ -257,6 +257,7 @@ class AuditAction(enum.StrEnum):
     EVENTS_HELD = "events_held"  # sightings dated in a locked month, held (not counted)
     HELD_COUNTED = "held_counted"  # held sightings counted after an unlock
     HELD_DISMISSED = "held_dismissed"
+    CHAIN_STARTED = "chain_started"  # the tamper-evident chain began: the rows before it chained as found
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 
+from core.gallery.chain_store import migrate_chain
 from core.gallery.confusion_store import migrate_confusions
 from core.gallery.dated_store import migrate_dated_tables
 from core.gallery.final_store import migrate_final_tables
@@ -183,4 +184,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     migrate_shifts,
     migrate_integration_outbox,
     migrate_locked_means_final,
+    migrate_chain,
 ]

@@ -26,6 +26,7 @@ from sqlite_utils import Database
 
 from core.base.errors import StoreError, StoreProblem
 from core.base.records import FileProblem
+from core.gallery.chain_store import ChainTables, install_chain
 from core.gallery.confusion_store import ConfusionTables
 from core.gallery.dated_store import DatedTables
 from core.gallery.event_store import EventTables
@@ -59,6 +60,7 @@ class GalleryStore(
     ShiftTables,
     HrEditTables,
     FinalTables,
+    ChainTables,
 ):
     """The one owner of the SQLite database. Thread-safe; usable as a context manager.
     People and samples: PeopleTables. Models and embeddings: ModelTables. Events and challenges: EventTables.
@@ -82,6 +84,7 @@ class GalleryStore(
             self._configure()
             self._db = Database(self._conn, recursive_triggers=False, execute_plugins=False)
             self._migrate()
+            install_chain(self._conn)  # every chained row's change is recorded in the ledger (chain_store)
         except BaseException:
             self._conn.close()
             raise

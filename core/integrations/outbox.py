@@ -321,7 +321,7 @@ def message(conn: sqlite3.Connection, item: OutboxItem, zone: tzinfo, here: str)
             row[1],
             datetime.fromisoformat(row[2]).astimezone(zone),
             row[3],
-            {},
+            _chained("events", item.event_id, conn),
         )
     row = conn.execute(
         "SELECT c.kind, c.person_id, c.time_utc, c.reason, e.uuid, e.person_id, e.time, coalesce(e.station, ?)"
@@ -332,7 +332,7 @@ def message(conn: sqlite3.Connection, item: OutboxItem, zone: tzinfo, here: str)
         return None
     kind, person_id, punch_time, reason, event_uuid, event_person, event_time, station = row
     moment = datetime.fromisoformat(punch_time or event_time).astimezone(zone)
-    details: dict = {"reason": reason}
+    details: dict = {"reason": reason, **_chained("corrections", item.correction_id, conn)}
     if event_uuid is not None:
         details["event_id"] = event_uuid
     if CorrectionKind(kind) is CorrectionKind.REASSIGN:
@@ -351,6 +351,15 @@ def message(conn: sqlite3.Connection, item: OutboxItem, zone: tzinfo, here: str)
         station if event_uuid is not None else here,
         details,
     )
+
+
+def _chained(table: str, row_id: int | None, conn: sqlite3.Connection) -> dict:
+    """The row's content hash in this station's tamper-evident chain (core.gallery.chain_store), for the
+    receiving system to keep: {"sha256": hex}, or nothing for a row recorded before the chain."""
+    found = conn.execute(
+        "SELECT content FROM ledger WHERE tbl = ? AND row_id = ? ORDER BY seq DESC LIMIT 1", [table, row_id]
+    ).fetchone()
+    return {"sha256": bytes(found[0]).hex()} if found and found[0] is not None else {}
 
 
 def last_day_status(conn: sqlite3.Connection, target: str, person_id: int, day: date) -> str | None:

@@ -16,6 +16,7 @@ from ..widgets import hbox, styled_label
 from .common import STATUS_COLORS, STATUS_LABELS, admin_only, date_edit, month_text
 from .frozen import FrozenColumnTableView
 from .locking import ReasonDialog, lock_or_unlock
+from .why import WhyDialog, open_why
 
 DAY_COLUMN_WIDTH = 52
 CELL_PADDING = 12  # pixels beside a cell's text, so it reads whole
@@ -134,6 +135,8 @@ class TimesheetView(QWidget):
         self.export_xlsx_button.clicked.connect(lambda: self.export("xlsx"))
         self.export_csv_button.clicked.connect(lambda: self.export("csv"))
         self.lock_button.clicked.connect(lambda: self.toggle_lock())
+        self.table.doubleClicked.connect(lambda index: self.open_why(index.row(), index.column()))
+        self.table.setToolTip("Double-click a day to see why it has its status")
         self.lock_dialog: ReasonDialog | None = None
 
     def month(self) -> str:
@@ -161,6 +164,14 @@ class TimesheetView(QWidget):
         people = "1 person" if len(sheet.rows) == 1 else f"{len(sheet.rows)} people"
         self.summary_label.setText(f"{sheet.month:%B %Y}: {people}, {hours_text(hours)} hours{lock}")
         self.lock_button.setText("Unlock month…" if sheet.locked else "Lock month…")
+
+    def open_why(self, row: int, column: int) -> WhyDialog | None:
+        """Why? for the person and day of a grid cell (a name or total cell opens nothing)."""
+        sheet = self.model.sheet
+        day_index = column - len(self.model.LEAD)
+        if sheet is None or not 0 <= row < len(sheet.rows) or not 0 <= day_index < len(sheet.days):
+            return None
+        return open_why(self.engine, sheet.rows[row].person_id, sheet.days[day_index], self)
 
     def export(self, kind: str, path: str | None = None) -> None:
         if path is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -27,8 +27,11 @@ from .common import (
     sorted_by_name,
     summary_text,
 )
+from .evidence_tips import EvidenceTips
+from .why import WhyDialog, open_why
 
 ONE_DAY = timedelta(days=1)
+FIRST_COLUMN = DAY_COLUMNS.index("First seen")  # then Last seen
 
 
 def sighted_seconds(engine: Engine, first: date, last: date) -> set[int]:
@@ -53,6 +56,8 @@ class TodayView(QWidget):
         self.today_button = QPushButton("Today")
         self.correct_button = QPushButton("Correct…")
         self.correct_button.setToolTip("A manual punch, or void or reassign one of the selected person's events")
+        self.why_button = QPushButton("Why?")
+        self.why_button.setToolTip("Why the selected person has this status: shift, sightings with photos, rules")
         admin_only(engine, self.correct_button)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("summary")
@@ -66,6 +71,7 @@ class TodayView(QWidget):
                 QLabel("Group"),
                 self.group_box,
                 None,
+                self.why_button,
                 self.correct_button,
             )
         )
@@ -75,7 +81,9 @@ class TodayView(QWidget):
         self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
         self.today_button.clicked.connect(lambda: self.day_edit.setDate(qdate(self.engine.site_today())))
         self.correct_button.clicked.connect(lambda: self.open_correction())
+        self.why_button.clicked.connect(lambda: self.open_why())
         self.table.doubleClicked.connect(lambda _: self.open_correction())
+        self.evidence = EvidenceTips(engine, self.table, self.sighting_at)  # the face kept, on hover
         self.timer = QTimer(self)
         self.timer.timeout.connect(lambda: self.refresh() if self.isVisible() else None)
         self.timer.start(BOARD_REFRESH_MS)
@@ -107,6 +115,16 @@ class TodayView(QWidget):
         group = self.group_box.currentData()
         self.summary_label.setText(summary_text(self.rows, NOBODY_IN_GROUP if group else NOBODY_ENROLLED))
 
+    def sighting_at(self, row: int, column: int) -> tuple[int, datetime] | None:
+        """The person and moment of a First or Last cell (None elsewhere)."""
+        item = self.table.item(row, 0)
+        if item is None or column not in (FIRST_COLUMN, FIRST_COLUMN + 1):
+            return None
+        person_id = item.data(Qt.ItemDataRole.UserRole)
+        day = next((r for r in self.rows if r.person_id == person_id), None)
+        moment = None if day is None else day.first_seen if column == FIRST_COLUMN else day.last_seen
+        return (person_id, moment) if moment is not None else None
+
     def status_of(self, name: str) -> PersonDay | None:
         return next((r for r in self.rows if r.name == name), None)
 
@@ -118,6 +136,9 @@ class TodayView(QWidget):
     def selected_person_id(self) -> int | None:
         items = self.table.selectedItems()
         return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def open_why(self) -> WhyDialog | None:
+        return open_why(self.engine, self.selected_person_id(), pydate(self.day_edit.date()), self)
 
     def open_correction(self) -> CorrectionDialog | None:
         dialog = CorrectionDialog(self.engine, pydate(self.day_edit.date()), self.selected_person_id(), self)

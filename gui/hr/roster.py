@@ -19,6 +19,7 @@ from core.base.timekeeping import OFF, RosterDay, ShiftSource
 
 from ..attendance.common import date_edit, month_text, pydate
 from ..attendance.frozen import FrozenColumnTableView
+from ..attendance.why import WhyDialog, open_why
 from ..widgets import hbox
 from .common import fill_people, kiosk_only, message_line
 from .edit_dialogs import FormDialog, open_dialog, remove_dialog
@@ -167,7 +168,9 @@ class RosterPage(QWidget):
         legend.setObjectName("muted")
         legend.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.addLayout(hbox(QLabel("Month"), self.month_edit, QLabel("Group"), self.group_box, None))
+        self.why_button = QPushButton("Why?")
+        self.why_button.setToolTip("Why the selected day has its status: shift, sightings with photos, rules")
+        layout.addLayout(hbox(QLabel("Month"), self.month_edit, QLabel("Group"), self.group_box, None, self.why_button))
         layout.addWidget(self.table, 1)
         layout.addWidget(legend)
         layout.addLayout(
@@ -186,6 +189,7 @@ class RosterPage(QWidget):
         self.month_edit.dateChanged.connect(lambda _: self.refresh())
         self.group_box.currentIndexChanged.connect(lambda _: self.refresh())
         self.table.doubleClicked.connect(self.edit_cell)
+        self.why_button.clicked.connect(lambda: self.open_why(self.table.currentIndex()))
         self.rotate_button.clicked.connect(lambda: self.rotate())
         self.unrotate_button.clicked.connect(lambda: self.remove_rotation())
         self.reload_choices()
@@ -227,6 +231,11 @@ class RosterPage(QWidget):
         """The cell's text for a person and day (what the admin sees)."""
         row = next(r for r, (_, n) in enumerate(self.model.people) if n == name)
         return str(self.model.data(self.model.index(row, 1 + self.model.days.index(day))) or "")
+
+    def open_why(self, index: QModelIndex) -> WhyDialog | None:
+        """Why? for the person and day of a roster cell."""
+        entry = self.model.entry(index) if index.isValid() else None
+        return open_why(self.engine, entry.person_id, entry.day, self) if entry is not None else None
 
     def edit_cell(self, index: QModelIndex) -> None:
         entry = self.model.entry(index)

@@ -4,7 +4,7 @@ event import and month locks (gui/hr)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -27,6 +27,7 @@ from core.base.records import DayRow
 
 from ..attendance.audit import AuditView
 from ..attendance.common import changes_matter
+from ..attendance.evidence_tips import EvidenceTips
 from ..attendance.history import HistoryView
 from ..attendance.timesheet import TimesheetView
 from ..attendance.today import TodayView
@@ -78,6 +79,7 @@ class AttendancePanel(QWidget):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.evidence = EvidenceTips(engine, self.table, self.sighting_at)  # the face kept, on hover
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -248,6 +250,15 @@ class AttendancePanel(QWidget):
         self.table.setSortingEnabled(True)
         self._presence_stale = not self.isVisible()  # counted by the rules: not while recognising behind it
         self.summary_label.setText("" if self._presence_stale else self.presence_text(start, end))
+
+    def sighting_at(self, row: int, column: int) -> tuple[int, datetime] | None:
+        """The person and moment of a First seen or Last seen cell (None elsewhere)."""
+        item = self.table.item(row, 1)
+        if item is None or column not in (3, 4):
+            return None
+        name, day = item.text(), self.table.item(row, 0)
+        found = next((r for r in self.rows if r.name == name and day and r.day.isoformat() == day.text()), None)
+        return None if found is None else (found.person_id, found.first_seen if column == 3 else found.last_seen)
 
     def presence_text(self, start: date, end: date) -> str:
         """Present by the rules (as Today and the timesheet count, manual punches included); the table below

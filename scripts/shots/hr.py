@@ -7,13 +7,15 @@ import random
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+from core.base.timekeeping import DayStatus
 from scripts.shots.common import FACES, Shot, engine_in, main_window, wait
 
 SEED = 15
 PEOPLE_SHOWN = 18
 VIEWS = ["attendance-today", "attendance-timesheet", "attendance-charts", "attendance-history", "attendance-audit"]
 HR_PAGES = ["hr-roster", "hr-shifts", "hr-groups", "hr-calendar", "hr-import", "hr-locks", "hr-held"]
-DIALOGS = ["hr-edit-holiday", "hr-edit-group", "hr-edit-shift", "people-employee-id", "people-joined-left"]
+DIALOGS = ["attendance-why", "hr-edit-holiday", "hr-edit-group", "hr-edit-shift", "people-employee-id",
+           "people-joined-left"]
 
 
 def take(pages: list[str], shot: Shot) -> None:
@@ -107,9 +109,16 @@ def record_month(engine, people, day, now, holiday, leave, rng, zone) -> None:
             for kind, wall in ((EventKind.CHECK_IN, arrive), (EventKind.CHECK_OUT, depart)):
                 moment = localize(wall, zone)
                 if moment < now:
+                    photo = face_photo(person.name) if day == now.date() else None  # today's evidence, for Why?
                     engine.store.record_event(AttendanceEvent(None, person.id, None, kind, moment, "kiosk-1",
-                                                              round(rng.uniform(0.62, 0.9), 3)))
+                                                              round(rng.uniform(0.62, 0.9), 3), None, photo))
         day += timedelta(days=1)
+
+
+def face_photo(name: str) -> bytes | None:
+    """The person's first dev photo, as the kiosk would have kept it with the sighting."""
+    photos = sorted((FACES / "dev" / name.replace(" ", "_")).glob("*.jpg"))
+    return photos[0].read_bytes() if photos else None
 
 
 def hold_late_sightings(engine) -> None:
@@ -125,7 +134,17 @@ def hold_late_sightings(engine) -> None:
 
 
 def save_dialogs(window, panel, engine, shot: Shot, pages: list[str]) -> None:
-    """One screenshot of each dialog that edits what HR entered (opened on the HR pages and in People)."""
+    """One screenshot of each dialog that edits what HR entered (opened on the HR pages and in People), and Why?
+    for a late arrival on the day board."""
+    if "attendance-why" in pages:
+        today = panel.show_view(panel.today_view)
+        late = next(row for row in today.rows if row.status is DayStatus.LATE)
+        row = next(r for r in range(today.table.rowCount()) if today.table.item(r, 0).text() == late.name)
+        today.table.selectRow(row)
+        why = today.open_why()
+        wait(300)
+        shot.save(why, "attendance-why")
+        why.reject()
     calendar = panel.show_view(panel.calendar_page)
     calendar.table.selectRow(0)
     for dialog, name, prefix in (

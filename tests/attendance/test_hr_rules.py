@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.attendance.corrections import effective_punches
+from core.attendance.explain import explain_day
 from core.attendance.schedule import make_schedule, parse_days, shift_window
 from core.attendance.status import AttendanceFacts, day_statuses
 from core.base.errors import InvalidInputError
@@ -38,7 +39,10 @@ def facts(events=(), corrections=(), holidays=(), leave=(), roster=(ADA, BOB, NI
 
 
 def status_of(f: AttendanceFacts, person: RosterEntry, day: date, reported: datetime, now: datetime | None = None):
-    return next(d for d in day_statuses(f, [day], reported, now) if d.person_id == person.person_id)
+    """The day board's day; `explain` must give the same day by the same run of the rules."""
+    found = next(d for d in day_statuses(f, [day], reported, now) if d.person_id == person.person_id)
+    assert explain_day(f, person.person_id, day, reported, now).day == found
+    return found
 
 
 EVENING = at(MONDAY, 23, 59)

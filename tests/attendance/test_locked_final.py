@@ -279,7 +279,7 @@ def test_the_migration_keeps_every_event_and_runs_again_without_harm(rollcall_ho
         conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE people DROP COLUMN start_day")
     conn.execute("ALTER TABLE people DROP COLUMN end_day")
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(migrate_locked_means_final)}")
     conn.commit()
     conn.close()
     store = GalleryStore(path)

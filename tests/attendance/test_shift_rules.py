@@ -65,7 +65,20 @@ def golden(engine: Engine, setup: Setup, moments: list[datetime], first: date, l
         return replace(day, person_id=0, name="")
 
     assert [same(d) for d in by_book] == [same(d) for d in by_punch]
+    agree_with_explain(engine, seen.id, by_book)
     return by_book
+
+
+def agree_with_explain(engine: Engine, person_id: int, days: list[PersonDay]) -> None:
+    """`explain` gives the day board's and the timesheet's day, and its last reason names the status."""
+    sheets = {month: engine.timesheet(month) for month in {f"{d.day:%Y-%m}" for d in days}}
+    for day in days:
+        explained = engine.explain_day(person_id, day.day)
+        board = next(row for row in engine.day_board(day.day) if row.person_id == person_id)
+        row = next(r for r in sheets[f"{day.day:%Y-%m}"].rows if r.person_id == person_id)
+        cell = next(d for d in row.days if d.day == day.day)
+        assert explained.day == board == cell == day
+        assert day.status.value.replace("_", " ") in explained.decision.replace("_", " ")
 
 
 def shift(name: str, start: str, end: str, **options) -> Setup:

@@ -91,6 +91,9 @@ def test_webhook_bodies_are_signed_and_carry_the_record(engine, hook):
         "kind": "check_in",
         "time": "2026-10-12T08:00:00+02:00",
         "station": body["data"]["station"],
+        "sha256": engine.store._scalar(  # the event's hash in the station's chain, for the receiver to keep
+            "SELECT hex(content) FROM ledger WHERE tbl = 'events' AND row_id = ?", [first.id]
+        ).lower(),
     }
     assert body["data"]["station"]
     queued, delivered, dead = status(engine)["hook"]

@@ -28,6 +28,7 @@ from core.app.cli import (
     review,
     shifts,
     site,
+    trust,
 )
 from core.app.cli.common import ExitCode
 from core.base.errors import RollcallError, StoreError
@@ -48,6 +49,7 @@ AREAS = (
     shifts,
     site,
     integrations,
+    trust,
     evaluate,
     models,
     backup,

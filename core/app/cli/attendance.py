@@ -41,6 +41,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         return ExitCode.OK
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Why a person's day has its status; --json prints one object (a contract)."""
+    with open_engine(args) as engine:
+        person = engine.find_person(args.person)
+        explained = engine.explain_day(person.id, args.day)
+        if args.json:
+            print(json.dumps(explained.to_json(), ensure_ascii=False))
+        else:
+            print("\n".join(explained.lines()))
+        return ExitCode.OK
+
+
 def _site_report(engine: Engine, day: date) -> int:
     """On a site's admin station: who came anywhere on the site, with the kiosks that saw them."""
     rows = engine.day_report(day)
@@ -112,6 +124,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="one JSON object per person: name, external_id, group, status, first_seen, last_seen, late_minutes, ...",
     )
     p.set_defaults(func=cmd_report)
+
+    p = subparsers.add_parser("explain", help="why a person's day has its status (shift, sightings, rules)")
+    p.add_argument("person", help="name or id")
+    p.add_argument("day", type=parse_day, help="YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="one JSON object: the day's status, sightings, applied, rules")
+    p.set_defaults(func=cmd_explain)
 
     p = subparsers.add_parser("group", help="groups (department, class, shift) and their schedules")
     group_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
