@@ -130,7 +130,7 @@ def run_child(script: Path, payload: dict, timeout: float = 900) -> dict:
     env.pop("ROLLCALL_HOME", None)
     proc = subprocess.run([sys.executable, str(script), "--child", json.dumps(payload)], capture_output=True,
                           text=True, timeout=timeout, env=env)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{script.name} child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(lines[-1])

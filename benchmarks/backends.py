@@ -65,16 +65,16 @@ def main(argv=None) -> int:
         channels_last = Embedder(engine.load_network(model_id).to(memory_format=torch.channels_last), info)
         ort = OnnxEmbedder(engine._onnx_file(model_id), info, threads=threads)
         for name, emb in (("torch eager", eager), ("torch channels-last", channels_last), ("onnxruntime", ort)):
-            w1, c1 = timeit(lambda: emb.embed(crops[:1]), args.repeats)
-            w8, c8 = timeit(lambda: emb.embed(crops), max(3, args.repeats // 3))
+            w1, c1 = timeit(lambda emb=emb: emb.embed(crops[:1]), args.repeats)
+            w8, c8 = timeit(lambda emb=emb: emb.embed(crops), max(3, args.repeats // 3))
             rows.append([f"embed: {name}", threads, w1, c1, w8 / 8, c8 / 8])
         for backend in ("torch", "onnx"):
             detector = FaceDetector(backend=backend)
             for pnet, min_face in ((0.6, 40), (0.8, 40), (0.8, 80)):
                 thresholds = (pnet, 0.7, 0.7)
                 it = iter(frames * 1000)
-                w, c = timeit(lambda: detector.detect(next(it), with_crops=False, min_face_px=min_face,
-                                                      thresholds=thresholds), args.repeats)
+                w, c = timeit(lambda d=detector, it=it, m=min_face, t=thresholds: d.detect(next(it), with_crops=False, min_face_px=m,
+                                                      thresholds=t), args.repeats)
                 rows.append([f"MTCNN 640x360: {detector.backend}, P-Net {pnet}, min face {min_face}", threads,
                              w, c, "", ""])
     print(C.markdown_table(["what", "threads", "wall ms/call (batch 1)", "CPU ms/call", "wall ms/face (batch 8)",

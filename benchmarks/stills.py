@@ -43,9 +43,7 @@ def child(payload: dict) -> dict:
     detector.detect = timed("detect", detector.detect)
     embedder.embed = timed("embed", embedder.embed)
     usage = C.Usage().start()
-    last = None
-    for last in engine.import_folder(C.FACES / "dev"):
-        pass
+    *_, last = engine.import_folder(C.FACES / "dev")
     usage.stop()
     report = last.report
     photos = last.total
@@ -77,7 +75,7 @@ def main(argv=None) -> int:
     rows = []
     for backend in args.backends:
         rs = [r for r in runs if r["backend"] == backend]
-        m = lambda k: C.median(r[k] for r in rs)  # noqa: E731
+        m = lambda k, rs=rs: C.median(r[k] for r in rs)  # noqa: E731
         rows.append([rs[0]["backends"], len(rs), m("photos_per_s"), m("detect_ms"), m("embed_ms"), m("other_ms"),
                      m("cores_busy"), m("peak_rss_mb"), f"{rs[0]['samples_added']} added, {rs[0]['refused']} refused"])
     print(C.markdown_table(["backends", "runs", "photos/s", "detect ms/photo", "embed ms/photo",

@@ -119,7 +119,7 @@ def main() -> int:
             print(f"| {name} | 0 | not installed | | | | |")
             continue
         walls = [r["wall"] for r in runs]
-        med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+        med = lambda key, runs=runs: statistics.median(r[key] for r in runs)  # noqa: E731
         print(f"| {name} | {len(runs)} | {med('wall'):.2f} | {min(walls):.2f}-{max(walls):.2f} | {med('cpu'):.2f} "
               f"| {med('rss'):.0f}, {max(r['rss'] for r in runs):.0f} | {med('performer'):.0f} ({med('wrong'):.0f}) |")
     if rows["face_recognition"]:

@@ -185,7 +185,7 @@ class RetrainPanel(ActivatesModels, QWidget):
     def _settings_card(self) -> Card:
         card = Card("Training settings")
         card.body.addLayout(self._settings_form())
-        self.strategy_help = styled_label()
+        self.strategy_help = styled_label("")
         self.strategy_help.setMinimumWidth(SETTINGS_TEXT_MIN_PX)  # wrapped at this width, not a narrow column
         card.body.addWidget(self.strategy_help)
         self.lfw_box = QCheckBox("Check LFW accuracy before and after")
@@ -301,7 +301,7 @@ class RetrainPanel(ActivatesModels, QWidget):
         self.activate_button.clicked.connect(self.activate_selected)
         self.rollback_button = QPushButton("Roll back")
         self.rollback_button.clicked.connect(self.roll_back)
-        self.active_label = styled_label()
+        self.active_label = styled_label("")
         card = Card("Model versions")
         card.body.addWidget(self.model_box)
         card.body.addLayout(hbox(self.activate_button, self.rollback_button, None))

@@ -82,12 +82,12 @@ def test_recognize_marks_the_performer_exactly_once(capsys, default_weights, fac
     # and none in the pianist (20-81) or audience (211-274) shots.
     assert len(named) >= 126 and not named & (set(range(20, 82)) | set(range(211, 275)))
     assert {r["state"] for r in rows} <= {"pending", "known", "unknown", "too_small"}
-    lines = [l for l in out.splitlines() if " check_in " in l or " unknown " in l or " check_out " in l]
-    marked = [l for l in lines if "unknown" not in l.split()[2]]
+    lines = [line for line in out.splitlines() if " check_in " in line or " unknown " in line or " check_out " in line]
+    marked = [line for line in lines if "unknown" not in line.split()[2]]
     assert len(marked) == 1 and "Performer" in marked[0], out
     assert "1 marked" in out
     # The audience (frames 220-275) is logged as unknown, never as a person.
-    assert sum("unknown" in l for l in lines) >= 1
+    assert sum("unknown" in line for line in lines) >= 1
     code, out, _ = run(capsys, "report")
     assert "1 people" in out and "Performer" in out
     export = tmp_path / "today.csv"
@@ -100,8 +100,8 @@ def test_recognize_marks_the_performer_exactly_once(capsys, default_weights, fac
 def test_eval_lfw_writes_figures_and_plot(capsys, default_weights, faces, tmp_path):
     # A small pairs file in View 1 format: 10 same and 10 different pairs from the shared set.
     source = (faces / "lfw_view1" / "pairsDevTest.txt").read_text().splitlines()
-    same = [l for l in source[1:] if len(l.split()) == 3][:10]
-    diff = [l for l in source[1:] if len(l.split()) == 4][:10]
+    same = [line for line in source[1:] if len(line.split()) == 3][:10]
+    diff = [line for line in source[1:] if len(line.split()) == 4][:10]
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("\n".join(["10", *same, *diff]) + "\n")
     plot, figures = tmp_path / "roc.png", tmp_path / "figures.json"

@@ -56,8 +56,7 @@ def test_function_result_arrives_on_gui_thread(qtbot):
 
 def test_generator_progress_and_return_value(qtbot):
     def count(n):
-        for i in range(n):
-            yield i
+        yield from range(n)
         return "done"
 
     seen = run(qtbot, Job(count, 4))

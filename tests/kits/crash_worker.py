@@ -52,7 +52,7 @@ def main() -> None:
         elif mode == "attendance":
             people = store.list_people() or [store.add_person(f"Visitor {i}") for i in range(20)]
             book = AttendanceBook(store, AttendanceSettings(cooldown_minutes=0.0),
-                                  clock=lambda: datetime.now(timezone.utc).astimezone() + timedelta(days=n))
+                                  clock=lambda n=n: datetime.now(timezone.utc).astimezone() + timedelta(days=n))
             event = book.observe(people[n % len(people)].id, 0.9, "crash-cam", snapshot_jpeg=rng.bytes(3000))
             if event is not None:
                 print(f"event {event.id}", flush=True)

@@ -96,7 +96,7 @@ def make_track() -> Track:
 
 def test_votes_settle_after_n_consistent_votes():
     track = make_track()
-    for n in range(1, 3):
+    for _ in range(1, 3):
         track.add_vote(5, 0.7)
         assert track.settled_identity(votes_needed=3) is None
     track.add_vote(5, 0.9)
