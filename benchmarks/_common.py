@@ -99,13 +99,13 @@ class Usage:
     _t0: float = field(default=0.0, repr=False)
     _c0: float = field(default=0.0, repr=False)
 
-    def start(self) -> "Usage":
+    def start(self) -> Usage:
         t = os.times()
         self._c0 = t.user + t.system
         self._t0 = time.perf_counter()
         return self
 
-    def stop(self) -> "Usage":
+    def stop(self) -> Usage:
         self.wall_s = time.perf_counter() - self._t0
         t = os.times()
         self.cpu_s = t.user + t.system - self._c0
@@ -119,8 +119,10 @@ class Usage:
 
 def machine_line() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_implementation()} "
-            f"{platform.python_version()}, load average {load:.1f} at start")
+    return (
+        f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_implementation()} "
+        f"{platform.python_version()}, load average {load:.1f} at start"
+    )
 
 
 def run_child(script: Path, payload: dict, timeout: float = 900) -> dict:
@@ -128,8 +130,13 @@ def run_child(script: Path, payload: dict, timeout: float = 900) -> dict:
     it prints one JSON line last."""
     env = dict(os.environ)
     env.pop("ROLLCALL_HOME", None)
-    proc = subprocess.run([sys.executable, str(script), "--child", json.dumps(payload)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--child", json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{script.name} child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

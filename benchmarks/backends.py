@@ -4,7 +4,8 @@ threshold 0.6 vs 0.8, smallest face 40 vs 80 px) on Hamilton frames, with 1 and 
 
     .venv/bin/python benchmarks/backends.py [--repeats 15] [--threads 1 2]
 
-Figures are medians of wall ms (and CPU ms, time.process_time: all threads) per call; a busy neighbour shows as wall >> CPU.
+Figures are medians of wall ms (and CPU ms, time.process_time: all threads) per call; a busy neighbour
+shows as wall >> CPU.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ def main(argv=None) -> int:
     import cv2
     import torch
 
+    from core.app.engine import Engine
+    from core.base.settings import Settings
     from core.vision.detect import FaceDetector, crop_face
     from core.vision.embed import Embedder, OnnxEmbedder
     from core.vision.images import DEFAULT_CROP_SIZE
     from core.vision.runtime import configure_threads
-    from core.app.engine import Engine
-    from core.base.settings import Settings
 
     print(f"# Backends — {C.machine_line()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     engine = Engine(Settings())
@@ -73,12 +74,28 @@ def main(argv=None) -> int:
             for pnet, min_face in ((0.6, 40), (0.8, 40), (0.8, 80)):
                 thresholds = (pnet, 0.7, 0.7)
                 it = iter(frames * 1000)
-                w, c = timeit(lambda d=detector, it=it, m=min_face, t=thresholds: d.detect(next(it), with_crops=False, min_face_px=m,
-                                                      thresholds=t), args.repeats)
-                rows.append([f"MTCNN 640x360: {detector.backend}, P-Net {pnet}, min face {min_face}", threads,
-                             w, c, "", ""])
-    print(C.markdown_table(["what", "threads", "wall ms/call (batch 1)", "CPU ms/call", "wall ms/face (batch 8)",
-                            "CPU ms/face (batch 8)"], rows))
+                w, c = timeit(
+                    lambda d=detector, it=it, m=min_face, t=thresholds: d.detect(
+                        next(it), with_crops=False, min_face_px=m, thresholds=t
+                    ),
+                    args.repeats,
+                )
+                rows.append(
+                    [f"MTCNN 640x360: {detector.backend}, P-Net {pnet}, min face {min_face}", threads, w, c, "", ""]
+                )
+    print(
+        C.markdown_table(
+            [
+                "what",
+                "threads",
+                "wall ms/call (batch 1)",
+                "CPU ms/call",
+                "wall ms/face (batch 8)",
+                "CPU ms/face (batch 8)",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

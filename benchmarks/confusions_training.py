@@ -53,8 +53,10 @@ def fresh_engine(database: Path, folder: Path, models_cache: Path):
             os.symlink(models_cache / name, models / name)
         except OSError:
             (shutil.copytree if name == "lfw" else shutil.copy)(models_cache / name, models / name)
-    return Engine(Settings(storage=StorageSettings(data_dir=str(home)),
-                           compute=ComputeSettings(active_model=DEFAULT_MODEL)), registry=ModelRegistry(models))
+    return Engine(
+        Settings(storage=StorageSettings(data_dir=str(home)), compute=ComputeSettings(active_model=DEFAULT_MODEL)),
+        registry=ModelRegistry(models),
+    )
 
 
 def recorded_confusions(engine, model_id: str) -> dict:
@@ -93,15 +95,21 @@ def main() -> int:
         tmp = Path(tmp)
         os.environ["ROLLCALL_HOME"] = str(tmp / "home")
         started = time.perf_counter()
-        engine = Engine(Settings(storage=StorageSettings(data_dir=str(tmp / "enroll")),
-                                 compute=ComputeSettings(active_model=DEFAULT_MODEL)),
-                        registry=ModelRegistry(models_cache))
+        engine = Engine(
+            Settings(
+                storage=StorageSettings(data_dir=str(tmp / "enroll")),
+                compute=ComputeSettings(active_model=DEFAULT_MODEL),
+            ),
+            registry=ModelRegistry(models_cache),
+        )
         enroll(engine, _common.FACES / "dev")
         faces = confusable_faces(engine.store, DEFAULT_MODEL)
         record_confusions(engine, faces)
-        print(f"enrolled {engine.stats().samples + len(faces)} photos of {len(engine.store.list_people())} people "
-              f"in {time.perf_counter() - started:.1f} s; recorded confusions (lead = cosine to the shown person's "
-              "centroid minus to the true person's; > 0: confused):")
+        print(
+            f"enrolled {engine.stats().samples + len(faces)} photos of {len(engine.store.list_people())} people "
+            f"in {time.perf_counter() - started:.1f} s; recorded confusions (lead = cosine to the shown person's "
+            "centroid minus to the true person's; > 0: confused):"
+        )
         for line in describe(engine.store, faces):
             print("  " + line)
         database = engine.settings.database_path
@@ -110,9 +118,18 @@ def main() -> int:
         for seed in args.seeds:
             for corrections in (True, False) if args.control else (True,):
                 run = fresh_engine(database, tmp / f"run-{seed}-{corrections}", models_cache)
-                config = TrainConfig(**{**QUICK, "steps_per_epoch": args.steps, "learning_rate": args.learning_rate,
-                                        "frozen_blocks": args.frozen_blocks}, seed=seed,
-                                     with_corrections=corrections, lfw=True, device="cpu")
+                config = TrainConfig(
+                    **{
+                        **QUICK,
+                        "steps_per_epoch": args.steps,
+                        "learning_rate": args.learning_rate,
+                        "frozen_blocks": args.frozen_blocks,
+                    },
+                    seed=seed,
+                    with_corrections=corrections,
+                    lfw=True,
+                    device="cpu",
+                )
                 started = time.perf_counter()
                 result = run_training(run, config)
                 total = time.perf_counter() - started
@@ -121,14 +138,18 @@ def main() -> int:
                     before.update(recorded_confusions(run, DEFAULT_MODEL))
                     after.update(recorded_confusions(run, result.model_id))
                 label = "with corrections" if corrections else "control, without corrections"
-                print(f"seed {seed}, {label}: {result.steps} steps (P={config.P} K={config.K}, "
-                      f"lr {config.learning_rate}, frozen blocks {config.frozen_blocks}), "
-                      f"training {result.train_seconds:.1f} s, whole run {total:.1f} s"
-                      + (" COLLAPSED" if result.collapsed else ""))
-                for key, title in (("confusions_still_confused", "recorded faces still confused"),
-                                   ("confusion_mean_lead", "mean lead of the shown person"),
-                                   ("identification_accuracy", "held-out identification"),
-                                   ("lfw_accuracy", "LFW View 1 accuracy")):
+                print(
+                    f"seed {seed}, {label}: {result.steps} steps (P={config.P} K={config.K}, "
+                    f"lr {config.learning_rate}, frozen blocks {config.frozen_blocks}), "
+                    f"training {result.train_seconds:.1f} s, whole run {total:.1f} s"
+                    + (" COLLAPSED" if result.collapsed else "")
+                )
+                for key, title in (
+                    ("confusions_still_confused", "recorded faces still confused"),
+                    ("confusion_mean_lead", "mean lead of the shown person"),
+                    ("identification_accuracy", "held-out identification"),
+                    ("lfw_accuracy", "LFW View 1 accuracy"),
+                ):
                     print(f"  {title:32s} {before.get(key)} -> {after.get(key)}")
                 if result.flagged:
                     print(f"  flagged: {result.flagged}")

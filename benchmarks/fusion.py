@@ -55,7 +55,9 @@ def main() -> int:
     key = hashlib.sha256("\n".join(map(str, paths)).encode()).hexdigest()[:12]
     engine = Engine(Settings(compute=ComputeSettings(active_model=FACENET_MODEL)))
     t0 = time.perf_counter()
-    faces = cached(cache, f"crops-{key}", lambda: vars(prepare_faces(engine.detector, paths, 20)) | {"notes": np.array([])})
+    faces = cached(
+        cache, f"crops-{key}", lambda: vars(prepare_faces(engine.detector, paths, 20)) | {"notes": np.array([])}
+    )
     print(f"{len(paths)} photos detected and cut in {time.perf_counter() - t0:.0f} s (cached in {cache})")
 
     def landmarks(crop):
@@ -64,13 +66,22 @@ def main() -> int:
         face = central_face(engine.detector.detect(crop, with_crops=False), crop.shape)
         return None if face is None else face.landmarks
 
-    from_crop = cached(cache, f"sface-from-crop-{key}",
-                       lambda: {"crops": np.stack([sface_input_from_crop(c, landmarks) for c in faces["facenet"]])})
+    from_crop = cached(
+        cache,
+        f"sface-from-crop-{key}",
+        lambda: {"crops": np.stack([sface_input_from_crop(c, landmarks) for c in faces["facenet"]])},
+    )
     facenet, sface = engine.embedder(FACENET_MODEL), engine.embedder(SFACE_MODEL)
     t0 = time.perf_counter()
-    vectors = cached(cache, f"vectors-{key}", lambda: {
-        "facenet": facenet.embed(faces["facenet"]), "sface": sface.embed(faces["sface"]),
-        "sface_from_crop": sface.embed(from_crop["crops"])})
+    vectors = cached(
+        cache,
+        f"vectors-{key}",
+        lambda: {
+            "facenet": facenet.embed(faces["facenet"]),
+            "sface": sface.embed(faces["sface"]),
+            "sface_from_crop": sface.embed(from_crop["crops"]),
+        },
+    )
     print(f"embedded in {time.perf_counter() - t0:.0f} s")
     a = np.array([paths.index(p.path_a) for p in pairs])
     b = np.array([paths.index(p.path_b) for p in pairs])
@@ -81,17 +92,24 @@ def main() -> int:
         print(f"impostor {name}: mean {mean:.6f} std {std:.6f}")
 
     def fused(first, second):
-        scale = ScoreScale((MemberScale(FACENET_MODEL, 128, *stats[first]), MemberScale(SFACE_MODEL, 128, *stats[second])))
+        scale = ScoreScale(
+            (MemberScale(FACENET_MODEL, 128, *stats[first]), MemberScale(SFACE_MODEL, 128, *stats[second]))
+        )
         return scale.fuse_cosines([cos[first], cos[second]])
 
-    rows = {"FaceNet": cos["facenet"], "SFace": cos["sface"], "SFace from 160 crop": cos["sface_from_crop"],
-            "fused": fused("facenet", "sface"), "fused (SFace from 160 crop)": fused("facenet", "sface_from_crop")}
+    rows = {
+        "FaceNet": cos["facenet"],
+        "SFace": cos["sface"],
+        "SFace from 160 crop": cos["sface_from_crop"],
+        "fused": fused("facenet", "sface"),
+        "fused (SFace from 160 crop)": fused("facenet", "sface_from_crop"),
+    }
     for name, embedder, crops in (("FaceNet", facenet, faces["facenet"]), ("SFace", sface, faces["sface"])):
         for batch in (1, 8):
             embedder.embed(crops[:batch])  # warm
             t0 = time.perf_counter()
             for start in range(0, 64, batch):
-                embedder.embed(crops[start:start + batch])
+                embedder.embed(crops[start : start + batch])
             print(f"{name}: {(time.perf_counter() - t0) / 64 * 1000:.1f} ms per face at batch {batch}")
     print(f"\n{'model':<30} {'accuracy':>9} {'AUC':>8} {'TAR@1e-3':>9}")
     for name, scores in rows.items():

@@ -13,7 +13,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +28,18 @@ def unit_vectors(rng, n: int, dim: int) -> np.ndarray:
 
 
 def bench_match(people: int, per_person: int, dim: int, repeats: int) -> dict:
-    from core.gallery.match import GalleryMatcher
     from core.base.records import GalleryMatrix
+    from core.gallery.match import GalleryMatcher
 
     rng = np.random.default_rng(people)
     ids = np.repeat(np.arange(1, people + 1, dtype=np.int64), per_person)
-    gallery = GalleryMatrix(model_id="synthetic", person_ids=ids, sample_ids=np.arange(len(ids), dtype=np.int64),
-                            vectors=unit_vectors(rng, len(ids), dim),
-                            names={i: f"P{i}" for i in range(1, people + 1)})
+    gallery = GalleryMatrix(
+        model_id="synthetic",
+        person_ids=ids,
+        sample_ids=np.arange(len(ids), dtype=np.int64),
+        vectors=unit_vectors(rng, len(ids), dim),
+        names={i: f"P{i}" for i in range(1, people + 1)},
+    )
     t0 = time.perf_counter()
     matcher = GalleryMatcher(gallery, 0.55, 0.05)
     build_ms = (time.perf_counter() - t0) * 1000
@@ -50,8 +54,14 @@ def bench_match(people: int, per_person: int, dim: int, repeats: int) -> dict:
         t = time.perf_counter()
         matcher.match(batch)
         eight.append((time.perf_counter() - t) * 1000)
-    return {"people": people, "samples": len(ids), "build_ms": build_ms, "one_ms": float(np.median(one)),
-            "eight_ms": float(np.median(eight)), "matrix_mb": matcher._vectors.nbytes / 2**20}
+    return {
+        "people": people,
+        "samples": len(ids),
+        "build_ms": build_ms,
+        "one_ms": float(np.median(one)),
+        "eight_ms": float(np.median(eight)),
+        "matrix_mb": matcher._vectors.nbytes / 2**20,
+    }
 
 
 def bench_store(people: int, per_person: int, dim: int) -> dict:
@@ -62,9 +72,19 @@ def bench_store(people: int, per_person: int, dim: int) -> dict:
     rng = np.random.default_rng(7)
     folder = Path(tempfile.mkdtemp(prefix="rollcall-gallery-"))
     store = GalleryStore(folder / "rollcall.db")
-    store.register_model(ModelRecord(id="synthetic", name="synthetic", base="synthetic", parent_id=None,
-                                     embedding_size=dim, weights_path="-", created_at=datetime.now(timezone.utc),
-                                     settings={}, metrics={}))
+    store.register_model(
+        ModelRecord(
+            id="synthetic",
+            name="synthetic",
+            base="synthetic",
+            parent_id=None,
+            embedding_size=dim,
+            weights_path="-",
+            created_at=datetime.now(UTC),
+            settings={},
+            metrics={},
+        )
+    )
     jpeg = b"\xff\xd8\xff\xd9"  # the crop bytes do not matter to gallery()
     t0 = time.perf_counter()
     with store.transaction():
@@ -82,8 +102,13 @@ def bench_store(people: int, per_person: int, dim: int) -> dict:
         gallery = store.gallery("synthetic")
         loads.append(time.perf_counter() - t)
     store.close()
-    return {"people": people, "samples": len(gallery.person_ids), "fill_s": fill_s,
-            "load_ms": float(np.median(loads)) * 1000, "db_mb": (folder / "rollcall.db").stat().st_size / 2**20}
+    return {
+        "people": people,
+        "samples": len(gallery.person_ids),
+        "fill_s": fill_s,
+        "load_ms": float(np.median(loads)) * 1000,
+        "db_mb": (folder / "rollcall.db").stat().st_size / 2**20,
+    }
 
 
 def main(argv=None) -> int:
@@ -100,12 +125,17 @@ def main(argv=None) -> int:
     for people in args.sizes:
         r = bench_match(people, args.samples_per_person, args.dim, args.repeats)
         rows.append([f"{people:,}", f"{r['samples']:,}", r["matrix_mb"], r["build_ms"], r["one_ms"], r["eight_ms"]])
-    print(C.markdown_table(["people", "samples", "matrix MB", "build matcher ms", "match 1 query ms",
-                            "match 8 queries ms"], rows))
+    print(
+        C.markdown_table(
+            ["people", "samples", "matrix MB", "build matcher ms", "match 1 query ms", "match 8 queries ms"], rows
+        )
+    )
     if args.store_people:
         s = bench_store(args.store_people, args.samples_per_person, args.dim)
-        print(f"\nstore: {s['people']:,} people / {s['samples']:,} samples ({s['db_mb']:.0f} MB database, filled in "
-              f"{s['fill_s']:.1f} s): GalleryStore.gallery() loads in {s['load_ms']:.0f} ms (median of 3)")
+        print(
+            f"\nstore: {s['people']:,} people / {s['samples']:,} samples ({s['db_mb']:.0f} MB database, filled in "
+            f"{s['fill_s']:.1f} s): GalleryStore.gallery() loads in {s['load_ms']:.0f} ms (median of 3)"
+        )
     return 0
 
 

@@ -84,14 +84,21 @@ def run(photos: int | None, seconds: float, fps: float, cache: Path | None = Non
     verdicts["passive check alone"] = [pa.passive_only(o) for o in observations]
     bona_fide = [o for o in observations if o.presentation.attack is None]
     attacks = [o for o in observations if o.presentation.attack is not None]
-    figures = {"bona_fide_presentations": len(bona_fide), "attack_presentations": len(attacks),
-               "time_limit_s": seconds, "attack_fps": fps, "variants": {}}
+    figures = {
+        "bona_fide_presentations": len(bona_fide),
+        "attack_presentations": len(attacks),
+        "time_limit_s": seconds,
+        "attack_fps": fps,
+        "variants": {},
+    }
     for name, judged in verdicts.items():
         real = [v for v in judged if v.attack is None]
         passed = [v.seconds for v in real if v.accepted]
-        row = {"BPCER": sum(not v.accepted for v in real) / len(real),
-               "median_seconds_to_pass": statistics.median(passed) if passed else None,
-               "rejected_bona_fide": [v.name for v in real if not v.accepted]}
+        row = {
+            "BPCER": sum(not v.accepted for v in real) / len(real),
+            "median_seconds_to_pass": statistics.median(passed) if passed else None,
+            "rejected_bona_fide": [v.name for v in real if not v.accepted],
+        }
         for instrument in ("print", "screen"):
             tried = [v for v in judged if v.attack == instrument]
             row[f"APCER_{instrument}"] = sum(v.accepted for v in tried) / max(1, len(tried))
@@ -100,8 +107,10 @@ def run(photos: int | None, seconds: float, fps: float, cache: Path | None = Non
             row[f"accepted_{instrument}"] = [v.name for v in tried if v.accepted]
             row[f"{instrument}_passing_a_step"] = [v.name for v in tried if v.steps_passed > 0]
         figures["variants"][name] = row
-    peaks = {kind: max((pa.peak_parallax(o, rules) for o in attacks if o.presentation.attack == kind), default=0.0)
-             for kind in ("print", "screen")}
+    peaks = {
+        kind: max((pa.peak_parallax(o, rules) for o in attacks if o.presentation.attack == kind), default=0.0)
+        for kind in ("print", "screen")
+    }
     figures["largest_attack_parallax"] = peaks  # held for challenge_hold detections; a step needs challenge_parallax
     figures["parallax_needed"] = rules.challenge_parallax
     figures["seconds"] = round(time.perf_counter() - t0, 1)  # detection (unless cached) and judging
@@ -117,16 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="keep the detections here and reuse them (to try thresholds)")
     args = parser.parse_args(argv)
     figures = run(args.photos, args.seconds, args.fps, args.cache)
-    print(f"bona fide: {figures['bona_fide_presentations']} presentations (Hamilton close-up, plain and mirrored); "
-          f"attacks: {figures['attack_presentations']}; time limit {args.seconds:g} s; ran {figures['seconds']} s")
+    print(
+        f"bona fide: {figures['bona_fide_presentations']} presentations (Hamilton close-up, plain and mirrored); "
+        f"attacks: {figures['attack_presentations']}; time limit {args.seconds:g} s; ran {figures['seconds']} s"
+    )
     for name, row in figures["variants"].items():
         median = row["median_seconds_to_pass"]
-        print(f"{name:>20}: APCER print {row['APCER_print']:.1%} ({row['print_presentations']}), "
-              f"screen {row['APCER_screen']:.1%} ({row['screen_presentations']}); BPCER {row['BPCER']:.1%}; "
-              f"median time to pass {median:.2f} s" if median is not None else f"{name}: nobody passed")
+        print(
+            f"{name:>20}: APCER print {row['APCER_print']:.1%} ({row['print_presentations']}), "
+            f"screen {row['APCER_screen']:.1%} ({row['screen_presentations']}); BPCER {row['BPCER']:.1%}; "
+            f"median time to pass {median:.2f} s"
+            if median is not None
+            else f"{name}: nobody passed"
+        )
     peaks = figures["largest_attack_parallax"]
-    print(f"largest nose parallax an attack held: print {peaks['print']:.3f}, screen {peaks['screen']:.3f} "
-          f"(a step needs {figures['parallax_needed']:.2f} inter-ocular distances)")
+    print(
+        f"largest nose parallax an attack held: print {peaks['print']:.3f}, screen {peaks['screen']:.3f} "
+        f"(a step needs {figures['parallax_needed']:.2f} inter-ocular distances)"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0

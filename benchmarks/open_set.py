@@ -33,8 +33,11 @@ def run(model: str, which: str, detector: str = "auto", enroll_detector: str | N
     from core.app.identification import dev_closed_set, enroll_set, identify_set, lfw_open_set
     from core.base.settings import ComputeSettings, Settings
 
-    dataset = (lfw_open_set(C.FACES / "lfw_view1" / "images") if which == "open"
-               else dev_closed_set(C.FACES / "dev", C.FACES / "dev_unknown"))
+    dataset = (
+        lfw_open_set(C.FACES / "lfw_view1" / "images")
+        if which == "open"
+        else dev_closed_set(C.FACES / "dev", C.FACES / "dev_unknown")
+    )
     settings = Settings(compute=ComputeSettings(active_model=model, detector=enroll_detector or detector))
     with Engine(settings) as engine:
         t0 = time.perf_counter()
@@ -45,8 +48,10 @@ def run(model: str, which: str, detector: str = "auto", enroll_detector: str | N
         t1 = time.perf_counter()
         result = identify_set(engine, dataset, refused=refused)
         t2 = time.perf_counter()
-        print(f"\n== {which} set, {model}, enrolled with {enrolled_with}, queried with {engine.detector.kind} "
-              f"(enroll {t1 - t0:.0f} s, identify {t2 - t1:.0f} s)")
+        print(
+            f"\n== {which} set, {model}, enrolled with {enrolled_with}, queried with {engine.detector.kind} "
+            f"(enroll {t1 - t0:.0f} s, identify {t2 - t1:.0f} s)"
+        )
         for line in result.lines():
             print(f"  {line}")
         if refused:

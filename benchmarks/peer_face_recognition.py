@@ -27,8 +27,9 @@ import numpy as np
 def load():
     """Import face_recognition, or raise ImportError with the install line."""
     if importlib.util.find_spec("face_recognition") is None or importlib.util.find_spec("dlib") is None:
-        raise ImportError("face_recognition is not installed: "
-                          "pip install dlib-bin face_recognition_models face_recognition --no-deps")
+        raise ImportError(
+            "face_recognition is not installed: pip install dlib-bin face_recognition_models face_recognition --no-deps"
+        )
     if "pkg_resources" not in sys.modules and importlib.util.find_spec("pkg_resources") is None:
         shim = types.ModuleType("pkg_resources")  # face_recognition_models only needs resource_filename
 

@@ -40,8 +40,11 @@ SCREEN_ZOOM = 2  # display pixels per photo pixel
 HAMILTON_CLOSE_UP = (82, 211)
 HAMILTON_STARTS = range(84, 107)
 HAMILTON_ANSWERS = (HeadMove.TURN_RIGHT, HeadMove.LOOK_UP)
-MIRRORED = {HeadMove.TURN_RIGHT: HeadMove.TURN_LEFT, HeadMove.TURN_LEFT: HeadMove.TURN_RIGHT,
-            HeadMove.LOOK_UP: HeadMove.LOOK_UP}
+MIRRORED = {
+    HeadMove.TURN_RIGHT: HeadMove.TURN_LEFT,
+    HeadMove.TURN_LEFT: HeadMove.TURN_RIGHT,
+    HeadMove.LOOK_UP: HeadMove.LOOK_UP,
+}
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,15 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return about_z @ about_y @ about_x
 
 
-def _view(size: tuple[int, int], yaw: float, pitch: float, roll: float, distance: float,
-          shift: tuple[float, float], focal: float) -> np.ndarray:
+def _view(
+    size: tuple[int, int],
+    yaw: float,
+    pitch: float,
+    roll: float,
+    distance: float,
+    shift: tuple[float, float],
+    focal: float,
+) -> np.ndarray:
     """Homography from the picture (w x h pixels, a plane) to the camera frame."""
     w, h = size
     corners = np.array([[-w / 2, -h / 2, 0], [w / 2, -h / 2, 0], [w / 2, h / 2, 0], [-w / 2, h / 2, 0]])
@@ -102,7 +112,7 @@ def _hand_path(moves: tuple[HeadMove, ...], seconds: float, fps: float, rng: np.
     answering the challenge with it, both directions tried when the first does not pass."""
     count = int(seconds * fps)
     wobble = rng.normal(0, 1, (count + 30, 6)).cumsum(axis=0)
-    wobble = cv2.GaussianBlur(wobble, (1, 15), 4)[15:15 + count]
+    wobble = cv2.GaussianBlur(wobble, (1, 15), 4)[15 : 15 + count]
     wobble -= wobble.mean(axis=0)
     wobble /= np.abs(wobble).max(axis=0) + 1e-9
     strength = rng.uniform(0.5, 1.0)
@@ -134,8 +144,15 @@ def _on_screen(photo_rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.copyMakeBorder(np.clip(shown, 0, 255), 30, 30, 16, 16, cv2.BORDER_CONSTANT, value=(12, 12, 12))
 
 
-def attack_presentation(photo_rgb: np.ndarray, moves: tuple[HeadMove, ...], instrument: str,
-                        seconds: float, seed: int, name: str = "", fps: float = FPS) -> Presentation:
+def attack_presentation(
+    photo_rgb: np.ndarray,
+    moves: tuple[HeadMove, ...],
+    instrument: str,
+    seconds: float,
+    seed: int,
+    name: str = "",
+    fps: float = FPS,
+) -> Presentation:
     """A printed photo ("print") or a phone screen ("screen") answering `moves` for `seconds`."""
     rng = np.random.default_rng(seed)
     picture = _printed(photo_rgb, rng) if instrument == "print" else _on_screen(photo_rgb, rng)
@@ -148,13 +165,20 @@ def attack_presentation(photo_rgb: np.ndarray, moves: tuple[HeadMove, ...], inst
     base_distance = focal * w * face_fraction / rng.uniform(90, 140)
     moire = None
     if instrument == "screen":
-        yy, xx = np.mgrid[0:CANVAS[1], 0:CANVAS[0]].astype(np.float32)
+        yy, xx = np.mgrid[0 : CANVAS[1], 0 : CANVAS[0]].astype(np.float32)
         angle, period = rng.uniform(0, np.pi), rng.uniform(3.0, 7.0)
         moire = 1 + 0.08 * np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)[..., None]
     frames = []
     for i, (yaw, pitch, roll, scale, dx, dy) in enumerate(_hand_path(moves, seconds, fps, rng)):
-        homography = _view((w, h), yaw, pitch, roll, base_distance * scale, (dx * base_distance / focal,
-                                                                             dy * base_distance / focal), focal)
+        homography = _view(
+            (w, h),
+            yaw,
+            pitch,
+            roll,
+            base_distance * scale,
+            (dx * base_distance / focal, dy * base_distance / focal),
+            focal,
+        )
         warped = cv2.warpPerspective(picture, homography, CANVAS, flags=cv2.INTER_LINEAR)
         mask = cv2.warpPerspective(np.ones((h, w), np.float32), homography, CANVAS)[..., None]
         frame = background * (1 - mask) + warped * mask
@@ -165,8 +189,9 @@ def attack_presentation(photo_rgb: np.ndarray, moves: tuple[HeadMove, ...], inst
     return Presentation(name, frames, moves, fps, instrument)
 
 
-def hamilton_presentations(clip_bgr: list[np.ndarray], starts=HAMILTON_STARTS,
-                           seconds: float = 6.0, fps: float = 30.0) -> list[Presentation]:
+def hamilton_presentations(
+    clip_bgr: list[np.ndarray], starts=HAMILTON_STARTS, seconds: float = 6.0, fps: float = 30.0
+) -> list[Presentation]:
     """Bona fide: the performer from each start frame, asked for what he then does, and the same
     frames mirrored (a real head turning the other way)."""
     end = HAMILTON_CLOSE_UP[1]
@@ -175,12 +200,22 @@ def hamilton_presentations(clip_bgr: list[np.ndarray], starts=HAMILTON_STARTS,
     for start in starts:
         indices = range(start, min(end, start + int(seconds * fps)))
         frames = [clip_bgr[i] for i in indices]
-        presentations.append(Presentation(f"hamilton@{start}", frames, HAMILTON_ANSWERS, fps, None,
-                                          tuple(("hamilton", i) for i in indices)))
+        presentations.append(
+            Presentation(
+                f"hamilton@{start}", frames, HAMILTON_ANSWERS, fps, None, tuple(("hamilton", i) for i in indices)
+            )
+        )
         flipped = [mirrored.setdefault(i, np.ascontiguousarray(clip_bgr[i][:, ::-1])) for i in indices]
-        presentations.append(Presentation(f"hamilton-mirrored@{start}", flipped,
-                                          tuple(MIRRORED[m] for m in HAMILTON_ANSWERS), fps, None,
-                                          tuple(("hamilton-mirrored", i) for i in indices)))
+        presentations.append(
+            Presentation(
+                f"hamilton-mirrored@{start}",
+                flipped,
+                tuple(MIRRORED[m] for m in HAMILTON_ANSWERS),
+                fps,
+                None,
+                tuple(("hamilton-mirrored", i) for i in indices),
+            )
+        )
     return presentations
 
 
@@ -247,8 +282,9 @@ def judge(observed: Observed, rules: LivenessSettings) -> Verdict:
         challenge.expired(float("inf"), looks_flat)
         challenge.ended_at = rules.challenge_time_s
     accepted = challenge.outcome is ChallengeOutcome.PASSED
-    return Verdict(presentation.name, presentation.attack, accepted, challenge.outcome.value, challenge.seconds(),
-                   challenge.step)
+    return Verdict(
+        presentation.name, presentation.attack, accepted, challenge.outcome.value, challenge.seconds(), challenge.step
+    )
 
 
 def passive_only(observed: Observed) -> Verdict:
@@ -264,8 +300,11 @@ def passive_only(observed: Observed) -> Verdict:
 def peak_parallax(observed: Observed, rules: LivenessSettings) -> float:
     """The largest nose parallax, in any direction a step can ask for, that a presentation held
     for `challenge_hold` detections in a row against its neutral pose: how close it came."""
-    first = [lm for lm, px in zip(observed.landmarks, observed.face_px)
-             if lm is not None and px >= rules.challenge_min_face_px]
+    first = [
+        lm
+        for lm, px in zip(observed.landmarks, observed.face_px)
+        if lm is not None and px >= rules.challenge_min_face_px
+    ]
     count = max(1, rules.challenge_neutral_frames)
     if len(first) <= count:
         return 0.0
@@ -276,5 +315,5 @@ def peak_parallax(observed: Observed, rules: LivenessSettings) -> float:
     for move in HeadMove:
         series = [c.movement(move)[1] if c else 0.0 for c in changes]
         for i in range(len(series) - hold + 1):
-            peak = max(peak, min(series[i:i + hold]))
+            peak = max(peak, min(series[i : i + hold]))
     return peak

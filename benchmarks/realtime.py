@@ -58,8 +58,13 @@ CONFIGS = {
     # As a webcam: the file paced at its fps, stale frames dropped (LatestFrameGrabber).
     "rollcall-live": {"pipeline": "rollcall", "paced": True},
     # The naive loop: MTCNN on every frame at full scale, every face embedded on every frame (torch).
-    "naive": {"pipeline": "rollcall", "naive": True, "embed_backend": "torch", "detect_backend": "torch",
-              "threaded": False},
+    "naive": {
+        "pipeline": "rollcall",
+        "naive": True,
+        "embed_backend": "torch",
+        "detect_backend": "torch",
+        "threaded": False,
+    },
     "peer-half": {"pipeline": "peer", "scale": 0.5},
     "peer-quarter": {"pipeline": "peer", "scale": 0.25},
 }
@@ -69,19 +74,19 @@ VIDEOS = {"hamilton": C.HAMILTON, "crowd": C.CROWD}
 
 # ---- children --------------------------------------------------------------------------------------
 
+
 def child_rollcall(payload: dict) -> dict:
     C.fresh_home()
     import cv2
 
     from core.app.engine import Engine
-    from core.gallery.enroll import Enroller
-    from core.live.recognize import recognize_source
     from core.base.settings import ComputeSettings, Settings
     from core.live.sources import VideoFileSource
 
     video = Path(payload["video"])
-    compute = ComputeSettings(torch_threads=int(payload.get("threads", 0)),
-                              active_model=payload.get("model", ComputeSettings().active_model))
+    compute = ComputeSettings(
+        torch_threads=int(payload.get("threads", 0)), active_model=payload.get("model", ComputeSettings().active_model)
+    )
     if payload.get("embed_backend"):
         compute.embed_backend = payload["embed_backend"]
     if payload.get("detect_backend"):
@@ -93,8 +98,10 @@ def child_rollcall(payload: dict) -> dict:
     engine = Engine(Settings(compute=compute))
     enroller = engine.enroller()
     enroll = C.read_frames(C.HAMILTON, C.ENROLL_FRAMES)
-    candidates = [enroller.candidate_from_frame(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), f"hamilton#{i}")
-                  for f, i in zip(enroll, C.ENROLL_FRAMES)]
+    candidates = [
+        enroller.candidate_from_frame(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), f"hamilton#{i}")
+        for f, i in zip(enroll, C.ENROLL_FRAMES)
+    ]
     engine.enroll_candidates("Performer", candidates)
 
     options = engine.settings.recognition
@@ -131,33 +138,43 @@ def child_rollcall(payload: dict) -> dict:
         for result in engine.recognize(source, options, threaded=payload.get("threaded", True)):
             now = time.perf_counter()
             if payload.get("paced"):  # from the frame's moment in the paced stream to its result
-                stages["capture_to_result"] = max(stages.get("capture_to_result", 0.0),
-                                                  now - started - result.frame.timestamp)
+                stages["capture_to_result"] = max(
+                    stages.get("capture_to_result", 0.0), now - started - result.frame.timestamp
+                )
             for key, value in result.timings.items():
                 stages[key] = stages.get(key, 0.0) + value
             detections += result.detected
-            frames.append({
-                "index": result.frame.index, "t_done": now,
-                "t_begin": now - result.timings.get("total", 0.0),
-                "faces": [(f.track_id, f.state, f.name, float(min(f.box[2] - f.box[0], f.box[3] - f.box[1])))
-                          for f in result.faces],
-                "events": [(e.kind, e.person_name) for e in result.events],
-            })
+            frames.append(
+                {
+                    "index": result.frame.index,
+                    "t_done": now,
+                    "t_begin": now - result.timings.get("total", 0.0),
+                    "faces": [
+                        (f.track_id, f.state, f.name, float(min(f.box[2] - f.box[0], f.box[3] - f.box[1])))
+                        for f in result.faces
+                    ],
+                    "events": [(e.kind, e.person_name) for e in result.events],
+                }
+            )
             if limit and len(frames) >= limit:
                 break
     usage.stop()
     labels = [[f[2] or f[1] for f in fr["faces"] if f[1] == "known"] for fr in frames]
     out = summary(payload, frames, labels, usage, stages, detections, embedded[0])
-    out["backends"] = (f"{detector.kind} on {detector.backend} ({engine.device}), "
-                       f"embedder {getattr(embedder, 'backend', '?')}")
+    out["backends"] = (
+        f"{detector.kind} on {detector.backend} ({engine.device}), embedder {getattr(embedder, 'backend', '?')}"
+    )
     out["identifiable_faces"] = sum(sum(1 for f in fr["faces"] if f[3] >= options.min_face_px) for fr in frames)
     out["tracks"] = len({f[0] for fr in frames for f in fr["faces"]})
     out["events"] = [e for fr in frames for e in fr["events"]]
     out["track_latency_s"] = track_latency(frames)
     if payload.get("paced"):
         total = source.frame_count or len(frames)
-        out["paced"] = {"frames_shown": len(frames), "frames_in_file": total,
-                        "max_capture_to_result_ms": stages.get("capture_to_result", 0.0) * 1000}
+        out["paced"] = {
+            "frames_shown": len(frames),
+            "frames_in_file": total,
+            "max_capture_to_result_ms": stages.get("capture_to_result", 0.0) * 1000,
+        }
     return out
 
 
@@ -173,8 +190,9 @@ def child_peer(payload: dict) -> dict:
     small = cv2.cvtColor(cv2.resize(first, (0, 0), fx=scale, fy=scale), cv2.COLOR_BGR2RGB)
     fr.face_encodings(small, fr.face_locations(small))
     usage = C.Usage().start()
-    on_screen, stages, processed, times = peer.run(video, known, ["Performer"] * len(known), scale,
-                                                   payload.get("limit"))
+    on_screen, stages, processed, times = peer.run(
+        video, known, ["Performer"] * len(known), scale, payload.get("limit")
+    )
     usage.stop()
     frames = [{"index": i, "t_begin": t[0], "t_done": t[1]} for i, t in enumerate(times)]
     labels = [[n for n in names if n != "Unknown"] for names in on_screen]
@@ -194,18 +212,32 @@ def summary(payload, frames, labels, usage, stages, detections, embedded) -> dic
         if first is None or frames[first]["index"] >= end:
             continue
         hit = next((pos for pos in performer if start <= frames[pos]["index"] < end), None)
-        shots.append({"shot": [start, end], "first_labelled": None if hit is None else frames[hit]["index"],
-                      "video_s": None if hit is None else (frames[hit]["index"] - start) / 30.0,
-                      "wall_s": None if hit is None else frames[hit]["t_done"] - frames[first]["t_begin"]})
+        shots.append(
+            {
+                "shot": [start, end],
+                "first_labelled": None if hit is None else frames[hit]["index"],
+                "video_s": None if hit is None else (frames[hit]["index"] - start) / 30.0,
+                "wall_s": None if hit is None else frames[hit]["t_done"] - frames[first]["t_begin"],
+            }
+        )
     ms = {k: v * 1000 / max(1, n) for k, v in stages.items()}
     window = 30  # "sustained": the slowest second of video (30 consecutive frames)
-    worst = min((window / (frames[i + window - 1]["t_done"] - frames[i]["t_begin"])
-                 for i in range(0, n - window + 1)), default=None)
+    worst = min(
+        (window / (frames[i + window - 1]["t_done"] - frames[i]["t_begin"]) for i in range(0, n - window + 1)),
+        default=None,
+    )
     return {
-        "config": payload["name"], "video": Path(payload["video"]).name, "frames": n,
-        "fps": n / usage.wall_s if usage.wall_s else 0.0, "worst_30_frames_fps": worst, "wall_s": usage.wall_s,
-        "cpu_s": usage.cpu_s, "cores_busy": usage.cores_busy, "peak_rss_mb": usage.peak_rss_mb,
-        "stage_ms_per_frame": ms, "detections": detections,
+        "config": payload["name"],
+        "video": Path(payload["video"]).name,
+        "frames": n,
+        "fps": n / usage.wall_s if usage.wall_s else 0.0,
+        "worst_30_frames_fps": worst,
+        "wall_s": usage.wall_s,
+        "cpu_s": usage.cpu_s,
+        "cores_busy": usage.cores_busy,
+        "peak_rss_mb": usage.peak_rss_mb,
+        "stage_ms_per_frame": ms,
+        "detections": detections,
         "detect_ms_per_call": stages.get("detect", 0.0) * 1000 / max(1, detections),
         "embedded_faces": embedded,
         "embed_ms_per_face": (stages.get("embed", 0.0) * 1000 / embedded) if embedded else None,
@@ -223,12 +255,21 @@ def track_latency(frames) -> list[dict]:
             first_seen.setdefault(track_id, fr)
             if state == "known" and track_id not in named:
                 named[track_id] = (fr, name)
-    return [{"track": t, "name": name, "from_frame": first_seen[t]["index"], "named_frame": fr["index"],
-             "video_s": (fr["index"] - first_seen[t]["index"]) / 30.0,
-             "wall_s": fr["t_done"] - first_seen[t]["t_begin"]} for t, (fr, name) in named.items()]
+    return [
+        {
+            "track": t,
+            "name": name,
+            "from_frame": first_seen[t]["index"],
+            "named_frame": fr["index"],
+            "video_s": (fr["index"] - first_seen[t]["index"]) / 30.0,
+            "wall_s": fr["t_done"] - first_seen[t]["t_begin"],
+        }
+        for t, (fr, name) in named.items()
+    ]
 
 
 # ---- parent --------------------------------------------------------------------------------------
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -239,8 +280,12 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="frames per clip (0 = all)")
     parser.add_argument("--crowd-limit", type=int, default=60, help="frames of the crowd clip (0 = all 105)")
     parser.add_argument("--json", type=Path, help="write every run's figures here")
-    parser.add_argument("--device", default="", choices=["", "cpu", "cuda", "mps"],
-                        help="settings.compute.device for Rollcall's runs (default: the settings' auto)")
+    parser.add_argument(
+        "--device",
+        default="",
+        choices=["", "cpu", "cuda", "mps"],
+        help="settings.compute.device for Rollcall's runs (default: the settings' auto)",
+    )
     args = parser.parse_args(argv)
     if args.child:
         payload = json.loads(args.child)
@@ -265,10 +310,13 @@ def main(argv=None) -> int:
     for video_name in args.videos:
         video = VIDEOS[video_name]
         limit = args.limit or (args.crowd_limit if video_name == "crowd" else 0) or None
-        print(f"\n## {video.name}" + (f" (first {limit} frames)" if limit else "")
-              + f" — decode only: {C.decode_ms_per_frame(video):.1f} ms/frame")
+        print(
+            f"\n## {video.name}"
+            + (f" (first {limit} frames)" if limit else "")
+            + f" — decode only: {C.decode_ms_per_frame(video):.1f} ms/frame"
+        )
         for round_no in range(args.rounds):
-            order = configs[round_no % len(configs):] + configs[:round_no % len(configs)]
+            order = configs[round_no % len(configs) :] + configs[: round_no % len(configs)]
             for name in order:
                 payload = dict(CONFIGS[name], name=name, video=str(video), limit=limit)
                 if args.device and payload["pipeline"] == "rollcall":
@@ -280,9 +328,11 @@ def main(argv=None) -> int:
                     continue
                 result["round"] = round_no
                 runs.append(result)
-                print(f"  round {round_no + 1} {name:<18} {result['fps']:6.1f} fps  "
-                      f"performer frames {result['performer_frames']:3d}  cores {result['cores_busy']:.2f}",
-                      flush=True)
+                print(
+                    f"  round {round_no + 1} {name:<18} {result['fps']:6.1f} fps  "
+                    f"performer frames {result['performer_frames']:3d}  cores {result['cores_busy']:.2f}",
+                    flush=True,
+                )
         report(video.name, [r for r in runs if r["video"] == video.name], configs)
     if args.json:
         args.json.write_text(json.dumps(runs, indent=1, default=str))
@@ -305,42 +355,103 @@ def report(video: str, runs: list[dict], configs: list[str]) -> None:
                 shots.append("never")
             else:
                 shots.append(f"{med(v['video_s'] for v in vals):.2f}s/{med(v['wall_s'] for v in vals):.2f}s")
-        rows.append([name, len(rs), med(r["fps"] for r in rs), med(r["worst_30_frames_fps"] for r in rs),
-                     med(r["cores_busy"] for r in rs),
-                     med(r["cpu_s"] * 1000 / r["frames"] for r in rs), med(r["peak_rss_mb"] for r in rs),
-                     int(med(r["performer_frames"] for r in rs)), int(med(r["wrong_performer_frames"] for r in rs)),
-                     " ".join(shots) or "-", int(med(r["identifiable_faces"] for r in rs)), rs[0]["backends"]])
-        st = {k: med(r["stage_ms_per_frame"].get(k, 0.0) for r in rs)
-              for k in ("decode", "prepare", "detect", "track", "embed", "match", "attendance")}
-        stage_rows.append([name, st["decode"], st["prepare"] + st["detect"], st["track"], st["embed"], st["match"],
-                           st["attendance"], med(r["detect_ms_per_call"] for r in rs),
-                           med(r["embed_ms_per_face"] for r in rs)])
+        rows.append(
+            [
+                name,
+                len(rs),
+                med(r["fps"] for r in rs),
+                med(r["worst_30_frames_fps"] for r in rs),
+                med(r["cores_busy"] for r in rs),
+                med(r["cpu_s"] * 1000 / r["frames"] for r in rs),
+                med(r["peak_rss_mb"] for r in rs),
+                int(med(r["performer_frames"] for r in rs)),
+                int(med(r["wrong_performer_frames"] for r in rs)),
+                " ".join(shots) or "-",
+                int(med(r["identifiable_faces"] for r in rs)),
+                rs[0]["backends"],
+            ]
+        )
+        st = {
+            k: med(r["stage_ms_per_frame"].get(k, 0.0) for r in rs)
+            for k in ("decode", "prepare", "detect", "track", "embed", "match", "attendance")
+        }
+        stage_rows.append(
+            [
+                name,
+                st["decode"],
+                st["prepare"] + st["detect"],
+                st["track"],
+                st["embed"],
+                st["match"],
+                st["attendance"],
+                med(r["detect_ms_per_call"] for r in rs),
+                med(r["embed_ms_per_face"] for r in rs),
+            ]
+        )
     print(f"\n### {video}: medians over rounds")
-    print(C.markdown_table(["pipeline", "runs", "fps", "slowest 30 frames fps", "cores busy", "CPU ms/frame",
-                            "peak RSS MB",
-                            "performer frames", "wrong performer", "to identify per shot (video/wall)",
-                            "faces shown", "backends"], rows))
+    print(
+        C.markdown_table(
+            [
+                "pipeline",
+                "runs",
+                "fps",
+                "slowest 30 frames fps",
+                "cores busy",
+                "CPU ms/frame",
+                "peak RSS MB",
+                "performer frames",
+                "wrong performer",
+                "to identify per shot (video/wall)",
+                "faces shown",
+                "backends",
+            ],
+            rows,
+        )
+    )
     print("\nper-stage ms per frame (decode = wait for the decoder thread in Rollcall):")
-    print(C.markdown_table(["pipeline", "decode", "detect", "track", "embed", "match", "attendance",
-                            "detect ms/call", "embed ms/face"], stage_rows))
+    print(
+        C.markdown_table(
+            [
+                "pipeline",
+                "decode",
+                "detect",
+                "track",
+                "embed",
+                "match",
+                "attendance",
+                "detect ms/call",
+                "embed ms/face",
+            ],
+            stage_rows,
+        )
+    )
     if "rollcall" in by and any(n.startswith("peer") for n in by):
         for peer in [n for n in by if n.startswith("peer")]:
             ratio = med(r["fps"] for r in by["rollcall"]) / max(1e-9, med(r["fps"] for r in by[peer]))
             paired = [a["fps"] / b["fps"] for a in by["rollcall"] for b in by[peer] if a["round"] == b["round"]]
-            print(f"\nRollcall / {peer}: {ratio:.2f}x fps (per-round ratios: "
-                  f"{', '.join(f'{p:.2f}' for p in paired)}); performer frames "
-                  f"{int(med(r['performer_frames'] for r in by['rollcall']))} vs "
-                  f"{int(med(r['performer_frames'] for r in by[peer]))}")
+            print(
+                f"\nRollcall / {peer}: {ratio:.2f}x fps (per-round ratios: "
+                f"{', '.join(f'{p:.2f}' for p in paired)}); performer frames "
+                f"{int(med(r['performer_frames'] for r in by['rollcall']))} vs "
+                f"{int(med(r['performer_frames'] for r in by[peer]))}"
+            )
     for r in by.get("rollcall-live", [])[:3]:
         p = r["paced"]
-        print(f"rollcall-live (paced at the file's fps, stale frames dropped): {p['frames_shown']} of "
-              f"{p['frames_in_file']} frames processed, at most {p['max_capture_to_result_ms']:.0f} ms from a "
-              "frame's moment to its result")
+        print(
+            f"rollcall-live (paced at the file's fps, stale frames dropped): {p['frames_shown']} of "
+            f"{p['frames_in_file']} frames processed, at most {p['max_capture_to_result_ms']:.0f} ms from a "
+            "frame's moment to its result"
+        )
     lat = [t for r in by.get("rollcall", []) for t in r.get("track_latency_s", [])]
     if lat:
-        print("Rollcall, track start -> named: "
-              + ", ".join(f"{t['name']} frame {t['from_frame']}->{t['named_frame']} "
-                          f"({t['video_s']:.2f}s video, {t['wall_s']:.2f}s wall)" for t in lat[:6]))
+        print(
+            "Rollcall, track start -> named: "
+            + ", ".join(
+                f"{t['name']} frame {t['from_frame']}->{t['named_frame']} "
+                f"({t['video_s']:.2f}s video, {t['wall_s']:.2f}s wall)"
+                for t in lat[:6]
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -45,10 +45,12 @@ from core.site.connection import Credentials, connect  # noqa: E402
 from core.site.service import BackgroundSync, Site, SyncReport, SyncStage  # noqa: E402
 from tests.kits.pg import PgCluster, find_bin_dir  # noqa: E402
 
-MODELS = [ModelRecord("facenet-keras-128", "FaceNet (Keras)", "facenet-keras-128", None, 128, "",
-                      datetime(2026, 1, 1).astimezone()),
-          ModelRecord("vggface2-512", "FaceNet (VGGFace2)", "vggface2-512", None, 512, "",
-                      datetime(2026, 1, 1).astimezone())]
+MODELS = [
+    ModelRecord(
+        "facenet-keras-128", "FaceNet (Keras)", "facenet-keras-128", None, 128, "", datetime(2026, 1, 1).astimezone()
+    ),
+    ModelRecord("vggface2-512", "FaceNet (VGGFace2)", "vggface2-512", None, 512, "", datetime(2026, 1, 1).astimezone()),
+]
 CROP_BYTES = 6_000  # a 160x160 face crop as JPEG is about this size
 SETTINGS = SiteSettings(upload_batch=1000, connect_timeout_s=5, sync_interval_s=60.0)
 
@@ -68,8 +70,17 @@ def synthetic_gallery(people: int, samples_each: int, seed: int = 0) -> SiteGall
         gallery.people.append(person)
         for s in range(samples_each):
             sample_crop = crop[:-8] + p.to_bytes(4, "little") + s.to_bytes(4, "little")
-            sample = SiteSample(str(uuid.uuid4()), person.uuid, sample_crop, "benchmark",
-                                hashlib.sha256(sample_crop).hexdigest(), 0.99, 120, 80.0, now)
+            sample = SiteSample(
+                str(uuid.uuid4()),
+                person.uuid,
+                sample_crop,
+                "benchmark",
+                hashlib.sha256(sample_crop).hexdigest(),
+                0.99,
+                120,
+                80.0,
+                now,
+            )
             gallery.samples.append(sample)
             for model in MODELS:
                 vector = rng.standard_normal(model.embedding_size).astype("<f4")
@@ -82,8 +93,9 @@ def fill_outbox(store: GalleryStore, count: int) -> None:
     start = datetime.now().astimezone() - timedelta(hours=8)
     with store.transaction():
         for i in range(count):
-            store.record_event(AttendanceEvent(None, None, None, EventKind.UNKNOWN, start + timedelta(seconds=i),
-                                               "cam", 0.3))
+            store.record_event(
+                AttendanceEvent(None, None, None, EventKind.UNKNOWN, start + timedelta(seconds=i), "cam", 0.3)
+            )
 
 
 def upload_worker(folder: str, barrier, results) -> None:
@@ -169,6 +181,7 @@ def bench_propagation(url: str, root: Path, kiosks: int, people: int) -> float:
             if isinstance(result, SyncReport) and result.pull and result.pull.people:
                 with lock:
                     arrived.setdefault(index, time.perf_counter())
+
         return on_result
 
     syncers = [BackgroundSync(site, watcher(i)).start() for i, site in enumerate(sites)]
@@ -221,18 +234,25 @@ def main() -> None:
 
         load_before = os.getloadavg()[0]
         rate, total, seconds = bench_ingest(url, root, args.kiosks, args.events)
-        report(f"| {args.kiosks} kiosks uploading at once | **{rate:,.0f} events/s** ({total:,} events in "
-               f"{seconds:.2f} s; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
-               f"{os.cpu_count()} CPUs) | >= 5,000 |")
+        report(
+            f"| {args.kiosks} kiosks uploading at once | **{rate:,.0f} events/s** ({total:,} events in "
+            f"{seconds:.2f} s; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+            f"{os.cpu_count()} CPUs) | >= 5,000 |"
+        )
         per_million, counted = disk_per_million(url)
         report(f"| server disk per 1M events | **{per_million / 2**20:,.0f} MiB** (measured on {counted:,}) | |")
         join_s, push_s, samples = bench_pull(url, root, args.people)
-        report(f"| new kiosk joins a {args.people:,}-person gallery ({samples:,} samples, {len(MODELS)} models) | "
-               f"**{join_s:.2f} s** (admin upload took {push_s:.1f} s) | <= 10 s |")
-        reach_s = bench_propagation(cluster.url(cluster.create_database("site2")), root, args.kiosks,
-                                    args.online_people)
-        report(f"| an enrollment reaches all {args.kiosks} online kiosks ({args.online_people}-person gallery) | "
-               f"**{reach_s:.2f} s** | <= 5 s |")
+        report(
+            f"| new kiosk joins a {args.people:,}-person gallery ({samples:,} samples, {len(MODELS)} models) | "
+            f"**{join_s:.2f} s** (admin upload took {push_s:.1f} s) | <= 10 s |"
+        )
+        reach_s = bench_propagation(
+            cluster.url(cluster.create_database("site2")), root, args.kiosks, args.online_people
+        )
+        report(
+            f"| an enrollment reaches all {args.kiosks} online kiosks ({args.online_people}-person gallery) | "
+            f"**{reach_s:.2f} s** | <= 5 s |"
+        )
         print("\n".join(rows))
     finally:
         cluster.cleanup()

@@ -35,9 +35,11 @@ from tests.kits.site_kit import station, sync, write_events  # noqa: E402
 SETTINGS = SiteSettings(upload_batch=1000, connect_timeout_s=5)
 BATCH_ROWS = 10_000
 BUSY_DOOR_HOUR = 3_600  # the busiest realistic door's hour of events (docs/site.md, "Limits")
-FLOOD = ("INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day, kiosk_utc_offset_min,"
-         " source, similarity) SELECT gen_random_uuid(), rollcall_kiosk_id(), %s + g, 'unknown', now(),"
-         " (now() AT TIME ZONE 'UTC')::date, 0, 'flood', 0 FROM generate_series(1, %s) g")
+FLOOD = (
+    "INSERT INTO events (event_uuid, kiosk_id, kiosk_seq, kind, kiosk_time, kiosk_day, kiosk_utc_offset_min,"
+    " source, similarity) SELECT gen_random_uuid(), rollcall_kiosk_id(), %s + g, 'unknown', now(),"
+    " (now() AT TIME ZONE 'UTC')::date, 0, 'flood', 0 FROM generate_series(1, %s) g"
+)
 
 
 def timed_sync(site) -> tuple[float, int]:
@@ -100,8 +102,9 @@ def main() -> None:
         one_s, refused_by, accepted, batches_s = flood(load_credentials(root / "north").url, args.rows)
         with_s, with_rows = timed_sync(south)
         with psycopg.connect(url, autocommit=True) as owner:  # the flood took the station's next numbers: the
-            high = owner.execute("SELECT high_seq FROM station_intake i JOIN kiosks k ON k.id = i.kiosk_id"
-                                 " WHERE k.name = 'north'").fetchone()[0]
+            high = owner.execute(
+                "SELECT high_seq FROM station_intake i JOIN kiosks k ON k.id = i.kiosk_id WHERE k.name = 'north'"
+            ).fetchone()[0]
         north.store.raise_event_seq(high)  # honest PC numbers after them, as a re-join does
         write_events(north.store, 100)
         try:
@@ -112,17 +115,21 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as owner:  # an hour later
             owner.execute("UPDATE station_intake SET hour = hour - interval '1 hour'")
         later = sync(north).uploaded
-        rows = ["| measure | figure |", "| --- | --- |",
-                f"| {args.rows:,} rows in one statement | refused by {refused_by} after **{one_s:.1f} s** |",
-                f"| the same in statements of {BATCH_ROWS:,} (halved at each refusal) | **{accepted:,} rows** accepted (the quota: "
-                f"{SETTINGS.station_rows_per_hour:,} an hour), then refused ({batches_s:.1f} s) |",
-                f"| another station's next sync, without the flood (the busiest door's hour) | **{without_s:.2f} s** "
-                f"({without_rows:,} events) |",
-                f"| another station's next sync, after the flood | **{with_s:.2f} s** ({with_rows:,} events) |",
-                f"| its local database after it | {(root / 'south' / 'rollcall.db').stat().st_size / 2**20:.1f} MiB |",
-                f"| the flooding kiosk's 100 honest events | {held}; **{later} sent** an hour later |",
-                f"| machine | {os.cpu_count()} CPUs, load average {load_before:.1f} before, "
-                f"{os.getloadavg()[0]:.1f} after |"]
+        rows = [
+            "| measure | figure |",
+            "| --- | --- |",
+            f"| {args.rows:,} rows in one statement | refused by {refused_by} after **{one_s:.1f} s** |",
+            f"| the same in statements of {BATCH_ROWS:,} (halved at each refusal) "
+            f"| **{accepted:,} rows** accepted (the quota: "
+            f"{SETTINGS.station_rows_per_hour:,} an hour), then refused ({batches_s:.1f} s) |",
+            f"| another station's next sync, without the flood (the busiest door's hour) | **{without_s:.2f} s** "
+            f"({without_rows:,} events) |",
+            f"| another station's next sync, after the flood | **{with_s:.2f} s** ({with_rows:,} events) |",
+            f"| its local database after it | {(root / 'south' / 'rollcall.db').stat().st_size / 2**20:.1f} MiB |",
+            f"| the flooding kiosk's 100 honest events | {held}; **{later} sent** an hour later |",
+            f"| machine | {os.cpu_count()} CPUs, load average {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after |",
+        ]
         print("\n".join(rows))
         for site in (admin, north, south):
             site.close()

@@ -80,8 +80,10 @@ def empty_room_video(folder: Path, seconds: float, fps: float = 30.0) -> Path:
     room = np.full((360, 640, 3), 100, np.uint8)
     cv2.rectangle(room, (40, 60), (220, 330), (70, 110, 150), -1)
     cv2.rectangle(room, (420, 40), (600, 200), (160, 160, 140), -1)
-    frames = (np.clip(room.astype(np.int16) + rng.integers(-3, 4, room.shape), 0, 255).astype(np.uint8)
-              for _ in range(int(seconds * fps)))
+    frames = (
+        np.clip(room.astype(np.int16) + rng.integers(-3, 4, room.shape), 0, 255).astype(np.uint8)
+        for _ in range(int(seconds * fps))
+    )
     return write_video(folder / "empty_room.mp4", frames, fps)
 
 
@@ -159,7 +161,7 @@ print("THREADS " + json.dumps({"detect_ms": detect_ms, "embed_ms": embed_ms}))
 
 def parsed(out: str, tag: str):
     line = next(line for line in out.splitlines() if line.startswith(tag + " "))
-    text = line[len(tag) + 1:]
+    text = line[len(tag) + 1 :]
     return json.loads(text) if text.startswith("{") else float(text)
 
 
@@ -184,9 +186,11 @@ def main() -> int:
             for _ in range(args.rounds):
                 wall, _, peak, out = run_child(["-c", FIRST_FRAME, str(video)], next(homes))
                 walls.append(wall), firsts.append(parsed(out, "FIRST")), rss.append(peak)
-            print(f"recognize, one-frame video: {median(walls):.2f} s spawn to exit, first frame processed "
-                  f"{median(firsts):.2f} s after interpreter start, peak RSS {median(rss):.0f} MB "
-                  f"(rounds: {', '.join(f'{w:.2f}' for w in walls)} s)")
+            print(
+                f"recognize, one-frame video: {median(walls):.2f} s spawn to exit, first frame processed "
+                f"{median(firsts):.2f} s after interpreter start, peak RSS {median(rss):.0f} MB "
+                f"(rounds: {', '.join(f'{w:.2f}' for w in walls)} s)"
+            )
         if "window" in only:
             video = one_frame_video(tmp)
             windows, walls = [], []
@@ -195,15 +199,19 @@ def main() -> int:
                 report = parsed(out, "PROBE")
                 windows.append(report["window_s"]), walls.append(wall)
                 assert report["torch_modules"] == [], report
-            print(f"main window usable: {median(windows):.2f} s after interpreter start "
-                  f"(rounds: {', '.join(f'{w:.2f}' for w in windows)} s)")
+            print(
+                f"main window usable: {median(windows):.2f} s after interpreter start "
+                f"(rounds: {', '.join(f'{w:.2f}' for w in windows)} s)"
+            )
         if "rss" in only:
             peaks, walls = [], []
             for _ in range(args.rounds):
                 wall, _, peak, _ = run_child(["-m", "core.app.cli", "recognize", str(HAMILTON)], next(homes))
                 peaks.append(peak), walls.append(wall)
-            print(f"recognize hamilton_640x360.mp4 (275 frames): peak RSS {median(peaks):.0f} MB, "
-                  f"{median(walls):.1f} s (rounds: {', '.join(f'{p:.0f}' for p in peaks)} MB)")
+            print(
+                f"recognize hamilton_640x360.mp4 (275 frames): peak RSS {median(peaks):.0f} MB, "
+                f"{median(walls):.1f} s (rounds: {', '.join(f'{p:.0f}' for p in peaks)} MB)"
+            )
         if "idle" in only:
             room = empty_room_video(tmp, args.idle_seconds)
             for label, interval in (("idle back-off on (0.5 s)", 0.5), ("idle back-off off", 0.0)):
@@ -213,19 +221,25 @@ def main() -> int:
                     report = parsed(out, "PACED")
                     usage.append((cpu / wall, report["detections"], report["frames"], wall, report["steady"]))
                 cores, detections, frames, wall, steady = (median(u[k] for u in usage) for k in range(5))
-                print(f"empty room at 30 fps, {label}: {steady * 100:.1f}% of one core after the first second "
-                      f"({cores * 100:.1f}% over the whole process, start-up included, {wall:.1f} s), "
-                      f"{detections:.0f} detections in {frames:.0f} frames")
+                print(
+                    f"empty room at 30 fps, {label}: {steady * 100:.1f}% of one core after the first second "
+                    f"({cores * 100:.1f}% over the whole process, start-up included, {wall:.1f} s), "
+                    f"{detections:.0f} detections in {frames:.0f} frames"
+                )
         if "threads" in only:
             for busy in (False, True):
                 hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
                 try:
                     for threads in (1, 2):
-                        rows = [parsed(run_child(["-c", THREADS, str(threads), str(HAMILTON)], next(homes))[3],
-                                       "THREADS") for _ in range(args.rounds)]
-                        print(f"ONNX Runtime {threads} thread(s){', one core kept busy' if busy else ''}: MTCNN "
-                              f"{median(r['detect_ms'] for r in rows):.1f} ms/detection, FaceNet "
-                              f"{median(r['embed_ms'] for r in rows):.1f} ms/face")
+                        rows = [
+                            parsed(run_child(["-c", THREADS, str(threads), str(HAMILTON)], next(homes))[3], "THREADS")
+                            for _ in range(args.rounds)
+                        ]
+                        print(
+                            f"ONNX Runtime {threads} thread(s){', one core kept busy' if busy else ''}: MTCNN "
+                            f"{median(r['detect_ms'] for r in rows):.1f} ms/detection, FaceNet "
+                            f"{median(r['embed_ms'] for r in rows):.1f} ms/face"
+                        )
                 finally:
                     if hog is not None:
                         hog.kill()

@@ -22,7 +22,6 @@ import _common as C  # noqa: E402
 def child(payload: dict) -> dict:
     C.fresh_home()
     from core.app.engine import Engine
-    from core.gallery.enroll import Enroller
     from core.base.settings import ComputeSettings, Settings
 
     backend = payload["backend"]
@@ -38,6 +37,7 @@ def child(payload: dict) -> dict:
                 return fn(*a, **k)
             finally:
                 spent[name] += time.perf_counter() - t
+
         return wrapper
 
     detector.detect = timed("detect", detector.detect)
@@ -48,12 +48,20 @@ def child(payload: dict) -> dict:
     report = last.report
     photos = last.total
     other = usage.wall_s - spent["detect"] - spent["embed"]
-    return {"backend": payload["backend"], "photos": photos, "wall_s": usage.wall_s,
-            "photos_per_s": photos / usage.wall_s, "detect_ms": spent["detect"] * 1000 / photos,
-            "embed_ms": spent["embed"] * 1000 / photos, "other_ms": other * 1000 / photos,
-            "cores_busy": usage.cores_busy, "peak_rss_mb": usage.peak_rss_mb,
-            "samples_added": report.samples_added, "refused": len(report.refused),
-            "backends": f"detector {detector.backend}, embedder {embedder.backend}"}
+    return {
+        "backend": payload["backend"],
+        "photos": photos,
+        "wall_s": usage.wall_s,
+        "photos_per_s": photos / usage.wall_s,
+        "detect_ms": spent["detect"] * 1000 / photos,
+        "embed_ms": spent["embed"] * 1000 / photos,
+        "other_ms": other * 1000 / photos,
+        "cores_busy": usage.cores_busy,
+        "peak_rss_mb": usage.peak_rss_mb,
+        "samples_added": report.samples_added,
+        "refused": len(report.refused),
+        "backends": f"detector {detector.backend}, embedder {embedder.backend}",
+    }
 
 
 def main(argv=None) -> int:
@@ -68,7 +76,7 @@ def main(argv=None) -> int:
     print(f"# Still-image throughput (enroll-import of dev, 256 photos) — {C.machine_line()}")
     runs = []
     for round_no in range(args.rounds):
-        for backend in args.backends[round_no % len(args.backends):] + args.backends[:round_no % len(args.backends)]:
+        for backend in args.backends[round_no % len(args.backends) :] + args.backends[: round_no % len(args.backends)]:
             r = C.run_child(Path(__file__), {"backend": backend})
             runs.append(r)
             print(f"  round {round_no + 1} {backend:<6} {r['photos_per_s']:.1f} photos/s", flush=True)
@@ -76,10 +84,35 @@ def main(argv=None) -> int:
     for backend in args.backends:
         rs = [r for r in runs if r["backend"] == backend]
         m = lambda k, rs=rs: C.median(r[k] for r in rs)  # noqa: E731
-        rows.append([rs[0]["backends"], len(rs), m("photos_per_s"), m("detect_ms"), m("embed_ms"), m("other_ms"),
-                     m("cores_busy"), m("peak_rss_mb"), f"{rs[0]['samples_added']} added, {rs[0]['refused']} refused"])
-    print(C.markdown_table(["backends", "runs", "photos/s", "detect ms/photo", "embed ms/photo",
-                            "decode+store+rest ms/photo", "cores busy", "peak RSS MB", "result"], rows))
+        rows.append(
+            [
+                rs[0]["backends"],
+                len(rs),
+                m("photos_per_s"),
+                m("detect_ms"),
+                m("embed_ms"),
+                m("other_ms"),
+                m("cores_busy"),
+                m("peak_rss_mb"),
+                f"{rs[0]['samples_added']} added, {rs[0]['refused']} refused",
+            ]
+        )
+    print(
+        C.markdown_table(
+            [
+                "backends",
+                "runs",
+                "photos/s",
+                "detect ms/photo",
+                "embed ms/photo",
+                "decode+store+rest ms/photo",
+                "cores busy",
+                "peak RSS MB",
+                "result",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

@@ -44,11 +44,17 @@ def populate(engine, people: int, events: int, seed: int = 7) -> None:
 
     rng = random.Random(seed)
     store = engine.store
-    shapes = [("Office", "09:00", "17:00", 5, "mon-fri", 7.5), ("Plant", "06:00", "14:00", 0, "mon-sat", 7.0),
-              ("Night", "22:00", "06:00", 10, "sun-thu", 7.0), ("School", "08:15", "15:30", 5, "mon-fri", 0.0)]
+    shapes = [
+        ("Office", "09:00", "17:00", 5, "mon-fri", 7.5),
+        ("Plant", "06:00", "14:00", 0, "mon-sat", 7.0),
+        ("Night", "22:00", "06:00", 10, "sun-thu", 7.0),
+        ("School", "08:15", "15:30", 5, "mon-fri", 0.0),
+    ]
     groups = [engine.add_group(*shape, actor="bench").value for shape in shapes]
-    shifts = [engine.add_shift(name, start, end, days="mon-sun", actor="bench", **options).value
-              for name, start, end, options in SHIFTS]
+    shifts = [
+        engine.add_shift(name, start, end, days="mon-sun", actor="bench", **options).value
+        for name, start, end, options in SHIFTS
+    ]
     zone = engine.site_zone()
     ids = []
     with store.transaction():
@@ -84,13 +90,19 @@ def populate(engine, people: int, events: int, seed: int = 7) -> None:
         conn.executemany(
             "INSERT INTO events (person_id, kind, time, ts, day, source, similarity)"
             " VALUES (?, 'check_in', ?, ?, ?, 'bench', 0.9)",
-            [(p, m.isoformat(), m.timestamp(), m.date().isoformat()) for p, m in rows[:events]])
+            [(p, m.isoformat(), m.timestamp(), m.date().isoformat()) for p, m in rows[:events]],
+        )
     engine.add_holiday(date(2026, 10, 3), "Unity day", actor="bench")
     for person_id in ids[:50]:
         engine.add_leave(person_id, date(2026, 10, 19), date(2026, 10, 23), "vacation", actor="bench")
     for person_id in ids[50:150]:
-        store.add_correction(CorrectionKind.PUNCH, "bench", "bench", person_id=person_id,
-                             moment=localize(datetime(2026, 10, 14, 8, 59), zone))
+        store.add_correction(
+            CorrectionKind.PUNCH,
+            "bench",
+            "bench",
+            person_id=person_id,
+            moment=localize(datetime(2026, 10, 14, 8, 59), zone),
+        )
 
 
 def main() -> int:
@@ -124,13 +136,19 @@ def main() -> int:
             export_timesheet(sheet, home / "bench.csv")
             csv_times.append(time.perf_counter() - t0)
         cells = sum(len(r.days) for r in sheet.rows)
-        print(f"{len(sheet.rows)} people x {len(sheet.days)} days = {cells} person-days from "
-              f"{engine.stats().events} events")
-        print(f"timesheet (store read + rules): median {statistics.median(compute):.2f} s "
-              f"(min {min(compute):.2f}, max {max(compute):.2f}); CPU time median {statistics.median(cpu):.2f} s"
-              " (what a quiet machine would take, near enough)")
-        print(f"XLSX write: median {statistics.median(xlsx):.2f} s;  "
-              f"CSV write: median {statistics.median(csv_times):.2f} s")
+        print(
+            f"{len(sheet.rows)} people x {len(sheet.days)} days = {cells} person-days from "
+            f"{engine.stats().events} events"
+        )
+        print(
+            f"timesheet (store read + rules): median {statistics.median(compute):.2f} s "
+            f"(min {min(compute):.2f}, max {max(compute):.2f}); CPU time median {statistics.median(cpu):.2f} s"
+            " (what a quiet machine would take, near enough)"
+        )
+        print(
+            f"XLSX write: median {statistics.median(xlsx):.2f} s;  "
+            f"CSV write: median {statistics.median(csv_times):.2f} s"
+        )
         statuses: dict[str, int] = {}
         for row in sheet.rows:
             for d in row.days:
@@ -153,8 +171,10 @@ def main() -> int:
             locked.append(time.perf_counter() - t0)
             locked_cpu.append(time.process_time() - c0)
         assert kept.locked and not kept.differs_from_snapshot
-        print(f"lock (computes and keeps the snapshot): {lock_s:.2f} s; a locked month's timesheet (snapshot + check): "
-              f"median {statistics.median(locked):.2f} s, CPU time median {statistics.median(locked_cpu):.2f} s")
+        print(
+            f"lock (computes and keeps the snapshot): {lock_s:.2f} s; a locked month's timesheet (snapshot + check): "
+            f"median {statistics.median(locked):.2f} s, CPU time median {statistics.median(locked_cpu):.2f} s"
+        )
     return 0
 
 

@@ -39,9 +39,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rollcall-bench-") as tmp:
         os.environ["ROLLCALL_HOME"] = str(Path(tmp) / "home")
         from core.app.engine import Engine
-        from core.gallery.enroll import Enroller
-        from core.vision.models import DEFAULT_MODEL, ModelRegistry
         from core.base.settings import ComputeSettings, Settings, StorageSettings
+        from core.vision.models import DEFAULT_MODEL, ModelRegistry
         from trainer.job import TrainConfig, run_training
         from trainer.network import DEFAULT_FROZEN
 
@@ -50,20 +49,32 @@ def main() -> int:
         models.mkdir()
         for path in (weights, weights.with_name(weights.name + ".json")):
             os.symlink(path, models / path.name)
-        engine = Engine(Settings(storage=StorageSettings(data_dir=str(Path(tmp) / "home")),
-                                 compute=ComputeSettings(device=args.device)),
-                        registry=ModelRegistry(models))
+        engine = Engine(
+            Settings(
+                storage=StorageSettings(data_dir=str(Path(tmp) / "home")), compute=ComputeSettings(device=args.device)
+            ),
+            registry=ModelRegistry(models),
+        )
         started = time.perf_counter()
-        people = sorted(p for p in Path(args.faces).iterdir() if p.is_dir())[:args.people]
+        people = sorted(p for p in Path(args.faces).iterdir() if p.is_dir())[: args.people]
         for person in people:
             engine.enroll_files(person.name.replace("_", " "), sorted(person.glob("*.jpg")))
-        print(f"enrolled {engine.stats().samples} photos of {len(people)} people "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"enrolled {engine.stats().samples} photos of {len(people)} people in {time.perf_counter() - started:.1f} s"
+        )
 
         frozen = DEFAULT_FROZEN if args.frozen_blocks is None else args.frozen_blocks
-        config = TrainConfig(strategy=args.strategy, P=args.P, K=args.K, epochs=args.epochs,
-                             steps_per_epoch=args.steps_per_epoch, frozen_blocks=frozen, device=args.device,
-                             from_scratch=args.from_scratch, learning_rate=1e-3 if args.from_scratch else 1e-4)
+        config = TrainConfig(
+            strategy=args.strategy,
+            P=args.P,
+            K=args.K,
+            epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            frozen_blocks=frozen,
+            device=args.device,
+            from_scratch=args.from_scratch,
+            learning_rate=1e-3 if args.from_scratch else 1e-4,
+        )
         marks: dict[str, float] = {}
 
         def progress(p) -> None:
@@ -74,10 +85,14 @@ def main() -> int:
         total = time.perf_counter() - started
         engine.close()
     steps_per_epoch = result.steps / max(args.epochs, 1)
-    print(f"device {result.device}, P={args.P} K={args.K} (batch {args.P * args.K}), frozen blocks {frozen}, "
-          f"{args.strategy} mining, {steps_per_epoch:.0f} steps per epoch")
-    print(f"seconds per epoch: {result.seconds_per_epoch:.2f} "
-          f"({result.train_seconds / max(result.steps, 1):.2f} s per step)")
+    print(
+        f"device {result.device}, P={args.P} K={args.K} (batch {args.P * args.K}), frozen blocks {frozen}, "
+        f"{args.strategy} mining, {steps_per_epoch:.0f} steps per epoch"
+    )
+    print(
+        f"seconds per epoch: {result.seconds_per_epoch:.2f} "
+        f"({result.train_seconds / max(result.steps, 1):.2f} s per step)"
+    )
     print(f"whole run incl. validation before/after and saving: {total:.1f} s")
     return 0
 

@@ -80,8 +80,10 @@ def main() -> int:
     args = parser.parse_args()
     bundle = args.bundle.resolve() if args.bundle else None
     peer_ok = importlib.util.find_spec("face_recognition") is not None
-    print(f"# whole process, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
-          f"Rollcall from {'the bundle ' + str(bundle) if bundle else 'source'}")
+    print(
+        f"# whole process, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
+        f"Rollcall from {'the bundle ' + str(bundle) if bundle else 'source'}"
+    )
     with tempfile.TemporaryDirectory(prefix="rollcall-whole-") as tmp:
         tmp = Path(tmp)
         import cv2
@@ -93,15 +95,21 @@ def main() -> int:
         enrolled = tmp / "enrolled"
         command = rollcall_command(bundle)
         # Enrolling also makes the networks' CPU-tuned copies (once per install), so no timed run does.
-        subprocess.run([*command, "enroll", "Performer", *map(str, photos)], env=rollcall_env(enrolled, bundle),
-                       cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*command, "enroll", "Performer", *map(str, photos)],
+            env=rollcall_env(enrolled, bundle),
+            cwd=tmp,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         rows: dict[str, list[dict]] = {"rollcall": [], "face_recognition": []}
         for round_ in range(args.rounds):
             home = tmp / f"home{round_}"
             shutil.copytree(enrolled, home)
             faces = tmp / f"faces{round_}.csv"
-            wall, cpu, rss, _ = C.run_measured([*command, "recognize", str(C.HAMILTON), "--faces-csv", str(faces)],
-                                          rollcall_env(home, bundle), tmp)
+            wall, cpu, rss, _ = C.run_measured(
+                [*command, "recognize", str(C.HAMILTON), "--faces-csv", str(faces)], rollcall_env(home, bundle), tmp
+            )
             performer, wrong = performer_frames(read_faces_csv(faces))
             rows["rollcall"].append(dict(wall=wall, cpu=cpu, rss=rss, performer=performer, wrong=wrong))
             if peer_ok:
@@ -112,7 +120,9 @@ def main() -> int:
                 rows["face_recognition"].append(dict(wall=wall, cpu=cpu, rss=rss, performer=performer, wrong=wrong))
             last = {k: v[-1]["wall"] for k, v in rows.items() if v}
             print(f"round {round_ + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in last.items()), flush=True)
-    print("\n| pipeline | runs | wall s (median) | range | CPU s | peak RSS MB (median, max) | performer frames (wrong) |")
+    print(
+        "\n| pipeline | runs | wall s (median) | range | CPU s | peak RSS MB (median, max) | performer frames (wrong) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         if not runs:
@@ -120,12 +130,16 @@ def main() -> int:
             continue
         walls = [r["wall"] for r in runs]
         med = lambda key, runs=runs: statistics.median(r[key] for r in runs)  # noqa: E731
-        print(f"| {name} | {len(runs)} | {med('wall'):.2f} | {min(walls):.2f}-{max(walls):.2f} | {med('cpu'):.2f} "
-              f"| {med('rss'):.0f}, {max(r['rss'] for r in runs):.0f} | {med('performer'):.0f} ({med('wrong'):.0f}) |")
+        print(
+            f"| {name} | {len(runs)} | {med('wall'):.2f} | {min(walls):.2f}-{max(walls):.2f} | {med('cpu'):.2f} "
+            f"| {med('rss'):.0f}, {max(r['rss'] for r in runs):.0f} | {med('performer'):.0f} ({med('wrong'):.0f}) |"
+        )
     if rows["face_recognition"]:
         ratios = [p["wall"] / r["wall"] for r, p in zip(rows["rollcall"], rows["face_recognition"])]
-        print(f"\nRollcall is {statistics.median(ratios):.2f}x faster as a whole process "
-              f"(per round {min(ratios):.2f}-{max(ratios):.2f}x)")
+        print(
+            f"\nRollcall is {statistics.median(ratios):.2f}x faster as a whole process "
+            f"(per round {min(ratios):.2f}-{max(ratios):.2f}x)"
+        )
     print(f"load average at end {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -40,8 +40,16 @@ def offscreen_screen(width: int, height: int) -> None:
     if os.environ.get("QT_QPA_PLATFORM", "offscreen") != "offscreen":
         return  # xcb under Xvfb (its screen: xvfb-run -s "-screen 0 WxHx24"), or a configured offscreen screen
     config = HOME / "screen.json"
-    screen = {"name": "shots", "x": 0, "y": 0, "width": max(width, 1280), "height": max(height, 800) + 100,
-              "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}
+    screen = {
+        "name": "shots",
+        "x": 0,
+        "y": 0,
+        "width": max(width, 1280),
+        "height": max(height, 800) + 100,
+        "logicalDpi": 96,
+        "logicalBaseDpi": 96,
+        "dpr": 1,
+    }
     config.write_text(json.dumps({"screens": [screen]}))
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={config}"
 

@@ -50,6 +50,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def heaviest_files_first(items: list[pytest.Item]) -> None:
     """Files with the most `slow` tests first, the rest in their order: pytest-xdist hands out files
     in collection order, so the long ones start early instead of leaving one worker alone at the end."""
+
     def file_of(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]
 

@@ -4,14 +4,40 @@ from __future__ import annotations
 
 import shutil
 
-from scripts.shots.common import FACES, HOME, VIDEO, Shot, dev_photos, engine_in, enroll_performer, main_window
-from scripts.shots.common import wait, wait_until
+from scripts.shots.common import (
+    FACES,
+    HOME,
+    VIDEO,
+    Shot,
+    dev_photos,
+    engine_in,
+    enroll_performer,
+    main_window,
+    wait,
+    wait_until,
+)
 
-PEOPLE = ["Amelie_Mauresmo", "Angelina_Jolie", "Ariel_Sharon", "Arnold_Schwarzenegger", "Colin_Powell",
-          "Gloria_Macapagal_Arroyo", "Hugo_Chavez"]
+PEOPLE = [
+    "Amelie_Mauresmo",
+    "Angelina_Jolie",
+    "Ariel_Sharon",
+    "Arnold_Schwarzenegger",
+    "Colin_Powell",
+    "Gloria_Macapagal_Arroyo",
+    "Hugo_Chavez",
+]
 PANELS = ["recognize", "enroll", "import", "people", "attendance", "retrain"]
-SETTINGS = ["settings", "settings-camera", "settings-recognition", "settings-liveness", "settings-model-and-compute",
-            "settings-attendance", "settings-storage", "settings-site", "settings-admin-pin"]
+SETTINGS = [
+    "settings",
+    "settings-camera",
+    "settings-recognition",
+    "settings-liveness",
+    "settings-model-and-compute",
+    "settings-attendance",
+    "settings-storage",
+    "settings-site",
+    "settings-admin-pin",
+]
 PROMPTS = ["challenge", "uncertain"]
 WIDE_THIN_MARGIN_STD = 100.0  # every accepted match counts as a thin lead: the performer is asked
 
@@ -111,8 +137,14 @@ def retrain(window, engine, shot: Shot) -> None:
     shot.save(window, "retrain")
 
 
-PANEL_SHOTS = {"recognize": recognize, "enroll": enroll, "import": import_tree, "people": people,
-               "attendance": attendance, "retrain": retrain}
+PANEL_SHOTS = {
+    "recognize": recognize,
+    "enroll": enroll,
+    "import": import_tree,
+    "people": people,
+    "attendance": attendance,
+    "retrain": retrain,
+}
 
 
 def settings(window, engine, shot: Shot, pages: list[str]) -> None:

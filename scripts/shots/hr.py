@@ -14,8 +14,14 @@ SEED = 15
 PEOPLE_SHOWN = 18
 VIEWS = ["attendance-today", "attendance-timesheet", "attendance-charts", "attendance-history", "attendance-audit"]
 HR_PAGES = ["hr-roster", "hr-shifts", "hr-groups", "hr-calendar", "hr-import", "hr-locks", "hr-held"]
-DIALOGS = ["attendance-why", "hr-edit-holiday", "hr-edit-group", "hr-edit-shift", "people-employee-id",
-           "people-joined-left"]
+DIALOGS = [
+    "attendance-why",
+    "hr-edit-holiday",
+    "hr-edit-group",
+    "hr-edit-shift",
+    "people-employee-id",
+    "people-joined-left",
+]
 
 
 def take(pages: list[str], shot: Shot) -> None:
@@ -25,10 +31,20 @@ def take(pages: list[str], shot: Shot) -> None:
     populate(engine)
     with main_window(engine, shot) as window:
         panel = window.show_panel("attendance")
-        views = {"today": panel.today_view, "timesheet": panel.timesheet_view, "charts": panel.charts_view,
-                 "history": panel.history_view, "audit": panel.audit_view, "roster": panel.roster_page,
-                 "shifts": panel.shifts_page, "groups": panel.groups_page, "calendar": panel.calendar_page,
-                 "import": panel.import_page, "locks": panel.locks_page, "held": panel.held_page}
+        views = {
+            "today": panel.today_view,
+            "timesheet": panel.timesheet_view,
+            "charts": panel.charts_view,
+            "history": panel.history_view,
+            "audit": panel.audit_view,
+            "roster": panel.roster_page,
+            "shifts": panel.shifts_page,
+            "groups": panel.groups_page,
+            "calendar": panel.calendar_page,
+            "import": panel.import_page,
+            "locks": panel.locks_page,
+            "held": panel.held_page,
+        }
         for page in pages:
             if page in DIALOGS:
                 continue
@@ -62,13 +78,15 @@ def populate(engine) -> None:
         people.append((person, group, rng.random()))  # the third value: how often they are late
     holiday = first + timedelta(days=10)
     engine.add_holiday(holiday, "Company day", actor="admin")
-    leave = engine.add_leave(people[2][0].id, first + timedelta(days=16), first + timedelta(days=20), "vacation",
-                             actor="hr").value
+    leave = engine.add_leave(
+        people[2][0].id, first + timedelta(days=16), first + timedelta(days=20), "vacation", actor="hr"
+    ).value
     enrolled_before(engine.settings.database_path, first)
     with engine.store.transaction():  # one commit for the month's events (the kiosk writes them one by one)
         record_month(engine, people, first, now, holiday, leave, rng, zone)
-    engine.punch(people[4][0].id, datetime.combine(first + timedelta(days=3), time(8, 57)), "badge reader was down",
-                 actor="hr")
+    engine.punch(
+        people[4][0].id, datetime.combine(first + timedelta(days=3), time(8, 57)), "badge reader was down", actor="hr"
+    )
     engine.lock_month(f"{first - timedelta(days=1):%Y-%m}", actor="payroll", reason="payroll sent")
     plan_shifts(engine, people, first)
 
@@ -104,14 +122,26 @@ def record_month(engine, people, day, now, holiday, leave, rng, zone) -> None:
                 continue
             late = rng.random() < lateness * 0.35
             arrive = datetime.combine(day, schedule.start) + timedelta(
-                minutes=rng.uniform(6, 40) if late else rng.uniform(-25, 4))
+                minutes=rng.uniform(6, 40) if late else rng.uniform(-25, 4)
+            )
             depart = datetime.combine(day, schedule.start) + schedule.length + timedelta(minutes=rng.uniform(-15, 45))
             for kind, wall in ((EventKind.CHECK_IN, arrive), (EventKind.CHECK_OUT, depart)):
                 moment = localize(wall, zone)
                 if moment < now:
                     photo = face_photo(person.name) if day == now.date() else None  # today's evidence, for Why?
-                    engine.store.record_event(AttendanceEvent(None, person.id, None, kind, moment, "kiosk-1",
-                                                              round(rng.uniform(0.62, 0.9), 3), None, photo))
+                    engine.store.record_event(
+                        AttendanceEvent(
+                            None,
+                            person.id,
+                            None,
+                            kind,
+                            moment,
+                            "kiosk-1",
+                            round(rng.uniform(0.62, 0.9), 3),
+                            None,
+                            photo,
+                        )
+                    )
         day += timedelta(days=1)
 
 

@@ -41,8 +41,14 @@ def populate(engine) -> None:
             return today + timedelta(hours=hour, seconds=(time.monotonic() - start) * 60)
 
         book = AttendanceBook(engine.store, engine.settings.attendance, clock=clock)
-        recognizer = Recognizer(engine.parts, engine.settings.recognition, book, source_name=door,
-                                tracking=engine.settings.tracking, enrollment=engine.settings.enrollment)
+        recognizer = Recognizer(
+            engine.parts,
+            engine.settings.recognition,
+            book,
+            source_name=door,
+            tracking=engine.settings.tracking,
+            enrollment=engine.settings.enrollment,
+        )
         with engine.open_source(str(clip)) as source:
             for _ in recognize_source(recognizer, source):
                 pass

@@ -21,8 +21,7 @@ def test_identify_json_reports_every_face(capsys, default_weights, faces):
     person = dev_people()[0]
     code, _, _ = run(capsys, "enroll", "Someone", *map(str, dev_photos(person)[:3]))
     assert code == 0
-    code, out, _ = run(capsys, "identify", "--json", str(faces / "group" / "six_faces.jpg"),
-                       str(dev_photos(person)[5]))
+    code, out, _ = run(capsys, "identify", "--json", str(faces / "group" / "six_faces.jpg"), str(dev_photos(person)[5]))
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 7
@@ -75,8 +74,19 @@ def test_recognize_marks_the_performer_exactly_once(capsys, default_weights, fac
     assert code == 0, err
     with open(faces_csv, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert set(rows[0]) == {"frame", "time_s", "track", "state", "person_id", "name", "similarity",
-                            "x1", "y1", "x2", "y2"}
+    assert set(rows[0]) == {
+        "frame",
+        "time_s",
+        "track",
+        "state",
+        "person_id",
+        "name",
+        "similarity",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+    }
     named = {int(r["frame"]) for r in rows if r["name"] == "Performer"}
     # As many performer frames as face_recognition's half-size loop names (126, benchmarks/whole_process.py),
     # and none in the pianist (20-81) or audience (211-274) shots.
@@ -105,8 +115,19 @@ def test_eval_lfw_writes_figures_and_plot(capsys, default_weights, faces, tmp_pa
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("\n".join(["10", *same, *diff]) + "\n")
     plot, figures = tmp_path / "roc.png", tmp_path / "figures.json"
-    code, out, _ = run(capsys, "eval", "lfw", "--pairs", str(pairs), "--images",
-                       str(faces / "lfw_view1" / "images"), "--plot", str(plot), "--json", str(figures))
+    code, out, _ = run(
+        capsys,
+        "eval",
+        "lfw",
+        "--pairs",
+        str(pairs),
+        "--images",
+        str(faces / "lfw_view1" / "images"),
+        "--plot",
+        str(plot),
+        "--json",
+        str(figures),
+    )
     assert code == 0
     data = json.loads(figures.read_text())
     assert {"accuracy", "auc", "tar_at_far_1e-3", "threshold", "pairs"} <= set(data)
@@ -117,9 +138,19 @@ def test_eval_lfw_writes_figures_and_plot(capsys, default_weights, faces, tmp_pa
 @pytest.mark.slow
 def test_lfw_view1_accuracy_of_the_default_model(capsys, default_weights, faces, tmp_path):
     figures = tmp_path / "lfw.json"
-    code, out, _ = run(capsys, "eval", "lfw", "--pairs", str(faces / "lfw_view1" / "pairsDevTest.txt"),
-                       "--images", str(faces / "lfw_view1" / "images"), "--plot", str(tmp_path / "roc.png"),
-                       "--json", str(figures))
+    code, out, _ = run(
+        capsys,
+        "eval",
+        "lfw",
+        "--pairs",
+        str(faces / "lfw_view1" / "pairsDevTest.txt"),
+        "--images",
+        str(faces / "lfw_view1" / "images"),
+        "--plot",
+        str(tmp_path / "roc.png"),
+        "--json",
+        str(figures),
+    )
     assert code == 0
     data = json.loads(figures.read_text())
     print(out)
@@ -143,8 +174,20 @@ def test_hr_day_end_to_end_late_absent_punch_audit_timesheet(capsys, default_wei
     if now - start < timedelta(minutes=2):
         pytest.skip("too close to midnight for a shift that started before now on the same day")
     end = now + timedelta(hours=3)
-    code, out, err = run(capsys, "group", "add", "Stage", "--start", f"{start:%H:%M}", "--end", f"{end:%H:%M}",
-                         "--grace", "0", "--days", "mon-sun")
+    code, out, err = run(
+        capsys,
+        "group",
+        "add",
+        "Stage",
+        "--start",
+        f"{start:%H:%M}",
+        "--end",
+        f"{end:%H:%M}",
+        "--grace",
+        "0",
+        "--days",
+        "mon-sun",
+    )
     assert code == 0, err
     frames = save_frames(faces / HAMILTON, [100, 130, 160], tmp_path)
     assert run(capsys, "enroll", "Performer", *map(str, frames), "--group", "Stage")[0] == 0
@@ -170,8 +213,9 @@ def test_hr_day_end_to_end_late_absent_punch_audit_timesheet(capsys, default_wei
     assert rows["Performer"]["first_seen"] is not None and rows["Performer"]["group"] == "Stage"
     assert [rows[n]["status"] for n in others] == ["absent", "absent"]
 
-    code, out, err = run(capsys, "punch", "Second Person", "--at", f"{start:%Y-%m-%d %H:%M}",
-                         "--reason", "badge reader was down")
+    code, out, err = run(
+        capsys, "punch", "Second Person", "--at", f"{start:%Y-%m-%d %H:%M}", "--reason", "badge reader was down"
+    )
     assert code == 0, err
     rows = report()
     assert rows["Second Person"]["status"] == "present" and rows["Third Person"]["status"] == "absent"
@@ -210,16 +254,31 @@ def test_a_fresh_data_folder_finds_the_installed_model(default_weights, faces, t
             (installed / path.name).symlink_to(path)
     home = tmp_path / "fresh-home"
     env = {key: value for key, value in os.environ.items() if key != "ROLLCALL_MODELS_DIR"}
-    env.update(ROLLCALL_HOME=str(home), XDG_CACHE_HOME=str(user_cache), XDG_DATA_HOME=str(tmp_path / "xdg-data"),
-               XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), PYTHONPATH=str(REPO))
+    env.update(
+        ROLLCALL_HOME=str(home),
+        XDG_CACHE_HOME=str(user_cache),
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+        PYTHONPATH=str(REPO),
+    )
     photo = dev_photos(dev_people()[0])[0]
-    result = subprocess.run([sys.executable, "-m", "core.app.cli", "identify", str(photo)], env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "core.app.cli", "identify", str(photo)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "unknown" in result.stdout and "not installed" not in result.stderr
     assert not (home / "models").exists(), "no model files inside the data folder"
-    result = subprocess.run([sys.executable, "-m", "core.app.cli", "--home", str(tmp_path / "other-home"),
-                             "models", "list"], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "core.app.cli", "--home", str(tmp_path / "other-home"), "models", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0 and "facenet-keras-128    128-d  ready" in result.stdout, result.stdout
 
 
@@ -260,8 +319,9 @@ def test_models_add_registers_a_new_version_and_never_overwrites(capsys, engine,
     code, out, err = run(capsys, "models", "add", "mine", "--file", str(small_weights), "--size", "64")
     assert code == 0 and "mine: registered (64-d" in out, err
     code, out, _ = run(capsys, "models", "list")
-    assert any(line.split()[:2] == ["mine", "64-d"] and f"imported from {small_weights}" in line
-               for line in out.splitlines()), out
+    assert any(
+        line.split()[:2] == ["mine", "64-d"] and f"imported from {small_weights}" in line for line in out.splitlines()
+    ), out
     record = engine.store.get_model("mine")
     assert record.parent_id is None and Path(record.weights_path).parent == own_models_dir
     assert engine.load_network("mine").last_linear.out_features == 64, "the registered file loads"

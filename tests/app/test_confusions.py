@@ -34,9 +34,19 @@ def three(engine, faces):
 
 def _event(engine, person_id, crop, minutes=0):
     kind = EventKind.UNKNOWN if person_id is None else EventKind.CHECK_IN
-    return engine.store.record_event(AttendanceEvent(None, person_id, None, kind,
-                                                     datetime.now().astimezone() - timedelta(minutes=minutes),
-                                                     "cam", 3.9, track_id=7, snapshot_jpeg=crop))
+    return engine.store.record_event(
+        AttendanceEvent(
+            None,
+            person_id,
+            None,
+            kind,
+            datetime.now().astimezone() - timedelta(minutes=minutes),
+            "cam",
+            3.9,
+            track_id=7,
+            snapshot_jpeg=crop,
+        )
+    )
 
 
 def test_reassign_and_void_record_confusions_with_the_face(three):
@@ -53,7 +63,9 @@ def test_reassign_and_void_record_confusions_with_the_face(three):
 
     confusions = engine.confusions()
     assert [(c.shown_person_id, c.true_person_id, c.source) for c in confusions] == [
-        (ada.id, bob.id, ConfusionSource.CORRECTION), (cyd.id, None, ConfusionSource.CORRECTION)]
+        (ada.id, bob.id, ConfusionSource.CORRECTION),
+        (cyd.id, None, ConfusionSource.CORRECTION),
+    ]
     first = confusions[0]
     assert first.event_id == shown_as_ada.id and first.shown_name == ada.name and first.true_name == bob.name
     assert first.has_crop and engine.confusion_crop(first.id) == crop and first.similarity == pytest.approx(3.9)

@@ -11,8 +11,13 @@ from core.app.changes import ChangeKind, Changes, Outcome
 from core.base.errors import PersonNotFoundError
 from tests.kits.paths import dev_people, dev_photos
 
-PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS = (ChangeKind.PEOPLE, ChangeKind.SAMPLES, ChangeKind.EVENTS,
-                                             ChangeKind.MODELS, ChangeKind.SETTINGS)
+PEOPLE, SAMPLES, EVENTS, MODELS, SETTINGS = (
+    ChangeKind.PEOPLE,
+    ChangeKind.SAMPLES,
+    ChangeKind.EVENTS,
+    ChangeKind.MODELS,
+    ChangeKind.SETTINGS,
+)
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ LINT = str(Path(sys.executable).with_name("lint-imports"))
 
 def run_linter(cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(cwd))
-    return subprocess.run([LINT, "--config", str(cwd / "pyproject.toml")], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [LINT, "--config", str(cwd / "pyproject.toml")], cwd=cwd, env=env, capture_output=True, text=True
+    )
 
 
 def test_contracts_hold_for_this_repo():
@@ -41,8 +42,9 @@ def make_tree(root: Path, files: dict[str, str]) -> None:
 
 
 def test_contracts_catch_a_qt_import_in_core(tmp_path):
-    make_tree(tmp_path, {"core/sneaky.py": "def f():\n    from PySide6 import QtCore\n",
-                         "trainer/reach.py": "import gui\n"})
+    make_tree(
+        tmp_path, {"core/sneaky.py": "def f():\n    from PySide6 import QtCore\n", "trainer/reach.py": "import gui\n"}
+    )
     result = run_linter(tmp_path)
     assert result.returncode != 0
     assert "core.sneaky -> PySide6" in result.stdout
@@ -50,8 +52,9 @@ def test_contracts_catch_a_qt_import_in_core(tmp_path):
 
 
 def test_contracts_catch_an_upward_import_between_core_stages(tmp_path):
-    make_tree(tmp_path, {"core/gallery/enroll.py": "from core.app import engine\n",
-                         "core/base/sneaky.py": "import trainer\n"})
+    make_tree(
+        tmp_path, {"core/gallery/enroll.py": "from core.app import engine\n", "core/base/sneaky.py": "import trainer\n"}
+    )
     result = run_linter(tmp_path)
     assert result.returncode != 0
     assert "core.gallery.enroll -> core.app" in result.stdout
@@ -66,8 +69,13 @@ def test_contracts_catch_the_gui_reaching_the_store(tmp_path):
 
 
 def test_contracts_keep_site_between_app_and_live(tmp_path):
-    make_tree(tmp_path, {"core/live/sneaky.py": "from core.site import outbox\n",
-                         "core/site/ok.py": "from core.gallery import store\n"})
+    make_tree(
+        tmp_path,
+        {
+            "core/live/sneaky.py": "from core.site import outbox\n",
+            "core/site/ok.py": "from core.gallery import store\n",
+        },
+    )
     result = run_linter(tmp_path)
     assert result.returncode != 0
     assert "core.live.sneaky -> core.site" in result.stdout

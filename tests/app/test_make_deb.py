@@ -18,14 +18,22 @@ def test_the_kiosk_package_installs_the_bundle_a_launcher_a_desktop_entry_and_an
     bundle = tmp_path / "dist" / "Rollcall-kiosk"
     (bundle / "_internal").mkdir(parents=True)
     exe = bundle / "Rollcall-kiosk"
-    exe.write_text("#!/bin/sh\necho \"bundle ran with: $*\"\n")
+    exe.write_text('#!/bin/sh\necho "bundle ran with: $*"\n')
     exe.chmod(0o755)
-    done = subprocess.run(["scripts/make_deb.sh", "kiosk"], cwd=REPO, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "ROLLCALL_DIST": str(tmp_path / "dist")}, timeout=120)
+    done = subprocess.run(
+        ["scripts/make_deb.sh", "kiosk"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "ROLLCALL_DIST": str(tmp_path / "dist")},
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     deb = next((tmp_path / "dist").glob("rollcall-kiosk_*_amd64.deb"))
-    field = lambda name: subprocess.run(["dpkg-deb", "-f", str(deb), name], capture_output=True,  # noqa: E731
-                                        text=True).stdout.strip()
+
+    def field(name: str) -> str:
+        return subprocess.run(["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True).stdout.strip()
+
     assert field("Package") == "rollcall-kiosk" and field("Architecture") == "amd64"
     assert field("Conflicts") == "rollcall"
     root = tmp_path / "root"
@@ -45,6 +53,12 @@ def test_the_kiosk_package_installs_the_bundle_a_launcher_a_desktop_entry_and_an
 
 
 def test_a_missing_bundle_says_how_to_build_it(tmp_path):
-    done = subprocess.run(["scripts/make_deb.sh", "kiosk"], cwd=REPO, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "ROLLCALL_DIST": str(tmp_path)}, timeout=60)
+    done = subprocess.run(
+        ["scripts/make_deb.sh", "kiosk"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "ROLLCALL_DIST": str(tmp_path)},
+        timeout=60,
+    )
     assert done.returncode == 1 and "make package EDITION=kiosk" in done.stderr

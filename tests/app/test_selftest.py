@@ -15,8 +15,18 @@ import pytest
 
 from tests.kits.paths import REPO
 
-CHECKS = ("resources", "image", "weights", "engine", "main window", "MTCNN", "embedder", "detect + embed",
-          "enroll", "recognise")
+CHECKS = (
+    "resources",
+    "image",
+    "weights",
+    "engine",
+    "main window",
+    "MTCNN",
+    "embedder",
+    "detect + embed",
+    "enroll",
+    "recognise",
+)
 
 
 def test_self_test_from_source_passes_with_no_arguments(default_weights, tmp_path):
@@ -25,8 +35,9 @@ def test_self_test_from_source_passes_with_no_arguments(default_weights, tmp_pat
     env.pop("ROLLCALL_HOME", None)  # the self-test makes its own temporary home
     env.pop("ROLLCALL_SELFTEST_IMAGE", None)
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "gui", "--self-test"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "gui", "--self-test"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     elapsed = time.monotonic() - start
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -91,8 +102,10 @@ def test_frozen_weights_must_come_from_bundle(default_weights, tmp_path, monkeyp
 
 
 @pytest.mark.packaging
-@pytest.mark.skipif(os.environ.get("ROLLCALL_TEST_PACKAGE") != "1",
-                    reason="builds the PyInstaller bundle (5-15 min); set ROLLCALL_TEST_PACKAGE=1")
+@pytest.mark.skipif(
+    os.environ.get("ROLLCALL_TEST_PACKAGE") != "1",
+    reason="builds the PyInstaller bundle (5-15 min); set ROLLCALL_TEST_PACKAGE=1",
+)
 def test_make_package_builds_and_self_tests(faces):
     if shutil.which("make") is None:
         pytest.skip("make is not installed")

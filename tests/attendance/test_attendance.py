@@ -133,11 +133,14 @@ def test_daily_report_first_and_last(store):
     assert daily_report(store, date(2024, 5, 8)) == []
     both_days = range_report(store, date(2024, 5, 6), date(2024, 5, 7))
     assert [(r.day, r.name) for r in both_days] == [
-        (date(2024, 5, 6), "alice"), (date(2024, 5, 6), "Bob"), (date(2024, 5, 7), "Bob")]
+        (date(2024, 5, 6), "alice"),
+        (date(2024, 5, 6), "Bob"),
+        (date(2024, 5, 7), "Bob"),
+    ]
 
 
 def test_export_csv_round_trip_and_formula_escaping(store, tmp_path):
-    names = ["=HYPERLINK(\"http://x\")", "+cmd", "-2+3", "@SUM(A1)", 'Zoë "Q", Jr.']
+    names = ['=HYPERLINK("http://x")', "+cmd", "-2+3", "@SUM(A1)", 'Zoë "Q", Jr.']
     people = [store.add_person(name) for name in names]
     store.set_external_id(people[0].id, "=1+1")
     clock = Clock()
@@ -156,7 +159,7 @@ def test_export_csv_round_trip_and_formula_escaping(store, tmp_path):
     assert list(rows[0]) == ["date", "person_id", "name", "external_id", "kind", "time", "source", "similarity"]
     assert len(rows) == 6
     exported = [row["name"] for row in rows[:5]]
-    assert exported == ["'=HYPERLINK(\"http://x\")", "'+cmd", "'-2+3", "'@SUM(A1)", 'Zoë "Q", Jr.']
+    assert exported == ['\'=HYPERLINK("http://x")', "'+cmd", "'-2+3", "'@SUM(A1)", 'Zoë "Q", Jr.']
     assert rows[0]["external_id"] == "'=1+1"
     assert rows[0]["person_id"] == str(people[0].id) and rows[0]["kind"] == "check_in"
     assert datetime.fromisoformat(rows[0]["time"]) == MORNING and rows[0]["date"] == "2024-05-06"

@@ -23,8 +23,12 @@ from core.gallery.store import GalleryStore
 ZONE = ZoneInfo("Europe/Berlin")
 MONDAY = date(2026, 10, 12)
 DAYS = [MONDAY + timedelta(days=n) for n in range(4)]
-PEOPLE = (("Nadia Night", "N-1", "Night"), ("Otto Outmode", "N-2", "Night"), ("Dora Day", "D-1", "Day"),
-          ("Wim Wednesday", "D-2", "Day"))
+PEOPLE = (
+    ("Nadia Night", "N-1", "Night"),
+    ("Otto Outmode", "N-2", "Night"),
+    ("Dora Day", "D-1", "Day"),
+    ("Wim Wednesday", "D-2", "Day"),
+)
 
 
 def at(day: date, hh: int, mm: int, ss: int = 0) -> datetime:
@@ -50,8 +54,10 @@ def make_engine(settings: Settings, store: GalleryStore | None = None) -> Engine
     """Groups Night (22:00-06:00) and Day (08:00-12:00), every day, and the four people in them."""
     engine = Engine(settings, store=store)
     engine.clock = lambda: at(date(2026, 11, 2), 12, 0)
-    groups = {name: engine.add_group(name, start, end, 0, "mon-sun", 0.0, actor="admin").value
-              for name, start, end in (("Night", "22:00", "06:00"), ("Day", "08:00", "12:00"))}
+    groups = {
+        name: engine.add_group(name, start, end, 0, "mon-sun", 0.0, actor="admin").value
+        for name, start, end in (("Night", "22:00", "06:00"), ("Day", "08:00", "12:00"))
+    }
     for name, external_id, group in PEOPLE:
         person = engine.store.add_person(name, external_id=external_id)
         engine.assign_group(person.id, groups[group].id, actor="admin")
@@ -102,7 +108,8 @@ def board(engine: Engine) -> list[dict]:
 
 @pytest.mark.parametrize("checkout_mode", [False, True], ids=["default mode", "check-out mode"])
 def test_an_imported_log_means_what_the_same_sightings_through_the_recogniser_mean(
-        settings, rollcall_home, tmp_path, checkout_mode):
+    settings, rollcall_home, tmp_path, checkout_mode
+):
     settings.attendance.checkout_mode = checkout_mode
     imported = make_engine(settings)
     observed = make_engine(settings, GalleryStore(tmp_path / "observed.db"))
@@ -114,8 +121,9 @@ def test_an_imported_log_means_what_the_same_sightings_through_the_recogniser_me
             book.observe(by_external_id[external_id], 1.0, "door", when=moment)
         assert result.sightings == sum(len(moments) for moments in SIGHTINGS.values())
         assert result.already_there == 0 and result.people == len(PEOPLE)
-        assert [(e.person_id, e.kind, e.time) for e in imported.store.events()] == \
-               [(e.person_id, e.kind, e.time) for e in observed.store.events()]
+        assert [(e.person_id, e.kind, e.time) for e in imported.store.events()] == [
+            (e.person_id, e.kind, e.time) for e in observed.store.events()
+        ]
         assert board(imported) == board(observed)
     finally:
         imported.close()
@@ -146,9 +154,14 @@ def test_the_issues_four_cases_imported_from_a_log(settings, rollcall_home, tmp_
 
 
 def test_a_zkteco_log_is_told_from_its_content_and_matched_by_external_id(engine, tmp_path):
-    log = write(tmp_path / "1_attlog.dat", "".join(
-        f"{external_id:>9}\t{moment:%Y-%m-%d %H:%M:%S}\t1\t0\t1\t0\r\n"
-        for external_id in ("D-1", "D-2") for moment in SIGHTINGS[external_id]))
+    log = write(
+        tmp_path / "1_attlog.dat",
+        "".join(
+            f"{external_id:>9}\t{moment:%Y-%m-%d %H:%M:%S}\t1\t0\t1\t0\r\n"
+            for external_id in ("D-1", "D-2")
+            for moment in SIGHTINGS[external_id]
+        ),
+    )
     result = import_file(engine, log)
     assert result.log_format is LogFormat.ZKTECO and result.sightings == 7 and result.people == 2
     events = engine.store.events()
@@ -165,12 +178,16 @@ def test_a_zkteco_log_names_people_only_by_external_id(engine, tmp_path):
 
 def test_a_spreadsheet_csv_with_a_byte_order_mark_quotes_and_stations(engine, tmp_path):
     log = tmp_path / "excel.csv"
-    log.write_text('Station,Person,Time,Note\r\n"Gate, north",Dora Day,2026-10-13 08:00,"late bus"\r\n'
-                   ',D-2,2026-10-13 08:05,\r\n', encoding="utf-8-sig")
+    log.write_text(
+        'Station,Person,Time,Note\r\n"Gate, north",Dora Day,2026-10-13 08:00,"late bus"\r\n,D-2,2026-10-13 08:05,\r\n',
+        encoding="utf-8-sig",
+    )
     result = import_file(engine, log, station="Warehouse terminal")
     assert (result.log_format, result.recorded) == (LogFormat.CSV, 2)
     assert [(e.person_name, e.source) for e in engine.store.events()] == [
-        ("Dora Day", "Gate, north"), ("Wim Wednesday", "Warehouse terminal")]
+        ("Dora Day", "Gate, north"),
+        ("Wim Wednesday", "Warehouse terminal"),
+    ]
 
 
 def test_a_file_in_neither_format_is_refused_before_anything_is_read(engine, tmp_path):
@@ -204,12 +221,15 @@ def test_a_sighting_seen_live_and_then_imported_counts_once(engine, tmp_path):
 
 
 def test_an_unknown_person_and_a_bad_line_change_nothing_and_are_named_by_line(engine, tmp_path):
-    log = write(tmp_path / "log.csv", "person,time\n"
-                                      "Dora Day,2026-10-13 08:00\n"
-                                      "Zed Unknown,2026-10-13 08:05\n"
-                                      "\n"
-                                      "D-2,13/10/2026 08:10\n"
-                                      "D-2,2026-10-13 12:00\n")
+    log = write(
+        tmp_path / "log.csv",
+        "person,time\n"
+        "Dora Day,2026-10-13 08:00\n"
+        "Zed Unknown,2026-10-13 08:05\n"
+        "\n"
+        "D-2,13/10/2026 08:10\n"
+        "D-2,2026-10-13 12:00\n",
+    )
     with pytest.raises(ImportRefused) as refused:
         import_file(engine, log)
     message = str(refused.value)
@@ -235,16 +255,22 @@ def test_future_times_are_refused_and_a_locked_months_lines_are_held(engine, tmp
 
 
 def test_wall_clock_times_are_in_the_site_zone_and_offsets_are_kept(engine, tmp_path):
-    log = write(tmp_path / "log.csv", "time,person\n"  # columns in any order
-                                      "2026-10-13 08:00,D-1\n"  # Berlin summer time: 06:00 UTC
-                                      "2026-10-13T06:00:00Z,D-1\n"  # the same moment, written in UTC
-                                      "2026-10-14T12:00:00+02:00,D-2\n"
-                                      "2026-10-25 02:30:00,D-2\n")  # the repeated hour: the first (summer) one
+    log = write(
+        tmp_path / "log.csv",
+        "time,person\n"  # columns in any order
+        "2026-10-13 08:00,D-1\n"  # Berlin summer time: 06:00 UTC
+        "2026-10-13T06:00:00Z,D-1\n"  # the same moment, written in UTC
+        "2026-10-14T12:00:00+02:00,D-2\n"
+        "2026-10-25 02:30:00,D-2\n",
+    )  # the repeated hour: the first (summer) one
     result = import_file(engine, log)
     assert (result.sightings, result.already_there) == (4, 1)
     times = [(e.person_name, e.time) for e in engine.store.events()]
-    assert times == [("Dora Day", at(TUE, 8, 0)), ("Wim Wednesday", at(WED, 12, 0)),
-                     ("Wim Wednesday", datetime(2026, 10, 25, 0, 30, tzinfo=ZoneInfo("UTC")))]
+    assert times == [
+        ("Dora Day", at(TUE, 8, 0)),
+        ("Wim Wednesday", at(WED, 12, 0)),
+        ("Wim Wednesday", datetime(2026, 10, 25, 0, 30, tzinfo=ZoneInfo("UTC"))),
+    ]
     assert times[0][1].utcoffset() == timedelta(hours=2)  # stored in the site's zone
     assert engine.day_board(TUE)[0].first_seen == at(TUE, 8, 0)
 
@@ -262,8 +288,10 @@ def test_a_large_log_streams_with_progress_and_a_cancel_keeps_nothing(engine, tm
     log = tmp_path / "big_attlog.dat"
     with log.open("w") as out:
         for minute in range(2_500):  # D-1 every 3 minutes for 5 days: most fall within the cooldown
-            out.write(f"D-1\t{at(MONDAY - timedelta(days=60), 0, 0) + timedelta(minutes=3 * minute):%Y-%m-%d %H:%M:%S}"
-                      "\t1\t0\t1\t0\n")
+            out.write(
+                f"D-1\t{at(MONDAY - timedelta(days=60), 0, 0) + timedelta(minutes=3 * minute):%Y-%m-%d %H:%M:%S}"
+                "\t1\t0\t1\t0\n"
+            )
     phases: list[ImportPhase] = []
     with pytest.raises(Cancelled):  # stopped while the sightings are being written
         for step in engine.import_events(log, cancel=lambda: ImportPhase.RECORDING in phases):

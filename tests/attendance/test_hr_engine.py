@@ -30,8 +30,12 @@ def test_punch_makes_absent_present_and_is_audited_with_its_reason(hr):
     assert board[ada.id].first_seen == at(DAY, 8, 58)  # the naive time was read in the site's zone
     assert seen[-1].touches(ChangeKind.CORRECTIONS) and ada.id in seen[-1].person_ids
     entry = engine.audit_log()[0]
-    assert (entry.action, entry.actor, entry.reason, entry.person_id) == (AuditAction.PUNCH, "hr-anna",
-                                                                          "badge reader down", ada.id)
+    assert (entry.action, entry.actor, entry.reason, entry.person_id) == (
+        AuditAction.PUNCH,
+        "hr-anna",
+        "badge reader down",
+        ada.id,
+    )
 
 
 def test_void_and_reassign_never_edit_the_raw_event(hr):
@@ -51,10 +55,12 @@ def test_a_correction_inside_a_locked_month_is_refused_until_an_audited_unlock(h
     raw = engine.store.record_event(AttendanceEvent(None, ada.id, None, EventKind.CHECK_IN, at(DAY, 9, 30), "cam", 0.8))
     assert engine.lock_month("2026-10", actor="payroll").value
     before = engine.timesheet("2026-10")
-    for attempt in (lambda: engine.punch(ada.id, datetime(2026, 10, 12, 8, 0), "x"),
-                    lambda: engine.void_event(raw.id, "x"),
-                    lambda: engine.add_leave(ada.id, date(2026, 10, 30), date(2026, 11, 2), "x"),
-                    lambda: engine.add_holiday(date(2026, 10, 3), "Unity day")):
+    for attempt in (
+        lambda: engine.punch(ada.id, datetime(2026, 10, 12, 8, 0), "x"),
+        lambda: engine.void_event(raw.id, "x"),
+        lambda: engine.add_leave(ada.id, date(2026, 10, 30), date(2026, 11, 2), "x"),
+        lambda: engine.add_holiday(date(2026, 10, 3), "Unity day"),
+    ):
         with pytest.raises(MonthLockedError, match="2026-10 is locked"):
             attempt()
     assert engine.timesheet("2026-10").rows == before.rows and before.locked
@@ -115,8 +121,11 @@ def test_timesheet_exports_neutralise_formulas_in_csv_and_xlsx(hr, tmp_path):
 def test_chart_pngs_and_series(hr, tmp_path):
     engine, (ada, _, bob) = hr
     for person, minute in ((ada, 50), (bob, 20)):
-        engine.store.record_event(AttendanceEvent(None, person.id, None, EventKind.CHECK_IN,
-                                                  at(DAY, 8 if minute == 50 else 9, minute), "cam", 0.8))
+        engine.store.record_event(
+            AttendanceEvent(
+                None, person.id, None, EventKind.CHECK_IN, at(DAY, 8 if minute == 50 else 9, minute), "cam", 0.8
+            )
+        )
     rate, arrivals, late = engine.chart_series("2026-10")
     assert rate.values[rate.labels.index("12")] == pytest.approx(66.7) and "11" not in rate.labels  # a Sunday
     assert sum(arrivals.values) == 2 and arrivals.values[arrivals.labels.index("-10")] == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,8 +34,16 @@ def event(event_id: int, person_id: int | None, moment: datetime, kind=EventKind
 
 
 def facts(events=(), corrections=(), holidays=(), leave=(), roster=(ADA, BOB, NINA), checkout_mode=False):
-    return AttendanceFacts(list(roster), {1: DAY_SHIFT, 2: NIGHT_SHIFT}, list(holidays), list(leave), list(events),
-                           list(corrections), LONDON, checkout_mode)
+    return AttendanceFacts(
+        list(roster),
+        {1: DAY_SHIFT, 2: NIGHT_SHIFT},
+        list(holidays),
+        list(leave),
+        list(events),
+        list(corrections),
+        LONDON,
+        checkout_mode,
+    )
 
 
 def status_of(f: AttendanceFacts, person: RosterEntry, day: date, reported: datetime, now: datetime | None = None):
@@ -71,8 +79,15 @@ def test_a_day_below_the_minimum_hours():
     # On time and left within the grace period, yet 9:04 to 16:56 is 7.87 h, under the 8 h minimum.
     schedule = Schedule(time(9), time(17), 5, parse_days("mon-fri"), 8.0)
     group = Group(1, "Office", schedule)
-    f = AttendanceFacts([ADA], {1: group}, [], [], [event(1, 1, at(MONDAY, 9, 4)),
-                                                    event(2, 1, at(MONDAY, 16, 56), EventKind.CHECK_OUT)], [], LONDON)
+    f = AttendanceFacts(
+        [ADA],
+        {1: group},
+        [],
+        [],
+        [event(1, 1, at(MONDAY, 9, 4)), event(2, 1, at(MONDAY, 16, 56), EventKind.CHECK_OUT)],
+        [],
+        LONDON,
+    )
     short = status_of(f, ADA, MONDAY, EVENING)
     assert short.status is DayStatus.SHORT_DAY and short.below_minimum and short.hours == pytest.approx(7.8667, 1e-3)
     assert short.late_minutes == short.early_leave_minutes == 0
@@ -122,19 +137,22 @@ def test_across_the_autumn_clock_change():
     day = status_of(f, NINA, saturday, at(sunday, 12, 0))
     assert day.status is DayStatus.PRESENT and day.hours == pytest.approx(9 + 5 / 60)
     # The same events stored as UTC give the same answer: storage zone never matters.
-    utc_events = [AttendanceEvent(e.id, e.person_id, None, e.kind, e.time.astimezone(timezone.utc), "cam", 0.9)
-                  for e in events]
+    utc_events = [AttendanceEvent(e.id, e.person_id, None, e.kind, e.time.astimezone(UTC), "cam", 0.9) for e in events]
     f_utc = AttendanceFacts([NINA], {2: group}, [], [], utc_events, [], LONDON)
     assert status_of(f_utc, NINA, saturday, at(sunday, 12, 0)) == day
     # Spring forward (29 Mar 2026): a 09:00 day shift starts at 08:00 UTC, not 09:00.
     spring = date(2026, 3, 30)
     start = shift_window(spring, DAY_SHIFT.schedule, LONDON).start
-    assert datetime.fromtimestamp(start, timezone.utc).hour == 8
+    assert datetime.fromtimestamp(start, UTC).hour == 8
 
 
 def test_check_out_and_check_in_in_the_same_second_count_once_whatever_the_order():
-    events = [event(1, 1, at(MONDAY, 9, 0)), event(2, 1, at(MONDAY, 12, 0), EventKind.CHECK_OUT),
-              event(3, 1, at(MONDAY, 12, 0)), event(4, 1, at(MONDAY, 17, 0), EventKind.CHECK_OUT)]
+    events = [
+        event(1, 1, at(MONDAY, 9, 0)),
+        event(2, 1, at(MONDAY, 12, 0), EventKind.CHECK_OUT),
+        event(3, 1, at(MONDAY, 12, 0)),
+        event(4, 1, at(MONDAY, 17, 0), EventKind.CHECK_OUT),
+    ]
     expected = status_of(facts(events), ADA, MONDAY, EVENING)
     assert expected.status is DayStatus.PRESENT and expected.hours == 8.0 and expected.punches == 3
     for seed in range(5):
@@ -181,9 +199,11 @@ def test_a_late_kiosk_upload_turns_pending_into_present():
 def test_corrections_void_reassign_and_punch():
     made = at(MONDAY, 18, 0)
     events = [event(1, 1, at(MONDAY, 8, 50)), event(2, None, at(MONDAY, 8, 59)), event(3, 2, at(MONDAY, 9, 30))]
-    corrections = [Correction(1, CorrectionKind.VOID, "matched Bob's twin", "hr", made, event_id=3),
-                   Correction(2, CorrectionKind.REASSIGN, "badge photo", "hr", made, event_id=2, person_id=2),
-                   Correction(3, CorrectionKind.PUNCH, "forgot", "hr", made, person_id=3, time=at(MONDAY, 22, 0))]
+    corrections = [
+        Correction(1, CorrectionKind.VOID, "matched Bob's twin", "hr", made, event_id=3),
+        Correction(2, CorrectionKind.REASSIGN, "badge photo", "hr", made, event_id=2, person_id=2),
+        Correction(3, CorrectionKind.PUNCH, "forgot", "hr", made, person_id=3, time=at(MONDAY, 22, 0)),
+    ]
     punches = effective_punches(events, corrections)
     assert [(p.person_id, p.event_id) for p in punches] == [(1, 1), (2, 2), (3, None)]
     by_person = {d.person_id: d for d in day_statuses(facts(events, corrections), [MONDAY], at(MONDAY, 23, 0))}

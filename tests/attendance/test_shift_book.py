@@ -20,8 +20,17 @@ def test_the_hr_book_carries_shifts_assignments_and_rotations(rollcall_home, tmp
     settings.attendance.time_zone = ZONE
     admin = Engine(settings)
     admin.clock = lambda: datetime(2026, 12, 5, 12, 0, tzinfo=ZoneInfo(ZONE))
-    night = admin.add_shift("Night", "22:00", "06:00", days="mon-sun", checkin_before=60, checkout_after=60,
-                            half_day_below=4, hours=HoursMode.PAIRS, actor="hr").value
+    night = admin.add_shift(
+        "Night",
+        "22:00",
+        "06:00",
+        days="mon-sun",
+        checkin_before=60,
+        checkout_after=60,
+        half_day_below=4,
+        hours=HoursMode.PAIRS,
+        actor="hr",
+    ).value
     admin.add_shift("Day", "08:00", "16:00", days="mon-fri", late_grace=5, early_grace=10, actor="hr")
     group = admin.add_group("Plant", "06:00", "14:00", 0, "mon-sat", 0, actor="hr").value
     admin.set_group_shift(group.id, night.id, actor="hr")

@@ -51,13 +51,30 @@ def sightings(people: dict[str, list[datetime]]) -> None:
 def test_the_issues_four_cases(capsys):
     run(capsys, "config", "set", "attendance.time_zone", "Europe/London")
     run(capsys, "shift", "add", "Night", "--start", "22:00", "--end", "06:00", "--days", "mon-sun")
-    run(capsys, "shift", "add", "Morning", "--start", "08:00", "--end", "12:00", "--checkin-before", "60",
-        "--checkout-after", "60")
+    run(
+        capsys,
+        "shift",
+        "add",
+        "Morning",
+        "--start",
+        "08:00",
+        "--end",
+        "12:00",
+        "--checkin-before",
+        "60",
+        "--checkout-after",
+        "60",
+    )
     nights = [MONDAY + timedelta(days=i) for i in range(3)]
     plain = [m for n in nights for m in (at(n, 22, 0), at(n + timedelta(days=1), 6, 0))]
     tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
-    sightings({"Nina": plain, "Nora": sorted(plain + [at(nights[1], 23, 30)]),
-               "Dan": [at(tuesday, 8, 0), at(tuesday, 12, 0), at(tuesday, 22, 30), at(wednesday, 11, 0)]})
+    sightings(
+        {
+            "Nina": plain,
+            "Nora": sorted(plain + [at(nights[1], 23, 30)]),
+            "Dan": [at(tuesday, 8, 0), at(tuesday, 12, 0), at(tuesday, 22, 30), at(wednesday, 11, 0)],
+        }
+    )
     for name, shift in (("Nina", "Night"), ("Nora", "Night"), ("Dan", "Morning")):
         run(capsys, "shift", "assign", name, shift, "--from", "2026-11-01")
 
@@ -78,8 +95,22 @@ def test_the_issues_four_cases(capsys):
 def test_rotation_roster_and_audit(capsys):
     run(capsys, "config", "set", "attendance.time_zone", "Europe/London")
     run(capsys, "shift", "add", "Day", "--start", "08:00", "--end", "16:00", "--days", "mon-sun")
-    run(capsys, "shift", "add", "Night", "--start", "22:00", "--end", "06:00", "--days", "mon-sun",
-        "--half-day-below", "4", "--hours", "pairs")
+    run(
+        capsys,
+        "shift",
+        "add",
+        "Night",
+        "--start",
+        "22:00",
+        "--end",
+        "06:00",
+        "--days",
+        "mon-sun",
+        "--half-day-below",
+        "4",
+        "--hours",
+        "pairs",
+    )
     listed = run(capsys, "shift", "list")
     assert "Day: 08:00-16:00" in listed and "half day below 4 h" in listed and "hours pairs" in listed
     run(capsys, "group", "add", "Plant", "--shift", "Day", "--days", "mon-sun")
@@ -95,8 +126,9 @@ def test_rotation_roster_and_audit(capsys):
     assert cells[("Paul", "2026-11-02")] == ("Night", "assignment")
     run(capsys, "shift", "assign", "Rita", "off", "--from", "2026-11-01", "--to", "2026-11-01")  # a cell edited
     out = run(capsys, "roster", "--from", "2026-11-01", "--to", "2026-11-02", "--json")
-    assert [(c["shift"], c["working"], c["source"]) for c in map(json.loads, out.splitlines()) if c["name"] == "Rita"
-            ] == [("off", False, "assignment"), ("Night", True, "rotation")]
+    assert [
+        (c["shift"], c["working"], c["source"]) for c in map(json.loads, out.splitlines()) if c["name"] == "Rita"
+    ] == [("off", False, "assignment"), ("Night", True, "rotation")]
     assert report(capsys, date(2026, 11, 1))["Rita"]["status"] == "day_off"
     grid = run(capsys, "roster", "--from", "2026-11-01", "--to", "2026-11-07")
     assert grid.splitlines()[1].split()[:3] == ["Paul", "Day", "Night"]

@@ -41,8 +41,9 @@ def hr(rollcall_home):
     engine.close()
 
 
-def golden(engine: Engine, setup: Setup, moments: list[datetime], first: date, last: date,
-           checkout_mode: bool = False) -> list[PersonDay]:
+def golden(
+    engine: Engine, setup: Setup, moments: list[datetime], first: date, last: date, checkout_mode: bool = False
+) -> list[PersonDay]:
     """The same scenario for two new people: sightings through the book, and manual punches. Returns the days."""
     engine.settings.attendance.checkout_mode = checkout_mode
     count = len(engine.store.roster())
@@ -116,8 +117,9 @@ WINDOWED = dict(checkin_before=60, checkout_after=60)
 
 def test_an_evening_visit_is_outside_every_window_in_check_out_mode(hr):
     moments = [at(TUESDAY, 8, 0), at(TUESDAY, 12, 0), at(TUESDAY, 22, 30)]
-    tuesday = golden(hr, shift("Morning", "08:00", "12:00", **WINDOWED), moments, TUESDAY, TUESDAY,
-                     checkout_mode=True)[0]
+    tuesday = golden(hr, shift("Morning", "08:00", "12:00", **WINDOWED), moments, TUESDAY, TUESDAY, checkout_mode=True)[
+        0
+    ]
     assert tuesday.status is DayStatus.PRESENT and tuesday.hours == 4.0
     assert tuesday.outside_window == (at(TUESDAY, 22, 30),) and tuesday.last_seen == at(TUESDAY, 12, 0)
 
@@ -131,11 +133,13 @@ def test_an_evening_visit_is_not_the_next_days_arrival(hr):
 
 
 def test_window_limits_count_and_a_minute_beyond_does_not(hr):
-    inside = golden(hr, shift("Morning", "08:00", "12:00", **WINDOWED), [at(TUESDAY, 7, 0), at(TUESDAY, 13, 0)],
-                    TUESDAY, TUESDAY)[0]
+    inside = golden(
+        hr, shift("Morning", "08:00", "12:00", **WINDOWED), [at(TUESDAY, 7, 0), at(TUESDAY, 13, 0)], TUESDAY, TUESDAY
+    )[0]
     assert inside.punches == 2 and inside.hours == 6.0 and inside.outside_window == ()
-    beyond = golden(hr, shift("Morning", "08:00", "12:00", **WINDOWED), [at(TUESDAY, 6, 59), at(TUESDAY, 13, 1)],
-                    TUESDAY, TUESDAY)[0]
+    beyond = golden(
+        hr, shift("Morning", "08:00", "12:00", **WINDOWED), [at(TUESDAY, 6, 59), at(TUESDAY, 13, 1)], TUESDAY, TUESDAY
+    )[0]
     assert beyond.punches == 0 and beyond.status is DayStatus.ABSENT
     assert beyond.outside_window == (at(TUESDAY, 6, 59), at(TUESDAY, 13, 1))
 
@@ -143,11 +147,14 @@ def test_window_limits_count_and_a_minute_beyond_does_not(hr):
 GRACES = dict(late_grace=10, early_grace=15)
 
 
-@pytest.mark.parametrize(("arrive", "leave", "late", "early"), [
-    ((9, 10), (16, 45), 0, 0),  # both graces at their limits
-    ((9, 11), (16, 45), 11, 0),  # a minute past the late grace: late by 11 minutes from the start
-    ((9, 10), (16, 44), 0, 16),  # a minute past the early grace: early leave by 16 minutes
-])
+@pytest.mark.parametrize(
+    ("arrive", "leave", "late", "early"),
+    [
+        ((9, 10), (16, 45), 0, 0),  # both graces at their limits
+        ((9, 11), (16, 45), 11, 0),  # a minute past the late grace: late by 11 minutes from the start
+        ((9, 10), (16, 44), 0, 16),  # a minute past the early grace: early leave by 16 minutes
+    ],
+)
 def test_late_and_early_graces_at_and_one_minute_past_their_limits(hr, arrive, leave, late, early):
     moments = [at(MONDAY, *arrive), at(MONDAY, *leave)]
     day = golden(hr, shift("Office", "09:00", "17:00", **GRACES), moments, MONDAY, MONDAY)[0]
@@ -159,14 +166,18 @@ def test_late_and_early_graces_at_and_one_minute_past_their_limits(hr, arrive, l
 LIMITS = dict(half_day_below=6, absent_below=3)
 
 
-@pytest.mark.parametrize(("leave", "status", "half_day"), [
-    ((14, 0), DayStatus.HALF_DAY, True),  # 5 h
-    ((11, 0), DayStatus.ABSENT, False),  # 2 h
-    ((15, 0), DayStatus.EARLY_LEAVE, False),  # 6 h: at the limit, not a half day
-])
+@pytest.mark.parametrize(
+    ("leave", "status", "half_day"),
+    [
+        ((14, 0), DayStatus.HALF_DAY, True),  # 5 h
+        ((11, 0), DayStatus.ABSENT, False),  # 2 h
+        ((15, 0), DayStatus.EARLY_LEAVE, False),  # 6 h: at the limit, not a half day
+    ],
+)
 def test_half_days_and_absence_below_their_hours(hr, leave, status, half_day):
-    day = golden(hr, shift("Office", "09:00", "17:00", **LIMITS), [at(MONDAY, 9, 0), at(MONDAY, *leave)],
-                 MONDAY, MONDAY)[0]
+    day = golden(
+        hr, shift("Office", "09:00", "17:00", **LIMITS), [at(MONDAY, 9, 0), at(MONDAY, *leave)], MONDAY, MONDAY
+    )[0]
     assert day.status is status and day.half_day is half_day
 
 
@@ -194,12 +205,22 @@ def test_a_rotation_across_a_month_boundary(hr):
         engine.rotate_shift(person_id, "Day,Night,off", date(2026, 10, 30), actor="hr")
 
     first, last = date(2026, 10, 30), date(2026, 11, 3)
-    moments = [at(first, 8, 0), at(first, 16, 0), at(date(2026, 10, 31), 22, 0), at(date(2026, 11, 1), 6, 0),
-               at(date(2026, 11, 2), 8, 5), at(date(2026, 11, 2), 16, 0)]
+    moments = [
+        at(first, 8, 0),
+        at(first, 16, 0),
+        at(date(2026, 10, 31), 22, 0),
+        at(date(2026, 11, 1), 6, 0),
+        at(date(2026, 11, 2), 8, 5),
+        at(date(2026, 11, 2), 16, 0),
+    ]
     days = golden(hr, setup, moments, first, last)
     assert [(d.shift, d.status, round(d.hours, 4)) for d in days] == [
-        ("Day", DayStatus.PRESENT, 8.0), ("Night", DayStatus.PRESENT, 8.0), ("off", DayStatus.DAY_OFF, 0.0),
-        ("Day", DayStatus.LATE, round(7 + 55 / 60, 4)), ("Night", DayStatus.ABSENT, 0.0)]
+        ("Day", DayStatus.PRESENT, 8.0),
+        ("Night", DayStatus.PRESENT, 8.0),
+        ("off", DayStatus.DAY_OFF, 0.0),
+        ("Day", DayStatus.LATE, round(7 + 55 / 60, 4)),
+        ("Night", DayStatus.ABSENT, 0.0),
+    ]
     sheet = hr.timesheet("2026-11")
     row = next(r for r in sheet.rows if r.name.startswith("Seen"))
     assert [d.shift for d in row.days[:3]] == ["off", "Day", "Night"]
@@ -214,13 +235,23 @@ def test_a_dated_assignment_overrides_the_group(hr):
         engine.assign_group(person_id, office.id, actor="hr")
         engine.assign_shift(person_id, night.id, TUESDAY, WEDNESDAY, actor="hr")
 
-    moments = [at(MONDAY, 9, 0), at(MONDAY, 17, 0), at(TUESDAY, 22, 0), at(WEDNESDAY, 6, 0),
-               at(WEDNESDAY, 22, 0), at(WEDNESDAY + timedelta(days=1), 6, 0),
-               at(WEDNESDAY + timedelta(days=1), 9, 0), at(WEDNESDAY + timedelta(days=1), 17, 0)]
+    moments = [
+        at(MONDAY, 9, 0),
+        at(MONDAY, 17, 0),
+        at(TUESDAY, 22, 0),
+        at(WEDNESDAY, 6, 0),
+        at(WEDNESDAY, 22, 0),
+        at(WEDNESDAY + timedelta(days=1), 6, 0),
+        at(WEDNESDAY + timedelta(days=1), 9, 0),
+        at(WEDNESDAY + timedelta(days=1), 17, 0),
+    ]
     days = golden(hr, setup, moments, MONDAY, WEDNESDAY + timedelta(days=1))
     assert [(d.shift, d.status, d.hours) for d in days] == [
-        ("Office", DayStatus.PRESENT, 8.0), ("Night", DayStatus.PRESENT, 8.0), ("Night", DayStatus.PRESENT, 8.0),
-        ("Office", DayStatus.PRESENT, 8.0)]
+        ("Office", DayStatus.PRESENT, 8.0),
+        ("Night", DayStatus.PRESENT, 8.0),
+        ("Night", DayStatus.PRESENT, 8.0),
+        ("Office", DayStatus.PRESENT, 8.0),
+    ]
     assert all(d.group == "Office" for d in days)
 
 
@@ -235,15 +266,18 @@ def test_an_old_database_migrates_without_losing_an_event(tmp_path):
         migration(conn)
     conn.execute(f"PRAGMA user_version = {before}")
     conn.execute("INSERT INTO people (name, name_key, created_at, uuid) VALUES ('Nina', 'nina', '2026-01-01', 'u1')")
-    conn.execute("INSERT INTO groups (name, name_key, start_time, end_time, grace_minutes, working_days, min_hours,"
-                 " created_at) VALUES ('Night', 'night', '22:00', '06:00', 0, '0,1,2,3,4,5,6', 0, '2026-01-01')")
+    conn.execute(
+        "INSERT INTO groups (name, name_key, start_time, end_time, grace_minutes, working_days, min_hours,"
+        " created_at) VALUES ('Night', 'night', '22:00', '06:00', 0, '0,1,2,3,4,5,6', 0, '2026-01-01')"
+    )
     conn.execute("INSERT INTO group_members (person_id, group_id) VALUES (1, 1)")
     old = [("check_in", at(MONDAY, 22, 0), 0), ("check_out", at(TUESDAY, 6, 0), 3)]  # a check-out moved 3 times
     for seq, (kind, moment, revision) in enumerate(old, start=1):
-        conn.execute("INSERT INTO events (uuid, seq, person_id, kind, time, ts, day, source, similarity, revision)"
-                     " VALUES (?, ?, 1, ?, ?, ?, ?, 'cam', 0.9, ?)",
-                     [f"e{seq}", seq, kind, moment.isoformat(), moment.timestamp(), moment.date().isoformat(),
-                      revision])
+        conn.execute(
+            "INSERT INTO events (uuid, seq, person_id, kind, time, ts, day, source, similarity, revision)"
+            " VALUES (?, ?, 1, ?, ?, ?, ?, 'cam', 0.9, ?)",
+            [f"e{seq}", seq, kind, moment.isoformat(), moment.timestamp(), moment.date().isoformat(), revision],
+        )
     conn.commit()
     conn.close()
     with GalleryStore(path) as store:

@@ -39,17 +39,20 @@ def test_set_get_and_reset_round_trip_through_settings_json(capsys):
     assert Settings.load().attendance.cooldown_minutes == 10.0
 
 
-@pytest.mark.parametrize(("key", "value", "says"), [
-    ("attendance.cooldown_minutes", "ten", "attendance.cooldown_minutes = 'ten' is not a number"),
-    ("attendance.cooldown_minutes", "-3", "must be zero or more"),
-    ("recognition.votes_to_mark", "2.5", "is not a whole number"),
-    ("attendance.checkout_mode", "maybe", "is not true or false"),
-    ("compute.device", "gpu", "is not one of 'auto', 'cpu', 'cuda', 'mps'"),
-    ("recognition.detect_thresholds", "0.8,0.7", "is not a list of 3 numbers"),
-    ("attendance.time_zone", "Mars/Base", "is not a time zone"),
-    ("attendance.cooldwn", "5", "Did you mean attendance.cooldown_minutes"),
-    ("security.admin_pin_hash", "x", "cannot be set here"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("attendance.cooldown_minutes", "ten", "attendance.cooldown_minutes = 'ten' is not a number"),
+        ("attendance.cooldown_minutes", "-3", "must be zero or more"),
+        ("recognition.votes_to_mark", "2.5", "is not a whole number"),
+        ("attendance.checkout_mode", "maybe", "is not true or false"),
+        ("compute.device", "gpu", "is not one of 'auto', 'cpu', 'cuda', 'mps'"),
+        ("recognition.detect_thresholds", "0.8,0.7", "is not a list of 3 numbers"),
+        ("attendance.time_zone", "Mars/Base", "is not a time zone"),
+        ("attendance.cooldwn", "5", "Did you mean attendance.cooldown_minutes"),
+        ("security.admin_pin_hash", "x", "cannot be set here"),
+    ],
+)
 def test_a_bad_value_names_the_key_and_changes_nothing(capsys, key, value, says):
     run(capsys, "config", "set", "attendance.cooldown_minutes", "7")
     before = Settings.file_path().read_bytes()

@@ -51,12 +51,28 @@ EVERY_SECTION_CHANGED = Settings(
 )
 
 OLD_FLAT_FILE = {  # settings.json as written before the sections
-    "match_threshold": 0.6, "match_margin": 0.07, "cooldown_minutes": 15.0, "checkout_mode": True,
-    "votes_to_mark": 4, "require_liveness": True, "min_face_px": 70, "min_detection_prob": 0.9,
-    "min_sharpness": 12.0, "device": "cpu", "torch_threads": 2, "active_model": "facenet-keras-128",
-    "camera_index": 1, "camera_width": 1280, "camera_height": 720, "source": "/videos/door.mp4",
-    "data_dir": "", "retention_days": 30, "backups_kept": 5, "admin_pin_hash": "scrypt$16384$8$1$c2FsdA$aGFzaA",
-    "sound_on_mark": True, "extra": {"embed_backend": "torch"},
+    "match_threshold": 0.6,
+    "match_margin": 0.07,
+    "cooldown_minutes": 15.0,
+    "checkout_mode": True,
+    "votes_to_mark": 4,
+    "require_liveness": True,
+    "min_face_px": 70,
+    "min_detection_prob": 0.9,
+    "min_sharpness": 12.0,
+    "device": "cpu",
+    "torch_threads": 2,
+    "active_model": "facenet-keras-128",
+    "camera_index": 1,
+    "camera_width": 1280,
+    "camera_height": 720,
+    "source": "/videos/door.mp4",
+    "data_dir": "",
+    "retention_days": 30,
+    "backups_kept": 5,
+    "admin_pin_hash": "scrypt$16384$8$1$c2FsdA$aGFzaA",
+    "sound_on_mark": True,
+    "extra": {"embed_backend": "torch"},
 }
 
 
@@ -80,14 +96,17 @@ def test_no_file_gives_the_defaults(tmp_path):
     assert Settings.load(tmp_path / "missing.json") == Settings()
 
 
-@pytest.mark.parametrize("section, key, value, expected", [
-    ("recognition", "match_threshold", "high", "a number"),
-    ("recognition", "votes_to_mark", 2.5, "a whole number"),
-    ("recognition", "detect_thresholds", [0.8, 0.7], "a list of 3 numbers"),
-    ("attendance", "cooldown_minutes", -5, "zero or more"),
-    ("compute", "device", "gpu", "'auto', 'cpu', 'cuda', 'mps'"),
-    ("camera", "last_source", 0, "text"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, expected",
+    [
+        ("recognition", "match_threshold", "high", "a number"),
+        ("recognition", "votes_to_mark", 2.5, "a whole number"),
+        ("recognition", "detect_thresholds", [0.8, 0.7], "a list of 3 numbers"),
+        ("attendance", "cooldown_minutes", -5, "zero or more"),
+        ("compute", "device", "gpu", "'auto', 'cpu', 'cuda', 'mps'"),
+        ("camera", "last_source", 0, "text"),
+    ],
+)
 def test_a_wrong_type_is_refused_naming_the_key(tmp_path, section, key, value, expected):
     path = tmp_path / "settings.json"
     write(path, {section: {key: value}})
@@ -126,14 +145,21 @@ def test_an_old_flat_file_is_migrated_into_the_sections(tmp_path):
     write(path, OLD_FLAT_FILE)
     settings = Settings.load(path)
     assert settings.security.admin_pin_hash == OLD_FLAT_FILE["admin_pin_hash"]
-    assert (settings.recognition.match_threshold, settings.recognition.match_margin,
-            settings.recognition.votes_to_mark) == (0.6, 0.07, 4)
+    assert (
+        settings.recognition.match_threshold,
+        settings.recognition.match_margin,
+        settings.recognition.votes_to_mark,
+    ) == (0.6, 0.07, 4)
     assert settings.attendance == AttendanceSettings(cooldown_minutes=15.0, checkout_mode=True, sound_on_mark=True)
     assert settings.liveness.photo_filter
-    assert (settings.enrollment.min_face_px, settings.enrollment.min_detection_prob,
-            settings.enrollment.min_sharpness) == (70, 0.9, 12.0)
-    assert settings.compute == ComputeSettings(device=Device.CPU, torch_threads=2, embed_backend=Backend.TORCH,
-                                             active_model="facenet-keras-128")  # kept: an old file names its model
+    assert (
+        settings.enrollment.min_face_px,
+        settings.enrollment.min_detection_prob,
+        settings.enrollment.min_sharpness,
+    ) == (70, 0.9, 12.0)
+    assert settings.compute == ComputeSettings(
+        device=Device.CPU, torch_threads=2, embed_backend=Backend.TORCH, active_model="facenet-keras-128"
+    )  # kept: an old file names its model
     assert settings.camera == CameraSettings(index=1, width_px=1280, height_px=720, last_source="/videos/door.mp4")
     assert settings.storage == StorageSettings(retention_days=30, backups_kept=5)
     settings.save(path)  # written back in sections, nothing lost

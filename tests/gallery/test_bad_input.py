@@ -43,8 +43,9 @@ def test_empty_blank_and_huge_names_are_refused_and_nothing_changes(bad):
     assert [p.name for p in store.list_people()] == ["Kept"]
 
 
-@pytest.mark.parametrize("name", ["O'Brien \"Bob\"", "Robert'); DROP TABLE people;--", "../../etc/passwd",
-                                  "C:\\Users\\x", "名前 Ünïcødé"])
+@pytest.mark.parametrize(
+    "name", ['O\'Brien "Bob"', "Robert'); DROP TABLE people;--", "../../etc/passwd", "C:\\Users\\x", "名前 Ünïcødé"]
+)
 def test_quotes_sql_and_path_characters_are_just_text(name):
     store = GalleryStore.memory()
     person = store.add_person(name)
@@ -98,7 +99,7 @@ def test_twenty_faces_are_refused_for_enrollment(engine, tmp_path):
     from tests.kits.paths import dev_people, dev_photos
 
     tiles = [np.asarray(Image.open(dev_photos(p)[0]).convert("RGB")) for p in dev_people()[:20]]
-    rows = [np.hstack(tiles[i:i + 5]) for i in range(0, 20, 5)]
+    rows = [np.hstack(tiles[i : i + 5]) for i in range(0, 20, 5)]
     path = tmp_path / "collage.jpg"
     Image.fromarray(np.vstack(rows)).save(path)
     with pytest.raises(EnrollmentError) as info:
@@ -109,8 +110,9 @@ def test_twenty_faces_are_refused_for_enrollment(engine, tmp_path):
     assert engine.store.list_people() == []
 
 
-folder_names = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\\x00"),
-                       min_size=1, max_size=60).filter(lambda s: s.strip(" ._") and not s.startswith("."))
+folder_names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\\x00"), min_size=1, max_size=60
+).filter(lambda s: s.strip(" ._") and not s.startswith("."))
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))

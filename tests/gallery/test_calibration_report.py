@@ -28,8 +28,13 @@ def _synthetic(people: int = 12, per_person: int = 4, dim: int = 16, spread: flo
     vectors = np.repeat(centres, per_person, axis=0) + spread * rng.normal(size=(people * per_person, dim))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     person_ids = np.repeat(np.arange(1, people + 1), per_person)
-    gallery = GalleryMatrix("toy", vectors.astype(np.float32), np.arange(len(vectors)), person_ids,
-                            {i: f"p{i}" for i in range(1, people + 1)})
+    gallery = GalleryMatrix(
+        "toy",
+        vectors.astype(np.float32),
+        np.arange(len(vectors)),
+        person_ids,
+        {i: f"p{i}" for i in range(1, people + 1)},
+    )
     return GalleryMatcher(gallery, 0.6, 0.05), rng
 
 
@@ -78,8 +83,10 @@ def test_the_estimate_agrees_with_dev_unknown(engine, faces, capsys):
     results = matcher.match(vectors)
     marked = sum(r.is_known for r in results)
     low, high = clopper_pearson(marked, len(results))
-    print(f"\nestimate {report.estimated_per_1000:.1f} per 1,000 at {report.threshold:.3f}; measured "
-          f"{marked}/{len(results)} (95% CI {low * 1000:.1f}-{high * 1000:.1f}); " + "; ".join(report.describe()))
+    print(
+        f"\nestimate {report.estimated_per_1000:.1f} per 1,000 at {report.threshold:.3f}; measured "
+        f"{marked}/{len(results)} (95% CI {low * 1000:.1f}-{high * 1000:.1f}); " + "; ".join(report.describe())
+    )
     assert len(results) == 30
     assert low <= report.estimated_per_1000 / 1000 <= high
 

@@ -96,8 +96,9 @@ def test_second_import_adds_nothing_and_delete_leaves_no_rows(engine, tmp_path):
     assert db.execute("SELECT COUNT(*) FROM people WHERE id = ?", [victim.id]).fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM samples WHERE person_id = ?", [victim.id]).fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM events WHERE person_id = ?", [victim.id]).fetchone()[0] == 0
-    orphans = db.execute("SELECT COUNT(*) FROM embeddings e LEFT JOIN samples s ON s.id = e.sample_id "
-                         "WHERE s.id IS NULL").fetchone()[0]
+    orphans = db.execute(
+        "SELECT COUNT(*) FROM embeddings e LEFT JOIN samples s ON s.id = e.sample_id WHERE s.id IS NULL"
+    ).fetchone()[0]
     assert orphans == 0
 
 
@@ -106,8 +107,13 @@ def test_kill_during_import_leaves_a_consistent_database(tmp_path, default_weigh
     tree = make_tree(tmp_path / "people", dev_people()[:12], 6)
     home = tmp_path / "killed-home"
     env = dict(os.environ, ROLLCALL_HOME=str(home))
-    proc = subprocess.Popen([sys.executable, "-m", "core.app.cli", "import", str(tree)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.app.cli", "import", str(tree)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     db_path = home / "rollcall.db"
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until at least two people are committed, then kill
@@ -132,8 +138,9 @@ def test_kill_during_import_leaves_a_consistent_database(tmp_path, default_weigh
         for person in people:
             assert store.count_samples(person.id) >= 1, "no person without photos"
     # Running the import again completes it without duplicates.
-    subprocess.run([sys.executable, "-m", "core.app.cli", "import", str(tree)], cwd=REPO, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "core.app.cli", "import", str(tree)], cwd=REPO, env=env, check=True, capture_output=True
+    )
     with GalleryStore(db_path) as store:
         assert len(store.list_people()) == 12
         names = [p.name for p in store.list_people()]

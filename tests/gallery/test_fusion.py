@@ -4,6 +4,7 @@ use of it (enroll, identify, re-embed, switching, running without SFace) and the
 from __future__ import annotations
 
 import shutil
+from datetime import UTC
 
 import numpy as np
 import pytest
@@ -28,7 +29,9 @@ SCALE = ScoreScale((MemberScale("a", 8, 0.1, 0.2), MemberScale("b", 8, -0.05, 0.
 def test_fused_score_is_the_mean_of_the_members_normalised_cosines():
     rng = np.random.default_rng(1)
     qa, qb, ga, gb = _unit(rng, 3), _unit(rng, 3), _unit(rng, 5), _unit(rng, 5)
-    gallery = GalleryMatrix("fused", np.hstack([ga, gb]), np.arange(5), np.array([1, 1, 2, 3, 3]), {1: "x", 2: "y", 3: "z"})
+    gallery = GalleryMatrix(
+        "fused", np.hstack([ga, gb]), np.arange(5), np.array([1, 1, 2, 3, 3]), {1: "x", 2: "y", 3: "z"}
+    )
     matcher = GalleryMatcher(gallery, 0.0, 0.0, SCALE)
     expected = 0.5 * ((qa @ ga.T - 0.1) / 0.2 + (qb @ gb.T + 0.05) / 0.1)
     np.testing.assert_allclose(matcher.sample_scores(np.hstack([qa, qb])), expected, rtol=1e-5, atol=1e-5)
@@ -83,12 +86,14 @@ def test_a_few_look_alikes_do_not_set_the_gallery_threshold():
     vectors[1] /= np.linalg.norm(vectors[1])
     people = np.arange(40)
     twins = GalleryMatcher(GalleryMatrix("m", vectors, people, people, {i: str(i) for i in people}), 0.0, 0.0)
-    apart = GalleryMatcher(GalleryMatrix("m", _unit(rng, 40, d=16), people, people, {i: str(i) for i in people}),
-                           0.0, 0.0)
+    apart = GalleryMatcher(
+        GalleryMatrix("m", _unit(rng, 40, d=16), people, people, {i: str(i) for i in people}), 0.0, 0.0
+    )
     assert np.quantile(stranger_scores(twins), 0.99) > 0.95
     assert estimate_threshold(twins, 10, floor=-1.0).threshold < 0.9
     assert estimate_threshold(twins, 10, floor=-1.0).threshold == pytest.approx(
-        estimate_threshold(apart, 10, floor=-1.0).threshold, abs=0.15)
+        estimate_threshold(apart, 10, floor=-1.0).threshold, abs=0.15
+    )
 
 
 def test_the_size_term_solves_best_of_n_for_the_target_and_rises_with_the_gallery():
@@ -111,6 +116,7 @@ def test_the_size_term_solves_best_of_n_for_the_target_and_rises_with_the_galler
 
 
 # ---- the engine with the fused default ----------------------------------------------------------
+
 
 @pytest.fixture
 def fused_engine(default_weights, rollcall_home):
@@ -172,8 +178,9 @@ def test_switching_between_members_and_the_fusion_reembeds_only_what_is_missing(
     assert Settings().compute.active_model == FUSED_MODEL
 
 
-def test_without_sface_the_fused_model_runs_on_facenet_alone_and_says_so(default_weights, rollcall_home,
-                                                                          tmp_path, monkeypatch, faces):
+def test_without_sface_the_fused_model_runs_on_facenet_alone_and_says_so(
+    default_weights, rollcall_home, tmp_path, monkeypatch, faces
+):
     from core.app.engine import Engine
     from core.app.fusion_setup import fusion_notices, status_lines
     from core.base.settings import Settings
@@ -210,6 +217,7 @@ def test_models_list_names_licences_and_the_threshold(fused_engine, faces, capsy
 
 # ---- acceptance -----------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_dev_identification_with_the_fused_default(fused_engine, faces):
     from core.app.identification import dev_closed_set, enroll_set, identify_set
@@ -240,7 +248,7 @@ def test_open_set_at_the_apps_own_threshold(fused_engine, faces):
 def test_a_fine_tuned_facenet_is_fused_the_same_way(fused_engine, default_weights, tmp_path, faces):
     """A new FaceNet version (registered as a training run does) activated from the fused model stays fused."""
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from core.app.fusion_setup import keep_fusion
     from core.base.records import ModelRecord
@@ -250,9 +258,19 @@ def test_a_fine_tuned_facenet_is_fused_the_same_way(fused_engine, default_weight
     shutil.copy(default_weights, target)
     sha = json.loads(default_weights.with_name(default_weights.name + ".json").read_text())["sha256"]
     base = fused_engine.ensure_model_record(FACENET_MODEL)
-    fused_engine.store.register_model(ModelRecord(
-        "ft-copy", "copy", base.base, base.id, base.embedding_size, str(target), datetime.now(timezone.utc),
-        settings={**base.settings, "sha256": sha}, metrics={}))
+    fused_engine.store.register_model(
+        ModelRecord(
+            "ft-copy",
+            "copy",
+            base.base,
+            base.id,
+            base.embedding_size,
+            str(target),
+            datetime.now(UTC),
+            settings={**base.settings, "sha256": sha},
+            metrics={},
+        )
+    )
     chosen = keep_fusion(fused_engine, "ft-copy")
     assert chosen == "ft-copy+sface"
     fused_engine.activate_model(chosen)

@@ -55,10 +55,14 @@ def test_identification_top1_and_unknown_rejection(gallery_engine, faces):
             correct += result.name == expected
             total += 1
     top1 = correct / total
-    rejected = sum(not matcher.match(embed_photo(engine, p)[None])[0].is_known
-                   for p in sorted((faces / "dev_unknown").glob("*.jpg")))
+    rejected = sum(
+        not matcher.match(embed_photo(engine, p)[None])[0].is_known
+        for p in sorted((faces / "dev_unknown").glob("*.jpg"))
+    )
     unknown_rate = rejected / 30
-    print(f"top-1 {top1:.3f} ({correct}/{total}), unknown rejected {unknown_rate:.3f} "
-          f"at threshold {matcher.threshold}, margin {matcher.margin}")
+    print(
+        f"top-1 {top1:.3f} ({correct}/{total}), unknown rejected {unknown_rate:.3f} "
+        f"at threshold {matcher.threshold}, margin {matcher.margin}"
+    )
     assert top1 >= 0.97
     assert unknown_rate >= 0.90

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from tests.kits.paths import dev_people, dev_photos
 from tests.gallery.test_enroll import make_tree
+from tests.kits.paths import dev_people, dev_photos
 
 
 @pytest.mark.slow

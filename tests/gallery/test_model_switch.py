@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from core.app.fusion_setup import facenet_of
 from core.base.records import ModelRecord
@@ -18,9 +18,19 @@ def register_copy(engine, default_weights, tmp_path) -> str:
     shutil.copy(default_weights, target)
     sha = json.loads(default_weights.with_name(default_weights.name + ".json").read_text())["sha256"]
     base = engine.ensure_model_record(facenet_of(engine.active_model_id()))  # fine-tuning trains FaceNet
-    engine.store.register_model(ModelRecord(
-        "ft-copy", "copy", base.base, base.id, base.embedding_size, str(target), datetime.now(timezone.utc),
-        settings={**base.settings, "sha256": sha}, metrics={}))
+    engine.store.register_model(
+        ModelRecord(
+            "ft-copy",
+            "copy",
+            base.base,
+            base.id,
+            base.embedding_size,
+            str(target),
+            datetime.now(UTC),
+            settings={**base.settings, "sha256": sha},
+            metrics={},
+        )
+    )
     return "ft-copy"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -34,8 +34,18 @@ def test_deleted_person_is_gone_from_the_file_and_backups(engine):
     person = dev_people()[5]
     report = engine.enroller().enroll_files(SECRET_NAME, dev_photos(person)[:3])
     pid = report.person_ids[SECRET_NAME]
-    engine.store.record_event(AttendanceEvent(None, pid, None, "check_in", datetime.now(timezone.utc).astimezone(),
-                                              "cam", 0.9, snapshot_jpeg=b"\xff\xd8snapshot-of-zebulon"))
+    engine.store.record_event(
+        AttendanceEvent(
+            None,
+            pid,
+            None,
+            "check_in",
+            datetime.now(UTC).astimezone(),
+            "cam",
+            0.9,
+            snapshot_jpeg=b"\xff\xd8snapshot-of-zebulon",
+        )
+    )
     vectors = engine.store.gallery(engine.active_model_id()).vectors
     backup = engine.store.backup_to(engine.settings.backups_path / "rollcall-2000-01-01.db")
     db = engine.settings.database_path
@@ -135,11 +145,10 @@ def test_retention_purges_old_events_at_start(tmp_path):
     settings = Settings(storage=StorageSettings(data_dir=str(tmp_path / "data"), retention_days=30))
     with GalleryStore(settings.database_path) as store:
         pid = store.add_person("Old Timer").id
-        old = datetime.now(timezone.utc).astimezone() - timedelta(days=45)
+        old = datetime.now(UTC).astimezone() - timedelta(days=45)
         store.record_event(AttendanceEvent(None, pid, None, "check_in", old, "cam", 0.9))
         store.record_event(AttendanceEvent(None, None, None, "unknown", old, "cam", 0.1, snapshot_jpeg=b"x"))
-        store.record_event(AttendanceEvent(None, pid, None, "check_in", datetime.now(timezone.utc).astimezone(),
-                                           "cam", 0.9))
+        store.record_event(AttendanceEvent(None, pid, None, "check_in", datetime.now(UTC).astimezone(), "cam", 0.9))
     engine = Engine(settings)
     try:
         events = engine.store.events()

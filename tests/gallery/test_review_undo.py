@@ -11,9 +11,11 @@ from core.attendance.schedule import month_key
 from core.base.errors import InvalidInputError, MonthLockedError
 from core.base.records import ReviewState
 from core.base.timekeeping import AuditAction, CorrectionKind, DayStatus
-from tests.kits.paths import dev_photos
 from tests.gallery.test_unknowns import _person
+from tests.kits.paths import dev_photos
 from tests.kits.sightings import store_sighting
+
+
 def _at(engine, day, hour: int) -> datetime:
     return datetime.combine(day, time(hour)).replace(tzinfo=engine.site_zone())
 

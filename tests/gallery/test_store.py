@@ -42,13 +42,17 @@ def store(db_path):
 
 
 def make_model(store: GalleryStore, model_id: str = "m1", dim: int = DIM) -> ModelRecord:
-    return store.register_model(ModelRecord(model_id, "Test model", "facenet", None, dim, "/w.pt",
-                                            datetime(2024, 1, 1, tzinfo=TZ), {"lr": 0.1}, {}))
+    return store.register_model(
+        ModelRecord(
+            model_id, "Test model", "facenet", None, dim, "/w.pt", datetime(2024, 1, 1, tzinfo=TZ), {"lr": 0.1}, {}
+        )
+    )
 
 
 def add_sample(store: GalleryStore, person_id: int, content_hash: str):
-    return store.add_sample(person_id, b"\xff\xd8jpeg" + content_hash.encode(), "photo.jpg", content_hash,
-                            0.99, 120, 30.0)
+    return store.add_sample(
+        person_id, b"\xff\xd8jpeg" + content_hash.encode(), "photo.jpg", content_hash, 0.99, 120, 30.0
+    )
 
 
 def event(person_id, kind="check_in", when=datetime(2024, 3, 1, 9, 0, tzinfo=TZ), snapshot=None):
@@ -60,6 +64,7 @@ def raw(db_path) -> sqlite3.Connection:
 
 
 # ---- opening, schema, file safety ----
+
 
 def test_schema_created_and_data_survives_reopen(db_path):
     with GalleryStore(db_path) as store:
@@ -154,6 +159,7 @@ def test_memory_store_works():
 
 # ---- transactions ----
 
+
 def test_failing_transaction_rolls_everything_back(store):
     make_model(store)
     with pytest.raises(RuntimeError):
@@ -202,6 +208,7 @@ def test_concurrent_writers_from_threads(store):
 
 # ---- people ----
 
+
 def test_duplicate_names_are_detected_ignoring_case_and_spacing(store):
     alice = store.add_person("Alice Smith")
     with pytest.raises(DuplicateNameError) as caught:
@@ -222,10 +229,19 @@ def test_inactive_person_does_not_block_name_and_is_hidden(store):
     assert store.find_person("dana").id == new.id
 
 
-@pytest.mark.parametrize("name", [
-    "O'Brien", 'Say "hi"', "'; DROP TABLE people;--", "a/b\\c", "Zoë Ångström 李雷 🙂",
-    "x" * MAX_NAME_LEN, "=1+2", "Robert'); DELETE FROM samples; --",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "O'Brien",
+        'Say "hi"',
+        "'; DROP TABLE people;--",
+        "a/b\\c",
+        "Zoë Ångström 李雷 🙂",
+        "x" * MAX_NAME_LEN,
+        "=1+2",
+        "Robert'); DELETE FROM samples; --",
+    ],
+)
 def test_weird_names_round_trip(db_path, name):
     with GalleryStore(db_path) as store:
         person = store.add_person(name)
@@ -274,8 +290,12 @@ def test_delete_person_leaves_nothing_behind(store, db_path):
         assert conn.execute("SELECT count(*) FROM people WHERE id = ?", [gone.id]).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM samples WHERE person_id = ?", [gone.id]).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM events WHERE person_id = ?", [gone.id]).fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM embeddings WHERE sample_id NOT IN"
-                            " (SELECT id FROM samples)").fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM embeddings WHERE sample_id NOT IN (SELECT id FROM samples)").fetchone()[
+                0
+            ]
+            == 0
+        )
         assert conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 3
         assert conn.execute("SELECT count(*) FROM samples").fetchone()[0] == 3
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 2
@@ -327,17 +347,27 @@ def _schema_1_database(path) -> None:
         for statement in filter(str.strip, _SCHEMA_1.split(";")):
             conn.execute(statement)
         conn.execute("PRAGMA user_version = 1")
-        conn.executemany("INSERT INTO people (id, name, name_key, external_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                         [(1, "Ada", "ada", "E1", "2024-01-01T09:00:00+00:00"),
-                          (2, "Bob", "bob", "E1", "2024-01-02T09:00:00+00:00"),
-                          (3, "Cy", "cy", "E3", "2024-01-03T09:00:00+00:00")])
-        conn.execute("INSERT INTO models (id, name, base, embedding_size, weights_path, created_at)"
-                     " VALUES ('m1', 'M', 'facenet', 8, '/w.pt', '2024-01-01T00:00:00+00:00')")
-        conn.execute("INSERT INTO samples (id, person_id, crop_jpeg, source, content_hash, det_prob, face_px,"
-                     " sharpness, created_at) VALUES (7, 2, x'ffd8', 'b.jpg', 'h7', 0.99, 100, 30, '2024-01-02')")
+        conn.executemany(
+            "INSERT INTO people (id, name, name_key, external_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            [
+                (1, "Ada", "ada", "E1", "2024-01-01T09:00:00+00:00"),
+                (2, "Bob", "bob", "E1", "2024-01-02T09:00:00+00:00"),
+                (3, "Cy", "cy", "E3", "2024-01-03T09:00:00+00:00"),
+            ],
+        )
+        conn.execute(
+            "INSERT INTO models (id, name, base, embedding_size, weights_path, created_at)"
+            " VALUES ('m1', 'M', 'facenet', 8, '/w.pt', '2024-01-01T00:00:00+00:00')"
+        )
+        conn.execute(
+            "INSERT INTO samples (id, person_id, crop_jpeg, source, content_hash, det_prob, face_px,"
+            " sharpness, created_at) VALUES (7, 2, x'ffd8', 'b.jpg', 'h7', 0.99, 100, 30, '2024-01-02')"
+        )
         conn.execute("INSERT INTO embeddings VALUES (7, 'm1', ?)", [np.ones(DIM, "<f4").tobytes()])
-        conn.execute("INSERT INTO events (id, person_id, kind, time, ts, day, source, similarity)"
-                     " VALUES (5, 2, 'check_in', '2024-01-02T09:00:00+00:00', 1704186000, '2024-01-02', 'cam', 0.8)")
+        conn.execute(
+            "INSERT INTO events (id, person_id, kind, time, ts, day, source, similarity)"
+            " VALUES (5, 2, 'check_in', '2024-01-02T09:00:00+00:00', 1704186000, '2024-01-02', 'cam', 0.8)"
+        )
 
 
 def test_upgrade_keeps_data_and_sets_a_shared_external_id_aside(db_path, caplog):
@@ -346,15 +376,22 @@ def test_upgrade_keeps_data_and_sets_a_shared_external_id_aside(db_path, caplog)
     with GalleryStore(db_path) as store:
         assert "External ID 'E1' was shared: Ada (id 1) keeps it; it was removed from Bob (id 2)" in caplog.text
         assert [(p.id, p.external_id) for p in store.list_people()] == [(1, "E1"), (2, None), (3, "E3")]
-        assert store._conn.execute("SELECT person_id, external_id, kept_by FROM external_id_conflicts"
-                                   ).fetchall() == [(2, "E1", 1)]
+        assert store._conn.execute("SELECT person_id, external_id, kept_by FROM external_id_conflicts").fetchall() == [
+            (2, "E1", 1)
+        ]
         assert [s.id for s in store.list_samples(2)] == [7]
         assert store.gallery("m1").sample_ids.tolist() == [7]
         assert [(e.id, e.person_name) for e in store.events()] == [(5, "Bob")]
         assert store.integrity_check() == []
         indexes = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"people_name_key", "people_external_id", "samples_content_hash", "events_day",
-                "events_person_day", "events_ts"} <= indexes
+        assert {
+            "people_name_key",
+            "people_external_id",
+            "samples_content_hash",
+            "events_day",
+            "events_person_day",
+            "events_ts",
+        } <= indexes
         assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         store.delete_person(2)  # foreign keys still cascade after the rebuild
         assert store.count_samples() == 0 and store.events() == []
@@ -378,6 +415,7 @@ def test_merge_people_moves_samples_and_events(store):
 
 
 # ---- samples and embeddings ----
+
 
 def test_samples_are_deduplicated_by_content_hash(store):
     gina = store.add_person("Gina")
@@ -438,12 +476,14 @@ def test_embeddings_upsert_replace_and_missing(store):
 
 # ---- models ----
 
+
 def test_models_register_activate_and_metrics(store):
     assert store.active_model_id() is None
     model = make_model(store)
     assert store.get_model("m1") == model and model.settings == {"lr": 0.1}
-    store.register_model(ModelRecord("m1", "Renamed", "facenet", None, DIM, "/w2.pt",
-                                     datetime(2024, 1, 1, tzinfo=TZ), {}, {}))
+    store.register_model(
+        ModelRecord("m1", "Renamed", "facenet", None, DIM, "/w2.pt", datetime(2024, 1, 1, tzinfo=TZ), {}, {})
+    )
     assert [m.name for m in store.list_models()] == ["Renamed"]
     store.set_active_model("m1")
     assert store.active_model_id() == "m1"
@@ -455,6 +495,7 @@ def test_models_register_activate_and_metrics(store):
 
 
 # ---- events ----
+
 
 def test_events_query_snapshot_and_purge(store):
     lee = store.add_person("Lee")

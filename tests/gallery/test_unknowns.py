@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -36,8 +36,6 @@ def enrolled_people(count: int = 12) -> list[Path]:
     return [p for p in dev_people() if p.name not in STRANGERS][:count]
 
 
-
-
 def purity(groups, label_of: dict[int, str]) -> float:
     total = sum(g.count for g in groups)
     return sum(Counter(label_of[f] for f in g.face_ids).most_common(1)[0][1] for g in groups) / total
@@ -45,8 +43,9 @@ def purity(groups, label_of: dict[int, str]) -> float:
 
 # ---- the store ----
 
+
 def _tiny_model(store: GalleryStore) -> str:
-    store.register_model(ModelRecord("tiny", "tiny", "tiny", None, 4, "-", datetime.now(timezone.utc)))
+    store.register_model(ModelRecord("tiny", "tiny", "tiny", None, 4, "-", datetime.now(UTC)))
     return "tiny"
 
 
@@ -54,10 +53,14 @@ def test_unknown_faces_are_kept_reviewed_and_purged_with_retention():
     store = GalleryStore.memory()
     model = _tiny_model(store)
     now = datetime.now().astimezone()
-    old_event = store.record_event(AttendanceEvent(None, None, None, EventKind.UNKNOWN, now - timedelta(days=40),
-                                                   "door", 0.1, snapshot_jpeg=b"old"))
-    new_event = store.record_event(AttendanceEvent(None, None, None, EventKind.UNKNOWN, now, "door", 0.1,
-                                                   snapshot_jpeg=b"new"))
+    old_event = store.record_event(
+        AttendanceEvent(
+            None, None, None, EventKind.UNKNOWN, now - timedelta(days=40), "door", 0.1, snapshot_jpeg=b"old"
+        )
+    )
+    new_event = store.record_event(
+        AttendanceEvent(None, None, None, EventKind.UNKNOWN, now, "door", 0.1, snapshot_jpeg=b"new")
+    )
     old = store.add_unknown_face(old_event.id, model, np.ones(4), b"jpeg-old", 0.99, 80, 30.0)
     new = store.add_unknown_face(new_event.id, model, np.arange(4), b"jpeg-new", 0.98, 90, 20.0)
     assert old.time == old_event.time and old.state is ReviewState.OPEN
@@ -78,8 +81,9 @@ def test_unknown_faces_are_kept_reviewed_and_purged_with_retention():
     assert [f.id for f in store.unknown_faces_by_id([old.id, new.id])] == [new.id]
     assert store.event_snapshot(old_event.id) is None and store.event_snapshot(new_event.id) == b"new"
     # Unsent events stay for the site server, their faces do not: they are never sent.
-    third = store.record_event(AttendanceEvent(None, None, None, EventKind.UNKNOWN, now - timedelta(days=50), "door",
-                                               0.1))
+    third = store.record_event(
+        AttendanceEvent(None, None, None, EventKind.UNKNOWN, now - timedelta(days=50), "door", 0.1)
+    )
     store.add_unknown_face(third.id, model, np.ones(4), b"j", 0.99, 80, 30.0)
     assert store.purge(now - timedelta(days=30), keep_seq_above=0) == 0
     assert [f.event_id for f in store.unknown_faces(states=list(ReviewState))] == [new_event.id]
@@ -89,6 +93,7 @@ def test_unknown_faces_are_kept_reviewed_and_purged_with_retention():
 
 
 # ---- grouping and review through the engine ----
+
 
 def test_one_stranger_at_two_doors_is_one_group_then_enrolled_assigned_dismissed(engine, faces, tmp_path):
     engine.enroll_files("Colin Powell", dev_photos(_person("Colin_Powell"))[:4])
@@ -193,6 +198,7 @@ def test_cli_lists_groups_as_json_with_snapshot_files_and_reviews_them(engine, f
 
 # ---- acceptance: a video of five strangers ----
 
+
 def make_video(path: Path, photos: list[Path]) -> Path:
     """Each photo shown for SECONDS_PER_PHOTO at VIDEO_FPS, in the order given."""
     size = load_image(photos[0]).shape[:2][::-1]
@@ -228,16 +234,20 @@ def test_strangers_in_a_video_become_pure_groups_and_one_enrolled_group_is_recog
     scores = engine.matcher().scale.scale_queries(np.stack([f.vector for f in kept_faces])) @ photo_vectors.T
     label_of = {f.id: order[int(np.argmax(row))].parent.name for f, row in zip(kept_faces, scores)}
     measured = purity(groups, label_of)
-    print(f"\n{len(unknown_events)} unknown events, {len(groups)} groups, purity {measured:.3f}: "
-          f"{[Counter(label_of[f] for f in g.face_ids) for g in groups]}")
+    print(
+        f"\n{len(unknown_events)} unknown events, {len(groups)} groups, purity {measured:.3f}: "
+        f"{[Counter(label_of[f] for f in g.face_ids) for g in groups]}"
+    )
     assert 5 <= len(groups) <= 7 and measured >= 0.9
 
     biggest = max(groups, key=lambda g: g.count)
     name = Counter(label_of[f] for f in biggest.face_ids).most_common(1)[0][0]
     person_id = engine.enroll_unknown_group(biggest.id, "Visitor").value.person_ids["Visitor"]
     results = engine.matcher().match(embed_photos(engine, held_back[name]))
-    print(f"enrolled {name} from group {biggest.id}: {sum(r.person_id == person_id for r in results)} of "
-          f"{len(results)} held-back photos identified")
+    print(
+        f"enrolled {name} from group {biggest.id}: {sum(r.person_id == person_id for r in results)} of "
+        f"{len(results)} held-back photos identified"
+    )
     assert sum(r.person_id == person_id for r in results) >= 3, [(r.name, round(r.similarity, 2)) for r in results]
 
 
@@ -246,7 +256,9 @@ def test_a_deleted_person_leaves_no_face_in_the_review_listing(engine, faces, ca
     erasing that person removes them (issue: an assigned face stayed in unknowns/unknown-group-N.jpg)."""
     from core.app.cli import main
 
-    colin = engine.enroll_files("Colin Powell", dev_photos(_person("Colin_Powell"))[:3]).value.person_ids["Colin Powell"]
+    colin = engine.enroll_files("Colin Powell", dev_photos(_person("Colin_Powell"))[:3]).value.person_ids[
+        "Colin Powell"
+    ]
     now = datetime.now().astimezone()
     tony = [store_sighting(engine, p, now, "door") for p in dev_photos(_person("Tony_Blair"))[:2]]
     listing = engine.review_snapshots_dir

@@ -19,6 +19,7 @@ def dialogs(monkeypatch) -> DialogLog:
         def show(parent, title, text, *args, **kwargs):
             log.shown.append((kind, text))
             return log.question_answer if kind == "question" else answer
+
         return staticmethod(show)
 
     for kind in ("warning", "critical", "information", "question"):
@@ -30,6 +31,7 @@ def dialogs(monkeypatch) -> DialogLog:
 
     monkeypatch.setattr(QMessageBox, "exec", no_exec)
     return log
+
 
 @pytest.fixture
 def window(qtbot, engine, dialogs):

@@ -11,7 +11,6 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QDialog, QMessageBox  # noqa: E402
 
-
 from tests.kits.gui import (
     PIN,
     WAIT_MS,  # noqa: E402,F401 (fixtures)
@@ -170,8 +169,11 @@ def test_damaged_database_offers_the_latest_backup_and_keeps_the_damaged_file(qt
 
     # Start-up: the user restores; the engine opens on the backup and the damaged file is still there.
     offered: list[tuple[str, object]] = []
-    monkeypatch.setattr(admin, "ask_restore_backup",
-                        lambda parent, message, found, database: (offered.append((message, found)), True)[1])
+    monkeypatch.setattr(
+        admin,
+        "ask_restore_backup",
+        lambda parent, message, found, database: (offered.append((message, found)), True)[1],
+    )
     closed_splash: list[bool] = []
     engine = admin.open_engine(settings, before_dialog=lambda: closed_splash.append(True))
     try:
@@ -242,8 +244,9 @@ def test_camera_lost_messages_reach_the_recognize_panel(qtbot, window, dialogs, 
     panel = window.show_panel("recognize")
     banners: list[str] = []
     original = panel.view.set_banner
-    monkeypatch.setattr(panel.view, "set_banner",
-                        lambda text, kind="info": (banners.append(text), original(text, kind)))
+    monkeypatch.setattr(
+        panel.view, "set_banner", lambda text, kind="info": (banners.append(text), original(text, kind))
+    )
     panel.start("9")
     try:
         qtbot.waitUntil(lambda: "Camera lost, reconnecting (try 2 of 5)…" in banners, timeout=WAIT_MS)

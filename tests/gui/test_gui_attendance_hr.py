@@ -33,8 +33,9 @@ def office(engine):
     return ada, bob, event, start
 
 
-def test_today_board_correction_dialog_timesheet_history_charts_audit(qtbot, window, dialogs, engine, office,
-                                                                      tmp_path, monkeypatch):
+def test_today_board_correction_dialog_timesheet_history_charts_audit(
+    qtbot, window, dialogs, engine, office, tmp_path, monkeypatch
+):
     from gui.correction_dialog import CorrectionDialog
 
     ada, bob, event, start = office

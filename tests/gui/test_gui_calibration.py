@@ -30,8 +30,9 @@ def test_settings_dialog_shows_the_estimate_and_edits_the_strangers_target(qtbot
     assert engine.threshold_estimate().strangers_per_1000 == 5.0, "re-estimated for the new target"
 
 
-def test_status_bar_says_when_the_fused_model_runs_on_facenet_alone(qtbot, default_weights, rollcall_home,
-                                                                    tmp_path, monkeypatch, dialogs):
+def test_status_bar_says_when_the_fused_model_runs_on_facenet_alone(
+    qtbot, default_weights, rollcall_home, tmp_path, monkeypatch, dialogs
+):
     from core.app.engine import Engine
     from core.base.settings import Settings
     from core.vision.fusion_specs import FACENET_MODEL

@@ -10,8 +10,9 @@ from core.live.recognize import FaceResult, FaceState
 from core.vision.challenge import HeadMove
 
 
-@pytest.mark.parametrize("move, tip", [(HeadMove.TURN_LEFT, (0.0, 0.5)), (HeadMove.TURN_RIGHT, (1.0, 0.5)),
-                                       (HeadMove.LOOK_UP, (0.5, 0.0))])
+@pytest.mark.parametrize(
+    "move, tip", [(HeadMove.TURN_LEFT, (0.0, 0.5)), (HeadMove.TURN_RIGHT, (1.0, 0.5)), (HeadMove.LOOK_UP, (0.5, 0.0))]
+)
 def test_the_arrow_points_the_way_to_move(qtbot, move, tip):
     from PySide6.QtCore import QRectF
 
@@ -19,8 +20,11 @@ def test_the_arrow_points_the_way_to_move(qtbot, move, tip):
 
     polygon = arrow_polygon(move, QRectF(0, 0, 100, 100))
     points = np.array([(p.x(), p.y()) for p in polygon]) / 100
-    extreme = {HeadMove.TURN_LEFT: points[:, 0].argmin(), HeadMove.TURN_RIGHT: points[:, 0].argmax(),
-               HeadMove.LOOK_UP: points[:, 1].argmin()}[move]
+    extreme = {
+        HeadMove.TURN_LEFT: points[:, 0].argmin(),
+        HeadMove.TURN_RIGHT: points[:, 0].argmax(),
+        HeadMove.LOOK_UP: points[:, 1].argmin(),
+    }[move]
     assert np.allclose(points[extreme], tip)
 
 
@@ -54,8 +58,15 @@ def test_the_prompt_shows_over_the_video_and_hides_when_done(qtbot):
 def test_a_challenged_face_is_labelled_with_its_instruction(qtbot):
     from gui.panels.recognize import face_overlay
 
-    face = FaceResult(3, np.float32([10, 10, 90, 90]), FaceState.CHALLENGED, 7, "Ada", 0.8,
-                      ChallengePrompt(HeadMove.LOOK_UP, 1, 2, 3.0, 6.0))
+    face = FaceResult(
+        3,
+        np.float32([10, 10, 90, 90]),
+        FaceState.CHALLENGED,
+        7,
+        "Ada",
+        0.8,
+        ChallengePrompt(HeadMove.LOOK_UP, 1, 2, 3.0, 6.0),
+    )
     assert face_overlay(face).label == "Ada: look up"
     refused = FaceResult(3, np.float32([10, 10, 90, 90]), FaceState.NOT_LIVE, 7, "Ada", 0.8)
     assert face_overlay(refused).kind == "unknown"

@@ -57,8 +57,16 @@ def app_style(qapp):
     qapp.setStyle(QStyleFactory.create(saved[0]))
 
 
-LONG_NAMES = ["Lin-Manuel Miranda", "Phillipa Soo", "Leslie Odom Jr.", "Christopher Jackson",
-              "Renée Elise Goldsberry", "Jasmine Cephas Jones", "Daveed Diggs", "Okieriete Onaodowan"]
+LONG_NAMES = [
+    "Lin-Manuel Miranda",
+    "Phillipa Soo",
+    "Leslie Odom Jr.",
+    "Christopher Jackson",
+    "Renée Elise Goldsberry",
+    "Jasmine Cephas Jones",
+    "Daveed Diggs",
+    "Okieriete Onaodowan",
+]
 
 
 @pytest.fixture
@@ -69,8 +77,11 @@ def office(engine):
     morning = datetime.now(engine.site_zone()).replace(hour=0, minute=1, second=0, microsecond=0)
     for minute, name in enumerate(LONG_NAMES):
         person = engine.store.add_person(name)
-        engine.store.record_event(AttendanceEvent(None, person.id, None, EventKind.CHECK_IN,
-                                                  morning + timedelta(minutes=minute), "front door", 0.9))
+        engine.store.record_event(
+            AttendanceEvent(
+                None, person.id, None, EventKind.CHECK_IN, morning + timedelta(minutes=minute), "front door", 0.9
+            )
+        )
     return LONG_NAMES
 
 
@@ -86,8 +97,13 @@ def _line_width(widget: QWidget, text: str, weight: int | None = None) -> int:
     if weight is not None:
         font.setWeight(QFont.Weight(weight))
     metrics = QFontMetrics(font)
-    return max((metrics.horizontalAdvance(line) for line in text.replace("&&", "\0").replace("&", "")
-                .replace("\0", "&").splitlines()), default=0)
+    return max(
+        (
+            metrics.horizontalAdvance(line)
+            for line in text.replace("&&", "\0").replace("&", "").replace("\0", "&").splitlines()
+        ),
+        default=0,
+    )
 
 
 def cut_texts(root: QWidget) -> list[str]:
@@ -183,17 +199,22 @@ def lost_first_columns(root: QWidget) -> list[str]:
             continue
         header = view.horizontalHeader() if isinstance(view, QTableView) else view.header()
         bar = view.horizontalScrollBar()
-        first = next(header.logicalIndex(v) for v in range(header.count())
-                     if not header.isSectionHidden(header.logicalIndex(v)))
+        first = next(
+            header.logicalIndex(v) for v in range(header.count()) if not header.isSectionHidden(header.logicalIndex(v))
+        )
         bar.setValue(bar.maximum())
         QApplication.processEvents()
         visible = header.sectionViewportPosition(first) >= 0
-        frozen = any(isinstance(child, QTableView) and child.isVisible() and not child.isColumnHidden(first)
-                     for child in view.findChildren(QTableView))
+        frozen = any(
+            isinstance(child, QTableView) and child.isVisible() and not child.isColumnHidden(first)
+            for child in view.findChildren(QTableView)
+        )
         bar.setValue(0)
         if not (visible or frozen):
-            lost.append(f"{type(view).__name__} {view.objectName()!r}: column "
-                        f"{view.model().headerData(first, header.orientation())!r} scrolls away")
+            lost.append(
+                f"{type(view).__name__} {view.objectName()!r}: column "
+                f"{view.model().headerData(first, header.orientation())!r} scrolls away"
+            )
     return lost
 
 
@@ -202,6 +223,7 @@ def lost_first_columns(root: QWidget) -> list[str]:
 
 def tab_pages(root: QWidget) -> Iterator[str]:
     """Show every tab of every tab widget under `root`, nested ones too; yields each tab's path."""
+
     def walk(widget: QWidget, path: str) -> Iterator[str]:
         tabs = [t for t in [widget, *widget.findChildren(QTabWidget)] if isinstance(t, QTabWidget) and t.isVisible()]
         outer = [t for t in tabs if not any(o is not t and o.isAncestorOf(t) for o in tabs)]
@@ -215,6 +237,7 @@ def tab_pages(root: QWidget) -> Iterator[str]:
                 tab_widget.setCurrentIndex(index)
                 QApplication.processEvents()
                 yield from walk(tab_widget.widget(index), f"{path} › {tab_widget.tabText(index)}")
+
     yield from walk(root, "")
 
 
@@ -245,8 +268,10 @@ def test_every_panel_and_tab_fits(qtbot, office, window, screen):
                 problems.append(f"{where}: the window needs {window.width()}×{window.height()}")
             page = window.stack.currentWidget()  # a long page may scroll down; none scrolls sideways on the laptop
             if screen == SCREENS[0] and page.horizontalScrollBar().isVisible():
-                problems.append(f"{where}: scrolls sideways on the laptop ({panel.minimumSizeHint().width()} px wide, "
-                                f"has {page.viewport().width()})")
+                problems.append(
+                    f"{where}: scrolls sideways on the laptop ({panel.minimumSizeHint().width()} px wide, "
+                    f"has {page.viewport().width()})"
+                )
             problems += [f"{where}: {problem}" for problem in cut_texts(window)]
             problems += [f"{where}: {problem}" for problem in lost_first_columns(panel)]
     assert not problems, "\n".join(problems)
@@ -274,9 +299,15 @@ def dialog_classes() -> list[type[QDialog]]:
 def build_dialog(cls: type[QDialog], engine, window) -> QDialog | None:
     """The dialog built from what its constructor asks for (by parameter name), or None when it asks for more."""
     known: dict[str, Callable[[], object]] = {
-        "engine": lambda: engine, "parent": lambda: window, "day": date.today, "groups": lambda: ["Morning"],
-        "title": lambda: "Lock May", "consequence": lambda: "Punches in May are refused until it is unlocked.",
-        "action": lambda: "Lock", "act": lambda: (lambda reason: None), "message": lambda: "",
+        "engine": lambda: engine,
+        "parent": lambda: window,
+        "day": date.today,
+        "groups": lambda: ["Morning"],
+        "title": lambda: "Lock May",
+        "consequence": lambda: "Punches in May are refused until it is unlocked.",
+        "action": lambda: "Lock",
+        "act": lambda: lambda reason: None,
+        "message": lambda: "",
     }
     arguments = {}
     for name, parameter in inspect.signature(cls.__init__).parameters.items():
@@ -304,8 +335,10 @@ def test_every_dialog_fits_or_scrolls(qtbot, window, engine, screen):
         scrolls = bool(dialog.findChildren(QScrollArea))
         need = dialog.minimumSizeHint() if scrolls else dialog.sizeHint().expandedTo(dialog.minimumSizeHint())
         if need.width() > width or need.height() > height:
-            problems.append(f"{cls.__name__} needs {need.width()}×{need.height()}"
-                            + (" even with its scroll areas" if scrolls else " and does not scroll"))
+            problems.append(
+                f"{cls.__name__} needs {need.width()}×{need.height()}"
+                + (" even with its scroll areas" if scrolls else " and does not scroll")
+            )
         dialog.resize(min(dialog.width(), width), min(dialog.height(), height))
         qtbot.wait(20)
         if dialog.width() > width or dialog.height() > height:
@@ -411,11 +444,28 @@ def test_the_window_opens_inside_a_1024x700_screen(tmp_path, rollcall_home, defa
     import sys
 
     config = tmp_path / "screen.json"
-    config.write_text(json.dumps({"screens": [{"name": "small", "x": 0, "y": 0, "width": 1024, "height": 700,
-                                               "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "screens": [
+                    {
+                        "name": "small",
+                        "x": 0,
+                        "y": 0,
+                        "width": 1024,
+                        "height": 700,
+                        "logicalDpi": 96,
+                        "logicalBaseDpi": 96,
+                        "dpr": 1,
+                    }
+                ]
+            }
+        )
+    )
     env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={config}"}
-    done = subprocess.run([sys.executable, "-m", "tests.kits.window_probe"], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.kits.window_probe"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     where = json.loads(done.stdout.strip().splitlines()[-1])
     assert where["available"] == [0, 0, 1024, 700]

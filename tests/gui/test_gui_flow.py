@@ -99,9 +99,11 @@ def test_whole_flow(qtbot, window, dialogs, faces, tmp_path, monkeypatch):
     people_panel.select_person(window.engine.store.find_person(names[0]).id)
     dialogs.question_answer = QMessageBox.StandardButton.Yes
     people_panel.delete_button.click()
-    assert ("question" in [kind for kind, _ in dialogs.shown])
-    wait_idle(qtbot, lambda: people_panel.job is None and not people_panel.is_refreshing()
-              and names[0] not in people_panel.names())
+    assert "question" in [kind for kind, _ in dialogs.shown]
+    wait_idle(
+        qtbot,
+        lambda: people_panel.job is None and not people_panel.is_refreshing() and names[0] not in people_panel.names(),
+    )
     assert sorted(people_panel.names()) == sorted(names[1:])
     assert attendance.table.rowCount() == 0
     assert recognize.marked_list.count() == 0
@@ -175,15 +177,16 @@ def test_responsive_while_recognizing(qtbot, window, dialogs, faces):
     busy_since = len(gaps)
     frames_before = recognize.view.frames_shown
     measuring_since = clock.elapsed()
-    qtbot.waitUntil(lambda: not recognize.is_running() or clock.elapsed() - measuring_since > 4000,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not recognize.is_running() or clock.elapsed() - measuring_since > 4000, timeout=WAIT_MS)
     timer.stop()
     frames_during = recognize.view.frames_shown - frames_before
     recognize.stop_button.click()
     qtbot.waitUntil(lambda: not recognize.is_running(), timeout=10_000)
     worst_while_busy = max(gaps[busy_since:], default=0)
-    print(f"ticks {len(gaps)}, longest gap {max(gaps)} ms ({worst_while_busy} ms while frames flowed), "
-          f"{frames_during} frames painted meanwhile")
+    print(
+        f"ticks {len(gaps)}, longest gap {max(gaps)} ms ({worst_while_busy} ms while frames flowed), "
+        f"{frames_during} frames painted meanwhile"
+    )
     assert frames_before >= 5 and frames_during >= 5
     assert len(gaps) > 100
     assert max(gaps) < 100, f"longest event-loop gap {max(gaps)} ms"

@@ -61,7 +61,7 @@ def test_today_reads_a_to_z_and_history_says_one_day(qtbot, hr):
     qtbot.addWidget(today)
     today.day_edit.setDate(today.day_edit.date().fromString(DAY.isoformat(), "yyyy-MM-dd"))
     names = today.names_shown()
-    assert names == sorted(names, key=str.casefold) and names[0] == "=HYPERLINK(\"http://x\")"
+    assert names == sorted(names, key=str.casefold) and names[0] == '=HYPERLINK("http://x")'
     engine.store.record_event(AttendanceEvent(None, ada.id, None, EventKind.CHECK_IN, at(DAY, 9, 0), "cam", 0.9))
     history = HistoryView(engine)
     qtbot.addWidget(history)

@@ -19,7 +19,6 @@ from gui.integrations_settings import AddTargetDialog, BackfillDialog  # noqa: E
 from tests.kits.fake_erpnext import FakeErpnext  # noqa: E402
 from tests.kits.integration_kit import at, make_engine, people, sight  # noqa: E402
 
-
 WAIT_MS = 8_000
 
 

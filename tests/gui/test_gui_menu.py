@@ -39,8 +39,11 @@ def test_file_dialogs_start_in_documents(qtbot, window, monkeypatch, tmp_path):
     from gui.files import documents_dir
 
     started: list[str] = []
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(
-        lambda parent, title, start="", *args: (started.append(start), "")[1]))
+    monkeypatch.setattr(
+        QFileDialog,
+        "getExistingDirectory",
+        staticmethod(lambda parent, title, start="", *args: (started.append(start), "")[1]),
+    )
     window.actions_by_name["import"].trigger()
     assert window.current_panel() == "enroll"
     assert started == [documents_dir()]

@@ -33,8 +33,9 @@ def enroll(engine, person: Path, photos: slice, name: str | None = None):
     return engine.enroll_files(name or person.name.replace("_", " "), dev_photos(person)[photos]).value
 
 
-def test_capture_guidance_then_duplicate_name_adds_to_existing(qtbot, window, dialogs, engine, faces, tmp_path,
-                                                                monkeypatch):
+def test_capture_guidance_then_duplicate_name_adds_to_existing(
+    qtbot, window, dialogs, engine, faces, tmp_path, monkeypatch
+):
     person = dev_people()[5]
     name = person.name.replace("_", " ")
     enroll(engine, person, slice(0, 2))
@@ -50,8 +51,9 @@ def test_capture_guidance_then_duplicate_name_adds_to_existing(qtbot, window, di
     panel = window.show_panel("enroll")
     banners: list[str] = []
     original = panel.capture_view.set_banner
-    monkeypatch.setattr(panel.capture_view, "set_banner",
-                        lambda text, kind="info": (banners.append(text), original(text, kind)))
+    monkeypatch.setattr(
+        panel.capture_view, "set_banner", lambda text, kind="info": (banners.append(text), original(text, kind))
+    )
     panel.name_edit.setText(name)
     panel.capture_source.set_spec(str(frames))
     panel.sample_count.setValue(2)
@@ -67,11 +69,16 @@ def test_capture_guidance_then_duplicate_name_adds_to_existing(qtbot, window, di
     import gui.panels.enroll as enroll_module
 
     asked: list[str] = []
-    monkeypatch.setattr(enroll_module, "ask_duplicate_name",
-                        lambda parent, message: (asked.append(message), enroll_module.ADD_TO_EXISTING)[1])
+    monkeypatch.setattr(
+        enroll_module,
+        "ask_duplicate_name",
+        lambda parent, message: (asked.append(message), enroll_module.ADD_TO_EXISTING)[1],
+    )
     panel.save_button.click()
-    qtbot.waitUntil(lambda: panel.job is None and panel.last_report is not None
-                    and panel.last_report.samples_added == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: panel.job is None and panel.last_report is not None and panel.last_report.samples_added == 2,
+        timeout=WAIT_MS,
+    )
     assert len(asked) == 1 and name in asked[0]
     assert [p.id for p in engine.store.list_people(search=name)] == [existing.id]
     assert engine.store.count_samples(existing.id) == 4
@@ -94,8 +101,10 @@ def test_import_photos_duplicate_name_kept_separate(qtbot, window, dialogs, engi
     photos = [str(p) for p in dev_photos(person)[2:4]] + [str(faces / "group" / "six_faces.jpg")]
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: (photos, "")))
     panel.add_photos_button.click()
-    qtbot.waitUntil(lambda: panel.job is None and panel.last_report is not None
-                    and bool(panel.last_report.people_added), timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: panel.job is None and panel.last_report is not None and bool(panel.last_report.people_added),
+        timeout=WAIT_MS,
+    )
     people = engine.store.list_people(search=name)
     assert len(people) == 2
     assert sorted(p.external_id or "" for p in people) == ["", "E-42"]
@@ -192,8 +201,12 @@ def test_settings_dialog_saves_one_typed_settings_object(qtbot, window, engine):
     dialog.accept()
     saved = Settings.load()
     assert saved.liveness.photo_filter
-    assert (saved.recognition.match_threshold, saved.attendance.cooldown_minutes, saved.camera.width_px,
-            saved.camera.height_px) == (0.62, 5.0, 1280, 720)
+    assert (
+        saved.recognition.match_threshold,
+        saved.attendance.cooldown_minutes,
+        saved.camera.width_px,
+        saved.camera.height_px,
+    ) == (0.62, 5.0, 1280, 720)
     assert saved.attendance.sound_on_mark
     assert engine.settings.recognition.match_threshold == 0.62
     assert engine.matcher() is not matcher_before, "the matcher is rebuilt with the new settings"

@@ -12,7 +12,6 @@ from core.attendance.book import AttendanceBook  # noqa: E402
 from tests.kits.paths import dev_people, dev_photos  # noqa: E402
 
 
-
 def test_today_sightings_and_timesheet_count_a_manual_punch_alike(window, engine):  # noqa: F811 (fixture)
     people = dev_people()[:3]
     names = [p.name.replace("_", " ") for p in people]

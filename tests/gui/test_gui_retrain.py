@@ -25,8 +25,13 @@ def panel_engine(tmp_path, default_weights):
     models.mkdir()
     for name in (f"{DEFAULT_MODEL}.pt", f"{DEFAULT_MODEL}.pt.json"):
         os.symlink(MODELS_CACHE / name, models / name)
-    engine = Engine(Settings(storage=StorageSettings(data_dir=str(tmp_path / "home")),
-                             compute=ComputeSettings(active_model=DEFAULT_MODEL)), registry=ModelRegistry(models))
+    engine = Engine(
+        Settings(
+            storage=StorageSettings(data_dir=str(tmp_path / "home")),
+            compute=ComputeSettings(active_model=DEFAULT_MODEL),
+        ),
+        registry=ModelRegistry(models),
+    )
     enroller = engine.enroller()
     for person in dev_people()[:4]:
         enroller.enroll_files(person.name.replace("_", " "), dev_photos(person))

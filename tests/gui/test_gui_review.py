@@ -22,8 +22,10 @@ def photos(name: str):
 def test_review_panel_enrolls_adds_and_dismisses_groups(qtbot, engine, faces, dialogs, request):  # noqa: F811
     engine.enroll_files("Colin Powell", photos("Colin_Powell")[:3])
     now = datetime.now().astimezone()
-    naomi = [store_sighting(engine, p, now - timedelta(hours=3 - i), f"door {i % 2 + 1}")
-             for i, p in enumerate(photos("Naomi_Watts")[:3])]
+    naomi = [
+        store_sighting(engine, p, now - timedelta(hours=3 - i), f"door {i % 2 + 1}")
+        for i, p in enumerate(photos("Naomi_Watts")[:3])
+    ]
     tony = [store_sighting(engine, p, now, "door 1") for p in photos("Tony_Blair")[:2]]
     hugo = [store_sighting(engine, photos("Hugo_Chavez")[0], now, "door 2")]
 

@@ -21,8 +21,9 @@ def collect(worker: Job) -> dict:
     worker.returned.connect(lambda v: (seen["returned"].append(v), seen["order"].append("returned")))
     worker.failed.connect(lambda m: (seen["failed"].append(m), seen["order"].append("failed")))
     worker.errored.connect(lambda e: seen["errored"].append(e))
-    worker.aborted.connect(lambda: (seen.__setitem__("cancelled", seen["cancelled"] + 1),
-                                      seen["order"].append("cancelled")))
+    worker.aborted.connect(
+        lambda: (seen.__setitem__("cancelled", seen["cancelled"] + 1), seen["order"].append("cancelled"))
+    )
     worker.finished.connect(lambda: seen["order"].append("finished"))
     return seen
 
@@ -137,11 +138,14 @@ def test_stop_all_joins_every_running_worker(qtbot):
 
 def test_a_runtime_error_is_reported_too(qtbot):
     """superqt alone drops a RuntimeError (it takes it for a deleted worker); the user must still hear of it."""
+
     def broken():
         raise RuntimeError("CUDA out of memory")
 
     seen = run(qtbot, Job(broken))
-    assert seen["failed"] == ["Unexpected error (RuntimeError: CUDA out of memory). Details were written to the log file."]
+    assert seen["failed"] == [
+        "Unexpected error (RuntimeError: CUDA out of memory). Details were written to the log file."
+    ]
     assert seen["order"] == ["failed", "finished"] and not seen["returned"]
 
 

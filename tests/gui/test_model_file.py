@@ -22,9 +22,12 @@ def test_the_kiosk_edition_installs_activates_and_recognises_with_a_trained_mode
     models = copy_models(tmp_path / "models")
     home = tmp_path / "home"
     person = dev_people()[0]
-    for args in (["models", "import", str(path)], ["activate", model_id],
-                 ["enroll", "Kiosk Person", *map(str, dev_photos(person)[:3])],
-                 ["identify", str(dev_photos(person)[5])]):
+    for args in (
+        ["models", "import", str(path)],
+        ["activate", model_id],
+        ["enroll", "Kiosk Person", *map(str, dev_photos(person)[:3])],
+        ["identify", str(dev_photos(person)[5])],
+    ):
         report, stderr = probe(["cli", "--device", "cpu", *args, "--no-torch"], home, models)
         assert report["rc"] == 0, f"{args}: {stderr[-2000:]}"
         assert report["torch_modules"] == []
@@ -41,8 +44,10 @@ def kiosk_engine(default_weights, tmp_path):
     from core.base.settings import Settings, StorageSettings
     from core.vision.models import ModelRegistry
 
-    engine = Engine(Settings(storage=StorageSettings(data_dir=str(tmp_path / "home"))),
-                    registry=ModelRegistry(copy_models(tmp_path / "models")))
+    engine = Engine(
+        Settings(storage=StorageSettings(data_dir=str(tmp_path / "home"))),
+        registry=ModelRegistry(copy_models(tmp_path / "models")),
+    )
     yield engine
     engine.close()
 

@@ -16,8 +16,14 @@ pytestmark = pytest.mark.gui  # a Qt window in a child process
 
 def screenshots(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "scripts/screenshots.py", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "scripts/screenshots.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_every_image_in_the_docs_is_a_page_of_the_tool():

@@ -8,8 +8,8 @@ pytest.importorskip("pytestqt")
 
 from core.site.service import SiteRole  # noqa: E402
 from core.site.trust import record_refused, record_skipped  # noqa: E402
-from tests.kits.site_kit import enroll, station, write_events  # noqa: E402
 from tests.kits.gui import WAIT_MS
+from tests.kits.site_kit import enroll, station, write_events  # noqa: E402
 
 
 def test_join_from_settings_then_status_bar_shows_queue(qtbot, window, engine, pg, tmp_path):

@@ -10,10 +10,12 @@ from core.app.cli import main
 
 HAMILTON = "video/hamilton_640x360.mp4"
 
+
 def run(capsys, *argv) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
 
 def save_frames(video: Path, indices: list[int], folder: Path) -> list[Path]:
     capture = cv2.VideoCapture(str(video))

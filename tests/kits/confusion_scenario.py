@@ -60,8 +60,7 @@ def _unit(vectors) -> np.ndarray:
     return mean / max(float(np.linalg.norm(mean)), np.finfo(np.float32).eps)
 
 
-def confusable_faces(store, model_id: str, count: int = CONFUSIONS,
-                     held_out: int = HELD_OUT) -> list[Confusable]:
+def confusable_faces(store, model_id: str, count: int = CONFUSIONS, held_out: int = HELD_OUT) -> list[Confusable]:
     """The `count` training photos most confused with another person, picked one at a time: each is the
     photo whose cosine to another person's centroid most exceeds the cosine to its own person's
     centroid without it (so the trainer's metric once it is removed), among the photos still
@@ -106,13 +105,21 @@ def record_confusions(engine, faces: list[Confusable]) -> None:
     for i, face in enumerate(faces):
         crop = engine.store.sample_crop(face.sample_id)
         engine.remove_samples([face.sample_id])
-        event = engine.store.record_event(AttendanceEvent(
-            None, face.shown, None, EventKind.CHECK_IN, now - timedelta(minutes=10 * (i + 1)), "kiosk", 0.6,
-            snapshot_jpeg=crop))
+        event = engine.store.record_event(
+            AttendanceEvent(
+                None,
+                face.shown,
+                None,
+                EventKind.CHECK_IN,
+                now - timedelta(minutes=10 * (i + 1)),
+                "kiosk",
+                0.6,
+                snapshot_jpeg=crop,
+            )
+        )
         engine.reassign_event(event.id, face.true, "HR: it was the other one")
 
 
 def describe(store, faces: list[Confusable]) -> list[str]:
     names = {p.id: p.name for p in store.list_people()}
-    return [f"sample {f.sample_id} of {names[f.true]} shown as {names[f.shown]} (lead {f.lead:+.3f})"
-            for f in faces]
+    return [f"sample {f.sample_id} of {names[f.true]} shown as {names[f.shown]} (lead {f.lead:+.3f})" for f in faces]

@@ -8,7 +8,7 @@ unknown faces through AttendanceBook), reembed (replace every embedding of a mod
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ def ensure_model(store: GalleryStore) -> None:
     try:
         store.get_model(MODEL)
     except Exception:  # noqa: BLE001
-        store.register_model(ModelRecord(MODEL, "crash", "facenet-keras-128", None, 16, "-", datetime.now(timezone.utc)))
+        store.register_model(ModelRecord(MODEL, "crash", "facenet-keras-128", None, 16, "-", datetime.now(UTC)))
         store.set_active_model(MODEL)
 
 
@@ -51,8 +51,11 @@ def main() -> None:
             print(f"person {person.id}", flush=True)
         elif mode == "attendance":
             people = store.list_people() or [store.add_person(f"Visitor {i}") for i in range(20)]
-            book = AttendanceBook(store, AttendanceSettings(cooldown_minutes=0.0),
-                                  clock=lambda n=n: datetime.now(timezone.utc).astimezone() + timedelta(days=n))
+            book = AttendanceBook(
+                store,
+                AttendanceSettings(cooldown_minutes=0.0),
+                clock=lambda n=n: datetime.now(UTC).astimezone() + timedelta(days=n),
+            )
             event = book.observe(people[n % len(people)].id, 0.9, "crash-cam", snapshot_jpeg=rng.bytes(3000))
             if event is not None:
                 print(f"event {event.id}", flush=True)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 PIN = "739154"
 
+
 class PinAnswers:
     """Stands in for the PIN dialog: returns scripted answers and records each prompt's message."""
 
@@ -30,6 +31,7 @@ class PinAnswers:
 
 
 WAIT_MS = 45_000
+
 
 class DialogLog:
     """Message boxes shown during a test (none of them blocks: each returns a scripted answer)."""

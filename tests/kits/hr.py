@@ -27,6 +27,7 @@ def at(day: date, hh: int, mm: int) -> datetime:
 
     return datetime(day.year, day.month, day.day, hh, mm, tzinfo=ZoneInfo(ZONE))
 
+
 @pytest.fixture
 def hr(rollcall_home):
     """An engine on a real database file; no face model is needed for the rules."""
@@ -36,7 +37,7 @@ def hr(rollcall_home):
     engine.clock = lambda: at(DAY, 23, 0)
     group = engine.add_group("Office", "09:00", "17:00", 5, "mon-fri", 7.5, actor="admin").value
     people = []
-    for name in ("Ada", "=HYPERLINK(\"http://x\")", "Bob"):
+    for name in ("Ada", '=HYPERLINK("http://x")', "Bob"):
         person = engine.store.add_person(name, external_id="@E" + name[:1])
         engine.assign_group(person.id, group.id, actor="admin")
         people.append(person)

@@ -75,16 +75,38 @@ class PgCluster:
         pwfile.write_text(self.password)
         if self._as_postgres:
             shutil.chown(pwfile, "postgres", "postgres")
-        self._run(self.bin_dir / "initdb", "-D", self.data, "-U", SUPERUSER, "--pwfile", pwfile,
-                  "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+        self._run(
+            self.bin_dir / "initdb",
+            "-D",
+            self.data,
+            "-U",
+            SUPERUSER,
+            "--pwfile",
+            pwfile,
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         pwfile.unlink()
         return self
 
     def start(self) -> None:
         fsync = "on" if self.durable else "off"
-        self._run(self.bin_dir / "pg_ctl", "-D", self.data, "-l", self.root / "log", "-w", "-t", START_TIMEOUT_S,
-                  "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync={fsync}"
-                        " -c max_connections=200", "start")
+        self._run(
+            self.bin_dir / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.root / "log",
+            "-w",
+            "-t",
+            START_TIMEOUT_S,
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync={fsync} -c max_connections=200",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run(self.bin_dir / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop", check=False)
@@ -93,8 +115,9 @@ class PgCluster:
     def running(self) -> bool:
         return self._run(self.bin_dir / "pg_ctl", "-D", self.data, "status", check=False).returncode == 0
 
-    def url(self, database: str = "postgres", user: str = SUPERUSER, password: str | None = None,
-            port: int | None = None) -> str:
+    def url(
+        self, database: str = "postgres", user: str = SUPERUSER, password: str | None = None, port: int | None = None
+    ) -> str:
         password = self.password if password is None else password
         return f"postgresql://{user}:{password}@127.0.0.1:{port or self.port}/{database}?sslmode=disable"
 
@@ -118,8 +141,10 @@ def pg_cluster():
     if bin_dir is None:
         if os.environ.get("CI"):  # CI must test site mode, never pass by skipping it
             pytest.fail("CI has no PostgreSQL server binaries: scripts/test.sh should have installed postgresql-15")
-        pytest.skip("site tests need PostgreSQL's server binaries (initdb, pg_ctl): install Debian's postgresql-15 "
-                    f"package (scripts/test.sh does, as root) or set {BIN_ENV}")
+        pytest.skip(
+            "site tests need PostgreSQL's server binaries (initdb, pg_ctl): install Debian's postgresql-15 "
+            f"package (scripts/test.sh does, as root) or set {BIN_ENV}"
+        )
     cluster = PgCluster(bin_dir).init()
     cluster.start()
     yield cluster

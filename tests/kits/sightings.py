@@ -21,5 +21,6 @@ def store_sighting(engine, photo: Path, when: datetime, source: str) -> int:
     crop = getattr(item, "crop", item)
     vector = embedder.embed([item])[0]
     event = engine.store.record_event(AttendanceEvent(None, None, None, EventKind.UNKNOWN, when, source, 0.1))
-    return engine.store.add_unknown_face(event.id, embedder.model_id, vector, encode_jpeg(crop), face.prob,
-                                         face.size_px, sharpness(crop)).id
+    return engine.store.add_unknown_face(
+        event.id, embedder.model_id, vector, encode_jpeg(crop), face.prob, face.size_px, sharpness(crop)
+    ).id

@@ -14,8 +14,9 @@ from core.base.settings import Settings, SiteSettings
 from core.gallery.store import GalleryStore
 from core.site.service import Site
 
-MODEL = ModelRecord("facenet-keras-128", "FaceNet (Keras)", "facenet-keras-128", None, 128, "",
-                    datetime(2026, 1, 1).astimezone())
+MODEL = ModelRecord(
+    "facenet-keras-128", "FaceNet (Keras)", "facenet-keras-128", None, 128, "", datetime(2026, 1, 1).astimezone()
+)
 FAST = SiteSettings(sync_interval_s=0.2, connect_timeout_s=2, upload_batch=50)
 
 
@@ -49,12 +50,19 @@ def enroll(store: GalleryStore, name: str, samples: int = 2, seed: int = 0) -> i
     return person.id
 
 
-def write_events(store: GalleryStore, count: int, start: datetime | None = None, person_id: int | None = None,
-                 step: timedelta = timedelta(seconds=1)) -> list[AttendanceEvent]:
+def write_events(
+    store: GalleryStore,
+    count: int,
+    start: datetime | None = None,
+    person_id: int | None = None,
+    step: timedelta = timedelta(seconds=1),
+) -> list[AttendanceEvent]:
     moment = start or datetime.now().astimezone()
     kind = EventKind.UNKNOWN if person_id is None else EventKind.CHECK_IN
-    return [store.record_event(AttendanceEvent(None, person_id, None, kind, moment + i * step, "cam", 0.5))
-            for i in range(count)]
+    return [
+        store.record_event(AttendanceEvent(None, person_id, None, kind, moment + i * step, "cam", 0.5))
+        for i in range(count)
+    ]
 
 
 def joined_since(url: str, days: float) -> None:
@@ -88,8 +96,12 @@ def local_uuids(store: GalleryStore) -> set[str]:
 
 
 def server_uuids(conn, kiosk: str) -> set[str]:
-    return {r[0] for r in conn.execute(
-        "SELECT event_uuid::text FROM events WHERE kiosk_id = (SELECT id FROM kiosks WHERE name = %s)", [kiosk])}
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT event_uuid::text FROM events WHERE kiosk_id = (SELECT id FROM kiosks WHERE name = %s)", [kiosk]
+        )
+    }
 
 
 def sync(site: Site):

@@ -18,10 +18,13 @@ from tests.kits.paths import MODELS_CACHE, dev_people, dev_photos
 # These tests train and switch FaceNet versions, so they run on FaceNet alone (not the fused default).
 TINY = dict(P=4, K=2, epochs=1, steps_per_epoch=2, frozen_blocks=7)  # only the head trains: ~1 s a step
 
+
 def enroll_people(folder: Path, count: int, default_weights: Path) -> Path:
     """A gallery of `count` dev people with all 8 photos each; returns the database file."""
-    engine = Engine(Settings(storage=StorageSettings(data_dir=str(folder)), compute=ComputeSettings(active_model=DEFAULT_MODEL)),
-                    registry=ModelRegistry(MODELS_CACHE))
+    engine = Engine(
+        Settings(storage=StorageSettings(data_dir=str(folder)), compute=ComputeSettings(active_model=DEFAULT_MODEL)),
+        registry=ModelRegistry(MODELS_CACHE),
+    )
     try:
         enroller = engine.enroller()
         for person in dev_people()[:count]:
@@ -29,6 +32,7 @@ def enroll_people(folder: Path, count: int, default_weights: Path) -> Path:
         return engine.settings.database_path
     finally:
         engine.close()
+
 
 def engine_from(database: Path, tmp_path: Path) -> Engine:
     """A fresh engine on a copy of `database`, with its own models folder (weights linked in)."""
@@ -46,8 +50,11 @@ def engine_from(database: Path, tmp_path: Path) -> Engine:
             os.symlink(MODELS_CACHE / name, models / name)
         except OSError:
             (shutil.copytree if name == "lfw" else shutil.copy)(MODELS_CACHE / name, models / name)
-    return Engine(Settings(storage=StorageSettings(data_dir=str(home)), compute=ComputeSettings(active_model=DEFAULT_MODEL)),
-                  registry=ModelRegistry(models))
+    return Engine(
+        Settings(storage=StorageSettings(data_dir=str(home)), compute=ComputeSettings(active_model=DEFAULT_MODEL)),
+        registry=ModelRegistry(models),
+    )
+
 
 @pytest.fixture(scope="session")
 def eight_people(tmp_path_factory, default_weights) -> Path:

@@ -20,8 +20,15 @@ from core.vision.challenge import HeadMove, PoseChange, nose_parallax
 HEAD = np.array([[-0.5, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.6, 0.45], [-0.4, 1.1, 0.05], [0.4, 1.1, 0.05]])
 
 
-def view(points: np.ndarray, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0,
-         distance: float = 8.0, shift=(0.0, 0.0), focal: float = 600.0) -> np.ndarray:
+def view(
+    points: np.ndarray,
+    yaw_deg: float = 0.0,
+    pitch_deg: float = 0.0,
+    roll_deg: float = 0.0,
+    distance: float = 8.0,
+    shift=(0.0, 0.0),
+    focal: float = 600.0,
+) -> np.ndarray:
     """Pinhole image (pixels) of 3-D points turned by yaw (+ = towards image right), pitch (+ = up)."""
     yaw, pitch, roll = np.radians([yaw_deg, pitch_deg, roll_deg])
     turn = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
@@ -33,8 +40,15 @@ def view(points: np.ndarray, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_
     return np.float32(focal * (moved[:, :2] + np.array(shift)) / depth[:, None] + [320, 240])
 
 
-def photo_of(head_view: np.ndarray, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0,
-             distance: float = 8.0, shift=(0.0, 0.0), held_at_deg: float = 0.0) -> np.ndarray:
+def photo_of(
+    head_view: np.ndarray,
+    yaw_deg: float = 0.0,
+    pitch_deg: float = 0.0,
+    roll_deg: float = 0.0,
+    distance: float = 8.0,
+    shift=(0.0, 0.0),
+    held_at_deg: float = 0.0,
+) -> np.ndarray:
     """The same face printed flat (its picture on a plane), held rotated by `held_at_deg` in its
     own plane, then turned to a pose."""
     angle = np.radians(held_at_deg)
@@ -45,8 +59,11 @@ def photo_of(head_view: np.ndarray, yaw_deg: float = 0.0, pitch_deg: float = 0.0
 
 def test_a_real_turn_moves_the_nose_off_the_plane_the_asked_way():
     neutral = view(HEAD)
-    for move, pose in ((HeadMove.TURN_LEFT, dict(yaw_deg=25)), (HeadMove.TURN_RIGHT, dict(yaw_deg=-25)),
-                       (HeadMove.LOOK_UP, dict(pitch_deg=20))):
+    for move, pose in (
+        (HeadMove.TURN_LEFT, dict(yaw_deg=25)),
+        (HeadMove.TURN_RIGHT, dict(yaw_deg=-25)),
+        (HeadMove.LOOK_UP, dict(pitch_deg=20)),
+    ):
         change = PoseChange.between(neutral, view(HEAD, **pose))
         movement, parallax = change.movement(move)
         assert movement > 0.15 and parallax > 0.15, (move, change)
@@ -57,8 +74,16 @@ def test_a_real_turn_moves_the_nose_off_the_plane_the_asked_way():
             assert abs(change.turn_parallax) < 1e-6  # looking up is not a turn
 
 
-@pytest.mark.parametrize("pose", [dict(yaw_deg=40), dict(yaw_deg=-40), dict(pitch_deg=35), dict(roll_deg=30),
-                                  dict(yaw_deg=30, pitch_deg=-25, roll_deg=15, distance=5.0, shift=(1.0, -0.5))])
+@pytest.mark.parametrize(
+    "pose",
+    [
+        dict(yaw_deg=40),
+        dict(yaw_deg=-40),
+        dict(pitch_deg=35),
+        dict(roll_deg=30),
+        dict(yaw_deg=30, pitch_deg=-25, roll_deg=15, distance=5.0, shift=(1.0, -0.5)),
+    ],
+)
 def test_a_flat_picture_keeps_its_five_points_on_one_homography(pose):
     picture = photo_of(view(HEAD))
     parallax = nose_parallax(picture, photo_of(view(HEAD), **pose))
@@ -89,8 +114,11 @@ def play(challenge: Challenge, frames: list[np.ndarray], fps: float = 15.0) -> C
 
 
 def head_doing(moves, fps: float = 15.0, seconds_each: float = 1.0) -> list[np.ndarray]:
-    poses = {HeadMove.TURN_LEFT: dict(yaw_deg=25), HeadMove.TURN_RIGHT: dict(yaw_deg=-25),
-             HeadMove.LOOK_UP: dict(pitch_deg=20)}
+    poses = {
+        HeadMove.TURN_LEFT: dict(yaw_deg=25),
+        HeadMove.TURN_RIGHT: dict(yaw_deg=-25),
+        HeadMove.LOOK_UP: dict(pitch_deg=20),
+    }
     frames = [view(HEAD)] * 3
     for move in moves:
         steps = int(fps * seconds_each)
@@ -134,8 +162,9 @@ def test_the_desk_records_outcomes_apart_from_attendance_and_asks_once_a_day():
     store = GalleryStore.memory()
     person = store.add_person("Ada")
     today = datetime(2026, 11, 30, 9, 0).astimezone()
-    desk = ChallengeDesk(rules(challenge_time_s=2.0, challenge_retry_s=1.0), store, "kiosk",
-                         random.Random(0), clock=lambda: today)
+    desk = ChallengeDesk(
+        rules(challenge_time_s=2.0, challenge_retry_s=1.0), store, "kiosk", random.Random(0), clock=lambda: today
+    )
     assert desk.admit(1, person.id, 0.0) is Admission.WAIT
     # a picture held still: the time runs out, the attempt is recorded with its snapshot
     for i in range(40):
@@ -169,8 +198,11 @@ def test_challenges_go_with_their_person_and_with_retention():
     store = GalleryStore.memory()
     person = store.add_person("Ada")
     old = datetime(2026, 1, 5, 9, 0).astimezone()
-    store.record_challenge(ChallengeAttempt(None, person.id, old, "kiosk", ("turn_left", "look_up"),
-                                            ChallengeOutcome.FAILED, 6.0, 3, b"jpeg"))
+    store.record_challenge(
+        ChallengeAttempt(
+            None, person.id, old, "kiosk", ("turn_left", "look_up"), ChallengeOutcome.FAILED, 6.0, 3, b"jpeg"
+        )
+    )
     [saved] = store.challenges()
     assert saved.moves == ("turn_left", "look_up") and saved.outcome is ChallengeOutcome.FAILED
     store.purge(old + timedelta(seconds=1))

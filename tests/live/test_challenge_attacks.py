@@ -45,9 +45,18 @@ def dev_photo(faces, index: int) -> np.ndarray:
 def test_attacks_are_refused_and_the_performer_passes(faces, clip_bgr, detector):
     rules = LivenessSettings(challenge=True)
     orders = [(a, b) for a in HeadMove for b in HeadMove if a != b]
-    attacks = [pa.attack_presentation(dev_photo(faces, i), orders[i % len(orders)], instrument, rules.challenge_time_s,
-                                      seed=100 + i, name=f"{instrument} {i}")
-               for i in range(12) for instrument in ("print", "screen")]
+    attacks = [
+        pa.attack_presentation(
+            dev_photo(faces, i),
+            orders[i % len(orders)],
+            instrument,
+            rules.challenge_time_s,
+            seed=100 + i,
+            name=f"{instrument} {i}",
+        )
+        for i in range(12)
+        for instrument in ("print", "screen")
+    ]
     # The bona fide recordings stop 3 s after the prompt: a pass must come before that.
     real = pa.hamilton_presentations(clip_bgr, starts=range(84, 108, 4), seconds=3.0)
     seen: dict = {}
@@ -55,13 +64,13 @@ def test_attacks_are_refused_and_the_performer_passes(faces, clip_bgr, detector)
     accepted = {kind: [v.name for v in verdicts if v.attack == kind and v.accepted] for kind in ("print", "screen")}
     rejected = [v.name for v in verdicts if v.attack is None and not v.accepted]
     times = [v.seconds for v in verdicts if v.attack is None and v.accepted]
-    print(f"APCER print 0/{len(attacks) // 2} -> {accepted['print']}, screen -> {accepted['screen']}; "
-          f"BPCER {len(rejected)}/{len(real)} {rejected}; median time to pass {np.median(times):.2f} s")
+    print(
+        f"APCER print 0/{len(attacks) // 2} -> {accepted['print']}, screen -> {accepted['screen']}; "
+        f"BPCER {len(rejected)}/{len(real)} {rejected}; median time to pass {np.median(times):.2f} s"
+    )
     assert accepted == {"print": [], "screen": []}
     assert len(rejected) / len(real) <= 0.05
     assert all(v.outcome in ("failed", "timed_out") for v in verdicts if v.attack)
-
-
 
 
 def test_recognizer_marks_the_real_turn_and_never_the_photo(engine, clip_bgr):
@@ -70,15 +79,27 @@ def test_recognizer_marks_the_real_turn_and_never_the_photo(engine, clip_bgr):
     from core.live.sources import Frame
 
     enroller = engine.enroller()
-    enroller.save("Performer", [enroller.candidate_from_frame(cv2.cvtColor(clip_bgr[i], cv2.COLOR_BGR2RGB), f"frame {i}")
-                                for i in (100, 130, 160)])
+    enroller.save(
+        "Performer",
+        [
+            enroller.candidate_from_frame(cv2.cvtColor(clip_bgr[i], cv2.COLOR_BGR2RGB), f"frame {i}")
+            for i in (100, 130, 160)
+        ],
+    )
     seed = next(s for s in range(100) if draw_moves(random.Random(s), 2) == ANSWERS)
     settings = engine.settings
 
     def run(frames, fps: float, challenge: bool):
         settings.liveness.challenge = challenge
-        recognizer = Recognizer(engine.parts, settings.recognition, AttendanceBook(engine.store, settings.attendance),
-                                "kiosk", settings.tracking, settings.liveness, challenge_rng=random.Random(seed))
+        recognizer = Recognizer(
+            engine.parts,
+            settings.recognition,
+            AttendanceBook(engine.store, settings.attendance),
+            "kiosk",
+            settings.tracking,
+            settings.liveness,
+            challenge_rng=random.Random(seed),
+        )
         events, states, prompts = [], set(), []
         for i, bgr in enumerate(frames):
             result = recognizer.process(Frame(i, i / fps, bgr, "kiosk"))
@@ -104,8 +125,13 @@ def test_recognizer_marks_the_real_turn_and_never_the_photo(engine, clip_bgr):
 
     engine.store.delete_person(events[0].person_id)
     engine.gallery_changed()
-    enroller.save("Performer", [enroller.candidate_from_frame(cv2.cvtColor(clip_bgr[i], cv2.COLOR_BGR2RGB), f"frame {i}")
-                                for i in (100, 130, 160)])
+    enroller.save(
+        "Performer",
+        [
+            enroller.candidate_from_frame(cv2.cvtColor(clip_bgr[i], cv2.COLOR_BGR2RGB), f"frame {i}")
+            for i in (100, 130, 160)
+        ],
+    )
     without, _, _ = run(attack.frames, 10.0, challenge=False)
     assert len(without) == 1, "without the challenge the photo would have been marked"
 
@@ -118,8 +144,13 @@ def test_a_group_can_require_the_challenge_when_it_is_off_for_everyone(engine, c
     from core.live.sources import Frame
 
     enroller = engine.enroller()
-    report = enroller.save("Performer", [enroller.candidate_from_frame(
-        cv2.cvtColor(clip_bgr[i], cv2.COLOR_BGR2RGB), f"frame {i}") for i in (100, 130, 160)])
+    report = enroller.save(
+        "Performer",
+        [
+            enroller.candidate_from_frame(cv2.cvtColor(clip_bgr[i], cv2.COLOR_BGR2RGB), f"frame {i}")
+            for i in (100, 130, 160)
+        ],
+    )
     person_id = report.person_ids["Performer"]
     group = engine.add_group("Front desk", "00:00", "23:59", days="mon-sun").value
     engine.assign_group(person_id, group.id)
@@ -128,8 +159,15 @@ def test_a_group_can_require_the_challenge_when_it_is_off_for_everyone(engine, c
     attack = pa.attack_presentation(performer_print(clip_bgr), ANSWERS, "print", 7.0, seed=5, fps=10.0)
 
     def run():
-        recognizer = Recognizer(engine.parts, settings.recognition, AttendanceBook(engine.store, settings.attendance),
-                                "kiosk", settings.tracking, settings.liveness, challenge_rng=random.Random(1))
+        recognizer = Recognizer(
+            engine.parts,
+            settings.recognition,
+            AttendanceBook(engine.store, settings.attendance),
+            "kiosk",
+            settings.tracking,
+            settings.liveness,
+            challenge_rng=random.Random(1),
+        )
         events, states = [], set()
         for i, bgr in enumerate(attack.frames):
             result = recognizer.process(Frame(i, i / 10.0, bgr, "kiosk"))

@@ -77,8 +77,10 @@ def test_fast_pipeline_marks_everyone_the_naive_loop_finds(engine, faces):
             people.append((mean, crops))
     enroller = engine.enroller()
     for n, (_, crops) in enumerate(people):
-        candidates = [FaceCandidate(crop, _Face(), f"crowd#{n}.{k}", hashlib.sha256(crop.tobytes()).hexdigest(), 100.0)
-                      for k, crop in enumerate(crops)]
+        candidates = [
+            FaceCandidate(crop, _Face(), f"crowd#{n}.{k}", hashlib.sha256(crop.tobytes()).hexdigest(), 100.0)
+            for k, crop in enumerate(crops)
+        ]
         enroller.save(f"Crowd {n}", candidates)
     enrolled = {f"Crowd {n}" for n in range(len(people))}
 
@@ -88,8 +90,10 @@ def test_fast_pipeline_marks_everyone_the_naive_loop_finds(engine, faces):
         result = recognizer.process(Frame(index, index / fps, bgr, "crowd"))
         detections += result.detected
         marked |= {e.person_name for e in result.events if e.kind != "unknown"}
-    print(f"naive tracks {len(tracks)}, people {len(people)}, fast marked {sorted(marked)}, "
-          f"detections {detections}/{len(frames)}")
+    print(
+        f"naive tracks {len(tracks)}, people {len(people)}, fast marked {sorted(marked)}, "
+        f"detections {detections}/{len(frames)}"
+    )
     assert marked == enrolled
     assert detections < 0.6 * len(frames)  # it really is the reduced-rate pipeline
 
@@ -107,8 +111,9 @@ def test_onnx_embedder_matches_torch(engine, monkeypatch):
     if engine.planned_embed_backend() != "onnx":
         pytest.skip("ONNX Runtime is not installed, or this device runs torch")
     embedder = engine.embedder(facenet_of(engine.active_model_id()))  # the fused default's FaceNet
-    assert engine.embed_backend == embedder.backend == "onnx", \
+    assert engine.embed_backend == embedder.backend == "onnx", (
         f"ONNX Runtime was expected but the engine fell back to torch: {engine.embed_fallback_reason}"
+    )
     torch_embedder = Embedder(engine.load_network(engine.active_model_id()), embedder.info)
     crops = (np.random.default_rng(0).random((5, 160, 160, 3)) * 255).astype(np.uint8)
     a, b = embedder.embed(crops), torch_embedder.embed(crops)
@@ -209,7 +214,7 @@ def zoomed_face(frame: np.ndarray, box: np.ndarray, factor: float) -> np.ndarray
     half = int(max(x2 - x1, y2 - y1) * 0.8 * factor)
     top, left = max(0, int(cy) - half), max(0, int(cx) - half)
     out = frame.copy()
-    out[top:int(cy) + half, left:int(cx) + half] = warped[top:int(cy) + half, left:int(cx) + half]
+    out[top : int(cy) + half, left : int(cx) + half] = warped[top : int(cy) + half, left : int(cx) + half]
     return out
 
 

@@ -64,8 +64,9 @@ def enroll_performer(capsys: pytest.CaptureFixture[str], clip_bgr: list, folder:
     assert code == 0 and "enrolled: Performer" in out
 
 
-def test_recognize_with_liveness_never_marks_a_swung_printed_photo(capsys, default_weights, clip_bgr,
-                                                                   photo_attack_video, tmp_path):
+def test_recognize_with_liveness_never_marks_a_swung_printed_photo(
+    capsys, default_weights, clip_bgr, photo_attack_video, tmp_path
+):
     from core.app.engine import Engine
 
     enroll_performer(capsys, clip_bgr, tmp_path)

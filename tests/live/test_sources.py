@@ -150,7 +150,9 @@ def test_list_cameras_probes_quietly():
 
 def test_reconnect_recovers_after_failed_attempts():
     # first capture: 2 frames then dead; reopen fails twice; third reopen works with 3 frames
-    factory = ScriptedFactory([FakeCapture(2), FakeCapture(0, opened=False), FakeCapture(0, opened=False), FakeCapture(3)])
+    factory = ScriptedFactory(
+        [FakeCapture(2), FakeCapture(0, opened=False), FakeCapture(0, opened=False), FakeCapture(3)]
+    )
     messages: list[str] = []
     source = CameraSource(0, capture_factory=factory, reconnect=FAST, on_status=messages.append)
     frames = [source.read() for _ in range(5)]

@@ -24,15 +24,18 @@ def _matcher(threshold=0.6, margin=0.05) -> GalleryMatcher:
     return GalleryMatcher(gallery, threshold, margin)
 
 
-@pytest.mark.parametrize("best, second, below, thin, expected", [
-    (0.70, 0.10, 0.1, 0.0, MatchDecision.ACCEPTED),
-    (0.55, 0.10, 0.1, 0.0, MatchDecision.UNCERTAIN),  # a near miss inside the band
-    (0.49, 0.10, 0.1, 0.0, MatchDecision.REJECTED),  # below the band
-    (0.55, 0.10, 0.0, 0.0, MatchDecision.REJECTED),  # no band: as before
-    (0.55, 0.52, 0.1, 0.0, MatchDecision.REJECTED),  # margin not met
-    (0.70, 0.64, 0.1, 0.02, MatchDecision.UNCERTAIN),  # accepted, but with a thin lead
-    (0.70, 0.62, 0.1, 0.02, MatchDecision.ACCEPTED),
-])
+@pytest.mark.parametrize(
+    "best, second, below, thin, expected",
+    [
+        (0.70, 0.10, 0.1, 0.0, MatchDecision.ACCEPTED),
+        (0.55, 0.10, 0.1, 0.0, MatchDecision.UNCERTAIN),  # a near miss inside the band
+        (0.49, 0.10, 0.1, 0.0, MatchDecision.REJECTED),  # below the band
+        (0.55, 0.10, 0.0, 0.0, MatchDecision.REJECTED),  # no band: as before
+        (0.55, 0.52, 0.1, 0.0, MatchDecision.REJECTED),  # margin not met
+        (0.70, 0.64, 0.1, 0.02, MatchDecision.UNCERTAIN),  # accepted, but with a thin lead
+        (0.70, 0.62, 0.1, 0.02, MatchDecision.ACCEPTED),
+    ],
+)
 def test_the_decision_rule(best, second, below, thin, expected):
     matcher = _matcher().with_band(below, thin)
     assert matcher.decide(best, second) is expected
@@ -83,7 +86,10 @@ def test_a_stranger_near_someone_is_asked_and_no_records_a_confusion(two_people)
     confusion = engine.refuse_uncertain(question, timed_out=True).value
     assert question.answer is UncertainAnswer.TIMED_OUT
     assert (confusion.shown_person_id, confusion.true_person_id, confusion.source) == (
-        question.person_id, None, ConfusionSource.UNCERTAIN_NO)
+        question.person_id,
+        None,
+        ConfusionSource.UNCERTAIN_NO,
+    )
     assert engine.confusion_crop(confusion.id) == question.crop_jpeg
     with pytest.raises(Exception, match="answered already"):
         engine.confirm_uncertain(question)

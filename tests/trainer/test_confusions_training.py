@@ -33,9 +33,10 @@ QUICK = dict(P=4, K=4, epochs=1, steps_per_epoch=6, frozen_blocks=4, learning_ra
 def confusion_gallery(tmp_path_factory, default_weights, faces) -> Path:
     """The scenario's 8 dev people, all photos enrolled (FaceNet alone); the database file."""
     folder = tmp_path_factory.mktemp("confusion-gallery")
-    engine = Engine(Settings(storage=StorageSettings(data_dir=str(folder)),
-                             compute=ComputeSettings(active_model=DEFAULT_MODEL)),
-                    registry=ModelRegistry(MODELS_CACHE))
+    engine = Engine(
+        Settings(storage=StorageSettings(data_dir=str(folder)), compute=ComputeSettings(active_model=DEFAULT_MODEL)),
+        registry=ModelRegistry(MODELS_CACHE),
+    )
     try:
         enroll(engine, faces / "dev")
         return engine.settings.database_path
@@ -106,11 +107,13 @@ def test_a_pairs_confused_face_is_in_each_of_its_batches():
 def test_training_with_corrections_untangles_the_recorded_confusions(corrected_engine):
     result = run_training(corrected_engine, TrainConfig(**QUICK, with_corrections=True, lfw=True))
     before, after = result.before, result.after
-    print(f"\nconfusions still confused {before['confusions_still_confused']}/{before['confusions']} -> "
-          f"{after['confusions_still_confused']}/{after['confusions']}; mean lead {before['confusion_mean_lead']} -> "
-          f"{after['confusion_mean_lead']}; held-out identification {before['identification_accuracy']} -> "
-          f"{after['identification_accuracy']}; LFW {before['lfw_accuracy']} -> {after['lfw_accuracy']}; "
-          f"{result.steps} steps, {result.train_seconds:.0f} s")
+    print(
+        f"\nconfusions still confused {before['confusions_still_confused']}/{before['confusions']} -> "
+        f"{after['confusions_still_confused']}/{after['confusions']}; mean lead {before['confusion_mean_lead']} -> "
+        f"{after['confusion_mean_lead']}; held-out identification {before['identification_accuracy']} -> "
+        f"{after['identification_accuracy']}; LFW {before['lfw_accuracy']} -> {after['lfw_accuracy']}; "
+        f"{result.steps} steps, {result.train_seconds:.0f} s"
+    )
     assert result.saved and not result.collapsed
     assert before["confusions"] == after["confusions"] == PAIRS
     assert before["confusions_still_confused"] == REALLY_CONFUSED  # what the kiosk really got wrong
@@ -126,8 +129,25 @@ def test_a_flagged_model_is_not_activated_without_the_force_flag(corrected_engin
     """A limit of -1 LFW point flags any model: the CLI trains, saves, and refuses --activate alone."""
     parser = argparse.ArgumentParser()
     add_train_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["train", "--P", "4", "--K", "2", "--epochs", "1", "--steps-per-epoch", "1",
-                              "--frozen-blocks", "4", "--with-corrections", "--activate", "--device", "cpu"])
+    args = parser.parse_args(
+        [
+            "train",
+            "--P",
+            "4",
+            "--K",
+            "2",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "1",
+            "--frozen-blocks",
+            "4",
+            "--with-corrections",
+            "--activate",
+            "--device",
+            "cpu",
+        ]
+    )
     out = io.StringIO()
     from trainer import cli
 

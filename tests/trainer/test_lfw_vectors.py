@@ -21,8 +21,14 @@ def network():
 
 def lfw_set(count: int = 6) -> LfwSet:
     pairs = np.arange(count // 2)
-    return LfwSet([bytes([i]) * 40 for i in range(count)], [f"P/P_{i:04d}.jpg" for i in range(count)],
-                  pairs, pairs + count // 2, np.ones(count // 2, bool), 0)
+    return LfwSet(
+        [bytes([i]) * 40 for i in range(count)],
+        [f"P/P_{i:04d}.jpg" for i in range(count)],
+        pairs,
+        pairs + count // 2,
+        np.ones(count // 2, bool),
+        0,
+    )
 
 
 def test_the_key_follows_every_weight_and_the_shared_stages(network):

@@ -27,8 +27,6 @@ def written(engine: Engine) -> set[str]:
     return {p.name for p in Path(engine.registry.cache_dir).iterdir()}
 
 
-
-
 @pytest.fixture
 def small_engine(eight_people, tmp_path):
     engine = engine_from(eight_people, tmp_path)
@@ -39,9 +37,21 @@ def small_engine(eight_people, tmp_path):
 # ---- settings and data ----
 
 
-@pytest.mark.parametrize("bad", [dict(strategy="easy"), dict(P=1), dict(K=1), dict(margin=0), dict(epochs=0),
-                                 dict(frozen_blocks=8), dict(optimizer="lbfgs"), dict(learning_rate=0),
-                                 dict(device="tpu"), dict(steps_per_epoch=0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(strategy="easy"),
+        dict(P=1),
+        dict(K=1),
+        dict(margin=0),
+        dict(epochs=0),
+        dict(frozen_blocks=8),
+        dict(optimizer="lbfgs"),
+        dict(learning_rate=0),
+        dict(device="tpu"),
+        dict(steps_per_epoch=0),
+    ],
+)
 def test_bad_settings_are_refused(bad):
     with pytest.raises(InvalidInputError):
         TrainConfig(**bad).check()
@@ -57,9 +67,9 @@ def test_held_out_split_and_pk_batches(small_engine):
     sampler = PKSampler(split.train, P=4, K=8, seed=1)  # K above the 6 training photos: repeats
     ids, labels = sampler.batch()
     assert len(ids) == 32 and len(set(labels)) == 4
-    assert all((labels[i * 8:(i + 1) * 8] == labels[i * 8]).all() for i in range(4))
+    assert all((labels[i * 8 : (i + 1) * 8] == labels[i * 8]).all() for i in range(4))
     for i in range(4):
-        group = set(ids[i * 8:(i + 1) * 8].tolist())
+        group = set(ids[i * 8 : (i + 1) * 8].tolist())
         assert group == set(split.train[int(labels[i * 8])])  # all six, two of them twice
     held = {sid for v in split.held_out.values() for sid in v}
     assert not held & set(ids.tolist())
@@ -90,8 +100,12 @@ def test_cancel_leaves_nothing_written(small_engine):
             steps.append(progress.step)
 
     with pytest.raises(Cancelled):
-        run_training(small_engine, TrainConfig(**dict(TINY, steps_per_epoch=50)), on_progress=on_progress,
-                     cancel=lambda: len(steps) >= 2)
+        run_training(
+            small_engine,
+            TrainConfig(**dict(TINY, steps_per_epoch=50)),
+            on_progress=on_progress,
+            cancel=lambda: len(steps) >= 2,
+        )
     assert steps == [1, 2]
     with pytest.raises(Cancelled):
         run_training(small_engine, TrainConfig(**TINY), cancel=lambda: True)
@@ -165,8 +179,25 @@ def test_trained_model_is_saved_activated_and_rolled_back(small_engine):
 def test_cli_trains_and_activates(small_engine):
     parser = argparse.ArgumentParser()
     add_train_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["train", "--P", "4", "--K", "2", "--epochs", "1", "--steps-per-epoch", "2",
-                              "--frozen-blocks", "7", "--no-lfw", "--activate", "--device", "cpu"])
+    args = parser.parse_args(
+        [
+            "train",
+            "--P",
+            "4",
+            "--K",
+            "2",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--frozen-blocks",
+            "7",
+            "--no-lfw",
+            "--activate",
+            "--device",
+            "cpu",
+        ]
+    )
     out = io.StringIO()
     assert run_train(args, small_engine, out=out) == 0
     text = out.getvalue()
@@ -213,13 +244,24 @@ def test_learning_from_scratch(small_engine):
     """Random init, 8 people: the training triplet loss halves and held-out verification beats chance.
     Without dropout or augmentation the network fits its training faces in 10 steps (loss 0.20 -> 0.01 with
     one thread); with them, 20 steps left the loss between 0.08 and 0.13 depending on the thread count."""
-    config = TrainConfig(from_scratch=True, frozen_blocks=0, P=8, K=4, learning_rate=1e-3, epochs=5,
-                         steps_per_epoch=2, dropout=0.0, augment=False)
+    config = TrainConfig(
+        from_scratch=True,
+        frozen_blocks=0,
+        P=8,
+        K=4,
+        learning_rate=1e-3,
+        epochs=5,
+        steps_per_epoch=2,
+        dropout=0.0,
+        augment=False,
+    )
     result = run_training(small_engine, config)
     before, after = result.before, result.after
-    print(f"\nfrom scratch: {result.steps} steps, {result.seconds_per_epoch:.1f} s/epoch; "
-          f"loss {before['train_triplet_loss']} -> {after['train_triplet_loss']}; "
-          f"verification {before['verification_accuracy']} -> {after['verification_accuracy']}")
+    print(
+        f"\nfrom scratch: {result.steps} steps, {result.seconds_per_epoch:.1f} s/epoch; "
+        f"loss {before['train_triplet_loss']} -> {after['train_triplet_loss']}; "
+        f"verification {before['verification_accuracy']} -> {after['verification_accuracy']}"
+    )
     assert result.saved and not result.collapsed
     assert after["train_triplet_loss"] < before["train_triplet_loss"] / 2
     assert after["verification_accuracy"] > 0.5

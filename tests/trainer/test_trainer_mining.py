@@ -58,8 +58,13 @@ def test_hard_is_batch_hard_farthest_positive_nearest_negative():
 
 def test_all_is_every_valid_triplet():
     triplets = mine(circle(ANGLES), torch.tensor(LABELS), "all")
-    expected = {(a, p, n) for a in range(6) for p in range(6) for n in range(6)
-                if a != p and LABELS[a] == LABELS[p] and LABELS[n] != LABELS[a]}
+    expected = {
+        (a, p, n)
+        for a in range(6)
+        for p in range(6)
+        for n in range(6)
+        if a != p and LABELS[a] == LABELS[p] and LABELS[n] != LABELS[a]
+    }
     assert len(expected) == 24
     assert triplets.as_set() == expected
 
@@ -93,8 +98,9 @@ def test_semihard_matches_a_loop_reference_and_pml(seed):
     assert len(triplets) == 6 * 4 * 3  # every anchor-positive pair is used once
 
     # Whenever a semi-hard negative inside the margin exists, ours is one of pml's semi-hard triplets.
-    pml = TripletMarginMiner(margin=0.2, type_of_triplets="semihard",
-                             distance=LpDistance(p=2, power=2, normalize_embeddings=True))
+    pml = TripletMarginMiner(
+        margin=0.2, type_of_triplets="semihard", distance=LpDistance(p=2, power=2, normalize_embeddings=True)
+    )
     pml_set = set(zip(*[t.tolist() for t in pml(x.float(), torch.tensor(labels))]))
     dist = squared_distances(x)
     ours_in_band = {(a, p, n) for a, p, n in triplets.as_set() if dist[a, p] < dist[a, n] < dist[a, p] + 0.2}

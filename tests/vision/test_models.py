@@ -33,7 +33,8 @@ def test_conversion_maps_every_tensor_and_is_deterministic(keras_h5):
     constants = {k for k, src in sources.items() if src.startswith("constant")}
     # Only the BatchNorm gammas (Keras trained them with scale=False) and counters are constants.
     assert constants == {k for k in fresh if k.endswith(".weight") and sources[k] == GAMMA_CONSTANT} | {
-        k for k in fresh if k.endswith("num_batches_tracked")}
+        k for k in fresh if k.endswith("num_batches_tracked")
+    }
     for key, value in first.items():
         assert torch.equal(value, second[key]), f"{key} differs between two conversions"
         if key not in constants:
@@ -58,7 +59,7 @@ def _copy_weights(default_weights, folder):
 
 def test_truncated_weights_give_a_clear_error(default_weights, tmp_path):
     target = _copy_weights(default_weights, tmp_path)
-    target.write_bytes(target.read_bytes()[: 1_000_000])
+    target.write_bytes(target.read_bytes()[:1_000_000])
     with pytest.raises(WeightsError) as info:
         ModelRegistry(tmp_path, allow_network=False).ensure_weights(DEFAULT_MODEL)
     message = str(info.value)

@@ -39,6 +39,7 @@ def video_frames(path: Path, every: int = 1, limit: int = 10_000) -> list[np.nda
 
 # ---- MTCNN in numpy == facenet-pytorch -------------------------------------------------------------
 
+
 def test_area_resize_is_torch_area_interpolation():
     torch = pytest.importorskip("torch")
     from core.vision.mtcnn_numpy import area_resize
@@ -46,8 +47,13 @@ def test_area_resize_is_torch_area_interpolation():
     rng = np.random.default_rng(1)
     for h, w, out_h, out_w in [(37, 53, 24, 24), (250, 250, 76, 76), (13, 9, 24, 24), (360, 640, 109, 193)]:
         img = rng.integers(0, 256, (h, w, 3), np.uint8)
-        expected = torch.nn.functional.interpolate(torch.as_tensor(img).permute(2, 0, 1)[None].float(),
-                                                   size=(out_h, out_w), mode="area")[0].permute(1, 2, 0).numpy()
+        expected = (
+            torch.nn.functional.interpolate(
+                torch.as_tensor(img).permute(2, 0, 1)[None].float(), size=(out_h, out_w), mode="area"
+            )[0]
+            .permute(1, 2, 0)
+            .numpy()
+        )
         np.testing.assert_allclose(area_resize(img, out_h, out_w), expected, rtol=0, atol=1e-4)
 
 
@@ -87,18 +93,26 @@ def test_numpy_mtcnn_matches_facenet_pytorch(default_weights, faces):
     for thresholds in ([0.6, 0.7, 0.7], [0.8, 0.7, 0.7]):
         for image in images:
             with torch.inference_mode():
-                boxes, points = detect_face(image[None], 40, reference.pnet, reference.rnet, reference.onet,
-                                            thresholds, 0.709, "cpu")
-            expected_boxes, expected_points = np.asarray(boxes[0]).reshape(-1, 5), np.asarray(points[0]).reshape(-1, 5, 2)
+                boxes, points = detect_face(
+                    image[None], 40, reference.pnet, reference.rnet, reference.onet, thresholds, 0.709, "cpu"
+                )
+            expected_boxes, expected_points = (
+                np.asarray(boxes[0]).reshape(-1, 5),
+                np.asarray(points[0]).reshape(-1, 5, 2),
+            )
             got_boxes, got_points = (a[0] for a in detect_faces(image, 40, *nets, thresholds))
-            assert len(got_boxes) == len(expected_boxes), f"{len(got_boxes)} faces, facenet-pytorch {len(expected_boxes)}"
+            assert len(got_boxes) == len(expected_boxes), (
+                f"{len(got_boxes)} faces, facenet-pytorch {len(expected_boxes)}"
+            )
             total += len(got_boxes)
             if not len(got_boxes):
                 continue
             mine, theirs = np.argsort(-got_boxes[:, 4]), np.argsort(-expected_boxes[:, 4])
             worst["box"] = max(worst["box"], float(np.abs(got_boxes[mine, :4] - expected_boxes[theirs, :4]).max()))
             worst["prob"] = max(worst["prob"], float(np.abs(got_boxes[mine, 4] - expected_boxes[theirs, 4]).max()))
-            worst["landmarks"] = max(worst["landmarks"], float(np.abs(got_points[mine] - expected_points[theirs]).max()))
+            worst["landmarks"] = max(
+                worst["landmarks"], float(np.abs(got_points[mine] - expected_points[theirs]).max())
+            )
     print(f"{len(images)} images x 2 threshold sets, {total} faces; largest differences: {worst}")
     assert total > 2 * len(images) * 0.9
     assert worst["box"] <= BOX_TOLERANCE_PX and worst["landmarks"] <= BOX_TOLERANCE_PX
@@ -106,7 +120,6 @@ def test_numpy_mtcnn_matches_facenet_pytorch(default_weights, faces):
 
 
 # ---- the ONNX files --------------------------------------------------------------------------------
-
 
 
 def test_corrupt_mtcnn_file_is_a_clear_error(default_weights, tmp_path):
@@ -133,8 +146,6 @@ def test_export_skips_good_files_and_replaces_a_corrupt_one(default_weights, tmp
     assert (models / mtcnn_file_name("pnet")).stat().st_mtime_ns == before["pnet"]
     assert mtcnn_paths(models) is not None  # all three pass their checksums again
     assert json.loads(sidecar(onet).read_text())["source"].startswith("facenet-pytorch==")
-
-
 
 
 def test_missing_mtcnn_files_without_torch_say_to_export(default_weights, tmp_path):
@@ -164,6 +175,7 @@ def test_corrupt_facenet_onnx_through_the_cli_is_a_clear_error(default_weights, 
 
 
 # ---- kiosk commands and the GUI never import torch ------------------------------------------------
+
 
 def one_frame_video(faces: Path, target: Path, frame_index: int = 120) -> Path:
     frame = video_frames(faces / HAMILTON, limit=frame_index + 1)[-1]
@@ -208,6 +220,7 @@ def test_kiosk_commands_never_import_torch(default_weights, faces, tmp_path):
 
 # ---- accuracy: the ONNX path identifies as the torch path does ----------------------------------
 
+
 @pytest.mark.slow
 def test_dev_identification_figures_match_torch(default_weights, faces, tmp_path):
     from core.app.engine import Engine
@@ -218,9 +231,10 @@ def test_dev_identification_figures_match_torch(default_weights, faces, tmp_path
     dataset = dev_closed_set(faces / "dev", faces / "dev_unknown")
     figures = {}
     for backend in ("onnx", "torch"):
-        settings = Settings(storage=StorageSettings(data_dir=str(tmp_path / backend)),
-                            compute=ComputeSettings(device="cpu", embed_backend=backend, detect_backend=backend,
-                                                    detector="mtcnn"))  # MTCNN's two backends compared
+        settings = Settings(
+            storage=StorageSettings(data_dir=str(tmp_path / backend)),
+            compute=ComputeSettings(device="cpu", embed_backend=backend, detect_backend=backend, detector="mtcnn"),
+        )  # MTCNN's two backends compared
         with Engine(settings) as engine:
             refused = enroll_set(engine, dataset)
             result = identify_set(engine, dataset, refused=refused)
@@ -236,6 +250,7 @@ def test_dev_identification_figures_match_torch(default_weights, faces, tmp_path
 
 
 # ---- the idle back-off --------------------------------------------------------------------------------
+
 
 def test_idle_backoff_detects_rarely_and_still_finds_a_face_walking_in(engine, faces):
     """An empty room at 30 fps: after `idle_after_s` detection runs about once per

@@ -72,7 +72,7 @@ def test_folded_model_computes_what_the_rewired_original_does(sface_weights):
     reference = ort.InferenceSession(original.SerializeToString(), options, providers=["CPUExecutionProvider"])
     folded = ort.InferenceSession(str(sface_weights), options, providers=["CPUExecutionProvider"])
     batch = np.random.default_rng(0).uniform(0, 255, (2, 3, 112, 112)).astype(np.float32)
-    expected = np.concatenate([reference.run(None, {"data": batch[i:i + 1]})[0] for i in range(2)])
+    expected = np.concatenate([reference.run(None, {"data": batch[i : i + 1]})[0] for i in range(2)])
     np.testing.assert_allclose(folded.run(None, {"data": batch})[0], expected, atol=1e-4)
 
 

@@ -109,8 +109,9 @@ def test_making_the_onnx_files_at_setup_makes_their_tuned_copies(default_weights
     from tests.kits.onnx import copy_models
 
     models = copy_models(tmp_path / "models")
-    with Engine(Settings(storage=StorageSettings(data_dir=str(tmp_path / "home"))),
-                registry=ModelRegistry(models)) as engine:
+    with Engine(
+        Settings(storage=StorageSettings(data_dir=str(tmp_path / "home"))), registry=ModelRegistry(models)
+    ) as engine:
         made = engine.export_all_onnx()
         expected = {tuned_onnx.tuned_path(p, engine.tuned_dir).name for p in [*made, SFACE]}
         assert {p.name for p in engine.tuned_dir.glob("*.onnx")} == expected
