@@ -39,6 +39,7 @@ class Sample:
     face_px: int
     sharpness: float
     created_at: datetime
+    derived: str | None = None  # a template drawn from another sample (core.vision.occlusion.Occlusion's value)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class GalleryMatrix:
     sample_ids: np.ndarray  # int64 (N,)
     person_ids: np.ndarray  # int64 (N,)
     names: dict[int, str]  # person id -> name
+    derived: np.ndarray | None = None  # str (N,): what a derived template has drawn on it ('' for a photo)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -137,16 +139,18 @@ class PersonOverview:
     """A person as lists show them: with their sample count and first sample (for a thumbnail)."""
 
     person: Person
-    samples: int
+    samples: int  # photos (derived templates not counted)
     first_sample_id: int | None
+    derived: int = 0  # derived templates (masked and glasses variants drawn from the photos)
 
 
 @dataclass(frozen=True)
 class GalleryStats:
     people: int  # active people
-    samples: int
+    samples: int  # photos
     events: int
     models: int
+    derived: int = 0  # derived templates (drawn masked and glasses variants)
 
 
 @dataclass(frozen=True)

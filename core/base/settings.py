@@ -237,6 +237,9 @@ class EnrollmentSettings(_Section):
     lookalike_above_threshold: float = 0.1  # ... and at least this far above the match threshold
     capture_gap_s: float = 0.6  # between accepted camera samples, so they differ a little
     capture_samples: int = 5  # samples a camera capture takes by default
+    # Each enrolled photo also gives a masked and a dark-glasses template drawn from its landmarks
+    # (core.gallery.derived_samples; benchmarks/conditions.py measured it, docs/recognition.md).
+    derived_templates: bool = True
 
 
 @dataclass

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 
 from core.gallery.confusion_store import migrate_confusions
+from core.gallery.derived_samples import migrate_derived_samples
 from core.gallery.integration_queue import migrate_integration_outbox
 from core.gallery.row_values import new_uuid
 from core.gallery.shift_store import migrate_shifts
@@ -173,4 +174,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     migrate_confusions,
     migrate_shifts,
     migrate_integration_outbox,
+    migrate_derived_samples,
 ]
