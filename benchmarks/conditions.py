@@ -12,7 +12,7 @@ accepted), the share of strangers rejected, and faces not found (queries + stran
 --per-person N   query only the first N of each person's photos 5-8 (a quicker look; default all 4)
 --derived on|off enrollment stores a derived masked and glasses template per photo (default: the app's
                  setting, Settings.enrollment.derived_templates)
---tight          a "tight" row: the clean photos cropped to the face box with no margin
+--tight          enroll from the photos cropped tight to the face box (no margin) and query clean and tight
 """
 
 from __future__ import annotations
@@ -56,12 +56,41 @@ def apply_condition(name: str, rgb: np.ndarray, face, rng: np.random.Generator) 
     if name == "clean":
         return rgb
     if name == "tight":
-        x1, y1, x2, y2 = [int(round(v)) for v in face.box]
-        h, w = rgb.shape[:2]
-        return rgb[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)].copy()
+        return tight_crop(rgb, face)
     if name in {d.value for d in Degradation}:
         return degrade(rgb, Degradation(name), face.box, rng)
     return draw_occlusion(rgb, face.landmarks, Occlusion(name), rng)
+
+
+def tight_crop(rgb: np.ndarray, face) -> np.ndarray:
+    """The photo cropped to the face box, no margin (an ID badge, an HR directory photo)."""
+    x1, y1, x2, y2 = [int(round(v)) for v in face.box]
+    h, w = rgb.shape[:2]
+    return rgb[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)].copy()
+
+
+def enroll_tight(engine, dataset) -> int:
+    """Enroll every dev person from their photos cropped tight to the face box; returns photos refused."""
+    from core.base.errors import EnrollmentError
+    from core.vision.detect import central_face
+    from core.vision.images import file_sha256, load_image
+
+    enroller, refused = engine.enroller(), 0
+    for name, paths in dataset.enroll.items():
+        candidates = []
+        for path in paths:
+            rgb = load_image(path)
+            face = central_face(engine.detector.detect(rgb, with_crops=False), rgb.shape)
+            try:
+                if face is None:
+                    raise EnrollmentError(f"{path}: no face in the uncropped photo")
+                digest = file_sha256(path) + ":tight"
+                candidates.append(enroller.candidate_from_frame(tight_crop(rgb, face), str(path), digest))
+            except EnrollmentError:
+                refused += 1
+        if candidates:
+            enroller.save(name, candidates, allow_duplicate=True)
+    return refused
 
 
 def main() -> int:
@@ -71,15 +100,17 @@ def main() -> int:
     parser.add_argument("--derived", choices=["on", "off"], default=None)
     parser.add_argument("--tight", action="store_true")
     args = parser.parse_args()
-    names = args.conditions or condition_names() + (["tight"] if args.tight else [])
+    names = args.conditions or condition_names()
+    if args.tight:
+        names = args.conditions or ["clean", "tight"]
 
     C.fresh_home()
     from core.app.engine import Engine
     from core.app.identification import dev_closed_set, enroll_set
     from core.base.settings import Settings
-    from core.vision.detect import central_face
     from core.vision.fused import model_input
     from core.vision.images import load_image
+    from core.vision.still_faces import find_still_face
 
     dataset = dev_closed_set(C.FACES / "dev", C.FACES / "dev_unknown")
     per_person: dict[str, int] = {}
@@ -94,7 +125,7 @@ def main() -> int:
         settings.enrollment.derived_templates = args.derived == "on"
     started = time.perf_counter()
     with Engine(settings) as engine:
-        enroll_set(engine, dataset)
+        refused = enroll_tight(engine, dataset) if args.tight else len(enroll_set(engine, dataset))
         matcher = engine.matcher()
         detector, embedder = engine.detector, engine.embedder()
         ids = {name: pid for pid, name in matcher.names.items()}
@@ -102,11 +133,13 @@ def main() -> int:
         clean = []
         for _, path in photos:
             rgb = load_image(path)
-            clean.append((rgb, central_face(detector.detect(rgb, with_crops=False), rgb.shape)))
+            clean.append((rgb, find_still_face(detector, rgb)))
+        occluded_at = "" if matcher.occluded_threshold is None else f", occluded {matcher.occluded_threshold:.3f}"
         print(
-            f"enrolled {matcher.people_count} people ({matcher.sample_count} samples), threshold "
-            f"{matcher.threshold:.3f}; {len(queries)} queries, {len(dataset.strangers)} strangers; "
-            f"enroll {time.perf_counter() - started:.0f} s"
+            f"enrolled {matcher.people_count} people ({matcher.sample_count} samples, {matcher.derived_count} derived;"
+            f" {refused} photos refused{', tight crops' if args.tight else ''}), threshold {matcher.threshold:.3f}"
+            f"{occluded_at}; {len(queries)} queries, {len(dataset.strangers)} strangers;"
+            f" enroll {time.perf_counter() - started:.0f} s"
         )
         rows = []
         for c_index, name in enumerate(names):
@@ -118,7 +151,7 @@ def main() -> int:
                     continue
                 rng = np.random.default_rng([SEED, c_index, p_index])
                 image = apply_condition(name, rgb, face, rng)
-                found = central_face(detector.detect(image, with_crops=False), image.shape)
+                found = find_still_face(detector, image)
                 if found is None:
                     not_found += 1
                     continue
@@ -131,6 +164,7 @@ def main() -> int:
             rejected = sum(
                 1 for i in range(len(queries), len(photos)) if i not in by_slot or by_slot[i].person_id is None
             )
+            covered = sum(1 for r in results if r.occlusion)
             rows.append(
                 Row(
                     name,
@@ -139,18 +173,19 @@ def main() -> int:
                     rejected / max(1, len(dataset.strangers)),
                     len(dataset.strangers),
                     not_found,
+                    covered,
                 )
             )
             print(
                 f"  {name}: top-1 {rows[-1].top1:.3f}, strangers rejected {rows[-1].rejected:.3f}, "
-                f"not found {not_found} ({time.perf_counter() - t0:.0f} s)",
+                f"not found {not_found}, best template derived {covered} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
     print()
     print(
         C.markdown_table(
-            ["condition", "top-1", "strangers rejected", "faces not found"],
-            [[r.condition, f"{r.top1:.3f}", f"{r.rejected:.3f}", r.not_found] for r in rows],
+            ["condition", "top-1", "strangers rejected", "faces not found", "matched a derived template"],
+            [[r.condition, f"{r.top1:.3f}", f"{r.rejected:.3f}", r.not_found, r.occluded_seen] for r in rows],
         )
     )
     return 0

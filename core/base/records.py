@@ -307,6 +307,7 @@ class SiteSample:
     face_px: int
     sharpness: float
     created_at: datetime
+    derived: str | None = None  # a derived template (what was drawn), as Sample.derived
 
 
 @dataclass(frozen=True)

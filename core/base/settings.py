@@ -176,6 +176,9 @@ class RecognitionSettings(_Section):
     uncertain_margin_std: float = 0.0
     ask_when_uncertain: bool = False
     ask_timeout_s: float = 8.0  # no answer within this time counts as No
+    # A face not recognised whose best template is a derived mask or glasses one is asked, once, to uncover
+    # for this long before it may be logged as unknown (core.live.uncover); 0 = never ask.
+    uncover_prompt_s: float = 4.0
     votes_to_mark: int = 3  # consistent recognitions before a person is marked
     min_vote_fraction: float = 0.6  # ... and they must be this share of a track's recent votes
     detect_every: int = 8  # run MTCNN on every Nth frame; the tracker predicts in between

@@ -25,6 +25,7 @@ from core.gallery.parts import PipelineParts
 from core.vision.detect import DetectedFace, central_face
 from core.vision.fused import member_vectors, model_input
 from core.vision.images import encode_jpeg, file_sha256, is_image_path, sharpness
+from core.vision.still_faces import second_pass, touches_edge
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,12 @@ class Enroller:
         self, rgb: np.ndarray, source: str, content_hash: str | None = None, faces: list[DetectedFace] | None = None
     ) -> FaceCandidate:
         detector = self.parts.detector()
-        faces = detector.detect(rgb) if faces is None else detector.add_crops(rgb, faces)
+        if faces is None:
+            faces = detector.detect(rgb)
+            if not faces or (len(faces) == 1 and touches_edge(faces[0], rgb.shape)):  # a tight crop, a mask
+                again = second_pass(detector, rgb)
+                faces = [again] if again is not None else faces
+        faces = detector.add_crops(rgb, faces)
         face, note = choose_face(faces, rgb.shape, source, self.gates)
         crop = face.crop
         assert crop is not None  # detect and add_crops cut every face's crop

@@ -161,37 +161,49 @@ class GalleryMatcher:
             return MatchDecision.UNCERTAIN
         return MatchDecision.REJECTED
 
-    def _winning_cover(self, sample_scores: np.ndarray | None, query: int, person_index: int) -> str:
+    def _winning_cover(self, sample_scores: np.ndarray, query: int, person_index: int) -> str:
         """What the person's best-scoring template has drawn on it ('' when it is a photo)."""
-        if sample_scores is None or not self.derived_count:
-            return ""
         start = int(self._starts[person_index])
         end = int(self._starts[person_index + 1]) if person_index + 1 < len(self._starts) else len(self._vectors)
         return str(self._derived[start + int(np.argmax(sample_scores[query, start:end]))])
 
+    @staticmethod
+    def _top_two(row: np.ndarray) -> tuple[int, float, float]:
+        if row.size == 1:
+            return 0, float(row[0]), -1.0
+        top2 = np.argpartition(-row, 1)[:2]
+        top2 = top2[np.argsort(-row[top2])]
+        return int(top2[0]), float(row[top2[0]]), float(row[top2[1]])
+
     def match(self, queries: np.ndarray) -> list[MatchResult]:
+        """Per query: the person on their photos at the threshold; failing that, with a gallery that has
+        derived templates, on every template, where a face whose best template is derived (a drawn mask or
+        glasses) must reach the occluded threshold. So a clean face is decided as without derived templates."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if len(queries) == 0 or queries.shape[1] == 0:
             return []
-        sample_scores = self.sample_scores(queries) if self.people_count else None
-        if sample_scores is None:
-            scores = np.zeros((len(queries), 0), np.float32)
-        else:
-            scores = np.maximum.reduceat(sample_scores, self._starts, axis=1)
+        if self.people_count == 0:
+            return [MatchResult(None, None, -1.0, -1.0, None) for _ in queries]
+        sample_scores = self.sample_scores(queries)
+        all_scores = np.maximum.reduceat(sample_scores, self._starts, axis=1)
+        photo_scores = all_scores
+        if self.derived_count:
+            photo_scores = np.maximum.reduceat(
+                np.where(self._is_derived[None, :], -np.inf, sample_scores), self._starts, axis=1
+            )
         results = []
-        for index, row in enumerate(scores):
-            if row.size == 0:
-                results.append(MatchResult(None, None, -1.0, -1.0, None))
-                continue
-            if row.size == 1:
-                best_idx, best, second = 0, float(row[0]), -1.0
-            else:
-                top2 = np.argpartition(-row, 1)[:2]
-                top2 = top2[np.argsort(-row[top2])]
-                best_idx, best, second = int(top2[0]), float(row[top2[0]]), float(row[top2[1]])
+        for index in range(len(queries)):
+            best_idx, best, second = self._top_two(photo_scores[index])
+            decision = self.decide(best, second)
+            cover = ""
+            if self.derived_count:
+                any_idx, any_best, any_second = self._top_two(all_scores[index])
+                cover = self._winning_cover(sample_scores, index, any_idx)
+                if decision is not MatchDecision.ACCEPTED and cover:
+                    covered = self.decide(any_best, any_second, occluded=True)
+                    if covered is MatchDecision.ACCEPTED or decision is MatchDecision.REJECTED:
+                        best_idx, best, second, decision = any_idx, any_best, any_second, covered
             pid = int(self._people[best_idx])
-            occlusion = self._winning_cover(sample_scores, index, best_idx)
-            decision = self.decide(best, second, occluded=bool(occlusion))
             accepted = decision is MatchDecision.ACCEPTED
             results.append(
                 MatchResult(
@@ -201,7 +213,7 @@ class GalleryMatcher:
                     second,
                     pid,
                     decision,
-                    occlusion,
+                    cover,
                 )
             )
         return results

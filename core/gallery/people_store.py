@@ -301,6 +301,13 @@ class PeopleTables(StoreState):
         return bytes(crop)
 
     @guarded
+    def derived_sample_ids(self, sample_ids: Sequence[int]) -> list[int]:
+        """The derived templates drawn from these photos (they go with them)."""
+        ids = [int(i) for i in sample_ids]
+        marks = ", ".join("?" * len(ids)) or "NULL"
+        return [r[0] for r in self._conn.execute(f"SELECT id FROM samples WHERE derived_from IN ({marks})", ids)]
+
+    @guarded
     def delete_sample(self, sample_id: int) -> bool:
         with self._tx():
             return self._conn.execute("DELETE FROM samples WHERE id = ?", [sample_id]).rowcount > 0

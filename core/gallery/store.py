@@ -281,7 +281,6 @@ class GalleryStore(
         return {
             "people": self._scalar("SELECT count(*) FROM people WHERE active = 1"),
             "samples": self._scalar("SELECT count(*) FROM samples WHERE derived IS NULL"),
-            "derived": self._scalar("SELECT count(*) FROM samples WHERE derived IS NOT NULL"),
             "events": self._scalar("SELECT count(*) FROM events"),
             "models": self._scalar("SELECT count(*) FROM models"),
         }

@@ -111,11 +111,11 @@ def _jitter(rng: np.random.Generator, colour: tuple[int, int, int], spread: floa
 
 def _mask_outline(rng: np.random.Generator, cloth: bool) -> np.ndarray:
     """The mask's outline in the canonical frame: over the nose bridge, round the jaw, under the chin."""
-    top = rng.uniform(58, 67)  # the nose is at y 72, the eyes at 52
+    top = rng.uniform(60, 68)  # over the nose bridge: the nose tip is at y 72, the eyes at 52
     half_width = rng.uniform(40, 47) if cloth else rng.uniform(42, 50)
     chin = rng.uniform(116, 128)
     side_drop = rng.uniform(0.0, 8.0)
-    peak = rng.uniform(2.0, 7.0) if cloth else rng.uniform(0.0, 3.0)  # cloth masks rise over the nose
+    peak = rng.uniform(1.0, 4.0) if cloth else rng.uniform(0.0, 2.0)  # cloth masks rise over the nose
     xs = np.linspace(-1.0, 1.0, 15)
     top_edge = [(56 + x * half_width, top + side_drop * x * x - peak * (1 - abs(x))) for x in xs]
     belly = rng.uniform(0.55, 0.95) if cloth else rng.uniform(0.25, 0.6)  # how round the bottom is

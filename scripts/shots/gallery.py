@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from scripts.shots.common import FACES, HOME, VIDEO, Shot, dev_photos, engine_in, enroll_performer, main_window
 from scripts.shots.common import wait, wait_until
@@ -12,7 +13,7 @@ PEOPLE = ["Amelie_Mauresmo", "Angelina_Jolie", "Ariel_Sharon", "Arnold_Schwarzen
 PANELS = ["recognize", "enroll", "import", "people", "attendance", "retrain"]
 SETTINGS = ["settings", "settings-camera", "settings-recognition", "settings-liveness", "settings-model-and-compute",
             "settings-attendance", "settings-storage", "settings-site", "settings-admin-pin"]
-PROMPTS = ["challenge", "uncertain"]
+PROMPTS = ["challenge", "uncertain", "uncover"]
 WIDE_THIN_MARGIN_STD = 100.0  # every accepted match counts as a thin lead: the performer is asked
 
 
@@ -133,13 +134,35 @@ def settings(window, engine, shot: Shot, pages: list[str]) -> None:
     dialog.reject()
 
 
+def masked_frames(folder: Path, name: str = "Colin_Powell", frames: int = 40) -> Path:
+    """A folder of one masked photo of a person not enrolled (the kiosk sees a covered stranger), repeated."""
+    import cv2
+    import numpy as np
+
+    from core.vision.detect import FaceDetector, central_face
+    from core.vision.images import load_image
+    from core.vision.occlusion import Occlusion, draw_occlusion
+
+    rgb = cv2.resize(load_image(dev_photos(name)[5]), (500, 500), interpolation=cv2.INTER_CUBIC)
+    face = central_face(FaceDetector().detect(rgb, with_crops=False), rgb.shape)
+    masked = draw_occlusion(rgb, face.landmarks, Occlusion.MEDICAL_MASK, np.random.default_rng(34))
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(frames):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), masked[:, :, ::-1])
+    return folder
+
+
 def prompt(page: str, shot: Shot) -> None:
-    """The kiosk's liveness challenge, or its "Are you NAME?", while the demo clip plays."""
+    """The kiosk's liveness challenge or its "Are you NAME?" while the demo clip plays, or its request to a
+    covered face to lower the mask."""
     engine = engine_in(page)
     enroll_performer(engine)
     if page == "challenge":
         engine.settings.liveness.challenge = True
         engine.settings.liveness.challenge_time_s = 8.0  # long enough to be caught on a slow machine
+    elif page == "uncover":
+        engine.settings.recognition.uncover_prompt_s = 30.0  # long enough to be caught on a slow machine
+        engine.apply_settings(engine.settings)
     else:
         engine.settings.recognition.ask_when_uncertain = True
         engine.settings.recognition.ask_timeout_s = 30.0
@@ -148,11 +171,16 @@ def prompt(page: str, shot: Shot) -> None:
     with main_window(engine, shot) as window:
         panel = window.show_panel("recognize")
         panel.sound_box.setChecked(False)
-        panel.source_picker.set_spec(str(VIDEO), f"Demo video ({VIDEO.name})")
+        if page == "uncover":
+            panel.source_picker.set_spec(str(masked_frames(HOME / "masked")), "Masked visitor")
+        else:
+            panel.source_picker.set_spec(str(VIDEO), f"Demo video ({VIDEO.name})")
         panel.start()
         if page == "challenge":
             box = panel.challenge_prompt
             shown = wait_until(lambda: box.isVisible() and box.prompt.remaining_s < 6.5, 60)
+        elif page == "uncover":
+            shown = wait_until(lambda: panel.view.banner.startswith("Please lower"), 60)
         else:
             shown = wait_until(lambda: panel.uncertain_prompt.isVisible(), 60)
         wait(300)

@@ -1,0 +1,81 @@
+"""The kiosk asks a covered face, once, to lower the mask or take off the glasses (issue 34)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from core.base.records import EventKind
+from core.gallery.match import MatchDecision, MatchResult
+from core.live.recognize import FaceState
+from core.live.sources import Frame
+from core.live.uncover import Cover, UncoverDesk, cover_of
+from core.vision.images import load_image
+from core.vision.occlusion import Occlusion, draw_occlusion
+from core.vision.still_faces import find_still_face
+from tests.kits.paths import FACES, dev_people, dev_photos
+
+FRAME_STEP_S = 0.2
+FRAMES = 25
+
+
+def _result(person_id, occlusion):
+    decision = MatchDecision.ACCEPTED if person_id else MatchDecision.REJECTED
+    return MatchResult(person_id, None, 2.0, 0.0, 5, decision, occlusion)
+
+
+def test_the_desk_asks_once_per_track_for_what_covers_the_face():
+    desk = UncoverDesk(wait_s=3.0)
+    desk.observe(1, _result(None, ""), 0.0)  # a plain miss: nothing to ask
+    desk.observe(2, _result(9, "medical mask"), 0.0)  # recognised: nothing to ask
+    desk.observe(3, _result(None, "cap shadow"), 0.0)  # a cap's shadow: nothing to take off
+    assert desk.prompt(1, 0.5) is None and desk.prompt(2, 0.5) is None and desk.prompt(3, 0.5) is None
+    desk.observe(4, _result(None, "cloth mask"), 1.0)
+    asked = desk.prompt(4, 1.5)
+    assert asked is not None and asked.cover is Cover.MASK and asked.text == "Please lower your mask for a moment"
+    desk.observe(4, _result(None, "dark glasses"), 2.0)  # once: the first prompt stays
+    assert desk.prompt(4, 3.9) is asked and desk.prompt(4, 4.0) is None
+    desk.observe(4, _result(None, "dark glasses"), 5.0)
+    assert desk.prompt(4, 5.5) is None  # never asked twice
+    desk.forget([])
+    desk.observe(4, _result(None, "dark glasses"), 6.0)  # a new track under the old id
+    assert desk.prompt(4, 6.5).cover is Cover.GLASSES
+    assert cover_of("clear glasses") is Cover.GLASSES and cover_of("") is None and cover_of("a hat") is None
+    off = UncoverDesk(wait_s=0.0)
+    off.observe(1, _result(None, "medical mask"), 0.0)
+    assert off.prompt(1, 0.1) is None
+
+
+@pytest.fixture
+def masked_stranger_frames():
+    path = sorted((FACES / "dev_unknown").glob("*.jpg"))[0]
+    rgb = cv2.resize(load_image(path), (500, 500), interpolation=cv2.INTER_CUBIC)
+    from core.vision.detect import FaceDetector
+
+    face = find_still_face(FaceDetector(), rgb)
+    bgr = draw_occlusion(rgb, face.landmarks, Occlusion.MEDICAL_MASK, np.random.default_rng(34))[:, :, ::-1].copy()
+    return [Frame(i, i * FRAME_STEP_S, bgr, "kiosk") for i in range(FRAMES)]
+
+
+def _run(engine, frames, wait_s):
+    engine.settings.recognition.uncover_prompt_s = wait_s
+    engine.apply_settings(engine.settings)
+    recognizer = engine.recognizer()
+    return [recognizer.process(frame) for frame in frames]
+
+
+def test_a_masked_stranger_is_asked_once_and_logged_only_after_the_prompt(engine, masked_stranger_frames):
+    for person in dev_people()[:2]:
+        engine.enroll_files(person.name.replace("_", " "), dev_photos(person)[:3])
+    plain = _run(engine, masked_stranger_frames, 0.0)  # off: logged as unknown, never asked
+    assert FaceState.UNCOVER not in {f.state for r in plain for f in r.faces}
+    assert [e.kind for r in plain for e in r.events] == [EventKind.UNKNOWN]
+
+    results = _run(engine, masked_stranger_frames, 2.0)
+    asked = [(r.frame.timestamp, f.uncover) for r in results for f in r.faces if f.state is FaceState.UNCOVER]
+    assert asked, "the covered face was not asked to uncover"
+    prompts = {id(p) for _, p in asked}
+    assert len(prompts) == 1 and asked[0][1].cover is Cover.MASK  # once per track
+    unknown_at = [r.frame.timestamp for r in results for e in r.events if e.kind is EventKind.UNKNOWN]
+    assert len(unknown_at) == 1 and unknown_at[0] >= asked[0][1].until  # not marked unknown on the spot
