@@ -184,12 +184,13 @@ def build_matcher(host: ModelHost, model_id: str) -> GalleryMatcher:
         base = GalleryMatcher(host.store.gallery(scored_as), 0.0, 0.0)
     floor, margin = decision(host, scored_as)
     estimate = _current_estimate(host, scored_as, base.photos_only(), floor)  # photos: as before derived templates
-    occluded = None
-    if base.derived_count:  # masked strangers look alike: calibrated on the derived templates alone
-        occluded = _current_estimate(host, f"{scored_as}{OCCLUDED_KEY}", base.derived_only(), floor).threshold
     spread = impostors(host, scored_as)
     std = spread.std if spread is not None else 0.0
     options = host.settings.recognition
+    occluded = None
+    if base.derived_count:  # masked strangers look alike: calibrated on the derived templates alone, and above
+        derived = _current_estimate(host, f"{scored_as}{OCCLUDED_KEY}", base.derived_only(), floor).threshold
+        occluded = max(derived, estimate.threshold + options.occluded_above_std * std)
     return (
         base.with_decision(estimate.threshold, margin)
         .with_band(options.uncertain_below_std * std, options.uncertain_margin_std * std)

@@ -134,8 +134,8 @@ def settings(window, engine, shot: Shot, pages: list[str]) -> None:
     dialog.reject()
 
 
-def masked_frames(folder: Path, name: str = "Colin_Powell", frames: int = 40) -> Path:
-    """A folder of one masked photo of a person not enrolled (the kiosk sees a covered stranger), repeated."""
+def masked_frames(folder: Path, frames: int = 60) -> Path:
+    """A folder of one masked photo of a stranger (never enrolled), repeated: the kiosk sees a covered face."""
     import cv2
     import numpy as np
 
@@ -143,7 +143,8 @@ def masked_frames(folder: Path, name: str = "Colin_Powell", frames: int = 40) ->
     from core.vision.images import load_image
     from core.vision.occlusion import Occlusion, draw_occlusion
 
-    rgb = cv2.resize(load_image(dev_photos(name)[5]), (500, 500), interpolation=cv2.INTER_CUBIC)
+    stranger = sorted((FACES / "dev_unknown").glob("*.jpg"))[0]
+    rgb = cv2.resize(load_image(stranger), (500, 500), interpolation=cv2.INTER_CUBIC)
     face = central_face(FaceDetector().detect(rgb, with_crops=False), rgb.shape)
     masked = draw_occlusion(rgb, face.landmarks, Occlusion.MEDICAL_MASK, np.random.default_rng(34))
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,6 +162,7 @@ def prompt(page: str, shot: Shot) -> None:
         engine.settings.liveness.challenge = True
         engine.settings.liveness.challenge_time_s = 8.0  # long enough to be caught on a slow machine
     elif page == "uncover":
+        engine.enroll_files(PEOPLE[0].replace("_", " "), dev_photos(PEOPLE[0])[:3])
         engine.settings.recognition.uncover_prompt_s = 30.0  # long enough to be caught on a slow machine
         engine.apply_settings(engine.settings)
     else:

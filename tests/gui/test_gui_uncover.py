@@ -19,6 +19,7 @@ def test_a_masked_visitor_is_asked_to_lower_the_mask(qtbot, window, engine, tmp_
     engine.enroll_files(person.name.replace("_", " "), dev_photos(person)[:3])
     people = window.show_panel("people")
     people.refresh()
+    qtbot.waitUntil(lambda: people.people_list.count() == 1, timeout=WAIT_MS)
     assert "3 samples + 6 derived" in people.people_list.item(0).text()  # counted apart from the photos
 
     rgb = cv2.resize(load_image(sorted((FACES / "dev_unknown").glob("*.jpg"))[0]), (500, 500))
