@@ -176,7 +176,7 @@ class PeopleTables(StoreState):
             self.get_person(person_id)
             deleted = PersonDeleted(
                 person_id=person_id,
-                samples=self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id]),
+                samples=self.count_samples(person_id),
                 embeddings=self._scalar(
                     "SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id WHERE s.person_id = ?",
                     [person_id],
@@ -313,9 +313,9 @@ class PeopleTables(StoreState):
             return self._conn.execute("DELETE FROM samples WHERE id = ?", [sample_id]).rowcount > 0
 
     @guarded
-    def count_samples(self, person_id: int | None = None, derived: bool = False) -> int:
-        """Photos (derived=False) or derived templates (derived=True), of one person or of everyone."""
-        kind = "derived IS NOT NULL" if derived else _PHOTOS_ONLY
+    def count_samples(self, person_id: int | None = None, derived: bool | None = False) -> int:
+        """Photos (derived False, the default), derived templates (True) or every template (None)."""
+        kind = "1" if derived is None else "derived IS NOT NULL" if derived else _PHOTOS_ONLY
         if person_id is None:
             return self._scalar(f"SELECT count(*) FROM samples WHERE {kind}")
         return self._scalar(f"SELECT count(*) FROM samples WHERE person_id = ? AND {kind}", [person_id])
