@@ -1,9 +1,12 @@
 """Asking a covered face to uncover for a moment, once, as an airport gate does (issue 34).
 
-A face that is not recognised but whose best template is a derived one (a drawn mask or glasses) is
-most likely covered: the kiosk asks the person to lower the mask or take off the glasses, once per
-track, and waits `RecognitionSettings.uncover_prompt_s` before it may log the face as unknown.
-Meanwhile the face is embedded on every detection, so it is named as soon as it shows itself.
+A face that is not recognised, whose best template is a derived one (a drawn mask or glasses), and that
+is near someone there (accepted on the photos' threshold but not the covered one, or uncertain) is
+most likely covered:
+the kiosk asks the person to lower the mask or take off the glasses, once per track, and waits
+`RecognitionSettings.uncover_prompt_s` before it may log the face as unknown. Meanwhile the face is
+embedded on every detection, so it is named as soon as it shows itself. A passer-by near nobody (a
+rejected match) is not asked.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.gallery.match import MatchResult
+from core.gallery.match import MatchDecision, MatchResult
 from core.vision.occlusion import Occlusion
 
 
@@ -61,6 +64,8 @@ class UncoverDesk:
 
     def observe(self, track_id: int, result: MatchResult, now: float) -> None:
         if self.wait_s <= 0 or result.person_id is not None or track_id in self._asked:
+            return
+        if result.decision is MatchDecision.REJECTED:  # near nobody: a passer-by is not asked
             return
         cover = cover_of(result.occlusion)
         if cover is not None:

@@ -135,7 +135,7 @@ def settings(window, engine, shot: Shot, pages: list[str]) -> None:
 
 
 def masked_frames(folder: Path, frames: int = 60) -> Path:
-    """A folder of one masked photo of a stranger (never enrolled), repeated: the kiosk sees a covered face."""
+    """A folder of one masked, held-out photo of an enrolled person, repeated: near them, but not named."""
     import cv2
     import numpy as np
 
@@ -143,8 +143,7 @@ def masked_frames(folder: Path, frames: int = 60) -> Path:
     from core.vision.images import load_image
     from core.vision.occlusion import Occlusion, draw_occlusion
 
-    stranger = sorted((FACES / "dev_unknown").glob("*.jpg"))[0]
-    rgb = cv2.resize(load_image(stranger), (500, 500), interpolation=cv2.INTER_CUBIC)
+    rgb = cv2.resize(load_image(dev_photos(PEOPLE[1])[6]), (500, 500))
     face = central_face(FaceDetector().detect(rgb, with_crops=False), rgb.shape)
     masked = draw_occlusion(rgb, face.landmarks, Occlusion.MEDICAL_MASK, np.random.default_rng(34))
     folder.mkdir(parents=True, exist_ok=True)
@@ -157,12 +156,13 @@ def prompt(page: str, shot: Shot) -> None:
     """The kiosk's liveness challenge or its "Are you NAME?" while the demo clip plays, or its request to a
     covered face to lower the mask."""
     engine = engine_in(page)
-    enroll_performer(engine)
+    if page != "uncover":  # the covered face is the only one shown
+        enroll_performer(engine)
     if page == "challenge":
         engine.settings.liveness.challenge = True
         engine.settings.liveness.challenge_time_s = 8.0  # long enough to be caught on a slow machine
     elif page == "uncover":
-        engine.enroll_files(PEOPLE[0].replace("_", " "), dev_photos(PEOPLE[0])[:3])
+        engine.enroll_files(PEOPLE[1].replace("_", " "), dev_photos(PEOPLE[1])[:3])
         engine.settings.recognition.uncover_prompt_s = 30.0  # long enough to be caught on a slow machine
         engine.apply_settings(engine.settings)
     else:
