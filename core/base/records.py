@@ -18,6 +18,24 @@ class EventKind(enum.StrEnum):
     UNKNOWN = "unknown"  # a face that matched nobody enrolled
 
 
+class Occlusion(enum.StrEnum):
+    """What is drawn on a derived template (core.vision.occlusion) or covers a face."""
+
+    MEDICAL_MASK = "medical mask"
+    CLOTH_MASK = "cloth mask"
+    DARK_GLASSES = "dark glasses"
+    CLEAR_GLASSES = "clear glasses"
+    CAP_SHADOW = "cap shadow"
+
+    @property
+    def covers_mouth(self) -> bool:
+        return self in (Occlusion.MEDICAL_MASK, Occlusion.CLOTH_MASK)
+
+    @property
+    def covers_eyes(self) -> bool:
+        return self in (Occlusion.DARK_GLASSES, Occlusion.CAP_SHADOW)
+
+
 @dataclass(frozen=True)
 class Person:
     id: int
@@ -39,7 +57,7 @@ class Sample:
     face_px: int
     sharpness: float
     created_at: datetime
-    derived: str | None = None  # a template drawn from another sample (core.vision.occlusion.Occlusion's value)
+    derived: Occlusion | None = None  # a template drawn from another sample: what was drawn
 
 
 @dataclass(frozen=True)

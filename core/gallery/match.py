@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.base.records import GalleryMatrix
+from core.base.records import GalleryMatrix, Occlusion
 from core.gallery.fusion import ScoreScale
 
 
@@ -36,7 +36,7 @@ class MatchResult:
     runner_up: float  # second-best person's score (-1 when there is none)
     best_person_id: int | None  # best candidate even when refused (for diagnostics and duplicates)
     decision: MatchDecision = MatchDecision.REJECTED
-    occlusion: str = ""  # what the best person's winning template had drawn on it ('' a photo): the face's cover
+    occlusion: Occlusion | None = None  # what the best person's winning template has drawn on it: the face's cover
 
     @property
     def is_known(self) -> bool:
@@ -161,11 +161,12 @@ class GalleryMatcher:
             return MatchDecision.UNCERTAIN
         return MatchDecision.REJECTED
 
-    def _winning_cover(self, sample_scores: np.ndarray, query: int, person_index: int) -> str:
-        """What the person's best-scoring template has drawn on it ('' when it is a photo)."""
+    def _winning_cover(self, sample_scores: np.ndarray, query: int, person_index: int) -> Occlusion | None:
+        """What the person's best-scoring template has drawn on it (None when it is a photo)."""
         start = int(self._starts[person_index])
         end = int(self._starts[person_index + 1]) if person_index + 1 < len(self._starts) else len(self._vectors)
-        return str(self._derived[start + int(np.argmax(sample_scores[query, start:end]))])
+        drawn = str(self._derived[start + int(np.argmax(sample_scores[query, start:end]))])
+        return Occlusion(drawn) if drawn else None
 
     @staticmethod
     def _top_two(row: np.ndarray) -> tuple[int, float, float]:
@@ -195,11 +196,11 @@ class GalleryMatcher:
         for index in range(len(queries)):
             best_idx, best, second = self._top_two(photo_scores[index])
             decision = self.decide(best, second)
-            cover = ""
+            cover: Occlusion | None = None
             if self.derived_count:
                 any_idx, any_best, any_second = self._top_two(all_scores[index])
                 cover = self._winning_cover(sample_scores, index, any_idx)
-                if decision is not MatchDecision.ACCEPTED and cover:
+                if decision is not MatchDecision.ACCEPTED and cover is not None:
                     covered = self.decide(any_best, any_second, occluded=True)
                     if covered is MatchDecision.ACCEPTED or decision is MatchDecision.REJECTED:
                         best_idx, best, second, decision = any_idx, any_best, any_second, covered

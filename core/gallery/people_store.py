@@ -13,7 +13,7 @@ from core.base.errors import (
     PersonNotFoundError,
     RefusalReason,
 )
-from core.base.records import Person, PersonDeleted, PersonOverview, Sample
+from core.base.records import Occlusion, Person, PersonDeleted, PersonOverview, Sample
 from core.gallery.names import clean_external_id, clean_name, name_key
 from core.gallery.row_values import new_uuid, now
 from core.gallery.store_state import StoreState
@@ -224,7 +224,7 @@ class PeopleTables(StoreState):
             row["face_px"],
             row["sharpness"],
             datetime.fromisoformat(row["created_at"]),
-            row["derived"],
+            Occlusion(row["derived"]) if row["derived"] else None,
         )
 
     def _samples_where(self, where: str, params: Sequence) -> list[Sample]:

@@ -15,8 +15,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.base.records import Occlusion
 from core.gallery.match import MatchDecision, MatchResult
-from core.vision.occlusion import Occlusion
 
 
 class Cover(enum.StrEnum):
@@ -30,11 +30,9 @@ INSTRUCTIONS = {
 }
 
 
-def cover_of(occlusion: str) -> Cover | None:
+def cover_of(drawn: Occlusion | None) -> Cover | None:
     """The cover a derived template's drawing stands for (a cap's shadow asks nothing)."""
-    try:
-        drawn = Occlusion(occlusion)
-    except ValueError:
+    if drawn is None:
         return None
     if drawn.covers_mouth:
         return Cover.MASK

@@ -9,11 +9,12 @@ benchmarks/conditions.py to measure, and reusable for training augmentation.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from core.base.records import Occlusion
 
 # ArcFace's 112x112 template: left eye, right eye, nose tip, left and right mouth corners.
 TEMPLATE = np.array(
@@ -21,22 +22,6 @@ TEMPLATE = np.array(
     np.float32,
 )
 _SUPERSAMPLE = 4  # shapes are drawn at 4x and blurred down: smooth edges at any face size
-
-
-class Occlusion(enum.StrEnum):
-    MEDICAL_MASK = "medical mask"
-    CLOTH_MASK = "cloth mask"
-    DARK_GLASSES = "dark glasses"
-    CLEAR_GLASSES = "clear glasses"
-    CAP_SHADOW = "cap shadow"
-
-    @property
-    def covers_mouth(self) -> bool:
-        return self in (Occlusion.MEDICAL_MASK, Occlusion.CLOTH_MASK)
-
-    @property
-    def covers_eyes(self) -> bool:
-        return self in (Occlusion.DARK_GLASSES, Occlusion.CAP_SHADOW)
 
 
 MEDICAL_COLOURS = ((170, 205, 230), (235, 238, 240), (40, 42, 48), (225, 180, 195), (165, 215, 190), (120, 150, 205))

@@ -27,25 +27,25 @@ def _result(person_id, occlusion, decision=None):
 
 def test_the_desk_asks_once_per_track_for_what_covers_the_face():
     desk = UncoverDesk(wait_s=3.0)
-    desk.observe(1, _result(None, ""), 0.0)  # a plain miss: nothing to ask
-    desk.observe(2, _result(9, "medical mask"), 0.0)  # recognised: nothing to ask
-    desk.observe(3, _result(None, "cap shadow"), 0.0)  # a cap's shadow: nothing to take off
+    desk.observe(1, _result(None, None), 0.0)  # a plain miss: nothing to ask
+    desk.observe(2, _result(9, Occlusion.MEDICAL_MASK), 0.0)  # recognised: nothing to ask
+    desk.observe(3, _result(None, Occlusion.CAP_SHADOW), 0.0)  # a cap's shadow: nothing to take off
     assert desk.prompt(1, 0.5) is None and desk.prompt(2, 0.5) is None and desk.prompt(3, 0.5) is None
-    desk.observe(5, _result(None, "cloth mask", MatchDecision.REJECTED), 1.0)  # near nobody: a passer-by
+    desk.observe(5, _result(None, Occlusion.CLOTH_MASK, MatchDecision.REJECTED), 1.0)  # near nobody: a passer-by
     assert desk.prompt(5, 1.5) is None
-    desk.observe(4, _result(None, "cloth mask"), 1.0)
+    desk.observe(4, _result(None, Occlusion.CLOTH_MASK), 1.0)
     asked = desk.prompt(4, 1.5)
     assert asked is not None and asked.cover is Cover.MASK and asked.text == "Please lower your mask for a moment"
-    desk.observe(4, _result(None, "dark glasses"), 2.0)  # once: the first prompt stays
+    desk.observe(4, _result(None, Occlusion.DARK_GLASSES), 2.0)  # once: the first prompt stays
     assert desk.prompt(4, 3.9) is asked and desk.prompt(4, 4.0) is None
-    desk.observe(4, _result(None, "dark glasses"), 5.0)
+    desk.observe(4, _result(None, Occlusion.DARK_GLASSES), 5.0)
     assert desk.prompt(4, 5.5) is None  # never asked twice
     desk.forget([])
-    desk.observe(4, _result(None, "dark glasses"), 6.0)  # a new track under the old id
+    desk.observe(4, _result(None, Occlusion.DARK_GLASSES), 6.0)  # a new track under the old id
     assert desk.prompt(4, 6.5).cover is Cover.GLASSES
-    assert cover_of("clear glasses") is Cover.GLASSES and cover_of("") is None and cover_of("a hat") is None
+    assert cover_of(Occlusion.CLEAR_GLASSES) is Cover.GLASSES and cover_of(None) is None
     off = UncoverDesk(wait_s=0.0)
-    off.observe(1, _result(None, "medical mask"), 0.0)
+    off.observe(1, _result(None, Occlusion.MEDICAL_MASK), 0.0)
     assert off.prompt(1, 0.1) is None
 
 
