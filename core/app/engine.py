@@ -341,7 +341,7 @@ class Engine(
         return self.store.get_model(model_id)
 
     def stats(self) -> GalleryStats:
-        return GalleryStats(**self.store.stats())
+        return GalleryStats(**self.store.stats(), derived=self.store.count_samples(derived=True))
 
     @property
     def reports_from_server(self) -> bool:

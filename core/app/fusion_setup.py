@@ -183,24 +183,40 @@ def build_matcher(host: ModelHost, model_id: str) -> GalleryMatcher:
     else:
         base = GalleryMatcher(host.store.gallery(scored_as), 0.0, 0.0)
     floor, margin = decision(host, scored_as)
+    estimate = _current_estimate(host, scored_as, base.photos_only(), floor)  # photos: as before derived templates
+    spread = impostors(host, scored_as)
+    std = spread.std if spread is not None else 0.0
+    options = host.settings.recognition
+    occluded = None
+    if base.derived_count:  # masked strangers look alike: calibrated on the derived templates alone, and above
+        derived = _current_estimate(host, f"{scored_as}{OCCLUDED_KEY}", base.derived_only(), floor).threshold
+        occluded = max(derived, estimate.threshold + options.occluded_above_std * std)
+    return (
+        base.with_decision(estimate.threshold, margin)
+        .with_band(options.uncertain_below_std * std, options.uncertain_margin_std * std)
+        .with_occluded_threshold(occluded)
+    )
+
+
+OCCLUDED_KEY = "#occluded"  # the estimates' key for a model's threshold for occluded faces
+
+
+def _current_estimate(host: ModelHost, key: str, matcher: GalleryMatcher, floor: float) -> ThresholdEstimate:
+    """The cached estimate under `key`, made again when the gallery has changed materially."""
+    scored_as = key.removesuffix(OCCLUDED_KEY)
     target = strangers_target(host)
     with host.fusion.lock:
-        estimate = host.fusion.estimates.get(scored_as)
+        estimate = host.fusion.estimates.get(key)
     if (
         estimate is None
         or estimate.floor != floor
         or estimate.strangers_per_1000 != target
-        or not estimate.is_current(base.people_count, base.sample_count)
+        or not estimate.is_current(matcher.people_count, matcher.sample_count)
     ):
-        estimate = estimate_threshold(base, target, floor, impostors(host, scored_as))
+        estimate = estimate_threshold(matcher, target, floor, impostors(host, scored_as))
         with host.fusion.lock:
-            host.fusion.estimates[scored_as] = estimate
-    spread = impostors(host, scored_as)
-    std = spread.std if spread is not None else 0.0
-    options = host.settings.recognition
-    return base.with_decision(estimate.threshold, margin).with_band(
-        options.uncertain_below_std * std, options.uncertain_margin_std * std
-    )
+            host.fusion.estimates[key] = estimate
+    return estimate
 
 
 def threshold_estimate(host: ModelHost) -> ThresholdEstimate | None:

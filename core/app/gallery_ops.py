@@ -133,7 +133,8 @@ class GalleryOperations(EngineState):
         """Remove face samples (with their embeddings); returns how many were removed."""
         self.site.require_gallery_edit()
         sample_ids = [int(i) for i in sample_ids]
-        self.site.erase_on_server(sample_uuids=self.store.sample_uuids(sample_ids))
+        derived = [i for i in self.store.derived_sample_ids(sample_ids) if i not in sample_ids]  # go with them
+        self.site.erase_on_server(sample_uuids=self.store.sample_uuids(sample_ids + derived))
         with self.store.transaction():
             removed = sum(self.store.delete_sample(sample_id) for sample_id in sample_ids)
         return self._done(removed, Changes.of(SAMPLES, sample_ids=sample_ids) if removed else Changes())

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from core.base.errors import EnrollmentError, ImageError
-from core.vision.detect import central_face
 from core.vision.fused import model_input
 from core.vision.images import is_image_path, load_image
+from core.vision.still_faces import find_still_face
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -114,7 +114,7 @@ def embed_photos(engine, paths: list[Path], progress: Progress | None = None) ->
     inputs, found = [], []
     for i, path in enumerate(paths):
         rgb = load_image(path)
-        face = central_face(engine.detector.detect(rgb, with_crops=False), rgb.shape)
+        face = find_still_face(engine.detector, rgb)
         found.append(face is not None)
         if face is not None:
             inputs.append(model_input(embedder, rgb, face))

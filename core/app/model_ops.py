@@ -463,7 +463,9 @@ class ModelOperations(EngineState):
         embedder = self.embedder(model_id)
         if force:
             sample_ids = [
-                s.id for p in self.store.list_people(include_inactive=True) for s in self.store.list_samples(p.id)
+                s.id
+                for p in self.store.list_people(include_inactive=True)
+                for s in self.store.list_samples(p.id, include_derived=True)
             ]
         else:
             sample_ids = self.store.samples_without_embedding(model_id)

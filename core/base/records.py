@@ -18,6 +18,24 @@ class EventKind(enum.StrEnum):
     UNKNOWN = "unknown"  # a face that matched nobody enrolled
 
 
+class Occlusion(enum.StrEnum):
+    """What is drawn on a derived template (core.vision.occlusion) or covers a face."""
+
+    MEDICAL_MASK = "medical mask"
+    CLOTH_MASK = "cloth mask"
+    DARK_GLASSES = "dark glasses"
+    CLEAR_GLASSES = "clear glasses"
+    CAP_SHADOW = "cap shadow"
+
+    @property
+    def covers_mouth(self) -> bool:
+        return self in (Occlusion.MEDICAL_MASK, Occlusion.CLOTH_MASK)
+
+    @property
+    def covers_eyes(self) -> bool:
+        return self in (Occlusion.DARK_GLASSES, Occlusion.CAP_SHADOW)
+
+
 @dataclass(frozen=True)
 class Person:
     id: int
@@ -39,6 +57,7 @@ class Sample:
     face_px: int
     sharpness: float
     created_at: datetime
+    derived: Occlusion | None = None  # a template drawn from another sample: what was drawn
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,7 @@ class GalleryMatrix:
     sample_ids: np.ndarray  # int64 (N,)
     person_ids: np.ndarray  # int64 (N,)
     names: dict[int, str]  # person id -> name
+    derived: np.ndarray | None = None  # str (N,): what a derived template has drawn on it ('' for a photo)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -137,16 +157,18 @@ class PersonOverview:
     """A person as lists show them: with their sample count and first sample (for a thumbnail)."""
 
     person: Person
-    samples: int
+    samples: int  # photos (derived templates not counted)
     first_sample_id: int | None
+    derived: int = 0  # derived templates (masked and glasses variants drawn from the photos)
 
 
 @dataclass(frozen=True)
 class GalleryStats:
     people: int  # active people
-    samples: int
+    samples: int  # photos
     events: int
     models: int
+    derived: int = 0  # derived templates (drawn masked and glasses variants)
 
 
 @dataclass(frozen=True)
@@ -303,6 +325,7 @@ class SiteSample:
     face_px: int
     sharpness: float
     created_at: datetime
+    derived: str | None = None  # a derived template (what was drawn), as Sample.derived
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,13 @@ class RecognitionSettings(_Section):
     uncertain_margin_std: float = 0.0
     ask_when_uncertain: bool = False
     ask_timeout_s: float = 8.0  # no answer within this time counts as No
+    # A face not recognised whose best template is a derived mask or glasses one is asked, once, to uncover
+    # for this long before it may be logged as unknown (core.live.uncover); 0 = never ask.
+    uncover_prompt_s: float = 4.0
+    # A face whose best template is a derived one must reach the threshold calibrated on the derived templates
+    # and at least this many impostor standard deviations above the photos' threshold (benchmarks/conditions.py:
+    # 0.6 keeps every dev stranger out in every condition; docs/recognition.md "Masks and glasses").
+    occluded_above_std: float = 0.6
     votes_to_mark: int = 3  # consistent recognitions before a person is marked
     min_vote_fraction: float = 0.6  # ... and they must be this share of a track's recent votes
     detect_every: int = 8  # run MTCNN on every Nth frame; the tracker predicts in between
@@ -248,6 +255,9 @@ class EnrollmentSettings(_Section):
     lookalike_above_threshold: float = 0.1  # ... and at least this far above the match threshold
     capture_gap_s: float = 0.6  # between accepted camera samples, so they differ a little
     capture_samples: int = 5  # samples a camera capture takes by default
+    # Each enrolled photo also gives a masked and a dark-glasses template drawn from its landmarks
+    # (core.gallery.derived_samples; benchmarks/conditions.py measured it, docs/recognition.md).
+    derived_templates: bool = True
 
 
 @dataclass

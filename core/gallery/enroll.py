@@ -19,11 +19,13 @@ from core.base.cancel import CancelCheck
 from core.base.errors import Cancelled, DuplicateNameError, EnrollmentError, ImageError, RefusalReason, RollcallError
 from core.base.records import Person
 from core.base.settings import EnrollmentSettings
+from core.gallery.derived_samples import DerivedFace, derive_faces
 from core.gallery.names import clean_name, name_key
 from core.gallery.parts import PipelineParts
 from core.vision.detect import DetectedFace, central_face
 from core.vision.fused import member_vectors, model_input
 from core.vision.images import encode_jpeg, file_sha256, is_image_path, sharpness
+from core.vision.still_faces import second_pass, touches_edge
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class FaceCandidate:
     sharpness: float
     note: str = ""  # e.g. "2 faces; took the one in the centre"
     model_input: object = None  # what the active embedder takes (its own crops); None: `crop`
+    image: np.ndarray | None = None  # the RGB frame it was cut from: derived templates are drawn on it
 
 
 @dataclass
@@ -140,13 +143,19 @@ class Enroller:
         self, rgb: np.ndarray, source: str, content_hash: str | None = None, faces: list[DetectedFace] | None = None
     ) -> FaceCandidate:
         detector = self.parts.detector()
-        faces = detector.detect(rgb) if faces is None else detector.add_crops(rgb, faces)
+        if faces is None:
+            faces = detector.detect(rgb)
+            if not faces or (len(faces) == 1 and touches_edge(faces[0], rgb.shape)):  # a tight crop, a mask
+                again = second_pass(detector, rgb)
+                faces = [again] if again is not None else faces
+        faces = detector.add_crops(rgb, faces)
         face, note = choose_face(faces, rgb.shape, source, self.gates)
         crop = face.crop
         assert crop is not None  # detect and add_crops cut every face's crop
         sharp = check_quality(face, crop, source, self.gates)
         digest = content_hash or hashlib.sha256(crop.tobytes()).hexdigest()
-        return FaceCandidate(crop, face, source, digest, sharp, note, model_input(self.parts.embedder(), rgb, face))
+        embedder = self.parts.embedder()
+        return FaceCandidate(crop, face, source, digest, sharp, note, model_input(embedder, rgb, face), rgb)
 
     def candidate_from_file(self, path: Path, content_hash: str | None = None) -> FaceCandidate:
         from core.vision.images import load_image
@@ -182,6 +191,8 @@ class Enroller:
         inputs: list[Any] = [c.crop if c.model_input is None else c.model_input for c in fresh]
         vectors = embedder.embed(inputs) if fresh else np.zeros((0, embedder.dim))
         report.warnings += self._lookalike_warnings(name, person_id, vectors)
+        derived = self._derived(fresh)
+        derived_vectors = embedder.embed([d.model_input for _, d in derived]) if derived else None
         with store.transaction():
             if person_id is None:
                 person = store.add_person(name, external_id=external_id, allow_duplicate=allow_duplicate)
@@ -202,11 +213,52 @@ class Enroller:
             ]
             for member_id, block in member_vectors(embedder, vectors).items():  # a fused model: each member's
                 store.put_embeddings(member_id, list(zip(sample_ids, block)))
+            if derived_vectors is not None:
+                derived_ids = [
+                    store.add_sample(
+                        person.id,
+                        encode_jpeg(face.crop),
+                        f"{fresh[index].source} ({face.drawn.value}, derived)",
+                        face.content_hash,
+                        fresh[index].face.prob,
+                        fresh[index].face.size_px,
+                        fresh[index].sharpness,
+                        derived=face.kind.value,
+                        derived_from=sample_ids[index],
+                    ).id
+                    for index, face in derived
+                ]
+                for member_id, block in member_vectors(embedder, derived_vectors).items():
+                    store.put_embeddings(member_id, list(zip(derived_ids, block)))
         report.samples_added = len(fresh)
         report.sample_ids = list(sample_ids)
         report.person_ids[person.name] = person.id
         self.parts.gallery_changed()
         return report
+
+    def _derived(self, fresh: list[FaceCandidate]) -> list[tuple[int, DerivedFace]]:
+        """(index in `fresh`, face) of the masked and glasses templates drawn from each new photo."""
+        if not self.gates.derived_templates:
+            return []
+        detector, embedder = self.parts.detector(), self.parts.embedder()
+
+        def crop_of(image: np.ndarray, face: DetectedFace) -> np.ndarray:
+            crop = detector.add_crops(image, [face])[0].crop
+            assert crop is not None  # add_crops cuts every face's crop
+            return crop
+
+        return [
+            (index, face)
+            for index, candidate in enumerate(fresh)
+            if candidate.image is not None
+            for face in derive_faces(
+                candidate.image,
+                candidate.face,
+                candidate.content_hash,
+                crop_of,
+                lambda image, face: model_input(embedder, image, face),
+            )
+        ]
 
     def _lookalike_warnings(self, name: str, person_id: int | None, vectors: np.ndarray) -> list[str]:
         if len(vectors) == 0:

@@ -78,4 +78,5 @@ def fused_gallery(galleries: Sequence[GalleryMatrix], model_id: str) -> GalleryM
         sample_ids=common.astype(np.int64),
         person_ids=first.person_ids[rows],
         names=names,
+        derived=None if first.derived is None else first.derived[rows],
     )

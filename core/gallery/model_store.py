@@ -157,7 +157,7 @@ class ModelTables(StoreState):
         model = self.get_model(model_id)
         active_only = "" if include_inactive else " AND p.active = 1"
         rows = self._conn.execute(
-            "SELECT e.sample_id, s.person_id, e.vector FROM embeddings e"
+            "SELECT e.sample_id, s.person_id, e.vector, coalesce(s.derived, '') FROM embeddings e"
             " JOIN samples s ON s.id = e.sample_id JOIN people p ON p.id = s.person_id"
             f" WHERE e.model_id = ?{active_only} ORDER BY e.sample_id",
             [model_id],
@@ -178,4 +178,5 @@ class ModelTables(StoreState):
             sample_ids=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
             person_ids=person_ids,
             names=names,
+            derived=np.array([row[3] for row in rows], dtype=object),
         )

@@ -13,14 +13,15 @@ from core.base.errors import (
     PersonNotFoundError,
     RefusalReason,
 )
-from core.base.records import Person, PersonDeleted, PersonOverview, Sample
+from core.base.records import Occlusion, Person, PersonDeleted, PersonOverview, Sample
 from core.gallery.names import clean_external_id, clean_name, name_key
 from core.gallery.row_values import new_uuid, now
 from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 
 MAX_SQLITE_INTEGER = 2**63 - 1  # SQLite stores integers in 64 bits
-_SAMPLE_COLUMNS = "id, person_id, source, content_hash, det_prob, face_px, sharpness, created_at"
+_SAMPLE_COLUMNS = "id, person_id, source, content_hash, det_prob, face_px, sharpness, created_at, derived"
+_PHOTOS_ONLY = "derived IS NULL"
 
 
 class PeopleTables(StoreState):
@@ -132,11 +133,12 @@ class PeopleTables(StoreState):
         """People with their sample count and first sample, in one query."""
         where, params = self._people_filter(search, include_inactive)
         sql = (
-            f"SELECT p.*, count(s.id) AS sample_count, min(s.id) AS first_sample_id FROM people p"
+            "SELECT p.*, count(s.id) - count(s.derived) AS sample_count, count(s.derived) AS derived_count,"
+            " min(CASE WHEN s.derived IS NULL THEN s.id END) AS first_sample_id FROM people p"
             f" LEFT JOIN samples s ON s.person_id = p.id{where} GROUP BY p.id ORDER BY p.name_key, p.id"
         )
         return [
-            PersonOverview(self._person(r), r["sample_count"], r["first_sample_id"])
+            PersonOverview(self._person(r), r["sample_count"], r["first_sample_id"], r["derived_count"])
             for r in self._db.query(sql, params)
         ]
 
@@ -174,7 +176,7 @@ class PeopleTables(StoreState):
             self.get_person(person_id)
             deleted = PersonDeleted(
                 person_id=person_id,
-                samples=self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id]),
+                samples=self.count_samples(person_id),
                 embeddings=self._scalar(
                     "SELECT count(*) FROM embeddings e JOIN samples s ON s.id = e.sample_id WHERE s.person_id = ?",
                     [person_id],
@@ -223,6 +225,7 @@ class PeopleTables(StoreState):
             row["face_px"],
             row["sharpness"],
             datetime.fromisoformat(row["created_at"]),
+            Occlusion(row["derived"]) if row["derived"] else None,
         )
 
     def _samples_where(self, where: str, params: Sequence) -> list[Sample]:
@@ -239,7 +242,10 @@ class PeopleTables(StoreState):
         det_prob: float,
         face_px: int,
         sharpness: float,
+        derived: str | None = None,
+        derived_from: int | None = None,
     ) -> Sample:
+        """A photo's face, or (derived set) a template drawn from the photo `derived_from`."""
         if not crop_jpeg:
             raise InvalidInputError("A face sample needs the crop's JPEG bytes.")
         with self._tx():
@@ -261,6 +267,8 @@ class PeopleTables(StoreState):
                         face_px=int(face_px),
                         sharpness=float(sharpness),
                         created_at=now().isoformat(),
+                        derived=None if derived is None else str(derived),
+                        derived_from=None if derived_from is None else int(derived_from),
                     )
                 )
                 .last_pk
@@ -280,8 +288,11 @@ class PeopleTables(StoreState):
         return found[0] if found else None
 
     @guarded
-    def list_samples(self, person_id: int) -> list[Sample]:
-        return self._samples_where("person_id = ?", [person_id])
+    def list_samples(self, person_id: int, include_derived: bool = False) -> list[Sample]:
+        """The person's photos (and with include_derived, the templates drawn from them)."""
+        if include_derived:
+            return self._samples_where("person_id = ?", [person_id])
+        return self._samples_where(f"person_id = ? AND {_PHOTOS_ONLY}", [person_id])
 
     @guarded
     def sample_crop(self, sample_id: int) -> bytes:
@@ -291,12 +302,21 @@ class PeopleTables(StoreState):
         return bytes(crop)
 
     @guarded
+    def derived_sample_ids(self, sample_ids: Sequence[int]) -> list[int]:
+        """The derived templates drawn from these photos (they go with them)."""
+        ids = [int(i) for i in sample_ids]
+        marks = ", ".join("?" * len(ids)) or "NULL"
+        return [r[0] for r in self._conn.execute(f"SELECT id FROM samples WHERE derived_from IN ({marks})", ids)]
+
+    @guarded
     def delete_sample(self, sample_id: int) -> bool:
         with self._tx():
             return self._conn.execute("DELETE FROM samples WHERE id = ?", [sample_id]).rowcount > 0
 
     @guarded
-    def count_samples(self, person_id: int | None = None) -> int:
+    def count_samples(self, person_id: int | None = None, derived: bool | None = False) -> int:
+        """Photos (derived False, the default), derived templates (True) or every template (None)."""
+        kind = "1" if derived is None else "derived IS NOT NULL" if derived else _PHOTOS_ONLY
         if person_id is None:
-            return self._scalar("SELECT count(*) FROM samples")
-        return self._scalar("SELECT count(*) FROM samples WHERE person_id = ?", [person_id])
+            return self._scalar(f"SELECT count(*) FROM samples WHERE {kind}")
+        return self._scalar(f"SELECT count(*) FROM samples WHERE person_id = ? AND {kind}", [person_id])

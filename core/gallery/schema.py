@@ -14,6 +14,7 @@ from collections.abc import Callable
 from core.gallery.chain_store import migrate_chain
 from core.gallery.confusion_store import migrate_confusions
 from core.gallery.dated_store import migrate_dated_tables
+from core.gallery.derived_samples import migrate_derived_samples
 from core.gallery.final_store import migrate_final_tables
 from core.gallery.integration_queue import migrate_integration_outbox
 from core.gallery.row_values import new_uuid
@@ -185,4 +186,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     migrate_integration_outbox,
     migrate_locked_means_final,
     migrate_chain,
+    migrate_derived_samples,
 ]

@@ -199,10 +199,10 @@ class SiteTables(StoreState):
         ]
         samples = (
             [
-                SiteSample(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], r[7], datetime.fromisoformat(r[8]))
+                SiteSample(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6], r[7], datetime.fromisoformat(r[8]), r[9])
                 for r in self._conn.execute(
                     "SELECT s.uuid, p.uuid, s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px, s.sharpness,"
-                    f" s.created_at FROM samples s JOIN people p ON p.id = s.person_id{people_where}",
+                    f" s.created_at, s.derived FROM samples s JOIN people p ON p.id = s.person_id{people_where}",
                     params,
                 )
             ]
@@ -259,7 +259,7 @@ class SiteTables(StoreState):
             )
             self._conn.executemany(  # the same photo of the same person under an older UUID takes the new one
                 "INSERT INTO samples (uuid, person_id, crop_jpeg, source, content_hash, det_prob, face_px, sharpness,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, derived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (person_id, content_hash) DO UPDATE SET uuid = excluded.uuid",
                 [
                     (
@@ -272,6 +272,7 @@ class SiteTables(StoreState):
                         s.face_px,
                         s.sharpness,
                         aware(s.created_at).isoformat(),
+                        s.derived,
                     )
                     for s in changes.samples
                     if s.uuid not in known

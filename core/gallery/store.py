@@ -289,7 +289,7 @@ class GalleryStore(
         """Counts for the status bar; 'people' counts active people only."""
         return {
             "people": self._scalar("SELECT count(*) FROM people WHERE active = 1"),
-            "samples": self._scalar("SELECT count(*) FROM samples"),
+            "samples": self._scalar("SELECT count(*) FROM samples WHERE derived IS NULL"),
             "events": self._scalar("SELECT count(*) FROM events"),
             "models": self._scalar("SELECT count(*) FROM models"),
         }

@@ -42,6 +42,7 @@ from core.live.frames import Frame, FrameSource
 from core.live.memory import HeapTrimmer
 from core.live.track import UNKNOWN, IouTracker, Track, needs_reidentification
 from core.live.uncertain import UncertainAnswer, UncertainQuestion
+from core.live.uncover import UncoverDesk, UncoverPrompt
 from core.vision.challenge import yaw_offset
 from core.vision.fused import FACENET_CROP_SIZE, model_input
 from core.vision.images import encode_jpeg, sharpness, to_rgb
@@ -60,6 +61,7 @@ class FaceState(enum.StrEnum):
     NOT_LIVE = "not_live"  # a known face the photo filter calls a photo, or one that failed its challenge
     CHALLENGED = "challenged"  # a known face asked for a head movement before it is marked
     UNCERTAIN = "uncertain"  # near a person but not sure (ask_when_uncertain on): "Are you NAME?"
+    UNCOVER = "uncover"  # not recognised and looks covered: asked once to lower the mask or take off the glasses
 
 
 @dataclass
@@ -72,6 +74,7 @@ class FaceResult:
     similarity: float = 0.0
     challenge: ChallengePrompt | None = None  # state CHALLENGED: the movement asked for now
     question: UncertainQuestion | None = None  # state UNCERTAIN: the question to put
+    uncover: UncoverPrompt | None = None  # state UNCOVER: what the person is asked to take off
 
 
 @dataclass
@@ -139,6 +142,7 @@ class Recognizer:
         self._sightings: dict[int, UnknownSighting] = {}  # unrecognised track id -> its best sighting
         self._unknown_faces: dict[int, int] = {}  # logged unknown track id -> its kept face's id
         self._doubts: dict[int, list[int | None]] = {}  # track id -> recent uncertain candidates (None: not uncertain)
+        self.uncover = UncoverDesk(self.options.uncover_prompt_s)
         self._questions: dict[int, UncertainQuestion] = {}  # track id -> the question put (asked once per track)
         self._best_look: dict[int, float] = {}  # track id -> the best look_score among its embedded faces
 
@@ -253,6 +257,8 @@ class Recognizer:
         for track in self.tracker.active_tracks():
             if track.misses == 0 and self.challenges.challenge(track.id) is not None:
                 return True
+            if track.misses == 0 and self.uncover.prompt(track.id, now) is not None:
+                return True
             if (
                 self.liveness.photo_filter
                 and track.misses == 0
@@ -311,6 +317,8 @@ class Recognizer:
                 self._keep_sighting(track.id, embedder.model_id, vector, crop, face)
             if self.options.ask_when_uncertain:
                 self._doubt(track, result, now)
+            if track.identity is None:
+                self.uncover.observe(track.id, result, now)
 
     def _keep_sighting(self, track_id: int, model_id: str, vector: np.ndarray, crop: np.ndarray, face) -> None:
         """Remember a track's best look; once its unknown event is logged, a better look replaces the kept face."""
@@ -366,6 +374,8 @@ class Recognizer:
         opts = self.options
         if track.identity is not None:
             return opts.reid_interval_s
+        if self.uncover.prompt(track.id, now) is not None:
+            return 0.0  # asked to uncover: embedded on every detection until it is named
         if track.settled_unknown:
             young = now - track.first_seen < opts.young_track_s
             best = max((similarity for _, similarity in track.votes), default=-1.0)
@@ -411,6 +421,7 @@ class Recognizer:
                 and not track.unknown_logged
                 and self.options.log_unknown
                 and track.id not in self._questions  # asked instead: the answer decides
+                and self.uncover.prompt(track.id, now) is None  # asked to uncover: wait for the face
                 and now - track.first_seen >= self.options.unknown_delay_s
                 and self._recent_votes_unknown(track)
                 and self._probs.get(track.id, 0.0) >= self.options.unknown_min_prob
@@ -432,6 +443,7 @@ class Recognizer:
             for stale in [k for k in table if k not in live]:
                 table.pop(stale, None)
         self.challenges.forget(live)
+        self.uncover.forget(live)
         self._landmarks.clear()
         return events
 
@@ -502,6 +514,9 @@ class Recognizer:
                 question.similarity,
                 question=question if question.answer is None else None,
             )
+        asked = self.uncover.prompt(track.id, now)
+        if asked is not None:
+            return FaceResult(track.id, track.box.copy(), FaceState.UNCOVER, uncover=asked)
         if track.settled_unknown:
             return FaceResult(track.id, track.box.copy(), FaceState.UNKNOWN, similarity=track.identity_similarity)
         small = min(track.box[2] - track.box[0], track.box[3] - track.box[1]) < self.options.min_face_px

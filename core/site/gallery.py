@@ -89,7 +89,8 @@ def fetch_changes(conn: psycopg.Connection, since: int, with_crops: bool
         crop = "s.crop_jpeg" if with_crops else "''::bytea"  # a kiosk has no right to read the photos at all
         samples = [SiteSample(r[0], r[1], bytes(r[2]), *r[3:]) for r in conn.execute(
             f"SELECT s.uuid::text, p.uuid::text, {crop}, s.source, s.content_hash, s.det_prob, s.face_px,"
-            " s.sharpness, s.created_at FROM samples s JOIN people p ON p.id = s.person_id WHERE s.version > %s",
+            " s.sharpness, s.created_at, s.derived FROM samples s JOIN people p ON p.id = s.person_id"
+            " WHERE s.version > %s",
             [since], binary=True)]
         embeddings = [SiteEmbedding(r[0], r[1], bytes(r[2])) for r in conn.execute(
             "SELECT s.uuid::text, e.model_id, e.vector FROM embeddings e JOIN samples s ON s.id = e.sample_id"
@@ -233,12 +234,13 @@ def push(conn: psycopg.Connection, gallery: SiteGallery, active_model: str | Non
             if gallery.samples:
                 cursor.executemany(
                     "INSERT INTO samples (uuid, person_id, crop_jpeg, source, content_hash, det_prob, face_px,"
-                    " sharpness, created_at, version) SELECT %s, p.id, %s, %s, %s, %s, %s, %s, %s, %s FROM people p"
+                    " sharpness, created_at, version, derived) SELECT %s, p.id, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+                    " FROM people p"
                     " WHERE p.uuid = %s AND NOT EXISTS (SELECT 1 FROM erasures WHERE uuid = %s)"
                     " ON CONFLICT (uuid) DO UPDATE SET person_id = excluded.person_id, version = excluded.version"
                     " WHERE samples.person_id IS DISTINCT FROM excluded.person_id",
                     [(s.uuid, s.crop_jpeg, s.source, s.content_hash, s.det_prob, s.face_px, s.sharpness,
-                      s.created_at, version, s.person_uuid, s.uuid) for s in gallery.samples])
+                      s.created_at, version, s.derived, s.person_uuid, s.uuid) for s in gallery.samples])
             if gallery.embeddings:
                 cursor.executemany(
                     "INSERT INTO embeddings (sample_id, model_id, vector, version) SELECT s.id, %s, %s, %s"

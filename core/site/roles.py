@@ -42,7 +42,7 @@ KIOSK_READ_COLUMNS: dict[str, tuple[str, ...] | None] = {  # None: every column
     "models": None,
     "people": ("id", "uuid", "name", "external_id", "created_at", "active", "version"),
     "samples": ("id", "uuid", "person_id", "source", "content_hash", "det_prob", "face_px", "sharpness",
-                "created_at", "version"),
+                "created_at", "version", "derived"),
     "embeddings": None,
     "erasures": None,
     "hr_book": ("version", "body"),

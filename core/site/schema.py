@@ -245,6 +245,10 @@ UPDATE {s}.correction_faces SET received_at = now() WHERE received_at > now();
 """
 
 
+# Derived templates (issue 34): what was drawn on a sample (a mask, glasses); NULL for a photo.
+_MIGRATION_DERIVED = "ALTER TABLE samples ADD COLUMN derived text"
+
+
 def _migration_6(conn: psycopg.Connection, schema: str) -> None:
     conn.execute(psycopg.sql.SQL(_MIGRATION_6).format(s=psycopg.sql.Identifier(schema)))
 
@@ -254,7 +258,7 @@ Migration: TypeAlias = "str | Callable[[psycopg.Connection, str], None]"
 
 # Ordered server migrations: SERVER_MIGRATIONS[i] brings rollcall_schema.version i to i + 1. Append, never edit.
 SERVER_MIGRATIONS: list[Migration] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4, _MIGRATION_5,
-                                      _migration_6, migrate_reporting, migrate_intake]
+                                      _migration_6, migrate_reporting, migrate_intake, _MIGRATION_DERIVED]
 
 
 def site_schema(conn: psycopg.Connection) -> str:

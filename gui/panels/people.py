@@ -203,6 +203,8 @@ class PeoplePanel(ListsInBackground, QWidget):
             person = overview.person
             thumb = self._thumbs.get(overview.first_sample_id, QPixmap())
             detail = plural(overview.samples, "sample")
+            if overview.derived:
+                detail = f"{detail} + {overview.derived} derived"
             if person.external_id:
                 detail = f"ID {person.external_id} · {detail}"
             item = QListWidgetItem(QIcon(rounded_pixmap(thumb, LIST_THUMB, LIST_THUMB / 2)), f"{person.name}\n{detail}")

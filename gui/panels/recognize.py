@@ -31,6 +31,7 @@ from core.base.errors import RollcallError
 from core.base.records import AttendanceEvent
 from core.live.recognize import FaceResult, FaceState, FrameResult
 from core.live.uncertain import UncertainAnswer
+from core.live.uncover import UncoverPrompt
 
 from ..challenge_prompt import INSTRUCTIONS, ChallengePromptOverlay
 from ..dialogs import show_error
@@ -96,6 +97,8 @@ def face_overlay(face: FaceResult, threshold: float = 0.0) -> Overlay:
         return Overlay(box, f"{face.name or '?'}: not verified", "unknown")
     if face.state is FaceState.CHALLENGED and face.challenge:  # asked for a head movement
         return Overlay(box, f"{face.name or '?'}: {INSTRUCTIONS[face.challenge.move].lower()}", "pending")
+    if face.state is FaceState.UNCOVER and face.uncover:  # asked to lower the mask or take off the glasses
+        return Overlay(box, face.uncover.text, "pending")
     if face.state is FaceState.UNCERTAIN:  # asked "Are you NAME?"
         return Overlay(box, f"{face.name or '?'}?", "pending")
     if face.state is FaceState.TOO_SMALL:
@@ -116,6 +119,7 @@ class RecognizePanel(QWidget):
         self._mailbox = ImageMailbox()
         self.stage_meter = StageMeter()
         self.threshold = 0.0
+        self._asking_to_uncover = False  # the banner shows "Please lower your mask…"
         self._source_message.connect(lambda message: self._show_source_status([message]))
 
         self.source_picker = SourcePicker(engine.settings.camera)
@@ -268,6 +272,7 @@ class RecognizePanel(QWidget):
             self.view.set_frame(value.image, [face_overlay(f, value.threshold) for f in value.result.faces], value.fps)
         asked = next((f for f in value.result.faces if f.challenge), None)
         self.challenge_prompt.show_prompt(asked.challenge if asked else None, asked.name or "" if asked else "")
+        self._show_uncover(next((f.uncover for f in value.result.faces if f.uncover is not None), None))
         doubt = next((f for f in value.result.faces if f.question is not None), None)
         if doubt is not None:
             self.uncertain_prompt.ask(doubt.question)
@@ -278,6 +283,15 @@ class RecognizePanel(QWidget):
         )
         for event in value.result.events:
             self._add_event(event)
+
+    def _show_uncover(self, asked: UncoverPrompt | None) -> None:
+        """The banner asks a covered face, once, to uncover for a moment; it clears when the prompt ends."""
+        if asked is not None:
+            self.view.set_banner(asked.text, "warn")
+            self._asking_to_uncover = True
+        elif self._asking_to_uncover:
+            self.view.set_banner("")
+            self._asking_to_uncover = False
 
     def answer_uncertain(self, question, answer: UncertainAnswer) -> None:
         """Yes marks the person (and keeps the face as confirmed); No or no answer records a confusion."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from scripts.shots.common import (
     FACES,
@@ -38,7 +39,7 @@ SETTINGS = [
     "settings-site",
     "settings-admin-pin",
 ]
-PROMPTS = ["challenge", "uncertain"]
+PROMPTS = ["challenge", "uncertain", "uncover"]
 WIDE_THIN_MARGIN_STD = 100.0  # every accepted match counts as a thin lead: the performer is asked
 
 
@@ -165,13 +166,37 @@ def settings(window, engine, shot: Shot, pages: list[str]) -> None:
     dialog.reject()
 
 
+def masked_frames(folder: Path, frames: int = 60) -> Path:
+    """A folder of one masked, held-out photo of an enrolled person, repeated: near them, but not named."""
+    import cv2
+    import numpy as np
+
+    from core.vision.detect import FaceDetector, central_face
+    from core.vision.images import load_image
+    from core.vision.occlusion import Occlusion, draw_occlusion
+
+    rgb = cv2.resize(load_image(dev_photos(PEOPLE[1])[6]), (500, 500))
+    face = central_face(FaceDetector().detect(rgb, with_crops=False), rgb.shape)
+    masked = draw_occlusion(rgb, face.landmarks, Occlusion.MEDICAL_MASK, np.random.default_rng(34))
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(frames):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), masked[:, :, ::-1])
+    return folder
+
+
 def prompt(page: str, shot: Shot) -> None:
-    """The kiosk's liveness challenge, or its "Are you NAME?", while the demo clip plays."""
+    """The kiosk's liveness challenge or its "Are you NAME?" while the demo clip plays, or its request to a
+    covered face to lower the mask."""
     engine = engine_in(page)
-    enroll_performer(engine)
+    if page != "uncover":  # the covered face is the only one shown
+        enroll_performer(engine)
     if page == "challenge":
         engine.settings.liveness.challenge = True
         engine.settings.liveness.challenge_time_s = 8.0  # long enough to be caught on a slow machine
+    elif page == "uncover":
+        engine.enroll_files(PEOPLE[1].replace("_", " "), dev_photos(PEOPLE[1])[:3])
+        engine.settings.recognition.uncover_prompt_s = 30.0  # long enough to be caught on a slow machine
+        engine.apply_settings(engine.settings)
     else:
         engine.settings.recognition.ask_when_uncertain = True
         engine.settings.recognition.ask_timeout_s = 30.0
@@ -180,11 +205,16 @@ def prompt(page: str, shot: Shot) -> None:
     with main_window(engine, shot) as window:
         panel = window.show_panel("recognize")
         panel.sound_box.setChecked(False)
-        panel.source_picker.set_spec(str(VIDEO), f"Demo video ({VIDEO.name})")
+        if page == "uncover":
+            panel.source_picker.set_spec(str(masked_frames(HOME / "masked")), "Masked visitor")
+        else:
+            panel.source_picker.set_spec(str(VIDEO), f"Demo video ({VIDEO.name})")
         panel.start()
         if page == "challenge":
             box = panel.challenge_prompt
             shown = wait_until(lambda: box.isVisible() and box.prompt.remaining_s < 6.5, 60)
+        elif page == "uncover":
+            shown = wait_until(lambda: panel.view.banner.startswith("Please lower"), 60)
         else:
             shown = wait_until(lambda: panel.uncertain_prompt.isVisible(), 60)
         wait(300)

@@ -50,6 +50,9 @@ def test_people_delete_report_and_export(capsys, default_weights, tmp_path):
     code, out, _ = run(capsys, "people", "--json")
     people = json.loads(out)
     assert len(people) == 2 and all(p["samples"] == 2 for p in people)
+    assert all(p["derived"] == 4 for p in people)  # a masked and a glasses template per photo, counted apart
+    code, out, _ = run(capsys, "people")
+    assert "(2 samples, 4 derived)" in out
     code, out, _ = run(capsys, "delete", str(people[0]["id"]), "--yes")
     assert code == 0 and "deleted" in out
     code, out, _ = run(capsys, "people", "--json")

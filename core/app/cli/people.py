@@ -62,6 +62,7 @@ def cmd_people(args: argparse.Namespace) -> int:
                             "name": o.person.name,
                             "external_id": o.person.external_id,
                             "samples": o.samples,
+                            "derived": o.derived,
                             "active": o.person.active,
                         }
                         for o in people
@@ -71,7 +72,8 @@ def cmd_people(args: argparse.Namespace) -> int:
             return ExitCode.OK
         for o in people:
             ext = f" [{o.person.external_id}]" if o.person.external_id else ""
-            print(f"{o.person.id:>5}  {o.person.name}{ext}  ({o.samples} samples)")
+            derived = f", {o.derived} derived" if o.derived else ""
+            print(f"{o.person.id:>5}  {o.person.name}{ext}  ({o.samples} samples{derived})")
         print(f"{len(people)} people")
         return ExitCode.OK
 
