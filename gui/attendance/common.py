@@ -40,7 +40,7 @@ MANUAL = "manual punch"  # shown beside a time no sighting made
 
 DAY_COLUMNS = [
     "Name",
-    "External ID",
+    "Employee ID",
     "Group",
     "Status",
     "Late (min)",

@@ -66,7 +66,7 @@ class ImportPage(QWidget):
         self.move_start_button.setVisible(False)
         self.message_label = message_line()
         note = QLabel(
-            "People are matched by external ID (ZKTeco's user ID) or, in a CSV, by name. Importing the "
+            "People are matched by employee ID (ZKTeco's user ID) or, in a CSV, by name. Importing the "
             "same file twice adds nothing. If any line has a problem, nothing is imported. Lines dated in a locked "
             "month are held for HR; lines before a person's start date are listed, not recorded."
         )

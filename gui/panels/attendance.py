@@ -46,7 +46,7 @@ from ..text import plural
 from ..widgets import hbox, icon, panel_header
 from ..workers import Job, LatestRead
 
-COLUMNS = ["Date", "Name", "External ID", "First seen", "Last seen", "Sightings"]
+COLUMNS = ["Date", "Name", "Employee ID", "First seen", "Last seen", "Sightings"]
 
 
 def _qdate(day: date) -> QDate:

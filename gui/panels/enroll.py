@@ -66,7 +66,7 @@ class EnrollPanel(QWidget):
             hbox(
                 QLabel("Name"),
                 self.name_edit,
-                QLabel("External ID"),
+                QLabel("Employee ID"),
                 self.external_id_edit,
                 QLabel("Group"),
                 self.group_box,
