@@ -33,4 +33,5 @@ fi
 .venv/bin/mypy
 .venv/bin/mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/rollcall-docs-site"
 # Two pytest-xdist workers, a test file each at a time (module fixtures are built once); `-n 0` runs in one process.
-exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"
+# The 25 slowest tests are listed at the end, so a test that grows shows up in every run.
+exec .venv/bin/python -m pytest -n 2 --dist loadfile --durations=25 "$@"
