@@ -75,6 +75,8 @@ def main_window(engine, shot: Shot) -> Iterator:
     window.resize(shot.width, shot.height)
     window.show()
     wait(300)
+    window.resize(shot.width, shot.height)  # the window first fits its screen; then the shot's size wins
+    wait(300)
     try:
         yield window
     finally:
