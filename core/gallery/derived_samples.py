@@ -20,9 +20,13 @@ from core.vision.occlusion import Occlusion, draw_occlusion
 
 
 def migrate_derived_samples(conn: sqlite3.Connection) -> None:
-    conn.execute("ALTER TABLE samples ADD COLUMN derived TEXT")
-    conn.execute("ALTER TABLE samples ADD COLUMN derived_from INTEGER REFERENCES samples(id) ON DELETE CASCADE")
-    conn.execute("CREATE INDEX samples_derived_from ON samples(derived_from)")
+    """Re-runnable: a column or index that is there already is kept."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(samples)")}
+    if "derived" not in columns:
+        conn.execute("ALTER TABLE samples ADD COLUMN derived TEXT")
+    if "derived_from" not in columns:
+        conn.execute("ALTER TABLE samples ADD COLUMN derived_from INTEGER REFERENCES samples(id) ON DELETE CASCADE")
+    conn.execute("CREATE INDEX IF NOT EXISTS samples_derived_from ON samples(derived_from)")
 
 
 DERIVED_KINDS = (Occlusion.MEDICAL_MASK, Occlusion.DARK_GLASSES)  # what each photo gives (benchmarks/conditions.py)

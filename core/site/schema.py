@@ -246,7 +246,7 @@ UPDATE {s}.correction_faces SET received_at = now() WHERE received_at > now();
 
 
 # Derived templates (issue 34): what was drawn on a sample (a mask, glasses); NULL for a photo.
-_MIGRATION_DERIVED = "ALTER TABLE samples ADD COLUMN derived text"
+_MIGRATION_DERIVED = "ALTER TABLE samples ADD COLUMN IF NOT EXISTS derived text"
 
 
 def _migration_6(conn: psycopg.Connection, schema: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from core.app.engine import Engine
 from core.attendance.book import AttendanceBook
 from core.base.settings import Settings
-from core.gallery.chain_store import CHAINED, INSERT, link_hash, row_hash
+from core.gallery.chain_store import CHAINED, INSERT, link_hash, migrate_chain, row_hash
 from core.gallery.schema import MIGRATIONS
 from core.gallery.store import GalleryStore
 from tests.kits.cli import run
@@ -137,9 +137,10 @@ def test_the_cli_exits_1_and_names_the_row(recorded, capsys):
 def test_an_existing_database_is_chained_at_its_migration_and_the_audit_says_so(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    for migration in MIGRATIONS[:-1]:
+    before_chain = MIGRATIONS.index(migrate_chain)  # the schema just before the chain (later ones run on open)
+    for migration in MIGRATIONS[:before_chain]:
         migration(conn)
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    conn.execute(f"PRAGMA user_version = {before_chain}")
     conn.execute("INSERT INTO people (name, name_key, created_at) VALUES ('Ada', 'ada', '2026-01-01T00:00:00+00:00')")
     conn.execute(
         "INSERT INTO events (person_id, kind, time, ts, day, source, similarity) VALUES"

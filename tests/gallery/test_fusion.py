@@ -162,12 +162,16 @@ def test_switching_between_members_and_the_fusion_reembeds_only_what_is_missing(
 
     fused_engine.activate_model(FACENET_MODEL)
     _enroll_dev(fused_engine, people=3, photos=2)
-    assert len(fused_engine.store.samples_without_embedding(SFACE_MODEL)) == 6  # FaceNet alone stores FaceNet only
+    templates = fused_engine.store.count_samples(derived=None)  # 6 photos, each with its derived templates
+    assert fused_engine.store.count_samples() == 6 and templates > 6
+    assert (
+        len(fused_engine.store.samples_without_embedding(SFACE_MODEL)) == templates
+    )  # FaceNet alone stores FaceNet only
     steps = []
     fused_engine.activate_model(FUSED_MODEL, progress=steps.append)
     assert {s.model_id for s in steps} == {FACENET_MODEL, SFACE_MODEL}
     assert max(s.total for s in steps if s.model_id == FACENET_MODEL) == 0
-    assert len(fused_engine.store.gallery(SFACE_MODEL)) == 6  # aligned again from the stored crops
+    assert len(fused_engine.store.gallery(SFACE_MODEL)) == templates  # aligned again from the stored crops
     assert fused_engine.matcher().people_count == 3
     from core.app.identification import embed_photos
 
@@ -278,6 +282,6 @@ def test_a_fine_tuned_facenet_is_fused_the_same_way(fused_engine, default_weight
     assert record.parent_id == FUSED_MODEL and record.embedding_size == 256
     matcher = fused_engine.matcher()
     assert matcher.scale is not None and matcher.people_count == 3
-    assert len(fused_engine.store.gallery("ft-copy")) == 6  # FaceNet re-embedded under the new version
+    assert len(fused_engine.store.gallery("ft-copy")) == fused_engine.store.count_samples(derived=None)  # re-embedded
     fused_engine.activate_model(record.parent_id)  # roll back: the parent fusion
     assert fused_engine.matcher().model_id == FUSED_MODEL
