@@ -16,7 +16,7 @@ from core.base.dated import GroupBefore, MembershipBefore, RuleHistory, ShiftBef
 from core.base.errors import InvalidInputError
 from core.base.timekeeping import Group, RosterEntry, Schedule, Shift
 from core.gallery.names import name_key
-from core.gallery.shift_store import MAX_SHIFT_NAME_LEN, shift_from_row
+from core.gallery.shift_store import MAX_SHIFT_NAME_LEN, shift_from_row, shift_rule_values
 from core.gallery.store_state import StoreState
 from core.gallery.table_guard import guarded
 from core.gallery.timekeeping_store import MAX_GROUP_NAME_LEN
@@ -65,14 +65,6 @@ def _day(text: str | None) -> date | None:
 def _entry(row: tuple) -> RosterEntry:
     pid, name, ext, gid, created, start, end = row
     return RosterEntry(pid, name, ext, gid, datetime.fromisoformat(created), _day(start), _day(end))
-
-
-def _schedule_values(schedule: Schedule) -> list:
-    return [
-        schedule.start.isoformat("minutes"),
-        schedule.end.isoformat("minutes"),
-        ",".join(str(d) for d in sorted(schedule.working_days)),
-    ]
 
 
 class DatedTables(StoreState):
@@ -168,9 +160,9 @@ class DatedTables(StoreState):
                 " min_hours = ? WHERE id = ?",
                 [
                     shift_id,
-                    *_schedule_values(rules)[:2],
+                    *shift_rule_values(rules)[:2],
                     rules.grace_minutes,
-                    _schedule_values(rules)[2],
+                    shift_rule_values(rules)[2],
                     rules.min_hours,
                     group_id,
                 ],
@@ -186,18 +178,7 @@ class DatedTables(StoreState):
                 "UPDATE shifts SET start_time = ?, end_time = ?, working_days = ?, late_grace = ?, early_grace = ?,"
                 " checkin_before = ?, checkout_after = ?, min_hours = ?, half_day_below = ?, absent_below = ?,"
                 " hours_mode = ? WHERE id = ?",
-                [
-                    *_schedule_values(schedule),
-                    schedule.grace_minutes,
-                    schedule.early_grace_minutes,
-                    schedule.checkin_before_minutes,
-                    schedule.checkout_after_minutes,
-                    schedule.min_hours,
-                    schedule.half_day_below,
-                    schedule.absent_below,
-                    schedule.hours_mode.value,
-                    shift_id,
-                ],
+                [*shift_rule_values(schedule), shift_id],
             )
             return self.get_shift(shift_id)
 

@@ -96,6 +96,23 @@ def _rotation(row: sqlite3.Row | tuple) -> ShiftRotation:
     return ShiftRotation(rid, person_id, tuple(json.loads(pattern)), date.fromisoformat(first))
 
 
+def shift_rule_values(schedule: Schedule) -> list:
+    """A shift's rules in the shifts table's column order: start_time through hours_mode."""
+    return [
+        schedule.start.isoformat("minutes"),
+        schedule.end.isoformat("minutes"),
+        ",".join(str(d) for d in sorted(schedule.working_days)),
+        schedule.grace_minutes,
+        schedule.early_grace_minutes,
+        schedule.checkin_before_minutes,
+        schedule.checkout_after_minutes,
+        schedule.min_hours,
+        schedule.half_day_below,
+        schedule.absent_below,
+        schedule.hours_mode.value,
+    ]
+
+
 class ShiftTables(StoreState):
     """Methods GalleryStore gains for shifts and rosters (uses its _lock, _tx, _conn, _error)."""
 
@@ -116,17 +133,7 @@ class ShiftTables(StoreState):
                 [
                     name,
                     name_key(name),
-                    schedule.start.isoformat("minutes"),
-                    schedule.end.isoformat("minutes"),
-                    ",".join(str(d) for d in sorted(schedule.working_days)),
-                    schedule.grace_minutes,
-                    schedule.early_grace_minutes,
-                    schedule.checkin_before_minutes,
-                    schedule.checkout_after_minutes,
-                    schedule.min_hours,
-                    schedule.half_day_below,
-                    schedule.absent_below,
-                    schedule.hours_mode.value,
+                    *shift_rule_values(schedule),
                     datetime.now(UTC).isoformat(),
                 ],
             )

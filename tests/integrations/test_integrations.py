@@ -18,8 +18,6 @@ from core.base.errors import InvalidInputError
 from core.base.records import AttendanceEvent, EventKind
 from core.integrations.targets import SECRETS_FILE, IntegrationError, Target, TargetKind
 from core.integrations.webhook import signature_header, verify
-from tests.kits.fake_erpnext import FakeErpnext
-from tests.kits.fake_odoo import FakeOdoo
 from tests.kits.fake_webhook import FakeWebhook
 from tests.kits.integration_kit import (
     add_erpnext,
@@ -39,24 +37,6 @@ def engine(rollcall_home):
     engine = make_engine()
     yield engine
     engine.close()
-
-
-@pytest.fixture
-def hook():
-    with FakeWebhook() as server:
-        yield server
-
-
-@pytest.fixture
-def erp():
-    with FakeErpnext() as server:
-        yield server
-
-
-@pytest.fixture
-def odoo():
-    with FakeOdoo() as server:
-        yield server
 
 
 def test_each_event_is_queued_in_the_transaction_that_records_it(engine, hook):

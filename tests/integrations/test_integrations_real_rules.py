@@ -22,18 +22,6 @@ def engine(rollcall_home):
     engine.close()
 
 
-@pytest.fixture
-def erp():
-    with FakeErpnext() as server:
-        yield server
-
-
-@pytest.fixture
-def odoo():
-    with FakeOdoo() as server:
-        yield server
-
-
 def checkins(erp: FakeErpnext) -> list[tuple[str, str | None]]:
     return [(c["time"].strftime("%Y-%m-%d %H:%M"), c["log_type"]) for c in erp.checkins]
 
