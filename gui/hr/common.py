@@ -35,6 +35,7 @@ def fill_people(box: QComboBox, engine: Engine) -> None:
         box.addItem(overview.person.name, overview.person.id)
     box.setCurrentIndex(max(box.findData(current), 0))
     box.blockSignals(False)
+    box.setMinimumWidth(box.sizeHint().width())  # a squeezed row wraps rather than cutting a name
 
 
 def fill_shifts(box: QComboBox, engine: Engine, none_text: str | None = None) -> None:

@@ -88,7 +88,7 @@ def test_person_lists_show_the_longest_name_whole(qtbot, window, engine):  # noq
     for page in (panel.groups_page, panel.roster_page):
         panel.show_view(page)
         page.refresh() if page is panel.groups_page else page.reload_choices()
-        qtbot.wait(20)
+        qtbot.waitUntil(lambda page=page: fits(page.person_box, name, 24), timeout=2000)  # the layout settles
         assert fits(page.person_box, name, 24), f"{type(page).__name__}: {page.person_box.width()} px"
 
 
